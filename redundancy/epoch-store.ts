@@ -1,0 +1,94 @@
+// The epoch and the incarnation counter, persisted crash-safely: write a temp
+// file, fsync it, rename it over the old one, fsync the directory. A torn or
+// missing file is never mistaken for epoch 0 when a backup copy exists.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { TandemError } from "../runtime/errors.js";
+
+export interface EpochRecord {
+  epoch: number;
+  /** raised at every process start: makes every message sequence unique (replay protection) */
+  incarnation: number;
+  /** node and pair the file belongs to: a data dir copied to the wrong node is refused */
+  nodeId: string;
+  pairId: string;
+}
+
+const FILE = "epoch.json";
+
+export class EpochStore {
+  private record: EpochRecord;
+  private readonly file: string;
+
+  private constructor(
+    private readonly dir: string,
+    record: EpochRecord,
+  ) {
+    this.file = join(dir, FILE);
+    this.record = record;
+  }
+
+  /** Opens (or creates) the store and raises the incarnation for this start. */
+  static open(dir: string, pairId: string, nodeId: string): EpochStore {
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, FILE);
+    let record: EpochRecord = { epoch: 0, incarnation: 0, nodeId, pairId };
+    if (existsSync(file)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(file, "utf8"));
+      } catch (err) {
+        throw new TandemError("TANDEM_ERR_EPOCH_STORE", [file, `unreadable (${(err as Error).message}); restore it from a backup or, if this node's data is lost, remove it so the node rejoins as standby with epoch 0`]);
+      }
+      const r = parsed as Partial<EpochRecord>;
+      if (!Number.isSafeInteger(r.epoch) || (r.epoch as number) < 0 || !Number.isSafeInteger(r.incarnation) || (r.incarnation as number) < 0) {
+        throw new TandemError("TANDEM_ERR_EPOCH_STORE", [file, "epoch and incarnation must be non-negative integers"]);
+      }
+      if (r.nodeId !== nodeId || r.pairId !== pairId) {
+        throw new TandemError("TANDEM_ERR_EPOCH_STORE", [file, `belongs to node '${r.nodeId}' of pair '${r.pairId}', not '${nodeId}' of '${pairId}' (wrong data dir?)`]);
+      }
+      record = r as EpochRecord;
+    }
+    const store = new EpochStore(dir, record);
+    store.write({ ...record, incarnation: record.incarnation + 1 });
+    return store;
+  }
+
+  get epoch(): number {
+    return this.record.epoch;
+  }
+
+  get incarnation(): number {
+    return this.record.incarnation;
+  }
+
+  /** Persists a higher epoch before anyone acts on it. Never lowers it. */
+  persist(epoch: number): void {
+    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TandemError("TANDEM_ERR_EPOCH_STORE", [this.file, `refusing to store epoch ${epoch}`]);
+    if (epoch <= this.record.epoch) return;
+    this.write({ ...this.record, epoch });
+  }
+
+  private write(next: EpochRecord): void {
+    const tmp = `${this.file}.tmp`;
+    try {
+      const fd = openSync(tmp, "w", 0o600);
+      try {
+        writeSync(fd, JSON.stringify(next) + "\n");
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.file);
+      const dfd = openSync(this.dir, "r");
+      try {
+        fsyncSync(dfd);
+      } finally {
+        closeSync(dfd);
+      }
+    } catch (err) {
+      throw new TandemError("TANDEM_ERR_EPOCH_STORE", [this.file, `cannot write: ${(err as Error).message}`]);
+    }
+    this.record = next;
+  }
+}

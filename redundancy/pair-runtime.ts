@@ -1,0 +1,270 @@
+// Runs the pure role machine against the real world: a monotonic clock, a
+// 10 ms tick, the peer link, the witness client and the epoch store. Effects
+// run in the order the machine gives them; persisting the epoch is
+// synchronous, so nothing after it leaves the node before the epoch is on disk.
+import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import type { TandemConfig } from "../runtime/config/schema.js";
+import { TandemError } from "../runtime/errors.js";
+import type { Actor } from "../runtime/node-api.js";
+import type { EpochStore } from "./epoch-store.js";
+import { PeerLink } from "./peer-link.js";
+import { canAct, initialState, isActive, leaseRemaining, step } from "./role-machine.js";
+import type { Effect, Event, Heartbeat, NodeState, OpAction, PeerMessage, RoleParams, RoleState } from "./role-types.js";
+import { WitnessClient } from "./witness-client.js";
+
+export const TICK_MS = 10;
+
+export interface PairRuntimeOptions {
+  config: TandemConfig;
+  pairKey: Buffer;
+  witnessKey: Buffer;
+  store: EpochStore;
+  log: Logger;
+}
+
+export interface PairRuntimeEvents {
+  state: [from: NodeState, to: NodeState, epoch: number, reason: string];
+  event: [kind: string, message: string, details: Record<string, unknown> | undefined];
+  audit: [action: string, actor: Actor | "system", result: "ok" | "refused" | "failed", details: Record<string, unknown> | undefined];
+  "context-reset": [];
+  fatal: [err: Error];
+}
+
+export function roleParams(c: TandemConfig): RoleParams {
+  return {
+    nodeId: c.node.id,
+    peerId: c.peer.id,
+    role: c.node.role,
+    links: c.peer.links.map((l) => l.name),
+    intervalMs: c.heartbeat.intervalMs,
+    timeoutMs: c.heartbeat.timeoutMs,
+    deadProcessMisses: c.heartbeat.deadProcessMisses,
+    leaseMs: c.takeover.leaseMs,
+    leaseSafetyMs: c.takeover.leaseSafetyMs,
+    autoConfirmMs: c.takeover.autoConfirmMs,
+    startupWaitMs: c.takeover.startupWaitMs,
+    serviceLevelMargin: c.takeover.serviceLevelMargin,
+    serviceLevelForMs: c.takeover.serviceLevelForMs,
+    switchoverTimeoutMs: c.takeover.switchoverTimeoutMs,
+    failback: c.failback.mode,
+    failbackHealthyForMs: c.failback.healthyForMs,
+    witness: c.witness !== undefined,
+  };
+}
+
+export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
+  readonly params: RoleParams;
+  private s: RoleState;
+  private readonly link: PeerLink;
+  private readonly witness: WitnessClient | null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  private nextOpId = 1;
+  private acceptSentAt: number | undefined;
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: PairRuntimeOptions) {
+    super();
+    const c = opts.config;
+    this.log = opts.log;
+    this.params = roleParams(c);
+    this.s = initialState(this.params, opts.store.epoch, performance.now());
+    this.link = new PeerLink(
+      {
+        pairId: c.pair.id,
+        nodeId: c.node.id,
+        peerId: c.peer.id,
+        key: opts.pairKey,
+        incarnation: opts.store.incarnation,
+        links: c.peer.links,
+        listen: c.peer.listen,
+        peerAddress: c.peer.address,
+        replayWindow: c.heartbeat.replayWindow,
+        reconnectMs: c.heartbeat.intervalMs,
+        log: opts.log,
+      },
+      {
+        heartbeat: (link, seq, hb) => this.dispatch({ type: "heartbeat", link, seq, hb }),
+        grant: (_link, reqSeq, leaseMs, epoch) => {
+          const sentAt = this.link.requestSentAt(reqSeq);
+          if (sentAt !== undefined) this.dispatch({ type: "grant", sentAt, leaseMs, epoch });
+        },
+        message: (msg) => this.onPeerMessage(msg),
+        tcp: (status) => this.dispatch({ type: "tcp", status }),
+      },
+    );
+    this.witness = c.witness
+      ? new WitnessClient({ address: c.witness.address, pair: c.pair.id, from: c.node.id, inc: opts.store.incarnation, key: opts.witnessKey, timeoutMs: c.witness.timeoutMs })
+      : null;
+  }
+
+  async start(): Promise<void> {
+    await this.link.start();
+    await this.witness?.start();
+    this.timer = setInterval(() => this.dispatch({ type: "tick" }), TICK_MS);
+    this.dispatch({ type: "tick" });
+  }
+
+  /** Stops the tick and the sockets. Call shutdown() first for a clean handover. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    // tell the peer this was a clean stop, on every path we have
+    const bye: PeerMessage = { type: "bye", epoch: this.s.epoch, state: this.s.state };
+    this.link.sendTcp(bye);
+    this.link.sendDatagram(bye);
+    await new Promise((r) => setImmediate(r));
+    for (const [, p] of this.pending) p.reject(new TandemError("TANDEM_ERR_UNAVAILABLE", ["the node is stopping"]));
+    this.pending.clear();
+    await this.witness?.stop();
+    await this.link.stop();
+  }
+
+  get state(): RoleState {
+    return this.s;
+  }
+
+  now(): number {
+    return performance.now();
+  }
+
+  /** May this node drive the plant now? Every write path asks right before writing. */
+  canAct(): boolean {
+    return canAct(this.params, this.s, performance.now());
+  }
+
+  /** Throws unless this node may write now; `process` writes are also held in active-held (S3). */
+  assertCanWrite(kind: "process" | "operator"): void {
+    const now = performance.now();
+    // the tick may be late (a pause, a long GC): look at the lease now, never after
+    this.dispatch({ type: "tick" });
+    if (!isActive(this.s.state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", this.s.state]);
+    if (!canAct(this.params, this.s, now)) throw new TandemError("TANDEM_ERR_LEASE", ["write", "no renewal from the peer or the witness"]);
+    if (kind === "process" && this.s.state === "active-held") throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["process write (held until an operator confirms)", this.s.state]);
+  }
+
+  leaseRemainingMs(): number {
+    return leaseRemaining(this.params, this.s, performance.now());
+  }
+
+  setLevel(level: number): void {
+    if (level !== this.s.level) this.dispatch({ type: "level", level });
+  }
+
+  counters(): Record<string, number> {
+    const out: Record<string, number> = { ...this.s.counters };
+    for (const [k, v] of Object.entries(this.link.counters())) out[`peer_${k}`] = v;
+    if (this.witness) for (const [k, v] of Object.entries(this.witness.counters())) out[`witness_${k}`] = v;
+    return out;
+  }
+
+  /** An operator action; resolves with the machine's answer or rejects with a TandemError. */
+  op(action: OpAction, actor: Actor, extra: { to?: string; force?: boolean } = {}): Promise<Record<string, unknown>> {
+    if (this.stopped) return Promise.reject(new TandemError("TANDEM_ERR_UNAVAILABLE", ["the node is stopping"]));
+    const id = this.nextOpId++;
+    const p = new Promise<Record<string, unknown>>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.dispatch({ type: "op", id, action, actor, ...extra });
+    return p;
+  }
+
+  // -------------------------------------------------------------- internals
+
+  private onPeerMessage(msg: PeerMessage): void {
+    if (msg.type === "handover") this.dispatch({ type: "peer-message", msg, sentAt: this.acceptSentAt });
+    else this.dispatch({ type: "peer-message", msg });
+  }
+
+  private dispatch(ev: Event): void {
+    if (this.stopped && ev.type !== "op") return;
+    const now = performance.now();
+    let effects: Effect[];
+    try {
+      const r = step(this.params, this.s, ev, now);
+      this.s = r.state;
+      effects = r.effects;
+    } catch (err) {
+      this.emit("fatal", err as Error);
+      return;
+    }
+    for (const fx of effects) {
+      try {
+        this.run(fx);
+      } catch (err) {
+        // persisting the epoch failed: nothing after it may run
+        this.emit("fatal", err as Error);
+        return;
+      }
+    }
+  }
+
+  private heartbeat(): Heartbeat {
+    const s = this.s;
+    const candidate = s.candidateSince !== null;
+    return { state: s.state, epoch: s.epoch, level: s.level, role: this.params.role, leaseReq: isActive(s.state) || candidate, candidate, leaseMs: this.params.leaseMs };
+  }
+
+  private run(fx: Effect): void {
+    switch (fx.type) {
+      case "persist-epoch":
+        this.opts.store.persist(fx.epoch);
+        return;
+      case "send-heartbeat":
+        this.link.sendHeartbeat(this.heartbeat());
+        return;
+      case "send-grant":
+        this.link.sendGrant(fx.link, fx.reqSeq, fx.leaseMs, this.s.epoch);
+        return;
+      case "send-lease-refuse":
+        this.link.sendDatagram({ type: "lease-refuse", epoch: this.s.epoch, reason: fx.reason });
+        return;
+      case "witness":
+        return this.askWitness(fx.op, fx.epoch, fx.silenceMs);
+      case "peer-send": {
+        const r = this.link.sendTcp(fx.msg);
+        if (fx.msg.type === "switchover-accept") this.acceptSentAt = r ? r.sentAt : undefined;
+        if (!r) this.log.warn({ msg: fx.msg.type }, "peer connection down: message not sent");
+        return;
+      }
+      case "state":
+        this.log.info({ from: fx.from, to: fx.to, epoch: fx.epoch }, `state ${fx.from} → ${fx.to}: ${fx.reason}`);
+        this.emit("state", fx.from, fx.to, fx.epoch, fx.reason);
+        return;
+      case "audit":
+        this.emit("audit", fx.action, fx.actor, fx.result, fx.details);
+        return;
+      case "event":
+        this.log.info({ event: fx.kind, ...(fx.details ?? {}) }, fx.message);
+        this.emit("event", fx.kind, fx.message, fx.details);
+        return;
+      case "reply": {
+        const p = this.pending.get(fx.id);
+        if (!p) return;
+        this.pending.delete(fx.id);
+        if (fx.ok) p.resolve(fx.value);
+        else p.reject(new TandemError(fx.code, fx.args));
+        return;
+      }
+      case "context-reset":
+        this.emit("context-reset");
+        return;
+    }
+  }
+
+  private askWitness(op: Effect & { type: "witness" } extends { op: infer O } ? O : never, epoch: number, silenceMs?: number): void {
+    const w = this.witness;
+    if (!w) return;
+    w.request(op, epoch, this.params.leaseMs, silenceMs === undefined ? undefined : { silenceMs }).then(
+      (r) => {
+        if (this.stopped) return;
+        if ("timeout" in r) this.dispatch({ type: "witness-timeout", op, sentAt: r.sentAt });
+        else this.dispatch({ type: "witness-reply", sentAt: r.sentAt, reply: r.reply });
+      },
+      (err: Error) => this.log.warn(`witness request failed: ${err.message}`),
+    );
+  }
+}

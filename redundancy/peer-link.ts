@@ -1,0 +1,354 @@
+// The I/O side of talking to the peer: one UDP socket per heartbeat link and
+// an authenticated TCP peer connection (which later carries replication).
+// Every datagram and frame is an HMAC-authenticated envelope (wire.ts) and
+// passes the replay guard; anything else is dropped and counted, never acted on.
+//
+// The TCP connection is also kernel evidence: when the peer's process dies
+// its kernel closes the sockets (FIN/RST) and refuses new connections, which
+// a partition never does. The role machine combines that with heartbeat
+// silence on every link (the dead-process path).
+import dgram from "node:dgram";
+import net from "node:net";
+import { isIPv6 } from "node:net";
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import type { HostPort, LinkConfig } from "../runtime/config/schema.js";
+import { FrameDecoder, FrameError, frame } from "./frame-decoder.js";
+import { ReplayGuard } from "./replay-guard.js";
+import type { Heartbeat, NodeState, PeerMessage } from "./role-types.js";
+import { open, Sender, type Envelope } from "./wire.js";
+
+export interface PeerLinkOptions {
+  pairId: string;
+  nodeId: string;
+  peerId: string;
+  key: Buffer;
+  incarnation: number;
+  links: LinkConfig[];
+  listen: HostPort;
+  peerAddress: HostPort;
+  replayWindow: number;
+  /** reconnect cadence of the outbound peer connection */
+  reconnectMs: number;
+  log: Logger;
+}
+
+export interface PeerLinkHandlers {
+  heartbeat(link: string, seq: number, hb: Heartbeat): void;
+  /** a grant for our request `reqSeq` on `link` */
+  grant(link: string, reqSeq: number, leaseMs: number, epoch: number): void;
+  message(msg: PeerMessage, via: string): void;
+  tcp(status: "up" | "down" | "refused"): void;
+}
+
+const NODE_STATES = new Set(["starting", "standby", "active-held", "active", "isolated", "maintenance"]);
+const PEER_TYPES = new Set(["switchover-offer", "switchover-accept", "switchover-refuse", "handover", "switchover-request", "lease-refuse", "bye"]);
+
+const isInt = (x: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): x is number => Number.isSafeInteger(x) && (x as number) >= min && (x as number) <= max;
+const isStr = (x: unknown, max = 500): x is string => typeof x === "string" && x.length <= max;
+
+export function parseHeartbeat(b: Record<string, unknown>): Heartbeat | string {
+  if (!isStr(b.state) || !NODE_STATES.has(b.state)) return "state";
+  if (!isInt(b.epoch)) return "epoch";
+  if (!isInt(b.level, 0, 255)) return "level";
+  if (b.role !== "main" && b.role !== "secondary") return "role";
+  if (typeof b.leaseReq !== "boolean" || typeof b.candidate !== "boolean") return "flags";
+  if (!isInt(b.leaseMs, 0, 600_000)) return "leaseMs";
+  return { state: b.state as NodeState, epoch: b.epoch, level: b.level, role: b.role, leaseReq: b.leaseReq, candidate: b.candidate, leaseMs: b.leaseMs };
+}
+
+export function parsePeerMessage(type: string, b: Record<string, unknown>): PeerMessage | string {
+  if (!PEER_TYPES.has(type)) return "type";
+  if (!isInt(b.epoch)) return "epoch";
+  switch (type) {
+    case "switchover-offer":
+    case "switchover-refuse":
+    case "lease-refuse":
+      return isStr(b.reason) ? ({ type, epoch: b.epoch, reason: b.reason } as PeerMessage) : "reason";
+    case "switchover-accept":
+      return { type, epoch: b.epoch };
+    case "handover":
+      return isInt(b.leaseMs, 1, 600_000) && isInt(b.contextSeq) ? { type, epoch: b.epoch, leaseMs: b.leaseMs, contextSeq: b.contextSeq } : "handover fields";
+    case "switchover-request":
+      return isStr(b.by, 64) ? { type, epoch: b.epoch, by: b.by } : "by";
+    case "bye":
+      return isStr(b.state) && NODE_STATES.has(b.state) ? { type, epoch: b.epoch, state: b.state as NodeState } : "state";
+  }
+  return "type";
+}
+
+interface Conn {
+  socket: net.Socket;
+  decoder: FrameDecoder;
+  authed: boolean;
+  outbound: boolean;
+}
+
+export class PeerLink {
+  private readonly sender: Sender;
+  private readonly guard: ReplayGuard;
+  private readonly udp = new Map<string, dgram.Socket>();
+  private server: net.Server | null = null;
+  private readonly conns = new Set<Conn>();
+  private outbound: Conn | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private tcpUp = false;
+  private stopped = false;
+  private readonly counts: Record<string, number> = {};
+  private lastWarn = 0;
+  /** seq → send time, for the requests a grant answers */
+  private readonly sentAt = new Map<number, number>();
+
+  constructor(
+    private readonly opts: PeerLinkOptions,
+    private readonly on: PeerLinkHandlers,
+  ) {
+    this.sender = new Sender({ pair: opts.pairId, from: opts.nodeId, inc: opts.incarnation, key: opts.key });
+    this.guard = new ReplayGuard(opts.replayWindow);
+  }
+
+  async start(): Promise<void> {
+    for (const link of this.opts.links) {
+      const sock = dgram.createSocket({ type: isIPv6(link.bind.host) ? "udp6" : "udp4" });
+      await new Promise<void>((resolve, reject) => {
+        sock.once("error", reject);
+        sock.bind(link.bind.port, link.bind.host, () => {
+          sock.off("error", reject);
+          resolve();
+        });
+      });
+      sock.on("error", (err) => this.warn(`link ${link.name}: ${err.message}`, "udp_errors"));
+      sock.on("message", (buf) => this.onDatagram(link.name, buf));
+      this.udp.set(link.name, sock);
+    }
+    const server = net.createServer((s) => this.adopt(s, false));
+    server.on("error", (err) => this.warn(`peer listener: ${err.message}`, "tcp_errors"));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.opts.listen.port, this.opts.listen.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    for (const c of this.conns) c.socket.destroy();
+    this.conns.clear();
+    this.outbound = null;
+    await Promise.all([...this.udp.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.udp.clear();
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  counters(): Record<string, number> {
+    return { ...this.counts };
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** A heartbeat on every link; returns nothing: grants come back through the handler. */
+  sendHeartbeat(hb: Heartbeat): void {
+    const now = performance.now();
+    for (const link of this.opts.links) {
+      const { bytes, seq } = this.sender.seal(link.name, "hb", hb);
+      if (hb.leaseReq) this.sentAt.set(seq, now);
+      this.sendUdp(link, bytes);
+    }
+    // keep the map small: a grant older than a few seconds is useless anyway
+    if (this.sentAt.size > 4096) for (const k of [...this.sentAt.keys()].slice(0, 2048)) this.sentAt.delete(k);
+  }
+
+  /** When we sent request `seq`, if we remember it. */
+  requestSentAt(seq: number): number | undefined {
+    return this.sentAt.get(seq);
+  }
+
+  sendGrant(linkName: string, reqSeq: number, leaseMs: number, epoch: number): void {
+    const link = this.opts.links.find((l) => l.name === linkName);
+    if (!link) return;
+    this.sendUdp(link, this.sender.seal(link.name, "grant", { reqSeq, reqInc: this.opts.incarnation, leaseMs, epoch }).bytes);
+  }
+
+  /** A small message on every link (lease refusals, bye) */
+  sendDatagram(msg: PeerMessage): void {
+    for (const link of this.opts.links) this.sendUdp(link, this.sender.seal(link.name, msg.type, msg).bytes);
+  }
+
+  /**
+   * A message over the peer connection; returns the seq and send time (a
+   * switchover accept's send time starts the lease the handover grants).
+   * false when no authenticated connection is up.
+   */
+  sendTcp(msg: PeerMessage): { seq: number; sentAt: number } | false {
+    const conn = this.outbound?.authed ? this.outbound : [...this.conns].find((c) => c.authed);
+    if (!conn) return false;
+    const sentAt = performance.now();
+    const { bytes, seq } = this.sender.seal("tcp", msg.type, msg);
+    conn.socket.write(frame(bytes));
+    return { seq, sentAt };
+  }
+
+  private sendUdp(link: LinkConfig, bytes: Buffer): void {
+    const sock = this.udp.get(link.name);
+    if (!sock) return;
+    sock.send(bytes, link.peer.port, link.peer.host, (err) => {
+      if (err) this.count(`send_errors_${link.name}`);
+    });
+  }
+
+  // -------------------------------------------------------------- receiving
+
+  private accept(buf: Buffer, ch: string): Envelope | null {
+    const r = open(buf, (pair) => (pair === this.opts.pairId ? this.opts.key : undefined));
+    if (!r.ok) return this.drop(`rejected_${r.reason.replace(/-/g, "_")}`, `${ch}: ${r.reason}: ${r.detail}`);
+    const env = r.env;
+    if (env.from !== this.opts.peerId) return this.drop("rejected_wrong_sender", `${ch}: message from '${env.from}', expected '${this.opts.peerId}'`);
+    if (env.ch !== ch) return this.drop("rejected_wrong_channel", `${ch}: message meant for channel '${env.ch}'`);
+    const verdict = this.guard.check(env.from, env.ch, env.inc, env.seq);
+    if (verdict !== "ok") return this.drop(`rejected_${verdict.replace(/-/g, "_")}`, `${ch}: ${verdict} (inc ${env.inc} seq ${env.seq})`);
+    return env;
+  }
+
+  private onDatagram(link: string, buf: Buffer): void {
+    try {
+      const env = this.accept(buf, link);
+      if (!env) return;
+      this.count(`received_${link}`);
+      if (env.type === "hb") {
+        const hb = parseHeartbeat(env.body);
+        if (typeof hb === "string") return void this.drop("rejected_bad_body", `${link}: heartbeat with a bad ${hb}`);
+        this.on.heartbeat(link, env.seq, hb);
+      } else if (env.type === "grant") {
+        const b = env.body;
+        if (!isInt(b.reqSeq, 1) || !isInt(b.leaseMs, 1, 600_000) || !isInt(b.epoch)) return void this.drop("rejected_bad_body", `${link}: malformed grant`);
+        this.on.grant(link, b.reqSeq, b.leaseMs, b.epoch);
+      } else {
+        const msg = parsePeerMessage(env.type, env.body);
+        if (typeof msg === "string") return void this.drop("rejected_bad_body", `${link}: ${env.type}: bad ${msg}`);
+        this.on.message(msg, link);
+      }
+    } catch (err) {
+      // a handler bug must not take the socket down with it
+      this.warn(`link ${link}: ${(err as Error).stack ?? err}`, "handler_errors");
+    }
+  }
+
+  private adopt(socket: net.Socket, outbound: boolean): Conn {
+    socket.setNoDelay(true);
+    const conn: Conn = { socket, decoder: new FrameDecoder(1 << 20), authed: false, outbound };
+    this.conns.add(conn);
+    socket.on("data", (chunk) => this.onData(conn, chunk));
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      this.count(`tcp_${(err.code ?? "error").toLowerCase()}`);
+    });
+    socket.on("close", () => this.onClose(conn));
+    // an outbound connection proves itself with a hello the peer authenticates
+    if (outbound) socket.write(frame(this.sender.seal("tcp", "hello", {}).bytes));
+    return conn;
+  }
+
+  private onData(conn: Conn, chunk: Buffer): void {
+    let frames: Buffer[];
+    try {
+      frames = conn.decoder.push(chunk);
+    } catch (err) {
+      if (err instanceof FrameError) {
+        this.drop("rejected_bad_frame", `peer connection: ${err.message}`);
+        conn.socket.destroy();
+        return;
+      }
+      throw err;
+    }
+    for (const f of frames) {
+      const env = this.accept(f, "tcp");
+      if (!env) {
+        // an unauthenticated connection gets nothing and is closed
+        if (!conn.authed) conn.socket.destroy();
+        continue;
+      }
+      if (!conn.authed) {
+        conn.authed = true;
+        if (!conn.outbound) conn.socket.write(frame(this.sender.seal("tcp", "hello", {}).bytes));
+        this.setTcp(true);
+      }
+      if (env.type === "hello") continue;
+      const msg = parsePeerMessage(env.type, env.body);
+      if (typeof msg === "string") {
+        this.drop("rejected_bad_body", `peer connection: ${env.type}: bad ${msg}`);
+        continue;
+      }
+      try {
+        this.on.message(msg, "tcp");
+      } catch (err) {
+        this.warn(`peer connection: ${(err as Error).stack ?? err}`, "handler_errors");
+      }
+    }
+  }
+
+  private onClose(conn: Conn): void {
+    this.conns.delete(conn);
+    if (conn === this.outbound) {
+      this.outbound = null;
+      this.scheduleReconnect();
+    }
+    if (this.stopped) return;
+    if (![...this.conns].some((c) => c.authed)) this.setTcp(false);
+  }
+
+  private setTcp(up: boolean): void {
+    if (up === this.tcpUp) return;
+    this.tcpUp = up;
+    this.opts.log.info({ peer: this.opts.peerId }, up ? "peer connection up" : "peer connection lost");
+    this.on.tcp(up ? "up" : "down");
+  }
+
+  private connect(): void {
+    if (this.stopped || this.outbound) return;
+    const { host, port } = this.opts.peerAddress;
+    const socket = net.connect({ host, port });
+    const conn = this.adopt(socket, true);
+    this.outbound = conn;
+    socket.once("error", (err: NodeJS.ErrnoException) => {
+      // nothing listens there: the peer's process is not running on a live host
+      if (err.code === "ECONNREFUSED" && !this.stopped) this.on.tcp("refused");
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, this.opts.reconnectMs);
+  }
+
+  // ---------------------------------------------------------------- counting
+
+  private drop(counter: string, why: string): null {
+    this.count(counter);
+    this.count("rejected_total");
+    const now = performance.now();
+    if (now - this.lastWarn > 5000) {
+      this.lastWarn = now;
+      this.opts.log.warn({ counter }, `dropped a peer message: ${why} (further drops counted, logged at most every 5 s)`);
+    } else this.opts.log.debug({ counter }, `dropped a peer message: ${why}`);
+    return null;
+  }
+
+  private warn(msg: string, counter: string): void {
+    this.count(counter);
+    this.opts.log.warn(msg);
+  }
+
+  private count(name: string): void {
+    this.counts[name] = (this.counts[name] ?? 0) + 1;
+  }
+}

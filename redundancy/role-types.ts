@@ -1,0 +1,185 @@
+// Types of the role state machine (redundancy/role-machine.ts): its state,
+// the events it steps on and the effects it asks the adapter to run, in order.
+import type { Actor, NodeState } from "../runtime/node-api.js";
+
+export type { NodeState };
+export type PreferredRole = "main" | "secondary";
+
+export interface RoleParams {
+  nodeId: string;
+  peerId: string;
+  role: PreferredRole;
+  links: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  deadProcessMisses: number;
+  leaseMs: number;
+  leaseSafetyMs: number;
+  autoConfirmMs: number;
+  startupWaitMs: number;
+  serviceLevelMargin: number;
+  serviceLevelForMs: number;
+  switchoverTimeoutMs: number;
+  failback: "manual" | "automatic";
+  failbackHealthyForMs: number;
+  witness: boolean;
+}
+
+/** What a heartbeat says about its sender. */
+export interface Heartbeat {
+  state: NodeState;
+  epoch: number;
+  level: number;
+  role: PreferredRole;
+  /** the sender asks for a lease: it is active, or a candidate for it */
+  leaseReq: boolean;
+  candidate: boolean;
+  leaseMs: number;
+}
+
+export interface WitnessReply {
+  op: WitnessOp;
+  granted: boolean;
+  reason?: "held" | "stale-epoch" | "not-holder" | "holder-alive" | "witness-starting" | "released";
+  leaseMs: number;
+  holder: string | null;
+  holderEpoch: number;
+  remainingMs: number;
+  retryInMs?: number;
+}
+
+export type WitnessOp = "acquire" | "renew" | "release" | "announce" | "probe";
+
+export type PeerMessage =
+  | { type: "switchover-offer"; epoch: number; reason: string }
+  | { type: "switchover-accept"; epoch: number }
+  | { type: "switchover-refuse"; epoch: number; reason: string }
+  | { type: "handover"; epoch: number; leaseMs: number; contextSeq: number }
+  | { type: "switchover-request"; epoch: number; by: string }
+  | { type: "lease-refuse"; epoch: number; reason: string }
+  | { type: "bye"; epoch: number; state: NodeState };
+
+export type OpAction = "confirm" | "reject" | "switchover" | "promote" | "maintenance-enter" | "maintenance-leave" | "shutdown";
+
+export type Event =
+  | { type: "tick" }
+  | { type: "heartbeat"; link: string; seq: number; hb: Heartbeat }
+  /** a lease grant from the peer for a request we sent at `sentAt` (our clock) */
+  | { type: "grant"; sentAt: number; leaseMs: number; epoch: number }
+  | { type: "witness-reply"; sentAt: number; reply: WitnessReply }
+  | { type: "witness-timeout"; op: WitnessOp; sentAt: number }
+  /** peer connection: up; down = closed or reset by the peer's kernel; refused = nothing listens there */
+  | { type: "tcp"; status: "up" | "down" | "refused" }
+  /** `sentAt`: for a handover, when we sent the accept it answers (our clock) */
+  | { type: "peer-message"; msg: PeerMessage; sentAt?: number }
+  | { type: "level"; level: number }
+  | { type: "op"; id: number; action: OpAction; actor: Actor; to?: string; force?: boolean };
+
+export type Effect =
+  /** persist before anything after it in the list runs */
+  | { type: "persist-epoch"; epoch: number }
+  | { type: "send-heartbeat" }
+  | { type: "send-grant"; link: string; reqSeq: number; leaseMs: number }
+  | { type: "send-lease-refuse"; reason: string }
+  | { type: "witness"; op: WitnessOp; epoch: number; silenceMs?: number }
+  | { type: "peer-send"; msg: PeerMessage }
+  | { type: "state"; from: NodeState; to: NodeState; epoch: number; reason: string }
+  | { type: "audit"; action: string; actor: Actor | "system"; result: "ok" | "refused" | "failed"; details?: Record<string, unknown> }
+  | { type: "event"; kind: string; message: string; details?: Record<string, unknown> }
+  | { type: "reply"; id: number; ok: true; value: Record<string, unknown> }
+  | { type: "reply"; id: number; ok: false; code: ReplyErrorCode; args: unknown[] }
+  | { type: "context-reset" };
+
+export type ReplyErrorCode =
+  | "TANDEM_ERR_NOT_HELD"
+  | "TANDEM_ERR_SWITCHOVER"
+  | "TANDEM_ERR_SWITCHOVER_TIMEOUT"
+  | "TANDEM_ERR_MAINTENANCE"
+  | "TANDEM_ERR_PROMOTE";
+
+export interface PeerView {
+  state: NodeState | "unknown";
+  epoch: number;
+  level: number;
+  role: PreferredRole | null;
+  candidate: boolean;
+  /** last valid heartbeat on each link (our monotonic clock) */
+  links: Record<string, number | null>;
+  /** last valid heartbeat on any link */
+  heardAt: number | null;
+  tcpUp: boolean;
+  /** when the peer connection last went down or was refused (kernel evidence the process is gone) */
+  lostAt: number | null;
+  /** the peer said it is stopping */
+  byeAt: number | null;
+  /** known down (dead-process path or an operator): the lease is not needed until a grant comes again */
+  fenced: boolean;
+}
+
+export interface SwitchoverOut {
+  /** initiated here, we are (or were) the active */
+  phase: "offered" | "handed-over";
+  target: string;
+  startedAt: number;
+  deadline: number;
+  epoch: number;
+  reason: string;
+  replyId: number | null;
+  actor: Actor | "system";
+  thenMaintenance: boolean;
+}
+
+export interface SwitchoverIn {
+  /** we accepted an offer and wait for the handover */
+  offeredEpoch: number;
+  deadline: number;
+}
+
+export interface Takeover {
+  path: "witness" | "dead-process";
+  epoch: number;
+  /** a node that never saw an active (start-up) does not hold a context it owns */
+  startup: boolean;
+  /** retry the witness no earlier than this */
+  retryAt: number;
+}
+
+export interface RoleState {
+  state: NodeState;
+  since: number;
+  startedAt: number;
+  epoch: number;
+  /** own service level */
+  level: number;
+  /** lease end by our clock, counted from when we sent the request that was granted */
+  leaseUntil: number;
+  /** we promised the peer not to act before this */
+  grantedUntil: number;
+  peer: PeerView;
+  witness: {
+    reachable: boolean;
+    lastOkAt: number | null;
+    holder: string | null;
+    holderEpoch: number;
+  };
+  heldSince: number | null;
+  autoConfirmAt: number | null;
+  nextHeartbeatAt: number;
+  switchoverOut: SwitchoverOut | null;
+  switchoverIn: SwitchoverIn | null;
+  /** a standby's pending switchover request (asked of the active), to reply to */
+  switchoverAsk: { replyId: number; deadline: number } | null;
+  takeover: Takeover | null;
+  /** we ask the peer to grant us a lease so that we may become active (election) */
+  candidateSince: number | null;
+  noActiveSince: number | null;
+  lowLevelSince: number | null;
+  failbackSince: number | null;
+  awaitingOperator: boolean;
+  /** why the state is what it is, for the operator */
+  reason: string;
+  /** process context: has anything been written, and by whom (held rule) */
+  context: { seq: number; ownerIsMeClean: boolean };
+  /** held-over counters */
+  counters: Record<string, number>;
+}

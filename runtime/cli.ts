@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+// `tandem` — one command for every role: a node, the witness, the simulator,
+// the demo, and the operator's client commands. Exit codes: 0 ok, 1 fatal or
+// failed action, 2 config or usage error.
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { CLIENT_COMMANDS, runClientCommand, runHashPassword, type ClientCommand } from "./cli-client.js";
+import { loadConfig } from "./config/load.js";
+import { ConfigError, TandemError } from "./errors.js";
+
+const USAGE = `tandem — redundant plant-server runtime
+
+  tandem start --config FILE        run one node until SIGTERM/SIGINT
+  tandem demo [--dir DIR] [--base-port N]
+                                    a whole redundant site on this machine (npm start)
+  tandem witness --listen HOST:PORT --key KEY|PAIR=KEY …
+                                    the third vote for one or more pairs
+  tandem sim [--base-port N]        the plant simulator alone (OPC UA + Modbus TCP)
+  tandem check-config FILE          validate a node config: exit 0, or print every problem and exit 2
+  tandem status [--node URL] [--json]
+  tandem confirm | reject           resume or restart a held takeover (operator)
+  tandem switchover [--to NODE]     planned switchover (admin)
+  tandem promote --yes-the-active-is-down
+                                    manual fencing: take over when no witness can decide
+  tandem maintenance enter|leave [--force]
+  tandem log-level [LEVEL] [--component NAME]
+  tandem audit [--limit N]
+  tandem hash-password              read a password on stdin, print its hash for the config
+
+Client commands take --node URL (or --config FILE for its http.listen) and
+credentials from --user/TANDEM_USER and TANDEM_PASSWORD.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case "start":
+      return (await import("./start.js")).runStart(rest);
+    case "demo":
+      return (await import("./demo.js")).runDemo(rest);
+    case "witness":
+      return (await import("../redundancy/witness-main.js")).runWitness(rest);
+    case "sim":
+      return runSim(rest);
+    case "check-config":
+      return checkConfig(rest);
+    case "hash-password":
+      return runHashPassword(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      if ((CLIENT_COMMANDS as readonly string[]).includes(cmd)) return runClientCommand(cmd as ClientCommand, rest);
+      console.error(`tandem: unknown command '${cmd}'\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function runSim(argv: string[]): Promise<number> {
+  let mod: { runSimCli?: (argv: string[]) => Promise<number> };
+  try {
+    mod = (await import(["../drivers/simulator", "main.js"].join("/"))) as typeof mod;
+  } catch {
+    console.error("tandem sim: the plant simulator is not part of this build yet");
+    return 1;
+  }
+  return mod.runSimCli ? mod.runSimCli(argv) : 1;
+}
+
+function checkConfig(argv: string[]): number {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) {
+    console.error("usage: tandem check-config FILE");
+    return 2;
+  }
+  try {
+    const c = loadConfig(positionals[0]!);
+    console.log(
+      `ok: ${positionals[0]}: pair ${c.pair.id}, node ${c.node.id} (${c.node.role}), peer ${c.peer.id} over ${c.peer.links.map((l) => l.name).join(", ")}, ` +
+        `${c.witness ? `witness ${c.witness.address.host}:${c.witness.address.port}` : "no witness"}, HTTP ${c.http.listen.host}:${c.http.listen.port}`,
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.report());
+      return 2;
+    }
+    throw err;
+  }
+}
+
+// run when executed (directly, through the npm bin link or npx), not when imported
+function invokedDirectly(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
+  // `tandem status | head` closes the pipe early: that is not an error
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof ConfigError) {
+        console.error(err.report());
+        process.exitCode = 2;
+      } else if (err instanceof TandemError) {
+        console.error(`tandem: ${err.message}`);
+        process.exitCode = 1;
+      } else {
+        console.error(`tandem: ${(err as Error)?.stack ?? err}`);
+        process.exitCode = 1;
+      }
+    },
+  );
+}

@@ -1,0 +1,177 @@
+// The node configuration: one YAML file per node, validated here. Unknown
+// keys are errors (strict objects), every problem is reported with its key
+// path. Sections that a later version fills in are refused with a clear
+// reason rather than silently ignored.
+import { z } from "zod";
+import { driversSection, watchdogSection } from "../../drivers/config-schema.js";
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** "host:port" or "[v6]:port" → { host, port }; the error says what was expected. */
+export function parseHostPort(text: string): HostPort | string {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return `expected host:port (e.g. 127.0.0.1:7400), got '${text}'`;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return `port must be 1–65535, got ${port} in '${text}'`;
+  return { host: m[1] ?? m[2]!, port };
+}
+
+export const hostPort = z.string().transform((text, ctx) => {
+  const r = parseHostPort(text);
+  if (typeof r === "string") {
+    ctx.addIssue({ code: "custom", message: r });
+    return z.NEVER;
+  }
+  return r;
+});
+
+const id = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "expected 1–64 letters, digits, '_', '.', '-' starting with a letter or digit");
+
+const key = z.string().min(32, "a key needs at least 32 characters (use ${ENV_VAR} to keep it out of the file)");
+
+const ms = (min: number, max: number) => z.number().int(`expected whole milliseconds`).min(min).max(max);
+
+const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+export const linkSchema = z.strictObject({
+  name: id,
+  /** local UDP address heartbeats are received on */
+  bind: hostPort,
+  /** the peer's UDP heartbeat address on this link */
+  peer: hostPort,
+});
+
+const userSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  role: z.enum(["viewer", "operator", "admin"]),
+  /** scrypt$N$r$p$salt$hash, from `tandem hash-password` */
+  passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, "expected a hash from `tandem hash-password` (scrypt$…)"),
+});
+
+const notYet = (section: string, issue: string) =>
+  z.unknown().superRefine((_, ctx) => {
+    ctx.addIssue({ code: "custom", message: `the '${section}' section is not supported by this version of Tandem yet (${issue}); remove it` });
+  });
+
+export const configSchema = z
+  .strictObject({
+    pair: z.strictObject({
+      id,
+      /** shared secret of the pair: authenticates every peer message (HMAC-SHA256) */
+      key,
+    }),
+    node: z.strictObject({
+      id,
+      /** preferred role; the current state is active/standby */
+      role: z.enum(["main", "secondary"]),
+      /** epoch, audit log and other node state live here; relative paths are resolved against the config file */
+      dataDir: z.string().min(1),
+    }),
+    peer: z.strictObject({
+      id,
+      /** this node's TCP peer-connection listener */
+      listen: hostPort,
+      /** the peer's TCP peer-connection listener */
+      address: hostPort,
+      /** one or more heartbeat links; losing one of several is not a failure */
+      links: z.array(linkSchema).min(1, "at least one heartbeat link is needed"),
+    }),
+    heartbeat: z
+      .strictObject({
+        intervalMs: ms(10, 10_000).default(100),
+        /** a link with no valid heartbeat for this long is down */
+        timeoutMs: ms(20, 60_000).default(500),
+        /** dead-process path: peer connection reset AND heartbeats missing for this many intervals */
+        deadProcessMisses: z.number().int().min(2).max(100).default(3),
+        /** accepted out-of-order window for sequence numbers */
+        replayWindow: z.number().int().min(1).max(1024).default(64),
+      })
+      .prefault({}),
+    witness: z
+      .strictObject({
+        address: hostPort,
+        /** key shared with the witness for this pair; defaults to pair.key */
+        key: key.optional(),
+        /** how long to wait for a witness answer before counting it unreachable */
+        timeoutMs: ms(10, 10_000).default(250),
+      })
+      .optional(),
+    takeover: z
+      .strictObject({
+        leaseMs: ms(100, 60_000).default(1000),
+        /** the active stops acting when less than this is left on its lease */
+        leaseSafetyMs: ms(1, 10_000).default(150),
+        /** 0 = only an operator confirms a held takeover */
+        autoConfirmMs: ms(0, 86_400_000).default(0),
+        /** a starting node listens this long for an active peer before it claims the role */
+        startupWaitMs: ms(0, 60_000).default(1500),
+        /** cause 4: switch over when the active's service level stays this far below the standby's */
+        serviceLevelMargin: z.number().int().min(1).max(255).default(50),
+        serviceLevelForMs: ms(0, 3_600_000).default(5000),
+        /** how long a switchover may take before it is abandoned */
+        switchoverTimeoutMs: ms(100, 60_000).default(3000),
+      })
+      .prefault({}),
+    failback: z
+      .strictObject({
+        mode: z.enum(["manual", "automatic"]).default("manual"),
+        /** automatic: the preferred main must be healthy for this long first */
+        healthyForMs: ms(0, 86_400_000).default(60_000),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        listen: hostPort,
+        users: z.array(userSchema).default([]),
+        /** /metrics needs a viewer login when true */
+        metricsAuth: z.boolean().default(false),
+        /** HMI session lifetime */
+        sessionTtlMs: ms(60_000, 7 * 86_400_000).default(8 * 3_600_000),
+      }),
+    log: z
+      .strictObject({
+        level: logLevel.default("info"),
+        /** per-component levels, e.g. { peer: debug } */
+        components: z.record(z.string(), logLevel).default({}),
+        /** a file to append JSON lines to; stdout when absent */
+        file: z.string().optional(),
+      })
+      .prefault({}),
+    drivers: driversSection.optional(),
+    watchdog: watchdogSection.optional(),
+    database: notYet("database", "replication comes with the replication issue").optional(),
+    replication: notYet("replication", "replication comes with the replication issue").optional(),
+    services: notYet("services", "the service supervisor issue").optional(),
+    processes: notYet("processes", "the process-context issue").optional(),
+    mqtt: notYet("mqtt", "the MQTT issue").optional(),
+    backup: notYet("backup", "the backup issue").optional(),
+    monitoring: notYet("monitoring", "the monitoring issue").optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.node.id === c.peer.id) ctx.addIssue({ code: "custom", path: ["peer", "id"], message: `must differ from node.id ('${c.node.id}')` });
+    const names = new Set<string>();
+    c.peer.links.forEach((l, i) => {
+      if (names.has(l.name)) ctx.addIssue({ code: "custom", path: ["peer", "links", i, "name"], message: `duplicate link name '${l.name}'` });
+      names.add(l.name);
+    });
+    if (c.heartbeat.timeoutMs <= c.heartbeat.intervalMs)
+      ctx.addIssue({ code: "custom", path: ["heartbeat", "timeoutMs"], message: `must be longer than heartbeat.intervalMs (${c.heartbeat.intervalMs})` });
+    if (c.takeover.leaseSafetyMs >= c.takeover.leaseMs / 2)
+      ctx.addIssue({ code: "custom", path: ["takeover", "leaseSafetyMs"], message: `must be less than half of takeover.leaseMs (${c.takeover.leaseMs})` });
+    if (c.takeover.leaseMs <= c.heartbeat.intervalMs * 2)
+      ctx.addIssue({ code: "custom", path: ["takeover", "leaseMs"], message: `must be more than two heartbeat intervals (${c.heartbeat.intervalMs * 2}) or every lease runs out between renewals` });
+    const users = new Set<string>();
+    c.http.users.forEach((u, i) => {
+      if (users.has(u.name)) ctx.addIssue({ code: "custom", path: ["http", "users", i, "name"], message: `duplicate user '${u.name}'` });
+      users.add(u.name);
+    });
+  });
+
+export type TandemConfig = z.output<typeof configSchema>;
+export type LinkConfig = z.output<typeof linkSchema>;
+export type LogLevel = z.output<typeof logLevel>;

@@ -1,0 +1,220 @@
+// `tandem demo`: a whole redundant site on this machine. Each node and the
+// witness run as their own OS process (a kill -9 of one leaves the others),
+// their configs and logs are written to the demo dir so people can read them,
+// and the demo narrates every state change it sees. Like systemd with
+// Restart=always, a node that dies is started again after a few seconds.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { hashPassword } from "./auth/passwords.js";
+
+export const DEMO_BASE_PORT = 8080;
+const RESTART_AFTER_MS = 3000;
+
+/** The demo's fixed ports (CONTRACT.md), shifted by --base-port. */
+export function demoPorts(base = DEMO_BASE_PORT) {
+  const o = base - DEMO_BASE_PORT;
+  return {
+    httpA: 8080 + o,
+    httpB: 8081 + o,
+    mqttA: 1883 + o,
+    mqttB: 1884 + o,
+    witness: 7400 + o,
+    opcua: 4840 + o,
+    modbus: 5020 + o,
+    peerA: 7410 + o,
+    peerB: 7411 + o,
+    lanA: 7420 + o,
+    lanB: 7421 + o,
+    plantA: 7422 + o,
+    plantB: 7423 + o,
+  };
+}
+
+export interface DemoNodeSpec {
+  id: "a" | "b";
+  role: "main" | "secondary";
+}
+
+export function demoNodeConfig(id: "a" | "b", ports: ReturnType<typeof demoPorts>, users: { name: string; role: string; hash: string }[]): string {
+  const me = id === "a";
+  const peer = me ? "b" : "a";
+  return `# Demo node ${id} — written by \`tandem demo\`. A real site has one such file per server.
+pair:
+  id: line1
+  key: \${TANDEM_PAIR_KEY}
+node:
+  id: ${id}
+  role: ${me ? "main" : "secondary"}
+  dataDir: ./data/${id}
+peer:
+  id: ${peer}
+  listen: 127.0.0.1:${me ? ports.peerA : ports.peerB}
+  address: 127.0.0.1:${me ? ports.peerB : ports.peerA}
+  links:
+    - name: lan
+      bind: 127.0.0.1:${me ? ports.lanA : ports.lanB}
+      peer: 127.0.0.1:${me ? ports.lanB : ports.lanA}
+    - name: plant
+      bind: 127.0.0.2:${me ? ports.plantA : ports.plantB}
+      peer: 127.0.0.2:${me ? ports.plantB : ports.plantA}
+heartbeat:
+  intervalMs: 100
+  timeoutMs: 500
+  deadProcessMisses: 3
+witness:
+  address: 127.0.0.1:${ports.witness}
+takeover:
+  leaseMs: 1000
+  autoConfirmMs: 0
+failback:
+  mode: manual
+http:
+  listen: 127.0.0.1:${me ? ports.httpA : ports.httpB}
+  users:
+${users.map((u) => `    - { name: ${u.name}, role: ${u.role}, passwordHash: "${u.hash}" }`).join("\n")}
+log:
+  level: info
+  file: ./logs/${id}.log
+`;
+}
+
+interface Proc {
+  name: string;
+  args: string[];
+  child: ChildProcess | null;
+  restarts: number;
+  timer: NodeJS.Timeout | null;
+}
+
+const cliPath = () => join(dirname(fileURLToPath(import.meta.url)), "cli.js");
+
+export async function runDemo(argv: string[]): Promise<number> {
+  let values: { dir?: string; "base-port"?: string };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { dir: { type: "string" }, "base-port": { type: "string" } } }));
+  } catch (err) {
+    console.error(`tandem demo: ${(err as Error).message}\nusage: tandem demo [--dir DIR] [--base-port N]`);
+    return 2;
+  }
+  const base = values["base-port"] === undefined ? DEMO_BASE_PORT : Number(values["base-port"]);
+  if (!Number.isInteger(base) || base < 1024 || base > 65000) {
+    console.error(`tandem demo: --base-port must be a whole number from 1024 to 65000, got '${values["base-port"]}'`);
+    return 2;
+  }
+  const ports = demoPorts(base);
+  const keep = values.dir !== undefined;
+  const dir = keep ? resolve(values.dir!) : mkdtempSync(join(tmpdir(), "tandem-demo-"));
+  mkdirSync(join(dir, "logs"), { recursive: true });
+
+  const users = await Promise.all(
+    (["viewer", "operator", "admin"] as const).map(async (name) => ({ name, role: name, hash: await hashPassword(name) })),
+  );
+  for (const id of ["a", "b"] as const) writeFileSync(join(dir, `${id}.yaml`), demoNodeConfig(id, ports, users));
+  const keyFile = join(dir, "pair.key");
+  const pairKey = existsSync(keyFile) ? readFileSync(keyFile, "utf8").trim() : randomBytes(32).toString("base64url");
+  writeFileSync(keyFile, pairKey + "\n", { mode: 0o600 });
+
+  const env = { ...process.env, TANDEM_PAIR_KEY: pairKey, TANDEM_WITNESS_KEY: `line1=${pairKey}` };
+  const procs: Proc[] = [
+    { name: "witness", args: ["witness", "--listen", `127.0.0.1:${ports.witness}`], child: null, restarts: 0, timer: null },
+    { name: "a", args: ["start", "--config", join(dir, "a.yaml")], child: null, restarts: 0, timer: null },
+    { name: "b", args: ["start", "--config", join(dir, "b.yaml")], child: null, restarts: 0, timer: null },
+  ];
+  let stopping = false;
+  const say = (line: string) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
+
+  const launch = (p: Proc) => {
+    p.timer = null;
+    const child = spawn(process.execPath, [cliPath(), ...p.args], { cwd: dir, env, stdio: ["ignore", "inherit", "inherit"] });
+    p.child = child;
+    child.on("exit", (code, signal) => {
+      p.child = null;
+      if (stopping) return;
+      say(`${p.name} exited (${signal ?? `code ${code}`}); restarting it in ${RESTART_AFTER_MS / 1000} s, as systemd would`);
+      p.restarts++;
+      p.timer = setTimeout(() => launch(p), RESTART_AFTER_MS);
+    });
+  };
+  for (const p of procs) launch(p);
+
+  const urlA = `http://127.0.0.1:${ports.httpA}`;
+  const urlB = `http://127.0.0.1:${ports.httpB}`;
+  console.log(`
+Tandem demo — pair "line1" on this machine (files in ${dir})
+
+  node a (preferred main)  HMI ${urlA}/    pid ${procs[1]!.child?.pid}
+  node b (secondary)       HMI ${urlB}/    pid ${procs[2]!.child?.pid}
+  witness                  127.0.0.1:${ports.witness}    pid ${procs[0]!.child?.pid}
+
+  Demo logins (demo only): viewer/viewer  operator/operator  admin/admin
+
+  Things to try:
+    npx tandem status --node ${urlA}                       what node a sees
+    kill -9 <pid of the active node>                       the standby takes over, HELD
+    TANDEM_USER=operator TANDEM_PASSWORD=operator npx tandem confirm --node <its URL>
+    TANDEM_USER=admin TANDEM_PASSWORD=admin npx tandem switchover --node ${urlA}
+    kill -STOP <pid>  then  kill -CONT <pid>               a frozen active loses its lease
+
+  Logs: ${join(dir, "logs")}   Ctrl-C stops everything.
+`);
+
+  // narrate state changes
+  const last: Record<string, string> = {};
+  const poll = setInterval(() => {
+    for (const [name, url] of [
+      ["a", urlA],
+      ["b", urlB],
+    ] as const) {
+      fetch(`${url}/api/v1/health`, { signal: AbortSignal.timeout(400) })
+        .then((r) => r.json() as Promise<{ state: string; epoch: number; serviceLevel: number }>)
+        .then((h) => {
+          const now = `${h.state} (epoch ${h.epoch})`;
+          if (last[name] !== now) {
+            say(`node ${name}: ${last[name] ?? "up"} → ${now}${h.state === "active-held" ? "  — held: an operator must confirm or reject" : ""}`);
+            last[name] = now;
+          }
+        })
+        .catch(() => {
+          if (last[name] !== "down") {
+            if (last[name] !== undefined) say(`node ${name}: not answering`);
+            last[name] = "down";
+          }
+        });
+    }
+  }, 250);
+
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  stopping = true;
+  clearInterval(poll);
+  say("stopping the demo…");
+  for (const p of procs) if (p.timer) clearTimeout(p.timer);
+  // nodes first (the active hands over or simply stops), the witness last
+  for (const group of [procs.slice(1), procs.slice(0, 1)]) {
+    await Promise.all(
+      group.map(
+        (p) =>
+          new Promise<void>((res) => {
+            const c = p.child;
+            if (!c || c.exitCode !== null) return res();
+            const kill = setTimeout(() => c.kill("SIGKILL"), 10_000);
+            c.once("exit", () => {
+              clearTimeout(kill);
+              res();
+            });
+            c.kill("SIGTERM");
+          }),
+      ),
+    );
+  }
+  if (!keep) rmSync(dir, { recursive: true, force: true });
+  say("demo stopped");
+  return 0;
+}

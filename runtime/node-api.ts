@@ -1,0 +1,85 @@
+// What the HTTP API and the CLI see of a running node. The node runtime
+// (runtime/node.ts) implements it; the API layer only calls it.
+import type { LogLevel } from "./config/schema.js";
+
+export type NodeState = "starting" | "standby" | "active-held" | "active" | "isolated" | "maintenance";
+export type Role = "viewer" | "operator" | "admin";
+
+export interface Actor {
+  user: string;
+  role: Role;
+  /** where the request came from (remote address) */
+  from?: string;
+}
+
+export interface NodeStatus {
+  pairId: string;
+  nodeId: string;
+  pid: number;
+  role: "main" | "secondary";
+  state: NodeState;
+  epoch: number;
+  serviceLevel: number;
+  leaseRemainingMs: number;
+  /** plain words for the operator: what happened, what to do */
+  message: string;
+  since: string;
+  peer: {
+    nodeId: string;
+    state: NodeState | "unknown";
+    epoch: number | null;
+    serviceLevel: number | null;
+    lastSeenMs: number | null;
+    connected: boolean;
+    links: { name: string; up: boolean; lastSeenMs: number | null }[];
+  };
+  witness: { configured: boolean; reachable: boolean; address?: string; holder?: string | null; holderEpoch?: number | null };
+  context: { held: boolean; seq: number; heldSince?: string | null; autoConfirmAt?: string | null };
+  replication: { mode: "sync" | "async" | "none"; lagRecords: number; journalRecords: number };
+  /** the standby lost the active on every link and has no witness: an operator decides */
+  awaitingOperator: boolean;
+  counters: Record<string, number>;
+}
+
+export interface AuditEntry {
+  seq: number;
+  ts: string;
+  user: string;
+  role: Role | "system";
+  action: string;
+  result: "ok" | "refused" | "failed";
+  nodeId: string;
+  epoch: number;
+  details?: Record<string, unknown>;
+  /** sha256 of the previous line: the log is an append-only hash chain */
+  prev: string;
+}
+
+export interface SwitchoverResult {
+  from: string;
+  to: string;
+  epoch: number;
+  durationMs: number;
+}
+
+export interface NodeController {
+  status(): NodeStatus;
+  /** service level and state, for /health */
+  health(): { state: NodeState; serviceLevel: number; epoch: number; nodeId: string };
+  /** Throws TandemError (TANDEM_ERR_NOT_HELD …) when not applicable. */
+  confirm(actor: Actor): Promise<{ state: NodeState; epoch: number }>;
+  reject(actor: Actor): Promise<{ state: NodeState; epoch: number }>;
+  /** On the active: hand over to the peer. On the standby: ask the active to hand over. */
+  switchover(actor: Actor, to?: string): Promise<SwitchoverResult>;
+  /**
+   * On a standby that lost the active on every link without a witness: the
+   * operator has checked that the active is down (manual fencing).
+   */
+  promote(actor: Actor): Promise<{ state: NodeState; epoch: number }>;
+  maintenance(actor: Actor, enter: boolean, force?: boolean): Promise<{ state: NodeState }>;
+  audit(opts: { limit?: number; since?: number }): AuditEntry[];
+  setLogLevel(actor: Actor, level: LogLevel, component?: string): { default: LogLevel; components: Record<string, LogLevel> };
+  logLevels(): { default: LogLevel; components: Record<string, LogLevel> };
+  /** Prometheus text format */
+  metrics(): Promise<string>;
+}

@@ -1,0 +1,328 @@
+// The composition root of one node: config → logs → epoch store → audit log
+// → pair runtime → HTTP API. Components start in that order and stop in
+// reverse; stop() releases every timer, socket and file handle.
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { Gauge, Registry, Counter } from "prom-client";
+import { EpochStore } from "../redundancy/epoch-store.js";
+import { linkStatus, peerVisible } from "../redundancy/failure-detector.js";
+import { PairRuntime } from "../redundancy/pair-runtime.js";
+import { keyFromSecret } from "../redundancy/wire.js";
+import { AuditLog } from "./audit-log.js";
+import type { LogLevel, TandemConfig } from "./config/schema.js";
+import { TandemError } from "./errors.js";
+import { createHttpServer, type HttpServer } from "./http/server.js";
+import { LogManager } from "./logging.js";
+import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult } from "./node-api.js";
+
+/** Something whose health lowers the service level (drivers, database …). */
+export interface HealthSource {
+  name: string;
+  health(): { penalty: number; reasons: string[] };
+}
+
+const LEVEL_EVERY_MS = 100;
+
+export class TandemNode implements NodeController {
+  readonly logs: LogManager;
+  readonly runtime: PairRuntime;
+  private readonly store: EpochStore;
+  private readonly auditLog: AuditLog;
+  private http: HttpServer | null = null;
+  private levelTimer: NodeJS.Timeout | null = null;
+  private readonly metricsRegistry = new Registry();
+  private readonly healthSources: HealthSource[] = [];
+  private readonly startedAt = Date.now();
+  private stateSinceWall = new Date().toISOString();
+  private readonly log;
+  private stopping: Promise<void> | null = null;
+  httpAddress: { host: string; port: number } | null = null;
+
+  constructor(
+    readonly config: TandemConfig,
+    opts: { logs?: LogManager } = {},
+  ) {
+    const c = config;
+    this.logs =
+      opts.logs ??
+      new LogManager({
+        level: c.log.level,
+        components: c.log.components,
+        base: { pair: c.pair.id, node: c.node.id },
+        mixin: () => ({ epoch: this.store?.epoch }),
+        destination: c.log.file,
+      });
+    this.log = this.logs.get("node");
+    this.store = EpochStore.open(c.node.dataDir, c.pair.id, c.node.id);
+    this.auditLog = new AuditLog(join(c.node.dataDir, "audit.log"));
+    const pairKey = keyFromSecret(c.pair.key);
+    this.runtime = new PairRuntime({
+      config: c,
+      pairKey,
+      witnessKey: c.witness?.key ? keyFromSecret(c.witness.key) : pairKey,
+      store: this.store,
+      log: this.logs.get("pair"),
+    });
+    this.runtime.on("state", (from, to) => {
+      this.stateSinceWall = new Date().toISOString();
+      this.stateChanges.inc({ from, to });
+    });
+    this.runtime.on("audit", (action, actor, result, details) => this.writeAudit(action, actor, result, details));
+    this.runtime.on("event", (kind, message, details) => {
+      if (kind === "takeover" || kind === "isolated" || kind === "awaiting-operator") this.log.warn({ event: kind, ...(details ?? {}) }, message);
+    });
+    this.runtime.on("fatal", (err) => {
+      this.log.fatal({ err }, `fatal: ${err.message}; stopping this node`);
+      process.exitCode = 1;
+      void this.stop();
+    });
+    this.setupMetrics();
+  }
+
+  private readonly stateChanges = new Counter({ name: "tandem_state_changes_total", help: "state transitions of this node", labelNames: ["from", "to"] as const, registers: [] });
+
+  addHealthSource(src: HealthSource): void {
+    this.healthSources.push(src);
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    this.auditLog.open();
+    await this.runtime.start();
+    this.levelTimer = setInterval(() => this.runtime.setLevel(this.computeLevel().level), LEVEL_EVERY_MS);
+    this.http = createHttpServer({ controller: this, http: c.http, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
+    this.httpAddress = await this.http.start();
+    this.writeAudit("node-start", "system", "ok", { pid: process.pid, incarnation: this.store.incarnation });
+    this.log.info(
+      { http: `${this.httpAddress.host}:${this.httpAddress.port}`, role: c.node.role, epoch: this.store.epoch, witness: !!c.witness },
+      `node ${c.node.id} of pair ${c.pair.id} started (preferred ${c.node.role}, epoch ${this.store.epoch})`,
+    );
+  }
+
+  /** Clean stop: hand over if active, then stop everything in reverse order. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const system: Actor = { user: "system", role: "admin", from: "SIGTERM" };
+    try {
+      const r = await this.runtime.op("shutdown", system);
+      if (r.to) this.log.info(`handed over to ${String(r.to)} before stopping`);
+    } catch (err) {
+      this.log.warn(`stopping without a handover: ${(err as Error).message}`);
+    }
+    if (this.levelTimer) clearInterval(this.levelTimer);
+    this.levelTimer = null;
+    await this.http?.stop();
+    this.http = null;
+    await this.runtime.stop();
+    this.writeAudit("node-stop", "system", "ok", { state: this.runtime.state.state });
+    this.auditLog.close();
+    this.log.info("node stopped");
+    this.logs.flush();
+  }
+
+  // ----------------------------------------------------------- health
+
+  computeLevel(): { level: number; reasons: string[] } {
+    const s = this.runtime.state;
+    if (s.state === "maintenance") return { level: 0, reasons: ["maintenance"] };
+    const now = this.runtime.now();
+    const reasons: string[] = [];
+    let level = 255;
+    if (s.peer.heardAt !== null) {
+      for (const l of linkStatus(s.peer, now, this.config.heartbeat.timeoutMs)) {
+        if (!l.up) {
+          level -= 10;
+          reasons.push(`link ${l.name} down`);
+        }
+      }
+      if (!s.peer.tcpUp) {
+        level -= 10;
+        reasons.push("peer connection down");
+      }
+    }
+    if (this.config.witness && !s.witness.reachable) {
+      level -= 25;
+      reasons.push("witness unreachable");
+    }
+    for (const src of this.healthSources) {
+      const h = src.health();
+      level -= h.penalty;
+      reasons.push(...h.reasons.map((r) => `${src.name}: ${r}`));
+    }
+    return { level: Math.max(2, Math.min(255, level)), reasons };
+  }
+
+  // ------------------------------------------------------- controller
+
+  health(): { state: NodeState; serviceLevel: number; epoch: number; nodeId: string } {
+    const s = this.runtime.state;
+    return { state: s.state, serviceLevel: s.level, epoch: s.epoch, nodeId: this.config.node.id };
+  }
+
+  status(): NodeStatus {
+    const c = this.config;
+    const s = this.runtime.state;
+    const now = this.runtime.now();
+    const wall = Date.now();
+    const iso = (mono: number | null) => (mono === null ? null : new Date(wall - (now - mono)).toISOString());
+    const visible = peerVisible(s.peer, now, c.heartbeat.timeoutMs);
+    return {
+      pairId: c.pair.id,
+      nodeId: c.node.id,
+      pid: process.pid,
+      role: c.node.role,
+      state: s.state,
+      epoch: s.epoch,
+      serviceLevel: s.level,
+      leaseRemainingMs: this.runtime.leaseRemainingMs(),
+      message: this.describe(visible),
+      since: this.stateSinceWall,
+      peer: {
+        nodeId: c.peer.id,
+        state: visible || s.peer.heardAt !== null ? s.peer.state : "unknown",
+        epoch: s.peer.heardAt === null ? null : s.peer.epoch,
+        serviceLevel: s.peer.heardAt === null ? null : s.peer.level,
+        lastSeenMs: s.peer.heardAt === null ? null : Math.round(now - s.peer.heardAt),
+        connected: s.peer.tcpUp,
+        links: linkStatus(s.peer, now, c.heartbeat.timeoutMs),
+      },
+      witness: c.witness
+        ? { configured: true, reachable: s.witness.reachable, address: `${c.witness.address.host}:${c.witness.address.port}`, holder: s.witness.holder, holderEpoch: s.witness.holderEpoch }
+        : { configured: false, reachable: false },
+      context: { held: s.state === "active-held", seq: s.context.seq, heldSince: iso(s.heldSince), autoConfirmAt: iso(s.autoConfirmAt) },
+      replication: { mode: "none", lagRecords: 0, journalRecords: 0 },
+      awaitingOperator: s.awaitingOperator,
+      counters: this.runtime.counters(),
+    };
+  }
+
+  /** What happened and what to do, in plain words. */
+  private describe(peerVisibleNow: boolean): string {
+    const s = this.runtime.state;
+    const peer = this.config.peer.id;
+    const peerWord = peerVisibleNow ? `peer ${peer} is ${s.peer.state}` : `peer ${peer} is not visible`;
+    switch (s.state) {
+      case "active":
+        return `Active: driving the plant (${peerWord}). ${s.reason}.`;
+      case "active-held":
+        return `Took over: ${s.reason}. The process is HELD where it was. Check the plant, then Confirm to resume it or Reject to restart it from its initial state.`;
+      case "standby":
+        if (s.awaitingOperator) return `Standby, waiting for an operator: ${s.reason}.`;
+        return `Standby: ready to take over (${peerWord}). ${s.reason}.`;
+      case "isolated":
+        return `Isolated: ${s.reason}. This node does not drive the plant; it waits for the peer or the witness to be reachable again.`;
+      case "maintenance":
+        return `Maintenance: ${s.reason}. This node does not drive the plant and will not take over; leave maintenance to return it to standby.`;
+      case "starting":
+        return `Starting: ${s.reason}.`;
+    }
+  }
+
+  async confirm(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
+    const r = await this.runtime.op("confirm", actor);
+    return { state: r.state as NodeState, epoch: r.epoch as number };
+  }
+
+  async reject(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
+    const r = await this.runtime.op("reject", actor);
+    return { state: r.state as NodeState, epoch: r.epoch as number };
+  }
+
+  async promote(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
+    const r = await this.runtime.op("promote", actor);
+    return { state: r.state as NodeState, epoch: r.epoch as number };
+  }
+
+  async switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
+    const t0 = performance.now();
+    const r = await this.runtime.op("switchover", actor, { to });
+    return {
+      from: String(r.from ?? this.config.node.id),
+      to: String(r.to ?? this.config.peer.id),
+      epoch: Number(r.epoch ?? this.runtime.state.epoch),
+      durationMs: typeof r.durationMs === "number" ? r.durationMs : Math.round(performance.now() - t0),
+    };
+  }
+
+  async maintenance(actor: Actor, enter: boolean, force?: boolean): Promise<{ state: NodeState }> {
+    const r = await this.runtime.op(enter ? "maintenance-enter" : "maintenance-leave", actor, { force });
+    return { state: (r.state as NodeState) ?? this.runtime.state.state };
+  }
+
+  audit(opts: { limit?: number; since?: number }): AuditEntry[] {
+    return this.auditLog.list(opts);
+  }
+
+  setLogLevel(actor: Actor, level: LogLevel, component?: string): { default: LogLevel; components: Record<string, LogLevel> } {
+    try {
+      this.logs.setLevel(level, component);
+    } catch (err) {
+      throw new TandemError("TANDEM_ERR_BAD_REQUEST", [(err as Error).message]);
+    }
+    this.writeAudit("log-level", actor, "ok", { level, component: component ?? "(all)" });
+    return this.logs.levels();
+  }
+
+  logLevels(): { default: LogLevel; components: Record<string, LogLevel> } {
+    return this.logs.levels();
+  }
+
+  async metrics(): Promise<string> {
+    return this.metricsRegistry.metrics();
+  }
+
+  // ---------------------------------------------------------- internals
+
+  private writeAudit(action: string, actor: Actor | "system", result: "ok" | "refused" | "failed", details?: Record<string, unknown>): void {
+    try {
+      const a = actor === "system" ? { user: "system", role: "system" as const } : { user: actor.user, role: actor.role };
+      const entry = this.auditLog.append({
+        user: a.user,
+        role: a.role,
+        action,
+        result,
+        nodeId: this.config.node.id,
+        epoch: this.runtime?.state.epoch ?? this.store.epoch,
+        details: { ...(details ?? {}), ...(actor !== "system" && actor.from ? { from: actor.from } : {}) },
+      });
+      this.log.info({ audit: entry.seq, user: a.user, action, result }, `audit: ${a.user} ${action} ${result}`);
+    } catch (err) {
+      this.log.error({ err }, `cannot write the audit log: ${(err as Error).message}`);
+    }
+  }
+
+  private setupMetrics(): void {
+    const r = this.metricsRegistry;
+    r.setDefaultLabels({ pair: this.config.pair.id, node: this.config.node.id });
+    const states: NodeState[] = ["starting", "standby", "active-held", "active", "isolated", "maintenance"];
+    // prom-client collects metrics in registration order: the first one
+    // refreshes every gauge from the node's state before any is written out
+    const refresh = () => {
+      const s = this.runtime.state;
+      const now = this.runtime.now();
+      for (const st of states) stateGauge.set({ state: st }, s.state === st ? 1 : 0);
+      epoch.set(s.epoch);
+      level.set(s.level);
+      lease.set(this.runtime.leaseRemainingMs());
+      for (const l of linkStatus(s.peer, now, this.config.heartbeat.timeoutMs)) links.set({ link: l.name }, l.up ? 1 : 0);
+      peerConn.set(s.peer.tcpUp ? 1 : 0);
+      witness.set(s.witness.reachable ? 1 : 0);
+      for (const [k, v] of Object.entries(this.runtime.counters())) counters.set({ name: k }, v);
+      uptime.set((Date.now() - this.startedAt) / 1000);
+    };
+    const stateGauge = new Gauge({ name: "tandem_state", help: "1 for the node's current state", labelNames: ["state"] as const, registers: [r], collect: refresh });
+    const epoch = new Gauge({ name: "tandem_epoch", help: "the node's epoch", registers: [r] });
+    const level = new Gauge({ name: "tandem_service_level", help: "service level 0–255", registers: [r] });
+    const lease = new Gauge({ name: "tandem_lease_remaining_ms", help: "lease left on the active", registers: [r] });
+    const links = new Gauge({ name: "tandem_peer_link_up", help: "1 when a heartbeat link is up", labelNames: ["link"] as const, registers: [r] });
+    const peerConn = new Gauge({ name: "tandem_peer_connected", help: "1 when the peer connection is up", registers: [r] });
+    const witness = new Gauge({ name: "tandem_witness_reachable", help: "1 when the witness answers", registers: [r] });
+    const counters = new Gauge({ name: "tandem_counter", help: "node counters (dropped messages by reason, takeovers …)", labelNames: ["name"] as const, registers: [r] });
+    const uptime = new Gauge({ name: "tandem_uptime_seconds", help: "seconds since the node started", registers: [r] });
+    r.registerMetric(this.stateChanges);
+  }
+}
