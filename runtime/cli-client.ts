@@ -1,0 +1,422 @@
+// The operator commands of the `tandem` CLI that talk to a running node over
+// its HTTP API: status, confirm, reject, switchover, promote, maintenance,
+// log-level, audit; and `hash-password`, which prints a hash for the config.
+// Exit codes: 0 done, 1 the node refused or could not be reached, 2 usage.
+import { ConfigError } from "./errors.js";
+import { loadConfig } from "./config/load.js";
+import { hashPassword } from "./auth/passwords.js";
+import type { AuditEntry, NodeStatus } from "./node-api.js";
+
+export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit";
+
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit"];
+
+export interface ClientIo {
+  /** one line of output, without its newline */
+  out: (s: string) => void;
+  /** one line of error output, without its newline */
+  err: (s: string) => void;
+  env?: NodeJS.ProcessEnv;
+  fetch?: typeof fetch;
+}
+
+export const DEFAULT_NODE_URL = "http://127.0.0.1:8080";
+const TIMEOUT_MS = 10_000;
+const SWITCHOVER_TIMEOUT_MS = 30_000;
+const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+const USAGE: Record<ClientCommand, string> = {
+  status: "tandem status [--node URL | --config FILE] [--user NAME] [--json]",
+  confirm: "tandem confirm [--node URL | --config FILE] [--user NAME] [--json]",
+  reject: "tandem reject [--node URL | --config FILE] [--user NAME] [--json]",
+  switchover: "tandem switchover [--to NODE] [--node URL | --config FILE] [--user NAME] [--json]",
+  promote: "tandem promote --yes-the-active-is-down [--node URL | --config FILE] [--user NAME] [--json]",
+  maintenance: "tandem maintenance enter|leave [--force] [--node URL | --config FILE] [--user NAME] [--json]",
+  "log-level": "tandem log-level [LEVEL] [--component NAME] [--node URL | --config FILE] [--user NAME] [--json]",
+  audit: "tandem audit [--limit N] [--since SEQ] [--node URL | --config FILE] [--user NAME] [--json]",
+};
+
+const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
+
+class UsageError extends Error {}
+
+interface Parsed {
+  values: Map<string, string>;
+  flags: Set<string>;
+  positionals: string[];
+}
+
+const COMMON_VALUES = ["node", "config", "user"];
+const COMMON_FLAGS = ["json"];
+
+function parseArgs(argv: string[], values: string[], flags: string[]): Parsed {
+  const takesValue = new Set([...COMMON_VALUES, ...values]);
+  const isFlag = new Set([...COMMON_FLAGS, ...flags]);
+  const out: Parsed = { values: new Map(), flags: new Set(), positionals: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      out.positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith("--")) {
+      if (a.startsWith("-") && a.length > 1) throw new UsageError(`unknown option '${a}'`);
+      out.positionals.push(a);
+      continue;
+    }
+    const eq = a.indexOf("=");
+    const name = a.slice(2, eq < 0 ? undefined : eq);
+    if (name === "password" || name === "pass") {
+      throw new UsageError("passwords are not taken on the command line (they would show in the process list and shell history); set TANDEM_PASSWORD");
+    }
+    if (takesValue.has(name)) {
+      const v = eq < 0 ? argv[++i] : a.slice(eq + 1);
+      if (v === undefined || (eq < 0 && v.startsWith("--"))) throw new UsageError(`--${name} needs a value`);
+      out.values.set(name, v);
+    } else if (isFlag.has(name)) {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+      out.flags.add(name);
+    } else {
+      throw new UsageError(`unknown option '--${name}'`);
+    }
+  }
+  return out;
+}
+
+function normaliseUrl(text: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw new UsageError(`--node: expected a URL like http://127.0.0.1:8080, got '${text}'`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new UsageError(`--node: expected an http:// or https:// URL, got '${text}'`);
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}`;
+}
+
+/** --node, else --config's http.listen, else the demo's node a. */
+function nodeUrl(p: Parsed, env: NodeJS.ProcessEnv): string {
+  const node = p.values.get("node");
+  if (node !== undefined) return normaliseUrl(node);
+  const file = p.values.get("config");
+  if (file !== undefined) {
+    const { host, port } = loadConfig(file, env).http.listen;
+    // A wildcard listen address is reached through loopback.
+    const h = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+    return `http://${h.includes(":") ? `[${h}]` : h}:${port}`;
+  }
+  return DEFAULT_NODE_URL;
+}
+
+interface Answer {
+  status: number;
+  text: string;
+  json: unknown;
+}
+
+class ClientFailure extends Error {}
+
+function describeFetchError(e: unknown, timeoutMs: number): string {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  if (err?.name === "TimeoutError" || err?.name === "AbortError") return `no answer within ${timeoutMs / 1000} s`;
+  const cause = err?.cause;
+  if (cause?.code && cause.message) return cause.message.includes(cause.code) ? cause.message : `${cause.code}: ${cause.message}`;
+  return cause?.message ?? err?.message ?? String(e);
+}
+
+async function request(
+  io: Required<Pick<ClientIo, "fetch">>,
+  base: string,
+  auth: string | undefined,
+  method: string,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<Answer> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (auth) headers.authorization = auth;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let res: Response;
+  let text: string;
+  try {
+    res = await io.fetch(`${base}/api/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    text = await res.text();
+  } catch (e) {
+    throw new ClientFailure(`cannot reach node at ${base}: ${describeFetchError(e, timeoutMs)}`);
+  }
+  let json: unknown = undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON: reported below if it matters */
+  }
+  if (res.status >= 400) {
+    const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+    let msg = e?.message ?? `the node answered HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
+    if (res.status === 401 && !auth) msg += ` (${CREDENTIALS_NOTE})`;
+    throw new ClientFailure(msg);
+  }
+  if (json === undefined) throw new ClientFailure(`the node at ${base} did not answer JSON (is it a Tandem node?)`);
+  return { status: res.status, text, json };
+}
+
+function basicAuth(p: Parsed, env: NodeJS.ProcessEnv): string | undefined {
+  const user = p.values.get("user") ?? env.TANDEM_USER;
+  const password = env.TANDEM_PASSWORD;
+  if (!user && password === undefined) return undefined;
+  if (!user) throw new UsageError(`TANDEM_PASSWORD is set but no user: give --user NAME or set TANDEM_USER`);
+  if (user.includes(":")) throw new UsageError(`a user name cannot contain ':'`);
+  if (password === undefined) throw new UsageError(`no password for user '${user}': set TANDEM_PASSWORD`);
+  return `Basic ${Buffer.from(`${user}:${password}`, "utf8").toString("base64")}`;
+}
+
+function noPositionals(p: Parsed): void {
+  if (p.positionals.length) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
+}
+
+function wholeNumber(p: Parsed, name: string, min: number, max: number): number | undefined {
+  const v = p.values.get(name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name}: expected a whole number ${min}–${max}, got '${v}'`);
+  return Number(v);
+}
+
+const STATE_WORDS: Record<string, string> = {
+  starting: "STARTING",
+  standby: "STANDBY",
+  "active-held": "ACTIVE-HELD (process paused until an operator confirms)",
+  active: "ACTIVE",
+  isolated: "ISOLATED",
+  maintenance: "MAINTENANCE",
+  unknown: "unknown",
+};
+
+function levelWords(n: number): string {
+  return n === 0 ? "maintenance" : n === 1 ? "no data" : n < 200 ? "degraded" : "healthy";
+}
+
+function seen(ms: number | null): string {
+  if (ms === null) return "never seen";
+  return ms < 1000 ? `seen ${Math.round(ms)} ms ago` : `seen ${(ms / 1000).toFixed(1)} s ago`;
+}
+
+export function formatStatus(s: NodeStatus): string[] {
+  const lines: string[] = [];
+  lines.push(`node ${s.nodeId} (${s.role}) of pair ${s.pairId}: ${STATE_WORDS[s.state] ?? s.state}`);
+  lines.push(`  epoch ${s.epoch}, service level ${s.serviceLevel} (${levelWords(s.serviceLevel)})`);
+  if (s.message) lines.push(`  ${s.message}`);
+  if (s.awaitingOperator) {
+    lines.push(`  ! the active is not visible on any link and there is no witness: an operator decides`);
+    lines.push(`    (check that the active server is down, then: tandem promote --yes-the-active-is-down)`);
+  }
+  const acting = s.state === "active" || s.state === "active-held";
+  lines.push(`  lease: ${acting ? `${(s.leaseRemainingMs / 1000).toFixed(2)} s left` : "none (not active)"}`);
+  const p = s.peer;
+  const links = p.links.map((l) => `${l.name} ${l.up ? "up" : "DOWN"}`).join(", ") || "none";
+  lines.push(`  peer ${p.nodeId}: ${p.state}${p.epoch !== null ? `, epoch ${p.epoch}` : ""}, ${p.connected ? "connected" : "not connected"}, ${seen(p.lastSeenMs)}; links: ${links}`);
+  const w = s.witness;
+  lines.push(
+    `  witness: ${!w.configured ? "none configured" : `${w.reachable ? "reachable" : "NOT reachable"}${w.address ? ` at ${w.address}` : ""}${w.holder ? `, lease holder ${w.holder}${w.holderEpoch != null ? ` (epoch ${w.holderEpoch})` : ""}` : ""}`}`,
+  );
+  const c = s.context;
+  lines.push(`  process context: seq ${c.seq}${c.held ? `, HELD${c.heldSince ? ` since ${c.heldSince}` : ""}${c.autoConfirmAt ? `, auto-confirm at ${c.autoConfirmAt}` : ""}` : ""}`);
+  const r = s.replication;
+  lines.push(`  replication: ${r.mode}${r.mode === "none" ? "" : `, ${r.lagRecords} behind, ${r.journalRecords} journalled`}`);
+  return lines;
+}
+
+function formatAudit(entries: AuditEntry[]): string[] {
+  if (entries.length === 0) return ["no audit entries"];
+  return entries.map((e) => {
+    const details = e.details && Object.keys(e.details).length ? ` ${JSON.stringify(e.details)}` : "";
+    return `${String(e.seq).padStart(5)} ${e.ts} ${e.user} (${e.role}) ${e.action} ${e.result} epoch ${e.epoch}${details}`;
+  });
+}
+
+function formatLevels(l: { default: string; components: Record<string, string> }): string[] {
+  const lines = [`default: ${l.default}`];
+  for (const [c, v] of Object.entries(l.components).sort()) lines.push(`${c}: ${v}`);
+  return lines;
+}
+
+/** Runs one operator command against a node; returns the exit code. */
+export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: ClientIo): Promise<number> {
+  const out = io?.out ?? ((s: string) => process.stdout.write(s + "\n"));
+  const err = io?.err ?? ((s: string) => process.stderr.write(s + "\n"));
+  const env = io?.env ?? process.env;
+  const f = { fetch: io?.fetch ?? globalThis.fetch };
+  if (!CLIENT_COMMANDS.includes(cmd)) {
+    err(`tandem: unknown command '${cmd}'`);
+    return 2;
+  }
+  try {
+    let p: Parsed;
+    switch (cmd) {
+      case "switchover":
+        p = parseArgs(argv, ["to"], []);
+        break;
+      case "promote":
+        p = parseArgs(argv, [], ["yes-the-active-is-down"]);
+        break;
+      case "maintenance":
+        p = parseArgs(argv, [], ["force"]);
+        break;
+      case "log-level":
+        p = parseArgs(argv, ["component"], []);
+        break;
+      case "audit":
+        p = parseArgs(argv, ["limit", "since"], []);
+        break;
+      default:
+        p = parseArgs(argv, [], []);
+    }
+    const json = p.flags.has("json");
+    const print = (a: Answer, human: () => string[]) => {
+      if (json) out(a.text);
+      else for (const l of human()) out(l);
+    };
+    // Check everything that does not need the node before asking it.
+    let call: () => Promise<void>;
+    switch (cmd) {
+      case "status":
+        noPositionals(p);
+        call = async () => {
+          const a = await request(f, base, auth, "GET", "/status", undefined, TIMEOUT_MS);
+          print(a, () => formatStatus(a.json as NodeStatus));
+        };
+        break;
+      case "confirm":
+      case "reject":
+        noPositionals(p);
+        call = async () => {
+          const a = await request(f, base, auth, "POST", `/${cmd}`, {}, TIMEOUT_MS);
+          const r = a.json as { state: string; epoch: number };
+          print(a, () => [`${cmd === "confirm" ? "confirmed: the process resumes" : "rejected: the process restarts from its beginning"}; node is ${r.state}, epoch ${r.epoch}`]);
+        };
+        break;
+      case "switchover": {
+        noPositionals(p);
+        const to = p.values.get("to");
+        call = async () => {
+          const a = await request(f, base, auth, "POST", "/switchover", to === undefined ? {} : { to }, SWITCHOVER_TIMEOUT_MS);
+          const r = a.json as { from: string; to: string; epoch: number; durationMs: number };
+          print(a, () => [`switched over from ${r.from} to ${r.to}: epoch ${r.epoch}, ${r.durationMs} ms`]);
+        };
+        break;
+      }
+      case "promote":
+        noPositionals(p);
+        if (!p.flags.has("yes-the-active-is-down")) {
+          throw new UsageError(
+            "promote makes this node active while the other node cannot be seen. If the other node is still running, the plant gets two actives. " +
+              "Check that the active server is switched off or cut off from the plant, then run: tandem promote --yes-the-active-is-down",
+          );
+        }
+        call = async () => {
+          const a = await request(f, base, auth, "POST", "/promote", { confirmActiveIsDown: true }, TIMEOUT_MS);
+          const r = a.json as { state: string; epoch: number };
+          print(a, () => [`promoted: node is ${r.state}, epoch ${r.epoch}${r.state === "active-held" ? " (confirm or reject to resume the process)" : ""}`]);
+        };
+        break;
+      case "maintenance": {
+        const [what, ...rest] = p.positionals;
+        if (what !== "enter" && what !== "leave") throw new UsageError(what === undefined ? "say 'enter' or 'leave'" : `expected 'enter' or 'leave', got '${what}'`);
+        if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
+        const body = { enter: what === "enter", ...(p.flags.has("force") ? { force: true } : {}) };
+        call = async () => {
+          const a = await request(f, base, auth, "POST", "/maintenance", body, TIMEOUT_MS);
+          print(a, () => [`${what === "enter" ? "in maintenance" : "left maintenance"}: node is ${(a.json as { state: string }).state}`]);
+        };
+        break;
+      }
+      case "log-level": {
+        const [level, ...rest] = p.positionals;
+        if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
+        if (level !== undefined && !LEVELS.includes(level)) throw new UsageError(`unknown log level '${level}' (expected one of ${LEVELS.join(", ")})`);
+        const component = p.values.get("component");
+        if (level === undefined && component !== undefined) throw new UsageError("--component needs a LEVEL to set");
+        call = async () => {
+          const a =
+            level === undefined
+              ? await request(f, base, auth, "GET", "/log-level", undefined, TIMEOUT_MS)
+              : await request(f, base, auth, "PUT", "/log-level", component === undefined ? { level } : { level, component }, TIMEOUT_MS);
+          print(a, () => formatLevels(a.json as { default: string; components: Record<string, string> }));
+        };
+        break;
+      }
+      case "audit": {
+        noPositionals(p);
+        const limit = wholeNumber(p, "limit", 1, 1000);
+        const since = wholeNumber(p, "since", 0, Number.MAX_SAFE_INTEGER);
+        const q = new URLSearchParams();
+        if (limit !== undefined) q.set("limit", String(limit));
+        if (since !== undefined) q.set("since", String(since));
+        const qs = q.toString();
+        call = async () => {
+          const a = await request(f, base, auth, "GET", `/audit${qs ? `?${qs}` : ""}`, undefined, TIMEOUT_MS);
+          print(a, () => formatAudit((a.json as { entries: AuditEntry[] }).entries));
+        };
+        break;
+      }
+    }
+    const base = nodeUrl(p, env);
+    const auth = basicAuth(p, env);
+    await call();
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`tandem ${cmd}: ${e.message}`);
+      err(`usage: ${USAGE[cmd]}`);
+      if (/password|user/.test(e.message)) err(`  ${CREDENTIALS_NOTE}`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      err(e.report());
+      return 2;
+    }
+    if (e instanceof ClientFailure) {
+      err(`tandem ${cmd}: ${e.message}`);
+      return 1;
+    }
+    err(`tandem ${cmd}: ${(e as Error)?.message ?? String(e)}`);
+    return 1;
+  }
+}
+
+export interface HashPasswordIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** where the password is read from (one line); process.stdin by default */
+  stdin?: AsyncIterable<string | Buffer> & { isTTY?: boolean };
+}
+
+/** `tandem hash-password`: reads one line from stdin, prints the scrypt hash for the config file. */
+export async function runHashPassword(argv: string[], io?: HashPasswordIo): Promise<number> {
+  const out = io?.out ?? ((s: string) => process.stdout.write(s + "\n"));
+  const err = io?.err ?? ((s: string) => process.stderr.write(s + "\n"));
+  if (argv.length) {
+    err(`tandem hash-password: unexpected argument '${argv[0]}'; the password is read from standard input, never from the command line`);
+    err("usage: echo -n 'secret' | tandem hash-password   (or run it and type the password, then Enter)");
+    return 2;
+  }
+  const stdin = io?.stdin ?? process.stdin;
+  if (stdin.isTTY) err("password (shown as you type; pipe it in to keep it off the screen), then Enter:");
+  let text = "";
+  for await (const chunk of stdin) {
+    text += typeof chunk === "string" ? chunk : chunk.toString("utf8");
+    if (text.includes("\n") || text.length > 4096) break;
+  }
+  const line = text.split("\n")[0].replace(/\r$/, "");
+  if (line.length === 0) {
+    err("tandem hash-password: empty password; type one, or pipe it in");
+    return 2;
+  }
+  out(await hashPassword(line));
+  return 0;
+}

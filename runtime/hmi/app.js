@@ -1,0 +1,418 @@
+// Tandem operator HMI: plain JS, no build step. Polls /api/v1/status every
+// second and shows this node's state; actions go through the same API as the
+// CLI, signed in with the session cookie. Every fetch carries
+// X-Tandem-Client: hmi (no browser Basic dialog; needed for cookie actions).
+"use strict";
+
+const API = "/api/v1";
+const POLL_MS = 1000;
+const AUDIT_EVERY = 3; // polls
+const RANK = { viewer: 1, operator: 2, admin: 3 };
+const STATE_WORDS = {
+  starting: "STARTING",
+  standby: "STANDBY",
+  "active-held": "ACTIVE — HELD",
+  active: "ACTIVE",
+  isolated: "ISOLATED",
+  maintenance: "MAINTENANCE",
+  unknown: "UNKNOWN",
+};
+const ACTION_WORDS = {
+  confirm: "Confirm held takeover",
+  reject: "Reject held takeover",
+  switchover: "Switchover",
+  promote: "Promote (manual fencing)",
+  maintenance: "Maintenance",
+  setLogLevel: "Change log level",
+  "log-level": "Change log level",
+};
+
+const $ = (id) => document.getElementById(id);
+
+let me = null; // { user, role }
+let timer = null;
+let polls = 0;
+let lastOk = 0;
+let lastStatus = null;
+let busy = false;
+let gen = 0; // the newest poll loop; an older in-flight poll does not reschedule
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(method, path, body) {
+  const init = { method, headers: { "X-Tandem-Client": "hmi", Accept: "application/json" }, credentials: "same-origin", cache: "no-store" };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(API + path, init);
+  } catch (e) {
+    throw new ApiError(0, "NETWORK", "Cannot reach this node. Check the network or whether the Tandem service is running.");
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const err = data && data.error ? data.error : { code: "HTTP_" + res.status, message: "The node answered " + res.status + " " + res.statusText };
+    throw new ApiError(res.status, err.code, plainMessage(err));
+  }
+  return data;
+}
+
+// The API's messages are meant for people; drop the catalogue prefixes that
+// only make sense in a log ("request: ", "login required: ").
+function plainMessage(err) {
+  let m = String(err.message || err.code || "Unknown error");
+  m = m.replace(/^(request|login required|internal error|node unavailable): /, "");
+  return m.charAt(0).toUpperCase() + m.slice(1);
+}
+
+function show(id, on) {
+  $(id).hidden = !on;
+}
+
+function text(id, value) {
+  $(id).textContent = value;
+}
+
+function notice(message, kind) {
+  text("notice-text", message);
+  const n = $("notice");
+  n.className = "notice " + (kind === "ok" ? "notice-ok" : "notice-error");
+  n.hidden = false;
+  clearTimeout(notice.t);
+  notice.t = setTimeout(() => (n.hidden = true), kind === "ok" ? 6000 : 15000);
+}
+
+// ---- login ----
+
+function showLogin(message) {
+  stopPolling();
+  me = null;
+  show("board", false);
+  show("who", false);
+  show("login-view", true);
+  if (message) {
+    text("login-error", message);
+    show("login-error", true);
+  }
+  $("login-user").focus();
+}
+
+async function onLogin(ev) {
+  ev.preventDefault();
+  show("login-error", false);
+  $("login-submit").disabled = true;
+  try {
+    me = await api("POST", "/login", { user: $("login-user").value, password: $("login-password").value });
+    $("login-password").value = "";
+    showBoard();
+  } catch (e) {
+    text("login-error", e.status === 401 ? "Wrong user name or password." : e.message);
+    show("login-error", true);
+  } finally {
+    $("login-submit").disabled = false;
+  }
+}
+
+async function onLogout() {
+  try {
+    await api("POST", "/logout", {});
+  } catch {
+    /* logged out locally anyway */
+  }
+  showLogin();
+}
+
+function showBoard() {
+  show("login-view", false);
+  show("login-error", false);
+  show("board", true);
+  show("who", true);
+  text("who-name", me.user);
+  text("who-role", me.role);
+  polls = 0;
+  poll();
+}
+
+// ---- polling ----
+
+function stopPolling() {
+  clearTimeout(timer);
+  timer = null;
+}
+
+async function poll() {
+  const mine = ++gen;
+  stopPolling();
+  try {
+    const status = await api("GET", "/status");
+    lastOk = Date.now();
+    lastStatus = status;
+    show("conn-error", false);
+    $("board").classList.remove("stale");
+    render(status);
+    if (polls % AUDIT_EVERY === 0) await loadAudit();
+  } catch (e) {
+    if (e.status === 401) return showLogin("Your session has ended. Please log in again.");
+    const since = lastOk ? " The board shows what was known at " + clock(new Date(lastOk)) + "." : "";
+    text("conn-error", e.message + since);
+    show("conn-error", true);
+    $("board").classList.add("stale");
+  }
+  polls++;
+  if (me && mine === gen) timer = setTimeout(poll, POLL_MS);
+}
+
+async function loadAudit() {
+  try {
+    const { entries } = await api("GET", "/audit?limit=10");
+    renderAudit(entries);
+  } catch (e) {
+    if (e.status === 401) throw e;
+  }
+}
+
+// ---- rendering ----
+
+function clock(d) {
+  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function when(iso) {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  if (isNaN(d)) return String(iso);
+  const today = new Date().toDateString() === d.toDateString();
+  return (today ? "" : d.toLocaleDateString() + " ") + clock(d);
+}
+
+function ago(ms) {
+  if (ms === null || ms === undefined) return "never seen";
+  if (ms < 1000) return "seen " + Math.round(ms) + " ms ago";
+  if (ms < 120000) return "seen " + (ms / 1000).toFixed(1) + " s ago";
+  return "seen " + Math.round(ms / 60000) + " min ago";
+}
+
+function can(role) {
+  return me && RANK[me.role] >= RANK[role];
+}
+
+function render(s) {
+  text("pair-label", "pair " + s.pairId);
+  text("node-label", "Node " + s.nodeId + " · preferred " + s.role + " · pair " + s.pairId);
+  const card = $("state-card");
+  card.className = "state-card state-" + s.state;
+  text("state", STATE_WORDS[s.state] || String(s.state).toUpperCase());
+  text("message", s.message || "");
+  document.title = (STATE_WORDS[s.state] || s.state) + " · " + s.nodeId + " · Tandem";
+
+  text("epoch", String(s.epoch));
+  text("service-level", s.serviceLevel + " — " + levelWords(s.serviceLevel));
+  const acting = s.state === "active" || s.state === "active-held";
+  text("lease", acting ? (s.leaseRemainingMs / 1000).toFixed(2) + " s" : "– (not active)");
+  text("since", when(s.since));
+  const ctx = s.context || {};
+  text("context", (ctx.held ? "HELD at seq " : "running, seq ") + ctx.seq + (ctx.held && ctx.heldSince ? " since " + when(ctx.heldSince) : ""));
+  const r = s.replication || {};
+  text("replication", r.mode === "none" ? "off" : r.mode + ", " + r.lagRecords + " behind, " + r.journalRecords + " journalled");
+
+  const p = s.peer || {};
+  text("peer-id", p.nodeId || "");
+  const ps = $("peer-state");
+  ps.textContent = STATE_WORDS[p.state] || String(p.state || "unknown").toUpperCase();
+  ps.className = "pill pill-" + (p.state || "unknown");
+  text("peer-seen", (p.connected ? "connected, " : "not connected, ") + ago(p.lastSeenMs) + (p.epoch != null ? ", epoch " + p.epoch : ""));
+  const ul = $("peer-links");
+  ul.replaceChildren(
+    ...(p.links || []).map((l) => {
+      const li = document.createElement("li");
+      li.className = l.up ? "link-up" : "link-down";
+      li.textContent = "Link " + l.name + ": " + (l.up ? "up" : "DOWN") + (l.up ? "" : " (" + ago(l.lastSeenMs) + ")");
+      return li;
+    }),
+  );
+
+  const w = s.witness || {};
+  const wl = $("witness");
+  if (!w.configured) {
+    wl.textContent = "No witness configured";
+    wl.className = "big-line muted";
+  } else {
+    wl.textContent = w.reachable ? "Reachable" : "NOT reachable";
+    wl.className = "big-line " + (w.reachable ? "ok-text" : "bad-text");
+  }
+  const wd = [];
+  if (w.address) wd.push("at " + w.address);
+  if (w.holder) wd.push("lease holder: node " + w.holder + (w.holderEpoch != null ? " (epoch " + w.holderEpoch + ")" : ""));
+  text("witness-detail", wd.join(", "));
+
+  // Held takeover
+  const held = s.state === "active-held";
+  show("held-banner", held);
+  if (held) {
+    const bits = ["Process context held at sequence " + ctx.seq];
+    if (ctx.heldSince) bits.push("since " + when(ctx.heldSince));
+    if (ctx.autoConfirmAt) bits.push("it will be confirmed automatically at " + when(ctx.autoConfirmAt));
+    text("held-detail", bits.join(", ") + ".");
+  }
+  show("held-actions", held && can("operator"));
+  show("held-viewer", held && !can("operator"));
+
+  // Standby without active and without witness
+  show("await-panel", !!s.awaitingOperator);
+  show("promote", !!s.awaitingOperator && can("operator"));
+  show("await-viewer", !!s.awaitingOperator && !can("operator"));
+
+  // Switchover (admin)
+  const sw = can("admin") && (s.state === "active" || s.state === "standby");
+  show("admin-card", sw);
+  if (sw) text("switchover", s.state === "active" ? "Switch over to node " + p.nodeId : "Switch over: make this node active");
+
+  text("updated", "Updated " + clock(new Date()) + " · polling every second");
+}
+
+function levelWords(n) {
+  if (n === 0) return "maintenance";
+  if (n === 1) return "no data";
+  if (n < 200) return "degraded";
+  return "healthy";
+}
+
+function renderAudit(entries) {
+  const rows = (entries || []).slice().reverse().map((e) => {
+    const tr = document.createElement("tr");
+    tr.className = "result-" + e.result;
+    const details = e.details && typeof e.details === "object" ? Object.entries(e.details).map(([k, v]) => k + " " + JSON.stringify(v)).join(", ") : "";
+    for (const v of [when(e.ts), e.user + " (" + e.role + ")", (ACTION_WORDS[e.action] || e.action) + (details ? " — " + details : ""), e.result, String(e.epoch)]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.append(td);
+    }
+    return tr;
+  });
+  if (rows.length === 0) {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 5;
+    td.className = "muted";
+    td.textContent = "No actions recorded yet.";
+    tr.append(td);
+    rows.push(tr);
+  }
+  $("audit-rows").replaceChildren(...rows);
+}
+
+// ---- actions, each behind a second confirmation ----
+
+function ask(title, body, yesLabel, yesClass) {
+  return new Promise((resolve) => {
+    const d = $("ask");
+    text("ask-title", title);
+    text("ask-text", body);
+    const yes = $("ask-yes");
+    yes.textContent = yesLabel;
+    yes.className = "btn " + (yesClass || "btn-primary");
+    const done = (v) => {
+      yes.onclick = null;
+      $("ask-no").onclick = null;
+      d.onclose = null;
+      if (d.open) d.close();
+      resolve(v);
+    };
+    yes.onclick = () => done(true);
+    $("ask-no").onclick = () => done(false);
+    d.onclose = () => done(false);
+    d.showModal();
+    $("ask-no").focus(); // the safe choice has the focus
+  });
+}
+
+async function act(label, path, body, okText) {
+  if (busy) return;
+  busy = true;
+  document.body.classList.add("busy");
+  try {
+    const r = await api("POST", path, body);
+    notice(okText(r), "ok");
+  } catch (e) {
+    if (e.status === 401) return showLogin("Your session has ended. Please log in again.");
+    notice(label + " refused: " + e.message, "error");
+  } finally {
+    busy = false;
+    document.body.classList.remove("busy");
+    polls = 0; // refresh the audit list with the result
+    if (me) poll();
+  }
+}
+
+async function onConfirm() {
+  const yes = await ask(
+    "Resume the process?",
+    "The process continues where it stopped, on this node, from the held context. Do this only when the plant is ready to continue.",
+    "Yes, resume the process",
+    "btn-go",
+  );
+  if (yes) await act("Confirm", "/confirm", {}, (r) => "Confirmed. This node is now " + r.state + " (epoch " + r.epoch + ").");
+}
+
+async function onReject() {
+  const yes = await ask(
+    "Restart the process from its beginning?",
+    "The held context is discarded and the process starts again from its initial state. Do this only when continuing the interrupted run would be unsafe.",
+    "Yes, restart the process",
+    "btn-warn",
+  );
+  if (yes) await act("Reject", "/reject", {}, (r) => "Rejected. The process restarts from the beginning; node is " + r.state + ".");
+}
+
+async function onSwitchover() {
+  const peer = lastStatus && lastStatus.peer ? lastStatus.peer.nodeId : "the peer";
+  const text =
+    lastStatus && lastStatus.state === "standby"
+      ? "The active node hands its role to this node. Replication is drained first, so nothing is lost."
+      : "This node hands the active role to node " + peer + ". Replication is drained first, so nothing is lost.";
+  const yes = await ask("Switch over?", text, "Yes, switch over", "btn-primary");
+  if (yes) await act("Switchover", "/switchover", {}, (r) => "Switched over: " + r.to + " is active now (epoch " + r.epoch + ", " + r.durationMs + " ms).");
+}
+
+async function onPromote() {
+  const yes = await ask(
+    "Have you checked that the active node is down?",
+    "Promote only if the other server is switched off or cut off from the plant. If it is still running, two nodes will drive the plant at once. This node will start in the held state and wait for a confirm.",
+    "Yes, it is down — promote this node",
+    "btn-danger",
+  );
+  if (yes) await act("Promote", "/promote", { confirmActiveIsDown: true }, (r) => "Promoted. This node is now " + r.state + " (epoch " + r.epoch + ").");
+}
+
+// ---- start ----
+
+async function start() {
+  $("login-form").addEventListener("submit", onLogin);
+  $("logout").addEventListener("click", onLogout);
+  $("confirm").addEventListener("click", onConfirm);
+  $("reject").addEventListener("click", onReject);
+  $("switchover").addEventListener("click", onSwitchover);
+  $("promote").addEventListener("click", onPromote);
+  $("notice-close").addEventListener("click", () => show("notice", false));
+  try {
+    me = await api("GET", "/whoami");
+    showBoard();
+  } catch (e) {
+    showLogin(e.status === 401 || e.status === undefined ? "" : e.message);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,46 @@
+// The operator HMI is three static files in runtime/hmi/. They are found by
+// walking up from this module to the folder holding package.json, so the same
+// code works from the TypeScript sources (vitest) and from dist/runtime/http/.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface HmiFile {
+  body: Buffer;
+  type: string;
+}
+
+export const HMI_FILES: Record<string, string> = {
+  "index.html": "text/html; charset=utf-8",
+  "app.js": "text/javascript; charset=utf-8",
+  "style.css": "text/css; charset=utf-8",
+};
+
+/** No inline script or style, nothing from elsewhere, no framing. */
+export const HMI_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+export function findHmiDir(from: string = dirname(fileURLToPath(import.meta.url))): string | null {
+  let dir = from;
+  for (;;) {
+    if (existsSync(join(dir, "package.json"))) {
+      const hmi = join(dir, "runtime", "hmi");
+      return existsSync(join(hmi, "index.html")) ? hmi : null;
+    }
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+/** Reads the HMI into memory; a missing folder gives an empty map (the API still runs). */
+export function loadHmi(dir: string | null = findHmiDir()): Map<string, HmiFile> {
+  const files = new Map<string, HmiFile>();
+  if (!dir) return files;
+  for (const [name, type] of Object.entries(HMI_FILES)) {
+    const p = join(dir, name);
+    if (existsSync(p)) files.set(name, { body: readFileSync(p), type });
+  }
+  return files;
+}

@@ -1,0 +1,383 @@
+// The node's HTTP API (/api/v1, JSON) and the operator HMI (/), on fastify.
+// The API only calls the NodeController; it never changes node state itself.
+// The controller writes the audit entries from the Actor it is given.
+//
+// Auth: HTTP Basic (scripts, the CLI) or the HMI's session cookie. Roles are
+// ordered viewer < operator < admin; each route names the least role it needs.
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
+import fastifyCookie from "@fastify/cookie";
+import { TandemError } from "../errors.js";
+import type { LogManager } from "../logging.js";
+import type { Actor, NodeController, Role } from "../node-api.js";
+import type { LogLevel } from "../config/schema.js";
+import { LOG_LEVELS } from "../logging.js";
+import { Authenticator, hasRole, parseBasic, type HttpUser, type LoginDelayOptions } from "./auth.js";
+import { formatSchemaErrors, toTandemError } from "./error-mapping.js";
+import { HMI_CSP, loadHmi } from "./hmi-files.js";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** the least role the route needs; absent means no login */
+    role?: Role;
+    /** what the route does, in words, for 403 messages */
+    action?: string;
+  }
+}
+
+export const SESSION_COOKIE = "tandem_session";
+/**
+ * The HMI sends this header on every fetch. It decides two things:
+ * - 401 answers carry `WWW-Authenticate: Basic` (so browsers and curl know to
+ *   send credentials) unless the request has this header and no Basic
+ *   credentials: the HMI shows its own login form instead of the browser's
+ *   Basic dialog.
+ * - A request authenticated by the session cookie that changes something must
+ *   carry it. A page on another site cannot add a custom header without a CORS
+ *   preflight, which this server never approves, so this (with SameSite=Strict)
+ *   stops cross-site request forgery.
+ */
+export const HMI_HEADER = "x-tandem-client";
+
+export interface HttpServerOptions {
+  controller: NodeController;
+  http: { listen: { host: string; port: number }; users: HttpUser[]; metricsAuth: boolean; sessionTtlMs: number };
+  logs: LogManager;
+  pairId: string;
+  nodeId: string;
+  /** failed-login slow-down (tests shorten it) */
+  loginDelay?: Partial<LoginDelayOptions>;
+  /** where the HMI files are; found next to package.json when absent */
+  hmiDir?: string | null;
+}
+
+export interface HttpServer {
+  start(): Promise<{ host: string; port: number }>;
+  stop(): Promise<void>;
+  counters(): Record<string, number>;
+}
+
+const BODY_LIMIT = 64 * 1024;
+const ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
+
+const noFields = { type: "object", additionalProperties: false, properties: {} } as const;
+
+export function createHttpServer(opts: HttpServerOptions): HttpServer {
+  const { controller } = opts;
+  const log = opts.logs.get("http");
+  const auth = new Authenticator({ users: opts.http.users, sessionTtlMs: opts.http.sessionTtlMs, loginDelay: opts.loginDelay });
+  const hmi = loadHmi(opts.hmiDir === undefined ? undefined : opts.hmiDir);
+  const actors = new WeakMap<FastifyRequest, Actor & { via: "basic" | "cookie" }>();
+  const counts = {
+    requests: 0,
+    requestErrors: 0,
+    internalErrors: 0,
+    loginsOk: 0,
+    loginFailures: 0,
+    unauthorized: 0,
+    forbidden: 0,
+  };
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    // Time to receive a whole request; slow senders do not hold sockets forever.
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+    ajv: {
+      // Refuse what we do not understand instead of silently dropping or
+      // coercing it; `verbose` gives the error formatter the offending value.
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, verbose: true },
+    },
+    schemaErrorFormatter: formatSchemaErrors,
+  });
+
+  void app.register(fastifyCookie);
+  // JSON only: a text/plain body is refused as the wrong content type rather
+  // than parsed into a string and refused as the wrong shape.
+  app.removeContentTypeParser("text/plain");
+
+  const actorOf = (req: FastifyRequest): Actor => {
+    const a = actors.get(req);
+    if (!a) throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["no login on this request"]);
+    return { user: a.user, role: a.role, from: a.from };
+  };
+
+  async function loginFailed(req: FastifyRequest, user: string, how: string): Promise<void> {
+    counts.loginFailures++;
+    const delayMs = auth.throttle.fail(req.ip);
+    log.warn({ user, from: req.ip, how, failures: auth.throttle.failuresOf(req.ip), delayMs }, `failed login for '${user}' from ${req.ip}`);
+    await auth.throttle.sleep(delayMs);
+  }
+
+  async function authenticate(req: FastifyRequest): Promise<Actor & { via: "basic" | "cookie" }> {
+    const basic = parseBasic(req.headers.authorization);
+    if (basic === "malformed") throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["the Authorization header is not valid HTTP Basic credentials"]);
+    if (basic) {
+      const actor = await auth.check(basic.user, basic.password, req.ip);
+      if (!actor) {
+        await loginFailed(req, basic.user, "basic");
+        throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["wrong user name or password"]);
+      }
+      auth.throttle.succeed(req.ip);
+      return { ...actor, via: "basic" };
+    }
+    const token = req.cookies[SESSION_COOKIE];
+    const session = auth.sessions.get(token);
+    if (session) return { ...session.actor, from: req.ip, via: "cookie" };
+    if (token) throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["your session has ended; log in again"]);
+    throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["log in first (HMI), or send HTTP Basic credentials (scripts, CLI)"]);
+  }
+
+  app.addHook("onRequest", async (req) => {
+    counts.requests++;
+    const need = req.routeOptions.config?.role;
+    if (!need) return;
+    const actor = await authenticate(req);
+    if (!hasRole(actor, need)) {
+      throw new TandemError("TANDEM_ERR_FORBIDDEN", [actor.role, req.routeOptions.config.action ?? `${req.method} ${req.url}`, need]);
+    }
+    if (actor.via === "cookie" && req.method !== "GET" && req.method !== "HEAD" && req.headers[HMI_HEADER] !== "hmi") {
+      throw new TandemError("TANDEM_ERR_CROSS_SITE", [`a request signed in with the HMI session cookie must come from the HMI (header ${HMI_HEADER})`]);
+    }
+    actors.set(req, actor);
+  });
+
+  // POST/PUT without a body are checked as {}, so "no fields" and "{}" mean the same.
+  app.addHook("preValidation", async (req) => {
+    if ((req.method === "POST" || req.method === "PUT") && req.body === undefined) req.body = {};
+  });
+
+  app.addHook("onSend", async (req, reply, payload) => {
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("referrer-policy", "no-referrer");
+    reply.header("x-frame-options", "DENY");
+    reply.header("content-security-policy", HMI_CSP);
+    if (req.url.startsWith("/api/")) reply.header("cache-control", "no-store");
+    return payload;
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    if (reply.statusCode >= 400) counts.requestErrors++;
+    if (req.method === "GET" || req.method === "HEAD") return;
+    const a = actors.get(req);
+    log.info(
+      { method: req.method, url: req.url, status: reply.statusCode, user: a?.user, role: a?.role, from: req.ip, ms: Math.round(reply.elapsedTime) },
+      `${req.method} ${req.url} → ${reply.statusCode}${a ? ` by ${a.user}` : ""}`,
+    );
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    let te = toTandemError(err, req.headers["content-type"]);
+    if (!te) {
+      counts.internalErrors++;
+      log.error({ err, method: req.method, url: req.url, reqId: req.id }, `unexpected error in ${req.method} ${req.url}: ${(err as Error)?.message}`);
+      te = new TandemError("TANDEM_ERR_INTERNAL", [
+        `${req.method} ${req.url} failed unexpectedly; the node keeps running and the details are in its log (request ${req.id})`,
+      ]);
+    }
+    if (te.status === 401) {
+      counts.unauthorized++;
+      const fromHmi = req.headers[HMI_HEADER] === "hmi";
+      if (!fromHmi || parseBasic(req.headers.authorization)) reply.header("www-authenticate", 'Basic realm="tandem", charset="UTF-8"');
+    }
+    if (te.status === 403) counts.forbidden++;
+    return reply.code(te.status).type("application/json; charset=utf-8").send(te.toJSON());
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const te = new TandemError("TANDEM_ERR_NOT_FOUND", [`${req.method} ${req.url.split("?")[0]}`]);
+    return reply.code(404).type("application/json; charset=utf-8").send(te.toJSON());
+  });
+
+  // ---- the API ----
+  const api = "/api/v1";
+
+  app.get(`${api}/health`, async () => controller.health());
+
+  app.get(`${api}/metrics`, { config: opts.http.metricsAuth ? { role: "viewer", action: "read metrics" } : {} }, async (_req, reply) => {
+    const text = await controller.metrics();
+    return reply.type("text/plain; version=0.0.4; charset=utf-8").send(text);
+  });
+
+  app.get(`${api}/status`, { config: { role: "viewer", action: "read the status" } }, async () => controller.status());
+
+  app.post(`${api}/confirm`, { config: { role: "operator", action: "confirm a held takeover" }, schema: { body: noFields } }, async (req) =>
+    controller.confirm(actorOf(req)),
+  );
+
+  app.post(`${api}/reject`, { config: { role: "operator", action: "reject a held takeover" }, schema: { body: noFields } }, async (req) =>
+    controller.reject(actorOf(req)),
+  );
+
+  app.post<{ Body: { to?: string } }>(
+    `${api}/switchover`,
+    {
+      config: { role: "admin", action: "switch over" },
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          properties: { to: { type: "string", pattern: ID_PATTERN, description: "a node id (letters, digits, '_', '.', '-')" } },
+        },
+      },
+    },
+    async (req) => controller.switchover(actorOf(req), req.body.to),
+  );
+
+  app.post<{ Body: { confirmActiveIsDown?: boolean } }>(
+    `${api}/promote`,
+    {
+      config: { role: "operator", action: "promote this node" },
+      schema: { body: { type: "object", additionalProperties: false, properties: { confirmActiveIsDown: { type: "boolean" } } } },
+    },
+    async (req) => {
+      if (req.body.confirmActiveIsDown !== true) {
+        throw new TandemError("TANDEM_ERR_BAD_REQUEST", [
+          'promote needs the body { "confirmActiveIsDown": true }: promoting while the other node is still active would make two actives; ' +
+            "first check that the active server is switched off or cut off from the plant",
+        ]);
+      }
+      return controller.promote(actorOf(req));
+    },
+  );
+
+  app.post<{ Body: { enter: boolean; force?: boolean } }>(
+    `${api}/maintenance`,
+    {
+      config: { role: "admin", action: "enter or leave maintenance" },
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["enter"],
+          properties: { enter: { type: "boolean" }, force: { type: "boolean" } },
+        },
+      },
+    },
+    async (req) => controller.maintenance(actorOf(req), req.body.enter, req.body.force),
+  );
+
+  app.get<{ Querystring: { limit?: string; since?: string } }>(
+    `${api}/audit`,
+    {
+      config: { role: "viewer", action: "read the audit log" },
+      schema: {
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            limit: { type: "string", pattern: "^[0-9]{1,9}$", description: "a whole number 1–1000" },
+            since: { type: "string", pattern: "^[0-9]{1,15}$", description: "a sequence number (whole number ≥ 0)" },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
+      if (limit !== undefined && (limit < 1 || limit > 1000)) {
+        throw new TandemError("TANDEM_ERR_BAD_REQUEST", [`querystring.limit: expected a whole number 1–1000, got ${limit}`]);
+      }
+      const since = req.query.since === undefined ? undefined : Number(req.query.since);
+      return { entries: controller.audit({ limit, since }) };
+    },
+  );
+
+  app.get(`${api}/log-level`, { config: { role: "viewer", action: "read log levels" } }, async () => controller.logLevels());
+
+  app.put<{ Body: { level: LogLevel; component?: string } }>(
+    `${api}/log-level`,
+    {
+      config: { role: "admin", action: "change log levels" },
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["level"],
+          properties: {
+            level: { type: "string", enum: [...LOG_LEVELS] },
+            component: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,64}$", description: "a component name (letters, digits, '_', '.', '-')" },
+          },
+        },
+      },
+    },
+    async (req) => controller.setLogLevel(actorOf(req), req.body.level, req.body.component),
+  );
+
+  app.post<{ Body: { user: string; password: string } }>(
+    `${api}/login`,
+    {
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["user", "password"],
+          properties: { user: { type: "string", minLength: 1, maxLength: 64 }, password: { type: "string", maxLength: 1024 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const actor = await auth.check(req.body.user, req.body.password, req.ip);
+      if (!actor) {
+        await loginFailed(req, req.body.user, "form");
+        throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["wrong user name or password"]);
+      }
+      auth.throttle.succeed(req.ip);
+      auth.sessions.destroy(req.cookies[SESSION_COOKIE]);
+      const session = auth.sessions.create(actor);
+      counts.loginsOk++;
+      actors.set(req, { ...actor, via: "cookie" });
+      // No `secure` flag: the API is plain HTTP unless a site puts TLS in front.
+      reply.setCookie(SESSION_COOKIE, session.token, {
+        httpOnly: true,
+        sameSite: "strict",
+        path: "/",
+        maxAge: Math.floor(opts.http.sessionTtlMs / 1000),
+      });
+      return { user: actor.user, role: actor.role };
+    },
+  );
+
+  app.post(`${api}/logout`, { schema: { body: noFields } }, async (req, reply) => {
+    const s = auth.sessions.get(req.cookies[SESSION_COOKIE]);
+    if (s) actors.set(req, { ...s.actor, from: req.ip, via: "cookie" });
+    auth.sessions.destroy(req.cookies[SESSION_COOKIE]);
+    reply.clearCookie(SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "strict" });
+    return { ok: true };
+  });
+
+  app.get(`${api}/whoami`, { config: { role: "viewer", action: "ask who is logged in" } }, async (req) => {
+    const a = actors.get(req)!;
+    return { user: a.user, role: a.role, via: a.via, nodeId: opts.nodeId, pairId: opts.pairId };
+  });
+
+  // ---- the HMI ----
+  const sendHmi = (name: string) => async (_req: FastifyRequest, reply: FastifyReply) => {
+    const f = hmi.get(name);
+    if (!f) throw new TandemError("TANDEM_ERR_UNAVAILABLE", [`the HMI file ${name} is missing from this installation (runtime/hmi); the API still works`]);
+    return reply.type(f.type).header("cache-control", "no-cache").send(f.body);
+  };
+  app.get("/", sendHmi("index.html"));
+  app.get("/index.html", sendHmi("index.html"));
+  app.get("/app.js", sendHmi("app.js"));
+  app.get("/style.css", sendHmi("style.css"));
+
+  let started = false;
+  return {
+    async start() {
+      if (started) throw new Error("http server already started");
+      started = true;
+      await app.listen({ host: opts.http.listen.host, port: opts.http.listen.port });
+      const addr = app.server.address() as AddressInfo;
+      log.info({ host: addr.address, port: addr.port, users: opts.http.users.length, hmi: hmi.size > 0 }, `HTTP API and HMI listening on ${addr.address}:${addr.port}`);
+      return { host: addr.address, port: addr.port };
+    },
+    async stop() {
+      auth.close();
+      await app.close();
+    },
+    counters() {
+      return { ...counts, sessions: auth.sessions.size };
+    },
+  };
+}

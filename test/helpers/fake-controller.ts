@@ -1,0 +1,176 @@
+// A NodeController for unit tests of the API, the CLI and the HMI: its status
+// is set by the test, and every action is recorded with the actor that asked.
+import { TandemError } from "../../runtime/errors.js";
+import type { LogLevel } from "../../runtime/config/schema.js";
+import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult } from "../../runtime/node-api.js";
+
+export interface FakeCall {
+  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel";
+  actor: Actor;
+  args: unknown[];
+}
+
+type Method = FakeCall["method"] | "status" | "health" | "audit" | "metrics" | "logLevels";
+
+export function makeStatus(over: Partial<NodeStatus> = {}): NodeStatus {
+  return {
+    pairId: "line1",
+    nodeId: "a",
+    pid: 4242,
+    role: "main",
+    state: "active",
+    epoch: 7,
+    serviceLevel: 230,
+    leaseRemainingMs: 1180,
+    message: "Active: this node drives the plant. The standby b is in step.",
+    since: "2024-05-01T03:00:00.000Z",
+    peer: {
+      nodeId: "b",
+      state: "standby",
+      epoch: 7,
+      serviceLevel: 220,
+      lastSeenMs: 40,
+      connected: true,
+      links: [
+        { name: "lan", up: true, lastSeenMs: 40 },
+        { name: "direct", up: false, lastSeenMs: null },
+      ],
+    },
+    witness: { configured: true, reachable: true, address: "10.0.0.9:7400", holder: "a", holderEpoch: 7 },
+    context: { held: false, seq: 1234, heldSince: null, autoConfirmAt: null },
+    replication: { mode: "sync", lagRecords: 0, journalRecords: 0 },
+    awaitingOperator: false,
+    counters: { takeovers: 1 },
+    ...over,
+  };
+}
+
+export class FakeController implements NodeController {
+  current: NodeStatus;
+  readonly calls: FakeCall[] = [];
+  readonly auditEntries: AuditEntry[] = [];
+  /** the next call of a method throws this (once) */
+  readonly failNext = new Map<Method, Error>();
+  levels: { default: LogLevel; components: Record<string, LogLevel> } = { default: "info", components: { http: "info" } };
+  metricsText = "# HELP tandem_epoch The pair epoch\n# TYPE tandem_epoch gauge\ntandem_epoch 7\n";
+
+  constructor(status: Partial<NodeStatus> = {}) {
+    this.current = makeStatus(status);
+  }
+
+  set(over: Partial<NodeStatus>): void {
+    this.current = { ...this.current, ...over };
+  }
+
+  setState(state: NodeState): void {
+    this.set({ state, context: { ...this.current.context, held: state === "active-held" } });
+  }
+
+  callsOf(method: FakeCall["method"]): FakeCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  private maybeFail(m: Method): void {
+    const e = this.failNext.get(m);
+    if (e) {
+      this.failNext.delete(m);
+      throw e;
+    }
+  }
+
+  private record(method: FakeCall["method"], actor: Actor, args: unknown[], result: AuditEntry["result"] = "ok"): void {
+    this.calls.push({ method, actor, args });
+    this.auditEntries.push({
+      seq: this.auditEntries.length + 1,
+      ts: new Date(Date.UTC(2024, 4, 1, 3, 0, this.auditEntries.length)).toISOString(),
+      user: actor.user,
+      role: actor.role,
+      action: method,
+      result,
+      nodeId: this.current.nodeId,
+      epoch: this.current.epoch,
+      prev: "0".repeat(64),
+    });
+  }
+
+  status(): NodeStatus {
+    this.maybeFail("status");
+    return structuredClone(this.current);
+  }
+
+  health() {
+    this.maybeFail("health");
+    const s = this.current;
+    return { state: s.state, serviceLevel: s.serviceLevel, epoch: s.epoch, nodeId: s.nodeId };
+  }
+
+  async confirm(actor: Actor) {
+    this.maybeFail("confirm");
+    if (this.current.state !== "active-held") {
+      this.record("confirm", actor, [], "refused");
+      throw new TandemError("TANDEM_ERR_NOT_HELD", ["confirm", this.current.state]);
+    }
+    this.record("confirm", actor, []);
+    this.setState("active");
+    return { state: this.current.state, epoch: this.current.epoch };
+  }
+
+  async reject(actor: Actor) {
+    this.maybeFail("reject");
+    if (this.current.state !== "active-held") {
+      this.record("reject", actor, [], "refused");
+      throw new TandemError("TANDEM_ERR_NOT_HELD", ["reject", this.current.state]);
+    }
+    this.record("reject", actor, []);
+    this.setState("active");
+    return { state: this.current.state, epoch: this.current.epoch };
+  }
+
+  async switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
+    this.maybeFail("switchover");
+    this.record("switchover", actor, [to]);
+    const peer = this.current.peer.nodeId;
+    this.set({ state: "standby", epoch: this.current.epoch + 1 });
+    return { from: this.current.nodeId, to: to ?? peer, epoch: this.current.epoch, durationMs: 120 };
+  }
+
+  async promote(actor: Actor) {
+    this.maybeFail("promote");
+    this.record("promote", actor, []);
+    this.set({ state: "active-held", epoch: this.current.epoch + 1, awaitingOperator: false });
+    return { state: this.current.state, epoch: this.current.epoch };
+  }
+
+  async maintenance(actor: Actor, enter: boolean, force?: boolean) {
+    this.maybeFail("maintenance");
+    this.record("maintenance", actor, [enter, force]);
+    this.set({ state: enter ? "maintenance" : "standby", serviceLevel: enter ? 0 : 200 });
+    return { state: this.current.state };
+  }
+
+  audit(opts: { limit?: number; since?: number }): AuditEntry[] {
+    this.maybeFail("audit");
+    let out = this.auditEntries;
+    if (opts.since !== undefined) out = out.filter((e) => e.seq > opts.since!).slice(0, opts.limit ?? 100);
+    else out = out.slice(-(opts.limit ?? 100));
+    return structuredClone(out);
+  }
+
+  setLogLevel(actor: Actor, level: LogLevel, component?: string) {
+    this.maybeFail("setLogLevel");
+    this.record("setLogLevel", actor, [level, component]);
+    if (component) this.levels.components[component] = level;
+    else this.levels.default = level;
+    return structuredClone(this.levels);
+  }
+
+  logLevels() {
+    this.maybeFail("logLevels");
+    return structuredClone(this.levels);
+  }
+
+  async metrics(): Promise<string> {
+    this.maybeFail("metrics");
+    return this.metricsText;
+  }
+}
