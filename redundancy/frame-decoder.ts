@@ -1,0 +1,101 @@
+// Length-prefixed frames over a TCP stream: 4-byte big-endian length, then the
+// payload. A length of 0 or above the limit means the stream is not ours or is
+// corrupt; the decoder throws a FrameError and stays broken, and the caller
+// closes the connection (S5: drop it, log why, keep running).
+
+export class FrameError extends Error {
+  readonly length: number;
+  readonly limit: number;
+
+  constructor(length: number, limit: number) {
+    super(length === 0 ? `frame length 0 is not allowed (frames carry 1–${limit} bytes)` : `frame length ${length} exceeds the limit of ${limit} bytes`);
+    this.name = "FrameError";
+    this.length = length;
+    this.limit = limit;
+  }
+}
+
+const HEADER = 4;
+const MAX_LENGTH = 0xffff_ffff;
+
+/** One frame: length prefix + payload. */
+export function frame(payload: Buffer): Buffer {
+  if (payload.length === 0 || payload.length > MAX_LENGTH) throw new RangeError(`frame payload must be 1–${MAX_LENGTH} bytes, got ${payload.length}`);
+  const out = Buffer.allocUnsafe(HEADER + payload.length);
+  out.writeUInt32BE(payload.length, 0);
+  payload.copy(out, HEADER);
+  return out;
+}
+
+export class FrameDecoder {
+  readonly maxFrame: number;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** payload length of the frame being read, or -1 while reading its header */
+  private need = -1;
+  private broken: FrameError | null = null;
+
+  constructor(maxFrame = 1 << 20) {
+    if (!Number.isInteger(maxFrame) || maxFrame < 1 || maxFrame > MAX_LENGTH) throw new RangeError(`maxFrame must be 1–${MAX_LENGTH}, got ${maxFrame}`);
+    this.maxFrame = maxFrame;
+  }
+
+  /** Bytes of incomplete frames received so far (a header already read counts). */
+  get pending(): number {
+    return this.buffered + (this.need >= 0 ? HEADER : 0);
+  }
+
+  /**
+   * Feeds bytes from the stream; returns the frames they complete, in order.
+   * Payloads may share memory with the chunks passed in.
+   */
+  push(chunk: Buffer): Buffer[] {
+    if (this.broken) throw this.broken;
+    const out: Buffer[] = [];
+    if (chunk.length === 0) return out;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    for (;;) {
+      if (this.need < 0) {
+        if (this.buffered < HEADER) break;
+        const length = this.take(HEADER).readUInt32BE(0);
+        if (length === 0 || length > this.maxFrame) {
+          this.broken = new FrameError(length, this.maxFrame);
+          this.chunks = [];
+          this.buffered = 0;
+          throw this.broken;
+        }
+        this.need = length;
+      }
+      if (this.buffered < this.need) break;
+      out.push(this.take(this.need));
+      this.need = -1;
+    }
+    return out;
+  }
+
+  /** Removes the first n buffered bytes (n ≤ buffered); copies only when they span chunks. */
+  private take(n: number): Buffer {
+    this.buffered -= n;
+    const first = this.chunks[0]!;
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    if (first.length === n) {
+      this.chunks.shift();
+      return first;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - at);
+      c.copy(out, at, 0, k);
+      at += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    return out;
+  }
+}

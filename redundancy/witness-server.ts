@@ -1,0 +1,207 @@
+// The witness over UDP: authenticates each request (wire.ts), drops replays,
+// runs WitnessCore on the process's monotonic clock and answers. Anything
+// wrong is dropped without an answer, counted by reason and logged (rate
+// limited): a witness never tells an unauthenticated sender anything, and bad
+// datagrams never stop it (S4, S5).
+import { randomInt } from "node:crypto";
+import dgram from "node:dgram";
+import { isIPv6 } from "node:net";
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import type { LogManager } from "../runtime/logging.js";
+import { ReplayGuard } from "./replay-guard.js";
+import { open, Sender, type Envelope } from "./wire.js";
+import { WITNESS_CHANNEL, WITNESS_FROM, WITNESS_OPS, WITNESS_REPLY, WITNESS_REQ, WitnessCore, type WitnessOp, type WitnessReply, type WitnessRequest } from "./witness-core.js";
+
+export const DEFAULT_MAX_LEASE_MS = 5000;
+/** the longest lease a request may ask for; the witness grants at most maxLeaseMs anyway */
+const MAX_REQUEST_LEASE_MS = 3_600_000;
+const LOG_EVERY_MS = 1000;
+
+export interface WitnessServerOptions {
+  listen: { host: string; port: number };
+  /** pairId → key */
+  keys: Map<string, Buffer>;
+  /** key for any pair not in keys */
+  defaultKey?: Buffer;
+  maxLeaseMs?: number;
+  logs: LogManager;
+  replayWindow?: number;
+}
+
+/** Body of a witness request envelope, or why it is not one. */
+export function parseWitnessRequestBody(body: Record<string, unknown>): { op: WitnessOp; epoch: number; leaseMs: number; silenceMs?: number } | string {
+  for (const k of Object.keys(body)) if (k !== "op" && k !== "epoch" && k !== "leaseMs" && k !== "silenceMs") return `unknown field '${k.slice(0, 32)}'`;
+  const { op, epoch, leaseMs, silenceMs } = body;
+  if (typeof op !== "string" || !WITNESS_OPS.includes(op as WitnessOp)) return "op must be one of " + WITNESS_OPS.join(", ");
+  if (typeof epoch !== "number" || !Number.isSafeInteger(epoch) || epoch < 0) return "epoch must be a non-negative safe integer";
+  if (typeof leaseMs !== "number" || !Number.isSafeInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_REQUEST_LEASE_MS) return `leaseMs must be an integer 1–${MAX_REQUEST_LEASE_MS}`;
+  if (silenceMs !== undefined && (typeof silenceMs !== "number" || !Number.isSafeInteger(silenceMs) || silenceMs < 0)) return "silenceMs must be a non-negative safe integer";
+  if (op === "announce" && silenceMs === undefined) return "announce needs silenceMs";
+  return { op: op as WitnessOp, epoch, leaseMs, ...(silenceMs === undefined ? {} : { silenceMs }) };
+}
+
+export { WITNESS_CHANNEL, WITNESS_FROM, WITNESS_REPLY, WITNESS_REQ };
+
+/** Logs at most one line per key per interval, with the count of lines it held back. */
+export class RateLimitedLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(private readonly everyMs = LOG_EVERY_MS) {}
+
+  /** Calls emit(suppressedSinceLast) unless a line with this key was logged less than everyMs ago. */
+  run(key: string, now: number, emit: (suppressed: number) => void): void {
+    const e = this.last.get(key);
+    if (e && now - e.at < this.everyMs) {
+      e.suppressed++;
+      return;
+    }
+    if (this.last.size > 256) this.last.clear(); // keys are reason names; this never triggers in practice
+    this.last.set(key, { at: now, suppressed: 0 });
+    emit(e?.suppressed ?? 0);
+  }
+}
+
+export class WitnessServer {
+  private readonly opts: WitnessServerOptions;
+  private readonly log: Logger;
+  private readonly maxLeaseMs: number;
+  private readonly guard: ReplayGuard;
+  private readonly inc = randomInt(1, 2 ** 47);
+  private readonly senders = new Map<string, Sender>();
+  private readonly counts: Record<string, number> = Object.create(null) as Record<string, number>;
+  private readonly limiter = new RateLimitedLog();
+  private core: WitnessCore | null = null;
+  private socket: dgram.Socket | null = null;
+  private address: { host: string; port: number } | null = null;
+
+  constructor(opts: WitnessServerOptions) {
+    this.opts = opts;
+    this.maxLeaseMs = opts.maxLeaseMs ?? DEFAULT_MAX_LEASE_MS;
+    if (!Number.isSafeInteger(this.maxLeaseMs) || this.maxLeaseMs < 1) throw new RangeError(`maxLeaseMs must be a positive integer, got ${opts.maxLeaseMs}`);
+    this.guard = new ReplayGuard(opts.replayWindow ?? 64);
+    this.log = opts.logs.get("witness");
+  }
+
+  async start(): Promise<{ host: string; port: number }> {
+    if (this.socket) throw new Error("witness server already started");
+    const socket = dgram.createSocket({ type: isIPv6(this.opts.listen.host) ? "udp6" : "udp4" });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (e: Error) => {
+        socket.close();
+        reject(e);
+      };
+      socket.once("error", onError);
+      socket.bind(this.opts.listen.port, this.opts.listen.host, () => {
+        socket.off("error", onError);
+        resolve();
+      });
+    });
+    socket.on("error", (e) => {
+      this.count("socket_errors");
+      this.log.warn({ err: e.message }, "witness socket error");
+    });
+    socket.on("message", (msg, rinfo) => this.onMessage(msg, rinfo));
+    this.socket = socket;
+    // The quiet period runs from here: the witness does not know what it granted before.
+    this.core = new WitnessCore({ maxLeaseMs: this.maxLeaseMs, startedAt: performance.now() });
+    const a = socket.address();
+    this.address = { host: a.address, port: a.port };
+    this.log.info({ listen: `${a.address}:${a.port}`, maxLeaseMs: this.maxLeaseMs, pairs: [...this.opts.keys.keys()], anyPair: !!this.opts.defaultKey }, "witness listening");
+    return { ...this.address };
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return;
+    this.socket = null;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    this.log.info("witness stopped");
+  }
+
+  counters(): Record<string, number> {
+    return { ...this.counts };
+  }
+
+  /** What the witness holds, for tests and status. */
+  snapshot(): object {
+    return this.core?.snapshot() ?? {};
+  }
+
+  private count(name: string): void {
+    this.counts[name] = (this.counts[name] ?? 0) + 1;
+  }
+
+  private keyFor = (pair: string): Buffer | undefined => this.opts.keys.get(pair) ?? this.opts.defaultKey;
+
+  private drop(reason: string, detail: string, rinfo: dgram.RemoteInfo, level: "debug" | "warn"): void {
+    this.count(`rejected_${reason.replace(/-/g, "_")}`);
+    this.limiter.run(reason, performance.now(), (suppressed) => {
+      this.log[level]({ reason, detail, src: `${rinfo.address}:${rinfo.port}`, suppressed }, "witness dropped a datagram");
+    });
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    try {
+      this.count("received");
+      const core = this.core;
+      const socket = this.socket;
+      if (!core || !socket) return;
+      const r = open(msg, this.keyFor);
+      if (!r.ok) {
+        // A wrong key or a forged MAC is worth a warning; random garbage only at debug.
+        this.drop(r.reason, r.detail, rinfo, r.reason === "bad-mac" || r.reason === "unknown-pair" ? "warn" : "debug");
+        return;
+      }
+      const env = r.env;
+      if (env.ch !== WITNESS_CHANNEL) return this.drop("wrong-channel", `ch '${env.ch}'`, rinfo, "warn");
+      if (env.type !== WITNESS_REQ) return this.drop("bad-type", `type '${env.type}'`, rinfo, "debug");
+      if (env.from === WITNESS_FROM) return this.drop("bad-shape", "a request from 'witness'", rinfo, "warn");
+      // Node ids are only unique within a pair, and one witness serves many pairs.
+      const verdict = this.guard.check(JSON.stringify([env.pair, env.from]), WITNESS_CHANNEL, env.inc, env.seq);
+      if (verdict !== "ok") return this.drop(verdict, `${env.pair}/${env.from} inc ${env.inc} seq ${env.seq}`, rinfo, "warn");
+      const body = parseWitnessRequestBody(env.body);
+      if (typeof body === "string") return this.drop("bad-body", body, rinfo, "warn");
+      const req: WitnessRequest = { pair: env.pair, from: env.from, ...body };
+      this.answer(core, socket, env, req, rinfo);
+    } catch (e) {
+      // Nothing above should throw; if it does, the datagram is dropped and the witness keeps going.
+      this.count("internal_errors");
+      this.log.error({ err: (e as Error)?.message }, "witness failed on a datagram");
+    }
+  }
+
+  private answer(core: WitnessCore, socket: dgram.Socket, env: Envelope, req: WitnessRequest, rinfo: dgram.RemoteInfo): void {
+    const before = core.record(req.pair);
+    const reply: WitnessReply = core.handle(req, performance.now());
+    this.count(reply.granted ? "granted" : "refused");
+    this.count(`op_${req.op}`);
+    const was = before ?? { holder: null, epoch: 0 };
+    if (was.holder !== reply.holder || was.epoch !== reply.holderEpoch) {
+      this.log.info(
+        { pair: req.pair, holder: reply.holder, epoch: reply.holderEpoch, was: { holder: was.holder, epoch: was.epoch }, op: req.op, from: req.from },
+        "witness holder changed",
+      );
+    }
+    const sender = this.senderFor(req.pair);
+    if (!sender) return;
+    const { bytes } = sender.seal(WITNESS_CHANNEL, WITNESS_REPLY, { ...reply, reqSeq: env.seq, reqInc: env.inc });
+    socket.send(bytes, rinfo.port, rinfo.address, (err) => {
+      if (err) {
+        this.count("send_errors");
+        this.limiter.run("send-error", performance.now(), (suppressed) => this.log.warn({ err: err.message, suppressed }, "witness reply not sent"));
+      } else this.count("replied");
+    });
+  }
+
+  private senderFor(pair: string): Sender | undefined {
+    let s = this.senders.get(pair);
+    if (!s) {
+      const key = this.keyFor(pair);
+      if (!key) return undefined;
+      s = new Sender({ pair, from: WITNESS_FROM, inc: this.inc, key });
+      this.senders.set(pair, s);
+    }
+    return s;
+  }
+}
