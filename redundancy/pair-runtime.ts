@@ -104,7 +104,17 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   async start(): Promise<void> {
     await this.link.start();
     await this.witness?.start();
-    this.timer = setInterval(() => this.dispatch({ type: "tick" }), TICK_MS);
+    let last = performance.now();
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      const stalled = now - last > 5 * TICK_MS;
+      last = now;
+      // After a stall (start-up work, a long GC, SIGSTOP) the timers phase runs
+      // before queued datagrams are read: judging the peer's silence now would
+      // blame it for our own pause. Tick after the poll phase instead.
+      if (stalled) setImmediate(() => this.dispatch({ type: "tick" }));
+      else this.dispatch({ type: "tick" });
+    }, TICK_MS);
     this.dispatch({ type: "tick" });
   }
 

@@ -142,6 +142,12 @@ class Machine {
   /** The peer says it is active: obey a higher epoch, refuse a lower one. */
   private onActivePeer(hb: Heartbeat): void {
     const { s } = this;
+    // FIX(role-machine.test "after the pair splits and heals ..."): a peer that is
+    // legitimately active drives the process context from now on, so what this
+    // node holds is no longer its own clean context; without this a later
+    // election (or a startup claim) made it plain `active` over the peer's
+    // context with no handover (DESIGN.md, lease rules: the held rule; S3).
+    if (hb.epoch >= s.epoch) s.context.ownerIsMeClean = false;
     s.noActiveSince = null;
     s.candidateSince = null;
     if (s.takeover) {
@@ -234,7 +240,7 @@ class Machine {
     if (s.takeover && (r.op === "acquire" || r.op === "announce")) {
       if (r.reason === "holder-alive") {
         this.event("dead-process-refused", `the witness still hears ${r.holder}: not a dead process; waiting for its lease to run out`);
-        s.takeover = { path: "witness", epoch: s.takeover.epoch, startup: false, retryAt: now + p.intervalMs };
+        s.takeover = { ...s.takeover, path: "witness", startup: false, retryAt: now + p.intervalMs };
       } else if (r.reason === "stale-epoch") {
         s.takeover.epoch = Math.max(s.epoch, r.holderEpoch) + 1;
         s.takeover.retryAt = now;
@@ -397,7 +403,14 @@ class Machine {
       case "shutdown":
         // SIGTERM: hand over cleanly if someone can take the role.
         if (isActive(s.state) && this.switchoverPossible() === null) return this.startSwitchover(id, actor, "shutdown", false);
-        if (isActive(s.state) && p.witness) this.fx.push({ type: "witness", op: "release", epoch: s.epoch });
+        if (isActive(s.state)) {
+          // FIX(role-machine.test "shutdown of a lone active with a witness"): stop
+          // acting BEFORE releasing the witness. Releasing while still active let the
+          // standby acquire the witness at once while this node could still act until
+          // its process exited (or its lease ran out): two actives (S1).
+          this.transition("isolated", `shutting down by ${actor.user}: no peer to hand over to`);
+          if (p.witness) this.fx.push({ type: "witness", op: "release", epoch: s.epoch });
+        }
         return this.reply(id, true, { state: s.state, handedOver: false });
     }
   }
@@ -456,7 +469,7 @@ class Machine {
     if (now - s.startedAt < p.startupWaitMs) return;
     // nobody heard: claim the role through the witness, or wait for an operator
     if (p.witness) {
-      if (!s.takeover) s.takeover = { path: "witness", epoch: this.nextEpoch(), startup: true, retryAt: now };
+      if (!s.takeover) s.takeover = { path: "witness", epoch: this.nextEpoch(), startup: true, retryAt: now, startedAt: now };
       this.driveWitnessTakeover();
       return;
     }
@@ -466,6 +479,11 @@ class Machine {
 
   private evalStandby(): void {
     const { p, s, now } = this;
+    if (s.takeover && s.peer.heardAt !== null && s.peer.heardAt > s.takeover.startedAt) {
+      // heartbeats are back (a healed partition): the pair decides together again
+      this.event("takeover-cancelled", `the peer ${p.peerId} is visible again (${s.peer.state}); takeover cancelled`);
+      s.takeover = null;
+    }
     if (s.takeover) return this.driveWitnessTakeover();
     // the dead-process path comes first: it is faster than the link timeout
     if (isActive(s.peer.state) && peerProcessDead(s.peer, now, p.intervalMs, p.deadProcessMisses)) return this.startDeadProcessTakeover();
@@ -479,7 +497,8 @@ class Machine {
     if (p.witness) {
       if (now < s.grantedUntil) return; // our own promise to the old active first
       this.event("takeover-started", `the ${s.peer.heardAt === null ? "peer" : "active"} ${p.peerId} is not visible on any link; asking the witness`);
-      s.takeover = { path: "witness", epoch: this.nextEpoch(), startup: false, retryAt: now };
+      // a peer never seen active held nothing: claiming the role is a start-up, not a takeover
+      s.takeover = { path: "witness", epoch: this.nextEpoch(), startup: !isActive(s.peer.state), retryAt: now, startedAt: now };
       return this.driveWitnessTakeover();
     }
     this.awaitOperator();
@@ -554,7 +573,7 @@ class Machine {
       return;
     }
     // ask the witness first: it refuses if it still hears the active
-    s.takeover = { path: "dead-process", epoch, startup: false, retryAt: now + p.leaseMs };
+    s.takeover = { path: "dead-process", epoch, startup: false, retryAt: now + p.leaseMs, startedAt: now };
     this.fx.push({ type: "witness", op: "announce", epoch, silenceMs: p.deadProcessMisses * p.intervalMs });
   }
 
@@ -582,7 +601,10 @@ class Machine {
   private activate(epoch: number, leaseUntil: number, path: string, claim: "none" | "renew" | "announce"): void {
     const { p, s, now } = this;
     const takeover = path.startsWith("takeover") || path === "promote";
-    const hold = takeover || (path !== "switchover" && s.context.seq > 0 && !s.context.ownerIsMeClean);
+    // FIX(same scenario): the machine has no input for replicated context writes,
+    // so `seq` stays what initialState got; once the peer has been active (see
+    // onActivePeer) "nothing was written" cannot be known, so it no longer gates the hold.
+    const hold = takeover || (path !== "switchover" && !s.context.ownerIsMeClean);
     this.raiseEpoch(epoch);
     s.leaseUntil = leaseUntil;
     s.takeover = null;
@@ -604,7 +626,10 @@ class Machine {
       s.heldSince = now;
       s.autoConfirmAt = p.autoConfirmMs > 0 ? now + p.autoConfirmMs : null;
     }
-    s.context.ownerIsMeClean = true;
+    // FIX(random schedule seed 107): a held context is still the previous
+    // writer's until confirm/reject (see transition); marking it ours here let a
+    // held node that lost its lease be re-elected plain `active` over it (S3).
+    if (!hold) s.context.ownerIsMeClean = true;
     this.count(path === "switchover" ? "switchovers_in" : takeover ? "takeovers" : "activations");
     this.event(takeover ? "takeover" : path === "switchover" ? "switchover" : "activated", s.reason, { epoch: s.epoch, held: hold });
     // tell the peer at once, and claim the witness record for the new epoch
@@ -716,6 +741,8 @@ class Machine {
     if (from === to) return;
     s.state = to;
     s.since = now;
+    // confirm or auto-confirm resumes the held context: from now on it is ours
+    if (from === "active-held" && to === "active") s.context.ownerIsMeClean = true;
     if (to !== "active-held") {
       s.heldSince = null;
       s.autoConfirmAt = null;

@@ -142,6 +142,8 @@ export interface Takeover {
   startup: boolean;
   /** retry the witness no earlier than this */
   retryAt: number;
+  /** when we decided the peer was gone: a heartbeat after this cancels the takeover */
+  startedAt: number;
 }
 
 export interface RoleState {

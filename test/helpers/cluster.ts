@@ -1,0 +1,322 @@
+// A real pair on loopback for integration tests: two `tandem start` processes
+// and a `tandem witness` process (the compiled CLI, exactly as a user runs
+// it), with chaos relays on every peer path so a test can cut links. Nothing
+// here is a mock: the tests kill -9, SIGSTOP and partition real processes.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import dgram from "node:dgram";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { hashPassword } from "../../runtime/auth/passwords.js";
+import type { NodeStatus } from "../../runtime/node-api.js";
+import { TcpRelay, UdpRelay } from "./chaos-relay.js";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const CLI = join(ROOT, "dist/runtime/cli.js");
+
+/** A port free for both TCP and UDP on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((res, rej) => {
+      const s = net.createServer();
+      s.once("error", rej);
+      s.listen(0, "127.0.0.1", () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => res(p));
+      });
+    });
+    const udpOk = await new Promise<boolean>((res) => {
+      const u = dgram.createSocket("udp4");
+      u.once("error", () => u.close(() => res(false)));
+      u.bind(port, "127.0.0.1", () => u.close(() => res(true)));
+    });
+    if (udpOk) return port;
+  }
+}
+
+const live = new Set<ChildProcess>();
+
+/** Kills every child a test started and did not stop (a failing test must not leak processes). */
+export function killAllChildren(): void {
+  for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  live.clear();
+}
+
+export function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  child.on("exit", () => live.delete(child));
+  return Object.assign(child, { output: () => out });
+}
+
+export function exited(child: ChildProcess, timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    child.once("exit", (code, signal) => {
+      clearTimeout(t);
+      res({ code, signal });
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Id = "a" | "b";
+
+interface NodeHandle {
+  id: Id;
+  url: string;
+  config: string;
+  child: ChildProcess & { output: () => string };
+}
+
+export interface ClusterOptions {
+  witness?: boolean;
+  /** extra YAML appended to each node's takeover section */
+  takeover?: string;
+  heartbeat?: { intervalMs?: number; timeoutMs?: number };
+  failback?: string;
+  /** keep relays out of the way (direct links) */
+  direct?: boolean;
+}
+
+export class Cluster {
+  readonly dir: string;
+  readonly key = "test-pair-key-0123456789abcdef0123456789";
+  readonly nodes = {} as Record<Id, NodeHandle>;
+  witness: (ChildProcess & { output: () => string }) | null = null;
+  witnessPort = 0;
+  readonly relays: { tcp: Record<Id, TcpRelay>; udp: Record<Id, Record<string, UdpRelay>> } = { tcp: {} as Record<Id, TcpRelay>, udp: { a: {}, b: {} } };
+  /** the real addresses each node binds */
+  readonly ports = {} as Record<Id, { http: number; peer: number; lan: number; plant: number }>;
+  private sampler: NodeJS.Timeout | null = null;
+  readonly samples: { t: number; a?: string; b?: string; aEpoch?: number; bEpoch?: number }[] = [];
+
+  private constructor(private readonly opts: ClusterOptions) {
+    this.dir = mkdtempSync(join(tmpdir(), "tandem-it-"));
+  }
+
+  static async start(opts: ClusterOptions = {}): Promise<Cluster> {
+    const c = new Cluster(opts);
+    await c.setup();
+    return c;
+  }
+
+  private async setup(): Promise<void> {
+    const users = await Promise.all(["viewer", "operator", "admin"].map(async (n) => ({ n, h: await hashPassword(n) })));
+    for (const id of ["a", "b"] as Id[]) this.ports[id] = { http: await freePort(), peer: await freePort(), lan: await freePort(), plant: await freePort() };
+    // relays: what a node sends towards X goes through relay "to X"
+    for (const id of ["a", "b"] as Id[]) {
+      const p = this.ports[id];
+      this.relays.tcp[id] = new TcpRelay({ host: "127.0.0.1", port: p.peer });
+      await this.relays.tcp[id].start();
+      for (const link of ["lan", "plant"] as const) {
+        this.relays.udp[id][link] = new UdpRelay({ host: "127.0.0.1", port: p[link] });
+        await this.relays.udp[id][link].start();
+      }
+    }
+    if (this.opts.witness !== false) {
+      this.witnessPort = await freePort();
+      await this.startWitness();
+    }
+    for (const id of ["a", "b"] as Id[]) {
+      const other: Id = id === "a" ? "b" : "a";
+      const p = this.ports[id];
+      const direct = this.opts.direct;
+      const to = (link: "lan" | "plant") => (direct ? this.ports[other][link] : this.relays.udp[other][link]!.port);
+      const yaml = `pair: { id: it, key: "\${TANDEM_PAIR_KEY}" }
+node: { id: ${id}, role: ${id === "a" ? "main" : "secondary"}, dataDir: ./data-${id} }
+peer:
+  id: ${other}
+  listen: 127.0.0.1:${p.peer}
+  address: 127.0.0.1:${direct ? this.ports[other].peer : this.relays.tcp[other].port}
+  links:
+    - { name: lan, bind: "127.0.0.1:${p.lan}", peer: "127.0.0.1:${to("lan")}" }
+    - { name: plant, bind: "127.0.0.1:${p.plant}", peer: "127.0.0.1:${to("plant")}" }
+heartbeat: { intervalMs: ${this.opts.heartbeat?.intervalMs ?? 100}, timeoutMs: ${this.opts.heartbeat?.timeoutMs ?? 500} }
+${this.opts.witness !== false ? `witness: { address: "127.0.0.1:${this.witnessPort}" }` : ""}
+takeover:
+  leaseMs: 1000
+  startupWaitMs: 1000
+${this.opts.takeover ?? ""}
+${this.opts.failback ? `failback: ${this.opts.failback}` : ""}
+http:
+  listen: 127.0.0.1:${p.http}
+  users:
+${users.map((u) => `    - { name: ${u.n}, role: ${u.n}, passwordHash: "${u.h}" }`).join("\n")}
+log: { level: debug, file: ./${id}.log }
+`;
+      const config = join(this.dir, `${id}.yaml`);
+      writeFileSync(config, yaml);
+      this.nodes[id] = { id, url: `http://127.0.0.1:${p.http}`, config, child: null as never };
+    }
+    // start both at once, as a site that powers up
+    this.startNode("a");
+    this.startNode("b");
+  }
+
+  env(): NodeJS.ProcessEnv {
+    return { TANDEM_PAIR_KEY: this.key, TANDEM_WITNESS_KEY: `it=${this.key}`, TANDEM_CHECK_HANDLES: "1" };
+  }
+
+  async startWitness(): Promise<void> {
+    this.witness = spawnCli(["witness", "--listen", `127.0.0.1:${this.witnessPort}`, "--max-lease-ms", "2000"], { cwd: this.dir, env: this.env() });
+    await this.until(() => this.witness!.output().includes("listening"), 10_000, "witness listening");
+  }
+
+  async stopWitness(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const w = this.witness;
+    this.witness = null;
+    if (!w) return;
+    w.kill(signal);
+    await exited(w);
+  }
+
+  startNode(id: Id): void {
+    this.nodes[id].child = spawnCli(["start", "--config", this.nodes[id].config], { cwd: this.dir, env: this.env() });
+  }
+
+  pid(id: Id): number {
+    return this.nodes[id].child.pid!;
+  }
+
+  signal(id: Id, sig: NodeJS.Signals): void {
+    this.nodes[id].child.kill(sig);
+  }
+
+  async exited(id: Id, timeoutMs?: number) {
+    return exited(this.nodes[id].child, timeoutMs);
+  }
+
+  /** cut (or restore) every path between the nodes: both links and the peer connection */
+  cutPeer(on: boolean): void {
+    for (const id of ["a", "b"] as Id[]) {
+      this.relays.tcp[id].cut = on;
+      for (const r of Object.values(this.relays.udp[id])) r.cut = on;
+    }
+  }
+
+  cutLink(link: "lan" | "plant", on: boolean): void {
+    for (const id of ["a", "b"] as Id[]) this.relays.udp[id][link]!.cut = on;
+  }
+
+  async api(id: Id, method: string, path: string, body?: unknown, user = "admin"): Promise<{ status: number; json: any }> {
+    const r = await fetch(`${this.nodes[id].url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Basic ${Buffer.from(`${user}:${user}`).toString("base64")}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: r.status, json: await r.json().catch(() => null) };
+  }
+
+  async status(id: Id): Promise<NodeStatus | null> {
+    try {
+      const r = await this.api(id, "GET", "/status", undefined, "viewer");
+      return r.status === 200 ? (r.json as NodeStatus) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async waitFor(id: Id, pred: (s: NodeStatus) => boolean, timeoutMs = 10_000, what = "condition"): Promise<NodeStatus> {
+    const t0 = Date.now();
+    let last: NodeStatus | null = null;
+    while (Date.now() - t0 < timeoutMs) {
+      last = await this.status(id);
+      if (last && pred(last)) return last;
+      await sleep(20);
+    }
+    throw new Error(`node ${id}: ${what} not reached within ${timeoutMs} ms; last status: ${JSON.stringify(last && { state: last.state, epoch: last.epoch, message: last.message })}\n--- ${id}.log tail ---\n${this.logTail(id)}`);
+  }
+
+  async until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const t0 = Date.now();
+    while (!pred()) {
+      if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+      await sleep(20);
+    }
+  }
+
+  /** A pair is up: one active, the other standby. */
+  async ready(): Promise<{ active: Id; standby: Id }> {
+    await this.waitFor("a", (s) => s.state === "active" || s.state === "standby", 15_000, "active or standby");
+    await this.waitFor("b", (s) => s.state === "active" || s.state === "standby", 15_000, "active or standby");
+    const a = await this.waitFor("a", (s) => s.peer.state === "active" || s.state === "active", 10_000, "an active in the pair");
+    return a.state === "active" ? { active: "a", standby: "b" } : { active: "b", standby: "a" };
+  }
+
+  /** Poll both nodes every 20 ms, recording their states (for S1 checks). */
+  startSampling(): void {
+    const tick = async () => {
+      const [a, b] = await Promise.all([this.status("a"), this.status("b")]);
+      this.samples.push({ t: Date.now(), a: a?.state, b: b?.state, aEpoch: a?.epoch, bEpoch: b?.epoch });
+      if (this.sampler) this.sampler = setTimeout(tick, 20);
+    };
+    this.sampler = setTimeout(tick, 0);
+  }
+
+  stopSampling(): void {
+    if (this.sampler) clearTimeout(this.sampler);
+    this.sampler = null;
+  }
+
+  /** Samples where both nodes reported an acting state at once. */
+  twoActives(): typeof this.samples {
+    const acting = (s?: string) => s === "active" || s === "active-held";
+    return this.samples.filter((s) => acting(s.a) && acting(s.b));
+  }
+
+  logTail(id: Id, lines = 30): string {
+    const f = join(this.dir, `${id}.log`);
+    if (!existsSync(f)) return "(no log)";
+    return readFileSync(f, "utf8").trim().split("\n").slice(-lines).join("\n");
+  }
+
+  /** Every state transition a node logged, with its wall time, in order. */
+  transitions(id: Id): { time: number; from: string; to: string; epoch: number }[] {
+    const f = join(this.dir, `${id}.log`);
+    if (!existsSync(f)) return [];
+    return readFileSync(f, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => {
+        try {
+          return JSON.parse(l);
+        } catch {
+          return null;
+        }
+      })
+      .filter((j) => j && j.from && j.to && typeof j.msg === "string" && j.msg.startsWith("state "))
+      .map((j) => ({ time: Date.parse(j.time), from: j.from, to: j.to, epoch: j.epoch }));
+  }
+
+  async stop(): Promise<{ a: number | null; b: number | null }> {
+    this.stopSampling();
+    const codes = { a: null as number | null, b: null as number | null };
+    for (const id of ["a", "b"] as Id[]) {
+      const ch = this.nodes[id]?.child;
+      if (ch && ch.exitCode === null && ch.signalCode === null) {
+        ch.kill("SIGCONT");
+        ch.kill("SIGTERM");
+      }
+    }
+    for (const id of ["a", "b"] as Id[]) {
+      const ch = this.nodes[id]?.child;
+      if (ch) codes[id] = (await exited(ch).catch(() => ({ code: -1 }))).code;
+    }
+    await this.stopWitness("SIGTERM");
+    for (const id of ["a", "b"] as Id[]) {
+      await this.relays.tcp[id]?.stop();
+      for (const r of Object.values(this.relays.udp[id] ?? {})) await r.stop();
+    }
+    killAllChildren();
+    if (!process.env.TANDEM_KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true });
+    return codes;
+  }
+}

@@ -1,0 +1,114 @@
+// Hostile and broken input (S4, S5): forged, replayed and garbage datagrams
+// are dropped and counted and change nothing; a broken config is refused at
+// start with the key path and the reason.
+import dgram from "node:dgram";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { Sender, keyFromSecret } from "../../redundancy/wire.js";
+import { Cluster, exited, killAllChildren, sleep, spawnCli } from "../helpers/cluster.js";
+
+let cluster: Cluster | null = null;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = null;
+});
+afterAll(() => killAllChildren());
+
+function rng(seed: number) {
+  let x = seed >>> 0;
+  return () => ((x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0), x / 2 ** 32);
+}
+
+describe("hostile datagrams", () => {
+  it("forged, replayed, truncated and garbage datagrams are dropped and counted; the pair is unharmed (S4, S5)", async () => {
+    cluster = await Cluster.start();
+    const { active, standby } = await cluster.ready();
+    const before = (await cluster.status(standby))!;
+    const target = cluster.ports[standby].lan;
+    const sock = dgram.createSocket("udp4");
+    const send = (b: Buffer) => new Promise<void>((r) => sock.send(b, target, "127.0.0.1", () => r()));
+
+    // 1. forged: a well-formed heartbeat claiming a huge epoch, signed with the wrong key
+    const forger = new Sender({ pair: "it", from: active, inc: 999_999, key: keyFromSecret("not-the-pair-key-not-the-pair-key-xx") });
+    for (let i = 0; i < 20; i++)
+      await send(forger.seal("lan", "hb", { state: "active", epoch: 1000, level: 255, role: "main", leaseReq: true, candidate: false, leaseMs: 1000 }).bytes);
+    // 2. replayed: real datagrams the active sent earlier, captured on the wire
+    const captured = cluster.relays.udp[standby].lan!.recorded.slice(0, 50);
+    expect(captured.length).toBeGreaterThan(5);
+    for (const b of captured) await send(b);
+    // 3. a real message sent on the wrong link (captured on lan, sent to plant)
+    for (const b of captured.slice(0, 5)) await new Promise<void>((r) => sock.send(b, cluster!.ports[standby].plant, "127.0.0.1", () => r()));
+    // 4. truncated real datagrams and bit flips
+    for (const b of captured.slice(0, 10)) {
+      await send(b.subarray(0, Math.max(1, b.length - 7)));
+      const flipped = Buffer.from(b);
+      flipped[flipped.length - 3] ^= 0x40;
+      await send(flipped);
+    }
+    // 5. garbage
+    const r = rng(42);
+    for (let i = 0; i < 300; i++) {
+      const len = Math.floor(r() * 1500);
+      const b = Buffer.alloc(len);
+      for (let j = 0; j < len; j++) b[j] = Math.floor(r() * 256);
+      if (i % 3 === 0 && len > 4) b.write("TDM1", 0, "latin1");
+      await send(b);
+    }
+    sock.close();
+    await sleep(500);
+
+    const after = (await cluster.status(standby))!;
+    const c = after.counters;
+    expect(c.peer_rejected_bad_mac ?? 0).toBeGreaterThanOrEqual(20);
+    expect((c.peer_rejected_replay ?? 0) + (c.peer_rejected_old_incarnation ?? 0)).toBeGreaterThanOrEqual(captured.length - 1);
+    expect(c.peer_rejected_wrong_channel ?? 0).toBeGreaterThanOrEqual(5);
+    expect(c.peer_rejected_total).toBeGreaterThanOrEqual(300);
+    // unharmed: same roles, same epoch, the forged epoch never taken
+    expect(after.state).toBe("standby");
+    expect(after.epoch).toBe(before.epoch);
+    expect((await cluster.status(active))!.state).toBe("active");
+    expect(after.peer.links.every((l) => l.up)).toBe(true);
+  });
+});
+
+describe("broken configuration", () => {
+  it("tandem start refuses it with exit 2, naming each key path and the reason; check-config agrees", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tandem-badcfg-"));
+    try {
+      const file = join(dir, "bad.yaml");
+      writeFileSync(
+        file,
+        `pair: { id: line1, key: short }
+node: { id: a, role: boss, dataDir: ./d }
+peer:
+  id: a
+  listen: 127.0.0.1:notaport
+  address: 127.0.0.1:7411
+  links: []
+heartbeat: { intervalMs: 100, timeoutMs: 50, colour: blue }
+http: { listen: 127.0.0.1:8080 }
+`,
+      );
+      const start = spawnCli(["start", "--config", file]);
+      const res = await exited(start);
+      expect(res.code).toBe(2);
+      const out = start.output();
+      expect(out).toContain("pair.key: a key needs at least 32 characters");
+      expect(out).toMatch(/node\.role: .*"main"/);
+      expect(out).toContain("peer.listen: expected host:port");
+      expect(out).toContain("peer.links: at least one heartbeat link is needed");
+      expect(out).toContain("heartbeat: unknown key 'colour'");
+      expect(out).not.toMatch(/at .*\.js:\d+/); // no stack trace
+      const check = spawnCli(["check-config", file]);
+      expect((await exited(check)).code).toBe(2);
+      expect(check.output()).toContain("pair.key");
+      const missing = spawnCli(["start", "--config", join(dir, "nope.yaml")]);
+      expect((await exited(missing)).code).toBe(2);
+      expect(missing.output()).toContain("cannot read the file");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
