@@ -7,12 +7,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import dgram from "node:dgram";
 import net from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { hashPassword } from "../../runtime/auth/passwords.js";
 import type { NodeStatus } from "../../runtime/node-api.js";
 import { TcpRelay, UdpRelay } from "./chaos-relay.js";
 
-export const ROOT = resolve(import.meta.dirname, "../..");
+/** The checkout (the folder with package.json), from sources or from dist/. */
+export const ROOT = (() => {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, "package.json")) || dir.endsWith("/dist")) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find the tandem checkout above " + import.meta.dirname);
+    dir = up;
+  }
+  return dir;
+})();
 export const CLI = join(ROOT, "dist/runtime/cli.js");
 
 /** A port free for both TCP and UDP on 127.0.0.1 right now. */
