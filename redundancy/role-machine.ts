@@ -238,6 +238,11 @@ class Machine {
       return;
     }
     if (s.takeover && (r.op === "acquire" || r.op === "announce")) {
+      if (r.op === "announce" && s.takeover.path === "dead-process" && r.reason === "witness-starting") {
+        // a witness that just restarted knows nothing either way: as if unreachable
+        this.deadProcessWithoutWitness();
+        return;
+      }
       if (r.reason === "holder-alive") {
         this.event("dead-process-refused", `the witness still hears ${r.holder}: not a dead process; waiting for its lease to run out`);
         s.takeover = { ...s.takeover, path: "witness", startup: false, retryAt: now + p.intervalMs };
@@ -301,6 +306,9 @@ class Machine {
         // Stop acting first, then release the witness, then hand over: the
         // peer's lease counts from when it sent this accept, before our promise.
         out.phase = "handed-over";
+        // FIX(random schedule seed 1199, held rule): the peer drives the context
+        // from the handover on, even if we never see its active heartbeat
+        s.context.ownerIsMeClean = false;
         s.grantedUntil = Math.max(s.grantedUntil, now + p.leaseMs);
         this.transition("standby", `switched over to ${p.peerId} (${out.reason})`);
         if (p.witness) this.fx.push({ type: "witness", op: "release", epoch: s.epoch });
@@ -420,12 +428,24 @@ class Machine {
   /** Time-driven rules, run after every event. */
   evaluate(): void {
     const { p, s, now } = this;
+    this.expireSwitchovers();
+    this.evaluateState();
+    // FIX(role-machine.test random schedules, invariant E): the periodic
+    // heartbeat goes out AFTER the state rules. It used to be queued first, so a
+    // takeover decided in the same tick (dead-process path without a witness)
+    // gave [send-heartbeat, persist-epoch, ...]: the adapter builds the heartbeat
+    // from the new state, so the new epoch left the node before it was on disk
+    // ("persist before announce", DESIGN.md lease rules). An activation already
+    // sends its own heartbeat and moves nextHeartbeatAt.
     if (now >= s.nextHeartbeatAt) {
       s.nextHeartbeatAt = now + p.intervalMs;
       this.fx.push({ type: "send-heartbeat" });
       this.witnessCadence();
     }
-    this.expireSwitchovers();
+  }
+
+  private evaluateState(): void {
+    const { p, s, now } = this;
     switch (s.state) {
       case "starting":
         return this.evalStarting();
@@ -590,10 +610,11 @@ class Machine {
   private driveWitnessTakeover(): void {
     const { s, now } = this;
     const t = s.takeover!;
-    if (t.path !== "witness" || now < t.retryAt) return;
+    if (now < t.retryAt) return;
     t.epoch = Math.max(t.epoch, this.nextEpoch());
     t.retryAt = now + this.p.intervalMs; // a reply may move this
-    this.fx.push({ type: "witness", op: "acquire", epoch: t.epoch });
+    if (t.path === "dead-process") this.fx.push({ type: "witness", op: "announce", epoch: t.epoch, silenceMs: this.p.deadProcessMisses * this.p.intervalMs });
+    else this.fx.push({ type: "witness", op: "acquire", epoch: t.epoch });
   }
 
   // ------------------------------------------------------------ transitions

@@ -42,10 +42,9 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length) {
-    throw new ConfigError(
-      doc.errors.map((e) => ({ path: "", message: `YAML ${e.linePos ? `line ${e.linePos[0].line} column ${e.linePos[0].col}` : ""}: ${e.message.split("\n")[0]}` })),
-      opts.file,
-    );
+    // the first syntax error is the one to fix: the rest are usually its echoes
+    const e = doc.errors[0]!;
+    throw new ConfigError([{ path: "", message: `YAML ${e.linePos ? `line ${e.linePos[0].line} column ${e.linePos[0].col}` : ""}: ${e.message.split("\n")[0]}` }], opts.file);
   }
   const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
@@ -55,8 +54,10 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
   const substituted = substituteEnv(raw, opts.env ?? process.env, "", issues);
   const parsed = configSchema.safeParse(substituted);
   if (!parsed.success) {
+    const envMissing = new Set(issues.map((i) => i.path));
     for (const i of parsed.error.issues) {
       const path = formatPath(i.path);
+      if (envMissing.has(path)) continue; // the missing variable is the problem to report
       let message = i.message;
       if (i.code === "unrecognized_keys") message = `unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `'${k}'`).join(", ")}`;
       const line = lineOf(doc.contents, i.path, lines);

@@ -1,0 +1,119 @@
+// Config loading (S5: malformed config is refused at start with the path and
+// the reason), ${ENV} substitution, and the examples in config/ stay valid.
+import { readdirSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { hashPassword } from "../../runtime/auth/passwords.js";
+import { loadConfig, parseConfig } from "../../runtime/config/load.js";
+import { parseHostPort } from "../../runtime/config/schema.js";
+import { ConfigError } from "../../runtime/errors.js";
+
+const KEY = "k".repeat(40);
+const minimal = `
+pair: { id: line1, key: "\${PAIR_KEY}" }
+node: { id: a, role: main, dataDir: ./data }
+peer:
+  id: b
+  listen: 127.0.0.1:7410
+  address: 127.0.0.1:7411
+  links: [{ name: lan, bind: "127.0.0.1:7420", peer: "127.0.0.1:7421" }]
+http: { listen: 127.0.0.1:8080 }
+`;
+
+function problems(text: string, env: NodeJS.ProcessEnv = { PAIR_KEY: KEY }): string[] {
+  try {
+    parseConfig(text, { env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  return [];
+}
+
+describe("config", () => {
+  it("applies defaults and resolves the data dir against the file's folder", () => {
+    const c = parseConfig(minimal, { env: { PAIR_KEY: KEY }, baseDir: "/etc/tandem" });
+    expect(c.node.dataDir).toBe("/etc/tandem/data");
+    expect(c.heartbeat).toEqual({ intervalMs: 100, timeoutMs: 500, deadProcessMisses: 3, replayWindow: 64 });
+    expect(c.takeover.leaseMs).toBe(1000);
+    expect(c.takeover.autoConfirmMs).toBe(0);
+    expect(c.failback.mode).toBe("manual");
+    expect(c.witness).toBeUndefined();
+    expect(c.peer.links[0]!.bind).toEqual({ host: "127.0.0.1", port: 7420 });
+  });
+
+  it("substitutes ${ENV} and ${ENV:-default}, and names a missing variable with its key path", () => {
+    expect(parseConfig(minimal.replace("./data", "\"${DATA:-/srv/d}\""), { env: { PAIR_KEY: KEY } }).node.dataDir).toBe("/srv/d");
+    expect(problems(minimal, {})).toEqual(["pair.key: environment variable PAIR_KEY is not set"]);
+  });
+
+  it("reports every problem at once, each with its key path, reason and line", () => {
+    const bad = minimal
+      .replace("role: main", "role: boss")
+      .replace("127.0.0.1:7421", "plc1")
+      .replace("http: { listen: 127.0.0.1:8080 }", "http: { listen: 127.0.0.1:8080, colour: red }\nmqtt: { port: 1883 }");
+    const p = problems(bad);
+    expect(p.some((x) => /^node\.role: .*main.*secondary/.test(x))).toBe(true);
+    expect(p).toContain("peer.links[0].peer: expected host:port (e.g. 127.0.0.1:7400), got 'plc1' (line 8)");
+    expect(p.some((x) => x.startsWith("http: unknown key 'colour'"))).toBe(true);
+    expect(p.some((x) => x.startsWith("mqtt: the 'mqtt' section is not supported by this version"))).toBe(true);
+  });
+
+  it("checks relations between keys", () => {
+    const p = problems(
+      minimal.replace("node: { id: a", "node: { id: b").replace("http:", "heartbeat: { intervalMs: 500, timeoutMs: 400 }\ntakeover: { leaseMs: 900, leaseSafetyMs: 600 }\nhttp:"),
+    );
+    expect(p).toContain("peer.id: must differ from node.id ('b') (line 5)");
+    expect(p).toContain("heartbeat.timeoutMs: must be longer than heartbeat.intervalMs (500) (line 9)");
+    expect(p).toContain("takeover.leaseSafetyMs: must be less than half of takeover.leaseMs (900) (line 10)");
+    expect(p.some((x) => x.startsWith("takeover.leaseMs: must be more than two heartbeat intervals"))).toBe(true);
+  });
+
+  it("refuses YAML syntax errors, duplicate keys, non-mappings and short keys", () => {
+    expect(problems("pair: [")[0]).toMatch(/^: YAML line 1/);
+    expect(problems(minimal + "\nhttp: { listen: 127.0.0.1:9 }")[0]).toMatch(/YAML .*unique|Map keys must be unique/i);
+    expect(problems("- a\n- b")).toEqual([": expected a YAML mapping with the sections pair, node, peer, http…"]);
+    expect(problems(minimal, { PAIR_KEY: "short" })[0]).toMatch(/^pair\.key: a key needs at least 32 characters/);
+  });
+
+  it("parses host:port forms", () => {
+    expect(parseHostPort("[::1]:7400")).toEqual({ host: "::1", port: 7400 });
+    expect(parseHostPort("plc.local:502")).toEqual({ host: "plc.local", port: 502 });
+    expect(parseHostPort("1.2.3.4:70000")).toMatch(/port must be 1–65535/);
+    expect(parseHostPort("1.2.3.4")).toMatch(/expected host:port/);
+  });
+
+  describe("the examples in config/", () => {
+    const env: NodeJS.ProcessEnv = { TANDEM_PAIR_KEY: KEY, TANDEM_WITNESS_KEY: KEY };
+    beforeAll(async () => {
+      for (const r of ["VIEWER", "OPERATOR", "ADMIN"]) env[`TANDEM_${r}_HASH`] = await hashPassword(r.toLowerCase());
+    });
+    const root = new URL("../../config/", import.meta.url).pathname;
+    const files = readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".yaml"));
+    it("has both layouts", () => expect(files.sort()).toEqual(["one-host/a.yaml", "one-host/b.yaml", "two-hosts/a.yaml", "two-hosts/b.yaml"]));
+    for (const f of files) {
+      it(`${f} is valid and mirrors its peer`, () => {
+        const c = loadConfig(join(root, f), env);
+        const peerFile = f.replace(/\/(a|b)\.yaml$/, (_m, id: string) => `/${id === "a" ? "b" : "a"}.yaml`);
+        const p = loadConfig(join(root, peerFile), env);
+        expect(c.peer.id).toBe(p.node.id);
+        expect(c.peer.address).toEqual(p.peer.listen);
+        for (const l of c.peer.links) expect(l.peer).toEqual(p.peer.links.find((x) => x.name === l.name)!.bind);
+        expect(c.pair.id).toBe(p.pair.id);
+        expect([c.node.role, p.node.role].sort()).toEqual(["main", "secondary"]);
+      });
+    }
+  });
+
+  it("loadConfig names the file when it cannot be read", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tandem-cfg-"));
+    try {
+      writeFileSync(join(dir, "x.yaml"), minimal);
+      expect(() => loadConfig(join(dir, "missing.yaml"))).toThrow(/cannot read the file/);
+      expect(loadConfig(join(dir, "x.yaml"), { PAIR_KEY: KEY }).node.dataDir).toBe(join(dir, "data"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
