@@ -6,8 +6,10 @@ import { Cluster, killAllChildren } from "../helpers/cluster.js";
 
 let cluster: Cluster | null = null;
 afterEach(async () => {
-  await cluster?.stop();
+  const codes = await cluster?.stop();
   cluster = null;
+  // nodes stopped with SIGTERM exit 0 with nothing left open (TANDEM_CHECK_HANDLES=1)
+  if (codes) expect(Object.values(codes).filter((c) => c !== 0 && c !== null)).toEqual([]);
 });
 afterAll(() => killAllChildren());
 

@@ -1,0 +1,91 @@
+// Operator paths through the real CLI against real nodes: without a witness a
+// standby that lost the active on every link waits for an operator (S1, S3);
+// status --json carries the pid; log levels change at runtime; every action
+// lands in the audit log with who did it (S4).
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { Cluster, exited, killAllChildren, sleep, spawnCli } from "../helpers/cluster.js";
+
+let cluster: Cluster | null = null;
+afterEach(async () => {
+  const codes = await cluster?.stop();
+  cluster = null;
+  // nodes stopped with SIGTERM exit 0 with nothing left open (TANDEM_CHECK_HANDLES=1)
+  if (codes) expect(Object.values(codes).filter((c) => c !== 0 && c !== null)).toEqual([]);
+});
+afterAll(() => killAllChildren());
+
+async function cli(args: string[], user: string): Promise<{ code: number | null; out: string }> {
+  const p = spawnCli(args, { env: { TANDEM_USER: user, TANDEM_PASSWORD: user } });
+  const { code } = await exited(p);
+  return { code, out: p.output() };
+}
+
+describe("operator paths", () => {
+  it("no witness: the standby waits for an operator after losing the active on every link; confirm promotes it held, a second confirm resumes (S1, S3)", async () => {
+    cluster = await Cluster.start({ witness: false });
+    const { active, standby } = await cluster.ready();
+    const epoch = (await cluster.status(standby))!.epoch;
+    cluster.startSampling();
+    cluster.cutPeer(true);
+    await cluster.waitFor(active, (s) => s.state === "isolated", 4000, "isolated");
+    const waiting = await cluster.waitFor(standby, (s) => s.awaitingOperator, 4000, "awaiting operator");
+    expect(waiting.state).toBe("standby");
+    expect(waiting.message).toMatch(/operator must check it is down/);
+    await sleep(1000);
+    expect((await cluster.status(standby))!.state).toBe("standby"); // nobody decides for the operator
+
+    const url = cluster.nodes[standby].url;
+    const viewer = await cli(["confirm", "--node", url], "viewer");
+    expect(viewer.code).toBe(1);
+    expect(viewer.out).toMatch(/needs operator|may not/);
+    const first = await cli(["confirm", "--node", url], "operator");
+    expect(first.code).toBe(0);
+    const held = (await cluster.status(standby))!;
+    expect(held.state).toBe("active-held");
+    expect(held.epoch).toBe(epoch + 1);
+    const second = await cli(["confirm", "--node", url], "operator");
+    expect(second.code).toBe(0);
+    expect((await cluster.status(standby))!.state).toBe("active");
+
+    const audit = await cluster.api(standby, "GET", "/audit?limit=50", undefined, "viewer");
+    const entries = audit.json.entries as { action: string; user: string; result: string; details?: Record<string, unknown> }[];
+    expect(entries.some((e) => e.action === "confirm" && e.user === "operator" && e.details?.manualFencing === true)).toBe(true);
+    expect(entries.some((e) => e.action === "confirm" && e.user === "viewer")).toBe(false); // refused before the controller
+
+    // the partition heals: the isolated old active follows the higher epoch
+    cluster.cutPeer(false);
+    await cluster.waitFor(active, (s) => s.state === "standby" && s.epoch === epoch + 1, 5000, "standby with the new epoch");
+    cluster.stopSampling();
+    expect(cluster.twoActives()).toEqual([]);
+  });
+
+  it("status --json carries the pid; log levels change at runtime without a restart and the change is audited", async () => {
+    cluster = await Cluster.start();
+    const { active } = await cluster.ready();
+    const url = cluster.nodes[active].url;
+    const st = await cli(["status", "--node", url, "--json"], "viewer");
+    expect(st.code).toBe(0);
+    const s = JSON.parse(st.out);
+    expect(s.pid).toBe(cluster.pid(active));
+    for (const k of ["pairId", "nodeId", "role", "state", "epoch", "serviceLevel", "leaseRemainingMs", "peer", "witness", "context", "replication"]) expect(s).toHaveProperty(k);
+    expect(s.peer.links.map((l: { name: string }) => l.name)).toEqual(["lan", "plant"]);
+
+    expect((await cli(["log-level", "error", "--component", "node", "--node", url], "operator")).code).toBe(1);
+    const set = await cli(["log-level", "error", "--component", "node", "--node", url], "admin");
+    expect(set.code).toBe(0);
+    const levels = await cluster.api(active, "GET", "/log-level", undefined, "viewer");
+    expect(levels.json.components.node).toBe("error");
+    // the node component logs audit lines at info: now silent, and back after
+    const marker = () => cluster!.logTail(active, 400).split("\n").filter((l) => l.includes('"component":"node"') && l.includes("audit: admin log-level")).length;
+    const before = marker();
+    await cli(["log-level", "debug", "--component", "peer", "--node", url], "admin");
+    await sleep(200);
+    expect(marker()).toBe(before);
+    await cli(["log-level", "info", "--component", "node", "--node", url], "admin");
+    await cli(["log-level", "info", "--component", "peer", "--node", url], "admin");
+    await sleep(200);
+    expect(marker()).toBeGreaterThan(before);
+    const audit = await cluster.api(active, "GET", "/audit?limit=20", undefined, "viewer");
+    expect((audit.json.entries as { action: string }[]).filter((e) => e.action === "log-level").length).toBeGreaterThanOrEqual(3);
+  });
+});
