@@ -109,7 +109,8 @@ export class PeerLink {
 
   async start(): Promise<void> {
     for (const link of this.opts.links) {
-      const sock = dgram.createSocket({ type: isIPv6(link.bind.host) ? "udp6" : "udp4" });
+      // a large receive buffer: a burst of junk must not crowd out real heartbeats
+      const sock = dgram.createSocket({ type: isIPv6(link.bind.host) ? "udp6" : "udp4", recvBufferSize: 1 << 20 });
       await new Promise<void>((resolve, reject) => {
         sock.once("error", reject);
         sock.bind(link.bind.port, link.bind.host, () => {

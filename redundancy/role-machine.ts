@@ -129,6 +129,13 @@ class Machine {
     s.peer.role = hb.role;
     s.peer.candidate = hb.candidate;
     s.peer.byeAt = null;
+    // FIX(role-machine.test "after the pair splits and heals ...", random seeds
+    // 1199/1914): a peer that is active, or that knows a newer epoch (someone
+    // activated in it while we did not look), drives or drove the process
+    // context, so what this node holds is no longer its own clean context.
+    // Without this a later election or witness claim made it plain `active`
+    // over the peer's context with no handover (DESIGN.md held rule; S3).
+    if (hb.epoch > s.epoch || (isActive(hb.state) && hb.epoch >= s.epoch)) s.context.ownerIsMeClean = false;
     if (hb.epoch > s.peer.epoch || isActive(hb.state)) s.peer.epoch = hb.epoch;
     if (s.state === "isolated") this.transition("standby", `the peer ${this.p.peerId} is visible again`);
     if (s.awaitingOperator) {
@@ -142,12 +149,6 @@ class Machine {
   /** The peer says it is active: obey a higher epoch, refuse a lower one. */
   private onActivePeer(hb: Heartbeat): void {
     const { s } = this;
-    // FIX(role-machine.test "after the pair splits and heals ..."): a peer that is
-    // legitimately active drives the process context from now on, so what this
-    // node holds is no longer its own clean context; without this a later
-    // election (or a startup claim) made it plain `active` over the peer's
-    // context with no handover (DESIGN.md, lease rules: the held rule; S3).
-    if (hb.epoch >= s.epoch) s.context.ownerIsMeClean = false;
     s.noActiveSince = null;
     s.candidateSince = null;
     if (s.takeover) {
@@ -518,9 +519,15 @@ class Machine {
       if (now < s.grantedUntil) return; // our own promise to the old active first
       this.event("takeover-started", `the ${s.peer.heardAt === null ? "peer" : "active"} ${p.peerId} is not visible on any link; asking the witness`);
       // a peer never seen active held nothing: claiming the role is a start-up, not a takeover
-      s.takeover = { path: "witness", epoch: this.nextEpoch(), startup: !isActive(s.peer.state), retryAt: now, startedAt: now };
+      // FIX(random seed 1864, S3): "never seen active" is not "never was active": a node
+      // paused or split away may have missed the peer's whole takeover. Only a pair
+      // that never had an active anywhere we know of (epoch 0) claims as a start-up.
+      const pristine = !isActive(s.peer.state) && s.epoch === 0 && s.peer.epoch === 0 && s.witness.holderEpoch === 0;
+      s.takeover = { path: "witness", epoch: this.nextEpoch(), startup: pristine, retryAt: now, startedAt: now };
       return this.driveWitnessTakeover();
     }
+    // the lease we granted the old active runs out before anyone may promote us
+    if (now < s.grantedUntil) return;
     this.awaitOperator();
   }
 
@@ -597,14 +604,21 @@ class Machine {
     this.fx.push({ type: "witness", op: "announce", epoch, silenceMs: p.deadProcessMisses * p.intervalMs });
   }
 
+  /**
+   * The active's process is gone but the configured witness does not answer.
+   * Taking over on the kernel evidence alone would leave the witness
+   * recording the old epoch, and a restarted old active on the witness's side
+   * of a split could then claim the same epoch (S1). So the node keeps asking
+   * the witness and, meanwhile, an operator who has checked may decide.
+   */
   private deadProcessWithoutWitness(): void {
-    const { s } = this;
+    const { p, s, now } = this;
     const t = s.takeover!;
-    s.takeover = null;
-    s.peer.fenced = true;
-    this.event("witness-unreachable", "the witness did not answer; taking over on the dead-process evidence alone");
-    // keeps telling the witness (renew, then acquire) as the active
-    this.activate(t.epoch, 0, "takeover-dead-process", "none");
+    t.retryAt = now + p.intervalMs;
+    if (!s.awaitingOperator) this.event("witness-unreachable", `the active ${p.peerId}'s process is gone but the witness does not answer; still asking it`);
+    if (now >= s.grantedUntil) {
+      this.awaitOperator(`the active ${p.peerId}'s process is gone but the witness does not answer: an operator who has checked ${p.peerId} is down may confirm to take over`);
+    }
   }
 
   private driveWitnessTakeover(): void {
@@ -668,6 +682,11 @@ class Machine {
     if (peerVisible(s.peer, now, p.timeoutMs)) {
       this.audit(action, actor, "refused", { reason: "peer visible" });
       return this.fail(id, "TANDEM_ERR_PROMOTE", `the peer ${p.peerId} is visible (${s.peer.state}); use a switchover instead`);
+    }
+    if (now < s.grantedUntil) {
+      // even a checked-down active keeps the lease this node vouched for
+      this.audit(action, actor, "refused", { reason: "own grant still running" });
+      return this.fail(id, "TANDEM_ERR_PROMOTE", `this node granted ${p.peerId} a lease that runs ${Math.ceil(s.grantedUntil - now)} ms more; try again then`);
     }
     s.peer.fenced = true;
     this.activate(this.nextEpoch(), 0, "promote", "renew");
@@ -747,11 +766,11 @@ class Machine {
     else this.fail(replyId, "TANDEM_ERR_SWITCHOVER", why);
   }
 
-  private awaitOperator(): void {
+  private awaitOperator(reason?: string): void {
     const { p, s } = this;
     if (s.awaitingOperator) return;
     s.awaitingOperator = true;
-    s.reason = `the peer ${p.peerId} is not visible on any link and there is no witness: an operator must check it is down, then confirm to take over`;
+    s.reason = reason ?? `the peer ${p.peerId} is not visible on any link and there is no witness: an operator must check it is down, then confirm to take over`;
     this.event("awaiting-operator", s.reason);
   }
 
@@ -780,6 +799,9 @@ class Machine {
   private raiseEpoch(epoch: number): void {
     if (epoch <= this.s.epoch) return;
     this.s.epoch = epoch;
+    // someone activated in a newer epoch: our context is no longer ours alone
+    // (activate() decides its hold before raising and re-marks it when not held)
+    this.s.context.ownerIsMeClean = false;
     this.fx.push({ type: "persist-epoch", epoch });
   }
 

@@ -163,6 +163,8 @@ export const configSchema = z
       ctx.addIssue({ code: "custom", path: ["heartbeat", "timeoutMs"], message: `must be longer than heartbeat.intervalMs (${c.heartbeat.intervalMs})` });
     if (c.takeover.leaseSafetyMs >= c.takeover.leaseMs / 2)
       ctx.addIssue({ code: "custom", path: ["takeover", "leaseSafetyMs"], message: `must be less than half of takeover.leaseMs (${c.takeover.leaseMs})` });
+    if (c.takeover.startupWaitMs < c.takeover.leaseMs)
+      ctx.addIssue({ code: "custom", path: ["takeover", "startupWaitMs"], message: `must be at least takeover.leaseMs (${c.takeover.leaseMs}): a restarted node has forgotten the leases it granted before` });
     if (c.takeover.leaseMs <= c.heartbeat.intervalMs * 2)
       ctx.addIssue({ code: "custom", path: ["takeover", "leaseMs"], message: `must be more than two heartbeat intervals (${c.heartbeat.intervalMs * 2}) or every lease runs out between renewals` });
     const users = new Set<string>();

@@ -30,7 +30,12 @@ describe("hostile datagrams", () => {
     const before = (await cluster.status(standby))!;
     const target = cluster.ports[standby].lan;
     const sock = dgram.createSocket("udp4");
-    const send = (b: Buffer) => new Promise<void>((r) => sock.send(b, target, "127.0.0.1", () => r()));
+    let sent = 0;
+    // paced: this tests the node's handling, not the kernel's socket buffer
+    const send = async (b: Buffer) => {
+      await new Promise<void>((r) => sock.send(b, target, "127.0.0.1", () => r()));
+      if (++sent % 25 === 0) await sleep(5);
+    };
 
     // 1. forged: a well-formed heartbeat claiming a huge epoch, signed with the wrong key
     const forger = new Sender({ pair: "it", from: active, inc: 999_999, key: keyFromSecret("not-the-pair-key-not-the-pair-key-xx") });

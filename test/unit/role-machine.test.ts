@@ -1,0 +1,851 @@
+// The role state machine (redundancy/role-machine.ts) driven through a
+// simulated pair (test/helpers/pair-sim.ts) with a fake clock. Every scenario
+// reads as a script and names the promise it defends (DESIGN.md):
+//   S1 one active, S3 held until confirmed, L1 fast takeover, and the lease
+//   rules (L-rules). The simulator checks S1, persist-before-announce, the
+//   held rule and our own lease promises after EVERY step and throws on a
+//   breach, so each scenario also asserts "never two actives" throughout.
+import { describe, expect, it } from "vitest";
+import { canAct, initialState, step } from "../../redundancy/role-machine.js";
+import { PairSim, admin, defaultParams, operator, rng, type LinkName, type NodeId } from "../helpers/pair-sim.js";
+
+const INTERVAL = 100;
+const LEASE = 1000;
+const TIMEOUT = 500;
+const STARTUP = 1500;
+
+/** two nodes started together, settled: a active in epoch 1, b standby */
+function steadyPair(opts: ConstructorParameters<typeof PairSim>[0] = {}): PairSim {
+  const sim = new PairSim(opts);
+  sim.until(() => sim.state("a") === "active" && sim.state("b") === "standby" && sim.epoch("b") === sim.epoch("a"), 3000, "a active, b standby");
+  sim.run(500);
+  return sim;
+}
+
+describe("start-up", () => {
+  it("S1: both start at once → the main becomes active, the secondary standby", () => {
+    const sim = new PairSim();
+    sim.run(1000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.epoch("a")).toBe(1);
+    expect(sim.epoch("b")).toBe(1);
+    expect(sim.persisted("a")).toBe(1);
+    expect(sim.persisted("b")).toBe(1); // learnt from a's heartbeat and persisted
+    // a clean election: nobody's context was taken over
+    expect(sim.transitions("a").at(-1)?.reason).toMatch(/elected/);
+  });
+
+  it("S1: both configured main → the lower node id wins", () => {
+    const sim = new PairSim({ params: { role: "main" } });
+    sim.run(1000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.state("b")).toBe("standby");
+  });
+
+  it("S1: a clearly healthier secondary wins the election over the main", () => {
+    const sim = new PairSim({ start: [] });
+    sim.start("a").start("b");
+    sim.setLevel("a", 120); // below b's 255 by more than the margin (50)
+    sim.run(1000);
+    expect(sim.state("b")).toBe("active");
+    expect(sim.state("a")).toBe("standby");
+  });
+
+  it("S1: one node alone with a witness → active once startupWaitMs has passed", () => {
+    const sim = new PairSim({ witness: true, start: ["a"] });
+    sim.run(STARTUP - 20);
+    expect(sim.state("a")).toBe("starting");
+    const took = sim.until(() => sim.state("a") === "active", 200, "a active");
+    expect(took).toBeLessThan(50);
+    expect(sim.epoch("a")).toBe(1);
+    expect(sim.witness?.record("line1")).toMatchObject({ holder: "a", epoch: 1 });
+    sim.run(3000); // keeps its lease through the witness alone
+    expect(sim.canAct("a")).toBe(true);
+  });
+
+  it("S3: one node alone without a witness → standby awaiting an operator; confirm → active-held epoch+1; confirm again → active", () => {
+    const sim = new PairSim({ start: ["a"] });
+    sim.run(STARTUP + 100);
+    expect(sim.state("a")).toBe("standby");
+    expect(sim.node("a").s.awaitingOperator).toBe(true);
+    expect(sim.events("a", "awaiting-operator")).toHaveLength(1);
+    sim.run(5000);
+    expect(sim.state("a")).toBe("standby"); // never on its own
+
+    const first = sim.op("a", "confirm", operator);
+    expect(first.reply).toMatchObject({ ok: true, value: { state: "active-held", epoch: 1 } });
+    expect(sim.persisted("a")).toBe(1);
+    expect(sim.canAct("a")).toBe(true);
+    expect(sim.effectsOf("a", "audit").at(-1)?.fx).toMatchObject({ action: "confirm", result: "ok", details: { manualFencing: true } });
+
+    const second = sim.op("a", "confirm", operator);
+    expect(second.reply).toMatchObject({ ok: true, value: { state: "active", epoch: 1 } });
+    sim.run(3000);
+    expect(sim.state("a")).toBe("active");
+  });
+
+  it("S1: a node that starts next to a running active joins as standby", () => {
+    const sim = new PairSim({ witness: true, start: ["a"] });
+    sim.until(() => sim.state("a") === "active", 2000, "a active");
+    sim.start("b");
+    sim.run(2000);
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.state("a")).toBe("active");
+    expect(sim.epoch("b")).toBe(sim.epoch("a"));
+  });
+
+  it("S1: a witness that just restarted grants nobody during its quiet period", () => {
+    const sim = new PairSim({ witness: true, start: ["a"], witnessUpForMs: 0 });
+    sim.run(STARTUP);
+    expect(sim.state("a")).toBe("starting");
+    sim.until(() => sim.state("a") === "active", LEASE + 500, "a active after the quiet period");
+    expect(sim.now).toBeGreaterThanOrEqual(LEASE);
+  });
+});
+
+describe("takeover when the active's process dies (cause 2)", () => {
+  for (const witness of [true, false]) {
+    it(`L1/S3: kill the active → standby active-held in epoch+1 within (deadProcessMisses+1) intervals, ${witness ? "with" : "without"} a witness`, () => {
+      const sim = steadyPair({ witness });
+      const e = sim.epoch("a");
+      sim.kill("a");
+      const took = sim.until(() => sim.state("b") === "active-held", 2000, "b active-held");
+      expect(took).toBeLessThanOrEqual((3 + 1) * INTERVAL);
+      expect(sim.epoch("b")).toBe(e + 1);
+      expect(sim.persisted("b")).toBe(e + 1);
+      expect(sim.canAct("b")).toBe(true);
+      // S3: held until confirmed, however long it takes
+      sim.run(10_000);
+      expect(sim.state("b")).toBe("active-held");
+      expect(sim.canAct("b")).toBe(true);
+      expect(sim.op("b", "confirm").reply).toMatchObject({ ok: true, value: { state: "active" } });
+      if (witness) expect(sim.witness?.record("line1")).toMatchObject({ holder: "b", epoch: e + 1 });
+    });
+  }
+
+  it("S1: a dead active with the witness unreachable: the standby keeps asking the witness and waits for an operator; confirmed, it claims the witness once it answers", () => {
+    const sim = steadyPair({ witness: true });
+    sim.stopWitness();
+    sim.run(200); // the active still has its lease from b
+    sim.kill("a");
+    sim.until(() => sim.node("b").s.awaitingOperator, 3000, "b awaiting operator");
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.events("b", "witness-unreachable").length).toBeGreaterThanOrEqual(1);
+    sim.op("b", "confirm", operator); // manual fencing: the operator checked a is down
+    expect(sim.state("b")).toBe("active-held");
+    sim.startWitness();
+    sim.run(3000);
+    expect(sim.witness?.record("line1")).toMatchObject({ holder: "b", epoch: 2 });
+    expect(sim.canAct("b")).toBe(true);
+  });
+
+  it("S1: a dead active with the witness answering again is taken over through it, without an operator", () => {
+    const sim = steadyPair({ witness: true });
+    sim.stopWitness();
+    sim.run(200);
+    sim.kill("a");
+    sim.run(600);
+    expect(sim.state("b")).toBe("standby");
+    sim.startWitness();
+    sim.until(() => sim.state("b") === "active-held", 5000, "b active-held");
+    expect(sim.witness?.record("line1")).toMatchObject({ holder: "b", epoch: 2 });
+  });
+
+  it("S1: the witness refuses the announce while it still hears the active: a live process whose connection merely broke is not displaced", () => {
+    const sim = steadyPair({ witness: true });
+    // the peer connection is reset (b's kernel reports it) and both links are
+    // gone, but a is alive and renews at the witness
+    sim.partition();
+    sim.inject("b", { type: "tcp", status: "down" });
+    sim.run(5000);
+    expect(sim.events("b", "dead-process-refused").length).toBeGreaterThan(0);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.canAct("a")).toBe(true);
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.canAct("b")).toBe(false);
+    expect(sim.witness?.record("line1")).toMatchObject({ holder: "a", epoch: 1 });
+  });
+
+  it("S1: a restarted old active with a stale epoch rejoins as standby and persists the new epoch", () => {
+    const sim = steadyPair({ witness: true });
+    sim.kill("a");
+    sim.until(() => sim.state("b") === "active-held", 1000, "b active-held");
+    sim.op("b", "confirm");
+    sim.run(500);
+    sim.restart("a");
+    expect(sim.epoch("a")).toBe(1);
+    sim.run(2000);
+    expect(sim.state("a")).toBe("standby");
+    expect(sim.epoch("a")).toBe(2);
+    expect(sim.persisted("a")).toBe(2);
+    expect(sim.state("b")).toBe("active");
+    // b now renews through a again, not only through the witness
+    expect(sim.node("b").s.peer.fenced).toBe(false);
+  });
+
+  it("S1: without a witness, a restarted old active that cannot see the new active waits for an operator", () => {
+    const sim = steadyPair();
+    sim.kill("a");
+    sim.until(() => sim.state("b") === "active-held", 1000, "b active-held");
+    sim.partition();
+    sim.restart("a");
+    sim.run(STARTUP + 3000);
+    expect(sim.state("a")).toBe("standby");
+    expect(sim.node("a").s.awaitingOperator).toBe(true);
+    expect(sim.canAct("b")).toBe(true); // the lone active keeps the plant running
+    sim.heal();
+    sim.run(1000);
+    expect(sim.state("a")).toBe("standby");
+    expect(sim.epoch("a")).toBe(2);
+  });
+});
+
+describe("takeover when the active is not visible (causes 1 and 3)", () => {
+  it("L1/S1: the active's host dies (no reset, silence) → standby active-held through the witness within lease + 0.3 s", () => {
+    const sim = steadyPair({ witness: true });
+    sim.partition(); // the host is gone: nothing more from it, no kernel reset either
+    sim.isolateFromWitness("a");
+    const took = sim.until(() => sim.state("b") === "active-held", 3000, "b active-held");
+    expect(took).toBeLessThanOrEqual(LEASE + 300);
+    expect(sim.state("a")).toBe("isolated");
+    expect(sim.epoch("b")).toBe(2);
+  });
+
+  it("S1: SIGSTOP the active longer than its lease → the standby takes over only after the lease ran out at the witness; on resume the old active never acts", () => {
+    const sim = steadyPair({ witness: true });
+    const pausedAt = sim.now;
+    sim.pause("a", 3000);
+    let tookAt = -1;
+    sim.during(3000, () => {
+      if (tookAt < 0 && sim.state("b") === "active-held") tookAt = sim.now;
+    });
+    expect(tookAt).toBeGreaterThan(0);
+    // a's last renewal at the witness was before the pause; its lease there ran out first
+    expect(tookAt).toBeGreaterThanOrEqual(pausedAt + LEASE - INTERVAL);
+    // resume: a wakes with a lease long gone (S1 is checked at every step by the simulator)
+    sim.during(2000, () => expect(sim.canAct("a")).toBe(false));
+    expect(["standby", "isolated"]).toContain(sim.state("a"));
+    expect(sim.state("a")).toBe("standby");
+    expect(sim.epoch("a")).toBe(2);
+    expect(sim.state("b")).toBe("active-held");
+  });
+
+  it("S1: a pause shorter than the lease is ridden out: no takeover", () => {
+    const sim = steadyPair({ witness: true });
+    sim.pause("a", 600);
+    sim.run(3000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.epoch("b")).toBe(1);
+  });
+
+  it("S1: a clock jump of 10 s (the standby paused) changes nothing on either side", () => {
+    const sim = steadyPair({ witness: true });
+    sim.pause("b", 10_000);
+    sim.run(10_000);
+    expect(sim.state("a")).toBe("active"); // it renews through the witness
+    sim.run(2000);
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.state("a")).toBe("active");
+    expect(sim.epoch("b")).toBe(1);
+  });
+
+  it("S1: a clock jump of 10 s on the active without a witness → it wakes isolated-then-standby, the standby awaits an operator, never two actives", () => {
+    const sim = steadyPair();
+    sim.pause("a", 10_000);
+    sim.run(10_000);
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.node("b").s.awaitingOperator).toBe(true);
+    sim.during(2000, () => expect(sim.actors().length).toBeLessThanOrEqual(1));
+    // a wakes with an expired lease; the pair elects again (a is the main, its own context)
+    expect(sim.state("a")).toBe("active");
+    expect(sim.transitions("a").some((t) => t.to === "isolated")).toBe(true);
+  });
+
+  it("S1: partition with no witness → the active isolates after its lease, the standby awaits an operator, never two actives", () => {
+    const sim = steadyPair();
+    const cutAt = sim.now;
+    sim.partition();
+    const isolatedAfter = sim.until(() => sim.state("a") === "isolated", 2000, "a isolated");
+    expect(cutAt + isolatedAfter).toBeLessThanOrEqual(cutAt + LEASE);
+    // b asks for an operator only once the lease it granted a has run out
+    expect(sim.node("b").s.awaitingOperator).toBe(false);
+    sim.until(() => sim.node("b").s.awaitingOperator, LEASE, "b awaiting operator");
+    sim.run(5000);
+    expect(sim.state("a")).toBe("isolated");
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.actors()).toEqual([]);
+    sim.heal();
+    sim.run(1000);
+    expect(sim.actors()).toEqual(["a"]);
+  });
+
+  it("S1: partition with the witness reachable by the active only → the active keeps the role, the standby does not take over", () => {
+    const sim = steadyPair({ witness: true });
+    sim.partition();
+    sim.isolateFromWitness("b");
+    sim.run(5000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.canAct("a")).toBe(true);
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.epoch("b")).toBe(1);
+  });
+
+  it("S1: partition with the witness reachable by both → the active keeps the role through the witness; the standby is refused 'held'", () => {
+    const sim = steadyPair({ witness: true });
+    sim.partition();
+    sim.run(5000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.node("b").s.takeover).not.toBeNull();
+    sim.heal();
+    sim.run(1000);
+    expect(sim.node("b").s.takeover).toBeNull();
+    expect(sim.events("b", "takeover-cancelled").length).toBeGreaterThan(0);
+  });
+
+  it("S1: partition with the witness reachable by the standby only → the active isolates, then the standby takes over", () => {
+    const sim = steadyPair({ witness: true });
+    sim.partition();
+    sim.isolateFromWitness("a");
+    sim.run(3000);
+    expect(sim.state("a")).toBe("isolated");
+    expect(sim.state("b")).toBe("active-held");
+    sim.heal();
+    sim.isolateFromWitness("a", false);
+    sim.run(1000);
+    expect(sim.state("a")).toBe("standby");
+    expect(sim.epoch("a")).toBe(2);
+  });
+
+  it("S1: the witness unreachable for both while the pair sees itself → nothing changes (the peer renews)", () => {
+    const sim = steadyPair({ witness: true });
+    sim.stopWitness();
+    sim.run(5000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.node("a").s.witness.reachable).toBe(false);
+    sim.startWitness();
+    sim.run(3000);
+    expect(sim.witness?.record("line1")).toMatchObject({ holder: "a", epoch: 1 });
+  });
+});
+
+describe("links", () => {
+  for (const l of ["lan", "plant"] as LinkName[]) {
+    it(`S1: one link of two down (${l}) → no failover, the link shows down`, () => {
+      const sim = steadyPair({ witness: true });
+      sim.cutLink(l);
+      sim.run(5000);
+      expect(sim.state("a")).toBe("active");
+      expect(sim.state("b")).toBe("standby");
+      const last = sim.node("b").s.peer.links;
+      expect(sim.now - (last[l] ?? 0)).toBeGreaterThanOrEqual(TIMEOUT);
+      const other = l === "lan" ? "plant" : "lan";
+      expect(sim.now - (last[other] ?? 0)).toBeLessThan(TIMEOUT);
+    });
+  }
+
+  it("S1: heartbeats arriving late (one link 250 ms behind) and reordered change nothing", () => {
+    const sim = steadyPair({ witness: true });
+    sim.linkDelay.lan = 250;
+    sim.run(5000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.state("b")).toBe("standby");
+    sim.cutLink("plant"); // only the slow link left: still within the timeout
+    sim.run(3000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.canAct("a")).toBe(true);
+  });
+
+  it("S1: a stale heartbeat from the old epoch replayed after a takeover is refused (lease-refuse) and does not disturb the new active", () => {
+    const sim = steadyPair({ witness: true });
+    sim.kill("a");
+    sim.until(() => sim.state("b") === "active-held", 1000, "b active-held");
+    sim.inject("b", { type: "heartbeat", link: "lan", seq: 9999, hb: { state: "active", epoch: 1, level: 255, role: "main", leaseReq: true, candidate: false, leaseMs: LEASE } });
+    expect(sim.effectsOf("b", "send-lease-refuse").length).toBeGreaterThan(0);
+    expect(sim.state("b")).toBe("active-held");
+    expect(sim.epoch("b")).toBe(2);
+  });
+
+  it("S1: the tcp connection cut alone (links up) changes nothing", () => {
+    const sim = steadyPair({ witness: true });
+    sim.cutTcp();
+    sim.run(5000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.state("b")).toBe("standby");
+  });
+});
+
+describe("election grants", () => {
+  it("S1: grants go only to the agreed election winner", () => {
+    const sim = new PairSim({ start: [] });
+    sim.start("a").start("b");
+    sim.setLevel("a", 100);
+    sim.run(30); // both standby, b is the winner in both views
+    sim.inject("b", { type: "heartbeat", link: "lan", seq: 1, hb: { state: "standby", epoch: 0, level: 100, role: "main", leaseReq: true, candidate: true, leaseMs: LEASE } });
+    expect(sim.effectsOf("b", "send-grant")).toHaveLength(0);
+    sim.run(1000);
+    expect(sim.state("b")).toBe("active");
+    expect(sim.effectsOf("b", "send-grant")).toHaveLength(0); // b only ever refuses as the active
+  });
+
+  it("S1: a node that granted a lease never becomes active before the grant expired", () => {
+    const sim = new PairSim({ start: [] });
+    sim.start("a").start("b");
+    sim.run(400); // a elected with b's grant
+    expect(sim.state("a")).toBe("active");
+    const lastGrant = sim.effectsOf("b", "send-grant").at(-1)!.t;
+    sim.partition();
+    sim.kill("a"); // no reset reaches b: b only sees silence
+    sim.during(LEASE, () => {
+      if (sim.now < lastGrant + LEASE) expect(sim.canAct("b")).toBe(false);
+    });
+    // the simulator checks the same thing after every step (G)
+  });
+
+  it("S1: a candidate that granted the peer first waits out that grant before it can win", () => {
+    const p = defaultParams("b");
+    let s = initialState(p, 0, 0);
+    const hb = { state: "standby" as const, epoch: 0, level: 255, role: "main" as const, leaseReq: false, candidate: false, leaseMs: LEASE };
+    s = step(p, s, { type: "heartbeat", link: "lan", seq: 1, hb }, 0).state;
+    s = step(p, s, { type: "tick" }, 300).state;
+    // a asks as a candidate: b (the loser) grants it
+    const g = step(p, s, { type: "heartbeat", link: "lan", seq: 2, hb: { ...hb, leaseReq: true, candidate: true } }, 301);
+    expect(g.effects.some((e) => e.type === "send-grant")).toBe(true);
+    s = g.state;
+    // now a looks unhealthy: b becomes the winner and a candidate itself, a peer grant arrives
+    s = step(p, s, { type: "heartbeat", link: "lan", seq: 3, hb: { ...hb, level: 10 } }, 400).state;
+    s = step(p, s, { type: "tick" }, 700).state;
+    expect(s.candidateSince).not.toBeNull();
+    const early = step(p, s, { type: "grant", sentAt: 700, leaseMs: LEASE, epoch: 0 }, 702);
+    expect(early.state.state).toBe("standby"); // 702 < 301 + 1000
+    const late = step(p, { ...s, peer: { ...s.peer, heardAt: 1302, links: { lan: 1302, plant: null } } }, { type: "grant", sentAt: 1302, leaseMs: LEASE, epoch: 0 }, 1303);
+    expect(late.state.state).toBe("active");
+  });
+});
+
+describe("planned switchover (cause 5)", () => {
+  it("S1/S3: switchover a → b: b active (not held) in epoch+1, a standby, reply ok", () => {
+    const sim = steadyPair({ witness: true });
+    const h = sim.op("a", "switchover", operator, { to: "b" });
+    sim.until(() => h.reply !== undefined, 1000, "switchover reply");
+    expect(h.reply).toMatchObject({ ok: true, value: { from: "a", to: "b", epoch: 2 } });
+    expect(sim.state("a")).toBe("standby");
+    expect(sim.state("b")).toBe("active");
+    expect(sim.epoch("b")).toBe(2);
+    expect(sim.persisted("b")).toBe(2);
+    expect(h.reply?.ok && h.reply.value.durationMs).toBeLessThanOrEqual(300);
+    sim.run(3000);
+    expect(sim.state("b")).toBe("active");
+    expect(sim.canAct("b")).toBe(true);
+    expect(sim.witness?.record("line1")).toMatchObject({ holder: "b", epoch: 2 });
+  });
+
+  it("S1: switchover requested on the standby moves the role to it", () => {
+    const sim = steadyPair({ witness: true });
+    const h = sim.op("b", "switchover", operator);
+    expect(h.reply).toBeUndefined();
+    sim.until(() => h.reply !== undefined, 1000, "switchover reply");
+    expect(h.reply).toMatchObject({ ok: true, value: { from: "a", to: "b", epoch: 2 } });
+    expect(sim.state("b")).toBe("active");
+    expect(sim.state("a")).toBe("standby");
+  });
+
+  it("switchover asked of the standby towards the active itself is refused", () => {
+    const sim = steadyPair();
+    expect(sim.op("b", "switchover", operator, { to: "a" }).reply).toMatchObject({ ok: false, code: "TANDEM_ERR_SWITCHOVER" });
+    expect(sim.op("a", "switchover", operator, { to: "a" }).reply).toMatchObject({ ok: false, code: "TANDEM_ERR_SWITCHOVER" });
+    expect(sim.op("a", "switchover", operator, { to: "zz" }).reply).toMatchObject({ ok: false, code: "TANDEM_ERR_SWITCHOVER" });
+  });
+
+  it("S1: switchover refused when the peer is not visible", () => {
+    const sim = steadyPair({ witness: true });
+    sim.partition();
+    sim.run(TIMEOUT + 50);
+    const h = sim.op("a", "switchover");
+    expect(h.reply).toMatchObject({ ok: false, code: "TANDEM_ERR_SWITCHOVER" });
+    expect(String((h.reply as { args: unknown[] }).args[0])).toMatch(/not visible/);
+    expect(sim.state("a")).toBe("active");
+  });
+
+  it("S1: switchover refused when the peer connection is down", () => {
+    const sim = steadyPair({ witness: true });
+    sim.cutTcp();
+    sim.inject("a", { type: "tcp", status: "down" });
+    expect(sim.op("a", "switchover").reply).toMatchObject({ ok: false, code: "TANDEM_ERR_SWITCHOVER" });
+  });
+
+  it("S3: switchover refused while the takeover is held", () => {
+    const sim = steadyPair({ witness: true });
+    sim.kill("a");
+    sim.until(() => sim.state("b") === "active-held", 1000, "b held");
+    sim.restart("a");
+    sim.run(1000);
+    expect(sim.state("a")).toBe("standby");
+    const h = sim.op("b", "switchover");
+    expect(h.reply).toMatchObject({ ok: false, code: "TANDEM_ERR_SWITCHOVER" });
+    expect(String((h.reply as { args: unknown[] }).args[0])).toMatch(/held/);
+  });
+
+  it("S1: the standby refuses an offer with an older epoch, and the switchover fails cleanly", () => {
+    const sim = steadyPair();
+    sim.inject("b", { type: "peer-message", msg: { type: "switchover-offer", epoch: 0, reason: "x" } });
+    expect(sim.effectsOf("b", "peer-send").at(-1)?.fx.msg).toMatchObject({ type: "switchover-refuse" });
+  });
+
+  it("S1: an accept lost on the way → the switchover times out, a stays active", () => {
+    const sim = steadyPair();
+    const h = sim.op("a", "switchover");
+    sim.cutTcp(); // the offer is on the wire; the accept will not come back
+    sim.run(3500);
+    expect(h.reply).toMatchObject({ ok: false, code: "TANDEM_ERR_SWITCHOVER_TIMEOUT" });
+    expect(sim.state("a")).toBe("active");
+    expect(sim.state("b")).toBe("standby");
+  });
+
+  it("S1: a handover lost on the way → nobody acts, then the pair recovers by itself", () => {
+    const sim = steadyPair();
+    sim.dropPeer = (m) => m.type === "handover";
+    const h = sim.op("a", "switchover");
+    sim.until(() => sim.state("a") === "standby", 100, "a handed over");
+    sim.dropPeer = null;
+    sim.run(5000);
+    expect(h.reply).toMatchObject({ ok: false, code: "TANDEM_ERR_SWITCHOVER_TIMEOUT" });
+    expect(sim.actors()).toHaveLength(1);
+    expect(sim.state("b")).toBe("standby");
+  });
+
+  it("S1: SIGTERM-style shutdown on the active hands over", () => {
+    const sim = steadyPair({ witness: true });
+    const h = sim.op("a", "shutdown", admin);
+    sim.until(() => h.reply !== undefined, 1000, "shutdown reply");
+    expect(h.reply).toMatchObject({ ok: true });
+    expect(sim.state("b")).toBe("active");
+    sim.kill("a");
+    sim.run(3000);
+    expect(sim.state("b")).toBe("active");
+    expect(sim.canAct("b")).toBe(true);
+  });
+
+  it("S1: shutdown of a lone active with a witness: it stops acting before the witness lets anybody else in", () => {
+    const sim = steadyPair({ witness: true });
+    sim.partition();
+    sim.run(TIMEOUT + 50);
+    const h = sim.op("a", "shutdown", admin);
+    expect(h.reply).toMatchObject({ ok: true, value: { handedOver: false } });
+    // the process takes a moment to exit after the reply; b must not act while a still can
+    sim.run(1500);
+    sim.kill("a");
+    sim.run(2000);
+    expect(sim.state("b")).toBe("active-held");
+  });
+});
+
+describe("held takeovers (S3)", () => {
+  it("S3: reject → context-reset effect, active", () => {
+    const sim = steadyPair({ witness: true });
+    sim.kill("a");
+    sim.until(() => sim.state("b") === "active-held", 1000, "b held");
+    const h = sim.op("b", "reject", operator);
+    expect(h.reply).toMatchObject({ ok: true, value: { state: "active" } });
+    expect(sim.effectsOf("b", "context-reset")).toHaveLength(1);
+    expect(sim.state("b")).toBe("active");
+  });
+
+  it("S3: confirm/reject refused when nothing is held", () => {
+    const sim = steadyPair();
+    expect(sim.op("a", "confirm").reply).toMatchObject({ ok: false, code: "TANDEM_ERR_NOT_HELD" });
+    expect(sim.op("b", "reject").reply).toMatchObject({ ok: false, code: "TANDEM_ERR_NOT_HELD" });
+  });
+
+  it("S3: auto-confirm after autoConfirmMs, not before", () => {
+    const sim = steadyPair({ witness: true, params: { autoConfirmMs: 2000 } });
+    sim.kill("a");
+    sim.until(() => sim.state("b") === "active-held", 1000, "b held");
+    const heldAt = sim.now;
+    const after = sim.until(() => sim.state("b") === "active", 3000, "auto-confirm");
+    expect(heldAt + after).toBeGreaterThanOrEqual(heldAt + 2000);
+    expect(after).toBeLessThan(2000 + 20);
+    expect(sim.effectsOf("b", "audit").some((a) => a.fx.action === "confirm" && a.fx.actor === "system")).toBe(true);
+  });
+
+  it("S3: an operator promote of a standby while the peer is visible is refused", () => {
+    const sim = steadyPair();
+    expect(sim.op("b", "promote", admin).reply).toMatchObject({ ok: false, code: "TANDEM_ERR_PROMOTE" });
+  });
+
+  it("S3: after the pair splits and heals, a node that took the role over from the other's context holds it", () => {
+    // b took over and drove the process (confirmed); the pair then splits
+    // without a witness, both stop; when it heals, the election makes the
+    // preferred main a active again, over b's context, with no handover.
+    const sim = steadyPair();
+    sim.kill("a");
+    sim.until(() => sim.state("b") === "active-held", 1000, "b held");
+    sim.op("b", "confirm");
+    sim.restart("a");
+    sim.run(2000);
+    expect(sim.state("a")).toBe("standby");
+    sim.partition();
+    sim.run(3000);
+    expect(sim.state("b")).toBe("isolated");
+    sim.heal();
+    sim.run(2000);
+    expect(sim.actors()).toHaveLength(1);
+    const [who] = sim.actors();
+    if (who === "a") expect(sim.transitions("a").at(-1)?.to).toBe("active-held");
+  });
+});
+
+describe("service level and failback", () => {
+  it("S1: cause 4 — the active's level below the standby's by the margin for serviceLevelForMs → switchover", () => {
+    const sim = steadyPair({ witness: true });
+    sim.setLevel("a", 150);
+    sim.run(5000 - 100);
+    expect(sim.state("a")).toBe("active");
+    sim.until(() => sim.state("b") === "active", 500, "forced switchover");
+    expect(sim.state("a")).toBe("standby");
+    expect(sim.epoch("b")).toBe(2);
+    sim.run(10_000); // no flapping back
+    expect(sim.state("b")).toBe("active");
+  });
+
+  it("S1: cause 4 does not fire for a dip shorter than serviceLevelForMs", () => {
+    const sim = steadyPair();
+    sim.setLevel("a", 150);
+    sim.run(3000);
+    sim.setLevel("a", 255);
+    sim.run(5000);
+    expect(sim.state("a")).toBe("active");
+  });
+
+  it("S1: automatic failback after failbackHealthyForMs", () => {
+    const sim = steadyPair({ witness: true, params: { failback: "automatic", failbackHealthyForMs: 4000 } });
+    const h = sim.op("a", "switchover");
+    sim.until(() => h.reply !== undefined, 1000, "switchover");
+    expect(sim.state("b")).toBe("active");
+    sim.run(3500);
+    expect(sim.state("b")).toBe("active");
+    sim.until(() => sim.state("a") === "active", 1000, "failback");
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.epoch("a")).toBe(3);
+  });
+
+  it("failback is manual by default", () => {
+    const sim = steadyPair();
+    const h = sim.op("a", "switchover");
+    sim.until(() => h.reply !== undefined, 1000, "switchover");
+    sim.run(70_000);
+    expect(sim.state("b")).toBe("active");
+  });
+});
+
+describe("maintenance", () => {
+  it("S1: maintenance-enter on the active hands over first, then reports level 0", () => {
+    const sim = steadyPair({ witness: true });
+    const h = sim.op("a", "maintenance-enter", admin);
+    sim.until(() => h.reply !== undefined, 1000, "maintenance reply");
+    expect(h.reply).toMatchObject({ ok: true });
+    expect(sim.state("a")).toBe("maintenance");
+    expect(sim.node("a").s.level).toBe(0);
+    expect(sim.state("b")).toBe("active");
+    sim.run(3000);
+    expect(sim.state("a")).toBe("maintenance");
+    expect(sim.state("b")).toBe("active");
+  });
+
+  it("S1: maintenance-enter on a lone active is refused unless forced", () => {
+    const sim = steadyPair({ witness: true });
+    sim.partition();
+    sim.run(TIMEOUT + 50);
+    expect(sim.op("a", "maintenance-enter", admin).reply).toMatchObject({ ok: false, code: "TANDEM_ERR_MAINTENANCE" });
+    expect(sim.state("a")).toBe("active");
+    expect(sim.op("a", "maintenance-enter", admin, { force: true }).reply).toMatchObject({ ok: true, value: { state: "maintenance" } });
+    expect(sim.canAct("a")).toBe(false);
+    sim.run(3000);
+    expect(sim.state("b")).toBe("active-held");
+  });
+
+  it("maintenance-leave returns to standby and the node can be elected again", () => {
+    const sim = steadyPair();
+    sim.op("b", "maintenance-enter", admin);
+    sim.run(1000);
+    expect(sim.state("b")).toBe("maintenance");
+    expect(sim.op("b", "maintenance-leave", admin).reply).toMatchObject({ ok: true, value: { state: "standby" } });
+    expect(sim.op("a", "maintenance-leave", admin).reply).toMatchObject({ ok: false, code: "TANDEM_ERR_MAINTENANCE" });
+  });
+});
+
+describe("pure step properties", () => {
+  it("step does not mutate its input and canAct is false without a lease", () => {
+    const p = defaultParams("a");
+    const s0 = initialState(p, 3, 0);
+    const frozen = JSON.stringify(s0);
+    step(p, s0, { type: "tick" }, 10_000);
+    expect(JSON.stringify(s0)).toBe(frozen);
+    expect(canAct(p, s0, 0)).toBe(false);
+  });
+});
+
+describe("open design questions (skipped: the behaviour breaks a promise but changing it is a design decision)", () => {
+  // DQ1. With a witness configured but unreachable from the standby, the
+  // dead-process path takes over "on the evidence alone" and fences the peer
+  // (no lease needed) without the witness ever recording the new epoch. If the
+  // old active then restarts, cannot see the pair but reaches the witness, the
+  // witness (which still records the old epoch) grants it the same new epoch:
+  // two actives in one epoch, indefinitely while the split lasts (S1). Should
+  // the dead-process path wait for the witness's announce grant whenever a
+  // witness is configured (losing the fast path in a double fault), or should
+  // a restarted node never claim through the witness while its peer is unseen?
+  // Decided: with a witness configured, the dead-process path needs the
+  // witness's answer; while it is silent an operator decides.
+  it("DQ1 S1: a dead active with an unreachable witness is not taken over on the kernel evidence alone; the old active restarting on the witness's side of a split is the only active", () => {
+    const sim = steadyPair({ witness: true });
+    sim.isolateFromWitness("b");
+    sim.kill("a");
+    sim.until(() => sim.node("b").s.awaitingOperator, 3000, "b awaiting operator");
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.events("b", "witness-unreachable").length).toBeGreaterThanOrEqual(1);
+    sim.partition();
+    sim.restart("a");
+    sim.run(STARTUP + 2000);
+    expect(sim.actors()).toHaveLength(1);
+    expect(sim.state("b")).toBe("standby");
+  });
+
+  // DQ2. Without a witness the standby asks for an operator as soon as the
+  // active is not visible (timeoutMs), although it granted that active a lease
+  // that runs up to leaseMs after its last grant. An operator (or a script)
+  // who confirms in that window while the old active is in fact alive behind a
+  // split makes two actives until the old one's lease runs out. DESIGN.md
+  // (lease rules c) puts this on the operator who "has checked that the old
+  // active is down"; should the machine still wait out its own grant before it
+  // promotes (a few hundred ms at most), or refuse with the time left?
+  // Decided: the standby asks for an operator only after its own grant ran out,
+  // and refuses a promotion before that.
+  it("DQ2 S1: 'awaiting operator' comes only after the lease we granted ran out; an early promote is refused", () => {
+    const sim = steadyPair();
+    sim.partition();
+    const early = sim.op("b", "promote", operator);
+    expect(early.reply?.ok).toBe(false);
+    sim.until(() => sim.node("b").s.awaitingOperator, 2000, "b awaiting operator");
+    expect(sim.node("b").s.grantedUntil).toBeLessThanOrEqual(sim.now);
+    sim.op("b", "confirm", operator);
+    expect(sim.actors()).toHaveLength(1);
+  });
+
+  // DQ3. A switchover whose handover message is lost leaves BOTH nodes
+  // standby until switchoverTimeoutMs (3 s by default) runs out on the old
+  // active, which skips the election while its switchover is "handed-over".
+  // Safe (S1), but the plant has no active for that long; should the old
+  // active re-enter the election as soon as its own grant to the peer expires?
+  it.todo("DQ3 L1: a lost handover leaves the pair without an active for switchoverTimeoutMs");
+
+  // DQ4. DESIGN.md holds a context "last written by another node or epoch";
+  // the machine only knows "another node" (ownerIsMeClean) and has no input
+  // for replicated context writes (context.seq never moves after
+  // initialState). A node re-elected after a split over its own context from
+  // an older epoch is plain `active`. Is "or epoch" meant literally?
+  it.todo("DQ4 S3: re-election over the node's own context from an older epoch — held or not?");
+});
+
+// ------------------------------------------------------------------ random
+
+type Fault = (sim: PairSim, r: () => number) => void;
+const pick = <T,>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+const node = (r: () => number): NodeId => (r() < 0.5 ? "a" : "b");
+
+const FAULTS: Fault[] = [
+  (sim, r) => sim.cutLink(pick(r, ["lan", "plant"] as const)),
+  (sim, r) => sim.cutLinkFrom(pick(r, ["lan", "plant"] as const), node(r)),
+  (sim, r) => sim.restoreLink(pick(r, ["lan", "plant"] as const)),
+  (sim) => sim.cutTcp(),
+  (sim) => sim.restoreTcp(),
+  (sim) => sim.partition(),
+  (sim) => sim.heal(),
+  (sim, r) => sim.kill(node(r)),
+  (sim, r) => {
+    const id = node(r);
+    if (sim.state(id) === "dead") sim.restart(id);
+  },
+  (sim) => {
+    for (const id of ["a", "b"] as const) if (sim.state(id) === "dead") sim.restart(id);
+  },
+  (sim, r) => sim.pause(node(r), Math.floor(50 + r() * 2500)),
+  (sim) => (sim.witnessConfigured ? (sim.witness ? sim.stopWitness() : sim.startWitness()) : sim),
+  (sim, r) => sim.isolateFromWitness(node(r), r() < 0.6),
+  (sim, r) => {
+    const id = node(r);
+    if (sim.state(id) !== "dead" && !sim.paused(id)) sim.setLevel(id, pick(r, [255, 230, 150, 100, 1]));
+  },
+  (sim, r) => {
+    const id = node(r);
+    if (sim.state(id) === "dead" || sim.paused(id)) return;
+    const action = pick(r, ["switchover", "confirm", "reject", "shutdown"] as const);
+    // a confirm on a standby awaiting the operator is manual fencing (DESIGN.md, lease rules c):
+    // the operator has checked the peer is down, so only when it really is
+    if (action === "confirm" && sim.state(id) !== "active-held" && sim.state(id === "a" ? "b" : "a") !== "dead") return;
+    sim.op(id, action, operator);
+  },
+  (sim, r) => {
+    const id = node(r);
+    if (sim.state(id) !== "dead" && !sim.paused(id)) sim.op(id, r() < 0.5 ? "maintenance-enter" : "maintenance-leave", admin, { force: r() < 0.3 });
+  },
+];
+
+describe("random fault schedules", () => {
+  const RUNS = 200;
+  it(`S1/S3: ${RUNS} seeded runs of ~10 simulated seconds with random faults, every invariant checked at every step`, () => {
+    let steps = 0;
+    let takeovers = 0;
+    let switchovers = 0;
+    const knownDq1: number[] = [];
+    for (let seed = 1; seed <= RUNS; seed++) {
+      const r = rng(seed * 7919);
+      const intervalMs = pick(r, [50, 100, 200]);
+      const leaseMs = intervalMs * pick(r, [3, 5, 10, 15]);
+      const sim = new PairSim({
+        witness: r() < 0.6,
+        seed,
+        params: {
+          intervalMs,
+          timeoutMs: intervalMs * pick(r, [2, 3, 5]),
+          leaseMs,
+          leaseSafetyMs: Math.floor(leaseMs * pick(r, [0.05, 0.15, 0.3])),
+          deadProcessMisses: pick(r, [2, 3, 5]),
+          autoConfirmMs: r() < 0.3 ? 500 : 0,
+          failback: r() < 0.3 ? "automatic" : "manual",
+          failbackHealthyForMs: 1000,
+          serviceLevelForMs: 800,
+          // a restarted granter forgets its promises: it must listen at least a lease long (see the report)
+          startupWaitMs: leaseMs + pick(r, [0, 500]),
+        },
+        delayMs: 1 + Math.floor(r() * 10),
+        jitterMs: pick(r, [0, 0, 5, 30]),
+        witnessTimeoutMs: pick(r, [50, 250]),
+      });
+      try {
+        sim.run(500 + Math.floor(r() * 1500));
+        while (sim.now < 6000) {
+          pick(r, FAULTS)(sim, r);
+          sim.run(10 + Math.floor(r() * 500));
+        }
+        sim.heal();
+        sim.isolateFromWitness("a", false).isolateFromWitness("b", false);
+        if (sim.witnessConfigured && !sim.witness) sim.startWitness();
+        sim.run(4000);
+      } catch (e) {
+        const msg = (e as Error).message;
+        throw new Error(`seed ${seed}: ${msg}`);
+      }
+      steps += sim.steps;
+      takeovers += sim.transitions().filter((t) => t.to === "active-held").length;
+      switchovers += sim.transitions().filter((t) => /^switchover from/.test(t.reason)).length;
+    }
+    expect(steps).toBeGreaterThan(200_000);
+    expect(takeovers).toBeGreaterThan(50);
+    expect(switchovers).toBeGreaterThan(20);
+    expect(knownDq1).toEqual([]);
+  });
+});
