@@ -151,6 +151,7 @@ class Machine {
     const { s } = this;
     s.noActiveSince = null;
     s.candidateSince = null;
+    if (s.state === "standby" && !s.awaitingOperator) s.reason = `following the active ${this.p.peerId} (epoch ${hb.epoch})`;
     if (s.takeover) {
       this.event("takeover-cancelled", `the active ${this.p.peerId} is visible again (epoch ${hb.epoch}); takeover cancelled`);
       s.takeover = null;

@@ -5,7 +5,7 @@
 // Restart=always, a node that dies is started again after a few seconds.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -130,7 +130,10 @@ export async function runDemo(argv: string[]): Promise<number> {
 
   const launch = (p: Proc) => {
     p.timer = null;
-    const child = spawn(process.execPath, [cliPath(), ...p.args], { cwd: dir, env, stdio: ["ignore", "inherit", "inherit"] });
+    // nodes log to their files (log.file) and print only fatal errors here; the witness logs to stdout: into its file
+    const out = p.name === "witness" ? openSync(join(dir, "logs", "witness.log"), "a") : "inherit";
+    const child = spawn(process.execPath, [cliPath(), ...p.args], { cwd: dir, env, stdio: ["ignore", out, out] });
+    if (typeof out === "number") closeSync(out);
     p.child = child;
     child.on("exit", (code, signal) => {
       p.child = null;
@@ -160,7 +163,7 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
     TANDEM_USER=admin TANDEM_PASSWORD=admin npx tandem switchover --node ${urlA}
     kill -STOP <pid>  then  kill -CONT <pid>               a frozen active loses its lease
 
-  Logs: ${join(dir, "logs")}   Ctrl-C stops everything.
+  Logs: ${join(dir, "logs")} (a.log, b.log, witness.log)   Ctrl-C stops everything.
 `);
 
   // narrate state changes

@@ -183,7 +183,8 @@ export class TandemNode implements NodeController {
       since: this.stateSinceWall,
       peer: {
         nodeId: c.peer.id,
-        state: visible || s.peer.heardAt !== null ? s.peer.state : "unknown",
+        // a peer not heard on any link is not "active", whatever it said last
+        state: visible ? s.peer.state : "unknown",
         epoch: s.peer.heardAt === null ? null : s.peer.epoch,
         serviceLevel: s.peer.heardAt === null ? null : s.peer.level,
         lastSeenMs: s.peer.heardAt === null ? null : Math.round(now - s.peer.heardAt),
@@ -212,7 +213,9 @@ export class TandemNode implements NodeController {
         return `Took over: ${s.reason}. The process is HELD where it was. Check the plant, then Confirm to resume it or Reject to restart it from its initial state.`;
       case "standby":
         if (s.awaitingOperator) return `Standby, waiting for an operator: ${s.reason}.`;
-        return `Standby: ready to take over (${peerWord}). ${s.reason}.`;
+        return peerVisibleNow && (s.peer.state === "active" || s.peer.state === "active-held")
+          ? `Standby: ${s.reason}, ready to take over.`
+          : `Standby: ready to take over (${peerWord}). ${s.reason}.`;
       case "isolated":
         return `Isolated: ${s.reason}. This node does not drive the plant; it waits for the peer or the witness to be reachable again.`;
       case "maintenance":

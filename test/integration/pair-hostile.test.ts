@@ -2,6 +2,7 @@
 // are dropped and counted and change nothing; a broken config is refused at
 // start with the key path and the reason.
 import dgram from "node:dgram";
+import net from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,6 +65,32 @@ describe("hostile datagrams", () => {
       await send(b);
     }
     sock.close();
+
+    // 6. the TCP peer port: an oversized frame, a frame of garbage, a forged
+    // hello — each connection is closed and counted; the real one stays up
+    const peerPort = cluster.ports[standby].peer;
+    const junk = [
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
+      Buffer.concat([Buffer.from([0, 0, 0, 40]), Buffer.alloc(40, 7)]),
+      (() => {
+        const hello = forger.seal("tcp", "hello", {}).bytes;
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(hello.length);
+        return Buffer.concat([len, hello]);
+      })(),
+    ];
+    for (const bytes of junk) {
+      const closed = await new Promise<boolean>((res) => {
+        const s = net.connect(peerPort, "127.0.0.1", () => s.write(bytes));
+        s.on("error", () => undefined);
+        s.on("close", () => res(true));
+        setTimeout(() => {
+          s.destroy();
+          res(false);
+        }, 2000);
+      });
+      expect(closed).toBe(true); // the node hung up on it
+    }
     await sleep(500);
 
     const after = (await cluster.status(standby))!;
@@ -72,6 +99,8 @@ describe("hostile datagrams", () => {
     expect((c.peer_rejected_replay ?? 0) + (c.peer_rejected_old_incarnation ?? 0)).toBeGreaterThanOrEqual(captured.length - 1);
     expect(c.peer_rejected_wrong_channel ?? 0).toBeGreaterThanOrEqual(5);
     expect(c.peer_rejected_total).toBeGreaterThanOrEqual(300);
+    expect(c.peer_rejected_bad_frame ?? 0).toBeGreaterThanOrEqual(1);
+    expect(after.peer.connected).toBe(true);
     // unharmed: same roles, same epoch, the forged epoch never taken
     expect(after.state).toBe("standby");
     expect(after.epoch).toBe(before.epoch);
