@@ -12,6 +12,13 @@ export interface EpochRecord {
   /** node and pair the file belongs to: a data dir copied to the wrong node is refused */
   nodeId: string;
   pairId: string;
+  /**
+   * true after a clean stop of the node that last drove the process context
+   * (or before anything ever ran); false while running, so a crash leaves it
+   * false. A node that is not the clean owner holds the context when it
+   * becomes active again (DESIGN.md, the held rule).
+   */
+  cleanOwner?: boolean;
 }
 
 const FILE = "epoch.json";
@@ -19,6 +26,8 @@ const FILE = "epoch.json";
 export class EpochStore {
   private record: EpochRecord;
   private readonly file: string;
+  /** did the previous run stop cleanly as the owner of the process context (or is this the first run)? */
+  readonly cleanOwner: boolean;
 
   private constructor(
     private readonly dir: string,
@@ -26,6 +35,7 @@ export class EpochStore {
   ) {
     this.file = join(dir, FILE);
     this.record = record;
+    this.cleanOwner = record.cleanOwner !== false;
   }
 
   /** Opens (or creates) the store and raises the incarnation for this start. */
@@ -50,7 +60,7 @@ export class EpochStore {
       record = r as EpochRecord;
     }
     const store = new EpochStore(dir, record);
-    store.write({ ...record, incarnation: record.incarnation + 1 });
+    store.write({ ...record, incarnation: record.incarnation + 1, cleanOwner: false });
     return store;
   }
 
@@ -67,6 +77,11 @@ export class EpochStore {
     if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TandemError("TANDEM_ERR_EPOCH_STORE", [this.file, `refusing to store epoch ${epoch}`]);
     if (epoch <= this.record.epoch) return;
     this.write({ ...this.record, epoch });
+  }
+
+  /** A clean stop: `owner` when this node was the last to drive the process context. */
+  markCleanStop(owner: boolean): void {
+    this.write({ ...this.record, cleanOwner: owner });
   }
 
   private write(next: EpochRecord): void {

@@ -71,7 +71,9 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     const c = opts.config;
     this.log = opts.log;
     this.params = roleParams(c);
-    this.s = initialState(this.params, opts.store.epoch, performance.now());
+    // a node that crashed, or that only mirrored the peer, does not own a clean
+    // context: should it become active again it holds the process (S3)
+    this.s = initialState(this.params, opts.store.epoch, performance.now(), { seq: 0, ownerIsMeClean: opts.store.cleanOwner });
     this.link = new PeerLink(
       {
         pairId: c.pair.id,

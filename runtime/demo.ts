@@ -121,7 +121,8 @@ export async function runDemo(argv: string[]): Promise<number> {
 
   const env = { ...process.env, TANDEM_PAIR_KEY: pairKey, TANDEM_WITNESS_KEY: `line1=${pairKey}` };
   const procs: Proc[] = [
-    { name: "witness", args: ["witness", "--listen", `127.0.0.1:${ports.witness}`], child: null, restarts: 0, timer: null },
+    // max lease 2 s (the nodes ask for 1 s): also the witness's quiet time after a restart
+    { name: "witness", args: ["witness", "--listen", `127.0.0.1:${ports.witness}`, "--max-lease-ms", "2000"], child: null, restarts: 0, timer: null },
     { name: "a", args: ["start", "--config", join(dir, "a.yaml")], child: null, restarts: 0, timer: null },
     { name: "b", args: ["start", "--config", join(dir, "b.yaml")], child: null, restarts: 0, timer: null },
   ];
@@ -132,7 +133,8 @@ export async function runDemo(argv: string[]): Promise<number> {
     p.timer = null;
     // nodes log to their files (log.file) and print only fatal errors here; the witness logs to stdout: into its file
     const out = p.name === "witness" ? openSync(join(dir, "logs", "witness.log"), "a") : "inherit";
-    const child = spawn(process.execPath, [cliPath(), ...p.args], { cwd: dir, env, stdio: ["ignore", out, out] });
+    // own process group: Ctrl-C reaches only the demo, which stops them in order
+    const child = spawn(process.execPath, [cliPath(), ...p.args], { cwd: dir, env, stdio: ["ignore", out, out], detached: true });
     if (typeof out === "number") closeSync(out);
     p.child = child;
     child.on("exit", (code, signal) => {
@@ -199,8 +201,11 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
   clearInterval(poll);
   say("stopping the demo…");
   for (const p of procs) if (p.timer) clearTimeout(p.timer);
-  // nodes first (the active hands over or simply stops), the witness last
-  for (const group of [procs.slice(1), procs.slice(0, 1)]) {
+  // the standby first, then the active (with nobody to hand over to it stops
+  // cleanly as the owner of the process), the witness last
+  const acting = (p: Proc) => /^active/.test(last[p.name] ?? "");
+  const nodes = procs.slice(1);
+  for (const group of [nodes.filter((p) => !acting(p)), nodes.filter(acting), procs.slice(0, 1)]) {
     await Promise.all(
       group.map(
         (p) =>

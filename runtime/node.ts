@@ -92,7 +92,8 @@ export class TandemNode implements NodeController {
     this.levelTimer = setInterval(() => this.runtime.setLevel(this.computeLevel().level), LEVEL_EVERY_MS);
     this.http = createHttpServer({ controller: this, http: c.http, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
     this.httpAddress = await this.http.start();
-    this.writeAudit("node-start", "system", "ok", { pid: process.pid, incarnation: this.store.incarnation });
+    this.writeAudit("node-start", "system", "ok", { pid: process.pid, incarnation: this.store.incarnation, cleanOwner: this.store.cleanOwner });
+    if (!this.store.cleanOwner) this.log.info("this node does not own a clean process context (it crashed, or last mirrored the peer): should it become active without a handover, it holds the process for an operator");
     this.log.info(
       { http: `${this.httpAddress.host}:${this.httpAddress.port}`, role: c.node.role, epoch: this.store.epoch, witness: !!c.witness },
       `node ${c.node.id} of pair ${c.pair.id} started (preferred ${c.node.role}, epoch ${this.store.epoch})`,
@@ -118,6 +119,7 @@ export class TandemNode implements NodeController {
     await this.http?.stop();
     this.http = null;
     await this.runtime.stop();
+    this.store.markCleanStop(this.runtime.state.context.ownerIsMeClean);
     this.writeAudit("node-stop", "system", "ok", { state: this.runtime.state.state });
     this.auditLog.close();
     this.log.info("node stopped");

@@ -36,9 +36,17 @@ export async function runStart(argv: string[]): Promise<number> {
     await node.stop().catch(() => undefined);
     return 1;
   }
+  // A second signal while stopping (Ctrl-C reaches the whole process group,
+  // service managers repeat themselves) must not cut a handover short.
+  let stopping = false;
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
+    const on = (sig: NodeJS.Signals) => {
+      if (stopping) return void node.logs.get("node").warn(`${sig}: already stopping (SIGKILL forces it)`);
+      stopping = true;
+      resolve(sig);
+    };
+    process.on("SIGTERM", on);
+    process.on("SIGINT", on);
   });
   node.logs.get("node").info(`${signal}: stopping`);
   await node.stop();

@@ -58,3 +58,18 @@ describe("epoch store", () => {
     expect(() => s.persist(1.5)).toThrow(/refusing to store epoch/);
   });
 });
+
+describe("clean owner marker (held rule across restarts)", () => {
+  it("is true on a first start, false after a crash (no clean stop), and what the clean stop said otherwise", () => {
+    const d = fresh();
+    expect(EpochStore.open(d, "line1", "a").cleanOwner).toBe(true); // never ran: nothing to hold
+    // that run "crashed": it never called markCleanStop
+    const second = EpochStore.open(d, "line1", "a");
+    expect(second.cleanOwner).toBe(false);
+    second.markCleanStop(true); // stopped cleanly as the active
+    const third = EpochStore.open(d, "line1", "a");
+    expect(third.cleanOwner).toBe(true);
+    third.markCleanStop(false); // stopped cleanly, but as a standby mirroring the peer
+    expect(EpochStore.open(d, "line1", "a").cleanOwner).toBe(false);
+  });
+});
