@@ -21,6 +21,7 @@ import { WitnessCore } from "../../redundancy/witness-core.js";
 import { canAct, initialState, isActive, step } from "../../redundancy/role-machine.js";
 import type { Effect, Event, Heartbeat, OpAction, PeerMessage, RoleParams, RoleState, WitnessOp, WitnessReply } from "../../redundancy/role-types.js";
 import type { Actor, NodeState } from "../../runtime/node-api.js";
+import { prng } from "./prng.js";
 
 export type NodeId = "a" | "b";
 export const LINKS = ["lan", "plant"] as const;
@@ -642,16 +643,8 @@ export function peerOf(id: NodeId): NodeId {
   return id === "a" ? "b" : "a";
 }
 
-/** a small seeded PRNG (mulberry32) for the random fault schedules */
-export function rng(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** the seeded PRNG for the random fault schedules */
+export const rng = prng;
 
 function describe(ev: Event): string {
   return ev.type === "op" ? `op ${ev.action}` : ev.type === "peer-message" ? `peer-message ${ev.msg.type}` : ev.type === "witness-reply" ? `witness-reply ${ev.reply.op} ${ev.reply.granted ? "granted" : ev.reply.reason}` : ev.type;

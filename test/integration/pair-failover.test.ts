@@ -1,21 +1,14 @@
 // Real node processes on loopback: unplanned takeover (kill -9) and planned
 // handover (SIGTERM). Defends S1 (one active), S3 (held until confirmed) and
 // the clean-stop contract of `tandem start`.
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { Cluster, killAllChildren } from "../helpers/cluster.js";
+import { describe, expect, it } from "vitest";
+import { useCluster } from "../helpers/use-cluster.js";
 
-let cluster: Cluster | null = null;
-afterEach(async () => {
-  const codes = await cluster?.stop();
-  cluster = null;
-  // nodes stopped with SIGTERM exit 0 with nothing left open (TANDEM_CHECK_HANDLES=1)
-  if (codes) expect(Object.values(codes).filter((c) => c !== 0 && c !== null)).toEqual([]);
-});
-afterAll(() => killAllChildren());
+const pair = useCluster();
 
 describe("takeover and handover between real processes", () => {
   it("kill -9 of the active: the standby becomes active-held with epoch+1, active after confirm; the old active rejoins as standby (S1, S3)", async () => {
-    cluster = await Cluster.start();
+    const cluster = await pair.start();
     const { active, standby } = await cluster.ready();
     const before = (await cluster.status(active))!;
     expect(before.pid).toBe(cluster.pid(active));
@@ -49,7 +42,7 @@ describe("takeover and handover between real processes", () => {
   });
 
   it("SIGTERM of the active hands over cleanly: the peer is active (not held) with epoch+1 and the old process exits 0 leaving nothing open", async () => {
-    cluster = await Cluster.start();
+    const cluster = await pair.start();
     const { active, standby } = await cluster.ready();
     const epoch = (await cluster.status(active))!.epoch;
     cluster.startSampling();
@@ -70,7 +63,7 @@ describe("takeover and handover between real processes", () => {
   });
 
   it("switchover from the API: the roles swap with nothing held, and back again", async () => {
-    cluster = await Cluster.start();
+    const cluster = await pair.start();
     const { active, standby } = await cluster.ready();
     const epoch = (await cluster.status(active))!.epoch;
     cluster.startSampling();

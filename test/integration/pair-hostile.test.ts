@@ -6,27 +6,17 @@ import net from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Sender, keyFromSecret } from "../../redundancy/wire.js";
-import { Cluster, exited, killAllChildren, sleep, spawnCli } from "../helpers/cluster.js";
+import { exited, sleep, spawnCli } from "../helpers/cluster.js";
+import { prng, randomBytes } from "../helpers/prng.js";
+import { useCluster } from "../helpers/use-cluster.js";
 
-let cluster: Cluster | null = null;
-afterEach(async () => {
-  const codes = await cluster?.stop();
-  cluster = null;
-  // nodes stopped with SIGTERM exit 0 with nothing left open (TANDEM_CHECK_HANDLES=1)
-  if (codes) expect(Object.values(codes).filter((c) => c !== 0 && c !== null)).toEqual([]);
-});
-afterAll(() => killAllChildren());
-
-function rng(seed: number) {
-  let x = seed >>> 0;
-  return () => ((x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0), x / 2 ** 32);
-}
+const pair = useCluster();
 
 describe("hostile datagrams", () => {
   it("forged, replayed, truncated and garbage datagrams are dropped and counted; the pair is unharmed (S4, S5)", async () => {
-    cluster = await Cluster.start();
+    const cluster = await pair.start();
     const { active, standby } = await cluster.ready();
     // capture only what the standby really received (not start-up datagrams sent before it listened)
     cluster.relays.udp[standby].lan!.recorded.length = 0;
@@ -50,7 +40,7 @@ describe("hostile datagrams", () => {
     expect(captured.length).toBeGreaterThan(5);
     for (const b of captured) await send(b);
     // 3. a real message sent on the wrong link (captured on lan, sent to plant)
-    for (const b of captured.slice(0, 5)) await new Promise<void>((r) => sock.send(b, cluster!.ports[standby].plant, "127.0.0.1", () => r()));
+    for (const b of captured.slice(0, 5)) await new Promise<void>((r) => sock.send(b, cluster.ports[standby].plant, "127.0.0.1", () => r()));
     // 4. truncated real datagrams and bit flips
     for (const b of captured.slice(0, 10)) {
       await send(b.subarray(0, Math.max(1, b.length - 7)));
@@ -59,11 +49,10 @@ describe("hostile datagrams", () => {
       await send(flipped);
     }
     // 5. garbage
-    const r = rng(42);
+    const r = prng(42);
     for (let i = 0; i < 300; i++) {
       const len = Math.floor(r() * 1500);
-      const b = Buffer.alloc(len);
-      for (let j = 0; j < len; j++) b[j] = Math.floor(r() * 256);
+      const b = randomBytes(r, len);
       if (i % 3 === 0 && len > 4) b.write("TDM1", 0, "latin1");
       await send(b);
     }

@@ -2,17 +2,11 @@
 // standby that lost the active on every link waits for an operator (S1, S3);
 // status --json carries the pid; log levels change at runtime; every action
 // lands in the audit log with who did it (S4).
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { Cluster, exited, killAllChildren, sleep, spawnCli } from "../helpers/cluster.js";
+import { describe, expect, it } from "vitest";
+import { exited, sleep, spawnCli } from "../helpers/cluster.js";
+import { useCluster } from "../helpers/use-cluster.js";
 
-let cluster: Cluster | null = null;
-afterEach(async () => {
-  const codes = await cluster?.stop();
-  cluster = null;
-  // nodes stopped with SIGTERM exit 0 with nothing left open (TANDEM_CHECK_HANDLES=1)
-  if (codes) expect(Object.values(codes).filter((c) => c !== 0 && c !== null)).toEqual([]);
-});
-afterAll(() => killAllChildren());
+const pair = useCluster();
 
 async function cli(args: string[], user: string): Promise<{ code: number | null; out: string }> {
   const p = spawnCli(args, { env: { TANDEM_USER: user, TANDEM_PASSWORD: user } });
@@ -22,7 +16,7 @@ async function cli(args: string[], user: string): Promise<{ code: number | null;
 
 describe("operator paths", () => {
   it("no witness: the standby waits for an operator after losing the active on every link; confirm promotes it held, a second confirm resumes (S1, S3)", async () => {
-    cluster = await Cluster.start({ witness: false });
+    const cluster = await pair.start({ witness: false });
     const { active, standby } = await cluster.ready();
     const epoch = (await cluster.status(standby))!.epoch;
     cluster.startSampling();
@@ -60,7 +54,7 @@ describe("operator paths", () => {
   });
 
   it("status --json carries the pid; log levels change at runtime without a restart and the change is audited", async () => {
-    cluster = await Cluster.start();
+    const cluster = await pair.start();
     const { active } = await cluster.ready();
     const url = cluster.nodes[active].url;
     const st = await cli(["status", "--node", url, "--json"], "viewer");
@@ -76,7 +70,7 @@ describe("operator paths", () => {
     const levels = await cluster.api(active, "GET", "/log-level", undefined, "viewer");
     expect(levels.json.components.node).toBe("error");
     // the node component logs audit lines at info: now silent, and back after
-    const marker = () => cluster!.logTail(active, 400).split("\n").filter((l) => l.includes('"component":"node"') && l.includes("audit: admin log-level")).length;
+    const marker = () => cluster.logTail(active, 400).split("\n").filter((l) => l.includes('"component":"node"') && l.includes("audit: admin log-level")).length;
     const before = marker();
     await cli(["log-level", "debug", "--component", "peer", "--node", url], "admin");
     await sleep(200);

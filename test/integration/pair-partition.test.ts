@@ -2,21 +2,15 @@
 // renew its lease through neither the peer nor the witness stops acting
 // (S1); a frozen active is taken over only after its lease ran out at the
 // witness, and never acts again when it wakes up.
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { Cluster, killAllChildren, sleep } from "../helpers/cluster.js";
+import { describe, expect, it } from "vitest";
+import { sleep } from "../helpers/cluster.js";
+import { useCluster } from "../helpers/use-cluster.js";
 
-let cluster: Cluster | null = null;
-afterEach(async () => {
-  const codes = await cluster?.stop();
-  cluster = null;
-  // nodes stopped with SIGTERM exit 0 with nothing left open (TANDEM_CHECK_HANDLES=1)
-  if (codes) expect(Object.values(codes).filter((c) => c !== 0 && c !== null)).toEqual([]);
-});
-afterAll(() => killAllChildren());
+const pair = useCluster();
 
 describe("partitions and frozen processes", () => {
   it("witness and peer link lost together: the active becomes isolated, the standby never takes over; healed → one active (S1)", async () => {
-    cluster = await Cluster.start();
+    const cluster = await pair.start();
     const { active, standby } = await cluster.ready();
     cluster.startSampling();
     await cluster.stopWitness("SIGKILL");
@@ -35,7 +29,7 @@ describe("partitions and frozen processes", () => {
   });
 
   it("SIGSTOP of the active: taken over only after its lease ran out at the witness; on SIGCONT it never acts again (S1)", async () => {
-    cluster = await Cluster.start();
+    const cluster = await pair.start();
     const { active, standby } = await cluster.ready();
     const epoch = (await cluster.status(standby))!.epoch;
     cluster.startSampling();
@@ -58,7 +52,7 @@ describe("partitions and frozen processes", () => {
   });
 
   it("one link of two down is a degradation, not a failure: no takeover, the link shows down, service level drops", async () => {
-    cluster = await Cluster.start();
+    const cluster = await pair.start();
     const { active, standby } = await cluster.ready();
     const epoch = (await cluster.status(active))!.epoch;
     cluster.cutLink("plant", true);

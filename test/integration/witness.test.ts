@@ -13,6 +13,7 @@ import { WitnessClient, type WitnessResult } from "../../redundancy/witness-clie
 import type { WitnessReply } from "../../redundancy/witness-core.js";
 import { runWitness } from "../../redundancy/witness-main.js";
 import { WitnessServer } from "../../redundancy/witness-server.js";
+import { prng } from "../helpers/prng.js";
 
 const SECRET1 = "line1-secret-0123456789abcdef-0123456789";
 const SECRET2 = "line2-secret-0123456789abcdef-0123456789";
@@ -34,16 +35,6 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 2000): Pro
   }
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function replyOf(r: WitnessResult): WitnessReply {
   if ("timeout" in r) throw new Error("witness did not answer");

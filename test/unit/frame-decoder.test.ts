@@ -2,23 +2,9 @@
 // length stops the stream with an error that says why.
 import { describe, expect, it } from "vitest";
 import { FrameDecoder, FrameError, frame } from "../../redundancy/frame-decoder.js";
+import { prng, randomBytes } from "../helpers/prng.js";
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-function payload(rnd: () => number, n: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(rnd() * 256);
-  return b;
-}
 
 describe("frame()", () => {
   it("prefixes the big-endian length", () => {
@@ -67,7 +53,7 @@ describe("FrameDecoder", () => {
   it("random chunking of 2,000 random frames gives back the same frames (seeded)", () => {
     for (const seed of [1, 2, 3]) {
       const rnd = prng(seed);
-      const frames = Array.from({ length: 2000 }, () => payload(rnd, 1 + Math.floor(rnd() * (rnd() < 0.05 ? 5000 : 60))));
+      const frames = Array.from({ length: 2000 }, () => randomBytes(rnd, 1 + Math.floor(rnd() * (rnd() < 0.05 ? 5000 : 60))));
       const stream = Buffer.concat(frames.map(frame));
       const d = new FrameDecoder(8192);
       const got: Buffer[] = [];

@@ -1,17 +1,8 @@
 // S4: authenticated messages are also replay protected, per sender and channel.
 import { describe, expect, it } from "vitest";
 import { MAX_REPLAY_KEYS, ReplayGuard } from "../../redundancy/replay-guard.js";
+import { prng } from "../helpers/prng.js";
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("ReplayGuard: one incarnation", () => {
   it("accepts increasing seqs and refuses a repeat", () => {

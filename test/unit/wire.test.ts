@@ -3,28 +3,14 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { encode, keyFromSecret, open, peekPair, REJECT_REASONS, Sender, type Envelope, type RejectReason } from "../../redundancy/wire.js";
+import { prng, randomBytes } from "../helpers/prng.js";
 
 const KEY = keyFromSecret("0123456789abcdef0123456789abcdef-line1");
 const OTHER = keyFromSecret("0123456789abcdef0123456789abcdef-other");
 const keyFor = (pair: string) => (pair === "line1" ? KEY : pair === "ünï" ? OTHER : undefined);
 
 /** Deterministic PRNG (mulberry32) so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-function randomBytes(rnd: () => number, n: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(rnd() * 256);
-  return b;
-}
 
 /** Builds a datagram with a correct MAC around arbitrary JSON text: reaches the checks after the MAC. */
 function sealRaw(key: Buffer, pair: string, jsonText: string | Buffer): Buffer {

@@ -7,6 +7,7 @@
 // `restart at TIME` replaces the witness with a fresh one started then.
 import { describe, expect, it } from "vitest";
 import { WitnessCore, type WitnessOp, type WitnessReply } from "../../redundancy/witness-core.js";
+import { prng } from "../helpers/prng.js";
 
 interface Step {
   line: string;
@@ -364,16 +365,6 @@ describe("witness: probe, replies, records", () => {
   });
 });
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("witness: S1 under random operations", () => {
   // Each node believes it holds a lease from a grant's time to time + granted leaseMs
