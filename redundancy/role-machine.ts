@@ -536,7 +536,8 @@ class Machine {
     const { p, s, now } = this;
     if (s.switchoverOut?.phase === "handed-over") return;
     if (leaseRequired(s) && now >= s.leaseUntil - p.leaseSafetyMs) {
-      const why = `lease lost: no renewal from the peer ${p.peerId}${p.witness ? " or the witness" : ""} (${Math.round(now - s.leaseUntil)} ms past its end)`;
+      const left = Math.max(0, Math.round(s.leaseUntil - now));
+      const why = `lease lost: no renewal from the peer ${p.peerId}${p.witness ? " or the witness" : ""} (${left} ms left, under the ${p.leaseSafetyMs} ms safety margin)`;
       this.transition("isolated", why);
       this.event("isolated", why);
       if (s.switchoverOut) this.finishSwitchover(s.switchoverOut.replyId, false, "lease lost");
