@@ -153,10 +153,19 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   /** Throws unless this node may write now; `process` writes are also held in active-held (S3). */
   assertCanWrite(kind: "process" | "operator"): void {
     // the tick may be late (a pause, a long GC): look at the lease now, never after
-    this.dispatch({ type: "tick" });
+    this.refresh();
     if (!isActive(this.s.state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", this.s.state]);
     if (!canAct(this.params, this.s, performance.now())) throw new TandemError("TANDEM_ERR_LEASE", ["write", "no renewal from the peer or the witness"]);
     if (kind === "process" && this.s.state === "active-held") throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["process write (held until an operator confirms)", this.s.state]);
+  }
+
+  /**
+   * Re-evaluates time-driven rules now. After a pause (SIGSTOP, a long GC) a
+   * queued request can be served before the next tick: whoever reports or
+   * acts on the state calls this first, so a lapsed lease is never shown as active.
+   */
+  refresh(): void {
+    this.dispatch({ type: "tick" });
   }
 
   leaseRemainingMs(): number {

@@ -245,7 +245,10 @@ class Machine {
         this.deadProcessWithoutWitness();
         return;
       }
-      if (r.reason === "holder-alive") {
+      if (r.reason === "holder-alive" && s.takeover.path === "dead-process" && now < (s.takeover.announceUntil ?? 0)) {
+        // the witness heard the active a moment ago: ask again when it says the silence is long enough
+        s.takeover.retryAt = now + Math.max(1, Math.min(r.retryInMs ?? p.intervalMs, p.intervalMs));
+      } else if (r.reason === "holder-alive") {
         this.event("dead-process-refused", `the witness still hears ${r.holder}: not a dead process; waiting for its lease to run out`);
         s.takeover = { ...s.takeover, path: "witness", startup: false, retryAt: now + p.intervalMs };
       } else if (r.reason === "stale-epoch") {
@@ -602,7 +605,8 @@ class Machine {
       return;
     }
     // ask the witness first: it refuses if it still hears the active
-    s.takeover = { path: "dead-process", epoch, startup: false, retryAt: now + p.leaseMs, startedAt: now };
+    const silence = p.deadProcessMisses * p.intervalMs;
+    s.takeover = { path: "dead-process", epoch, startup: false, retryAt: now + p.leaseMs, startedAt: now, announceUntil: now + silence };
     this.fx.push({ type: "witness", op: "announce", epoch, silenceMs: p.deadProcessMisses * p.intervalMs });
   }
 

@@ -144,6 +144,13 @@ export interface Takeover {
   retryAt: number;
   /** when we decided the peer was gone: a heartbeat after this cancels the takeover */
   startedAt: number;
+  /**
+   * dead-process path: until when a witness that still heard the active
+   * ("holder-alive") is asked again. Its last renewal can reach the witness a
+   * moment after its last heartbeat reached us; past this, a live active is
+   * assumed and the takeover waits for its lease to run out.
+   */
+  announceUntil?: number;
 }
 
 export interface RoleState {

@@ -111,6 +111,7 @@ async function main(): Promise<void> {
     }
     c.stopSampling();
     twoActives.push(c.twoActives().length);
+    for (const s of c.twoActives()) process.stderr.write(`TWO ACTING: ${JSON.stringify(s)}\n`);
   } finally {
     await c.stop();
   }

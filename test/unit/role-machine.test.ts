@@ -152,6 +152,19 @@ describe("takeover when the active's process dies (cause 2)", () => {
     expect(sim.witness?.record("line1")).toMatchObject({ holder: "b", epoch: 2 });
   });
 
+  it("L1: the dead active's last renewal reaching the witness just after its last heartbeat reached the standby does not cost a whole lease", () => {
+    const sim = steadyPair({ witness: true });
+    // the heartbeats to b stop 30 ms before the process dies; its renewals reach the witness until the end
+    sim.cutLinkFrom("lan", "a").cutLinkFrom("plant", "a");
+    sim.run(30);
+    const t0 = sim.now;
+    sim.kill("a");
+    const took = sim.until(() => sim.state("b") === "active-held", 2000, "b active-held");
+    expect(took).toBeLessThan(LEASE / 2); // re-announced once the witness's silence was long enough
+    expect(sim.events("b", "dead-process-refused")).toEqual([]);
+    expect(sim.now - t0).toBeLessThan(LEASE);
+  });
+
   it("S1: the witness refuses the announce while it still hears the active: a live process whose connection merely broke is not displaced", () => {
     const sim = steadyPair({ witness: true });
     // the peer connection is reset (b's kernel reports it) and both links are
