@@ -139,14 +139,17 @@ export class PeerLink {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    // stop accepting first: the peer reconnects every interval, and a
+    // connection accepted after the sweep below would stay open
+    const server = this.server;
+    this.server = null;
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     for (const c of this.conns) c.socket.destroy();
     this.conns.clear();
     this.outbound = null;
     await Promise.all([...this.udp.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.udp.clear();
-    const server = this.server;
-    this.server = null;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
+    await closed;
   }
 
   counters(): Record<string, number> {
@@ -243,6 +246,7 @@ export class PeerLink {
   }
 
   private adopt(socket: net.Socket, outbound: boolean): Conn {
+    if (this.stopped) socket.destroy();
     socket.setNoDelay(true);
     const conn: Conn = { socket, decoder: new FrameDecoder(1 << 20), authed: false, outbound };
     this.conns.add(conn);

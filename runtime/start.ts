@@ -1,12 +1,28 @@
 // `tandem start --config FILE`: one node in the foreground until SIGTERM or
 // SIGINT, then a clean stop (hand over if active, stop in reverse order).
 // Exit 0 on a clean stop, 2 on a config error, 1 on any other fatal error.
+import { createHook, executionAsyncId } from "node:async_hooks";
 import { parseArgs } from "node:util";
 import { loadConfig } from "./config/load.js";
 import { ConfigError } from "./errors.js";
 import { TandemNode } from "./node.js";
 
+/** TANDEM_CHECK_HANDLES=1 (tests): remember where each pending timer was made, to name a leak. */
+function trackTimers(): Map<number, string> {
+  const timers = new Map<number, string>();
+  createHook({
+    init(id, type) {
+      if (type === "Timeout") timers.set(id, (new Error().stack ?? "").split("\n").slice(2, 9).join(" < "));
+    },
+    destroy(id) {
+      timers.delete(id);
+    },
+  }).enable();
+  return timers;
+}
+
 export async function runStart(argv: string[]): Promise<number> {
+  const timers = process.env.TANDEM_CHECK_HANDLES === "1" ? trackTimers() : null;
   let values: { config?: string };
   try {
     ({ values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" } } }));
@@ -53,10 +69,16 @@ export async function runStart(argv: string[]): Promise<number> {
   if (process.exitCode) return Number(process.exitCode);
   // Everything was released: the loop must drain by itself. If something is
   // still open, say what (TANDEM_CHECK_HANDLES=1 makes it an error, for tests).
+  // The stdio pipes belong to whoever started us (a slow reader can keep them
+  // busy for a while): they are not Tandem's to close and are not counted.
   const check = process.env.TANDEM_CHECK_HANDLES === "1";
   setTimeout(() => {
+    const self = executionAsyncId();
     const left = process.getActiveResourcesInfo().filter((r) => r !== "TTYWrap" && r !== "PipeWrap" && r !== "Timeout");
-    console.error(`tandem: still open after stop: ${left.join(", ") || "(timers)"}`);
+    const pending = [...(timers?.entries() ?? [])].filter(([id]) => id !== self).map(([, stack]) => stack);
+    if (left.length === 0 && pending.length === 0) process.exit(0);
+    console.error(`tandem: still open after stop: ${[...left, ...(pending.length ? [`${pending.length} timer(s)`] : [])].join(", ")}`);
+    for (const stack of pending) console.error(`tandem: pending timer made at ${stack.replace(/\s+/g, " ")}`);
     process.exit(check ? 3 : 0);
   }, 3000).unref();
   return 0;

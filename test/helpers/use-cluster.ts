@@ -7,9 +7,13 @@ import { Cluster, killAllChildren, type ClusterOptions } from "./cluster.js";
 export function useCluster(): { start(opts?: ClusterOptions): Promise<Cluster> } {
   let current: Cluster | null = null;
   afterEach(async () => {
-    const codes = await current?.stop();
+    const c = current;
     current = null;
-    if (codes) expect(Object.values(codes).filter((c) => c !== 0 && c !== null)).toEqual([]);
+    if (!c) return;
+    const codes = await c.stop();
+    const bad = (Object.entries(codes) as ["a" | "b", number | null][]).filter(([, code]) => code !== 0 && code !== null);
+    const why = bad.map(([id, code]) => `node ${id} exited ${code}: ${c.nodes[id].child.output().trim().split("\n").slice(-3).join(" | ")}`).join("\n");
+    expect(bad, why).toEqual([]);
   });
   afterAll(() => killAllChildren());
   return {
