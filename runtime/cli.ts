@@ -17,6 +17,8 @@ const USAGE = `tandem — redundant plant-server runtime
   tandem witness --listen HOST:PORT --key KEY|PAIR=KEY …
                                     the third vote for one or more pairs
   tandem sim [--base-port N]        the plant simulator alone (OPC UA + Modbus TCP)
+  tandem browse opc.tcp://HOST:PORT [--device NAME]
+                                    list an OPC UA server's variables as a drivers.tags list
   tandem check-config FILE          validate a node config: exit 0, or print every problem and exit 2
   tandem status [--node URL] [--json]
   tandem confirm | reject           resume or restart a held takeover (operator)
@@ -41,7 +43,9 @@ export async function main(argv: string[]): Promise<number> {
     case "witness":
       return (await import("../redundancy/witness-main.js")).runWitness(rest);
     case "sim":
-      return runSim(rest);
+      return (await import("../drivers/simulator/main.js")).runSimCli(rest);
+    case "browse":
+      return (await import("../drivers/browse-cli.js")).runBrowseCli(rest);
     case "check-config":
       return checkConfig(rest);
     case "hash-password":
@@ -57,17 +61,6 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`tandem: unknown command '${cmd}'\n\n${USAGE}`);
       return 2;
   }
-}
-
-async function runSim(argv: string[]): Promise<number> {
-  let mod: { runSimCli?: (argv: string[]) => Promise<number> };
-  try {
-    mod = (await import(["../drivers/simulator", "main.js"].join("/"))) as typeof mod;
-  } catch {
-    console.error("tandem sim: the plant simulator is not part of this build yet");
-    return 1;
-  }
-  return mod.runSimCli ? mod.runSimCli(argv) : 1;
 }
 
 function checkConfig(argv: string[]): number {

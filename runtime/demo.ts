@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { demoDriversConfig } from "../drivers/demo-tags.js";
 import { hashPassword } from "./auth/passwords.js";
 
 export const DEMO_BASE_PORT = 8080;
@@ -80,7 +82,8 @@ ${users.map((u) => `    - { name: ${u.name}, role: ${u.role}, passwordHash: "${u
 log:
   level: info
   file: ./logs/${id}.log
-`;
+# the plant simulator (\`tandem sim\`), read over Modbus TCP and OPC UA; the standby reads too (hot)
+${stringify({ drivers: demoDriversConfig("127.0.0.1", ports.modbus, ports.opcua) }, { lineWidth: 0 })}`;
 }
 
 interface Proc {
@@ -121,6 +124,7 @@ export async function runDemo(argv: string[]): Promise<number> {
 
   const env = { ...process.env, TANDEM_PAIR_KEY: pairKey, TANDEM_WITNESS_KEY: `line1=${pairKey}` };
   const procs: Proc[] = [
+    { name: "sim", args: ["sim", "--base-port", String(base), "--data-dir", join(dir, "data", "sim")], child: null, restarts: 0, timer: null },
     // max lease 2 s (the nodes ask for 1 s): also the witness's quiet time after a restart
     { name: "witness", args: ["witness", "--listen", `127.0.0.1:${ports.witness}`, "--max-lease-ms", "2000"], child: null, restarts: 0, timer: null },
     { name: "a", args: ["start", "--config", join(dir, "a.yaml")], child: null, restarts: 0, timer: null },
@@ -129,10 +133,12 @@ export async function runDemo(argv: string[]): Promise<number> {
   let stopping = false;
   const say = (line: string) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
 
+  const consoleFile = (p: Proc) => join(dir, "logs", p.name === "a" || p.name === "b" ? `${p.name}.console` : `${p.name}.log`);
   const launch = (p: Proc) => {
     p.timer = null;
-    // nodes log to their files (log.file) and print only fatal errors here; the witness logs to stdout: into its file
-    const out = p.name === "witness" ? openSync(join(dir, "logs", "witness.log"), "a") : "inherit";
+    // every process writes its console to a file (nodes log to <id>.log through
+    // pino; their console carries only libraries' chatter and fatal errors)
+    const out = openSync(consoleFile(p), "a");
     // own process group: Ctrl-C reaches only the demo, which stops them in order
     const child = spawn(process.execPath, [cliPath(), ...p.args], { cwd: dir, env, stdio: ["ignore", out, out], detached: true });
     if (typeof out === "number") closeSync(out);
@@ -141,20 +147,26 @@ export async function runDemo(argv: string[]): Promise<number> {
       p.child = null;
       if (stopping) return;
       say(`${p.name} exited (${signal ?? `code ${code}`}); restarting it in ${RESTART_AFTER_MS / 1000} s, as systemd would`);
+      if (code) {
+        const tail = readFileSync(consoleFile(p), "utf8").trim().split("\n").slice(-5);
+        for (const line of tail) say(`  ${p.name}: ${line}`);
+      }
       p.restarts++;
       p.timer = setTimeout(() => launch(p), RESTART_AFTER_MS);
     });
   };
   for (const p of procs) launch(p);
 
+  const pidOf = (name: string) => procs.find((p) => p.name === name)?.child?.pid;
   const urlA = `http://127.0.0.1:${ports.httpA}`;
   const urlB = `http://127.0.0.1:${ports.httpB}`;
   console.log(`
 Tandem demo — pair "line1" on this machine (files in ${dir})
 
-  node a (preferred main)  HMI ${urlA}/    pid ${procs[1]!.child?.pid}
-  node b (secondary)       HMI ${urlB}/    pid ${procs[2]!.child?.pid}
-  witness                  127.0.0.1:${ports.witness}    pid ${procs[0]!.child?.pid}
+  node a (preferred main)  HMI ${urlA}/    pid ${pidOf("a")}
+  node b (secondary)       HMI ${urlB}/    pid ${pidOf("b")}
+  witness                  127.0.0.1:${ports.witness}    pid ${pidOf("witness")}
+  plant simulator          OPC UA opc.tcp://127.0.0.1:${ports.opcua}  Modbus TCP 127.0.0.1:${ports.modbus}    pid ${pidOf("sim")}
 
   Demo logins (demo only): viewer/viewer  operator/operator  admin/admin
 
@@ -163,9 +175,11 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
     kill -9 <pid of the active node>                       the standby takes over, HELD
     TANDEM_USER=operator TANDEM_PASSWORD=operator npx tandem confirm --node <its URL>
     TANDEM_USER=admin TANDEM_PASSWORD=admin npx tandem switchover --node ${urlA}
+    curl -u viewer:viewer ${urlA}/api/v1/tags                  the plant's tags, as the node reads them
+    curl -u operator:operator -H 'content-type: application/json' -d '{"value":40}' <active URL>/api/v1/tags/line1.tank1.inletValve
     kill -STOP <pid>  then  kill -CONT <pid>               a frozen active loses its lease
 
-  Logs: ${join(dir, "logs")} (a.log, b.log, witness.log)   Ctrl-C stops everything.
+  Logs: ${join(dir, "logs")} (a.log, b.log, witness.log, sim.log)   Ctrl-C stops everything.
 `);
 
   // narrate state changes
@@ -204,8 +218,9 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
   // the standby first, then the active (with nobody to hand over to it stops
   // cleanly as the owner of the process), the witness last
   const acting = (p: Proc) => /^active/.test(last[p.name] ?? "");
-  const nodes = procs.slice(1);
-  for (const group of [nodes.filter((p) => !acting(p)), nodes.filter(acting), procs.slice(0, 1)]) {
+  const nodes = procs.filter((p) => p.name === "a" || p.name === "b");
+  const others = procs.filter((p) => p.name !== "a" && p.name !== "b");
+  for (const group of [nodes.filter((p) => !acting(p)), nodes.filter(acting), others]) {
     await Promise.all(
       group.map(
         (p) =>

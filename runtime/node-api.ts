@@ -36,6 +36,8 @@ export interface NodeStatus {
   witness: { configured: boolean; reachable: boolean; address?: string; holder?: string | null; holderEpoch?: number | null };
   context: { held: boolean; seq: number; heldSince?: string | null; autoConfirmAt?: string | null };
   replication: { mode: "sync" | "async" | "none"; lagRecords: number; journalRecords: number };
+  /** PLC connections per device and endpoint, when the node has drivers */
+  devices?: { device: string; endpoint: string; connected: boolean; path?: string }[];
   /** the standby lost the active on every link and has no witness: an operator decides */
   awaitingOperator: boolean;
   counters: Record<string, number>;
@@ -53,6 +55,23 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
   /** sha256 of the previous line: the log is an append-only hash chain */
   prev: string;
+}
+
+/** A tag as the API shows it (CONTRACT.md: name, driver, value, quality, timestamp, writable). */
+export interface TagView {
+  name: string;
+  driver: "modbus" | "opcua";
+  value: unknown;
+  quality: "good" | "uncertain" | "bad";
+  /** why the quality is not good (comm_lost, config, out_of_range …) */
+  reason?: string;
+  /** source timestamp */
+  timestamp: string | null;
+  /** when Tandem received the value */
+  receivedAt: string | null;
+  writable: boolean;
+  units?: string;
+  description?: string;
 }
 
 export interface SwitchoverResult {
@@ -82,4 +101,10 @@ export interface NodeController {
   logLevels(): { default: LogLevel; components: Record<string, LogLevel> };
   /** Prometheus text format */
   metrics(): Promise<string>;
+  /** every configured tag ([] when the node has no drivers) */
+  tags(): TagView[];
+  /** one tag; throws TANDEM_ERR_TAG_UNKNOWN */
+  tag(name: string): TagView;
+  /** an operator's write: only on the active (allowed while held); audited */
+  writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }>;
 }

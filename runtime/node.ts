@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Gauge, Registry, Counter } from "prom-client";
+import { DriverManager } from "../drivers/manager.js";
 import { EpochStore } from "../redundancy/epoch-store.js";
 import { linkStatus, peerVisible } from "../redundancy/failure-detector.js";
 import { PairRuntime } from "../redundancy/pair-runtime.js";
@@ -13,7 +14,7 @@ import type { LogLevel, TandemConfig } from "./config/schema.js";
 import { TandemError } from "./errors.js";
 import { createHttpServer, type HttpServer } from "./http/server.js";
 import { LogManager } from "./logging.js";
-import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult } from "./node-api.js";
+import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult, TagView } from "./node-api.js";
 
 /** Something whose health lowers the service level (drivers, database …). */
 export interface HealthSource {
@@ -29,6 +30,8 @@ export class TandemNode implements NodeController {
   private readonly store: EpochStore;
   private readonly auditLog: AuditLog;
   private http: HttpServer | null = null;
+  /** the PLC drivers, when the config has a drivers section */
+  readonly drivers: DriverManager | null;
   private levelTimer: NodeJS.Timeout | null = null;
   private readonly metricsRegistry = new Registry();
   private readonly healthSources: HealthSource[] = [];
@@ -63,9 +66,24 @@ export class TandemNode implements NodeController {
       store: this.store,
       log: this.logs.get("pair"),
     });
-    this.runtime.on("state", (from, to) => {
+    this.drivers = c.drivers
+      ? new DriverManager({
+          drivers: c.drivers,
+          watchdog: c.watchdog,
+          dataDir: c.node.dataDir,
+          logs: this.logs,
+          // every write asks the pair whether this node may write, right before it leaves
+          gate: { check: (kind) => this.runtime.assertCanWrite(kind) },
+        })
+      : null;
+    if (this.drivers) {
+      const drivers = this.drivers;
+      this.addHealthSource({ name: "drivers", health: () => drivers.health() });
+    }
+    this.runtime.on("state", (from, to, epoch) => {
       this.stateSinceWall = new Date().toISOString();
       this.stateChanges.inc({ from, to });
+      this.drivers?.setNodeState(to, epoch);
     });
     this.runtime.on("audit", (action, actor, result, details) => this.writeAudit(action, actor, result, details));
     this.runtime.on("event", (kind, message, details) => {
@@ -89,6 +107,10 @@ export class TandemNode implements NodeController {
     const c = this.config;
     this.auditLog.open();
     await this.runtime.start();
+    if (this.drivers) {
+      this.drivers.setNodeState(this.runtime.state.state, this.runtime.state.epoch);
+      await this.drivers.start();
+    }
     this.levelTimer = setInterval(() => this.runtime.setLevel(this.computeLevel().level), LEVEL_EVERY_MS);
     this.http = createHttpServer({ controller: this, http: c.http, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
     this.httpAddress = await this.http.start();
@@ -118,6 +140,7 @@ export class TandemNode implements NodeController {
     this.levelTimer = null;
     await this.http?.stop();
     this.http = null;
+    await this.drivers?.stop();
     await this.runtime.stop();
     this.store.markCleanStop(this.runtime.state.context.ownerIsMeClean);
     this.writeAudit("node-stop", "system", "ok", { state: this.runtime.state.state });
@@ -161,11 +184,13 @@ export class TandemNode implements NodeController {
   // ------------------------------------------------------- controller
 
   health(): { state: NodeState; serviceLevel: number; epoch: number; nodeId: string } {
+    this.runtime.refresh();
     const s = this.runtime.state;
     return { state: s.state, serviceLevel: s.level, epoch: s.epoch, nodeId: this.config.node.id };
   }
 
   status(): NodeStatus {
+    this.runtime.refresh();
     const c = this.config;
     const s = this.runtime.state;
     const now = this.runtime.now();
@@ -198,6 +223,7 @@ export class TandemNode implements NodeController {
         : { configured: false, reachable: false },
       context: { held: s.state === "active-held", seq: s.context.seq, heldSince: iso(s.heldSince), autoConfirmAt: iso(s.autoConfirmAt) },
       replication: { mode: "none", lagRecords: 0, journalRecords: 0 },
+      ...(this.drivers ? { devices: this.drivers.connections() } : {}),
       awaitingOperator: s.awaitingOperator,
       counters: this.runtime.counters(),
     };
@@ -280,6 +306,30 @@ export class TandemNode implements NodeController {
     return this.metricsRegistry.metrics();
   }
 
+  tags(): TagView[] {
+    return this.drivers?.tags() ?? [];
+  }
+
+  tag(name: string): TagView {
+    const t = this.drivers?.tag(name);
+    if (!t) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
+    return t;
+  }
+
+  async writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }> {
+    if (!this.drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
+    try {
+      // an operator's manual write: allowed on the active, also while held (S3 holds process writes only)
+      await this.drivers.write(name, value, "operator");
+    } catch (err) {
+      const code = err instanceof TandemError ? err.code : "TANDEM_ERR_INTERNAL";
+      this.writeAudit("write-tag", actor, "refused", { tag: name, value: value as never, code, reason: (err as Error).message });
+      throw err;
+    }
+    this.writeAudit("write-tag", actor, "ok", { tag: name, value: value as never });
+    return { name, value };
+  }
+
   // ---------------------------------------------------------- internals
 
   private writeAudit(action: string, actor: Actor | "system", result: "ok" | "refused" | "failed", details?: Record<string, unknown>): void {
@@ -307,6 +357,7 @@ export class TandemNode implements NodeController {
     // prom-client collects metrics in registration order: the first one
     // refreshes every gauge from the node's state before any is written out
     const refresh = () => {
+      this.runtime.refresh();
       const s = this.runtime.state;
       const now = this.runtime.now();
       for (const st of states) stateGauge.set({ state: st }, s.state === st ? 1 : 0);

@@ -3,7 +3,7 @@
 // path. Sections that a later version fills in are refused with a clear
 // reason rather than silently ignored.
 import { z } from "zod";
-import { driversSection, watchdogSection } from "../../drivers/config-schema.js";
+import { checkWatchdog, driversSection, watchdogSection } from "../../drivers/config-schema.js";
 
 export interface HostPort {
   host: string;
@@ -167,6 +167,7 @@ export const configSchema = z
       ctx.addIssue({ code: "custom", path: ["takeover", "startupWaitMs"], message: `must be at least takeover.leaseMs (${c.takeover.leaseMs}): a restarted node has forgotten the leases it granted before` });
     if (c.takeover.leaseMs <= c.heartbeat.intervalMs * 2)
       ctx.addIssue({ code: "custom", path: ["takeover", "leaseMs"], message: `must be more than two heartbeat intervals (${c.heartbeat.intervalMs * 2}) or every lease runs out between renewals` });
+    for (const i of checkWatchdog(c.drivers, c.watchdog)) ctx.addIssue({ code: "custom", path: i.path, message: i.message });
     const users = new Set<string>();
     c.http.users.forEach((u, i) => {
       if (users.has(u.name)) ctx.addIssue({ code: "custom", path: ["http", "users", i, "name"], message: `duplicate user '${u.name}'` });

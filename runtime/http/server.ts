@@ -285,6 +285,26 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   app.get(`${api}/log-level`, { config: { role: "viewer", action: "read log levels" } }, async () => controller.logLevels());
 
+  app.get(`${api}/tags`, { config: { role: "viewer", action: "read tags" } }, async () => ({ tags: controller.tags() }));
+
+  const tagName = { type: "object", required: ["name"], properties: { name: { type: "string", pattern: "^[A-Za-z0-9_./:-]{1,200}$" } } } as const;
+
+  app.get<{ Params: { name: string } }>(`${api}/tags/:name`, { config: { role: "viewer", action: "read a tag" }, schema: { params: tagName } }, async (req) =>
+    controller.tag(req.params.name),
+  );
+
+  app.post<{ Params: { name: string }; Body: { value: unknown } }>(
+    `${api}/tags/:name`,
+    {
+      config: { role: "operator", action: "write a tag" },
+      schema: {
+        params: tagName,
+        body: { type: "object", additionalProperties: false, required: ["value"], properties: { value: { description: "the value to write, of the tag's type" } } },
+      },
+    },
+    async (req) => controller.writeTag(actorOf(req), req.params.name, req.body.value),
+  );
+
   app.put<{ Body: { level: LogLevel; component?: string } }>(
     `${api}/log-level`,
     {

@@ -2,15 +2,15 @@
 // is set by the test, and every action is recorded with the actor that asked.
 import { TandemError } from "../../runtime/errors.js";
 import type { LogLevel } from "../../runtime/config/schema.js";
-import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult } from "../../runtime/node-api.js";
+import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
 export interface FakeCall {
-  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel";
+  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag";
   actor: Actor;
   args: unknown[];
 }
 
-type Method = FakeCall["method"] | "status" | "health" | "audit" | "metrics" | "logLevels";
+type Method = FakeCall["method"] | "status" | "health" | "audit" | "metrics" | "logLevels" | "tags";
 
 export function makeStatus(over: Partial<NodeStatus> = {}): NodeStatus {
   return {
@@ -172,5 +172,29 @@ export class FakeController implements NodeController {
   async metrics(): Promise<string> {
     this.maybeFail("metrics");
     return this.metricsText;
+  }
+
+  /** tags the test sets; writes are recorded and applied */
+  tagList: TagView[] = [];
+
+  tags(): TagView[] {
+    this.maybeFail("tags");
+    return structuredClone(this.tagList);
+  }
+
+  tag(name: string): TagView {
+    this.maybeFail("tags");
+    const t = this.tagList.find((x) => x.name === name);
+    if (!t) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
+    return structuredClone(t);
+  }
+
+  async writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }> {
+    this.record("writeTag", actor, [name, value]);
+    this.maybeFail("writeTag");
+    const t = this.tagList.find((x) => x.name === name);
+    if (!t) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
+    t.value = value;
+    return { name, value };
   }
 }

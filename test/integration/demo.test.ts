@@ -51,7 +51,7 @@ async function until<T>(f: () => Promise<T | null | false>, ms: number, what: st
 }
 
 describe("tandem demo", () => {
-  it("comes up as a pair, takes over held after kill -9, restarts the killed node, and Ctrl-C stops it all", async () => {
+  it("comes up as a pair reading the simulator, takes over held after kill -9, restarts the killed node, and Ctrl-C stops it all", async () => {
     const base = 20000 + Math.floor(Math.random() * 20000);
     demo = spawnCli(["demo", "--base-port", String(base), "--dir", dir]);
     await until(async () => demo!.output().includes("Ctrl-C stops everything"), 15_000, "the demo banner");
@@ -60,7 +60,7 @@ describe("tandem demo", () => {
     expect(out).toContain(`http://127.0.0.1:${base + 1}/`);
     expect(out).toContain("viewer/viewer  operator/operator  admin/admin");
     const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
-    expect(pids).toHaveLength(3);
+    expect(pids).toHaveLength(4); // a, b, the witness, the simulator
     started.push(...pids);
 
     const roles = await until(
@@ -73,7 +73,27 @@ describe("tandem demo", () => {
       "one active and one standby",
     );
     const [activePort, standbyPort] = roles.a.state === "active" ? [base, base + 1] : [base + 1, base];
-    const activePid = pids[activePort === base ? 0 : 1]!; // the banner lists a, b, then the witness
+    const activePid = pids[activePort === base ? 0 : 1]!; // the banner lists a, b, the witness, the simulator
+
+    // the plant: ≥ 10 tags from the simulator over Modbus and OPC UA, read by both nodes (standby hot)
+    const auth = (u: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${u}`).toString("base64")}` });
+    const tagsOf = async (port: number) =>
+      ((await (await fetch(`http://127.0.0.1:${port}/api/v1/tags`, { headers: auth("viewer") })).json()) as { tags: { name: string; driver: string; value: unknown; quality: string; timestamp: string | null; writable: boolean }[] }).tags;
+    const tags = await until(async () => {
+      const t = await tagsOf(activePort);
+      return t.length >= 10 && t.every((x) => x.quality === "good") ? t : null;
+    }, 20_000, "all tags good on the active");
+    expect(new Set(tags.map((t) => t.driver))).toEqual(new Set(["modbus", "opcua"]));
+    for (const t of tags) expect(Object.keys(t)).toEqual(expect.arrayContaining(["name", "driver", "value", "quality", "timestamp", "writable"]));
+    await until(async () => (await tagsOf(standbyPort)).every((x) => x.quality === "good"), 20_000, "all tags good on the standby");
+    const write = (port: number, value: number) =>
+      fetch(`http://127.0.0.1:${port}/api/v1/tags/line1.tank1.inletValve`, { method: "POST", headers: { ...auth("operator"), "content-type": "application/json" }, body: JSON.stringify({ value }) });
+    expect((await write(activePort, 42)).status).toBe(200);
+    const refused = await write(standbyPort, 43);
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    expect(refused.status).toBeLessThan(500);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/not active/);
+    await until(async () => (await tagsOf(standbyPort)).find((t) => t.name === "line1.tank1.inletValve")?.value === 42, 5000, "the standby reads the written value");
 
     // the witness just started: after its quiet time (2 s) it can vouch for a takeover
     await sleep(2500);

@@ -1,0 +1,61 @@
+// What the driver manager sees of a protocol driver (one instance per device).
+import type { DriverKind, TagSample } from "./tag-model.js";
+
+/**
+ * What this node asks of a device's connection:
+ *  read    connected and reading (active, or standby `hot`)
+ *  connect connected, not reading (standby `warm`): takes over in one connect-free step
+ *  off     not connected (standby `cold`, or stopped)
+ */
+export type DriverMode = "read" | "connect" | "off";
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface EndpointStatus {
+  endpoint: string;
+  connected: boolean;
+  /** OPC UA non-transparent redundancy: the server's ServiceLevel, when read */
+  serviceLevel?: number;
+}
+
+export interface DeviceStatus {
+  device: string;
+  driver: DriverKind;
+  mode: DriverMode;
+  connected: boolean;
+  /** the endpoint (path) in use, or null */
+  path: string | null;
+  endpoints: EndpointStatus[];
+  /** connections this node holds to the device right now */
+  connections: number;
+  requests: number;
+  errors: number;
+  reconnects: number;
+  lastError: string | null;
+}
+
+export type SampleSink = (tag: string, sample: TagSample) => void;
+
+export interface DeviceDriver {
+  readonly device: string;
+  readonly kind: DriverKind;
+  /** Starts in mode `off`; setMode connects. */
+  setMode(mode: DriverMode): void;
+  /** Writes an engineering value (the driver applies scaling and type conversion). Throws TandemError. */
+  write(tag: string, value: unknown): Promise<void>;
+  status(): DeviceStatus;
+  stop(): Promise<void>;
+  /** Raw integer read/write for the PLC watchdog and fence (holding register address or node id). */
+  readWatchdogWord(where: string, words: 1 | 2): Promise<number>;
+  writeWatchdogWord(where: string, words: 1 | 2, value: number): Promise<void>;
+}

@@ -1,0 +1,264 @@
+// The driver manager: builds one driver per device from the config, sets
+// each device's connection mode from the node's state (active: read; standby:
+// the device's hot/warm/cold), publishes tag values on the tag bus with
+// deadband, gates every write (the node's WriteGate, then the PLC fence) and
+// reports driver health as a service-level penalty.
+import path from "node:path";
+import { OPCUACertificateManager } from "node-opcua";
+import type { Logger } from "pino";
+import { ConfigError, TandemError } from "../runtime/errors.js";
+import type { LogManager } from "../runtime/logging.js";
+import type { NodeState } from "../runtime/node-api.js";
+import { checkWatchdog, type DeviceConfig, type DriversConfig, type ModbusDeviceConfig, type OpcuaDeviceConfig, type WatchdogConfig } from "./config-schema.js";
+import { realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode } from "./driver-api.js";
+import { ModbusDriver, modbusTag } from "./modbus-driver.js";
+import { OpcuaDriver, opcuaTag } from "./opcua-driver.js";
+import { TagBus } from "./tag-bus.js";
+import { passesDeadband, toSnapshot, type TagMeta, type TagSample, type TagSnapshot } from "./tag-model.js";
+import { WatchdogLoop, type WatchdogView } from "./watchdog.js";
+
+export type { TagSnapshot } from "./tag-model.js";
+
+export interface WriteGate {
+  /** Throws TandemError when this node may not write now. */
+  check(kind: "process" | "operator"): void;
+}
+
+export interface DriverManagerOptions {
+  drivers: DriversConfig;
+  watchdog?: WatchdogConfig;
+  dataDir: string;
+  logs: LogManager;
+  gate: WriteGate;
+  clock?: Clock;
+}
+
+/** Penalties subtracted from the node's service level (0–255). */
+export const PENALTY = {
+  /** a device this node should be reading is unreachable: bigger than the default takeover margin (50) */
+  deviceLost: 60,
+  /** connected through an alternate path */
+  alternatePath: 5,
+  /** this node's epoch is below the PLC fence */
+  fenced: 200,
+  max: 250,
+} as const;
+
+interface Entry {
+  meta: TagMeta;
+  deadband: number;
+  published?: TagSample;
+}
+
+export class DriverManager {
+  readonly bus = new TagBus();
+  private readonly cfg: DriversConfig;
+  private readonly log: Logger;
+  private readonly gate: WriteGate;
+  private readonly clock: Clock;
+  private readonly dataDir: string;
+  private readonly devices = new Map<string, { cfg: DeviceConfig; driver: DeviceDriver }>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly tagDevice = new Map<string, string>();
+  private readonly watchdogCfg?: WatchdogConfig;
+  private watchdog: WatchdogLoop | null = null;
+  private pki: OPCUACertificateManager | null = null;
+  private state: NodeState = "starting";
+  private epoch = 0;
+  private started = false;
+
+  constructor(opts: DriverManagerOptions) {
+    this.cfg = opts.drivers;
+    this.log = opts.logs.get("drivers");
+    this.gate = opts.gate;
+    this.clock = opts.clock ?? realClock;
+    this.dataDir = opts.dataDir;
+    this.watchdogCfg = opts.watchdog;
+    const issues = checkWatchdog(opts.drivers, opts.watchdog);
+    if (issues.length) throw new ConfigError(issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+    this.bus.onListenerError = (err, tag) => this.log.error({ err, tag }, "tag bus subscriber failed");
+    for (const t of this.cfg.tags) {
+      const dev = this.cfg.devices.find((d) => d.name === t.device)!;
+      this.entries.set(t.name, {
+        meta: {
+          name: t.name,
+          driver: dev.driver,
+          device: dev.name,
+          writable: t.writable,
+          ...(t.units === undefined ? {} : { units: t.units }),
+          ...(t.description === undefined ? {} : { description: t.description }),
+        },
+        deadband: t.deadband,
+      });
+      this.tagDevice.set(t.name, dev.name);
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    // One client certificate for the node, shared by every OPC UA device. A
+    // device that trusts unknown server certificates makes the shared store do so.
+    const ua = this.cfg.devices.filter((d): d is OpcuaDeviceConfig => d.driver === "opcua");
+    if (ua.length) {
+      this.pki = new OPCUACertificateManager({
+        rootFolder: path.join(this.dataDir, "pki", "opcua-client"),
+        automaticallyAcceptUnknownCertificate: ua.some((d) => d.trustUnknownServerCertificate),
+      });
+      await this.pki.initialize();
+    }
+    for (const dev of this.cfg.devices) {
+      const tags = this.cfg.tags.filter((t) => t.device === dev.name);
+      const onSample = (name: string, s: TagSample) => this.onSample(name, s);
+      const log = this.log.child({ device: dev.name });
+      const onPath = (p: string | null) => log.info({ path: p }, p ? "device path in use" : "device has no path");
+      const driver: DeviceDriver =
+        dev.driver === "modbus"
+          ? new ModbusDriver({ device: dev as ModbusDeviceConfig, tags: tags.map((t) => modbusTag(t, dev as ModbusDeviceConfig, this.cfg.scanMs)), onSample, log, clock: this.clock, onPath })
+          : new OpcuaDriver({
+              device: dev as OpcuaDeviceConfig,
+              tags: tags.map((t) => opcuaTag(t, dev as OpcuaDeviceConfig, this.cfg.scanMs)),
+              onSample,
+              log,
+              clock: this.clock,
+              onPath,
+              pkiDir: path.join(this.dataDir, "pki", "opcua-client"),
+              ...(this.pki ? { certificateManager: this.pki } : {}),
+            });
+      this.devices.set(dev.name, { cfg: dev, driver });
+    }
+    // every tag is visible (bad, no_data) from the start
+    for (const e of this.entries.values()) this.bus.publish(toSnapshot(e.meta, undefined));
+    if (this.watchdogCfg) {
+      const d = this.devices.get(this.watchdogCfg.device)!;
+      this.watchdog = new WatchdogLoop(this.watchdogCfg, d.driver, this.clock, this.log.child({ sub: "watchdog" }));
+      this.watchdog.setRole(this.acting(), this.epoch);
+      this.watchdog.start();
+    }
+    this.applyModes();
+  }
+
+  async stop(): Promise<void> {
+    await this.watchdog?.stop();
+    this.watchdog = null;
+    await Promise.all([...this.devices.values()].map((d) => d.driver.stop()));
+    this.devices.clear();
+    await this.pki?.dispose().catch(() => {});
+    this.pki = null;
+    this.started = false;
+  }
+
+  setNodeState(state: NodeState, epoch: number): void {
+    const changed = state !== this.state || epoch !== this.epoch;
+    this.state = state;
+    this.epoch = epoch;
+    if (!changed) return;
+    this.watchdog?.setRole(this.acting(), epoch);
+    if (this.started) this.applyModes();
+  }
+
+  private acting(): boolean {
+    return this.state === "active" || this.state === "active-held";
+  }
+
+  /** active/active-held read every device; any other state follows the device's standby mode. */
+  modeFor(dev: DeviceConfig): DriverMode {
+    if (this.acting()) return "read";
+    return dev.standby === "hot" ? "read" : dev.standby === "warm" ? "connect" : "off";
+  }
+
+  private applyModes(): void {
+    for (const { cfg, driver } of this.devices.values()) driver.setMode(this.modeFor(cfg));
+  }
+
+  private onSample(name: string, s: TagSample): void {
+    const e = this.entries.get(name);
+    if (!e) return;
+    if (!passesDeadband(e.published, s, e.deadband)) return;
+    e.published = s;
+    this.bus.publish(toSnapshot(e.meta, s));
+  }
+
+  tags(): TagSnapshot[] {
+    return [...this.entries.values()].map((e) => this.bus.get(e.meta.name) ?? toSnapshot(e.meta, e.published));
+  }
+
+  tag(name: string): TagSnapshot | undefined {
+    const e = this.entries.get(name);
+    if (!e) return undefined;
+    return this.bus.get(name) ?? toSnapshot(e.meta, e.published);
+  }
+
+  /**
+   * Writes a tag on the PLC. Order: the tag exists and is writable, the
+   * node's gate allows it (active; process writes not while held), the PLC
+   * fence (read fresh) does not hold a higher epoch, then the driver.
+   */
+  async write(name: string, value: unknown, kind: "process" | "operator"): Promise<void> {
+    const e = this.entries.get(name);
+    if (!e) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
+    if (!e.meta.writable) throw new TandemError("TANDEM_ERR_TAG_READ_ONLY", [name]);
+    this.gate.check(kind);
+    if (this.watchdog && this.watchdogCfg?.fence) {
+      let fence: number;
+      try {
+        fence = await this.watchdog.readFence();
+      } catch (err) {
+        throw new TandemError("TANDEM_ERR_DEVICE_UNAVAILABLE", [this.watchdogCfg.device, `cannot read the PLC fence, so no write leaves this node (${(err as Error).message})`]);
+      }
+      if (fence > this.epoch) throw new TandemError("TANDEM_ERR_FENCED", [fence, this.epoch]);
+      // the gate again: the state may have changed while the fence was read
+      this.gate.check(kind);
+    }
+    const dev = this.devices.get(e.meta.device);
+    if (!dev) throw new TandemError("TANDEM_ERR_DEVICE_UNAVAILABLE", [e.meta.device, "drivers not started"]);
+    this.log.info({ tag: name, kind, epoch: this.epoch }, "tag write");
+    await dev.driver.write(name, value);
+  }
+
+  /** Driver health as a penalty on the node's service level (0 = all good). */
+  health(): { penalty: number; reasons: string[] } {
+    let penalty = 0;
+    const reasons: string[] = [];
+    for (const { cfg, driver } of this.devices.values()) {
+      const mode = this.modeFor(cfg);
+      if (mode === "off") continue; // cold standby: nothing known, nothing held against the node
+      const st = driver.status();
+      if (!st.connected) {
+        penalty += PENALTY.deviceLost;
+        reasons.push(`device ${cfg.name} unreachable${st.lastError ? ` (${st.lastError})` : ""}`);
+      } else if (st.path !== null && st.endpoints.length > 1 && st.path !== st.endpoints[0]!.endpoint) {
+        penalty += PENALTY.alternatePath;
+        reasons.push(`device ${cfg.name} on alternate path ${st.path}`);
+      }
+    }
+    const w = this.watchdog?.view();
+    if (w?.fenced) {
+      penalty += PENALTY.fenced;
+      reasons.push(`PLC fence holds epoch ${w.plcEpoch}, this node has ${this.epoch}`);
+    }
+    return { penalty: Math.min(PENALTY.max, penalty), reasons };
+  }
+
+  /** One row per device endpoint: whether this node holds a connection there, and which path is in use. */
+  connections(): { device: string; endpoint: string; connected: boolean; path?: string }[] {
+    const out: { device: string; endpoint: string; connected: boolean; path?: string }[] = [];
+    for (const { driver } of this.devices.values()) {
+      const st = driver.status();
+      st.endpoints.forEach((ep, i) => {
+        out.push({ device: st.device, endpoint: ep.endpoint, connected: ep.connected, ...(ep.connected ? { path: i === 0 ? "preferred" : `alternate ${i}` } : {}) });
+      });
+    }
+    return out;
+  }
+
+  /** Full status of every device (mode, path, counters), for the API and metrics. */
+  deviceStatus(): DeviceStatus[] {
+    return [...this.devices.values()].map((d) => d.driver.status());
+  }
+
+  /** The PLC watchdog as this node sees it (usable as the witness vote); configured: false without one. */
+  watchdogView(): WatchdogView {
+    return this.watchdog?.view() ?? { configured: false, counter: null, plcEpoch: null, msSinceChange: null, counterStale: false, fenced: false, error: null };
+  }
+}

@@ -1,0 +1,149 @@
+// The tag model every part of Tandem sees: a value with its quality, the
+// source timestamp and the time Tandem received it. Pure: no clock, no I/O;
+// callers pass the times in.
+
+export type Quality = "good" | "uncertain" | "bad";
+export type DriverKind = "modbus" | "opcua";
+
+/** Why a value is not good. Free text is allowed after a known prefix (e.g. `modbus_exception:2 illegal data address`). */
+export type QualityReason =
+  | "comm_lost" // the connection to the device is down
+  | "config" // the tag cannot be read as configured (type, address)
+  | "out_of_range" // raw value outside the configured scaling range
+  | "no_data" // not read yet since start or since the last reconnection
+  | "not_reading" // the device is in warm/cold standby on this node
+  | "timeout"
+  | (string & {});
+
+export interface TagSnapshot {
+  name: string;
+  driver: DriverKind;
+  value: unknown;
+  quality: Quality;
+  reason?: string;
+  /** ISO time the source stamped the value, or null when it never had one */
+  timestamp: string | null;
+  /** ISO time Tandem received it */
+  receivedAt: string | null;
+  writable: boolean;
+  units?: string;
+  description?: string;
+  /** the device (config name) and the path (endpoint) the value came through */
+  device?: string;
+}
+
+/** A value as drivers produce it, before it becomes a snapshot. Times in ms since the epoch. */
+export interface TagSample {
+  value: unknown;
+  quality: Quality;
+  reason?: string;
+  sourceTime: number | null;
+  receivedAt: number;
+}
+
+export interface Scaling {
+  rawMin: number;
+  rawMax: number;
+  engMin: number;
+  engMax: number;
+  /** clamp engineering values to [engMin, engMax] (the quality still says out_of_range) */
+  clamp?: boolean;
+}
+
+/** raw → engineering units; the flag says the raw value was outside [rawMin, rawMax]. */
+export function scaleToEng(raw: number, s: Scaling): { value: number; outOfRange: boolean } {
+  const lo = Math.min(s.rawMin, s.rawMax);
+  const hi = Math.max(s.rawMin, s.rawMax);
+  const outOfRange = !(raw >= lo && raw <= hi);
+  let value = s.engMin + ((raw - s.rawMin) * (s.engMax - s.engMin)) / (s.rawMax - s.rawMin);
+  if (s.clamp) value = Math.min(Math.max(value, Math.min(s.engMin, s.engMax)), Math.max(s.engMin, s.engMax));
+  return { value, outOfRange };
+}
+
+/** engineering units → raw, for writes. The caller rounds for integer types. */
+export function scaleToRaw(eng: number, s: Scaling): number {
+  return s.rawMin + ((eng - s.engMin) * (s.rawMax - s.rawMin)) / (s.engMax - s.engMin);
+}
+
+/**
+ * Applies scaling to a raw numeric sample. Non-numeric values pass unchanged.
+ * A raw value outside the scaling range keeps its value but becomes
+ * `uncertain` with reason `out_of_range` (as OPC UA's EURangeExceeded).
+ */
+export function applyScaling(sample: TagSample, s: Scaling | undefined): TagSample {
+  if (!s || sample.quality === "bad") return sample;
+  const raw = typeof sample.value === "bigint" ? Number(sample.value) : sample.value;
+  if (typeof raw !== "number") return sample;
+  const { value, outOfRange } = scaleToEng(raw, s);
+  if (outOfRange) return { ...sample, value, quality: "uncertain", reason: "out_of_range" };
+  return { ...sample, value };
+}
+
+/**
+ * Whether an update is worth publishing: a change of quality or reason always
+ * is; a numeric change only beyond the absolute deadband; anything else when
+ * it differs.
+ */
+export function passesDeadband(prev: TagSample | undefined, next: TagSample, deadband: number): boolean {
+  if (!prev) return true;
+  if (prev.quality !== next.quality || prev.reason !== next.reason) return true;
+  const a = prev.value;
+  const b = next.value;
+  if (typeof a === "number" && typeof b === "number") {
+    if (Number.isNaN(a) !== Number.isNaN(b)) return true;
+    if (deadband > 0) return Math.abs(a - b) > deadband;
+    return !Object.is(a, b);
+  }
+  if (typeof a === "bigint" && typeof b === "bigint") {
+    if (deadband > 0) return Math.abs(Number(a - b)) > deadband;
+    return a !== b;
+  }
+  return !sameValue(a, b);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  return false;
+}
+
+/** A bad sample, e.g. for every tag of a device whose connection dropped. */
+export function badSample(reason: QualityReason, receivedAt: number): TagSample {
+  return { value: null, quality: "bad", reason, sourceTime: null, receivedAt };
+}
+
+/** JSON-safe value: bigint becomes a number when exact, else a decimal string. */
+export function jsonValue(v: unknown): unknown {
+  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : v.toString();
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  return v;
+}
+
+export interface TagMeta {
+  name: string;
+  driver: DriverKind;
+  device: string;
+  writable: boolean;
+  units?: string;
+  description?: string;
+}
+
+export function toSnapshot(meta: TagMeta, s: TagSample | undefined): TagSnapshot {
+  const base = {
+    name: meta.name,
+    driver: meta.driver,
+    writable: meta.writable,
+    device: meta.device,
+    ...(meta.units === undefined ? {} : { units: meta.units }),
+    ...(meta.description === undefined ? {} : { description: meta.description }),
+  };
+  if (!s) return { ...base, value: null, quality: "bad", reason: "no_data", timestamp: null, receivedAt: null };
+  return {
+    ...base,
+    value: s.quality === "bad" ? null : jsonValue(s.value),
+    quality: s.quality,
+    ...(s.reason === undefined ? {} : { reason: s.reason }),
+    timestamp: s.sourceTime === null ? null : new Date(s.sourceTime).toISOString(),
+    receivedAt: new Date(s.receivedAt).toISOString(),
+  };
+}

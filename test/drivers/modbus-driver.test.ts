@@ -1,0 +1,241 @@
+// The Modbus driver against servers Tandem did not write: Debian's pymodbus
+// (every data type × byte order, coalescing counted by the server) and
+// modbus-serial's ServerTCP (faults: exceptions, dropped connections, delays,
+// endpoint failover). One conformance suite, run for both TCP clients
+// (modbus-serial and Tandem's own MBAP framing).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { driversSection, type ModbusDeviceConfig, type TagConfig } from "../../drivers/config-schema.js";
+import { BYTE_ORDERS } from "../../drivers/modbus-codec.js";
+import { ModbusDriver, modbusTag } from "../../drivers/modbus-driver.js";
+import type { TagSample } from "../../drivers/tag-model.js";
+import { SAMPLES } from "./samples.js";
+import { log, startFakePlc, startPymodbus, waitFor, type FakePlc, type Pymodbus } from "./helpers.js";
+
+function setup(device: Record<string, unknown>, tags: Record<string, unknown>[]) {
+  const cfg = driversSection.parse({ devices: [{ name: "plc", driver: "modbus", tcpClient, ...device }], tags: tags.map((t) => ({ device: "plc", ...t })) });
+  const dev = cfg.devices[0] as ModbusDeviceConfig;
+  const samples = new Map<string, TagSample>();
+  seenClients.add(dev.tcpClient);
+  const driver = new ModbusDriver({ device: dev, tags: cfg.tags.map((t: TagConfig) => modbusTag(t, dev, cfg.scanMs)), onSample: (n, s) => samples.set(n, s), log });
+  return { driver, samples, value: (n: string) => samples.get(n) };
+}
+
+let tcpClient = "modbus-serial";
+const seenClients = new Set<string>();
+const drivers: ModbusDriver[] = [];
+afterAll(async () => {
+  for (const d of drivers) await d.stop();
+});
+
+for (const client of ["modbus-serial", "tandem"]) describe(`tcpClient ${client}`, () => {
+  beforeAll(() => {
+    tcpClient = client;
+  });
+  describe(`modbus driver (${client}) against pymodbus`, () => {
+    let py: Pymodbus;
+    beforeAll(async () => {
+      py = await startPymodbus();
+    });
+    afterAll(async () => {
+      await py.stop();
+    });
+
+    it("writes and reads back every data type in every byte order", async () => {
+      const tags: Record<string, unknown>[] = [];
+      const expected = new Map<string, unknown>();
+      let addr = 0;
+      for (const order of BYTE_ORDERS) {
+        for (const [type, values] of Object.entries(SAMPLES)) {
+          if (type === "bool") continue;
+          const v = values[values.length - 1];
+          const name = `t.${type}.${order}`;
+          tags.push({ name, address: `hr:${addr}`, type, byteOrder: order, writable: true, scanMs: 50 });
+          expected.set(name, type === "float32" ? Math.fround(v as number) : v);
+          addr += 4;
+        }
+        tags.push({ name: `t.string.${order}`, address: `hr:${addr}`, type: "string", length: 9, byteOrder: order, writable: true, scanMs: 50 });
+        expected.set(`t.string.${order}`, "LINE1-ABC");
+        addr += 5;
+        tags.push({ name: `t.bit.${order}`, address: `hr:${addr}.9`, byteOrder: order, writable: true, scanMs: 50 });
+        expected.set(`t.bit.${order}`, true);
+        addr += 1;
+      }
+      tags.push({ name: "t.coil", address: "co:5", writable: true, scanMs: 50 });
+      expected.set("t.coil", true);
+      tags.push({ name: "t.di", address: "di:5", scanMs: 50 });
+      tags.push({ name: "t.ir", address: "ir:5", type: "int32", scanMs: 50 });
+      const { driver, value } = setup({ endpoints: [`127.0.0.1:${py.port}`], timeoutMs: 2000 }, tags);
+      drivers.push(driver);
+      driver.setMode("read");
+      await waitFor(() => driver.status().connected, "connected");
+      for (const [name, v] of expected) await driver.write(name, typeof v === "bigint" ? v.toString() : v);
+      await waitFor(() => [...expected].every(([n, v]) => value(n)?.quality === "good" && value(n)?.value === v), "all values read back", 5000);
+      expect(value("t.di")).toMatchObject({ quality: "good", value: false });
+      expect(value("t.ir")).toMatchObject({ quality: "good", value: 0 });
+      // setting bit 9 left the other bits of the register alone: write bit 9 false again
+      await driver.write("t.bit.ABCD", false);
+      await waitFor(() => value("t.bit.ABCD")?.value === false, "bit cleared");
+      await driver.stop();
+    });
+
+    it("coalesces a scan into the expected number of requests, counted by the server", async () => {
+      // 10 adjacent uint16 + a float32 within the gap = 1 request; hr:300 = 1; coils 0..99 = 1; ir:0 = 1
+      const tags = [
+        ...Array.from({ length: 10 }, (_, i) => ({ name: `c.r${i}`, address: `hr:${200 + i}` })),
+        { name: "c.f", address: "hr:220", type: "float32" },
+        { name: "c.far", address: "hr:300" },
+        ...Array.from({ length: 100 }, (_, i) => ({ name: `c.coil${i}`, address: `co:${i}` })),
+        { name: "c.ir", address: "ir:0" },
+      ];
+      const { driver, samples } = setup({ endpoints: [`127.0.0.1:${py.port}`], maxGapRegisters: 16 }, tags.map((t) => ({ ...t, scanMs: 3_600_000 })));
+      drivers.push(driver);
+      expect(driver.plan()).toEqual([{ scanMs: 3_600_000, requests: 4, registers: 22 + 1 + 100 + 1 }]);
+      const before = await py.count();
+      driver.setMode("read");
+      await waitFor(() => samples.size === tags.length && [...samples.values()].every((s) => s.quality === "good"), "one scan");
+      expect((await py.count()) - before).toBe(4);
+      expect(driver.counters().requests).toBe(4);
+      await driver.stop();
+    });
+  });
+
+  describe(`modbus driver (${client}) against modbus-serial ServerTCP (faults)`, () => {
+    let a: FakePlc;
+    let b: FakePlc;
+    beforeAll(async () => {
+      a = await startFakePlc();
+      b = await startFakePlc();
+    });
+    afterAll(async () => {
+      await a.stop();
+      await b.stop();
+    });
+
+    it("an exception marks only the tags it covers bad, with the reason", async () => {
+      a.holding[10] = 7;
+      a.holding[12] = 9;
+      a.exceptions.set(11, 2);
+      a.exceptions.set(40, 6);
+      const { driver, value } = setup({ endpoints: [`127.0.0.1:${a.port}`] }, [
+        { name: "x.ok", address: "hr:10", scanMs: 50 },
+        { name: "x.bad", address: "hr:11", scanMs: 50 },
+        { name: "x.ok2", address: "hr:12", scanMs: 50 },
+        { name: "x.busy", address: "hr:40", scanMs: 50 },
+      ]);
+      drivers.push(driver);
+      driver.setMode("read");
+      await waitFor(() => ["x.ok", "x.bad", "x.ok2", "x.busy"].every((n) => value(n) && value(n)?.reason !== "no_data"), "first scan");
+      expect(value("x.ok")).toMatchObject({ quality: "good", value: 7 });
+      expect(value("x.ok2")).toMatchObject({ quality: "good", value: 9 });
+      expect(value("x.bad")).toMatchObject({ quality: "bad", reason: "modbus_exception:2 illegal data address" });
+      expect(value("x.busy")).toMatchObject({ quality: "bad", reason: "modbus_exception:6 server device busy" });
+      expect(driver.status().connected).toBe(true);
+      a.exceptions.clear();
+      await waitFor(() => value("x.bad")?.quality === "good" && value("x.busy")?.quality === "good", "recovered after the device stops refusing");
+      await driver.stop();
+    });
+
+    it("a lost connection turns tags bad within a scan; reconnection turns them good", async () => {
+      a.holding[1] = 42;
+      const { driver, value } = setup({ endpoints: [`127.0.0.1:${a.port}`], reconnect: { initialMs: 50, maxMs: 200 } }, [{ name: "l.v", address: "hr:1", scanMs: 100 }]);
+      drivers.push(driver);
+      driver.setMode("read");
+      await waitFor(() => value("l.v")?.quality === "good", "good");
+      const t0 = Date.now();
+      a.dropClients();
+      await waitFor(() => value("l.v")?.quality === "bad", "bad after drop", 2000, 2);
+      // the socket's close event turns them bad at once; the bound is one scan (100 ms) plus slack for a loaded CI machine
+      expect(Date.now() - t0).toBeLessThan(100 + 150);
+      expect(value("l.v")).toMatchObject({ reason: "comm_lost", value: null });
+      await waitFor(() => value("l.v")?.quality === "good", "good after reconnect", 3000);
+      expect(driver.status().reconnects).toBeGreaterThanOrEqual(1);
+      await driver.stop();
+    });
+
+    it("a device that stops answering: timeouts, retries, then comm_lost", async () => {
+      const { driver, value } = setup({ endpoints: [`127.0.0.1:${a.port}`], timeoutMs: 100, retries: 1, reconnect: { initialMs: 50, maxMs: 100 } }, [{ name: "d.v", address: "hr:1", scanMs: 50 }]);
+      drivers.push(driver);
+      driver.setMode("read");
+      await waitFor(() => value("d.v")?.quality === "good", "good");
+      a.delayMs = 400;
+      const t0 = Date.now();
+      // the first timeout (100 ms) already turns the tag bad, within one scan after the cut
+      await waitFor(() => value("d.v")?.quality === "bad", "bad after the first timeout", 3000, 2);
+      // timeout (100 ms) + at most one scan (50 ms) + slack for a loaded CI machine
+      expect(Date.now() - t0).toBeLessThan(100 + 50 + 150);
+      expect(value("d.v")?.reason).toBe("timeout");
+      // after the retry the connection counts as lost
+      await waitFor(() => value("d.v")?.reason === "comm_lost", "comm_lost after the retry", 3000, 2);
+      a.delayMs = 0;
+      await waitFor(() => value("d.v")?.quality === "good", "good again", 3000);
+      await driver.stop();
+    });
+
+    it("fails over to the second endpoint and reports the path in use", async () => {
+      b.holding[3] = 33;
+      a.holding[3] = 33;
+      const { driver, value } = setup({ endpoints: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`], reconnect: { initialMs: 50, maxMs: 100 } }, [{ name: "f.v", address: "hr:3", scanMs: 50 }]);
+      drivers.push(driver);
+      driver.setMode("read");
+      await waitFor(() => value("f.v")?.quality === "good", "good");
+      expect(driver.status().path).toBe(`127.0.0.1:${a.port}`);
+      // path A goes away entirely (server down), B stays
+      await a.stop();
+      await waitFor(() => driver.status().path === `127.0.0.1:${b.port}`, "on path B", 3000);
+      b.holding[3] = 34;
+      await waitFor(() => value("f.v")?.value === 34 && value("f.v")?.quality === "good", "reading through B");
+      expect(driver.status().endpoints).toEqual([
+        { endpoint: `127.0.0.1:${a.port}`, connected: false },
+        { endpoint: `127.0.0.1:${b.port}`, connected: true },
+      ]);
+      await driver.stop();
+      a = await startFakePlc(a.port);
+    });
+
+    it("writes: single and multiple register functions, refusals with reasons", async () => {
+      const { driver } = setup({ endpoints: [`127.0.0.1:${b.port}`], writeFunction: "single" }, [
+        { name: "w.u32", address: "hr:50", type: "uint32", writable: true, scanMs: 1000 },
+        { name: "w.ro", address: "hr:60", scanMs: 1000 },
+        { name: "w.scaled", address: "hr:61", type: "int16", writable: true, scaling: { rawMin: 0, rawMax: 27648, engMin: 0, engMax: 100 }, scanMs: 1000 },
+      ]);
+      drivers.push(driver);
+      await expect(driver.write("w.u32", 1)).rejects.toMatchObject({ code: "TANDEM_ERR_DEVICE_UNAVAILABLE" });
+      driver.setMode("read");
+      await waitFor(() => driver.status().connected, "connected");
+      await driver.write("w.u32", 0x10002);
+      expect(b.holding.slice(50, 52)).toEqual([1, 2]);
+      await driver.write("w.scaled", 50);
+      expect(b.holding[61]).toBe(13824);
+      await expect(driver.write("w.ro", 1)).rejects.toMatchObject({ code: "TANDEM_ERR_TAG_READ_ONLY" });
+      await expect(driver.write("w.u32", -1)).rejects.toMatchObject({ code: "TANDEM_ERR_TAG_VALUE" });
+      await expect(driver.write("w.nope", 1)).rejects.toMatchObject({ code: "TANDEM_ERR_TAG_UNKNOWN" });
+      b.exceptions.set(50, 3);
+      await expect(driver.write("w.u32", 5)).rejects.toMatchObject({ code: "TANDEM_ERR_TAG_WRITE", message: /exception 3/ });
+      b.exceptions.clear();
+      await driver.stop();
+    });
+
+    it("standby modes: warm connects without reading, cold holds no connection", async () => {
+      const { driver, value } = setup({ endpoints: [`127.0.0.1:${b.port}`] }, [{ name: "s.v", address: "hr:3", scanMs: 50 }]);
+      drivers.push(driver);
+      const before = b.requests;
+      driver.setMode("connect");
+      await waitFor(() => driver.status().connected, "connected warm");
+      await new Promise((r) => setTimeout(r, 150));
+      expect(b.requests).toBe(before);
+      expect(value("s.v")).toMatchObject({ quality: "bad", reason: "not_reading" });
+      driver.setMode("read");
+      await waitFor(() => value("s.v")?.quality === "good", "reading");
+      driver.setMode("off");
+      await waitFor(() => !driver.status().connected, "disconnected");
+      expect(driver.status().connections).toBe(0);
+      expect(value("s.v")).toMatchObject({ quality: "bad", reason: "not_reading" });
+      await driver.stop();
+    });
+  });
+});
+
+it("both TCP clients were exercised", () => {
+  // guards the suite above: each describe really ran with its own client
+  expect([...seenClients].sort()).toEqual(["modbus-serial", "tandem"]);
+});
