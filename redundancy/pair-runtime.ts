@@ -51,6 +51,7 @@ export function roleParams(c: TandemConfig): RoleParams {
     failback: c.failback.mode,
     failbackHealthyForMs: c.failback.healthyForMs,
     witness: c.witness !== undefined,
+    plcWatchdog: c.watchdog !== undefined,
   };
 }
 
@@ -174,6 +175,11 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
 
   setLevel(level: number): void {
     if (level !== this.s.level) this.dispatch({ type: "level", level });
+  }
+
+  /** The PLC watchdog's reading, when one is configured. */
+  setPlc(epoch: number | null, counterStale: boolean): void {
+    if (epoch !== this.s.plc.epoch || counterStale !== this.s.plc.counterStale) this.dispatch({ type: "plc", epoch, counterStale });
   }
 
   counters(): Record<string, number> {

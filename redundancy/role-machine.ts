@@ -47,6 +47,7 @@ export function initialState(p: RoleParams, epoch: number, now: number, context 
     awaitingOperator: false,
     reason: "starting: listening for the peer",
     context,
+    plc: { epoch: null, counterStale: false },
     counters: {},
   };
 }
@@ -112,6 +113,8 @@ class Machine {
       case "level":
         this.s.level = this.s.state === "maintenance" ? 0 : Math.max(0, Math.min(255, Math.round(ev.level)));
         return;
+      case "plc":
+        return this.onPlc(ev.epoch, ev.counterStale);
       case "op":
         return this.onOp(ev.id, ev.action, ev.actor, ev.to, ev.force);
     }
@@ -261,6 +264,20 @@ class Machine {
     }
     if (s.state === "starting" && r.op === "acquire" && r.holder !== null && r.holder !== p.nodeId) {
       this.transition("standby", `the witness says ${r.holder} holds the pair (epoch ${r.holderEpoch}) but it is not visible here`);
+    }
+  }
+
+  /** The PLC fence is the last line: a higher epoch there means another node drives the plant. */
+  private onPlc(epoch: number | null, counterStale: boolean): void {
+    const { s } = this;
+    s.plc = { epoch, counterStale };
+    if (epoch === null || epoch <= s.epoch) return;
+    this.raiseEpoch(epoch);
+    this.count("plc_fence_demotions");
+    if (isActive(s.state)) {
+      const why = `the PLC fence holds epoch ${epoch}, above this node's: another node drives the plant`;
+      this.transition("standby", why);
+      this.event("fenced", why);
     }
   }
 
@@ -532,6 +549,14 @@ class Machine {
     }
     // the lease we granted the old active runs out before anyone may promote us
     if (now < s.grantedUntil) return;
+    // the PLC watchdog as the witness: the active's counter stopped, so it no
+    // longer drives the plant (it isolated or died); the fence stops it should it resume
+    if (p.plcWatchdog && s.plc.counterStale && s.peer.heardAt !== null) {
+      this.event("takeover-started", `the active ${p.peerId} is not visible on any link and its PLC watchdog counter stopped`);
+      s.peer.fenced = true;
+      this.activate(this.nextEpoch(), 0, "takeover-plc", "none");
+      return;
+    }
     this.awaitOperator();
   }
 
@@ -657,6 +682,7 @@ class Machine {
     const why: Record<string, string> = {
       "takeover-witness": `took over from ${p.peerId}: it was not visible on any link and the witness confirmed its lease ran out`,
       "takeover-dead-process": `took over from ${p.peerId}: its process is gone`,
+      "takeover-plc": `took over from ${p.peerId}: it was not visible on any link and its PLC watchdog counter stopped`,
       promote: "promoted by an operator who checked the active is down",
       switchover: `switchover from ${p.peerId}`,
       election: `elected active with ${p.peerId}'s agreement`,

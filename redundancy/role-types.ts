@@ -23,6 +23,8 @@ export interface RoleParams {
   failback: "manual" | "automatic";
   failbackHealthyForMs: number;
   witness: boolean;
+  /** a PLC watchdog/fence is configured: its counter can stand in for the witness */
+  plcWatchdog: boolean;
 }
 
 /** What a heartbeat says about its sender. */
@@ -73,6 +75,11 @@ export type Event =
   /** `sentAt`: for a handover, when we sent the accept it answers (our clock) */
   | { type: "peer-message"; msg: PeerMessage; sentAt?: number }
   | { type: "level"; level: number }
+  /**
+   * What the PLC watchdog read: the epoch in the fence register, and whether
+   * the active's counter has stopped (read fine, not moving for staleAfterMs).
+   */
+  | { type: "plc"; epoch: number | null; counterStale: boolean }
   | { type: "op"; id: number; action: OpAction; actor: Actor; to?: string; force?: boolean };
 
 export type Effect =
@@ -189,6 +196,8 @@ export interface RoleState {
   reason: string;
   /** process context: has anything been written, and by whom (held rule) */
   context: { seq: number; ownerIsMeClean: boolean };
+  /** the PLC watchdog's last reading (when one is configured) */
+  plc: { epoch: number | null; counterStale: boolean };
   /** held-over counters */
   counters: Record<string, number>;
 }

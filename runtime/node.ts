@@ -111,7 +111,12 @@ export class TandemNode implements NodeController {
       this.drivers.setNodeState(this.runtime.state.state, this.runtime.state.epoch);
       await this.drivers.start();
     }
-    this.levelTimer = setInterval(() => this.runtime.setLevel(this.computeLevel().level), LEVEL_EVERY_MS);
+    this.levelTimer = setInterval(() => {
+      this.runtime.setLevel(this.computeLevel().level);
+      const w = this.drivers?.watchdogView();
+      // a counter is evidence only while this node reads the PLC without errors
+      if (w?.configured) this.runtime.setPlc(w.plcEpoch, w.counterStale && w.error === null);
+    }, LEVEL_EVERY_MS);
     this.http = createHttpServer({ controller: this, http: c.http, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
     this.httpAddress = await this.http.start();
     this.writeAudit("node-start", "system", "ok", { pid: process.pid, incarnation: this.store.incarnation, cleanOwner: this.store.cleanOwner });

@@ -48,6 +48,7 @@ export function defaultParams(id: NodeId, over: Partial<RoleParams> = {}): RoleP
     failback: "manual",
     failbackHealthyForMs: 60_000,
     witness: false,
+    plcWatchdog: false,
     ...over,
   };
 }
