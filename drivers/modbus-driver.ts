@@ -100,6 +100,12 @@ export class ModbusDriver implements DeviceDriver {
   private stats = { requests: 0, errors: 0, reconnects: 0, exceptions: 0, timeouts: 0, splits: 0 };
   private lastError: string | null = null;
   private everConnected = false;
+  /**
+   * The device answered since this connection opened. A gateway (or a relay)
+   * can accept TCP while the PLC behind it is gone: such a path is not
+   * "connected" for health, the service level or the API.
+   */
+  private answered = false;
 
   constructor(o: ModbusDriverOptions) {
     this.cfg = o.device;
@@ -170,13 +176,15 @@ export class ModbusDriver implements DeviceDriver {
 
   status(): DeviceStatus {
     const path = this.link ? this.link.label : null;
+    // a reading device must have answered; a warm one (connected, not reading) has only its connection to show
+    const up = this.link !== null && (this.answered || this.mode !== "read");
     return {
       device: this.device,
       driver: "modbus",
       mode: this.mode,
-      connected: this.link !== null,
+      connected: up,
       path,
-      endpoints: this.paths.map((p) => ({ endpoint: p.label, connected: p.label === path })),
+      endpoints: this.paths.map((p) => ({ endpoint: p.label, connected: up && p.label === path })),
       connections: this.link ? 1 : 0,
       requests: this.stats.requests,
       errors: this.stats.errors,
@@ -217,6 +225,7 @@ export class ModbusDriver implements DeviceDriver {
         }
         this.pathIndex = idx;
         this.link = link;
+        this.answered = false;
         if (this.everConnected) this.stats.reconnects++;
         this.everConnected = true;
         this.backoffMs = this.cfg.reconnect.initialMs;
@@ -250,6 +259,7 @@ export class ModbusDriver implements DeviceDriver {
   private lost(link: Link, why: string): void {
     if (this.link !== link) return;
     this.link = null;
+    this.answered = false;
     this.lastError = `${link.label}: ${why}`;
     this.log.warn({ device: this.device, path: link.label, why }, "modbus connection lost");
     this.onPath(null);
@@ -408,7 +418,9 @@ export class ModbusDriver implements DeviceDriver {
       if (wait) await wait;
       this.stats.requests++;
       try {
-        return await fn();
+        const result = await fn();
+        if (this.link === link) this.answered = true;
+        return result;
       } catch (err) {
         this.stats.errors++;
         if (err instanceof LinkTimeout) this.stats.timeouts++;

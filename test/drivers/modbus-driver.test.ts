@@ -3,6 +3,7 @@
 // modbus-serial's ServerTCP (faults: exceptions, dropped connections, delays,
 // endpoint failover). One conformance suite, run for both TCP clients
 // (modbus-serial and Tandem's own MBAP framing).
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { driversSection, type ModbusDeviceConfig, type TagConfig } from "../../drivers/config-schema.js";
 import { BYTE_ORDERS } from "../../drivers/modbus-codec.js";
@@ -30,6 +31,26 @@ afterAll(async () => {
 for (const client of ["modbus-serial", "tandem"]) describe(`tcpClient ${client}`, () => {
   beforeAll(() => {
     tcpClient = client;
+  });
+
+  it("a path that accepts TCP but never answers (a gateway whose PLC is gone) is not connected, and its tags are bad", async () => {
+    // a real listening socket that reads requests and never replies
+    const silent = net.createServer((sock) => sock.on("data", () => undefined));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const { driver, value } = setup({ endpoints: [`127.0.0.1:${port}`], timeoutMs: 100, retries: 0, reconnect: { initialMs: 100, maxMs: 200 } }, [{ name: "x", address: "hr:0", scanMs: 100 }]);
+      drivers.push(driver);
+      driver.setMode("read");
+      await waitFor(() => value("x")?.quality === "bad", "tag bad", 3000);
+      for (let i = 0; i < 10; i++) {
+        expect(driver.status().connected).toBe(false);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await driver.stop();
+    } finally {
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
   describe(`modbus driver (${client}) against pymodbus`, () => {
     let py: Pymodbus;

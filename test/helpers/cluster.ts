@@ -90,6 +90,8 @@ export interface ClusterOptions {
   takeover?: string;
   heartbeat?: { intervalMs?: number; timeoutMs?: number };
   failback?: string;
+  /** extra top-level YAML per node (drivers, watchdog …) */
+  extra?: (id: "a" | "b") => string;
   /** keep relays out of the way (direct links) */
   direct?: boolean;
 }
@@ -154,6 +156,7 @@ takeover:
   startupWaitMs: 1000
 ${this.opts.takeover ?? ""}
 ${this.opts.failback ? `failback: ${this.opts.failback}` : ""}
+${this.opts.extra ? this.opts.extra(id) : ""}
 http:
   listen: 127.0.0.1:${p.http}
   users:
