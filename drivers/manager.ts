@@ -131,7 +131,17 @@ export class DriverManager {
     for (const e of this.entries.values()) this.bus.publish(toSnapshot(e.meta, undefined));
     if (this.watchdogCfg) {
       const d = this.devices.get(this.watchdogCfg.device)!;
-      this.watchdog = new WatchdogLoop(this.watchdogCfg, d.driver, this.clock, this.log.child({ sub: "watchdog" }));
+      const mayWrite = () => {
+        try {
+          // the pair's gate (active, lease valid); the held state does not stop the
+          // watchdog: the fence must carry the new epoch from the first cycle
+          this.gate.check("operator");
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      this.watchdog = new WatchdogLoop(this.watchdogCfg, d.driver, this.clock, this.log.child({ sub: "watchdog" }), mayWrite);
       this.watchdog.setRole(this.acting(), this.epoch);
       this.watchdog.start();
     }

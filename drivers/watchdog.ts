@@ -82,6 +82,8 @@ export class WatchdogLoop {
     private readonly driver: DeviceDriver,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** asked right before every write: may this node write now (state and lease)? */
+    private readonly mayWrite: () => boolean = () => true,
   ) {
     this.state = initialCore(clock.now());
   }
@@ -138,6 +140,8 @@ export class WatchdogLoop {
         return;
       }
       const w = nextWrite(this.state, this.epoch);
+      // the reads took time (or the process was frozen): check the lease now, never after
+      if (!this.acting || !this.mayWrite()) return;
       if (w.epoch !== null && w.epoch !== plcEpoch) await this.driver.writeWatchdogWord(this.cfg.epoch, 2, w.epoch);
       await this.driver.writeWatchdogWord(this.cfg.counter, 1, w.counter);
       this.state = observe(this.state, w.counter, w.epoch ?? plcEpoch, this.clock.now());

@@ -29,6 +29,8 @@ export interface PairRuntimeEvents {
   event: [kind: string, message: string, details: Record<string, unknown> | undefined];
   audit: [action: string, actor: Actor | "system", result: "ok" | "refused" | "failed", details: Record<string, unknown> | undefined];
   "context-reset": [];
+  /** a higher epoch is on disk (a standby learns it without changing state) */
+  epoch: [epoch: number];
   fatal: [err: Error];
 }
 
@@ -238,6 +240,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     switch (fx.type) {
       case "persist-epoch":
         this.opts.store.persist(fx.epoch);
+        this.emit("epoch", fx.epoch);
         return;
       case "send-heartbeat":
         this.link.sendHeartbeat(this.heartbeat());

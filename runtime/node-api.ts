@@ -20,6 +20,8 @@ export interface NodeStatus {
   state: NodeState;
   epoch: number;
   serviceLevel: number;
+  /** why the service level is below 255 (a link down, the witness unreachable, a device unreachable …) */
+  serviceLevelReasons: string[];
   leaseRemainingMs: number;
   /** plain words for the operator: what happened, what to do */
   message: string;

@@ -85,6 +85,7 @@ export class TandemNode implements NodeController {
       this.stateChanges.inc({ from, to });
       this.drivers?.setNodeState(to, epoch);
     });
+    this.runtime.on("epoch", (epoch) => this.drivers?.setNodeState(this.runtime.state.state, epoch));
     this.runtime.on("audit", (action, actor, result, details) => this.writeAudit(action, actor, result, details));
     this.runtime.on("event", (kind, message, details) => {
       if (kind === "takeover" || kind === "isolated" || kind === "awaiting-operator") this.log.warn({ event: kind, ...(details ?? {}) }, message);
@@ -210,6 +211,7 @@ export class TandemNode implements NodeController {
       state: s.state,
       epoch: s.epoch,
       serviceLevel: s.level,
+      serviceLevelReasons: this.computeLevel().reasons,
       leaseRemainingMs: this.runtime.leaseRemainingMs(),
       message: this.describe(visible),
       since: this.stateSinceWall,

@@ -244,7 +244,7 @@ log: { level: debug, file: ./${id}.log }
       if (last && pred(last)) return last;
       await sleep(20);
     }
-    throw new Error(`node ${id}: ${what} not reached within ${timeoutMs} ms; last status: ${JSON.stringify(last && { state: last.state, epoch: last.epoch, message: last.message })}\n--- ${id}.log tail ---\n${this.logTail(id)}`);
+    throw new Error(`node ${id}: ${what} not reached within ${timeoutMs} ms; last status: ${JSON.stringify(last && { state: last.state, epoch: last.epoch, serviceLevel: last.serviceLevel, why: last.serviceLevelReasons, message: last.message })}\n--- ${id}.log tail ---\n${this.logTail(id)}`);
   }
 
   async until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -327,7 +327,8 @@ log: { level: debug, file: ./${id}.log }
       await this.relays.tcp[id]?.stop();
       for (const r of Object.values(this.relays.udp[id] ?? {})) await r.stop();
     }
-    killAllChildren();
+    // only this cluster's own processes: a test file may run others beside it (a simulator)
+    for (const ch of [this.nodes.a?.child, this.nodes.b?.child]) if (ch && ch.exitCode === null && ch.signalCode === null) ch.kill("SIGKILL");
     if (!process.env.TANDEM_KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true });
     return codes;
   }

@@ -21,6 +21,7 @@ export function makeStatus(over: Partial<NodeStatus> = {}): NodeStatus {
     state: "active",
     epoch: 7,
     serviceLevel: 230,
+    serviceLevelReasons: ["witness unreachable"],
     leaseRemainingMs: 1180,
     message: "Active: this node drives the plant. The standby b is in step.",
     since: "2024-05-01T03:00:00.000Z",

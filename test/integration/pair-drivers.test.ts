@@ -77,4 +77,31 @@ describe("the pair and the plant", () => {
     expect(JSON.stringify(audit.json)).toMatch(/service level \d+ is below the standby/);
     paths[active].cut = false;
   });
+
+  it("without a witness, the PLC watchdog decides: the pair split, the isolated active's counter stops, the standby takes over held and fences it (S1, S3)", async () => {
+    const watchdog = (id: "a" | "b") => `${drivers(id)}watchdog: { device: plc, counter: "hr:950", epoch: "hr:951", intervalMs: 200, staleAfterMs: 1000 }
+`;
+    const cluster = await pair.start({ witness: false, extra: watchdog });
+    const { active, standby } = await cluster.ready();
+    await cluster.waitFor(standby, (s) => s.serviceLevel === 255, 15_000, "standby reading the PLC");
+    await new Promise((r) => setTimeout(r, 1000)); // the counter moves
+    const epoch = (await cluster.status(active))!.epoch;
+    cluster.startSampling();
+
+    cluster.cutPeer(true); // both heartbeat links and the peer connection
+    await cluster.waitFor(active, (s) => s.state === "isolated", 4000, "the active isolates (no lease)");
+    const took = await cluster.waitFor(standby, (s) => s.state === "active-held", 6000, "the standby takes over on the stopped counter");
+    expect(took.epoch).toBe(epoch + 1);
+    expect(took.message).toMatch(/PLC watchdog counter stopped/);
+    expect(took.awaitingOperator).toBe(false);
+    // the new active drives the plant once confirmed; the old one is fenced
+    expect((await cluster.api(standby, "POST", "/confirm", {}, "operator")).status).toBe(200);
+    expect((await cluster.api(standby, "POST", "/tags/line1.tank1.inletValve", { value: 61 }, "operator")).status).toBe(200);
+    expect((await cluster.api(active, "POST", "/tags/line1.tank1.inletValve", { value: 62 }, "operator")).status).toBe(409);
+
+    cluster.cutPeer(false);
+    await cluster.waitFor(active, (s) => s.state === "standby" && s.epoch === epoch + 1, 5000, "the old active follows the new epoch");
+    cluster.stopSampling();
+    expect(cluster.twoActives()).toEqual([]);
+  });
 });
