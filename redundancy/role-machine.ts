@@ -47,6 +47,7 @@ export function initialState(p: RoleParams, epoch: number, now: number, context 
     awaitingOperator: false,
     reason: "starting: listening for the peer",
     context,
+    stopping: false,
     plc: { epoch: null, counterStale: false },
     counters: {},
   };
@@ -309,6 +310,7 @@ class Machine {
       case "switchover-offer": {
         const refuse = (reason: string): void => void this.fx.push({ type: "peer-send", msg: { type: "switchover-refuse", epoch: s.epoch, reason } });
         if (s.state !== "standby") return refuse(`${p.nodeId} is ${s.state}, not standby`);
+        if (s.stopping) return refuse(`${p.nodeId} is shutting down`);
         if (msg.epoch < s.epoch) return refuse(`offer epoch ${msg.epoch} is older than ${s.epoch}`);
         if (s.level < 2) return refuse(`${p.nodeId} service level is ${s.level}`);
         s.switchoverIn = { offeredEpoch: msg.epoch, deadline: now + p.switchoverTimeoutMs };
@@ -319,6 +321,7 @@ class Machine {
         const out = s.switchoverOut;
         if (!out || out.phase !== "offered") return;
         s.switchoverOut = null;
+        this.leaveIfStopping();
         this.finishSwitchover(out.replyId, false, `the peer refused: ${msg.reason}`);
         return;
       }
@@ -431,6 +434,10 @@ class Machine {
         this.audit("maintenance-leave", actor, "ok");
         return this.reply(id, true, { state: s.state });
       case "shutdown":
+        s.stopping = true;
+        s.candidateSince = null;
+        s.takeover = null;
+        s.switchoverIn = null; // a handover that arrives now is not taken
         // SIGTERM: hand over cleanly if someone can take the role.
         if (isActive(s.state) && this.switchoverPossible() === null) return this.startSwitchover(id, actor, "shutdown", false);
         if (isActive(s.state)) {
@@ -501,6 +508,7 @@ class Machine {
 
   private evalStarting(): void {
     const { p, s, now } = this;
+    if (s.stopping) return;
     if (peerVisible(s.peer, now, p.timeoutMs)) {
       if (!isActive(s.peer.state)) {
         this.transition("standby", `the peer ${p.peerId} is ${s.peer.state}; nobody is active yet`);
@@ -521,6 +529,7 @@ class Machine {
 
   private evalStandby(): void {
     const { p, s, now } = this;
+    if (s.stopping) return; // on its way out: takes no role
     if (s.takeover && s.peer.heardAt !== null && s.peer.heardAt > s.takeover.startedAt) {
       // heartbeats are back (a healed partition): the pair decides together again
       this.event("takeover-cancelled", `the peer ${p.peerId} is visible again (${s.peer.state}); takeover cancelled`);
@@ -774,6 +783,7 @@ class Machine {
         s.switchoverOut = null;
         const why = out.phase === "offered" ? `the peer ${p.peerId} did not accept` : `the peer ${p.peerId} did not report active`;
         this.event("switchover-failed", `switchover to ${p.peerId} failed: ${why}`);
+        if (out.phase === "offered") this.leaveIfStopping();
         this.finishSwitchover(out.replyId, false, why, undefined, true);
       }
     }
@@ -789,6 +799,14 @@ class Machine {
         this.fail(ask.replyId, "TANDEM_ERR_SWITCHOVER_TIMEOUT", p.switchoverTimeoutMs, `the active ${p.peerId} did not hand over`);
       }
     }
+  }
+
+  /** A stopping active whose handover failed leaves as a lone one: stop acting, then release the witness. */
+  private leaveIfStopping(): void {
+    const { p, s } = this;
+    if (!s.stopping || !isActive(s.state)) return;
+    this.transition("isolated", "shutting down: the peer did not take over");
+    if (p.witness) this.fx.push({ type: "witness", op: "release", epoch: s.epoch });
   }
 
   private finishSwitchover(replyId: number | null, ok: boolean, why: string, value?: Record<string, unknown>, timeout = false): void {

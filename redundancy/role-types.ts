@@ -196,6 +196,8 @@ export interface RoleState {
   reason: string;
   /** process context: has anything been written, and by whom (held rule) */
   context: { seq: number; ownerIsMeClean: boolean };
+  /** the node is shutting down: it takes no role any more (no offers, elections or takeovers) */
+  stopping: boolean;
   /** the PLC watchdog's last reading (when one is configured) */
   plc: { epoch: number | null; counterStale: boolean };
   /** held-over counters */

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Gauge, Registry, Counter } from "prom-client";
-import { DriverManager } from "../drivers/manager.js";
+import type { DriverManager } from "../drivers/manager.js";
 import { EpochStore } from "../redundancy/epoch-store.js";
 import { linkStatus, peerVisible } from "../redundancy/failure-detector.js";
 import { PairRuntime } from "../redundancy/pair-runtime.js";
@@ -30,8 +30,8 @@ export class TandemNode implements NodeController {
   private readonly store: EpochStore;
   private readonly auditLog: AuditLog;
   private http: HttpServer | null = null;
-  /** the PLC drivers, when the config has a drivers section */
-  readonly drivers: DriverManager | null;
+  /** the PLC drivers, when the config has a drivers section (loaded on start: node-opcua is heavy) */
+  drivers: DriverManager | null = null;
   private levelTimer: NodeJS.Timeout | null = null;
   private readonly metricsRegistry = new Registry();
   private readonly healthSources: HealthSource[] = [];
@@ -66,20 +66,6 @@ export class TandemNode implements NodeController {
       store: this.store,
       log: this.logs.get("pair"),
     });
-    this.drivers = c.drivers
-      ? new DriverManager({
-          drivers: c.drivers,
-          watchdog: c.watchdog,
-          dataDir: c.node.dataDir,
-          logs: this.logs,
-          // every write asks the pair whether this node may write, right before it leaves
-          gate: { check: (kind) => this.runtime.assertCanWrite(kind) },
-        })
-      : null;
-    if (this.drivers) {
-      const drivers = this.drivers;
-      this.addHealthSource({ name: "drivers", health: () => drivers.health() });
-    }
     this.runtime.on("state", (from, to, epoch) => {
       this.stateSinceWall = new Date().toISOString();
       this.stateChanges.inc({ from, to });
@@ -108,9 +94,20 @@ export class TandemNode implements NodeController {
     const c = this.config;
     this.auditLog.open();
     await this.runtime.start();
-    if (this.drivers) {
-      this.drivers.setNodeState(this.runtime.state.state, this.runtime.state.epoch);
-      await this.drivers.start();
+    if (c.drivers) {
+      const { DriverManager } = await import("../drivers/manager.js");
+      const drivers = new DriverManager({
+        drivers: c.drivers,
+        watchdog: c.watchdog,
+        dataDir: c.node.dataDir,
+        logs: this.logs,
+        // every write asks the pair whether this node may write, right before it leaves
+        gate: { check: (kind) => this.runtime.assertCanWrite(kind) },
+      });
+      this.drivers = drivers;
+      this.addHealthSource({ name: "drivers", health: () => drivers.health() });
+      drivers.setNodeState(this.runtime.state.state, this.runtime.state.epoch);
+      await drivers.start();
     }
     this.levelTimer = setInterval(() => {
       this.runtime.setLevel(this.computeLevel().level);

@@ -320,7 +320,15 @@ log: { level: debug, file: ./${id}.log }
     }
     for (const id of ["a", "b"] as Id[]) {
       const ch = this.nodes[id]?.child;
-      if (ch) codes[id] = (await exited(ch).catch(() => ({ code: -1 }))).code;
+      if (ch) {
+        const r = await exited(ch).catch(() => null);
+        if (r === null) {
+          // report why before forcing it: the node's own last words
+          process.stderr.write(`node ${id} did not stop within 15 s of SIGTERM; ${id}.log tail:\n${this.logTail(id, 40)}\n`);
+          ch.kill("SIGKILL");
+        }
+        codes[id] = r === null ? -1 : r.code;
+      }
     }
     await this.stopWitness("SIGTERM");
     for (const id of ["a", "b"] as Id[]) {

@@ -915,3 +915,25 @@ describe("PLC watchdog and fence", () => {
     expect(sim.state("b")).toBe("standby");
   });
 });
+
+describe("shutting down", () => {
+  it("S1: a standby that is shutting down refuses a switchover offer and takes no role, even when the active stops too", () => {
+    const sim = steadyPair();
+    const bye = sim.op("b", "shutdown", admin);
+    expect(bye.reply?.ok).toBe(true);
+    const sw = sim.op("a", "switchover", admin);
+    sim.run(200);
+    expect(sw.reply?.ok).toBe(false); // b refused: it is shutting down
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.state("a")).toBe("active");
+    sim.op("a", "shutdown", admin);
+    sim.run(300);
+    // its handover was refused: it stopped acting as a lone active does (isolated, then standby on hearing b)
+    expect(["isolated", "standby"]).toContain(sim.state("a"));
+    expect(sim.canAct("a")).toBe(false);
+    expect(sim.events("a", "takeover")).toEqual([]);
+    sim.run(4000);
+    expect(sim.state("b")).toBe("standby");
+    expect(sim.node("b").s.candidateSince).toBeNull();
+  });
+});
