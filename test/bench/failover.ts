@@ -61,6 +61,9 @@ async function main(): Promise<void> {
   const twoActives: number[] = [];
   try {
     let { active } = await c.ready();
+    // a settled site: past the witness's quiet time after its own start (its
+    // max lease, 2 s here), during which it vouches for no takeover
+    await sleep(2500);
     c.startSampling();
 
     // 1. kill -9
