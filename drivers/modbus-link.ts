@@ -41,6 +41,28 @@ export class LinkTimeout extends Error {
   }
 }
 
+/** A TCP connection to a device, or a LinkTimeout after timeoutMs; ready with no delay. */
+export function openTcpSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = new net.Socket();
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new LinkTimeout(timeoutMs));
+    }, timeoutMs);
+    socket.once("error", (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    });
+    socket.connect({ host, port }, () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+  });
+}
+
 export class LinkClosed extends Error {
   constructor(why: string) {
     super(`connection closed: ${why}`);
@@ -100,32 +122,18 @@ export class ModbusLink implements Link {
     this.raw = client as unknown as RawClient;
   }
 
-  static connectTcp(host: string, port: number, timeoutMs: number): Promise<ModbusLink> {
+  static async connectTcp(host: string, port: number, timeoutMs: number): Promise<ModbusLink> {
+    const socket = await openTcpSocket(host, port, timeoutMs);
     return new Promise((resolve, reject) => {
-      const socket = new net.Socket();
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new LinkTimeout(timeoutMs));
-      }, timeoutMs);
-      socket.once("error", (err) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(err);
-      });
-      socket.connect({ host, port }, () => {
-        clearTimeout(timer);
-        socket.removeAllListeners("error");
-        socket.setNoDelay(true);
-        const client = new ModbusRTU();
-        const link = new ModbusLink(client, socket, `${host}:${port}`);
-        socket.on("error", (err) => link.closed(err.message));
-        socket.on("close", () => link.closed("socket closed"));
-        (client as unknown as { linkTCP(s: net.Socket, o: object, cb: (e: Error | null) => void): void }).linkTCP(socket, {}, (err) => {
-          if (err) {
-            socket.destroy();
-            reject(err);
-          } else resolve(link);
-        });
+      const client = new ModbusRTU();
+      const link = new ModbusLink(client, socket, `${host}:${port}`);
+      socket.on("error", (err) => link.closed(err.message));
+      socket.on("close", () => link.closed("socket closed"));
+      (client as unknown as { linkTCP(s: net.Socket, o: object, cb: (e: Error | null) => void): void }).linkTCP(socket, {}, (err) => {
+        if (err) {
+          socket.destroy();
+          reject(err);
+        } else resolve(link);
       });
     });
   }

@@ -5,7 +5,7 @@
 // responses become ModbusException. Several requests may be in flight; the
 // transaction id pairs answers with requests.
 import net from "node:net";
-import { LinkClosed, LinkTimeout, ModbusException } from "./modbus-link.js";
+import { LinkClosed, LinkTimeout, ModbusException, openTcpSocket } from "./modbus-link.js";
 
 interface Pending {
   fc: number;
@@ -37,25 +37,8 @@ export class MbapLink {
     socket.on("close", () => this.closed("socket closed"));
   }
 
-  static connectTcp(host: string, port: number, timeoutMs: number): Promise<MbapLink> {
-    return new Promise((resolve, reject) => {
-      const socket = new net.Socket();
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new LinkTimeout(timeoutMs));
-      }, timeoutMs);
-      socket.once("error", (err) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(err);
-      });
-      socket.connect({ host, port }, () => {
-        clearTimeout(timer);
-        socket.removeAllListeners("error");
-        socket.setNoDelay(true);
-        resolve(new MbapLink(socket, `${host}:${port}`));
-      });
-    });
+  static async connectTcp(host: string, port: number, timeoutMs: number): Promise<MbapLink> {
+    return new MbapLink(await openTcpSocket(host, port, timeoutMs), `${host}:${port}`);
   }
 
   get isClosed(): boolean {

@@ -1,5 +1,6 @@
 // What the HTTP API and the CLI see of a running node. The node runtime
 // (runtime/node.ts) implements it; the API layer only calls it.
+import type { TagSnapshot } from "../drivers/tag-model.js";
 import type { LogLevel } from "./config/schema.js";
 
 export type NodeState = "starting" | "standby" | "active-held" | "active" | "isolated" | "maintenance";
@@ -60,21 +61,7 @@ export interface AuditEntry {
 }
 
 /** A tag as the API shows it (CONTRACT.md: name, driver, value, quality, timestamp, writable). */
-export interface TagView {
-  name: string;
-  driver: "modbus" | "opcua";
-  value: unknown;
-  quality: "good" | "uncertain" | "bad";
-  /** why the quality is not good (comm_lost, config, out_of_range …) */
-  reason?: string;
-  /** source timestamp */
-  timestamp: string | null;
-  /** when Tandem received the value */
-  receivedAt: string | null;
-  writable: boolean;
-  units?: string;
-  description?: string;
-}
+export type TagView = TagSnapshot;
 
 export interface SwitchoverResult {
   from: string;
