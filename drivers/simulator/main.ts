@@ -184,7 +184,7 @@ export async function runSimCli(argv: string[]): Promise<number> {
       process.stderr.write(`tandem sim: ${typeof p === "string" ? p : `port ${p} out of range after --base-port`}\n`);
       return 2;
     }
-  const logs = new LogManager({ level: "info", base: { component: "sim" } });
+  const logs = new LogManager({ level: "info" }); // each component logger adds its own name
   const dataDir = args.get("data-dir") ?? fileCfg.dataDir ?? path.join(os.tmpdir(), "tandem-sim");
   let sim: Simulator;
   try {
