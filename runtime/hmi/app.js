@@ -163,6 +163,7 @@ async function poll() {
     show("conn-error", false);
     $("board").classList.remove("stale");
     render(status);
+    await loadTags();
     if (polls % AUDIT_EVERY === 0) await loadAudit();
   } catch (e) {
     if (e.status === 401) return showLogin("Your session has ended. Please log in again.");
@@ -220,6 +221,10 @@ function render(s) {
 
   text("epoch", String(s.epoch));
   text("service-level", s.serviceLevel + " — " + levelWords(s.serviceLevel));
+  const why = s.serviceLevelReasons || [];
+  text("level-why", why.join("; "));
+  show("level-why", why.length > 0);
+  renderDevices(s.devices || []);
   const acting = s.state === "active" || s.state === "active-held";
   text("lease", acting ? (s.leaseRemainingMs / 1000).toFixed(2) + " s" : "– (not active)");
   text("since", when(s.since));
@@ -281,6 +286,55 @@ function render(s) {
   if (sw) text("switchover", s.state === "active" ? "Switch over to node " + p.nodeId : "Switch over: make this node active");
 
   text("updated", "Updated " + clock(new Date()) + " · polling every second");
+}
+
+async function loadTags() {
+  try {
+    const { tags } = await api("GET", "/tags");
+    renderTags(tags || []);
+  } catch (e) {
+    if (e.status === 401) throw e;
+  }
+}
+
+const QUALITY_WORDS = { good: "good", uncertain: "uncertain", bad: "BAD" };
+
+// A value is shown only with its quality: a bad value is never shown as a number.
+function renderTags(tags) {
+  show("plant-card", tags.length > 0);
+  if (tags.length === 0) return;
+  const bad = tags.filter((t) => t.quality !== "good").length;
+  text("plant-summary", "· " + tags.length + " tags" + (bad ? " · " + bad + " not good" : " · all good"));
+  const rows = tags.map((t) => {
+    const tr = document.createElement("tr");
+    tr.className = "quality-" + t.quality;
+    const value = t.quality === "bad" || t.value === null || t.value === undefined ? "no value" : formatValue(t.value) + (t.units ? " " + t.units : "");
+    const quality = QUALITY_WORDS[t.quality] + (t.reason ? " (" + t.reason + ")" : "");
+    for (const [v, title] of [[t.name, t.description || ""], [value, t.writable ? "writable" : ""], [quality, ""], [when(t.timestamp), ""]]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      if (title) td.title = title;
+      tr.append(td);
+    }
+    return tr;
+  });
+  $("tag-rows").replaceChildren(...rows);
+}
+
+function formatValue(v) {
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  if (typeof v === "boolean") return v ? "on" : "off";
+  return String(v);
+}
+
+function renderDevices(devices) {
+  const items = devices.map((d) => {
+    const li = document.createElement("li");
+    li.className = d.connected ? "link-up" : "link-down";
+    li.textContent = "PLC " + d.device + " at " + d.endpoint + ": " + (d.connected ? "connected" + (d.path && d.path !== "preferred" ? " (" + d.path + ")" : "") : "NOT CONNECTED");
+    return li;
+  });
+  $("devices").replaceChildren(...items);
 }
 
 function levelWords(n) {

@@ -183,4 +183,38 @@ describe("HMI", () => {
     expect(problemsOf(page)).toEqual([]);
     await page.context().close();
   });
+
+  it("shows the plant: every tag with its quality, a bad value never as a number, the devices and why the level is down", async () => {
+    fake.current = new FakeController().current;
+    fake.set({
+      serviceLevel: 195,
+      serviceLevelReasons: ["drivers: device plc2 unreachable (10.0.2.10:502: timeout)"],
+      devices: [
+        { device: "plc1", endpoint: "10.0.1.10:502", connected: true, path: "preferred" },
+        { device: "plc2", endpoint: "10.0.2.10:502", connected: false },
+      ],
+    });
+    const now = new Date().toISOString();
+    fake.tagList = [
+      { name: "line1.tank1.level", driver: "modbus", value: 42.1234, quality: "good", timestamp: now, receivedAt: now, writable: false, units: "%" },
+      { name: "line1.pump1.run", driver: "modbus", value: true, quality: "good", timestamp: now, receivedAt: now, writable: true },
+      { name: "line2.tank.level", driver: "modbus", value: null, quality: "bad", reason: "comm_lost", timestamp: null, receivedAt: now, writable: false, units: "%" },
+    ];
+    const page = await login("ada", "a-pass");
+    await page.locator("#plant-card").waitFor({ state: "visible" });
+    await expect.poll(() => page.locator("#tag-rows tr").count()).toBe(3);
+    const rows = await page.locator("#tag-rows tr").allTextContents();
+    expect(rows[0]).toContain("42.12 %");
+    expect(rows[1]).toContain("on");
+    expect(rows[2]).toContain("no value");
+    expect(rows[2]).toContain("BAD (comm_lost)");
+    expect(rows[2]).not.toMatch(/\d+(\.\d+)? %/);
+    expect(await page.locator("#plant-summary").textContent()).toContain("1 not good");
+    expect(await page.locator("#devices").textContent()).toContain("PLC plc2 at 10.0.2.10:502: NOT CONNECTED");
+    expect(await page.locator("#level-why").textContent()).toContain("device plc2 unreachable");
+    await page.screenshot({ path: "/tmp/hmi-plant.png", fullPage: true });
+    expect(problemsOf(page)).toEqual([]);
+    fake.tagList = [];
+    await page.context().close();
+  });
 });
