@@ -93,7 +93,9 @@ export class TandemNode implements NodeController {
   async start(): Promise<void> {
     const c = this.config;
     this.auditLog.open();
-    await this.runtime.start();
+    // The drivers load and start before the node joins the pair: their start-up
+    // work (node-opcua alone is a large import) must not stall heartbeats and
+    // lease renewals once this node may be active.
     if (c.drivers) {
       const { DriverManager } = await import("../drivers/manager.js");
       const drivers = new DriverManager({
@@ -109,6 +111,7 @@ export class TandemNode implements NodeController {
       drivers.setNodeState(this.runtime.state.state, this.runtime.state.epoch);
       await drivers.start();
     }
+    await this.runtime.start();
     this.levelTimer = setInterval(() => {
       this.runtime.setLevel(this.computeLevel().level);
       const w = this.drivers?.watchdogView();
