@@ -67,6 +67,8 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   private nextOpId = 1;
   private acceptSentAt: number | undefined;
   private stopped = false;
+  /** events before start() are not stepped: the sockets they would use are not open yet */
+  private started = false;
   private readonly log: Logger;
 
   constructor(private readonly opts: PairRuntimeOptions) {
@@ -109,6 +111,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   async start(): Promise<void> {
     await this.link.start();
     await this.witness?.start();
+    this.started = true;
     let last = performance.now();
     this.timer = setInterval(() => {
       const now = performance.now();
@@ -194,6 +197,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   /** An operator action; resolves with the machine's answer or rejects with a TandemError. */
   op(action: OpAction, actor: Actor, extra: { to?: string; force?: boolean } = {}): Promise<Record<string, unknown>> {
     if (this.stopped) return Promise.reject(new TandemError("TANDEM_ERR_UNAVAILABLE", ["the node is stopping"]));
+    if (!this.started) return Promise.reject(new TandemError("TANDEM_ERR_UNAVAILABLE", ["the node is still starting"]));
     const id = this.nextOpId++;
     const p = new Promise<Record<string, unknown>>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.dispatch({ type: "op", id, action, actor, ...extra });
@@ -208,7 +212,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   }
 
   private dispatch(ev: Event): void {
-    if (this.stopped && ev.type !== "op") return;
+    if (!this.started || (this.stopped && ev.type !== "op")) return;
     const now = performance.now();
     let effects: Effect[];
     try {
@@ -287,7 +291,15 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   private askWitness(op: Effect & { type: "witness" } extends { op: infer O } ? O : never, epoch: number, silenceMs?: number): void {
     const w = this.witness;
     if (!w) return;
-    w.request(op, epoch, this.params.leaseMs, silenceMs === undefined ? undefined : { silenceMs }).then(
+    let pending: ReturnType<WitnessClient["request"]>;
+    try {
+      pending = w.request(op, epoch, this.params.leaseMs, silenceMs === undefined ? undefined : { silenceMs });
+    } catch (err) {
+      // never let the witness take the node down: an unanswered request is a timeout
+      this.log.warn(`witness request not sent: ${(err as Error).message}`);
+      return;
+    }
+    pending.then(
       (r) => {
         if (this.stopped) return;
         if ("timeout" in r) this.dispatch({ type: "witness-timeout", op, sentAt: r.sentAt });

@@ -111,6 +111,9 @@ export class TandemNode implements NodeController {
       drivers.setNodeState(this.runtime.state.state, this.runtime.state.epoch);
       await drivers.start();
     }
+    // the API answers (state "starting") before the node joins the pair
+    this.http = createHttpServer({ controller: this, http: c.http, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
+    this.httpAddress = await this.http.start();
     await this.runtime.start();
     this.levelTimer = setInterval(() => {
       this.runtime.setLevel(this.computeLevel().level);
@@ -118,8 +121,6 @@ export class TandemNode implements NodeController {
       // a counter is evidence only while this node reads the PLC without errors
       if (w?.configured) this.runtime.setPlc(w.plcEpoch, w.counterStale && w.error === null);
     }, LEVEL_EVERY_MS);
-    this.http = createHttpServer({ controller: this, http: c.http, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
-    this.httpAddress = await this.http.start();
     this.writeAudit("node-start", "system", "ok", { pid: process.pid, incarnation: this.store.incarnation, cleanOwner: this.store.cleanOwner });
     if (!this.store.cleanOwner) this.log.info("this node does not own a clean process context (it crashed, or last mirrored the peer): should it become active without a handover, it holds the process for an operator");
     this.log.info(
@@ -144,10 +145,14 @@ export class TandemNode implements NodeController {
     }
     if (this.levelTimer) clearInterval(this.levelTimer);
     this.levelTimer = null;
+    this.log.debug("stopping: HTTP API");
     await this.http?.stop();
     this.http = null;
+    this.log.debug("stopping: drivers");
     await this.drivers?.stop();
+    this.log.debug("stopping: pair runtime");
     await this.runtime.stop();
+    this.log.debug("stopping: stores");
     this.store.markCleanStop(this.runtime.state.context.ownerIsMeClean);
     this.writeAudit("node-stop", "system", "ok", { state: this.runtime.state.state });
     this.auditLog.close();

@@ -58,6 +58,8 @@ export interface HttpServer {
 }
 
 const BODY_LIMIT = 64 * 1024;
+/** how long requests in flight may take when the node stops */
+const STOP_GRACE_MS = 2_000;
 const ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
 
 const noFields = { type: "object", additionalProperties: false, properties: {} } as const;
@@ -84,6 +86,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     // Time to receive a whole request; slow senders do not hold sockets forever.
     requestTimeout: 30_000,
     return503OnClosing: true,
+    // short keep-alive: a stopping node must not wait on clients' idle connections
+    keepAliveTimeout: 5_000,
     ajv: {
       // Refuse what we do not understand instead of silently dropping or
       // coercing it; `verbose` gives the error formatter the offending value.
@@ -394,7 +398,18 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     },
     async stop() {
       auth.close();
-      await app.close();
+      // Requests in flight get a moment to finish; then every connection is
+      // closed. A keep-alive connection that was busy when closing began is not
+      // idle-swept, and waiting on it would hold up the node's stop.
+      const closing = app.close();
+      let grace: NodeJS.Timeout | undefined;
+      const late = await Promise.race([closing.then(() => false), new Promise<boolean>((r) => (grace = setTimeout(() => r(true), STOP_GRACE_MS)))]);
+      clearTimeout(grace);
+      if (late) {
+        log.warn(`HTTP connections still open ${STOP_GRACE_MS} ms after stop began: closing them`);
+        app.server.closeAllConnections();
+        await closing;
+      }
     },
     counters() {
       return { ...counts, sessions: auth.sessions.size };

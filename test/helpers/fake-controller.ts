@@ -127,7 +127,11 @@ export class FakeController implements NodeController {
     return { state: this.current.state, epoch: this.current.epoch };
   }
 
+  /** a switchover that takes this long (tests of requests in flight) */
+  switchoverDelayMs = 0;
+
   async switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
+    if (this.switchoverDelayMs) await new Promise((r) => setTimeout(r, this.switchoverDelayMs));
     this.maybeFail("switchover");
     this.record("switchover", actor, [to]);
     const peer = this.current.peer.nodeId;

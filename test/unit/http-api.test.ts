@@ -1,5 +1,6 @@
 // The HTTP API on a real fastify listening on 127.0.0.1:0, in front of the fake
 // controller: roles, Basic and cookie login, input checking, error mapping.
+import http from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHttpServer, type HttpServer } from "../../runtime/http/server.js";
 import { hashPassword } from "../../runtime/auth/passwords.js";
@@ -408,5 +409,34 @@ describe("controller errors", () => {
     const http = logLines.filter((l) => l.component === "http");
     expect(http).toHaveLength(1);
     expect(http[0]).toMatchObject({ level: "info", method: "POST", url: "/api/v1/maintenance", status: 200, user: "ada", from: "127.0.0.1" });
+  });
+});
+
+describe("stopping", () => {
+  it("a keep-alive connection busy when the stop begins does not hold it up; the request in flight still gets its answer", async () => {
+    const own = new FakeController();
+    own.switchoverDelayMs = 300;
+    const { server: s, base: b } = await startServer(false, own);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string, method = "GET", body?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(b + "/api/v1" + path, { method, agent, headers: { authorization: AUTH.admin, ...(body ? JSON_HDR : {}) } }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+        req.end(body);
+      });
+    try {
+      expect(await get("/status")).toBe(200); // the connection is now a keep-alive one
+      const inFlight = get("/switchover", "POST", "{}");
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = Date.now();
+      await s.stop();
+      expect(Date.now() - t0).toBeLessThan(3_500); // the grace (2 s) at most, never the keep-alive timeout
+      expect(await inFlight).toBe(200);
+    } finally {
+      agent.destroy();
+    }
   });
 });
