@@ -111,6 +111,9 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   async start(): Promise<void> {
     await this.link.start();
     await this.witness?.start();
+    // the start-up listening window (startupWaitMs) begins now, not when the
+    // node was built: loading the drivers and the API may have taken a while
+    this.s = initialState(this.params, this.opts.store.epoch, performance.now(), this.s.context);
     this.started = true;
     let last = performance.now();
     this.timer = setInterval(() => {

@@ -51,6 +51,10 @@ describe("the pair and the plant", () => {
   it("an active that loses its PLC path while the standby still reads the PLC hands over the active role (cause 4, S1, S3)", async () => {
     const cluster = await pair.start({ extra: drivers, takeover: "  serviceLevelForMs: 1000" });
     const { active, standby } = await cluster.ready();
+    // started together, the nodes elect the active; neither claims the role
+    // through the witness without listening first (the drivers load slowly)
+    expect(cluster.logTail(active, 400)).toContain("elected active with");
+    expect(cluster.logTail(active, 400) + cluster.logTail(standby, 400)).not.toContain("the witness granted the role");
     const good = (s: { serviceLevel: number }) => s.serviceLevel === 255;
     await cluster.waitFor(active, good, 15_000, "active reading the PLC");
     await cluster.waitFor(standby, good, 15_000, "standby reading the PLC");
