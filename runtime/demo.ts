@@ -105,8 +105,11 @@ export async function runDemo(argv: string[]): Promise<number> {
     return 2;
   }
   const base = values["base-port"] === undefined ? DEMO_BASE_PORT : Number(values["base-port"]);
-  if (!Number.isInteger(base) || base < 1024 || base > 65000) {
-    console.error(`tandem demo: --base-port must be a whole number from 1024 to 65000, got '${values["base-port"]}'`);
+  // every port shifts with the base: the lowest (MQTT, 1883) and the highest (node b's HTTP) must stay valid
+  const lowest = 1024 + (DEMO_BASE_PORT - 1883);
+  const highest = 65535 - 1;
+  if (!Number.isInteger(base) || base < lowest || base > highest) {
+    console.error(`tandem demo: --base-port must be a whole number from ${lowest} to ${highest} (every demo port moves with it), got '${values["base-port"]}'`);
     return 2;
   }
   const ports = demoPorts(base);

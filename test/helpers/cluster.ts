@@ -24,24 +24,41 @@ export const ROOT = (() => {
 })();
 export const CLI = join(ROOT, "dist/runtime/cli.js");
 
-/** A port free for both TCP and UDP on 127.0.0.1 right now. */
+/**
+ * A port free for both TCP and UDP on 127.0.0.1 right now, below the kernel's
+ * ephemeral range (32768+ here): ports from listen(0) come from that range,
+ * where the many outbound connections of a test run can take them before the
+ * node binds. Each vitest worker draws from its own slice and never hands out
+ * a port twice.
+ */
+const PORT_LO = 21000;
+const PORT_SLICE = 2800;
+const handedOut = new Set<number>();
+
+async function bindable(port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((res) => {
+    const s = net.createServer();
+    s.once("error", () => res(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
+  });
+  if (!tcp) return false;
+  return new Promise<boolean>((res) => {
+    const u = dgram.createSocket("udp4");
+    u.once("error", () => u.close(() => res(false)));
+    u.bind(port, "127.0.0.1", () => u.close(() => res(true)));
+  });
+}
+
 export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((res, rej) => {
-      const s = net.createServer();
-      s.once("error", rej);
-      s.listen(0, "127.0.0.1", () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => res(p));
-      });
-    });
-    const udpOk = await new Promise<boolean>((res) => {
-      const u = dgram.createSocket("udp4");
-      u.once("error", () => u.close(() => res(false)));
-      u.bind(port, "127.0.0.1", () => u.close(() => res(true)));
-    });
-    if (udpOk) return port;
+  const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 0) % 4;
+  const lo = PORT_LO + worker * PORT_SLICE;
+  for (let i = 0; i < 1000; i++) {
+    const port = lo + Math.floor(Math.random() * PORT_SLICE);
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
   }
+  throw new Error(`no free port in ${lo}–${lo + PORT_SLICE}`);
 }
 
 const live = new Set<ChildProcess>();

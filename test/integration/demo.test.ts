@@ -52,7 +52,8 @@ async function until<T>(f: () => Promise<T | null | false>, ms: number, what: st
 
 describe("tandem demo", () => {
   it("comes up as a pair reading the simulator, takes over held after kill -9, restarts the killed node, and Ctrl-C stops it all", async () => {
-    const base = 20000 + Math.floor(Math.random() * 20000);
+    // all of the demo's ports (base − 6197 … base + 1) below the ephemeral range and the clusters' slices
+    const base = 14000 + Math.floor(Math.random() * 6000);
     demo = spawnCli(["demo", "--base-port", String(base), "--dir", dir]);
     await until(async () => demo!.output().includes("Ctrl-C stops everything"), 15_000, "the demo banner");
     const out = demo!.output();
