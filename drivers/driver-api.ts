@@ -59,3 +59,44 @@ export interface DeviceDriver {
   readWatchdogWord(where: string, words: 1 | 2): Promise<number>;
   writeWatchdogWord(where: string, words: 1 | 2, value: number): Promise<void>;
 }
+
+/**
+ * Reconnection after every path failed: one pending retry at a time, the
+ * delay doubling from initialMs to maxMs, back to initialMs once connected.
+ */
+export class Reconnect {
+  private timer: unknown = null;
+  private delayMs: number;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly cfg: { initialMs: number; maxMs: number },
+    private readonly retry: () => void,
+  ) {
+    this.delayMs = cfg.initialMs;
+  }
+
+  get pending(): boolean {
+    return this.timer !== null;
+  }
+
+  schedule(): void {
+    if (this.timer !== null) return;
+    const wait = this.delayMs;
+    this.delayMs = Math.min(this.delayMs * 2, this.cfg.maxMs);
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.retry();
+    }, wait);
+  }
+
+  /** connected: the next outage starts again from initialMs */
+  reset(): void {
+    this.delayMs = this.cfg.initialMs;
+  }
+
+  cancel(): void {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

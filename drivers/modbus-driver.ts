@@ -10,7 +10,7 @@ import { coalesce, isBitTable, split, type ModbusTable, type ReadRequest } from 
 import { LinkClosed, LinkTimeout, ModbusException, ModbusLink, type Link } from "./modbus-link.js";
 import { MbapLink } from "./modbus-tcp-link.js";
 import { applyScaling, badSample, scaleToRaw, type Scaling, type TagSample } from "./tag-model.js";
-import { realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type SampleSink } from "./driver-api.js";
+import { realClock, Reconnect, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type SampleSink } from "./driver-api.js";
 
 export interface ModbusTag {
   name: string;
@@ -93,8 +93,7 @@ export class ModbusDriver implements DeviceDriver {
   private link: Link | null = null;
   private pathIndex = 0;
   private connecting: Promise<void> | null = null;
-  private reconnectTimer: unknown = null;
-  private backoffMs: number;
+  private readonly reconnect: Reconnect;
   private inFlight = 0;
   private readonly waiters: (() => void)[] = [];
   private stats = { requests: 0, errors: 0, reconnects: 0, exceptions: 0, timeouts: 0, splits: 0 };
@@ -114,7 +113,7 @@ export class ModbusDriver implements DeviceDriver {
     this.log = o.log;
     this.onSample = o.onSample;
     this.onPath = o.onPath ?? (() => {});
-    this.backoffMs = o.device.reconnect.initialMs;
+    this.reconnect = new Reconnect(this.clock, o.device.reconnect, () => this.ensureConnected());
     for (const t of o.tags) this.tags.set(t.name, t);
     const byScan = new Map<number, ModbusTag[]>();
     for (const t of o.tags) byScan.set(t.scanMs, [...(byScan.get(t.scanMs) ?? []), t]);
@@ -159,7 +158,7 @@ export class ModbusDriver implements DeviceDriver {
     this.log.info({ device: this.device, from: was, to: mode }, "modbus device mode");
     if (mode === "off") {
       this.stopScans();
-      this.cancelReconnect();
+      this.reconnect.cancel();
       void this.dropLink("standby cold: not connected");
       this.allBad("not_reading");
       return;
@@ -197,7 +196,7 @@ export class ModbusDriver implements DeviceDriver {
     this.stopped = true;
     this.mode = "off";
     this.stopScans();
-    this.cancelReconnect();
+    this.reconnect.cancel();
     await this.connecting?.catch(() => {});
     await this.dropLink("driver stopped");
   }
@@ -205,7 +204,7 @@ export class ModbusDriver implements DeviceDriver {
   // ------------------------------------------------------------ connection
 
   private ensureConnected(): void {
-    if (this.stopped || this.mode === "off" || this.link || this.connecting || this.reconnectTimer) return;
+    if (this.stopped || this.mode === "off" || this.link || this.connecting || this.reconnect.pending) return;
     this.connecting = this.connectRound().finally(() => {
       this.connecting = null;
     });
@@ -228,7 +227,7 @@ export class ModbusDriver implements DeviceDriver {
         this.answered = false;
         if (this.everConnected) this.stats.reconnects++;
         this.everConnected = true;
-        this.backoffMs = this.cfg.reconnect.initialMs;
+        this.reconnect.reset();
         link.onClose = (why) => this.lost(link, why);
         this.log.info({ device: this.device, path: path.label }, "modbus connected");
         this.onPath(path.label);
@@ -242,17 +241,7 @@ export class ModbusDriver implements DeviceDriver {
     }
     // Every path failed: wait, then start again with the preferred one.
     this.pathIndex = 0;
-    const wait = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.cfg.reconnect.maxMs);
-    this.reconnectTimer = this.clock.setTimeout(() => {
-      this.reconnectTimer = null;
-      this.ensureConnected();
-    }, wait);
-  }
-
-  private cancelReconnect(): void {
-    if (this.reconnectTimer !== null) this.clock.clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
+    this.reconnect.schedule();
   }
 
   /** The connection in use is gone: every tag turns bad now, then the next path is tried. */

@@ -35,7 +35,7 @@ import {
 import type { Logger } from "pino";
 import { TandemError } from "../runtime/errors.js";
 import type { OpcuaDeviceConfig, TagConfig } from "./config-schema.js";
-import { realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type SampleSink } from "./driver-api.js";
+import { realClock, Reconnect, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type SampleSink } from "./driver-api.js";
 import { applyScaling, badSample, scaleToRaw, type Scaling, type TagSample } from "./tag-model.js";
 
 export interface OpcuaTag {
@@ -128,9 +128,8 @@ export class OpcuaDriver implements DeviceDriver {
   private stopped = false;
   private conn: Conn | null = null;
   private connecting: Promise<void> | null = null;
-  private reconnectTimer: unknown = null;
+  private readonly reconnect: Reconnect;
   private pollTimer: unknown = null;
-  private backoffMs: number;
   private pathIndex = 0;
   private everConnected = false;
   private monitored: ClientMonitoredItemBase[] = [];
@@ -146,7 +145,7 @@ export class OpcuaDriver implements DeviceDriver {
     this.log = o.log;
     this.onSample = o.onSample;
     this.onPath = o.onPath ?? (() => {});
-    this.backoffMs = o.device.reconnect.initialMs;
+    this.reconnect = new Reconnect(this.clock, o.device.reconnect, () => this.ensureConnected());
     for (const t of o.tags) this.tags.set(t.name, t);
     this.ownPki = !o.certificateManager;
     this.pki =
@@ -212,16 +211,15 @@ export class OpcuaDriver implements DeviceDriver {
   }
 
   private cancelTimers(): void {
-    if (this.reconnectTimer !== null) this.clock.clearTimeout(this.reconnectTimer);
+    this.reconnect.cancel();
     if (this.pollTimer !== null) this.clock.clearTimeout(this.pollTimer);
-    this.reconnectTimer = null;
     this.pollTimer = null;
   }
 
   // ------------------------------------------------------------ connection
 
   private ensureConnected(): void {
-    if (this.stopped || this.mode === "off" || this.conn || this.connecting || this.reconnectTimer !== null) return;
+    if (this.stopped || this.mode === "off" || this.conn || this.connecting || this.reconnect.pending) return;
     this.connecting = this.connectRound().finally(() => {
       this.connecting = null;
     });
@@ -262,7 +260,7 @@ export class OpcuaDriver implements DeviceDriver {
         this.pathIndex = this.cfg.endpoints.indexOf(endpoint);
         if (this.everConnected) this.stats.reconnects++;
         this.everConnected = true;
-        this.backoffMs = this.cfg.reconnect.initialMs;
+        this.reconnect.reset();
         this.log.info({ device: this.device, endpoint }, "opcua connected");
         this.onPath(endpoint);
         conn.client.on("connection_lost", () => this.lost(conn, "connection lost"));
@@ -279,12 +277,7 @@ export class OpcuaDriver implements DeviceDriver {
     }
     if (this.stopped) return;
     this.pathIndex = 0;
-    const wait = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.cfg.reconnect.maxMs);
-    this.reconnectTimer = this.clock.setTimeout(() => {
-      this.reconnectTimer = null;
-      this.ensureConnected();
-    }, wait);
+    this.reconnect.schedule();
   }
 
   private newClient(): OPCUAClient {
