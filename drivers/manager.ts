@@ -5,10 +5,9 @@
 // reports driver health as a service-level penalty.
 import path from "node:path";
 import { OPCUACertificateManager } from "node-opcua";
-import type { Logger } from "pino";
-import { ConfigError, TandemError } from "../runtime/errors.js";
-import type { LogManager } from "../runtime/logging.js";
-import type { NodeState } from "../runtime/node-api.js";
+import type { Logger } from "../core/logger.js";
+import { ConfigError, TandemError } from "../core/errors.js";
+import type { LogSource } from "../core/logger.js";
 import { checkWatchdog, type DeviceConfig, type DriversConfig, type ModbusDeviceConfig, type OpcuaDeviceConfig, type WatchdogConfig } from "./config-schema.js";
 import { realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode } from "./driver-api.js";
 import { ModbusDriver, modbusTag } from "./modbus-driver.js";
@@ -20,15 +19,19 @@ import { WatchdogLoop, type WatchdogView } from "./watchdog.js";
 export type { TagSnapshot } from "./tag-model.js";
 
 export interface WriteGate {
-  /** Throws TandemError when this node may not write now. */
-  check(kind: "process" | "operator"): void;
+  /**
+   * Throws TandemError when this node may not write now: not acting, lease
+   * not valid, or (needMs > 0) a lease that may run out before a request
+   * taking needMs has left. Asked right before a request is sent.
+   */
+  check(kind: "process" | "operator", needMs?: number): void;
 }
 
 export interface DriverManagerOptions {
   drivers: DriversConfig;
   watchdog?: WatchdogConfig;
   dataDir: string;
-  logs: LogManager;
+  logs: LogSource;
   gate: WriteGate;
   clock?: Clock;
 }
@@ -63,7 +66,8 @@ export class DriverManager {
   private readonly watchdogCfg?: WatchdogConfig;
   private watchdog: WatchdogLoop | null = null;
   private pki: OPCUACertificateManager | null = null;
-  private state: NodeState = "starting";
+  /** does this node drive the plant (active or active-held)? */
+  private isActing = false;
   private epoch = 0;
   private started = false;
 
@@ -158,9 +162,10 @@ export class DriverManager {
     this.started = false;
   }
 
-  setNodeState(state: NodeState, epoch: number): void {
-    const changed = state !== this.state || epoch !== this.epoch;
-    this.state = state;
+  /** The node's role as the drivers need it: acting (active or active-held) and the epoch. */
+  setRole(acting: boolean, epoch: number): void {
+    const changed = acting !== this.isActing || epoch !== this.epoch;
+    this.isActing = acting;
     this.epoch = epoch;
     if (!changed) return;
     this.watchdog?.setRole(this.acting(), epoch);
@@ -168,7 +173,7 @@ export class DriverManager {
   }
 
   private acting(): boolean {
-    return this.state === "active" || this.state === "active-held";
+    return this.isActing;
   }
 
   /** active/active-held read every device; any other state follows the device's standby mode. */

@@ -2,8 +2,9 @@
 // (endpoints) with failover, coalesced scans per scan class, timeouts and
 // retries, reconnection with backoff, exceptions mapped to the quality of the
 // tags they cover, and typed writes.
-import type { Logger } from "pino";
-import { TandemError } from "../runtime/errors.js";
+// Size: over 500 lines until it is split (issue 6: one-way layers, smaller rooms).
+import type { Logger } from "../core/logger.js";
+import { TandemError } from "../core/errors.js";
 import { parseEndpoint, parseModbusAddress, resolveModbusType, type ModbusDeviceConfig, type TagConfig } from "./config-schema.js";
 import { CodecError, decodeAt, decodeRegisters, encodeRegisters, registerCount, type ByteOrder, type ModbusDataType } from "./modbus-codec.js";
 import { coalesce, isBitTable, split, type ModbusTable, type ReadRequest } from "./modbus-coalescer.js";

@@ -8,6 +8,7 @@
 // redundancy, on the server with the highest ServiceLevel), with every
 // monitored item restored. That makes path failover and server failover the
 // same code, and a new session never depends on the old server's memory.
+// Size: over 500 lines until it is split (issue 6: one-way layers, smaller rooms).
 import path from "node:path";
 import {
   AttributeIds,
@@ -32,8 +33,8 @@ import {
   type DataValue,
   type UserIdentityInfo,
 } from "node-opcua";
-import type { Logger } from "pino";
-import { TandemError } from "../runtime/errors.js";
+import type { Logger } from "../core/logger.js";
+import { TandemError } from "../core/errors.js";
 import type { OpcuaDeviceConfig, TagConfig } from "./config-schema.js";
 import { realClock, Reconnect, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type SampleSink } from "./driver-api.js";
 import { applyScaling, badSample, scaleToRaw, type Scaling, type TagSample } from "./tag-model.js";

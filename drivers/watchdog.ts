@@ -6,7 +6,7 @@
 //
 // WatchdogCore is pure (times are inputs); WatchdogLoop runs it against a
 // device driver.
-import type { Logger } from "pino";
+import type { Logger } from "../core/logger.js";
 import type { WatchdogConfig } from "./config-schema.js";
 import type { Clock, DeviceDriver } from "./driver-api.js";
 

@@ -3,7 +3,7 @@
 // missing file is never mistaken for epoch 0 when a backup copy exists.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { TandemError } from "../runtime/errors.js";
+import { TandemError } from "../core/errors.js";
 
 export interface EpochRecord {
   epoch: number;

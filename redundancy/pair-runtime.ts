@@ -4,22 +4,23 @@
 // synchronous, so nothing after it leaves the node before the epoch is on disk.
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
-import type { Logger } from "pino";
-import type { TandemConfig } from "../runtime/config/schema.js";
-import { TandemError } from "../runtime/errors.js";
-import type { Actor } from "../runtime/node-api.js";
+import { TandemError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import type { Actor, HostPort } from "../core/types.js";
 import type { EpochStore } from "./epoch-store.js";
-import { PeerLink } from "./peer-link.js";
-import { canAct, initialState, isActive, leaseRemaining, step } from "./role-machine.js";
+import { PeerLink, type PeerLinkOptions } from "./peer-link.js";
+import { canAct, canActFor, initialState, isActive, leaseRemaining, step } from "./role-machine.js";
 import type { Effect, Event, Heartbeat, NodeState, OpAction, PeerMessage, RoleParams, RoleState } from "./role-types.js";
 import { WitnessClient } from "./witness-client.js";
 
 export const TICK_MS = 10;
 
 export interface PairRuntimeOptions {
-  config: TandemConfig;
-  pairKey: Buffer;
-  witnessKey: Buffer;
+  params: RoleParams;
+  /** the peer link without the parts the runtime supplies (incarnation, log) */
+  peer: Omit<PeerLinkOptions, "incarnation" | "log" | "peerId" | "nodeId">;
+  /** the witness, when one is configured (params.witness says the same) */
+  witness: { address: HostPort; key: Buffer; timeoutMs: number } | null;
   store: EpochStore;
   log: Logger;
 }
@@ -32,29 +33,6 @@ export interface PairRuntimeEvents {
   /** a higher epoch is on disk (a standby learns it without changing state) */
   epoch: [epoch: number];
   fatal: [err: Error];
-}
-
-export function roleParams(c: TandemConfig): RoleParams {
-  return {
-    nodeId: c.node.id,
-    peerId: c.peer.id,
-    role: c.node.role,
-    links: c.peer.links.map((l) => l.name),
-    intervalMs: c.heartbeat.intervalMs,
-    timeoutMs: c.heartbeat.timeoutMs,
-    deadProcessMisses: c.heartbeat.deadProcessMisses,
-    leaseMs: c.takeover.leaseMs,
-    leaseSafetyMs: c.takeover.leaseSafetyMs,
-    autoConfirmMs: c.takeover.autoConfirmMs,
-    startupWaitMs: c.takeover.startupWaitMs,
-    serviceLevelMargin: c.takeover.serviceLevelMargin,
-    serviceLevelForMs: c.takeover.serviceLevelForMs,
-    switchoverTimeoutMs: c.takeover.switchoverTimeoutMs,
-    failback: c.failback.mode,
-    failbackHealthyForMs: c.failback.healthyForMs,
-    witness: c.witness !== undefined,
-    plcWatchdog: c.watchdog !== undefined,
-  };
 }
 
 export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
@@ -73,26 +51,13 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
 
   constructor(private readonly opts: PairRuntimeOptions) {
     super();
-    const c = opts.config;
     this.log = opts.log;
-    this.params = roleParams(c);
+    this.params = opts.params;
     // a node that crashed, or that only mirrored the peer, does not own a clean
     // context: should it become active again it holds the process (S3)
     this.s = initialState(this.params, opts.store.epoch, performance.now(), { seq: 0, ownerIsMeClean: opts.store.cleanOwner });
     this.link = new PeerLink(
-      {
-        pairId: c.pair.id,
-        nodeId: c.node.id,
-        peerId: c.peer.id,
-        key: opts.pairKey,
-        incarnation: opts.store.incarnation,
-        links: c.peer.links,
-        listen: c.peer.listen,
-        peerAddress: c.peer.address,
-        replayWindow: c.heartbeat.replayWindow,
-        reconnectMs: c.heartbeat.intervalMs,
-        log: opts.log,
-      },
+      { ...opts.peer, nodeId: this.params.nodeId, peerId: this.params.peerId, incarnation: opts.store.incarnation, log: opts.log },
       {
         heartbeat: (link, seq, hb) => this.dispatch({ type: "heartbeat", link, seq, hb }),
         grant: (_link, reqSeq, leaseMs, epoch) => {
@@ -103,9 +68,8 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
         tcp: (status) => this.dispatch({ type: "tcp", status }),
       },
     );
-    this.witness = c.witness
-      ? new WitnessClient({ address: c.witness.address, pair: c.pair.id, from: c.node.id, inc: opts.store.incarnation, key: opts.witnessKey, timeoutMs: c.witness.timeoutMs })
-      : null;
+    const w = opts.witness;
+    this.witness = w ? new WitnessClient({ address: w.address, pair: opts.peer.pairId, from: this.params.nodeId, inc: opts.store.incarnation, key: w.key, timeoutMs: w.timeoutMs }) : null;
   }
 
   async start(): Promise<void> {
@@ -159,13 +123,20 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     return canAct(this.params, this.s, performance.now());
   }
 
-  /** Throws unless this node may write now; `process` writes are also held in active-held (S3). */
-  assertCanWrite(kind: "process" | "operator"): void {
+  /**
+   * Throws unless this node may write now; `process` writes are also held in
+   * active-held (S3). `needMs`: how long the write may take to leave (its
+   * request timeout): refused when the lease would run out before that.
+   */
+  assertCanWrite(kind: "process" | "operator", needMs = 0): void {
     // the tick may be late (a pause, a long GC): look at the lease now, never after
     this.refresh();
     if (!isActive(this.s.state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", this.s.state]);
     if (!canAct(this.params, this.s, performance.now())) throw new TandemError("TANDEM_ERR_LEASE", ["write", "no renewal from the peer or the witness"]);
     if (kind === "process" && this.s.state === "active-held") throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["process write (held until an operator confirms)", this.s.state]);
+    if (needMs > 0 && !canActFor(this.params, this.s, performance.now(), needMs)) {
+      throw new TandemError("TANDEM_ERR_LEASE", ["write", `the lease (${this.leaseRemainingMs()} ms left) may run out before the request's ${needMs} ms timeout`]);
+    }
   }
 
   /**

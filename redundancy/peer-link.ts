@@ -11,12 +11,19 @@ import dgram from "node:dgram";
 import net from "node:net";
 import { isIPv6 } from "node:net";
 import { performance } from "node:perf_hooks";
-import type { Logger } from "pino";
-import type { HostPort, LinkConfig } from "../runtime/config/schema.js";
+import type { Logger } from "../core/logger.js";
+import { NODE_STATES, type HostPort } from "../core/types.js";
 import { FrameDecoder, FrameError, frame } from "./frame-decoder.js";
 import { ReplayGuard } from "./replay-guard.js";
 import type { Heartbeat, NodeState, PeerMessage } from "./role-types.js";
 import { open, Sender, type Envelope } from "./wire.js";
+
+/** One heartbeat link: the local address to bind and the peer's address on that network. */
+export interface LinkConfig {
+  name: string;
+  bind: HostPort;
+  peer: HostPort;
+}
 
 export interface PeerLinkOptions {
   pairId: string;
@@ -41,14 +48,14 @@ export interface PeerLinkHandlers {
   tcp(status: "up" | "down" | "refused"): void;
 }
 
-const NODE_STATES = new Set(["starting", "standby", "active-held", "active", "isolated", "maintenance"]);
+const STATES: ReadonlySet<string> = new Set(NODE_STATES);
 const PEER_TYPES = new Set(["switchover-offer", "switchover-accept", "switchover-refuse", "handover", "switchover-request", "lease-refuse", "bye"]);
 
 const isInt = (x: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): x is number => Number.isSafeInteger(x) && (x as number) >= min && (x as number) <= max;
 const isStr = (x: unknown, max = 500): x is string => typeof x === "string" && x.length <= max;
 
 export function parseHeartbeat(b: Record<string, unknown>): Heartbeat | string {
-  if (!isStr(b.state) || !NODE_STATES.has(b.state)) return "state";
+  if (!isStr(b.state) || !STATES.has(b.state)) return "state";
   if (!isInt(b.epoch)) return "epoch";
   if (!isInt(b.level, 0, 255)) return "level";
   if (b.role !== "main" && b.role !== "secondary") return "role";
@@ -72,7 +79,7 @@ export function parsePeerMessage(type: string, b: Record<string, unknown>): Peer
     case "switchover-request":
       return isStr(b.by, 64) ? { type, epoch: b.epoch, by: b.by } : "by";
     case "bye":
-      return isStr(b.state) && NODE_STATES.has(b.state) ? { type, epoch: b.epoch, state: b.state as NodeState } : "state";
+      return isStr(b.state) && STATES.has(b.state) ? { type, epoch: b.epoch, state: b.state as NodeState } : "state";
   }
   return "type";
 }

@@ -10,7 +10,8 @@
 //   active → standby (higher epoch, switchover) | isolated (lease lost)
 //   isolated → standby (peer or witness seen again)
 //   maintenance ↔ anything, by an admin only
-import type { Actor } from "../runtime/node-api.js";
+// Size: over 500 lines until it is split (issue 6: one-way layers, smaller rooms).
+import type { Actor } from "../core/types.js";
 import { electionWinner } from "./election.js";
 import { peerProcessDead, peerVisible } from "./failure-detector.js";
 import type { Effect, Event, Heartbeat, NodeState, PeerMessage, RoleParams, RoleState, WitnessReply } from "./role-types.js";
@@ -59,6 +60,16 @@ export const isActive = (s: NodeState | "unknown"): boolean => s === "active" ||
 export function canAct(p: RoleParams, s: RoleState, now: number): boolean {
   if (!isActive(s.state) || s.switchoverOut?.phase === "handed-over") return false;
   return !leaseRequired(s) || now < s.leaseUntil - p.leaseSafetyMs;
+}
+
+/**
+ * May this node start something that takes `needMs` to finish (a PLC write
+ * whose request may take its whole timeout)? Only if it can act now and its
+ * lease, less the safety margin, outlasts it.
+ */
+export function canActFor(p: RoleParams, s: RoleState, now: number, needMs: number): boolean {
+  if (!canAct(p, s, now)) return false;
+  return !leaseRequired(s) || now + needMs < s.leaseUntil - p.leaseSafetyMs;
 }
 
 /** Lease left as the active counts it (0 when not active or not needed). */

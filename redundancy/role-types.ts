@@ -1,9 +1,8 @@
 // Types of the role state machine (redundancy/role-machine.ts): its state,
 // the events it steps on and the effects it asks the adapter to run, in order.
-import type { Actor, NodeState } from "../runtime/node-api.js";
+import type { Actor, NodeState, PreferredRole } from "../core/types.js";
 
-export type { NodeState };
-export type PreferredRole = "main" | "secondary";
+export type { NodeState, PreferredRole };
 
 export interface RoleParams {
   nodeId: string;

@@ -7,8 +7,7 @@ import { randomInt } from "node:crypto";
 import dgram from "node:dgram";
 import { isIPv6 } from "node:net";
 import { performance } from "node:perf_hooks";
-import type { Logger } from "pino";
-import type { LogManager } from "../runtime/logging.js";
+import type { Logger, LogSource } from "../core/logger.js";
 import { ReplayGuard } from "./replay-guard.js";
 import { open, Sender, type Envelope } from "./wire.js";
 import { WITNESS_CHANNEL, WITNESS_FROM, WITNESS_OPS, WITNESS_REPLY, WITNESS_REQ, WitnessCore, type WitnessOp, type WitnessReply, type WitnessRequest } from "./witness-core.js";
@@ -25,7 +24,7 @@ export interface WitnessServerOptions {
   /** key for any pair not in keys */
   defaultKey?: Buffer;
   maxLeaseMs?: number;
-  logs: LogManager;
+  logs: LogSource;
   replayWindow?: number;
 }
 

@@ -2,7 +2,7 @@
 // its HTTP API: status, confirm, reject, switchover, promote, maintenance,
 // log-level, audit; and `hash-password`, which prints a hash for the config.
 // Exit codes: 0 done, 1 the node refused or could not be reached, 2 usage.
-import { ConfigError } from "./errors.js";
+import { ConfigError } from "../core/errors.js";
 import { loadConfig } from "./config/load.js";
 import { hashPassword } from "./auth/passwords.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";

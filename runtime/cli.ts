@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CLIENT_COMMANDS, runClientCommand, runHashPassword, type ClientCommand } from "./cli-client.js";
 import { loadConfig } from "./config/load.js";
-import { ConfigError, TandemError } from "./errors.js";
+import { ConfigError, TandemError } from "../core/errors.js";
 
 const USAGE = `tandem — redundant plant-server runtime
 
@@ -41,9 +41,9 @@ export async function main(argv: string[]): Promise<number> {
     case "demo":
       return (await import("./demo.js")).runDemo(rest);
     case "witness":
-      return (await import("../redundancy/witness-main.js")).runWitness(rest);
+      return (await import("./witness-main.js")).runWitness(rest);
     case "sim":
-      return (await import("../drivers/simulator/main.js")).runSimCli(rest);
+      return (await import("./sim-cli.js")).runSimCli(rest);
     case "browse":
       return (await import("../drivers/browse-cli.js")).runBrowseCli(rest);
     case "check-config":

@@ -2,9 +2,10 @@
 // changed at runtime (API, CLI) without a restart. Every line carries the
 // component, pair, node and the node's current epoch.
 import { pino, type Logger, type DestinationStream } from "pino";
-import type { LogLevel } from "./config/schema.js";
+import { LOG_LEVELS, type LogLevel } from "../core/types.js";
+import type { LogSource } from "../core/logger.js";
 
-export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+export { LOG_LEVELS };
 
 export interface LogManagerOptions {
   level: LogLevel;
@@ -15,7 +16,7 @@ export interface LogManagerOptions {
   destination?: DestinationStream | string;
 }
 
-export class LogManager {
+export class LogManager implements LogSource {
   readonly root: Logger;
   private readonly children = new Map<string, Logger>();
   private readonly overrides = new Map<string, LogLevel>();

@@ -1,17 +1,9 @@
 // What the HTTP API and the CLI see of a running node. The node runtime
 // (runtime/node.ts) implements it; the API layer only calls it.
 import type { TagSnapshot } from "../drivers/tag-model.js";
-import type { LogLevel } from "./config/schema.js";
+import type { Actor, LogLevel, NodeState, Role } from "../core/types.js";
 
-export type NodeState = "starting" | "standby" | "active-held" | "active" | "isolated" | "maintenance";
-export type Role = "viewer" | "operator" | "admin";
-
-export interface Actor {
-  user: string;
-  role: Role;
-  /** where the request came from (remote address) */
-  from?: string;
-}
+export type { Actor, NodeState, Role };
 
 export interface NodeStatus {
   pairId: string;

@@ -8,12 +8,13 @@ import type { DriverManager } from "../drivers/manager.js";
 import { EpochStore } from "../redundancy/epoch-store.js";
 import { linkStatus, peerVisible } from "../redundancy/failure-detector.js";
 import { PairRuntime } from "../redundancy/pair-runtime.js";
-import { keyFromSecret } from "../redundancy/wire.js";
 import { AuditLog } from "./audit-log.js";
 import type { LogLevel, TandemConfig } from "./config/schema.js";
-import { TandemError } from "./errors.js";
+import { TandemError } from "../core/errors.js";
+import { isActiveState } from "../core/types.js";
 import { createHttpServer, type HttpServer } from "./http/server.js";
 import { LogManager } from "./logging.js";
+import { pairRuntimeOptions } from "./pair-options.js";
 import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult, TagView } from "./node-api.js";
 
 /** Something whose health lowers the service level (drivers, database …). */
@@ -58,20 +59,13 @@ export class TandemNode implements NodeController {
     this.log = this.logs.get("node");
     this.store = EpochStore.open(c.node.dataDir, c.pair.id, c.node.id);
     this.auditLog = new AuditLog(join(c.node.dataDir, "audit.log"));
-    const pairKey = keyFromSecret(c.pair.key);
-    this.runtime = new PairRuntime({
-      config: c,
-      pairKey,
-      witnessKey: c.witness?.key ? keyFromSecret(c.witness.key) : pairKey,
-      store: this.store,
-      log: this.logs.get("pair"),
-    });
+    this.runtime = new PairRuntime(pairRuntimeOptions(c, this.store, this.logs.get("pair")));
     this.runtime.on("state", (from, to, epoch) => {
       this.stateSinceWall = new Date().toISOString();
       this.stateChanges.inc({ from, to });
-      this.drivers?.setNodeState(to, epoch);
+      this.drivers?.setRole(isActiveState(to), epoch);
     });
-    this.runtime.on("epoch", (epoch) => this.drivers?.setNodeState(this.runtime.state.state, epoch));
+    this.runtime.on("epoch", (epoch) => this.drivers?.setRole(isActiveState(this.runtime.state.state), epoch));
     this.runtime.on("audit", (action, actor, result, details) => this.writeAudit(action, actor, result, details));
     this.runtime.on("event", (kind, message, details) => {
       if (kind === "takeover" || kind === "isolated" || kind === "awaiting-operator") this.log.warn({ event: kind, ...(details ?? {}) }, message);
@@ -104,11 +98,11 @@ export class TandemNode implements NodeController {
         dataDir: c.node.dataDir,
         logs: this.logs,
         // every write asks the pair whether this node may write, right before it leaves
-        gate: { check: (kind) => this.runtime.assertCanWrite(kind) },
+        gate: { check: (kind, needMs) => this.runtime.assertCanWrite(kind, needMs) },
       });
       this.drivers = drivers;
       this.addHealthSource({ name: "drivers", health: () => drivers.health() });
-      drivers.setNodeState(this.runtime.state.state, this.runtime.state.epoch);
+      drivers.setRole(isActiveState(this.runtime.state.state), this.runtime.state.epoch);
       await drivers.start();
     }
     // the API answers (state "starting") before the node joins the pair

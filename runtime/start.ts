@@ -4,7 +4,7 @@
 import { createHook, executionAsyncId } from "node:async_hooks";
 import { parseArgs } from "node:util";
 import { loadConfig } from "./config/load.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError } from "../core/errors.js";
 import { TandemNode } from "./node.js";
 
 /** TANDEM_CHECK_HANDLES=1 (tests): remember where each pending timer was made, to name a leak. */

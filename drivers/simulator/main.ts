@@ -1,12 +1,9 @@
-// `tandem sim`: the plant simulator alone, an OPC UA server and a Modbus TCP
+// The plant simulator (`tandem sim`, runtime/sim-cli.ts), an OPC UA server and a Modbus TCP
 // server in one process showing the same small process (simulator/plant.ts),
 // with fault switches for tests and demos.
-import { mkdirSync, readFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { mkdirSync } from "node:fs";
 import { z } from "zod";
-import { LogManager } from "../../runtime/logging.js";
+import type { LogSource } from "../../core/logger.js";
 import { ModbusSim } from "./modbus-sim.js";
 import { OpcuaSim } from "./opcua-sim.js";
 import { command, initialPlant, step, type PlantCommand, type PlantState } from "./plant.js";
@@ -44,7 +41,7 @@ export interface SimulatorOptions {
   opcuaPort: number;
   host?: string;
   dataDir: string;
-  logs: LogManager;
+  logs: LogSource;
   /** plant step (ms); default 100 */
   tickMs?: number;
   /** extra OPC UA variables ns=1;s=Plant.Bench.V<i> for benchmarks */
@@ -114,7 +111,7 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
   };
 }
 
-const simFile = z.strictObject({
+export const simFile = z.strictObject({
   sim: z
     .strictObject({
       host: z.string().default("127.0.0.1"),
@@ -125,85 +122,3 @@ const simFile = z.strictObject({
     })
     .prefault({}),
 });
-
-const USAGE = "usage: tandem sim [--config FILE] [--modbus-port 5020] [--opcua-port 4840] [--base-port N] [--host 127.0.0.1] [--data-dir DIR]";
-
-/** `tandem sim …`: runs until SIGTERM/SIGINT; returns the exit code. */
-export async function runSimCli(argv: string[]): Promise<number> {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--help" || a === "-h") {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    const m = /^--(config|modbus-port|opcua-port|base-port|host|data-dir)(?:=(.*))?$/.exec(a);
-    if (!m) {
-      process.stderr.write(`tandem sim: unknown argument '${a}'\n${USAGE}\n`);
-      return 2;
-    }
-    const v = m[2] ?? argv[++i];
-    if (v === undefined) {
-      process.stderr.write(`tandem sim: ${a} needs a value\n`);
-      return 2;
-    }
-    args.set(m[1]!, v);
-  }
-  let fileCfg: z.output<typeof simFile>["sim"] = simFile.parse({}).sim;
-  const cfgPath = args.get("config");
-  if (cfgPath) {
-    try {
-      const r = simFile.safeParse(parseYaml(readFileSync(cfgPath, "utf8")) ?? {});
-      if (!r.success) {
-        for (const i of r.error.issues) process.stderr.write(`config error: ${cfgPath}: ${i.path.join(".") || "(root)"}: ${i.message}\n`);
-        return 2;
-      }
-      fileCfg = r.data.sim;
-    } catch (e) {
-      process.stderr.write(`config error: ${cfgPath}: ${(e as Error).message}\n`);
-      return 2;
-    }
-  }
-  const port = (name: string, dflt: number): number | string => {
-    const v = args.get(name);
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    return Number.isInteger(n) && n >= 1 && n <= 65535 ? n : `--${name}: expected a port 1–65535, got '${v}'`;
-  };
-  // --base-port N shifts the demo's fixed ports by the same offset as 8080 → N.
-  const base = port("base-port", 8080);
-  if (typeof base === "string") {
-    process.stderr.write(`tandem sim: ${base}\n`);
-    return 2;
-  }
-  const shift = base - 8080;
-  const modbusPort = port("modbus-port", fileCfg.modbusPort + shift);
-  const opcuaPort = port("opcua-port", fileCfg.opcuaPort + shift);
-  for (const p of [modbusPort, opcuaPort])
-    if (typeof p === "string" || p < 1 || p > 65535) {
-      process.stderr.write(`tandem sim: ${typeof p === "string" ? p : `port ${p} out of range after --base-port`}\n`);
-      return 2;
-    }
-  const logs = new LogManager({ level: "info" }); // each component logger adds its own name
-  const dataDir = args.get("data-dir") ?? fileCfg.dataDir ?? path.join(os.tmpdir(), "tandem-sim");
-  let sim: Simulator;
-  try {
-    sim = await runSimulator({ host: args.get("host") ?? fileCfg.host, modbusPort: modbusPort as number, opcuaPort: opcuaPort as number, dataDir, logs, benchItems: fileCfg.benchItems });
-  } catch (e) {
-    process.stderr.write(`tandem sim: ${(e as Error).message}\n`);
-    return 1;
-  }
-  process.stdout.write(`plant simulator: Modbus TCP on ${sim.modbusPort}, OPC UA at ${sim.opcuaUrl} (Ctrl-C stops it)\n`);
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      process.off("SIGINT", done);
-      process.off("SIGTERM", done);
-      resolve();
-    };
-    process.on("SIGINT", done);
-    process.on("SIGTERM", done);
-  });
-  await sim.stop();
-  logs.flush();
-  return 0;
-}

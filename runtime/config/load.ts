@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from "yaml";
-import { ConfigError, type ConfigIssue } from "../errors.js";
+import { ConfigError, type ConfigIssue } from "../../core/errors.js";
 import { configSchema, type TandemConfig } from "./schema.js";
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

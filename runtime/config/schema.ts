@@ -3,12 +3,10 @@
 // path. Sections that a later version fills in are refused with a clear
 // reason rather than silently ignored.
 import { z } from "zod";
+import { LOG_LEVELS, ROLES, type HostPort } from "../../core/types.js";
 import { checkWatchdog, driversSection, watchdogSection } from "../../drivers/config-schema.js";
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export type { HostPort };
 
 /** "host:port" or "[v6]:port" → { host, port }; the error says what was expected. */
 export function parseHostPort(text: string): HostPort | string {
@@ -36,7 +34,7 @@ const key = z.string().min(32, "a key needs at least 32 characters (use ${ENV_VA
 
 const ms = (min: number, max: number) => z.number().int(`expected whole milliseconds`).min(min).max(max);
 
-const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+const logLevel = z.enum(LOG_LEVELS);
 
 export const linkSchema = z.strictObject({
   name: id,
@@ -48,7 +46,7 @@ export const linkSchema = z.strictObject({
 
 const userSchema = z.strictObject({
   name: z.string().min(1).max(64),
-  role: z.enum(["viewer", "operator", "admin"]),
+  role: z.enum(ROLES),
   /** scrypt$N$r$p$salt$hash, from `tandem hash-password` */
   passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, "expected a hash from `tandem hash-password` (scrypt$…)"),
 });

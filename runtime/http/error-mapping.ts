@@ -2,7 +2,7 @@
 // { error: { code, message } }, with messages that say what and where.
 import type { FastifySchemaValidationError } from "fastify";
 import type { SchemaErrorDataVar } from "fastify/types/schema.js";
-import { TandemError } from "../errors.js";
+import { TandemError } from "../../core/errors.js";
 
 /** ajv error fields present because the validator runs with `verbose: true` */
 interface VerboseError extends FastifySchemaValidationError {

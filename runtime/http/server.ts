@@ -7,7 +7,7 @@
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import fastifyCookie from "@fastify/cookie";
-import { TandemError } from "../errors.js";
+import { TandemError } from "../../core/errors.js";
 import type { LogManager } from "../logging.js";
 import type { Actor, NodeController, Role } from "../node-api.js";
 import type { LogLevel } from "../config/schema.js";

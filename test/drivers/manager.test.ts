@@ -6,7 +6,7 @@ import { driversSection, watchdogSection } from "../../drivers/config-schema.js"
 import { demoDriversConfig } from "../../drivers/demo-tags.js";
 import { DriverManager, PENALTY, type WriteGate } from "../../drivers/manager.js";
 import { runSimulator, type Simulator } from "../../drivers/simulator/main.js";
-import { TandemError } from "../../runtime/errors.js";
+import { TandemError } from "../../core/errors.js";
 import { silentLogs } from "../../runtime/logging.js";
 import type { NodeState } from "../../runtime/node-api.js";
 import { freePort, tempDir, waitFor } from "./helpers.js";
@@ -42,9 +42,9 @@ describe("driver manager (pair against the simulator)", () => {
     await ma.start();
     await mb.start();
     a.state = "active";
-    ma.setNodeState("active", 2);
+    ma.setRole(true, 2);
     b.state = "standby";
-    mb.setNodeState("standby", 2);
+    mb.setRole(false, 2);
   });
   afterAll(async () => {
     for (const m of managers) await m.stop();
@@ -77,11 +77,11 @@ describe("driver manager (pair against the simulator)", () => {
     await expect(ma.write("line1.tank1.level", 1, "operator")).rejects.toMatchObject({ code: "TANDEM_ERR_TAG_READ_ONLY" });
     await expect(ma.write("line1.nope", 1, "operator")).rejects.toMatchObject({ code: "TANDEM_ERR_TAG_UNKNOWN", status: 404 });
     a.state = "active-held";
-    ma.setNodeState("active-held", 2);
+    ma.setRole(true, 2);
     await expect(ma.write("line1.pump1.run", false, "process")).rejects.toMatchObject({ code: "TANDEM_ERR_NOT_ACTIVE" });
     await ma.write("line1.pump1.run", true, "operator");
     a.state = "active";
-    ma.setNodeState("active", 2);
+    ma.setRole(true, 2);
   });
 
   it("watchdog: the active drives the counter and raises the fence; a stale node's writes never leave it", async () => {
@@ -91,7 +91,7 @@ describe("driver manager (pair against the simulator)", () => {
     expect(mb.watchdogView()).toMatchObject({ configured: true, counterStale: false, fenced: false });
     // b takes over with epoch 3: the fence goes to 3; a, still believing it is active at epoch 2, is fenced.
     b.state = "active";
-    mb.setNodeState("active", 3);
+    mb.setRole(true, 3);
     await waitFor(() => ma.watchdogView().plcEpoch === 3, "the PLC holds epoch 3");
     await expect(ma.write("line1.reactor.setpoint", 50, "operator")).rejects.toMatchObject({ code: "TANDEM_ERR_FENCED", message: /PLC holds epoch 3, this node has epoch 2/ });
     expect(ma.health().penalty).toBeGreaterThanOrEqual(PENALTY.fenced);
@@ -99,13 +99,13 @@ describe("driver manager (pair against the simulator)", () => {
     await mb.write("line1.reactor.setpoint", 66, "operator");
     // a demotes; b stops driving (as if it died): a sees the counter stop
     a.state = "standby";
-    ma.setNodeState("standby", 3);
+    ma.setRole(false, 3);
     b.state = "standby";
-    mb.setNodeState("standby", 3);
+    mb.setRole(false, 3);
     await waitFor(() => ma.watchdogView().counterStale, "counter stale once nobody drives it", 3000);
     expect(ma.health().penalty).toBe(0);
     a.state = "active";
-    ma.setNodeState("active", 3);
+    ma.setRole(true, 3);
     await waitFor(() => !mb.watchdogView().counterStale, "counter moves again");
   });
 

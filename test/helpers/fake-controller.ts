@@ -1,6 +1,6 @@
 // A NodeController for unit tests of the API, the CLI and the HMI: its status
 // is set by the test, and every action is recorded with the actor that asked.
-import { TandemError } from "../../runtime/errors.js";
+import { TandemError } from "../../core/errors.js";
 import type { LogLevel } from "../../runtime/config/schema.js";
 import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 

@@ -11,7 +11,7 @@ import { silentLogs } from "../../runtime/logging.js";
 import { keyFromSecret, open, Sender } from "../../redundancy/wire.js";
 import { WitnessClient, type WitnessResult } from "../../redundancy/witness-client.js";
 import type { WitnessReply } from "../../redundancy/witness-core.js";
-import { runWitness } from "../../redundancy/witness-main.js";
+import { runWitness } from "../../runtime/witness-main.js";
 import { WitnessServer } from "../../redundancy/witness-server.js";
 import { prng } from "../helpers/prng.js";
 
@@ -379,7 +379,7 @@ describe("tandem witness (runWitness)", () => {
   });
 });
 
-const MAIN_JS = resolve(import.meta.dirname, "../../dist/redundancy/witness-main.js");
+const MAIN_JS = resolve(import.meta.dirname, "../../dist/runtime/witness-main.js");
 const haveDist = existsSync(MAIN_JS);
 if (!haveDist) console.warn(`witness.test.ts: skipping the process tests: ${MAIN_JS} is missing (run \`npm run build\`; \`npm test\` builds first)`);
 

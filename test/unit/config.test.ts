@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../runtime/auth/passwords.js";
 import { loadConfig, parseConfig } from "../../runtime/config/load.js";
 import { parseHostPort } from "../../runtime/config/schema.js";
-import { ConfigError } from "../../runtime/errors.js";
+import { ConfigError } from "../../core/errors.js";
 
 const KEY = "k".repeat(40);
 const minimal = `

@@ -2,7 +2,7 @@
 // docs/errors.md, and renders a message without leftover placeholders.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, ERRORS, TandemError, type ErrorCode } from "../../runtime/errors.js";
+import { ConfigError, ERRORS, TandemError, type ErrorCode } from "../../core/errors.js";
 
 const doc = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
 const documented = [...doc.matchAll(/^\| `(TANDEM_ERR_[A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => ({ code: m[1]!, status: Number(m[2]) }));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHttpServer, type HttpServer } from "../../runtime/http/server.js";
 import { hashPassword } from "../../runtime/auth/passwords.js";
 import { silentLogs, LogManager } from "../../runtime/logging.js";
-import { TandemError } from "../../runtime/errors.js";
+import { TandemError } from "../../core/errors.js";
 import type { Role } from "../../runtime/node-api.js";
 import { FakeController } from "../helpers/fake-controller.js";
 

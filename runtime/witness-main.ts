@@ -8,10 +8,10 @@
 // when the witness cannot start.
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import type { LogLevel } from "../runtime/config/schema.js";
-import { LOG_LEVELS, LogManager } from "../runtime/logging.js";
-import { keyFromSecret } from "./wire.js";
-import { DEFAULT_MAX_LEASE_MS, WitnessServer } from "./witness-server.js";
+import type { LogLevel } from "../core/types.js";
+import { LOG_LEVELS, LogManager } from "./logging.js";
+import { keyFromSecret } from "../redundancy/wire.js";
+import { DEFAULT_MAX_LEASE_MS, WitnessServer } from "../redundancy/witness-server.js";
 
 export const MIN_SECRET_LENGTH = 32;
 export const WITNESS_KEY_ENV = "TANDEM_WITNESS_KEY";
