@@ -1,12 +1,21 @@
-// The epoch and the incarnation counter, persisted crash-safely: write a temp
-// file, fsync it, rename it over the old one, fsync the directory. A torn or
-// missing file is never mistaken for epoch 0 when a backup copy exists.
+// The epoch and the incarnation, persisted crash-safely: write a temp file,
+// fsync it, rename it over the old one, fsync the directory.
+//
+// The incarnation makes every message this process sends unique (the
+// receivers' replay guards drop an older incarnation's messages). It must
+// never repeat, not even after the data directory was lost: it is the wall
+// clock in milliseconds at start, or the stored one plus one if that is
+// higher (a clock set back). A node whose data dir was wiped therefore
+// rejoins at once; only a wiped data dir together with a clock set back
+// behind the previous start is refused by the peer until the peer restarts.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { TandemError } from "../core/errors.js";
 
 export interface EpochRecord {
   epoch: number;
+  /** highest epoch this node offered the witness for a takeover (never offered twice); absent in older files */
+  proposed?: number;
   /** raised at every process start: makes every message sequence unique (replay protection) */
   incarnation: number;
   /** node and pair the file belongs to: a data dir copied to the wrong node is refused */
@@ -38,8 +47,8 @@ export class EpochStore {
     this.cleanOwner = record.cleanOwner !== false;
   }
 
-  /** Opens (or creates) the store and raises the incarnation for this start. */
-  static open(dir: string, pairId: string, nodeId: string): EpochStore {
+  /** Opens (or creates) the store and takes a new incarnation for this start. */
+  static open(dir: string, pairId: string, nodeId: string, wallClock: () => number = Date.now): EpochStore {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, FILE);
     let record: EpochRecord = { epoch: 0, incarnation: 0, nodeId, pairId };
@@ -54,13 +63,17 @@ export class EpochStore {
       if (!Number.isSafeInteger(r.epoch) || (r.epoch as number) < 0 || !Number.isSafeInteger(r.incarnation) || (r.incarnation as number) < 0) {
         throw new TandemError("TANDEM_ERR_EPOCH_STORE", [file, "epoch and incarnation must be non-negative integers"]);
       }
+      if (r.proposed !== undefined && (!Number.isSafeInteger(r.proposed) || r.proposed < 0)) {
+        throw new TandemError("TANDEM_ERR_EPOCH_STORE", [file, "proposed must be a non-negative integer"]);
+      }
       if (r.nodeId !== nodeId || r.pairId !== pairId) {
         throw new TandemError("TANDEM_ERR_EPOCH_STORE", [file, `belongs to node '${r.nodeId}' of pair '${r.pairId}', not '${nodeId}' of '${pairId}' (wrong data dir?)`]);
       }
       record = r as EpochRecord;
     }
     const store = new EpochStore(dir, record);
-    store.write({ ...record, incarnation: record.incarnation + 1, cleanOwner: false });
+    const incarnation = Math.max(record.incarnation + 1, Math.floor(wallClock()));
+    store.write({ ...record, incarnation, cleanOwner: false });
     return store;
   }
 
@@ -72,11 +85,19 @@ export class EpochStore {
     return this.record.incarnation;
   }
 
-  /** Persists a higher epoch before anyone acts on it. Never lowers it. */
-  persist(epoch: number): void {
-    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TandemError("TANDEM_ERR_EPOCH_STORE", [this.file, `refusing to store epoch ${epoch}`]);
-    if (epoch <= this.record.epoch) return;
-    this.write({ ...this.record, epoch });
+  /** Highest epoch offered the witness (at least the epoch). */
+  get proposed(): number {
+    return Math.max(this.record.epoch, this.record.proposed ?? 0);
+  }
+
+  /** Persists a higher epoch (and proposal) before anyone acts on it or hears of it. Never lowers either. */
+  persist(epoch: number, proposed = epoch): void {
+    for (const [what, n] of [["epoch", epoch], ["proposed epoch", proposed]] as const) {
+      if (!Number.isSafeInteger(n) || n < 0) throw new TandemError("TANDEM_ERR_EPOCH_STORE", [this.file, `refusing to store ${what} ${n}`]);
+    }
+    const nextProposed = Math.max(this.proposed, proposed, epoch);
+    if (epoch <= this.record.epoch && nextProposed === this.proposed) return;
+    this.write({ ...this.record, epoch: Math.max(epoch, this.record.epoch), proposed: nextProposed });
   }
 
   /** A clean stop: `owner` when this node was the last to drive the process context. */

@@ -10,7 +10,8 @@ import type { Actor, HostPort } from "../core/types.js";
 import type { EpochStore } from "./epoch-store.js";
 import { PeerLink, type PeerLinkOptions } from "./peer-link.js";
 import { canAct, canActFor, initialState, isActive, leaseRemaining, step } from "./role-machine.js";
-import type { Effect, Event, Heartbeat, NodeState, OpAction, PeerMessage, RoleParams, RoleState } from "./role-types.js";
+import { persistOrderProblems, type Persisted } from "./effects.js";
+import type { Effect, Event, NodeState, OpAction, PeerMessage, RoleParams, RoleState } from "./role-types.js";
 import { WitnessClient } from "./witness-client.js";
 
 export const TICK_MS = 10;
@@ -45,6 +46,10 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   private nextOpId = 1;
   private acceptSentAt: number | undefined;
   private stopped = false;
+  /** what is on disk (the adapter's own record, checked against every effect list) */
+  private persisted: Persisted;
+  private dispatching = false;
+  private readonly queued: Event[] = [];
   /** events before start() are not stepped: the sockets they would use are not open yet */
   private started = false;
   private readonly log: Logger;
@@ -55,15 +60,13 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     this.params = opts.params;
     // a node that crashed, or that only mirrored the peer, does not own a clean
     // context: should it become active again it holds the process (S3)
-    this.s = initialState(this.params, opts.store.epoch, performance.now(), { seq: 0, ownerIsMeClean: opts.store.cleanOwner });
+    this.s = initialState(this.params, opts.store.epoch, performance.now(), { seq: 0, ownerIsMeClean: opts.store.cleanOwner }, opts.store.proposed);
+    this.persisted = { epoch: opts.store.epoch, proposed: Math.max(opts.store.epoch, opts.store.proposed) };
     this.link = new PeerLink(
       { ...opts.peer, nodeId: this.params.nodeId, peerId: this.params.peerId, incarnation: opts.store.incarnation, log: opts.log },
       {
-        heartbeat: (link, seq, hb) => this.dispatch({ type: "heartbeat", link, seq, hb }),
-        grant: (_link, reqSeq, leaseMs, epoch) => {
-          const sentAt = this.link.requestSentAt(reqSeq);
-          if (sentAt !== undefined) this.dispatch({ type: "grant", sentAt, leaseMs, epoch });
-        },
+        heartbeat: (link, seq, inc, hb) => this.dispatch({ type: "heartbeat", link, seq, inc, hb }),
+        grant: (_link, sentAt, leaseMs, epoch) => this.dispatch({ type: "grant", sentAt, leaseMs, epoch }),
         message: (msg) => this.onPeerMessage(msg),
         tcp: (status) => this.dispatch({ type: "tcp", status }),
       },
@@ -77,7 +80,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     await this.witness?.start();
     // the start-up listening window (startupWaitMs) begins now, not when the
     // node was built: loading the drivers and the API may have taken a while
-    this.s = initialState(this.params, this.opts.store.epoch, performance.now(), this.s.context);
+    this.s = initialState(this.params, this.opts.store.epoch, performance.now(), this.s.context, this.opts.store.proposed);
     this.started = true;
     let last = performance.now();
     this.timer = setInterval(() => {
@@ -187,47 +190,85 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
 
   private dispatch(ev: Event): void {
     if (!this.started || (this.stopped && ev.type !== "op")) return;
-    const now = performance.now();
-    let effects: Effect[];
-    try {
-      const r = step(this.params, this.s, ev, now);
-      this.s = r.state;
-      effects = r.effects;
-    } catch (err) {
-      this.emit("fatal", err as Error);
+    // an effect's listener may act on the node (a fatal error stops it): its
+    // events are stepped after this one, on the state this one left
+    if (this.dispatching) {
+      this.queued.push(ev);
       return;
     }
-    for (const fx of effects) {
+    this.dispatching = true;
+    try {
+      this.stepOne(ev);
+      for (let next = this.queued.shift(); next; next = this.queued.shift()) this.stepOne(next);
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  /**
+   * Steps the machine and runs its effects in order. The new state is the
+   * node's only once every persist-epoch in the list is on disk; if one
+   * fails, the node goes on from the state before this step, faulted:
+   * isolated at once, nothing carrying the new epoch ever leaves it, and it
+   * stops with exit code 1.
+   */
+  private stepOne(ev: Event): void {
+    const prev = this.s;
+    let r: ReturnType<typeof step>;
+    try {
+      r = step(this.params, prev, ev, performance.now());
+    } catch (err) {
+      return this.fault(prev, err as Error);
+    }
+    const problems = persistOrderProblems(this.persisted, r.effects);
+    if (problems.length) return this.fault(prev, new Error(`the role machine asked to send an epoch before persisting it: ${problems.join("; ")}`));
+    let lastPersist = -1;
+    r.effects.forEach((fx, i) => void (fx.type === "persist-epoch" && (lastPersist = i)));
+    if (lastPersist < 0) this.s = r.state;
+    for (let i = 0; i < r.effects.length; i++) {
+      const fx = r.effects[i]!;
+      if (fx.type === "persist-epoch") {
+        try {
+          this.opts.store.persist(fx.epoch, fx.proposed);
+        } catch (err) {
+          return this.fault(prev, err as Error);
+        }
+        this.persisted = { epoch: Math.max(this.persisted.epoch, fx.epoch), proposed: Math.max(this.persisted.proposed, fx.proposed) };
+        if (i === lastPersist) {
+          this.s = r.state;
+          this.emit("epoch", this.s.epoch);
+        }
+        continue;
+      }
       try {
         this.run(fx);
       } catch (err) {
-        // persisting the epoch failed: nothing after it may run
-        this.emit("fatal", err as Error);
-        return;
+        this.log.error({ err, effect: fx.type }, `effect ${fx.type} failed: ${(err as Error).message}`);
       }
     }
   }
 
-  private heartbeat(): Heartbeat {
-    const s = this.s;
-    const candidate = s.candidateSince !== null;
-    return { state: s.state, epoch: s.epoch, level: s.level, role: this.params.role, leaseReq: isActive(s.state) || candidate, candidate, leaseMs: this.params.leaseMs };
+  /** The node cannot keep its promises: isolated now (from the last state whose epoch is on disk), then a fatal stop. */
+  private fault(prev: RoleState, err: Error): void {
+    this.log.fatal({ err }, `cannot go on safely: ${err.message}; this node stops acting now`);
+    const r = step(this.params, prev, { type: "fault", reason: err.message }, performance.now());
+    this.s = r.state;
+    for (const fx of r.effects) if (fx.type === "state" || fx.type === "event" || fx.type === "reply") this.run(fx);
+    this.emit("fatal", err);
   }
 
   private run(fx: Effect): void {
     switch (fx.type) {
       case "persist-epoch":
-        this.opts.store.persist(fx.epoch);
-        this.emit("epoch", fx.epoch);
-        return;
+        return; // done by stepOne, in order, before anything after it
       case "send-heartbeat":
-        this.link.sendHeartbeat(this.heartbeat());
+        this.link.sendHeartbeat(fx.hb);
         return;
       case "send-grant":
-        this.link.sendGrant(fx.link, fx.reqSeq, fx.leaseMs, this.s.epoch);
+        this.link.sendGrant(fx.link, fx.reqSeq, fx.reqInc, fx.leaseMs, fx.epoch);
         return;
       case "send-lease-refuse":
-        this.link.sendDatagram({ type: "lease-refuse", epoch: this.s.epoch, reason: fx.reason });
+        this.link.sendDatagram({ type: "lease-refuse", epoch: fx.epoch, reason: fx.reason });
         return;
       case "witness":
         return this.askWitness(fx.op, fx.epoch, fx.silenceMs);

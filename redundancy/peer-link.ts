@@ -41,9 +41,14 @@ export interface PeerLinkOptions {
 }
 
 export interface PeerLinkHandlers {
-  heartbeat(link: string, seq: number, hb: Heartbeat): void;
-  /** a grant for our request `reqSeq` on `link` */
-  grant(link: string, reqSeq: number, leaseMs: number, epoch: number): void;
+  /** a heartbeat from the peer's incarnation `inc`, its message number `seq` */
+  heartbeat(link: string, seq: number, inc: number, hb: Heartbeat): void;
+  /**
+   * A grant answering our own request `reqSeq`, sent at `sentAt` (our clock)
+   * on `link`: only a grant naming this process's incarnation and a request
+   * it sent on that link gets here.
+   */
+  grant(link: string, sentAt: number, leaseMs: number, epoch: number): void;
   message(msg: PeerMessage, via: string): void;
   tcp(status: "up" | "down" | "refused"): void;
 }
@@ -61,7 +66,8 @@ export function parseHeartbeat(b: Record<string, unknown>): Heartbeat | string {
   if (b.role !== "main" && b.role !== "secondary") return "role";
   if (typeof b.leaseReq !== "boolean" || typeof b.candidate !== "boolean") return "flags";
   if (!isInt(b.leaseMs, 0, 600_000)) return "leaseMs";
-  return { state: b.state as NodeState, epoch: b.epoch, level: b.level, role: b.role, leaseReq: b.leaseReq, candidate: b.candidate, leaseMs: b.leaseMs };
+  if (b.settled !== undefined && typeof b.settled !== "boolean") return "settled";
+  return { state: b.state as NodeState, epoch: b.epoch, level: b.level, role: b.role, leaseReq: b.leaseReq, candidate: b.candidate, leaseMs: b.leaseMs, settled: b.settled ?? true };
 }
 
 export function parsePeerMessage(type: string, b: Record<string, unknown>): PeerMessage | string {
@@ -103,8 +109,8 @@ export class PeerLink {
   private stopped = false;
   private readonly counts: Record<string, number> = {};
   private lastWarn = 0;
-  /** seq → send time, for the requests a grant answers */
-  private readonly sentAt = new Map<number, number>();
+  /** seq → when and on which link we sent a lease request, for the grant that answers it */
+  private readonly sentAt = new Map<number, { at: number; link: string }>();
 
   constructor(
     private readonly opts: PeerLinkOptions,
@@ -170,22 +176,18 @@ export class PeerLink {
     const now = performance.now();
     for (const link of this.opts.links) {
       const { bytes, seq } = this.sender.seal(link.name, "hb", hb);
-      if (hb.leaseReq) this.sentAt.set(seq, now);
+      if (hb.leaseReq) this.sentAt.set(seq, { at: now, link: link.name });
       this.sendUdp(link, bytes);
     }
     // keep the map small: a grant older than a few seconds is useless anyway
     if (this.sentAt.size > 4096) for (const k of [...this.sentAt.keys()].slice(0, 2048)) this.sentAt.delete(k);
   }
 
-  /** When we sent request `seq`, if we remember it. */
-  requestSentAt(seq: number): number | undefined {
-    return this.sentAt.get(seq);
-  }
-
-  sendGrant(linkName: string, reqSeq: number, leaseMs: number, epoch: number): void {
+  /** A lease grant answering the peer's request (reqInc, reqSeq), back on the link it came by. */
+  sendGrant(linkName: string, reqSeq: number, reqInc: number, leaseMs: number, epoch: number): void {
     const link = this.opts.links.find((l) => l.name === linkName);
     if (!link) return;
-    this.sendUdp(link, this.sender.seal(link.name, "grant", { reqSeq, reqInc: this.opts.incarnation, leaseMs, epoch }).bytes);
+    this.sendUdp(link, this.sender.seal(link.name, "grant", { reqSeq, reqInc, leaseMs, epoch }).bytes);
   }
 
   /** A small message on every link (lease refusals, bye) */
@@ -236,11 +238,17 @@ export class PeerLink {
       if (env.type === "hb") {
         const hb = parseHeartbeat(env.body);
         if (typeof hb === "string") return void this.drop("rejected_bad_body", `${link}: heartbeat with a bad ${hb}`);
-        this.on.heartbeat(link, env.seq, hb);
+        this.on.heartbeat(link, env.seq, env.inc, hb);
       } else if (env.type === "grant") {
         const b = env.body;
-        if (!isInt(b.reqSeq, 1) || !isInt(b.leaseMs, 1, 600_000) || !isInt(b.epoch)) return void this.drop("rejected_bad_body", `${link}: malformed grant`);
-        this.on.grant(link, b.reqSeq, b.leaseMs, b.epoch);
+        if (!isInt(b.reqSeq, 1) || !isInt(b.reqInc, 1) || !isInt(b.leaseMs, 1, 600_000) || !isInt(b.epoch)) return void this.drop("rejected_bad_body", `${link}: malformed grant`);
+        // a grant answers exactly one request of this process: an older
+        // incarnation's request with the same number, or one sent on another
+        // link, is not ours to count a lease from
+        if (b.reqInc !== this.opts.incarnation) return void this.drop("rejected_grant_not_ours", `${link}: grant for incarnation ${b.reqInc}, this process is ${this.opts.incarnation}`);
+        const req = this.sentAt.get(b.reqSeq);
+        if (!req || req.link !== link) return void this.drop("rejected_grant_not_ours", `${link}: grant for request ${b.reqSeq}, which this process did not send on ${link}`);
+        this.on.grant(link, req.at, b.leaseMs, b.epoch);
       } else {
         const msg = parsePeerMessage(env.type, env.body);
         if (typeof msg === "string") return void this.drop("rejected_bad_body", `${link}: ${env.type}: bad ${msg}`);

@@ -1,8 +1,10 @@
 // Types of the role state machine (redundancy/role-machine.ts): its state,
 // the events it steps on and the effects it asks the adapter to run, in order.
+import type { ErrorCode } from "../core/errors.js";
 import type { Actor, NodeState, PreferredRole } from "../core/types.js";
+import type { WitnessOp, WitnessReply } from "./witness-core.js";
 
-export type { NodeState, PreferredRole };
+export type { NodeState, PreferredRole, WitnessOp, WitnessReply };
 
 export interface RoleParams {
   nodeId: string;
@@ -36,20 +38,13 @@ export interface Heartbeat {
   leaseReq: boolean;
   candidate: boolean;
   leaseMs: number;
+  /**
+   * the sender's service level counts (its start-up grace is over: its
+   * drivers had their first connect attempt); an unsettled level is not
+   * compared in an election. Absent from older senders: settled.
+   */
+  settled: boolean;
 }
-
-export interface WitnessReply {
-  op: WitnessOp;
-  granted: boolean;
-  reason?: "held" | "stale-epoch" | "not-holder" | "holder-alive" | "witness-starting" | "released";
-  leaseMs: number;
-  holder: string | null;
-  holderEpoch: number;
-  remainingMs: number;
-  retryInMs?: number;
-}
-
-export type WitnessOp = "acquire" | "renew" | "release" | "announce" | "probe";
 
 export type PeerMessage =
   | { type: "switchover-offer"; epoch: number; reason: string }
@@ -64,7 +59,8 @@ export type OpAction = "confirm" | "reject" | "switchover" | "promote" | "mainte
 
 export type Event =
   | { type: "tick" }
-  | { type: "heartbeat"; link: string; seq: number; hb: Heartbeat }
+  /** `inc`, `seq`: the sender's incarnation and message number (a grant answers exactly these) */
+  | { type: "heartbeat"; link: string; seq: number; inc: number; hb: Heartbeat }
   /** a lease grant from the peer for a request we sent at `sentAt` (our clock) */
   | { type: "grant"; sentAt: number; leaseMs: number; epoch: number }
   | { type: "witness-reply"; sentAt: number; reply: WitnessReply }
@@ -73,20 +69,35 @@ export type Event =
   | { type: "tcp"; status: "up" | "down" | "refused" }
   /** `sentAt`: for a handover, when we sent the accept it answers (our clock) */
   | { type: "peer-message"; msg: PeerMessage; sentAt?: number }
-  | { type: "level"; level: number }
+  /** own service level; `settled` once the start-up grace is over */
+  | { type: "level"; level: number; settled?: boolean }
   /**
    * What the PLC watchdog read: the epoch in the fence register, and whether
    * the active's counter has stopped (read fine, not moving for staleAfterMs).
    */
   | { type: "plc"; epoch: number | null; counterStale: boolean }
-  | { type: "op"; id: number; action: OpAction; actor: Actor; to?: string; force?: boolean };
+  | { type: "op"; id: number; action: OpAction; actor: Actor; to?: string; force?: boolean }
+  /**
+   * The adapter could not carry out an effect (the epoch could not be
+   * persisted): the node stops acting at once and takes no role again; the
+   * adapter then stops the process (exit 1).
+   */
+  | { type: "fault"; reason: string };
 
+/**
+ * What the adapter must do, in this order. Every effect carries its own data:
+ * the adapter reads nothing from the state, so what leaves the node is exactly
+ * what the machine decided (etcd raft's Ready). An effect that carries an
+ * epoch is preceded by the persist-epoch that put it on disk (checked over
+ * every effect list: effects.ts persistOrderProblems).
+ */
 export type Effect =
-  /** persist before anything after it in the list runs */
-  | { type: "persist-epoch"; epoch: number }
-  | { type: "send-heartbeat" }
-  | { type: "send-grant"; link: string; reqSeq: number; leaseMs: number }
-  | { type: "send-lease-refuse"; reason: string }
+  /** persist before anything after it in the list runs; `proposed` is the highest epoch offered the witness */
+  | { type: "persist-epoch"; epoch: number; proposed: number }
+  | { type: "send-heartbeat"; hb: Heartbeat }
+  /** a lease grant answering request (reqInc, reqSeq) of the peer, heard on `link` */
+  | { type: "send-grant"; link: string; reqSeq: number; reqInc: number; leaseMs: number; epoch: number }
+  | { type: "send-lease-refuse"; epoch: number; reason: string }
   | { type: "witness"; op: WitnessOp; epoch: number; silenceMs?: number }
   | { type: "peer-send"; msg: PeerMessage }
   | { type: "state"; from: NodeState; to: NodeState; epoch: number; reason: string }
@@ -96,17 +107,15 @@ export type Effect =
   | { type: "reply"; id: number; ok: false; code: ReplyErrorCode; args: unknown[] }
   | { type: "context-reset" };
 
-export type ReplyErrorCode =
-  | "TANDEM_ERR_NOT_HELD"
-  | "TANDEM_ERR_SWITCHOVER"
-  | "TANDEM_ERR_SWITCHOVER_TIMEOUT"
-  | "TANDEM_ERR_MAINTENANCE"
-  | "TANDEM_ERR_PROMOTE";
+/** The catalogue's codes an operator action can be refused with. */
+export type ReplyErrorCode = Extract<ErrorCode, "TANDEM_ERR_NOT_HELD" | "TANDEM_ERR_SWITCHOVER" | "TANDEM_ERR_SWITCHOVER_TIMEOUT" | "TANDEM_ERR_MAINTENANCE" | "TANDEM_ERR_PROMOTE" | "TANDEM_ERR_UNAVAILABLE">;
 
 export interface PeerView {
   state: NodeState | "unknown";
   epoch: number;
   level: number;
+  /** its level counts in elections (its start-up grace is over) */
+  levelSettled: boolean;
   role: PreferredRole | null;
   candidate: boolean;
   /** last valid heartbeat on each link (our monotonic clock) */
@@ -164,8 +173,12 @@ export interface RoleState {
   since: number;
   startedAt: number;
   epoch: number;
+  /** highest epoch this node offered the witness (persisted with the epoch); never below epoch */
+  proposed: number;
   /** own service level */
   level: number;
+  /** the level counts in elections (start-up grace over) */
+  levelSettled: boolean;
   /** lease end by our clock, counted from when we sent the request that was granted */
   leaseUntil: number;
   /** we promised the peer not to act before this */
@@ -197,6 +210,8 @@ export interface RoleState {
   context: { seq: number; ownerIsMeClean: boolean };
   /** the node is shutting down: it takes no role any more (no offers, elections or takeovers) */
   stopping: boolean;
+  /** set when the node can no longer keep its promises (its disk failed): isolated for good */
+  fault: string | null;
   /** the PLC watchdog's last reading (when one is configured) */
   plc: { epoch: number | null; counterStale: boolean };
   /** held-over counters */

@@ -18,6 +18,7 @@
 //   G   a node that granted a lease does not become active (election or
 //       witness path) before that grant ran out by its own clock.
 import { WitnessCore } from "../../redundancy/witness-core.js";
+import { persistOrderProblems } from "../../redundancy/effects.js";
 import { canAct, initialState, isActive, step } from "../../redundancy/role-machine.js";
 import type { Effect, Event, Heartbeat, OpAction, PeerMessage, RoleParams, RoleState, WitnessOp, WitnessReply } from "../../redundancy/role-types.js";
 import type { Actor, NodeState } from "../../runtime/node-api.js";
@@ -56,11 +57,6 @@ export function defaultParams(id: NodeId, over: Partial<RoleParams> = {}): RoleP
 export const operator: Actor = { user: "olga", role: "operator", from: "hmi" };
 export const admin: Actor = { user: "adam", role: "admin", from: "cli" };
 
-/** What a heartbeat says, built from the sender's state as the adapter does. */
-export function heartbeatOf(p: RoleParams, s: RoleState): Heartbeat {
-  const candidate = s.candidateSince !== null;
-  return { state: s.state, epoch: s.epoch, level: s.level, role: p.role, leaseReq: isActive(s.state) || candidate, candidate, leaseMs: p.leaseMs };
-}
 
 export interface SimOptions {
   witness?: boolean;
@@ -105,6 +101,8 @@ interface SimNode {
   pausedUntil: number | null;
   /** the node's "disk": epochs persisted, in order */
   disk: number[];
+  /** the highest epoch it offered the witness, on its disk */
+  proposedOnDisk: number;
   hbSeq: number;
   /** sentAt of every heartbeat, by link:seq */
   sentAt: Map<string, number>;
@@ -237,6 +235,7 @@ export class PairSim {
         started: false,
         pausedUntil: null,
         disk: [epoch],
+        proposedOnDisk: epoch,
         hbSeq: 0,
         sentAt: new Map(),
         acceptSentAt: null,
@@ -400,7 +399,8 @@ export class PairSim {
     // the adapter loads the process context from disk: whoever drove it last
     // (a process that was killed did not close its context cleanly, whoever wrote it)
     const ctx = n.diskContext;
-    n.s = ctx ? initialState(n.p, this.persisted(id), this.now, { seq: 1, ownerIsMeClean: false }) : initialState(n.p, this.persisted(id), this.now);
+    const context = ctx ? { seq: 1, ownerIsMeClean: false } : undefined;
+    n.s = initialState(n.p, this.persisted(id), this.now, context, n.proposedOnDisk);
     n.lastEvent = null;
     this.incarnation[id]++;
     if (this.tcpUp && this.nodes[peerOf(id)].alive) {
@@ -536,6 +536,7 @@ export class PairSim {
     n.lastEvent = ev;
     this.steps++;
     this.pendingFx = effects;
+    for (const problem of persistOrderProblems({ epoch: this.persisted(id), proposed: n.proposedOnDisk }, effects)) this.violate(`E: ${id} on ${describe(ev)}: ${problem}`);
     for (const fx of effects) this.run1(n, fx, before, ev);
     this.check(`${id} ${ev.type}${ev.type === "op" ? ` ${ev.action}` : ""}`);
   }
@@ -549,29 +550,32 @@ export class PairSim {
         const last = this.persisted(n.id);
         if (fx.epoch < last) this.violate(`E: ${n.id} persisted epoch ${fx.epoch} after ${last}`);
         n.disk.push(fx.epoch);
+        n.proposedOnDisk = Math.max(n.proposedOnDisk, fx.proposed);
         return;
       }
       case "send-heartbeat": {
-        const hb = heartbeatOf(n.p, n.s);
+        const hb = fx.hb;
         if (hb.epoch > this.persisted(n.id)) this.violate(`E: ${n.id} sent a heartbeat with epoch ${hb.epoch} before persisting it (disk has ${this.persisted(n.id)}); on ${describe(ev)} → ${JSON.stringify(this.pendingFx?.map((f) => f.type))}`);
         for (const l of LINKS) {
           if (!n.p.links.includes(l)) continue;
           const seq = ++n.hbSeq;
           n.sentAt.set(`${l}:${seq}`, this.now);
-          if (this.linkOpen(l, n.id)) this.deliver(other, { type: "heartbeat", link: l, seq, hb }, this.linkLatency(l));
+          if (this.linkOpen(l, n.id)) this.deliver(other, { type: "heartbeat", link: l, seq, inc: this.incarnation[n.id], hb }, this.linkLatency(l));
         }
         return;
       }
       case "send-grant": {
         const l = fx.link as LinkName;
         n.promisedUntil = Math.max(n.promisedUntil, this.now + fx.leaseMs);
+        // a grant answers one request of one incarnation (redundancy/peer-link.ts)
+        if (fx.reqInc !== this.incarnation[other]) return;
         const sentAt = this.nodes[other].sentAt.get(`${l}:${fx.reqSeq}`);
         if (sentAt === undefined) return;
-        if (this.linkOpen(l, n.id)) this.deliver(other, { type: "grant", sentAt, leaseMs: fx.leaseMs, epoch: n.s.epoch }, this.linkLatency(l));
+        if (this.linkOpen(l, n.id)) this.deliver(other, { type: "grant", sentAt, leaseMs: fx.leaseMs, epoch: fx.epoch }, this.linkLatency(l));
         return;
       }
       case "send-lease-refuse": {
-        if (this.tcpUp || LINKS.some((l) => this.linkOpen(l, n.id))) this.deliver(other, { type: "peer-message", msg: { type: "lease-refuse", epoch: n.s.epoch, reason: fx.reason } }, this.delayMs);
+        if (this.tcpUp || LINKS.some((l) => this.linkOpen(l, n.id))) this.deliver(other, { type: "peer-message", msg: { type: "lease-refuse", epoch: fx.epoch, reason: fx.reason } }, this.delayMs);
         return;
       }
       case "peer-send": {

@@ -20,17 +20,45 @@ afterEach(() => {
 describe("epoch store", () => {
   it("starts at 0, persists raises, never lowers, and survives a restart with a new incarnation", () => {
     const d = fresh();
-    const s = EpochStore.open(d, "line1", "a");
+    const s = EpochStore.open(d, "line1", "a", () => 5000);
     expect(s.epoch).toBe(0);
-    expect(s.incarnation).toBe(1);
+    expect(s.incarnation).toBe(5000);
     s.persist(3);
     s.persist(2);
     expect(s.epoch).toBe(3);
     expect(JSON.parse(readFileSync(join(d, "epoch.json"), "utf8")).epoch).toBe(3);
-    const again = EpochStore.open(d, "line1", "a");
+    const again = EpochStore.open(d, "line1", "a", () => 7000);
     expect(again.epoch).toBe(3);
-    expect(again.incarnation).toBe(2);
+    expect(again.incarnation).toBe(7000);
     expect(existsSync(join(d, "epoch.json.tmp"))).toBe(false);
+  });
+
+  it("S4: an incarnation never repeats: above the last one even with the clock set back, and above any earlier start after the data dir is lost", () => {
+    const d = fresh();
+    const first = EpochStore.open(d, "line1", "a", () => 10_000).incarnation;
+    const clockBack = EpochStore.open(d, "line1", "a", () => 4_000).incarnation;
+    expect(clockBack).toBe(first + 1);
+    // the data dir is wiped (the recovery the error message advises): the
+    // wall clock still puts the new process above every earlier one, so the
+    // peer's replay guard accepts it at once
+    rmSync(join(d, "epoch.json"));
+    const afterWipe = EpochStore.open(d, "line1", "a").incarnation;
+    expect(afterWipe).toBeGreaterThan(clockBack);
+    expect(afterWipe).toBeGreaterThanOrEqual(Date.now() - 60_000);
+  });
+
+  it("keeps the highest epoch offered the witness apart from the epoch, and never offers below the epoch", () => {
+    const d = fresh();
+    const s = EpochStore.open(d, "line1", "a");
+    s.persist(2, 5);
+    expect([s.epoch, s.proposed]).toEqual([2, 5]);
+    s.persist(3, 4); // a lower proposal never lowers the record
+    expect([s.epoch, s.proposed]).toEqual([3, 5]);
+    const again = EpochStore.open(d, "line1", "a");
+    expect([again.epoch, again.proposed]).toEqual([3, 5]);
+    again.persist(7);
+    expect(again.proposed).toBe(7);
+    expect(() => again.persist(8, Number.NaN)).toThrow(/refusing to store proposed epoch/);
   });
 
   it("ignores a torn temp file left by a crash during a write (the rename never happened)", () => {

@@ -132,11 +132,14 @@ describe("takeover when the active's process dies (cause 2)", () => {
     sim.until(() => sim.node("b").s.awaitingOperator, 3000, "b awaiting operator");
     expect(sim.state("b")).toBe("standby");
     expect(sim.events("b", "witness-unreachable").length).toBeGreaterThanOrEqual(1);
+    // epoch 2 was offered to the (silent) witness, on disk before it left: it is never offered again
+    expect(sim.node("b").proposedOnDisk).toBe(2);
     sim.op("b", "confirm", operator); // manual fencing: the operator checked a is down
     expect(sim.state("b")).toBe("active-held");
+    expect(sim.epoch("b")).toBe(3);
     sim.startWitness();
     sim.run(3000);
-    expect(sim.witness?.record("line1")).toMatchObject({ holder: "b", epoch: 2 });
+    expect(sim.witness?.record("line1")).toMatchObject({ holder: "b", epoch: 3 });
     expect(sim.canAct("b")).toBe(true);
   });
 
@@ -376,7 +379,7 @@ describe("links", () => {
     const sim = steadyPair({ witness: true });
     sim.kill("a");
     sim.until(() => sim.state("b") === "active-held", 1000, "b active-held");
-    sim.inject("b", { type: "heartbeat", link: "lan", seq: 9999, hb: { state: "active", epoch: 1, level: 255, role: "main", leaseReq: true, candidate: false, leaseMs: LEASE } });
+    sim.inject("b", { type: "heartbeat", link: "lan", seq: 9999, inc: 1, hb: { state: "active", epoch: 1, level: 255, role: "main", leaseReq: true, candidate: false, leaseMs: LEASE, settled: true } });
     expect(sim.effectsOf("b", "send-lease-refuse").length).toBeGreaterThan(0);
     expect(sim.state("b")).toBe("active-held");
     expect(sim.epoch("b")).toBe(2);
@@ -397,7 +400,7 @@ describe("election grants", () => {
     sim.start("a").start("b");
     sim.setLevel("a", 100);
     sim.run(30); // both standby, b is the winner in both views
-    sim.inject("b", { type: "heartbeat", link: "lan", seq: 1, hb: { state: "standby", epoch: 0, level: 100, role: "main", leaseReq: true, candidate: true, leaseMs: LEASE } });
+    sim.inject("b", { type: "heartbeat", link: "lan", seq: 1, inc: 1, hb: { state: "standby", epoch: 0, level: 100, role: "main", leaseReq: true, candidate: true, leaseMs: LEASE, settled: true } });
     expect(sim.effectsOf("b", "send-grant")).toHaveLength(0);
     sim.run(1000);
     expect(sim.state("b")).toBe("active");
@@ -421,15 +424,15 @@ describe("election grants", () => {
   it("S1: a candidate that granted the peer first waits out that grant before it can win", () => {
     const p = defaultParams("b");
     let s = initialState(p, 0, 0);
-    const hb = { state: "standby" as const, epoch: 0, level: 255, role: "main" as const, leaseReq: false, candidate: false, leaseMs: LEASE };
-    s = step(p, s, { type: "heartbeat", link: "lan", seq: 1, hb }, 0).state;
+    const hb = { state: "standby" as const, epoch: 0, level: 255, role: "main" as const, leaseReq: false, candidate: false, leaseMs: LEASE, settled: true };
+    s = step(p, s, { type: "heartbeat", link: "lan", seq: 1, inc: 1, hb }, 0).state;
     s = step(p, s, { type: "tick" }, 300).state;
     // a asks as a candidate: b (the loser) grants it
-    const g = step(p, s, { type: "heartbeat", link: "lan", seq: 2, hb: { ...hb, leaseReq: true, candidate: true } }, 301);
+    const g = step(p, s, { type: "heartbeat", link: "lan", seq: 2, inc: 1, hb: { ...hb, leaseReq: true, candidate: true } }, 301);
     expect(g.effects.some((e) => e.type === "send-grant")).toBe(true);
     s = g.state;
     // now a looks unhealthy: b becomes the winner and a candidate itself, a peer grant arrives
-    s = step(p, s, { type: "heartbeat", link: "lan", seq: 3, hb: { ...hb, level: 10 } }, 400).state;
+    s = step(p, s, { type: "heartbeat", link: "lan", seq: 3, inc: 1, hb: { ...hb, level: 10 } }, 400).state;
     s = step(p, s, { type: "tick" }, 700).state;
     expect(s.candidateSince).not.toBeNull();
     const early = step(p, s, { type: "grant", sentAt: 700, leaseMs: LEASE, epoch: 0 }, 702);
