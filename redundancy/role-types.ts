@@ -157,8 +157,10 @@ export interface Takeover {
   startup: boolean;
   /** retry the witness no earlier than this */
   retryAt: number;
-  /** when we decided the peer was gone: a heartbeat after this cancels the takeover */
+  /** when we decided the peer was gone: a heartbeat after this cancels the takeover (unless it says isolated) */
   startedAt: number;
+  /** the peer is heard but says it is isolated: it stopped acting and does not hear us */
+  peerIsolated?: boolean;
   /**
    * dead-process path: until when a witness that still heard the active
    * ("holder-alive") is asked again. Its last renewal can reach the witness a

@@ -26,7 +26,7 @@ export function onHeartbeat(m: Ctx, link: string, seq: number, inc: number, hb: 
   if (hb.epoch > s.epoch || (isActive(hb.state) && hb.epoch >= s.epoch)) s.context.ownerIsMeClean = false;
   if (hb.epoch > s.peer.epoch || isActive(hb.state)) s.peer.epoch = hb.epoch;
   if (s.state === "isolated" && s.fault === null) transition(m, "standby", `the peer ${p.peerId} is visible again`);
-  if (s.awaitingOperator) {
+  if (s.awaitingOperator && hb.state !== "isolated") {
     s.awaitingOperator = false;
     event(m, "peer-visible", `the peer ${p.peerId} is visible again on link ${link}`);
   }
@@ -108,9 +108,16 @@ export function onTcp(m: Ctx, status: "up" | "down" | "refused"): void {
 /** The peer is stopping cleanly (it said so on every path). */
 export function onBye(m: Ctx, state: Heartbeat["state"]): void {
   const { p, s, now } = m;
+  if (s.peer.byeAt !== null && s.peer.byeAt >= (s.peer.heardAt ?? 0)) return; // the same goodbye on another path
   s.peer.byeAt = now;
   s.peer.state = state;
   s.peer.tcpUp = false;
+  // A peer that was not acting and stops cleanly takes no role on its way out,
+  // and a new process of it starts in `starting`, needing our grant or the
+  // witness's before it may act: the active needs no lease from it meanwhile
+  // (without a witness it would otherwise isolate itself: nobody would drive
+  // the plant because the standby was stopped for maintenance).
+  if (isActive(s.state) && !isActive(state)) s.peer.fenced = true;
   event(m, "peer-stopping", `the peer ${p.peerId} is stopping (it was ${state})`);
 }
 

@@ -31,7 +31,7 @@ export function evalStarting(m: Ctx): void {
 export function evalStandby(m: Ctx): void {
   const { p, s, now } = m;
   if (s.stopping) return; // on its way out: takes no role
-  if (s.takeover && s.peer.heardAt !== null && s.peer.heardAt > s.takeover.startedAt) {
+  if (s.takeover && s.peer.heardAt !== null && s.peer.heardAt > s.takeover.startedAt && s.peer.state !== "isolated") {
     // heartbeats are back (a healed partition): the pair decides together again
     event(m, "takeover-cancelled", `the peer ${p.peerId} is visible again (${s.peer.state}); takeover cancelled`);
     s.takeover = null;
@@ -42,6 +42,7 @@ export function evalStandby(m: Ctx): void {
   const visible = peerVisible(s.peer, now, p.timeoutMs);
   if (visible && isActive(s.peer.state)) return;
   if (s.switchoverOut?.phase === "handed-over") return; // the peer is about to report active
+  if (visible && s.peer.state === "isolated") return takeOverFromIsolated(m);
   if (visible) return evalElection(m);
   // the peer is not visible on any link
   s.candidateSince = null;
@@ -68,6 +69,33 @@ export function evalStandby(m: Ctx): void {
     return;
   }
   awaitOperator(m);
+}
+
+/**
+ * The peer is heard but says it is isolated: it lost its lease and stopped
+ * acting, and it does not hear this node (else it would be standby again).
+ * Nobody drives the plant. With a witness, claim the role through it (it
+ * grants once the old active's lease has run out there too); without one,
+ * the PLC watchdog or an operator decides — never silence.
+ */
+function takeOverFromIsolated(m: Ctx): void {
+  const { p, s, now } = m;
+  s.candidateSince = null;
+  s.noActiveSince = null;
+  if (now < s.grantedUntil) return; // our own promise to the old active first
+  const said = `the peer ${p.peerId} says it is isolated (it lost its lease and stopped acting) but does not hear this node`;
+  if (p.witness) {
+    event(m, "takeover-started", `${said}; asking the witness`);
+    s.takeover = { path: "witness", epoch: nextEpoch(m), startup: false, retryAt: now, startedAt: now, peerIsolated: true };
+    return driveWitnessTakeover(m);
+  }
+  if (p.plcWatchdog && s.plc.counterStale) {
+    event(m, "takeover-started", `${said}, and its PLC watchdog counter stopped`);
+    s.peer.fenced = true;
+    activate(m, nextEpoch(m), 0, "takeover-plc", "none");
+    return;
+  }
+  awaitOperator(m, `${said}: the pair has no active. An operator who has checked that ${p.peerId} does not drive the plant may confirm to take over here`);
 }
 
 /** Peer visible and nobody active: the agreed winner asks the peer for a lease. */
@@ -139,7 +167,7 @@ export function driveWitnessTakeover(m: Ctx): void {
   else m.fx.push({ type: "witness", op: "acquire", epoch: t.epoch });
 }
 
-export type ActivationPath = "takeover-witness" | "takeover-dead-process" | "takeover-plc" | "promote" | "switchover" | "election" | "startup-witness";
+export type ActivationPath = "takeover-witness" | "takeover-isolated" | "takeover-dead-process" | "takeover-plc" | "promote" | "switchover" | "election" | "startup-witness";
 
 export function activate(m: Ctx, epoch: number, leaseUntil: number, path: ActivationPath, claim: "none" | "renew" | "announce"): void {
   const { p, s, now } = m;
@@ -158,6 +186,7 @@ export function activate(m: Ctx, epoch: number, leaseUntil: number, path: Activa
   const to: NodeState = hold ? "active-held" : "active";
   const why: Record<ActivationPath, string> = {
     "takeover-witness": `took over from ${p.peerId}: it was not visible on any link and the witness confirmed its lease ran out`,
+    "takeover-isolated": `took over from ${p.peerId}: it said it was isolated (no lease, not acting) and the witness confirmed its lease ran out`,
     "takeover-dead-process": `took over from ${p.peerId}: its process is gone`,
     "takeover-plc": `took over from ${p.peerId}: it was not visible on any link and its PLC watchdog counter stopped`,
     promote: "promoted by an operator who checked the active is down",
@@ -189,7 +218,7 @@ export function promote(m: Ctx, id: number, actor: Actor, action: string): void 
     audit(m, action, actor, "refused", { state: s.state });
     return fail(m, id, "TANDEM_ERR_PROMOTE", `${p.nodeId} is ${s.state}; only a standby can be promoted`);
   }
-  if (peerVisible(s.peer, now, p.timeoutMs)) {
+  if (peerVisible(s.peer, now, p.timeoutMs) && s.peer.state !== "isolated") {
     audit(m, action, actor, "refused", { reason: "peer visible" });
     return fail(m, id, "TANDEM_ERR_PROMOTE", `the peer ${p.peerId} is visible (${s.peer.state}); use a switchover instead`);
   }

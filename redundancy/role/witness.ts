@@ -18,7 +18,8 @@ export function onWitnessReply(m: Ctx, sentAt: number, r: WitnessReply): void {
     }
     const t = s.takeover;
     if ((r.op === "acquire" || r.op === "announce") && t && r.holderEpoch === t.epoch && r.holder === p.nodeId && s.fault === null) {
-      activate(m, r.holderEpoch, sentAt + r.leaseMs, t.path === "dead-process" ? "takeover-dead-process" : t.startup ? "startup-witness" : "takeover-witness", "none");
+      const path = t.path === "dead-process" ? "takeover-dead-process" : t.startup ? "startup-witness" : t.peerIsolated ? "takeover-isolated" : "takeover-witness";
+      activate(m, r.holderEpoch, sentAt + r.leaseMs, path, "none");
       return;
     }
     if ((r.op === "acquire" || r.op === "announce") && r.holder === p.nodeId) {

@@ -390,6 +390,15 @@ export class PairSim {
     if (this.tcpUp) this.deliver(peerOf(id), { type: "tcp", status: "down" }, this.delayMs);
     return this;
   }
+  /** SIGTERM as the runtime does it: the shutdown op, a goodbye on every path, then the process ends */
+  stopClean(id: NodeId): this {
+    const n = this.nodes[id];
+    if (!n.alive) return this;
+    this.op(id, "shutdown", admin);
+    const bye: PeerMessage = { type: "bye", epoch: n.s.epoch, state: n.s.state };
+    if (this.tcpUp || LINKS.some((l) => this.linkOpen(l, id))) this.deliver(peerOf(id), { type: "peer-message", msg: bye }, this.delayMs);
+    return this.kill(id);
+  }
   /** start a node that was not started at t=0 */
   start(id: NodeId): this {
     const n = this.nodes[id];

@@ -348,6 +348,62 @@ describe("takeover when the active is not visible (causes 1 and 3)", () => {
   });
 });
 
+describe("one-way faults: the active stops hearing the standby, the standby still hears it", () => {
+  /** a stops receiving from b on every path (a failing NIC, a one-way firewall rule) */
+  const deafen = (sim: PairSim) => sim.cutLinkFrom("lan", "b").cutLinkFrom("plant", "b").cutTcp();
+
+  it("S1, L1: with a witness a cannot reach either, the active isolates and the standby, hearing it say so, takes over held through the witness", () => {
+    const sim = steadyPair({ witness: true });
+    deafen(sim);
+    sim.isolateFromWitness("a");
+    sim.until(() => sim.state("a") === "isolated", LEASE + 500, "a isolated");
+    const t = sim.until(() => sim.state("b") === "active-held", 3 * LEASE, "b takes over");
+    expect(t).toBeLessThanOrEqual(2 * LEASE);
+    expect(sim.node("b").s.reason).toMatch(/said it was isolated/);
+    expect(sim.epoch("b")).toBe(2);
+    expect(sim.actors()).toEqual(["b"]);
+    // the fault lasts: nothing changes, nobody else acts
+    sim.during(5000, () => expect(sim.actors()).toEqual(["b"]));
+    expect(sim.state("a")).toBe("isolated");
+  });
+
+  it("S1: without a witness, the standby asks an operator at once (never silence), and confirm takes over held", () => {
+    const sim = steadyPair();
+    deafen(sim);
+    sim.until(() => sim.state("a") === "isolated", LEASE + 500, "a isolated");
+    sim.until(() => sim.node("b").s.awaitingOperator, LEASE + 500, "b asks for an operator");
+    expect(sim.node("b").s.reason).toMatch(/says it is isolated.*may confirm to take over/);
+    expect(sim.events("b", "awaiting-operator")).toHaveLength(1); // said once, not every heartbeat
+    sim.run(3000);
+    expect(sim.events("b", "awaiting-operator")).toHaveLength(1);
+    expect(sim.actors()).toEqual([]);
+    const c = sim.op("b", "confirm", operator);
+    expect(c.reply?.ok).toBe(true);
+    expect(sim.state("b")).toBe("active-held");
+    sim.during(3000, () => expect(sim.actors()).toEqual(["b"]));
+  });
+
+  it("S1: without a witness, a stopped PLC watchdog counter decides for the operator", () => {
+    const sim = steadyPair({ params: { plcWatchdog: true } });
+    deafen(sim);
+    sim.until(() => sim.state("a") === "isolated", LEASE + 500, "a isolated");
+    sim.inject("b", { type: "plc", epoch: 1, counterStale: true });
+    sim.until(() => sim.state("b") === "active-held", 2 * LEASE, "b takes over");
+    expect(sim.actors()).toEqual(["b"]);
+  });
+
+  it("a peer that is isolated only for a moment (it hears us again) goes back to standby and the pair elects as usual", () => {
+    const sim = steadyPair({ witness: true });
+    sim.partition();
+    sim.isolateFromWitness("a");
+    sim.until(() => sim.state("a") === "isolated", LEASE + 500, "a isolated");
+    sim.heal();
+    sim.isolateFromWitness("a", false);
+    sim.until(() => sim.actors().length === 1, 5000, "one active again");
+    sim.during(3000, () => expect(sim.actors().length).toBeLessThanOrEqual(1));
+  });
+});
+
 describe("links", () => {
   for (const l of ["lan", "plant"] as LinkName[]) {
     it(`S1: one link of two down (${l}) → no failover, the link shows down`, () => {
@@ -920,6 +976,19 @@ describe("PLC watchdog and fence", () => {
 });
 
 describe("shutting down", () => {
+  it("L1: a standby stopped cleanly (no witness) leaves the active driving the plant; restarted, it rejoins as standby", () => {
+    const sim = steadyPair();
+    sim.stopClean("b");
+    sim.during(3000, () => expect(sim.canAct("a")).toBe(true));
+    expect(sim.state("a")).toBe("active");
+    sim.start("b");
+    sim.until(() => sim.state("b") === "standby" && sim.node("b").s.peer.state === "active", 3000, "b back as standby");
+    sim.run(3000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.canAct("a")).toBe(true);
+    expect(sim.actors()).toEqual(["a"]);
+  });
+
   it("S1: a standby that is shutting down refuses a switchover offer and takes no role, even when the active stops too", () => {
     const sim = steadyPair();
     const bye = sim.op("b", "shutdown", admin);
