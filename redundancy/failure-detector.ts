@@ -42,7 +42,24 @@ export function peerProcessDead(peer: PeerView, now: number, intervalMs: number,
   return now - peer.heardAt >= silence;
 }
 
-export function observeHeartbeat(peer: PeerView, link: string, now: number): void {
-  peer.links[link] = now;
-  peer.heardAt = now;
+/**
+ * The kernel already says the process is gone, on every path (DESIGN.md: a
+ * killed process is the one failure the kernel reports at once):
+ *  - the peer connection was closed or reset by the peer's host, or refused
+ *    (nothing listens), around the time the heartbeats stopped, and
+ *  - on EVERY heartbeat link, a datagram sent after the last heartbeat came
+ *    back ICMP "port unreachable" (nothing listens on its heartbeat port).
+ * A frozen process or a lost host gives neither signal. A REJECT firewall
+ * rule forges both, so this is never enough alone: the witness must not have
+ * heard the active either (the caller asks it), and a heartbeat that arrives
+ * cancels the takeover. Without a witness the slower peerProcessDead applies.
+ */
+export function peerProcessGone(peer: PeerView, intervalMs: number): boolean {
+  if (peer.heardAt === null || peer.tcpUp) return false;
+  const heard = peer.heardAt;
+  const conn = Math.max(peer.lostAt ?? -Infinity, peer.byeAt ?? -Infinity);
+  // the connection loss belongs to this silence (a datagram in flight may land just after it)
+  if (conn < heard - intervalMs) return false;
+  const links = Object.values(peer.refusedAt);
+  return links.length > 0 && links.every((at) => at !== null && at > heard);
 }

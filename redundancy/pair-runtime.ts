@@ -42,6 +42,8 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   private readonly link: PeerLink;
   private readonly witness: WitnessClient | null;
   private timer: NodeJS.Timeout | null = null;
+  /** a wake-up between ticks, for a witness retry due sooner than the next tick */
+  private wake: { at: number; timer: NodeJS.Timeout } | null = null;
   private readonly pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
   private nextOpId = 1;
   private acceptSentAt: number | undefined;
@@ -69,6 +71,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
         grant: (_link, sentAt, leaseMs, epoch) => this.dispatch({ type: "grant", sentAt, leaseMs, epoch }),
         message: (msg) => this.onPeerMessage(msg),
         tcp: (status) => this.dispatch({ type: "tcp", status }),
+        linkRefused: (link) => this.dispatch({ type: "link-refused", link }),
       },
     );
     const w = opts.witness;
@@ -102,6 +105,8 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.wake) clearTimeout(this.wake.timer);
+    this.wake = null;
     // tell the peer this was a clean stop, on every path we have
     const bye: PeerMessage = { type: "bye", epoch: this.s.epoch, state: this.s.state };
     this.link.sendTcp(bye);
@@ -203,6 +208,25 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     } finally {
       this.dispatching = false;
     }
+    this.armWake();
+  }
+
+  /**
+   * A takeover asks the witness again at a time the witness named (when the
+   * active will have been silent long enough): be there on time, not up to a
+   * tick late — on the dead-process path that tick is a tenth of the takeover.
+   */
+  private armWake(): void {
+    const at = this.s.takeover?.retryAt;
+    const now = performance.now();
+    if (at === undefined || at <= now || at - now >= TICK_MS || this.stopped) return;
+    if (this.wake && this.wake.at <= at) return;
+    if (this.wake) clearTimeout(this.wake.timer);
+    const timer = setTimeout(() => {
+      this.wake = null;
+      this.dispatch({ type: "tick" });
+    }, Math.ceil(at - now));
+    this.wake = { at, timer };
   }
 
   /**

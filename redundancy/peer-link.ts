@@ -51,6 +51,8 @@ export interface PeerLinkHandlers {
   grant(link: string, sentAt: number, leaseMs: number, epoch: number): void;
   message(msg: PeerMessage, via: string): void;
   tcp(status: "up" | "down" | "refused"): void;
+  /** a datagram to the peer on `link` came back ICMP "port unreachable": nothing listens on its heartbeat port */
+  linkRefused(link: string): void;
 }
 
 const STATES: ReadonlySet<string> = new Set(NODE_STATES);
@@ -100,7 +102,15 @@ interface Conn {
 export class PeerLink {
   private readonly sender: Sender;
   private readonly guard: ReplayGuard;
+  /** per link: the socket heartbeats arrive on (bound to the link's address) */
   private readonly udp = new Map<string, dgram.Socket>();
+  /**
+   * per link: the socket we send on, connected to the peer's heartbeat
+   * address. A connected UDP socket is told when its datagram came back ICMP
+   * "port unreachable" (ECONNREFUSED): the kernel's word that no process
+   * listens there any more, within one round trip.
+   */
+  private readonly out = new Map<string, dgram.Socket>();
   private server: net.Server | null = null;
   private readonly conns = new Set<Conn>();
   private outbound: Conn | null = null;
@@ -134,6 +144,7 @@ export class PeerLink {
       sock.on("error", (err) => this.warn(`link ${link.name}: ${err.message}`, "udp_errors"));
       sock.on("message", (buf) => this.onDatagram(link.name, buf));
       this.udp.set(link.name, sock);
+      this.out.set(link.name, await this.openSender(link));
     }
     const server = net.createServer((s) => this.adopt(s, false));
     server.on("error", (err) => this.warn(`peer listener: ${err.message}`, "tcp_errors"));
@@ -160,8 +171,9 @@ export class PeerLink {
     for (const c of this.conns) c.socket.destroy();
     this.conns.clear();
     this.outbound = null;
-    await Promise.all([...this.udp.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all([...this.udp.values(), ...this.out.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.udp.clear();
+    this.out.clear();
     await closed;
   }
 
@@ -210,11 +222,38 @@ export class PeerLink {
   }
 
   private sendUdp(link: LinkConfig, bytes: Buffer): void {
-    const sock = this.udp.get(link.name);
+    const sock = this.out.get(link.name);
     if (!sock) return;
-    sock.send(bytes, link.peer.port, link.peer.host, (err) => {
-      if (err) this.count(`send_errors_${link.name}`);
+    try {
+      sock.send(bytes, (err) => {
+        if (err) this.count(`send_errors_${link.name}`);
+      });
+    } catch {
+      this.count(`send_errors_${link.name}`);
+    }
+  }
+
+  /** The sending socket of a link: on the link's own address, connected to the peer's. */
+  private async openSender(link: LinkConfig): Promise<dgram.Socket> {
+    const sock = dgram.createSocket({ type: isIPv6(link.bind.host) ? "udp6" : "udp4" });
+    await new Promise<void>((resolve, reject) => {
+      sock.once("error", reject);
+      sock.bind(0, link.bind.host, () => {
+        sock.connect(link.peer.port, link.peer.host, () => {
+          sock.off("error", reject);
+          resolve();
+        });
+      });
     });
+    sock.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "ECONNREFUSED") {
+        this.count(`refused_${link.name}`);
+        if (!this.stopped) this.on.linkRefused(link.name);
+      } else this.warn(`link ${link.name} (sending): ${err.message}`, "udp_errors");
+    });
+    // nothing is expected here: heartbeats arrive on the link's own socket
+    sock.on("message", () => this.count(`unexpected_${link.name}`));
+    return sock;
   }
 
   // -------------------------------------------------------------- receiving

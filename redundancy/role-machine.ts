@@ -18,7 +18,7 @@
 // public API, the event dispatch and the time-driven rules.
 import { peerVisible } from "./failure-detector.js";
 import { audit, event, isActive, sendHeartbeat, transition, type Ctx } from "./role/ctx.js";
-import { onBye, onGrant, onHeartbeat, onLeaseRefused, onPlc, onTcp } from "./role/inputs.js";
+import { onBye, onGrant, onHeartbeat, onLeaseRefused, onLinkRefused, onPlc, onTcp } from "./role/inputs.js";
 import { onOp } from "./role/operator.js";
 import { expireSwitchovers, finishSwitchover, onSwitchoverMessage, startSwitchover, switchoverPossible } from "./role/switchover.js";
 import { evalStandby, evalStarting } from "./role/takeover.js";
@@ -35,6 +35,7 @@ export interface StepResult {
 export function initialState(p: RoleParams, epoch: number, now: number, context = { seq: 0, ownerIsMeClean: true }, proposed = epoch): RoleState {
   const links: Record<string, number | null> = {};
   for (const l of p.links) links[l] = null;
+  const refusedAt: Record<string, number | null> = { ...links };
   return {
     state: "starting",
     since: now,
@@ -45,7 +46,7 @@ export function initialState(p: RoleParams, epoch: number, now: number, context 
     levelSettled: true,
     leaseUntil: 0,
     grantedUntil: 0,
-    peer: { state: "unknown", epoch: 0, level: 0, levelSettled: true, role: null, candidate: false, links, heardAt: null, tcpUp: false, lostAt: null, byeAt: null, fenced: false },
+    peer: { state: "unknown", epoch: 0, level: 0, levelSettled: true, role: null, candidate: false, links, heardAt: null, tcpUp: false, lostAt: null, refusedAt, byeAt: null, fenced: false },
     witness: { reachable: false, lastOkAt: null, holder: null, holderEpoch: 0 },
     heldSince: null,
     autoConfirmAt: null,
@@ -119,6 +120,8 @@ function handle(m: Ctx, ev: Event): void {
       return onWitnessTimeout(m, ev.op);
     case "tcp":
       return onTcp(m, ev.status);
+    case "link-refused":
+      return onLinkRefused(m, ev.link);
     case "peer-message":
       if (ev.msg.type === "bye") return onBye(m, ev.msg.state);
       if (ev.msg.type === "lease-refuse") return onLeaseRefused(m, ev.msg.epoch, ev.msg.reason);

@@ -67,6 +67,8 @@ export type Event =
   | { type: "witness-timeout"; op: WitnessOp; sentAt: number }
   /** peer connection: up; down = closed or reset by the peer's kernel; refused = nothing listens there */
   | { type: "tcp"; status: "up" | "down" | "refused" }
+  /** a datagram to the peer on `link` brought ICMP "port unreachable": nothing listens on its heartbeat port */
+  | { type: "link-refused"; link: string }
   /** `sentAt`: for a handover, when we sent the accept it answers (our clock) */
   | { type: "peer-message"; msg: PeerMessage; sentAt?: number }
   /** own service level; `settled` once the start-up grace is over */
@@ -125,6 +127,8 @@ export interface PeerView {
   tcpUp: boolean;
   /** when the peer connection last went down or was refused (kernel evidence the process is gone) */
   lostAt: number | null;
+  /** per link: when a datagram to the peer last came back "port unreachable" (kernel evidence too) */
+  refusedAt: Record<string, number | null>;
   /** the peer said it is stopping */
   byeAt: number | null;
   /** known down (dead-process path or an operator): the lease is not needed until a grant comes again */
@@ -161,6 +165,8 @@ export interface Takeover {
   startedAt: number;
   /** the peer is heard but says it is isolated: it stopped acting and does not hear us */
   peerIsolated?: boolean;
+  /** dead-process path on the kernel's evidence on every path: the witness is asked for a short silence */
+  fast?: boolean;
   /**
    * dead-process path: until when a witness that still heard the active
    * ("holder-alive") is asked again. Its last renewal can reach the witness a

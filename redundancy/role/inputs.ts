@@ -3,7 +3,7 @@
 // refusals, a clean stop, and the PLC fence.
 import { electionWinner } from "../election.js";
 import type { Heartbeat } from "../role-types.js";
-import { count, event, isActive, raiseEpoch, transition, type Ctx } from "./ctx.js";
+import { count, event, isActive, raiseEpoch, sendHeartbeat, transition, type Ctx } from "./ctx.js";
 import { activateByElection } from "./takeover.js";
 
 export function onHeartbeat(m: Ctx, link: string, seq: number, inc: number, hb: Heartbeat): void {
@@ -101,8 +101,18 @@ export function onTcp(m: Ctx, status: "up" | "down" | "refused"): void {
     s.peer.tcpUp = true;
     return;
   }
-  if (s.peer.tcpUp || status === "refused") s.peer.lostAt = now;
+  const lost = s.peer.tcpUp || status === "refused";
+  if (lost) s.peer.lostAt = now;
   s.peer.tcpUp = false;
+  // The active's connection went: ask every link now whether its process is
+  // still there (a datagram to a closed port comes back "port unreachable"
+  // within a round trip), instead of waiting for the next heartbeat.
+  if (lost && isActive(s.peer.state) && !isActive(s.state)) sendHeartbeat(m);
+}
+
+export function onLinkRefused(m: Ctx, link: string): void {
+  const { s, now } = m;
+  if (link in s.peer.refusedAt) s.peer.refusedAt[link] = now;
 }
 
 /** The peer is stopping cleanly (it said so on every path). */

@@ -2,7 +2,7 @@
 // (dead process, witness, PLC watchdog, an operator's promotion) and the
 // activation itself, which decides whether the process context is held.
 import { electionWinner } from "../election.js";
-import { peerProcessDead, peerVisible } from "../failure-detector.js";
+import { peerProcessDead, peerProcessGone, peerVisible } from "../failure-detector.js";
 import type { NodeState } from "../role-types.js";
 import type { Actor } from "../../core/types.js";
 import { audit, awaitOperator, count, event, fail, isActive, knownEpoch, nextEpoch, propose, raiseEpoch, reply, sendHeartbeat, transition, type Ctx } from "./ctx.js";
@@ -37,8 +37,10 @@ export function evalStandby(m: Ctx): void {
     s.takeover = null;
   }
   if (s.takeover) return driveWitnessTakeover(m);
-  // the dead-process path comes first: it is faster than the link timeout
-  if (isActive(s.peer.state) && peerProcessDead(s.peer, now, p.intervalMs, p.deadProcessMisses)) return startDeadProcessTakeover(m);
+  // the dead-process path comes first: it is faster than the link timeout; with a
+  // witness to confirm, the kernel's word on every path is enough to ask at once
+  if (isActive(s.peer.state) && p.witness && peerProcessGone(s.peer, p.intervalMs)) return startDeadProcessTakeover(m, true);
+  if (isActive(s.peer.state) && peerProcessDead(s.peer, now, p.intervalMs, p.deadProcessMisses)) return startDeadProcessTakeover(m, false);
   const visible = peerVisible(s.peer, now, p.timeoutMs);
   if (visible && isActive(s.peer.state)) return;
   if (s.switchoverOut?.phase === "handed-over") return; // the peer is about to report active
@@ -121,18 +123,32 @@ export function activateByElection(m: Ctx, leaseUntil: number): void {
   activate(m, nextEpoch(m), leaseUntil, "election", "renew");
 }
 
-function startDeadProcessTakeover(m: Ctx): void {
+/**
+ * How long the witness must not have heard the active before a dead-process
+ * takeover: on the kernel's evidence on every path (fast), a little more than
+ * one renewal interval (the active renews at the witness every interval, so
+ * a live one is heard within it); otherwise as many intervals as the missed
+ * heartbeats the path waited for.
+ */
+export function deadProcessSilence(p: Ctx["p"], fast: boolean): number {
+  return fast ? p.intervalMs + Math.max(20, Math.round(p.intervalMs / 5)) : p.deadProcessMisses * p.intervalMs;
+}
+
+function startDeadProcessTakeover(m: Ctx, fast: boolean): void {
   const { p, s, now } = m;
   const epoch = nextEpoch(m);
-  event(m, "takeover-started", `the active ${p.peerId}'s process is gone (connection closed by its host, no heartbeat for ${p.deadProcessMisses} intervals)`);
+  const why = fast
+    ? "its host closed the peer connection and refused a datagram on every link"
+    : `connection closed by its host, no heartbeat for ${p.deadProcessMisses} intervals`;
+  event(m, "takeover-started", `the active ${p.peerId}'s process is gone (${why})`);
   if (!p.witness) {
     s.peer.fenced = true;
     activate(m, epoch, 0, "takeover-dead-process", "none");
     return;
   }
-  // ask the witness first: it refuses if it still hears the active
-  const silence = p.deadProcessMisses * p.intervalMs;
-  s.takeover = { path: "dead-process", epoch, startup: false, retryAt: now + p.leaseMs, startedAt: now, announceUntil: now + silence };
+  // ask the witness first: it refuses while it still hears the active
+  const silence = deadProcessSilence(p, fast);
+  s.takeover = { path: "dead-process", epoch, startup: false, retryAt: now + p.leaseMs, startedAt: now, announceUntil: now + silence + p.intervalMs, fast };
   propose(m, epoch);
   m.fx.push({ type: "witness", op: "announce", epoch, silenceMs: silence });
 }
@@ -163,13 +179,13 @@ export function driveWitnessTakeover(m: Ctx): void {
   t.epoch = Math.max(t.epoch, knownEpoch(m) + 1);
   t.retryAt = now + p.intervalMs; // a reply may move this
   propose(m, t.epoch);
-  if (t.path === "dead-process") m.fx.push({ type: "witness", op: "announce", epoch: t.epoch, silenceMs: p.deadProcessMisses * p.intervalMs });
+  if (t.path === "dead-process") m.fx.push({ type: "witness", op: "announce", epoch: t.epoch, silenceMs: deadProcessSilence(p, t.fast ?? false) });
   else m.fx.push({ type: "witness", op: "acquire", epoch: t.epoch });
 }
 
 export type ActivationPath = "takeover-witness" | "takeover-isolated" | "takeover-dead-process" | "takeover-plc" | "promote" | "switchover" | "election" | "startup-witness";
 
-export function activate(m: Ctx, epoch: number, leaseUntil: number, path: ActivationPath, claim: "none" | "renew" | "announce"): void {
+export function activate(m: Ctx, epoch: number, leaseUntil: number, path: ActivationPath, claim: "none" | "renew"): void {
   const { p, s, now } = m;
   const takeover = path.startsWith("takeover") || path === "promote";
   // FIX(same scenario): the machine has no input for replicated context writes,
@@ -207,7 +223,7 @@ export function activate(m: Ctx, epoch: number, leaseUntil: number, path: Activa
   event(m, takeover ? "takeover" : path === "switchover" ? "switchover" : "activated", s.reason, { epoch: s.epoch, held: hold });
   // tell the peer at once, and claim the witness record for the new epoch
   sendHeartbeat(m);
-  if (p.witness && claim !== "none") m.fx.push({ type: "witness", op: claim, epoch: s.epoch, ...(claim === "announce" ? { silenceMs: p.deadProcessMisses * p.intervalMs } : {}) });
+  if (p.witness && claim === "renew") m.fx.push({ type: "witness", op: "renew", epoch: s.epoch });
   s.nextHeartbeatAt = now + p.intervalMs;
 }
 

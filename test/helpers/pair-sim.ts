@@ -200,6 +200,8 @@ export class PairSim {
   readonly linkDelay: Record<LinkName, number> = { lan: 0, plant: 0 };
   /** one-way cuts: `${link}:${from}` drops what `from` sends on that link */
   readonly oneWay = new Set<string>();
+  /** REJECT rules: `${link}:${from}` refuses what `from` sends on that link (ICMP port unreachable back) */
+  readonly rejected = new Set<string>();
   readonly jitterMs: number;
   private readonly rand: () => number;
   tcpUp = true;
@@ -350,6 +352,8 @@ export class PairSim {
   }
   restoreLink(l: LinkName): this {
     this.links[l] = true;
+    this.rejected.delete(`${l}:a`);
+    this.rejected.delete(`${l}:b`);
     this.oneWay.delete(`${l}:a`);
     this.oneWay.delete(`${l}:b`);
     return this;
@@ -357,6 +361,17 @@ export class PairSim {
   /** `from` can no longer send on link l; the other direction still works */
   cutLinkFrom(l: LinkName, from: NodeId): this {
     this.oneWay.add(`${l}:${from}`);
+    return this;
+  }
+  /**
+   * A REJECT firewall rule against what `from` sends, on every link and the
+   * peer connection: `from` sees exactly what a dead peer process would show
+   * (connection reset, port unreachable), while the other direction still flows.
+   */
+  rejectFrom(from: NodeId): this {
+    for (const l of LINKS) this.rejected.add(`${l}:${from}`);
+    this.tcpUp = false;
+    this.deliver(from, { type: "tcp", status: "down" }, this.delayMs);
     return this;
   }
   /** a plain cut: no event on either side, like a partition */
@@ -569,7 +584,10 @@ export class PairSim {
           if (!n.p.links.includes(l)) continue;
           const seq = ++n.hbSeq;
           n.sentAt.set(`${l}:${seq}`, this.now);
-          if (this.linkOpen(l, n.id)) this.deliver(other, { type: "heartbeat", link: l, seq, inc: this.incarnation[n.id], hb }, this.linkLatency(l));
+          if (!this.linkOpen(l, n.id)) continue;
+          // a host whose process is gone answers "port unreachable"; a REJECT rule forges the same
+          if (this.rejected.has(`${l}:${n.id}`) || !this.nodes[other].alive) this.deliver(n.id, { type: "link-refused", link: l }, 2 * this.delayMs);
+          else this.deliver(other, { type: "heartbeat", link: l, seq, inc: this.incarnation[n.id], hb }, this.linkLatency(l));
         }
         return;
       }
@@ -580,11 +598,11 @@ export class PairSim {
         if (fx.reqInc !== this.incarnation[other]) return;
         const sentAt = this.nodes[other].sentAt.get(`${l}:${fx.reqSeq}`);
         if (sentAt === undefined) return;
-        if (this.linkOpen(l, n.id)) this.deliver(other, { type: "grant", sentAt, leaseMs: fx.leaseMs, epoch: fx.epoch }, this.linkLatency(l));
+        if (this.linkOpen(l, n.id) && !this.rejected.has(`${l}:${n.id}`)) this.deliver(other, { type: "grant", sentAt, leaseMs: fx.leaseMs, epoch: fx.epoch }, this.linkLatency(l));
         return;
       }
       case "send-lease-refuse": {
-        if (this.tcpUp || LINKS.some((l) => this.linkOpen(l, n.id))) this.deliver(other, { type: "peer-message", msg: { type: "lease-refuse", epoch: fx.epoch, reason: fx.reason } }, this.delayMs);
+        if (this.tcpUp || LINKS.some((l) => this.linkOpen(l, n.id) && !this.rejected.has(`${l}:${n.id}`))) this.deliver(other, { type: "peer-message", msg: { type: "lease-refuse", epoch: fx.epoch, reason: fx.reason } }, this.delayMs);
         return;
       }
       case "peer-send": {

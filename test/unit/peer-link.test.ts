@@ -23,7 +23,9 @@ async function udp(port: number): Promise<dgram.Socket & { got: Buffer[] }> {
   const s = Object.assign(dgram.createSocket("udp4"), { got: [] as Buffer[] });
   await new Promise<void>((r) => s.bind(port, "127.0.0.1", () => r()));
   s.on("message", (b) => s.got.push(b));
-  cleanups.push(() => new Promise<void>((r) => s.close(() => r())));
+  let open = true;
+  s.once("close", () => (open = false));
+  cleanups.push(() => (open ? new Promise<void>((r) => s.close(() => r())) : undefined));
   return s;
 }
 
@@ -32,6 +34,7 @@ async function setup(inc: number) {
   const [aLan, aPlant, bLan, bPlant, aPeer, bPeer] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const peer = { lan: await udp(bLan), plant: await udp(bPlant) };
   const grants: { link: string; sentAt: number; leaseMs: number; epoch: number }[] = [];
+  const refused: string[] = [];
   const link = new PeerLink(
     {
       pairId: "it",
@@ -49,14 +52,14 @@ async function setup(inc: number) {
       reconnectMs: 100_000,
       log: nullLogger,
     },
-    { heartbeat: () => {}, grant: (l, sentAt, leaseMs, epoch) => grants.push({ link: l, sentAt, leaseMs, epoch }), message: () => {}, tcp: () => {} },
+    { heartbeat: () => {}, grant: (l, sentAt, leaseMs, epoch) => grants.push({ link: l, sentAt, leaseMs, epoch }), message: () => {}, tcp: () => {}, linkRefused: (l) => refused.push(l) },
   );
   await link.start();
   cleanups.push(() => link.stop());
   const b = new Sender({ pair: "it", from: "b", inc: 77, key: KEY });
   const grant = (via: "lan" | "plant", body: Record<string, unknown>) =>
     new Promise<void>((r) => peer[via].send(b.seal(via, "grant", body).bytes, via === "lan" ? aLan : aPlant, "127.0.0.1", () => r()));
-  return { link, peer, grants, grant };
+  return { link, peer, grants, grant, refused };
 }
 
 /** the heartbeat seq a's link sent on `via`, as the peer received it */
@@ -90,5 +93,18 @@ describe("peer link: grants are bound to the request they answer (S1, S4)", () =
     await vi.waitFor(() => expect(peer.lan.got.length).toBeGreaterThan(0), { timeout: 2000 });
     const r = peer.lan.got.map((b) => open(b, () => KEY)).find((x) => x.ok && x.env.type === "grant");
     expect(r && r.ok && r.env.body).toMatchObject({ reqSeq: 9, reqInc: 77, leaseMs: 1000, epoch: 4 });
+  });
+});
+
+describe("peer link: the kernel's word that the peer's process is gone (L1)", () => {
+  it("a datagram to a heartbeat port nobody listens on is reported refused, on that link only", async () => {
+    const { link, peer, refused } = await setup(7000);
+    link.sendHeartbeat(HB);
+    await vi.waitFor(() => expect(peer.lan.got.length + peer.plant.got.length).toBe(2), { timeout: 2000 });
+    expect(refused).toEqual([]);
+    await new Promise<void>((r) => peer.plant.close(() => r())); // the port closes, as when the process dies
+    link.sendHeartbeat(HB);
+    await vi.waitFor(() => expect(refused).toEqual(["plant"]), { timeout: 2000 });
+    expect(link.counters().refused_plant).toBe(1);
   });
 });

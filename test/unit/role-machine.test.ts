@@ -105,6 +105,43 @@ describe("start-up", () => {
 });
 
 describe("takeover when the active's process dies (cause 2)", () => {
+  it("L1: with a witness, the kernel's word on every path (connection closed, port unreachable on each link) is enough: no missed heartbeats are waited for", () => {
+    // kill at every phase of the heartbeat interval: the witness confirms once
+    // it has not heard the active for one interval and a margin (120 ms here)
+    const took: number[] = [];
+    for (let phase = 0; phase < INTERVAL; phase += 7) {
+      const sim = steadyPair({ witness: true });
+      sim.run(phase);
+      sim.kill("a");
+      took.push(sim.until(() => sim.state("b") === "active-held", 2000, "b active-held"));
+      expect(sim.events("b", "takeover-started")[0]!.message).toMatch(/refused a datagram on every link/);
+      expect(sim.witness?.record("line1")).toMatchObject({ holder: "b", epoch: 2 });
+    }
+    expect(Math.max(...took)).toBeLessThanOrEqual(INTERVAL + 20 + 2 * 10); // + the 10 ms tick, twice at most
+    expect(Math.max(...took)).toBeLessThan(3 * INTERVAL); // the slow path's three missed heartbeats
+  });
+
+  it("S1: a REJECT rule against the standby forges the same kernel signals, but the live active, still heard by the witness, is never displaced", () => {
+    const sim = steadyPair({ witness: true });
+    sim.rejectFrom("b"); // b's datagrams and connection to a are refused; a's heartbeats still reach b
+    sim.during(5000, () => {
+      expect(sim.state("b")).toBe("standby");
+      expect(sim.actors()).toEqual(["a"]);
+    });
+    expect(sim.events("b", "takeover-started").length).toBeGreaterThan(0); // it did ask …
+    expect(sim.events("b", "takeover")).toEqual([]); // … and the witness said no
+  });
+
+  it("S1: without a witness, the same REJECT rule never displaces the active while its heartbeats arrive", () => {
+    const sim = steadyPair();
+    sim.rejectFrom("b");
+    // a gets no grant from b any more: it isolates when its lease runs out; until then b waits
+    sim.during(LEASE, () => expect(sim.state("b")).toBe("standby"));
+    sim.until(() => sim.state("a") === "isolated", 2 * LEASE, "a isolated");
+    expect(sim.events("b", "takeover")).toEqual([]);
+    sim.until(() => sim.node("b").s.awaitingOperator, LEASE, "b asks an operator");
+  });
+
   for (const witness of [true, false]) {
     it(`L1/S3: kill the active → standby active-held in epoch+1 within (deadProcessMisses+1) intervals, ${witness ? "with" : "without"} a witness`, () => {
       const sim = steadyPair({ witness });
