@@ -3,11 +3,11 @@
 // run in the order the machine gives them; persisting the epoch is
 // synchronous, so nothing after it leaves the node before the epoch is on disk.
 import { EventEmitter } from "node:events";
-import { performance } from "node:perf_hooks";
 import { TandemError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { Actor, HostPort } from "../core/types.js";
 import type { EpochStore } from "./epoch-store.js";
+import { systemClock, systemNetwork, type Clock, type Network } from "./net.js";
 import { PeerLink, type PeerLinkOptions } from "./peer-link.js";
 import { canAct, canActFor, initialState, isActive, leaseRemaining, step } from "./role-machine.js";
 import { persistOrderProblems, type Persisted } from "./effects.js";
@@ -22,8 +22,13 @@ export interface PairRuntimeOptions {
   peer: Omit<PeerLinkOptions, "incarnation" | "log" | "peerId" | "nodeId">;
   /** the witness, when one is configured (params.witness says the same) */
   witness: { address: HostPort; key: Buffer; timeoutMs: number } | null;
-  store: EpochStore;
+  store: Pick<EpochStore, "epoch" | "proposed" | "incarnation" | "cleanOwner" | "persist">;
   log: Logger;
+  /** the real clock and network unless a simulation supplies its own */
+  clock?: Clock;
+  network?: Network;
+  /** sees every step: the event, the state before and after, the effects (the simulated pair checks its invariants here) */
+  observe?: (step: { event: Event; before: RoleState; after: RoleState; effects: readonly Effect[] }) => void;
 }
 
 export interface PairRuntimeEvents {
@@ -41,9 +46,10 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   private s: RoleState;
   private readonly link: PeerLink;
   private readonly witness: WitnessClient | null;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: unknown = null;
   /** a wake-up between ticks, for a witness retry due sooner than the next tick */
-  private wake: { at: number; timer: NodeJS.Timeout } | null = null;
+  private wake: { at: number; timer: unknown } | null = null;
+  private readonly clock: Clock;
   private readonly pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
   private nextOpId = 1;
   private acceptSentAt: number | undefined;
@@ -60,12 +66,14 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     super();
     this.log = opts.log;
     this.params = opts.params;
+    this.clock = opts.clock ?? systemClock;
+    const network = opts.network ?? systemNetwork;
     // a node that crashed, or that only mirrored the peer, does not own a clean
     // context: should it become active again it holds the process (S3)
-    this.s = initialState(this.params, opts.store.epoch, performance.now(), { seq: 0, ownerIsMeClean: opts.store.cleanOwner }, opts.store.proposed);
+    this.s = initialState(this.params, opts.store.epoch, this.clock.now(), { seq: 0, ownerIsMeClean: opts.store.cleanOwner }, opts.store.proposed);
     this.persisted = { epoch: opts.store.epoch, proposed: Math.max(opts.store.epoch, opts.store.proposed) };
     this.link = new PeerLink(
-      { ...opts.peer, nodeId: this.params.nodeId, peerId: this.params.peerId, incarnation: opts.store.incarnation, log: opts.log },
+      { ...opts.peer, nodeId: this.params.nodeId, peerId: this.params.peerId, incarnation: opts.store.incarnation, log: opts.log, clock: this.clock, network },
       {
         heartbeat: (link, seq, inc, hb) => this.dispatch({ type: "heartbeat", link, seq, inc, hb }),
         grant: (_link, sentAt, leaseMs, epoch) => this.dispatch({ type: "grant", sentAt, leaseMs, epoch }),
@@ -75,7 +83,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
       },
     );
     const w = opts.witness;
-    this.witness = w ? new WitnessClient({ address: w.address, pair: opts.peer.pairId, from: this.params.nodeId, inc: opts.store.incarnation, key: w.key, timeoutMs: w.timeoutMs }) : null;
+    this.witness = w ? new WitnessClient({ address: w.address, pair: opts.peer.pairId, from: this.params.nodeId, inc: opts.store.incarnation, key: w.key, timeoutMs: w.timeoutMs, clock: this.clock, network }) : null;
   }
 
   async start(): Promise<void> {
@@ -83,19 +91,22 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     await this.witness?.start();
     // the start-up listening window (startupWaitMs) begins now, not when the
     // node was built: loading the drivers and the API may have taken a while
-    this.s = initialState(this.params, this.opts.store.epoch, performance.now(), this.s.context, this.opts.store.proposed);
+    this.s = initialState(this.params, this.opts.store.epoch, this.clock.now(), this.s.context, this.opts.store.proposed);
     this.started = true;
-    let last = performance.now();
-    this.timer = setInterval(() => {
-      const now = performance.now();
+    let last = this.clock.now();
+    const tick = () => {
+      if (this.stopped) return;
+      this.timer = this.clock.setTimeout(tick, TICK_MS);
+      const now = this.clock.now();
       const stalled = now - last > 5 * TICK_MS;
       last = now;
       // After a stall (start-up work, a long GC, SIGSTOP) the timers phase runs
       // before queued datagrams are read: judging the peer's silence now would
       // blame it for our own pause. Tick after the poll phase instead.
-      if (stalled) setImmediate(() => this.dispatch({ type: "tick" }));
+      if (stalled) this.clock.defer(() => this.dispatch({ type: "tick" }));
       else this.dispatch({ type: "tick" });
-    }, TICK_MS);
+    };
+    this.timer = this.clock.setTimeout(tick, TICK_MS);
     this.dispatch({ type: "tick" });
   }
 
@@ -103,15 +114,15 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
-    if (this.wake) clearTimeout(this.wake.timer);
+    if (this.wake) this.clock.clearTimeout(this.wake.timer);
     this.wake = null;
     // tell the peer this was a clean stop, on every path we have
     const bye: PeerMessage = { type: "bye", epoch: this.s.epoch, state: this.s.state };
     this.link.sendTcp(bye);
     this.link.sendDatagram(bye);
-    await new Promise((r) => setImmediate(r));
+    await new Promise<void>((r) => this.clock.defer(r));
     for (const [, p] of this.pending) p.reject(new TandemError("TANDEM_ERR_UNAVAILABLE", ["the node is stopping"]));
     this.pending.clear();
     await this.witness?.stop();
@@ -123,12 +134,12 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   }
 
   now(): number {
-    return performance.now();
+    return this.clock.now();
   }
 
   /** May this node drive the plant now? Every write path asks right before writing. */
   canAct(): boolean {
-    return canAct(this.params, this.s, performance.now());
+    return canAct(this.params, this.s, this.clock.now());
   }
 
   /**
@@ -140,9 +151,9 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     // the tick may be late (a pause, a long GC): look at the lease now, never after
     this.refresh();
     if (!isActive(this.s.state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", this.s.state]);
-    if (!canAct(this.params, this.s, performance.now())) throw new TandemError("TANDEM_ERR_LEASE", ["write", "no renewal from the peer or the witness"]);
+    if (!canAct(this.params, this.s, this.clock.now())) throw new TandemError("TANDEM_ERR_LEASE", ["write", "no renewal from the peer or the witness"]);
     if (kind === "process" && this.s.state === "active-held") throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["process write (held until an operator confirms)", this.s.state]);
-    if (needMs > 0 && !canActFor(this.params, this.s, performance.now(), needMs)) {
+    if (needMs > 0 && !canActFor(this.params, this.s, this.clock.now(), needMs)) {
       throw new TandemError("TANDEM_ERR_LEASE", ["write", `the lease (${this.leaseRemainingMs()} ms left) may run out before the request's ${needMs} ms timeout`]);
     }
   }
@@ -157,7 +168,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   }
 
   leaseRemainingMs(): number {
-    return leaseRemaining(this.params, this.s, performance.now());
+    return leaseRemaining(this.params, this.s, this.clock.now());
   }
 
   setLevel(level: number): void {
@@ -218,11 +229,11 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
    */
   private armWake(): void {
     const at = this.s.takeover?.retryAt;
-    const now = performance.now();
+    const now = this.clock.now();
     if (at === undefined || at <= now || at - now >= TICK_MS || this.stopped) return;
     if (this.wake && this.wake.at <= at) return;
-    if (this.wake) clearTimeout(this.wake.timer);
-    const timer = setTimeout(() => {
+    if (this.wake) this.clock.clearTimeout(this.wake.timer);
+    const timer = this.clock.setTimeout(() => {
       this.wake = null;
       this.dispatch({ type: "tick" });
     }, Math.ceil(at - now));
@@ -240,7 +251,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     const prev = this.s;
     let r: ReturnType<typeof step>;
     try {
-      r = step(this.params, prev, ev, performance.now());
+      r = step(this.params, prev, ev, this.clock.now());
     } catch (err) {
       return this.fault(prev, err as Error);
     }
@@ -270,14 +281,17 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
         this.log.error({ err, effect: fx.type }, `effect ${fx.type} failed: ${(err as Error).message}`);
       }
     }
+    this.opts.observe?.({ event: ev, before: prev, after: this.s, effects: r.effects });
   }
 
   /** The node cannot keep its promises: isolated now (from the last state whose epoch is on disk), then a fatal stop. */
   private fault(prev: RoleState, err: Error): void {
     this.log.fatal({ err }, `cannot go on safely: ${err.message}; this node stops acting now`);
-    const r = step(this.params, prev, { type: "fault", reason: err.message }, performance.now());
+    const event: Event = { type: "fault", reason: err.message };
+    const r = step(this.params, prev, event, this.clock.now());
     this.s = r.state;
     for (const fx of r.effects) if (fx.type === "state" || fx.type === "event" || fx.type === "reply") this.run(fx);
+    this.opts.observe?.({ event, before: prev, after: this.s, effects: r.effects });
     this.emit("fatal", err);
   }
 

@@ -7,13 +7,10 @@
 // its kernel closes the sockets (FIN/RST) and refuses new connections, which
 // a partition never does. The role machine combines that with heartbeat
 // silence on every link (the dead-process path).
-import dgram from "node:dgram";
-import net from "node:net";
-import { isIPv6 } from "node:net";
-import { performance } from "node:perf_hooks";
 import type { Logger } from "../core/logger.js";
 import { NODE_STATES, type HostPort } from "../core/types.js";
 import { FrameDecoder, FrameError, frame } from "./frame-decoder.js";
+import { systemClock, systemNetwork, type Clock, type Network, type StreamConn, type StreamServer, type UdpSender, type UdpSocket } from "./net.js";
 import { ReplayGuard } from "./replay-guard.js";
 import type { Heartbeat, NodeState, PeerMessage } from "./role-types.js";
 import { open, Sender, type Envelope } from "./wire.js";
@@ -38,6 +35,9 @@ export interface PeerLinkOptions {
   /** reconnect cadence of the outbound peer connection */
   reconnectMs: number;
   log: Logger;
+  /** the real network and clock unless a simulation supplies its own */
+  network?: Network;
+  clock?: Clock;
 }
 
 export interface PeerLinkHandlers {
@@ -93,7 +93,7 @@ export function parsePeerMessage(type: string, b: Record<string, unknown>): Peer
 }
 
 interface Conn {
-  socket: net.Socket;
+  socket: StreamConn;
   decoder: FrameDecoder;
   authed: boolean;
   outbound: boolean;
@@ -102,23 +102,25 @@ interface Conn {
 export class PeerLink {
   private readonly sender: Sender;
   private readonly guard: ReplayGuard;
+  private readonly net: Network;
+  private readonly clock: Clock;
   /** per link: the socket heartbeats arrive on (bound to the link's address) */
-  private readonly udp = new Map<string, dgram.Socket>();
+  private readonly udp = new Map<string, UdpSocket>();
   /**
    * per link: the socket we send on, connected to the peer's heartbeat
    * address. A connected UDP socket is told when its datagram came back ICMP
    * "port unreachable" (ECONNREFUSED): the kernel's word that no process
    * listens there any more, within one round trip.
    */
-  private readonly out = new Map<string, dgram.Socket>();
-  private server: net.Server | null = null;
+  private readonly out = new Map<string, UdpSender>();
+  private server: StreamServer | null = null;
   private readonly conns = new Set<Conn>();
   private outbound: Conn | null = null;
-  private reconnectTimer: NodeJS.Timeout | null = null;
+  private reconnectTimer: unknown = null;
   private tcpUp = false;
   private stopped = false;
   private readonly counts: Record<string, number> = {};
-  private lastWarn = 0;
+  private lastWarn = -Infinity;
   /** seq → when and on which link we sent a lease request, for the grant that answers it */
   private readonly sentAt = new Map<number, { at: number; link: string }>();
 
@@ -126,52 +128,40 @@ export class PeerLink {
     private readonly opts: PeerLinkOptions,
     private readonly on: PeerLinkHandlers,
   ) {
+    this.net = opts.network ?? systemNetwork;
+    this.clock = opts.clock ?? systemClock;
     this.sender = new Sender({ pair: opts.pairId, from: opts.nodeId, inc: opts.incarnation, key: opts.key });
     this.guard = new ReplayGuard(opts.replayWindow);
   }
 
   async start(): Promise<void> {
     for (const link of this.opts.links) {
-      // a large receive buffer: a burst of junk must not crowd out real heartbeats
-      const sock = dgram.createSocket({ type: isIPv6(link.bind.host) ? "udp6" : "udp4", recvBufferSize: 1 << 20 });
-      await new Promise<void>((resolve, reject) => {
-        sock.once("error", reject);
-        sock.bind(link.bind.port, link.bind.host, () => {
-          sock.off("error", reject);
-          resolve();
-        });
-      });
-      sock.on("error", (err) => this.warn(`link ${link.name}: ${err.message}`, "udp_errors"));
-      sock.on("message", (buf) => this.onDatagram(link.name, buf));
-      this.udp.set(link.name, sock);
-      this.out.set(link.name, await this.openSender(link));
+      const name = link.name;
+      const sock = await this.net.bindUdp(link.bind, (buf) => this.onDatagram(name, buf), (msg) => this.warn(`link ${name}: ${msg}`, "udp_errors"));
+      this.udp.set(name, sock);
+      const refused = () => {
+        this.count(`refused_${name}`);
+        if (!this.stopped) this.on.linkRefused(name);
+      };
+      this.out.set(name, await this.net.connectUdp(link.bind.host, link.peer, refused, (msg) => this.warn(`link ${name} (sending): ${msg}`, "udp_errors")));
     }
-    const server = net.createServer((s) => this.adopt(s, false));
-    server.on("error", (err) => this.warn(`peer listener: ${err.message}`, "tcp_errors"));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.opts.listen.port, this.opts.listen.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    this.server = server;
+    this.server = await this.net.listenTcp(this.opts.listen, (s) => this.adopt(s, false), (msg) => this.warn(`peer listener: ${msg}`, "tcp_errors"));
     this.connect();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.reconnectTimer !== null) this.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     // stop accepting first: the peer reconnects every interval, and a
     // connection accepted after the sweep below would stay open
     const server = this.server;
     this.server = null;
-    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    const closed = server ? server.close() : Promise.resolve();
     for (const c of this.conns) c.socket.destroy();
     this.conns.clear();
     this.outbound = null;
-    await Promise.all([...this.udp.values(), ...this.out.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all([...this.udp.values(), ...this.out.values()].map((s) => s.close()));
     this.udp.clear();
     this.out.clear();
     await closed;
@@ -185,7 +175,7 @@ export class PeerLink {
 
   /** A heartbeat on every link; returns nothing: grants come back through the handler. */
   sendHeartbeat(hb: Heartbeat): void {
-    const now = performance.now();
+    const now = this.clock.now();
     for (const link of this.opts.links) {
       const { bytes, seq } = this.sender.seal(link.name, "hb", hb);
       if (hb.leaseReq) this.sentAt.set(seq, { at: now, link: link.name });
@@ -215,45 +205,14 @@ export class PeerLink {
   sendTcp(msg: PeerMessage): { seq: number; sentAt: number } | false {
     const conn = this.outbound?.authed ? this.outbound : [...this.conns].find((c) => c.authed);
     if (!conn) return false;
-    const sentAt = performance.now();
+    const sentAt = this.clock.now();
     const { bytes, seq } = this.sender.seal("tcp", msg.type, msg);
     conn.socket.write(frame(bytes));
     return { seq, sentAt };
   }
 
   private sendUdp(link: LinkConfig, bytes: Buffer): void {
-    const sock = this.out.get(link.name);
-    if (!sock) return;
-    try {
-      sock.send(bytes, (err) => {
-        if (err) this.count(`send_errors_${link.name}`);
-      });
-    } catch {
-      this.count(`send_errors_${link.name}`);
-    }
-  }
-
-  /** The sending socket of a link: on the link's own address, connected to the peer's. */
-  private async openSender(link: LinkConfig): Promise<dgram.Socket> {
-    const sock = dgram.createSocket({ type: isIPv6(link.bind.host) ? "udp6" : "udp4" });
-    await new Promise<void>((resolve, reject) => {
-      sock.once("error", reject);
-      sock.bind(0, link.bind.host, () => {
-        sock.connect(link.peer.port, link.peer.host, () => {
-          sock.off("error", reject);
-          resolve();
-        });
-      });
-    });
-    sock.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "ECONNREFUSED") {
-        this.count(`refused_${link.name}`);
-        if (!this.stopped) this.on.linkRefused(link.name);
-      } else this.warn(`link ${link.name} (sending): ${err.message}`, "udp_errors");
-    });
-    // nothing is expected here: heartbeats arrive on the link's own socket
-    sock.on("message", () => this.count(`unexpected_${link.name}`));
-    return sock;
+    this.out.get(link.name)?.send(bytes);
   }
 
   // -------------------------------------------------------------- receiving
@@ -299,16 +258,17 @@ export class PeerLink {
     }
   }
 
-  private adopt(socket: net.Socket, outbound: boolean): Conn {
+  private adopt(socket: StreamConn, outbound: boolean): Conn {
     if (this.stopped) socket.destroy();
-    socket.setNoDelay(true);
     const conn: Conn = { socket, decoder: new FrameDecoder(1 << 20), authed: false, outbound };
     this.conns.add(conn);
-    socket.on("data", (chunk) => this.onData(conn, chunk));
-    socket.on("error", (err: NodeJS.ErrnoException) => {
-      this.count(`tcp_${(err.code ?? "error").toLowerCase()}`);
+    socket.onData((chunk) => this.onData(conn, chunk));
+    socket.onError((code) => {
+      this.count(`tcp_${code.toLowerCase()}`);
+      // nothing listens there: the peer's process is not running on a live host
+      if (outbound && code === "ECONNREFUSED" && !this.stopped) this.on.tcp("refused");
     });
-    socket.on("close", () => this.onClose(conn));
+    socket.onClose(() => this.onClose(conn));
     // an outbound connection proves itself with a hello the peer authenticates
     if (outbound) socket.write(frame(this.sender.seal("tcp", "hello", {}).bytes));
     return conn;
@@ -371,19 +331,12 @@ export class PeerLink {
 
   private connect(): void {
     if (this.stopped || this.outbound) return;
-    const { host, port } = this.opts.peerAddress;
-    const socket = net.connect({ host, port });
-    const conn = this.adopt(socket, true);
-    this.outbound = conn;
-    socket.once("error", (err: NodeJS.ErrnoException) => {
-      // nothing listens there: the peer's process is not running on a live host
-      if (err.code === "ECONNREFUSED" && !this.stopped) this.on.tcp("refused");
-    });
+    this.outbound = this.adopt(this.net.connectTcp(this.opts.peerAddress), true);
   }
 
   private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    this.reconnectTimer = setTimeout(() => {
+    if (this.stopped || this.reconnectTimer !== null) return;
+    this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = null;
       this.connect();
     }, this.opts.reconnectMs);
@@ -394,7 +347,7 @@ export class PeerLink {
   private drop(counter: string, why: string): null {
     this.count(counter);
     this.count("rejected_total");
-    const now = performance.now();
+    const now = this.clock.now();
     if (now - this.lastWarn > 5000) {
       this.lastWarn = now;
       this.opts.log.warn({ counter }, `dropped a peer message: ${why} (further drops counted, logged at most every 5 s)`);

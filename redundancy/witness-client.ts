@@ -8,9 +8,8 @@
 // (reqInc is ours and reqSeq is waiting). That last check is what really binds
 // a reply to its request: our seqs never repeat within an incarnation and our
 // incarnation grows at every start, so an old reply can match nothing.
-import dgram from "node:dgram";
 import { isIPv6 } from "node:net";
-import { performance } from "node:perf_hooks";
+import { systemClock, systemNetwork, type Clock, type Network, type UdpSocket } from "./net.js";
 import { ReplayGuard } from "./replay-guard.js";
 import { open, Sender } from "./wire.js";
 import {
@@ -33,13 +32,16 @@ export interface WitnessClientOptions {
   key: Buffer;
   timeoutMs: number;
   bind?: { host: string; port: number };
+  /** the real network and clock unless a simulation supplies its own */
+  network?: Network;
+  clock?: Clock;
 }
 
 export type WitnessResult = { reply: WitnessReply; sentAt: number; rtt: number } | { timeout: true; sentAt: number };
 
 interface Outstanding {
   sentAt: number;
-  timer: NodeJS.Timeout;
+  timer: unknown;
   resolve: (r: WitnessResult) => void;
 }
 
@@ -79,14 +81,18 @@ export class WitnessClient {
   private readonly guard = new ReplayGuard(64);
   private readonly outstanding = new Map<number, Outstanding>();
   private readonly counts: Record<string, number> = Object.create(null) as Record<string, number>;
-  private socket: dgram.Socket | null = null;
+  private socket: UdpSocket | null = null;
   private stopped = false;
+  private readonly clock: Clock;
+  private readonly net: Network;
 
   constructor(opts: WitnessClientOptions) {
     if (!Number.isSafeInteger(opts.timeoutMs) || opts.timeoutMs < 1) throw new RangeError(`timeoutMs must be a positive integer, got ${opts.timeoutMs}`);
     const port = opts.address.port;
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`witness port must be 1–65535, got ${port}`);
     this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.net = opts.network ?? systemNetwork;
     this.sender = new Sender({ pair: opts.pair, from: opts.from, inc: opts.inc, key: opts.key });
   }
 
@@ -94,35 +100,22 @@ export class WitnessClient {
     if (this.socket) throw new Error("witness client already started");
     if (this.stopped) throw new Error("witness client was stopped; make a new one");
     const v6 = isIPv6(this.opts.bind?.host ?? this.opts.address.host);
-    const socket = dgram.createSocket({ type: v6 ? "udp6" : "udp4" });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: Error) => {
-        socket.close();
-        reject(e);
-      };
-      socket.once("error", onError);
-      socket.bind(this.opts.bind?.port ?? 0, this.opts.bind?.host, () => {
-        socket.off("error", onError);
-        resolve();
-      });
-    });
-    socket.on("error", () => this.count("socket_errors"));
-    socket.on("message", (msg) => this.onMessage(msg));
-    this.socket = socket;
+    const bind = this.opts.bind ?? { host: v6 ? "::" : "0.0.0.0", port: 0 };
+    this.socket = await this.net.bindUdp(bind, (msg) => this.onMessage(msg), () => this.count("socket_errors"));
   }
 
   /** Resolves every outstanding request as a timeout and closes the socket. */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const [seq, o] of this.outstanding) {
-      clearTimeout(o.timer);
+      this.clock.clearTimeout(o.timer);
       this.outstanding.delete(seq);
       o.resolve({ timeout: true, sentAt: o.sentAt });
     }
     const socket = this.socket;
     if (!socket) return;
     this.socket = null;
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await socket.close();
   }
 
   counters(): Record<string, number> {
@@ -141,14 +134,14 @@ export class WitnessClient {
     if (op === "announce" && extra?.silenceMs === undefined) throw new RangeError("announce needs silenceMs");
     const socket = this.socket;
     if (!socket) {
-      if (this.stopped) return Promise.resolve({ timeout: true, sentAt: performance.now() });
+      if (this.stopped) return Promise.resolve({ timeout: true, sentAt: this.clock.now() });
       throw new Error("witness client not started");
     }
     const body = { op, epoch, leaseMs, ...(extra?.silenceMs === undefined ? {} : { silenceMs: extra.silenceMs }) };
     const { bytes, seq } = this.sender.seal(WITNESS_CHANNEL, WITNESS_REQ, body);
     return new Promise<WitnessResult>((resolve) => {
-      const sentAt = performance.now();
-      const timer = setTimeout(() => {
+      const sentAt = this.clock.now();
+      const timer = this.clock.setTimeout(() => {
         this.outstanding.delete(seq);
         this.count("timeouts");
         resolve({ timeout: true, sentAt });
@@ -156,13 +149,7 @@ export class WitnessClient {
       this.outstanding.set(seq, { sentAt, timer, resolve });
       this.count("sent");
       // On a send error the timer still decides: a caller retrying at once would spin.
-      try {
-        socket.send(bytes, this.opts.address.port, this.opts.address.host, (err) => {
-          if (err) this.count("send_errors");
-        });
-      } catch {
-        this.count("send_errors");
-      }
+      socket.send(bytes, this.opts.address);
     });
   }
 
@@ -191,9 +178,9 @@ export class WitnessClient {
       if (verdict !== "ok") return this.count(`rejected_${verdict.replace(/-/g, "_")}`);
       if (!waiting) return this.count("rejected_unmatched");
       this.outstanding.delete(parsed.reqSeq);
-      clearTimeout(waiting.timer);
+      this.clock.clearTimeout(waiting.timer);
       this.count("replies");
-      waiting.resolve({ reply: parsed.reply, sentAt: waiting.sentAt, rtt: performance.now() - waiting.sentAt });
+      waiting.resolve({ reply: parsed.reply, sentAt: waiting.sentAt, rtt: this.clock.now() - waiting.sentAt });
     } catch {
       this.count("internal_errors");
     }

@@ -4,10 +4,9 @@
 // limited): a witness never tells an unauthenticated sender anything, and bad
 // datagrams never stop it (S4, S5).
 import { randomInt } from "node:crypto";
-import dgram from "node:dgram";
-import { isIPv6 } from "node:net";
-import { performance } from "node:perf_hooks";
 import type { Logger, LogSource } from "../core/logger.js";
+import type { HostPort } from "../core/types.js";
+import { systemClock, systemNetwork, type Clock, type Network, type UdpSocket } from "./net.js";
 import { ReplayGuard } from "./replay-guard.js";
 import { open, Sender, type Envelope } from "./wire.js";
 import { WITNESS_CHANNEL, WITNESS_FROM, WITNESS_OPS, WITNESS_REPLY, WITNESS_REQ, WitnessCore, type WitnessOp, type WitnessReply, type WitnessRequest } from "./witness-core.js";
@@ -26,6 +25,9 @@ export interface WitnessServerOptions {
   maxLeaseMs?: number;
   logs: LogSource;
   replayWindow?: number;
+  /** the real network and clock unless a simulation supplies its own */
+  network?: Network;
+  clock?: Clock;
 }
 
 /** Body of a witness request envelope, or why it is not one. */
@@ -71,7 +73,9 @@ export class WitnessServer {
   private readonly counts: Record<string, number> = Object.create(null) as Record<string, number>;
   private readonly limiter = new RateLimitedLog();
   private core: WitnessCore | null = null;
-  private socket: dgram.Socket | null = null;
+  private socket: UdpSocket | null = null;
+  private readonly clock: Clock;
+  private readonly net: Network;
   private address: { host: string; port: number } | null = null;
 
   constructor(opts: WitnessServerOptions) {
@@ -80,33 +84,26 @@ export class WitnessServer {
     if (!Number.isSafeInteger(this.maxLeaseMs) || this.maxLeaseMs < 1) throw new RangeError(`maxLeaseMs must be a positive integer, got ${opts.maxLeaseMs}`);
     this.guard = new ReplayGuard(opts.replayWindow ?? 64);
     this.log = opts.logs.get("witness");
+    this.clock = opts.clock ?? systemClock;
+    this.net = opts.network ?? systemNetwork;
   }
 
   async start(): Promise<{ host: string; port: number }> {
     if (this.socket) throw new Error("witness server already started");
-    const socket = dgram.createSocket({ type: isIPv6(this.opts.listen.host) ? "udp6" : "udp4" });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: Error) => {
-        socket.close();
-        reject(e);
-      };
-      socket.once("error", onError);
-      socket.bind(this.opts.listen.port, this.opts.listen.host, () => {
-        socket.off("error", onError);
-        resolve();
-      });
-    });
-    socket.on("error", (e) => {
-      this.count("socket_errors");
-      this.log.warn({ err: e.message }, "witness socket error");
-    });
-    socket.on("message", (msg, rinfo) => this.onMessage(msg, rinfo));
+    const socket = await this.net.bindUdp(
+      this.opts.listen,
+      (msg, from) => this.onMessage(msg, from),
+      (message) => {
+        this.count("socket_errors");
+        this.log.warn({ err: message }, "witness socket error");
+      },
+    );
     this.socket = socket;
     // The quiet period runs from here: the witness does not know what it granted before.
-    this.core = new WitnessCore({ maxLeaseMs: this.maxLeaseMs, startedAt: performance.now() });
-    const a = socket.address();
-    this.address = { host: a.address, port: a.port };
-    this.log.info({ listen: `${a.address}:${a.port}`, maxLeaseMs: this.maxLeaseMs, pairs: [...this.opts.keys.keys()], anyPair: !!this.opts.defaultKey }, "witness listening");
+    this.core = new WitnessCore({ maxLeaseMs: this.maxLeaseMs, startedAt: this.clock.now() });
+    const a = socket.address;
+    this.address = { ...a };
+    this.log.info({ listen: `${a.host}:${a.port}`, maxLeaseMs: this.maxLeaseMs, pairs: [...this.opts.keys.keys()], anyPair: !!this.opts.defaultKey }, "witness listening");
     return { ...this.address };
   }
 
@@ -114,7 +111,7 @@ export class WitnessServer {
     const socket = this.socket;
     if (!socket) return;
     this.socket = null;
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await socket.close();
     this.log.info("witness stopped");
   }
 
@@ -133,14 +130,14 @@ export class WitnessServer {
 
   private keyFor = (pair: string): Buffer | undefined => this.opts.keys.get(pair) ?? this.opts.defaultKey;
 
-  private drop(reason: string, detail: string, rinfo: dgram.RemoteInfo, level: "debug" | "warn"): void {
+  private drop(reason: string, detail: string, rinfo: HostPort, level: "debug" | "warn"): void {
     this.count(`rejected_${reason.replace(/-/g, "_")}`);
-    this.limiter.run(reason, performance.now(), (suppressed) => {
-      this.log[level]({ reason, detail, src: `${rinfo.address}:${rinfo.port}`, suppressed }, "witness dropped a datagram");
+    this.limiter.run(reason, this.clock.now(), (suppressed) => {
+      this.log[level]({ reason, detail, src: `${rinfo.host}:${rinfo.port}`, suppressed }, "witness dropped a datagram");
     });
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onMessage(msg: Buffer, rinfo: HostPort): void {
     try {
       this.count("received");
       const core = this.core;
@@ -170,9 +167,9 @@ export class WitnessServer {
     }
   }
 
-  private answer(core: WitnessCore, socket: dgram.Socket, env: Envelope, req: WitnessRequest, rinfo: dgram.RemoteInfo): void {
+  private answer(core: WitnessCore, socket: UdpSocket, env: Envelope, req: WitnessRequest, rinfo: HostPort): void {
     const before = core.record(req.pair);
-    const reply: WitnessReply = core.handle(req, performance.now());
+    const reply: WitnessReply = core.handle(req, this.clock.now());
     this.count(reply.granted ? "granted" : "refused");
     this.count(`op_${req.op}`);
     const was = before ?? { holder: null, epoch: 0 };
@@ -185,12 +182,8 @@ export class WitnessServer {
     const sender = this.senderFor(req.pair);
     if (!sender) return;
     const { bytes } = sender.seal(WITNESS_CHANNEL, WITNESS_REPLY, { ...reply, reqSeq: env.seq, reqInc: env.inc });
-    socket.send(bytes, rinfo.port, rinfo.address, (err) => {
-      if (err) {
-        this.count("send_errors");
-        this.limiter.run("send-error", performance.now(), (suppressed) => this.log.warn({ err: err.message, suppressed }, "witness reply not sent"));
-      } else this.count("replied");
-    });
+    socket.send(bytes, rinfo);
+    this.count("replied");
   }
 
   private senderFor(pair: string): Sender | undefined {
