@@ -34,12 +34,24 @@ export function linksDown(peer: PeerView, now: number, timeoutMs: number): numbe
  */
 export function peerProcessDead(peer: PeerView, now: number, intervalMs: number, misses: number): boolean {
   if (peer.heardAt === null || peer.tcpUp) return false;
-  const evidence = Math.max(peer.lostAt ?? -Infinity, peer.byeAt ?? -Infinity);
-  if (evidence === -Infinity) return false;
   const silence = misses * intervalMs;
-  // the connection loss must belong to this silence, not to an old incident
-  if (evidence < peer.heardAt - silence) return false;
-  return now - peer.heardAt >= silence;
+  if (now - peer.heardAt < silence) return false;
+  // a clean goodbye is the peer's own word; a lost connection must belong to this silence
+  return (peer.byeAt !== null && peer.byeAt >= peer.heardAt - silence) || connectionLostAsHeartbeatsStopped(peer, intervalMs);
+}
+
+/**
+ * The peer connection was closed, reset or refused by the peer's host when
+ * its heartbeats stopped: no earlier than an interval before the last one
+ * (a datagram in flight may land after the close) and no later than two
+ * heartbeats after it (the heartbeats may stop on one path a moment before
+ * the process dies). A connection lost long after the silence began (a
+ * firewall rule put in later, a path that heals) says nothing about it.
+ */
+export function connectionLostAsHeartbeatsStopped(peer: PeerView, intervalMs: number): boolean {
+  if (peer.heardAt === null || peer.lostAt === null) return false;
+  const due = peer.heardAt + 2 * intervalMs + Math.max(20, Math.round(intervalMs / 5));
+  return peer.lostAt >= peer.heardAt - intervalMs && peer.lostAt <= due;
 }
 
 /**
@@ -48,18 +60,21 @@ export function peerProcessDead(peer: PeerView, now: number, intervalMs: number,
  *  - the peer connection was closed or reset by the peer's host, or refused
  *    (nothing listens), around the time the heartbeats stopped, and
  *  - on EVERY heartbeat link, a datagram sent after the last heartbeat came
- *    back ICMP "port unreachable" (nothing listens on its heartbeat port).
- * A frozen process or a lost host gives neither signal. A REJECT firewall
- * rule forges both, so this is never enough alone: the witness must not have
- * heard the active either (the caller asks it), and a heartbeat that arrives
- * cancels the takeover. Without a witness the slower peerProcessDead applies.
+ *    back ICMP "port unreachable" (nothing listens on its heartbeat port),
+ *    and still does: the last refusal is at most two intervals old (a dead
+ *    process's ports refuse every heartbeat we send; a frozen one's do not), and
+ *  - the heartbeat that was due did not come: silence for one interval and a
+ *    margin (`silenceMs`), not the several missed heartbeats of peerProcessDead.
+ * A frozen process or a lost host gives no such signal. A REJECT firewall
+ * rule forges the first two, so a live process behind one is protected by
+ * the third (its heartbeats keep arriving) and by the witness, which must not
+ * have heard it for as long either; without a witness peerProcessDead applies.
  */
-export function peerProcessGone(peer: PeerView, intervalMs: number): boolean {
+export function peerProcessGone(peer: PeerView, now: number, intervalMs: number, silenceMs: number): boolean {
   if (peer.heardAt === null || peer.tcpUp) return false;
   const heard = peer.heardAt;
-  const conn = Math.max(peer.lostAt ?? -Infinity, peer.byeAt ?? -Infinity);
-  // the connection loss belongs to this silence (a datagram in flight may land just after it)
-  if (conn < heard - intervalMs) return false;
+  if (now - heard < silenceMs) return false;
+  if (!connectionLostAsHeartbeatsStopped(peer, intervalMs)) return false;
   const links = Object.values(peer.refusedAt);
-  return links.length > 0 && links.every((at) => at !== null && at > heard);
+  return links.length > 0 && links.every((at) => at !== null && at > heard && now - at <= 2 * intervalMs);
 }

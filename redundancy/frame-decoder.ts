@@ -15,7 +15,9 @@ export class FrameError extends Error {
   }
 }
 
-const HEADER = 4;
+/** bytes of the length prefix before each frame's payload */
+export const frameHeaderBytes = 4;
+const HEADER = frameHeaderBytes;
 const MAX_LENGTH = 0xffff_ffff;
 
 /** One frame: length prefix + payload. */

@@ -91,7 +91,8 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     await this.witness?.start();
     // the start-up listening window (startupWaitMs) begins now, not when the
     // node was built: loading the drivers and the API may have taken a while
-    this.s = initialState(this.params, this.opts.store.epoch, this.clock.now(), this.s.context, this.opts.store.proposed);
+    const { level, levelSettled } = this.s; // what the node said of its health before it joined
+    this.s = { ...initialState(this.params, this.opts.store.epoch, this.clock.now(), this.s.context, this.opts.store.proposed), level, levelSettled };
     this.started = true;
     let last = this.clock.now();
     const tick = () => {
@@ -171,8 +172,14 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     return leaseRemaining(this.params, this.s, this.clock.now());
   }
 
-  setLevel(level: number): void {
-    if (level !== this.s.level) this.dispatch({ type: "level", level });
+  /** The node's service level, and whether it counts yet (start-up grace over); kept until the node joins the pair. */
+  setLevel(level: number, settled = true): void {
+    if (level === this.s.level && settled === this.s.levelSettled) return;
+    if (!this.started) {
+      this.s = { ...this.s, level: Math.max(0, Math.min(255, Math.round(level))), levelSettled: settled };
+      return;
+    }
+    this.dispatch({ type: "level", level, settled });
   }
 
   /** The PLC watchdog's reading, when one is configured. */

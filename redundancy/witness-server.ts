@@ -119,6 +119,11 @@ export class WitnessServer {
     return { ...this.counts };
   }
 
+  /** One pair's record (a copy), or undefined if the witness never heard of it. */
+  record(pair: string): { holder: string | null; epoch: number; expiresAt: number } | undefined {
+    return this.core?.record(pair);
+  }
+
   /** What the witness holds, for tests and status. */
   snapshot(): object {
     return this.core?.snapshot() ?? {};

@@ -96,13 +96,16 @@ export function onGrant(m: Ctx, source: "peer" | "witness", sentAt: number, leas
 }
 
 export function onTcp(m: Ctx, status: "up" | "down" | "refused"): void {
-  const { s, now } = m;
+  const { p, s, now } = m;
   if (status === "up") {
     s.peer.tcpUp = true;
     return;
   }
   const lost = s.peer.tcpUp || status === "refused";
-  if (lost) s.peer.lostAt = now;
+  // keep the first loss after the last heartbeat: repeated refusals of our
+  // reconnects say the same thing later, and must not make a loss look recent
+  const old = s.peer.lostAt === null || (s.peer.heardAt !== null && s.peer.lostAt < s.peer.heardAt - p.intervalMs);
+  if (lost && (s.peer.tcpUp || old)) s.peer.lostAt = now;
   s.peer.tcpUp = false;
   // The active's connection went: ask every link now whether its process is
   // still there (a datagram to a closed port comes back "port unreachable"

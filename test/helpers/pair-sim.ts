@@ -1,33 +1,47 @@
-// A deterministic discrete-event simulator of a Tandem pair, for the role
-// state machine (redundancy/role-machine.ts): two machines ("a" the preferred
-// main, "b" the secondary), two heartbeat links ("lan", "plant"), the peer TCP
-// connection, an optional witness (the real WitnessCore), a fake clock and a
-// network that turns each side's effects into the other side's events.
+// A deterministic simulated pair that runs the code that ships: two real
+// PairRuntimes (role machine, peer link with its envelopes and replay guard,
+// witness client) and a real WitnessServer, on the simulated clock and
+// network of sim-net.ts. "a" is the preferred main, "b" the secondary; two
+// heartbeat links ("lan", "plant"), the peer connection ("tcp") and the
+// witness network ("wit"). Each node's disk is in memory and survives its
+// restarts.
 //
-// Faults are injected between runs (cut a link, cut tcp, kill, restart, pause,
-// stop the witness, isolate a node from the witness). After EVERY step the
-// invariants are checked and a violation throws with the trace:
+// Faults are injected between runs (cut a link, one direction only, REJECT,
+// kill, restart, pause, stop the witness, cut a node from the witness, a
+// full disk). After EVERY step the invariants are checked and a violation
+// throws with the trace:
 //   S1  never two nodes for which canAct() is true at the same instant
 //       (a paused node counts with the lease it would check on resume);
-//   E   epochs persisted never decrease, and a heartbeat never carries an
-//       epoch that is not on the sender's disk yet (persist before announce);
+//   E   epochs persisted never decrease, and nothing a node sends (datagram,
+//       frame or witness request) carries an epoch that is not on its disk yet;
+//       a node never faults on its own (only when its disk is made to fail);
 //   S3  an unplanned takeover (dead process, witness, operator promote)
 //       enters active-held, and active-held leaves only by confirm, reject
 //       or the auto-confirm delay; a node whose context was last driven by
 //       the other node never becomes plain active without a handover;
 //   G   a node that granted a lease does not become active (election or
 //       witness path) before that grant ran out by its own clock.
-import { WitnessCore } from "../../redundancy/witness-core.js";
-import { persistOrderProblems } from "../../redundancy/effects.js";
-import { canAct, initialState, isActive, step } from "../../redundancy/role-machine.js";
-import type { Effect, Event, Heartbeat, OpAction, PeerMessage, RoleParams, RoleState, WitnessOp, WitnessReply } from "../../redundancy/role-types.js";
-import type { Actor, NodeState } from "../../runtime/node-api.js";
+import { TandemError } from "../../core/errors.js";
+import { nullLogger } from "../../core/logger.js";
+import type { Actor, HostPort, NodeState } from "../../core/types.js";
+import { frameHeaderBytes } from "../../redundancy/frame-decoder.js";
+import { PairRuntime } from "../../redundancy/pair-runtime.js";
+import { isActive } from "../../redundancy/role-machine.js";
+import type { Effect, Event, OpAction, PeerMessage, RoleParams, RoleState } from "../../redundancy/role-types.js";
+import { encode, keyFromSecret, open } from "../../redundancy/wire.js";
+import { WitnessServer } from "../../redundancy/witness-server.js";
+import { silentLogs } from "../../runtime/logging.js";
 import { prng } from "./prng.js";
+import { SimWorld, splitHost, type Proc } from "./sim-net.js";
 
 export type NodeId = "a" | "b";
 export const LINKS = ["lan", "plant"] as const;
 export type LinkName = (typeof LINKS)[number];
 export const PAIR = "line1";
+const KEY = keyFromSecret("simulated-pair-key-0123456789abcdef0123");
+const WITNESS: HostPort = { host: "w.wit", port: 7400 };
+const PEER_PORT = 7100;
+const LINK_PORT: Record<LinkName, number> = { lan: 7001, plant: 7002 };
 
 /** The product defaults (runtime/config/schema.ts). */
 export function defaultParams(id: NodeId, over: Partial<RoleParams> = {}): RoleParams {
@@ -57,7 +71,6 @@ export function defaultParams(id: NodeId, over: Partial<RoleParams> = {}): RoleP
 export const operator: Actor = { user: "olga", role: "operator", from: "hmi" };
 export const admin: Actor = { user: "adam", role: "admin", from: "cli" };
 
-
 export interface SimOptions {
   witness?: boolean;
   /** params for both nodes, then per node */
@@ -66,10 +79,9 @@ export interface SimOptions {
   b?: Partial<RoleParams>;
   /** one-way network delay, ms */
   delayMs?: number;
-  /** extra random delay per heartbeat/grant, 0..jitterMs (reorders them); seeded */
+  /** extra random delay per datagram, 0..jitterMs (reorders them); seeded */
   jitterMs?: number;
   seed?: number;
-  tickMs?: number;
   /** how long a witness client waits for an answer */
   witnessTimeoutMs?: number;
   /** epochs already on disk */
@@ -92,86 +104,63 @@ export interface TraceEntry {
   reason: string;
 }
 
+/** The node's disk: what survives its restarts. */
+class Disk {
+  history: number[];
+  proposed: number;
+  incarnation = 0;
+  /** did the last process stop cleanly as the owner of the process context (or never run)? */
+  cleanOwner = true;
+  /** make every write fail (a full disk) */
+  failing = false;
+  constructor(epoch: number) {
+    this.history = [epoch];
+    this.proposed = epoch;
+  }
+  get epoch(): number {
+    return Math.max(...this.history);
+  }
+}
+
+/** What the pair runtime needs of an epoch store, on the in-memory disk. */
+class MemStore {
+  readonly incarnation: number;
+  readonly cleanOwner: boolean;
+  constructor(private readonly disk: Disk) {
+    this.incarnation = ++disk.incarnation;
+    this.cleanOwner = disk.cleanOwner;
+    disk.cleanOwner = false; // running: a crash leaves it so
+  }
+  get epoch(): number {
+    return this.disk.epoch;
+  }
+  get proposed(): number {
+    return Math.max(this.disk.epoch, this.disk.proposed);
+  }
+  persist(epoch: number, proposed = epoch): void {
+    if (this.disk.failing) throw new TandemError("TANDEM_ERR_EPOCH_STORE", ["(simulated disk)", "cannot write: ENOSPC: no space left on device"]);
+    if (epoch > this.disk.epoch) this.disk.history.push(epoch);
+    this.disk.proposed = Math.max(this.disk.proposed, proposed, epoch);
+  }
+}
+
 interface SimNode {
-  id: NodeId;
-  p: RoleParams;
-  s: RoleState;
-  alive: boolean;
-  started: boolean;
-  pausedUntil: number | null;
-  /** the node's "disk": epochs persisted, in order */
-  disk: number[];
-  /** the highest epoch it offered the witness, on its disk */
-  proposedOnDisk: number;
-  hbSeq: number;
-  /** sentAt of every heartbeat, by link:seq */
-  sentAt: Map<string, number>;
-  acceptSentAt: number | null;
+  readonly id: NodeId;
+  readonly p: RoleParams;
+  readonly disk: Disk;
+  proc: Proc | null;
+  runtime: PairRuntime | null;
+  /** the last state, also after the process died */
+  last: RoleState;
   witnessCut: boolean;
   /** latest lease promise this node sent (send-grant), by its clock */
   promisedUntil: number;
   effects: { t: number; fx: Effect }[];
   replies: Map<number, Extract<Effect, { type: "reply" }>>;
-  /** for S3: the step event that led here */
-  lastEvent: Event | null;
-  /** the process context on this node's disk: who drove it last (replicated while it ran) */
-  diskContext: { node: NodeId; epoch: number } | null;
+  /** the id the runtime gave the last operator action */
+  lastOp: number;
+  faults: string[];
 }
-
-type Item =
-  | { kind: "deliver"; to: NodeId; ev: Event; incarnation: number }
-  | { kind: "witness-req"; from: NodeId; op: WitnessOp; epoch: number; leaseMs: number; silenceMs?: number; sentAt: number; incarnation: number }
-  | { kind: "tick" }
-  | { kind: "call"; fn: () => void };
-
-interface Queued {
-  at: number;
-  seq: number;
-  item: Item;
-}
-
-/** A binary heap on (at, seq): same-time items run in the order they were queued. */
-class Queue {
-  private h: Queued[] = [];
-  get size(): number {
-    return this.h.length;
-  }
-  peek(): Queued | undefined {
-    return this.h[0];
-  }
-  push(q: Queued): void {
-    const h = this.h;
-    h.push(q);
-    let i = h.length - 1;
-    while (i > 0) {
-      const up = (i - 1) >> 1;
-      if (less(h[up], h[i])) break;
-      [h[up], h[i]] = [h[i], h[up]];
-      i = up;
-    }
-  }
-  pop(): Queued | undefined {
-    const h = this.h;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && less(h[l], h[m])) m = l;
-        if (r < h.length && less(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i], h[m]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-const less = (x: Queued, y: Queued): boolean => x.at < y.at || (x.at === y.at && x.seq < y.seq);
 
 export class InvariantError extends Error {}
 
@@ -187,10 +176,11 @@ export class OpHandle {
   }
 }
 
+const immediate = () => new Promise<void>((r) => setImmediate(r));
+
 export class PairSim {
-  now = 0;
+  readonly world: SimWorld;
   readonly delayMs: number;
-  readonly tickMs: number;
   readonly witnessTimeoutMs: number;
   readonly strict: boolean;
   readonly trace: TraceEntry[] = [];
@@ -198,81 +188,78 @@ export class PairSim {
   readonly links: Record<LinkName, boolean> = { lan: true, plant: true };
   /** per-link extra delay, ms (late heartbeats) */
   readonly linkDelay: Record<LinkName, number> = { lan: 0, plant: 0 };
-  /** one-way cuts: `${link}:${from}` drops what `from` sends on that link */
+  /** one-way cuts: `${link}:${from}` drops what `from` sends on that link ("tcp" for the peer connection) */
   readonly oneWay = new Set<string>();
-  /** REJECT rules: `${link}:${from}` refuses what `from` sends on that link (ICMP port unreachable back) */
+  /** REJECT rules: `${link}:${from}` refuses what `from` sends on that link ("tcp" too) */
   readonly rejected = new Set<string>();
+  /** the random schedules may put REJECT rules in place in this run */
+  rejectsAllowed = false;
   readonly jitterMs: number;
   private readonly rand: () => number;
+  /** the peer connection's path (a cut holds its segments until it heals) */
   tcpUp = true;
-  /** drop peer messages matching this (a message lost with its connection) */
+  /** drop peer-connection messages matching this: each goes down with its connection */
   dropPeer: ((m: PeerMessage) => boolean) | null = null;
-  witness: WitnessCore | null = null;
+  private witnessServer: WitnessServer | null = null;
+  private witnessProc: Proc | null = null;
   readonly witnessConfigured: boolean;
-  steps = 0;
-  private pendingFx: Effect[] | null = null;
-  private readonly q = new Queue();
-  private qseq = 0;
-  private opId = 0;
   private readonly nodes: Record<NodeId, SimNode>;
-  private readonly incarnation: Record<NodeId, number> = { a: 0, b: 0 };
+  private procs = 0;
   /** for S3: the last node (and epoch) that could act, i.e. that drove the process context */
   contextWriter: { node: NodeId; epoch: number } | null = null;
+  private checking = false;
 
   constructor(opts: SimOptions = {}) {
     this.delayMs = opts.delayMs ?? 1;
-    this.tickMs = opts.tickMs ?? 10;
     this.witnessTimeoutMs = opts.witnessTimeoutMs ?? 250;
     this.strict = opts.strict ?? true;
     this.witnessConfigured = opts.witness ?? false;
     this.jitterMs = opts.jitterMs ?? 0;
-    this.rand = rng(opts.seed ?? 1);
+    this.rand = prng(opts.seed ?? 1);
+    this.world = new SimWorld({ verdict: (l, f, t) => this.verdict(l, f, t), latency: (l) => this.latency(l) });
+    this.world.afterStep = () => this.check("step");
+    this.world.tap = (proc, to, bytes) => this.checkSent(proc, to, bytes);
+    this.world.dropStream = (proc, bytes) => this.dropFrame(bytes);
     const mk = (id: NodeId, over: Partial<RoleParams> | undefined, epoch: number): SimNode => {
       const p = defaultParams(id, { witness: this.witnessConfigured, ...opts.params, ...over });
-      return {
-        id,
-        p,
-        s: initialState(p, epoch, 0),
-        alive: false,
-        started: false,
-        pausedUntil: null,
-        disk: [epoch],
-        proposedOnDisk: epoch,
-        hbSeq: 0,
-        sentAt: new Map(),
-        acceptSentAt: null,
-        witnessCut: false,
-        promisedUntil: 0,
-        effects: [],
-        replies: new Map(),
-        lastEvent: null,
-        diskContext: null,
-      };
+      const disk = new Disk(epoch);
+      return { id, p, disk, proc: null, runtime: null, last: null as never, witnessCut: false, promisedUntil: 0, effects: [], replies: new Map(), lastOp: 0, faults: [] };
     };
     this.nodes = { a: mk("a", opts.a, opts.epochA ?? 0), b: mk("b", opts.b, opts.epochB ?? 0) };
-    if (this.witnessConfigured) this.witness = new WitnessCore({ maxLeaseMs: this.nodes.a.p.leaseMs, startedAt: -(opts.witnessUpForMs ?? 60_000) });
-    this.schedule(0, { kind: "tick" });
+    if (this.witnessConfigured) this.launchWitness(opts.witnessUpForMs ?? 60_000);
     for (const id of opts.start ?? ["a", "b"]) this.start(id);
+  }
+
+  get now(): number {
+    return this.world.now;
+  }
+  get steps(): number {
+    return this.world.steps;
   }
 
   // ------------------------------------------------------------ inspection
 
-  node(id: NodeId): SimNode {
-    return this.nodes[id];
+  node(id: NodeId): SimNode & { s: RoleState; proposedOnDisk: number } {
+    const n = this.nodes[id];
+    return Object.assign(n, { s: n.runtime?.state ?? n.last, proposedOnDisk: Math.max(n.disk.epoch, n.disk.proposed) });
+  }
+  alive(id: NodeId): boolean {
+    return this.nodes[id].proc?.alive === true;
   }
   state(id: NodeId): NodeState | "dead" {
-    return this.nodes[id].alive ? this.nodes[id].s.state : "dead";
+    const n = this.nodes[id];
+    return this.alive(id) && n.runtime ? n.runtime.state.state : "dead";
   }
   epoch(id: NodeId): number {
-    return this.nodes[id].s.epoch;
+    return this.node(id).s.epoch;
   }
   /** highest epoch on the node's disk */
   persisted(id: NodeId): number {
-    return Math.max(...this.nodes[id].disk);
+    return this.nodes[id].disk.epoch;
   }
   canAct(id: NodeId): boolean {
     const n = this.nodes[id];
-    return n.alive && canAct(n.p, n.s, this.now);
+    return this.alive(id) && n.runtime !== null && n.runtime.canAct();
   }
   /** who may act right now */
   actors(): NodeId[] {
@@ -287,6 +274,11 @@ export class PairSim {
   transitions(id?: NodeId): TraceEntry[] {
     return this.trace.filter((t) => id === undefined || t.node === id);
   }
+  /** the witness's record of a pair, when a witness runs */
+  get witness(): { record(pair: string): { holder: string | null; epoch: number } | undefined } | null {
+    const w = this.witnessServer;
+    return w ? { record: (pair) => w.record(pair) } : null;
+  }
   /** the trace as text, for failure messages */
   show(last = 40): string {
     return this.trace
@@ -298,49 +290,45 @@ export class PairSim {
   // ------------------------------------------------------------ running
 
   /** run the clock forward by ms, stepping everything due */
-  run(ms: number): this {
+  async run(ms: number): Promise<this> {
     const end = this.now + ms;
-    for (;;) {
-      const top = this.q.peek();
-      if (!top || top.at > end) break;
-      this.q.pop();
-      this.now = top.at;
-      this.exec(top.item);
-    }
-    this.now = end;
+    do {
+      await immediate(); // what the last step (or the test) set going finishes first, as on a real event loop
+      this.throwIfBreached();
+    } while (this.world.stepOnce(end));
+    this.world.now = end;
     this.check("run");
+    this.throwIfBreached();
     return this;
   }
 
   /** run until pred holds (checked after every step); returns the time it took, throws after maxMs */
-  until(pred: () => boolean, maxMs: number, what = "condition"): number {
+  async until(pred: () => boolean, maxMs: number, what = "condition"): Promise<number> {
     const t0 = this.now;
     const end = this.now + maxMs;
+    await immediate();
+    this.throwIfBreached();
     if (pred()) return 0;
-    for (;;) {
-      const top = this.q.peek();
-      if (!top || top.at > end) break;
-      this.q.pop();
-      this.now = top.at;
-      this.exec(top.item);
+    while (this.world.stepOnce(end)) {
+      await immediate();
+      this.throwIfBreached();
       if (pred()) return this.now - t0;
     }
-    this.now = end;
+    this.world.now = end;
     throw new Error(`${what} not reached within ${maxMs} ms (t=${this.now})\n${this.show()}`);
   }
 
   /** run ms and call probe after every step (for "never" assertions) */
-  during(ms: number, probe: () => void): this {
+  async during(ms: number, probe: () => void): Promise<this> {
     const end = this.now + ms;
-    for (;;) {
-      const top = this.q.peek();
-      if (!top || top.at > end) break;
-      this.q.pop();
-      this.now = top.at;
-      this.exec(top.item);
+    await immediate();
+    this.throwIfBreached();
+    while (this.world.stepOnce(end)) {
+      await immediate();
+      this.throwIfBreached();
       probe();
     }
-    this.now = end;
+    this.world.now = end;
     return this;
   }
 
@@ -352,15 +340,35 @@ export class PairSim {
   }
   restoreLink(l: LinkName): this {
     this.links[l] = true;
-    this.rejected.delete(`${l}:a`);
-    this.rejected.delete(`${l}:b`);
-    this.oneWay.delete(`${l}:a`);
-    this.oneWay.delete(`${l}:b`);
+    for (const id of ["a", "b"]) {
+      this.oneWay.delete(`${l}:${id}`);
+      this.rejected.delete(`${l}:${id}`);
+    }
     return this;
   }
   /** `from` can no longer send on link l; the other direction still works */
-  cutLinkFrom(l: LinkName, from: NodeId): this {
+  cutLinkFrom(l: LinkName | "tcp", from: NodeId): this {
     this.oneWay.add(`${l}:${from}`);
+    return this;
+  }
+  /** a plain cut of the peer connection's path: no event on either side, like a partition */
+  cutTcp(): this {
+    this.tcpUp = false;
+    return this;
+  }
+  /** the path heals: what waited is delivered, a lost connection is made again */
+  restoreTcp(): this {
+    this.tcpUp = true;
+    for (const id of ["a", "b"]) {
+      this.oneWay.delete(`tcp:${id}`);
+      this.rejected.delete(`tcp:${id}`);
+    }
+    return this;
+  }
+  /** `id`'s kernel resets its peer connections (it sees the error; the peer sees nothing) */
+  resetTcp(id: NodeId): this {
+    const p = this.nodes[id].proc;
+    if (p?.alive) this.world.resetConns(p);
     return this;
   }
   /**
@@ -369,23 +377,10 @@ export class PairSim {
    * (connection reset, port unreachable), while the other direction still flows.
    */
   rejectFrom(from: NodeId): this {
-    for (const l of LINKS) this.rejected.add(`${l}:${from}`);
-    this.tcpUp = false;
-    this.deliver(from, { type: "tcp", status: "down" }, this.delayMs);
-    return this;
+    for (const l of [...LINKS, "tcp"]) this.rejected.add(`${l}:${from}`);
+    return this.resetTcp(from);
   }
-  /** a plain cut: no event on either side, like a partition */
-  cutTcp(): this {
-    this.tcpUp = false;
-    return this;
-  }
-  /** reconnect: both sides see 'up' */
-  restoreTcp(): this {
-    this.tcpUp = true;
-    for (const id of ["a", "b"] as const) if (this.nodes[id].alive) this.deliver(id, { type: "tcp", status: "up" }, this.delayMs);
-    return this;
-  }
-  /** both links and tcp */
+  /** both links and the peer connection */
   partition(): this {
     for (const l of LINKS) this.cutLink(l);
     return this.cutTcp();
@@ -394,43 +389,51 @@ export class PairSim {
     for (const l of LINKS) this.restoreLink(l);
     return this.restoreTcp();
   }
-  /** the process is gone: the peer's kernel-reset connection is reported, then silence */
+  /** the process is gone: its kernel closes its connection and refuses datagrams to its ports */
   kill(id: NodeId): this {
     const n = this.nodes[id];
-    if (!n.alive) return this;
-    n.alive = false;
-    n.pausedUntil = null;
-    n.diskContext = this.contextWriter;
-    this.incarnation[id]++;
-    if (this.tcpUp) this.deliver(peerOf(id), { type: "tcp", status: "down" }, this.delayMs);
+    if (!this.alive(id)) return this;
+    n.last = n.runtime!.state;
+    // the adapter loads the process context from disk at start: a process
+    // that was killed did not close it cleanly, whoever wrote it last
+    n.disk.cleanOwner = this.contextWriter === null;
+    this.world.killProc(n.proc!);
+    n.runtime = null;
     return this;
   }
-  /** SIGTERM as the runtime does it: the shutdown op, a goodbye on every path, then the process ends */
-  stopClean(id: NodeId): this {
-    const n = this.nodes[id];
-    if (!n.alive) return this;
-    this.op(id, "shutdown", admin);
-    const bye: PeerMessage = { type: "bye", epoch: n.s.epoch, state: n.s.state };
-    if (this.tcpUp || LINKS.some((l) => this.linkOpen(l, id))) this.deliver(peerOf(id), { type: "peer-message", msg: bye }, this.delayMs);
-    return this.kill(id);
-  }
-  /** start a node that was not started at t=0 */
+  /** start a node that was not started at t=0 (or was killed): a new process on the same disk */
   start(id: NodeId): this {
     const n = this.nodes[id];
-    if (n.alive) return this;
-    n.alive = true;
-    n.started = true;
-    // the adapter loads the process context from disk: whoever drove it last
-    // (a process that was killed did not close its context cleanly, whoever wrote it)
-    const ctx = n.diskContext;
-    const context = ctx ? { seq: 1, ownerIsMeClean: false } : undefined;
-    n.s = initialState(n.p, this.persisted(id), this.now, context, n.proposedOnDisk);
-    n.lastEvent = null;
-    this.incarnation[id]++;
-    if (this.tcpUp && this.nodes[peerOf(id)].alive) {
-      this.deliver(id, { type: "tcp", status: "up" }, this.delayMs);
-      this.deliver(peerOf(id), { type: "tcp", status: "up" }, this.delayMs);
-    }
+    if (this.alive(id)) return this;
+    const proc: Proc = { name: `${id}#${++this.procs}`, host: id, alive: true, pausedUntil: null };
+    const other = peerOf(id);
+    const rt = new PairRuntime({
+      params: n.p,
+      peer: {
+        pairId: PAIR,
+        key: KEY,
+        links: LINKS.map((l) => ({ name: l, bind: { host: `${id}.${l}`, port: LINK_PORT[l] }, peer: { host: `${other}.${l}`, port: LINK_PORT[l] } })),
+        listen: { host: `${id}.tcp`, port: PEER_PORT },
+        peerAddress: { host: `${other}.tcp`, port: PEER_PORT },
+        replayWindow: 64,
+        reconnectMs: n.p.intervalMs,
+      },
+      witness: this.witnessConfigured ? { address: WITNESS, key: KEY, timeoutMs: this.witnessTimeoutMs } : null,
+      store: new MemStore(n.disk),
+      log: nullLogger,
+      clock: this.world.clockFor(proc),
+      network: this.world.networkFor(proc),
+      observe: (st) => this.observe(n, st),
+    });
+    rt.on("fatal", (err) => {
+      n.faults.push(err.message);
+      if (!n.disk.failing) this.violate(`E: ${id} faulted on its own: ${err.message}`);
+    });
+    n.proc = proc;
+    n.runtime = rt;
+    n.last = rt.state;
+    n.promisedUntil = 0;
+    rt.start().catch((err: Error) => this.violate(`${id} did not start: ${err.message}`));
     return this;
   }
   /** a new process with the epoch from its disk */
@@ -438,195 +441,169 @@ export class PairSim {
     this.kill(id);
     return this.start(id);
   }
-  /** SIGSTOP for ms: nothing is stepped or sent; then everything queued arrives at once */
-  pause(id: NodeId, ms: number): this {
+  /** SIGTERM as the node does it: the shutdown op (a handover if it can), a goodbye on every path, then the process ends */
+  stopClean(id: NodeId): this {
     const n = this.nodes[id];
-    if (!n.alive) return this;
-    n.pausedUntil = this.now + ms;
-    const inc = this.incarnation[id];
-    this.schedule(this.now + ms, {
-      kind: "call",
-      fn: () => {
-        if (this.incarnation[id] !== inc || n.pausedUntil === null) return;
-        n.pausedUntil = null;
-        this.stepNode(id, { type: "tick" });
-      },
+    if (!this.alive(id)) return this;
+    const rt = n.runtime!;
+    this.op(id, "shutdown", admin);
+    void rt.stop().then(() => {
+      n.disk.cleanOwner = rt.state.context.ownerIsMeClean;
+      if (n.runtime === rt) this.kill(id);
+    });
+    return this;
+  }
+  /** SIGSTOP for ms: nothing of it runs; then everything queued for it runs in order */
+  pause(id: NodeId, ms: number): this {
+    const p = this.nodes[id].proc;
+    if (!p?.alive) return this;
+    p.pausedUntil = this.now + ms;
+    this.world.schedule(this.now + ms, () => {
+      if (p.pausedUntil !== null && p.pausedUntil <= this.now) p.pausedUntil = null;
     });
     return this;
   }
   paused(id: NodeId): boolean {
-    return this.nodes[id].pausedUntil !== null;
+    const p = this.nodes[id].proc;
+    return !!p?.alive && p.pausedUntil !== null && p.pausedUntil > this.now;
   }
   stopWitness(): this {
-    this.witness = null;
+    if (this.witnessProc) this.world.killProc(this.witnessProc);
+    this.witnessProc = null;
+    this.witnessServer = null;
     return this;
   }
   /** a fresh witness process (it remembers nothing) */
   startWitness(): this {
-    this.witness = new WitnessCore({ maxLeaseMs: this.nodes.a.p.leaseMs, startedAt: this.now });
+    this.stopWitness();
+    this.launchWitness(0);
     return this;
   }
   isolateFromWitness(id: NodeId, cut = true): this {
     this.nodes[id].witnessCut = cut;
     return this;
   }
-  setLevel(id: NodeId, level: number): this {
-    this.stepNode(id, { type: "level", level });
+  /** the node's disk fails (full): its next persist throws */
+  failDisk(id: NodeId, failing = true): this {
+    this.nodes[id].disk.failing = failing;
     return this;
   }
-  /** feed a node an event as if it came from the network now */
-  inject(id: NodeId, ev: Event): this {
-    this.stepNode(id, ev);
+  setLevel(id: NodeId, level: number): this {
+    this.nodes[id].runtime?.setLevel(level);
+    return this;
+  }
+  /** what the PLC watchdog reads (the fence register's epoch, whether the active's counter stopped) */
+  setPlc(id: NodeId, epoch: number | null, counterStale: boolean): this {
+    this.nodes[id].runtime?.setPlc(epoch, counterStale);
+    return this;
+  }
+  /**
+   * A message from the peer, signed with the pair's key, arriving on `via`
+   * now (a datagram on a link, as a hostile or late sender would put it
+   * there). `inc` and `seq` default to a fresh message of the peer's current process.
+   */
+  fromPeer(id: NodeId, type: string, body: object, opts: { via?: LinkName; inc?: number; seq?: number } = {}): this {
+    const peer = this.nodes[peerOf(id)];
+    const via = opts.via ?? "lan";
+    const env = { v: 1 as const, pair: PAIR, from: peer.id, inc: opts.inc ?? Math.max(1, peer.disk.incarnation), seq: opts.seq ?? 1_000_000 + this.world.steps, ts: 0, ch: via, type, body: body as Record<string, unknown> };
+    if (!this.alive(id)) throw new Error(`${id} is not running`);
+    this.world.deliverNow({ host: `${id}.${via}`, port: LINK_PORT[via] }, { host: `${peer.id}.${via}`, port: 1 }, encode(KEY, env));
     return this;
   }
 
   /** an operator or admin action on a node; the reply may come later (switchover) */
   op(id: NodeId, action: OpAction, actor: Actor = operator, extra: { to?: string; force?: boolean } = {}): OpHandle {
-    const opId = ++this.opId;
-    this.stepNode(id, { type: "op", id: opId, action, actor, ...extra });
-    return new OpHandle(this, id, opId);
+    const n = this.nodes[id];
+    const rt = n.runtime;
+    if (!rt || !this.alive(id)) throw new Error(`${id} is not running`);
+    n.lastOp = -1;
+    rt.op(action, actor, extra).catch(() => {}); // the answer is the reply effect
+    if (n.lastOp < 0) throw new Error(`${id} did not take the action (${action}): not started yet?`);
+    return new OpHandle(this, id, n.lastOp);
   }
 
   // ------------------------------------------------------------ internals
 
-  private linkOpen(l: LinkName, from: NodeId): boolean {
-    return this.links[l] && !this.oneWay.has(`${l}:${from}`);
-  }
-
-  private linkLatency(l: LinkName): number {
-    return this.delayMs + this.linkDelay[l] + (this.jitterMs > 0 ? Math.floor(this.rand() * (this.jitterMs + 1)) : 0);
-  }
-
-  private schedule(at: number, item: Item): void {
-    this.q.push({ at, seq: this.qseq++, item });
-  }
-
-  private deliver(to: NodeId, ev: Event, delay: number): void {
-    this.schedule(this.now + delay, { kind: "deliver", to, ev, incarnation: this.incarnation[to] });
-  }
-
-  private exec(item: Item): void {
-    switch (item.kind) {
-      case "tick":
-        this.schedule(this.now + this.tickMs, { kind: "tick" });
-        for (const id of ["a", "b"] as const) {
-          const n = this.nodes[id];
-          if (n.alive && n.pausedUntil === null) this.stepNode(id, { type: "tick" });
-        }
-        return;
-      case "call":
-        item.fn();
-        return;
-      case "deliver": {
-        const n = this.nodes[item.to];
-        if (!n.alive || this.incarnation[item.to] !== item.incarnation) return;
-        if (n.pausedUntil !== null) {
-          // queued in the socket buffers until the process runs again
-          this.schedule(n.pausedUntil, item);
-          return;
-        }
-        this.stepNode(item.to, item.ev);
-        return;
-      }
-      case "witness-req":
-        return this.witnessArrive(item);
-    }
-  }
-
-  private witnessArrive(r: Extract<Item, { kind: "witness-req" }>): void {
-    const w = this.witness;
-    const n = this.nodes[r.from];
-    if (!w || n.witnessCut) return this.witnessTimeout(r);
-    const reply = w.handle({ pair: PAIR, from: r.from, op: r.op, epoch: r.epoch, leaseMs: r.leaseMs, silenceMs: r.silenceMs }, this.now) as WitnessReply;
-    this.schedule(this.now + this.delayMs, {
-      kind: "call",
-      fn: () => {
-        if (n.witnessCut || this.incarnation[r.from] !== r.incarnation) return this.witnessTimeout(r);
-        this.schedule(this.now, { kind: "deliver", to: r.from, ev: { type: "witness-reply", sentAt: r.sentAt, reply }, incarnation: r.incarnation });
-      },
+  /**
+   * A witness process; `upForMs`: how long it has been running already. Its
+   * monotonic clock reads `upForMs` more once it has started, so its quiet
+   * period (no new holder for a lease after its own start) is that much behind it.
+   */
+  private launchWitness(upForMs: number): void {
+    const proc: Proc = { name: `w#${++this.procs}`, host: "w", alive: true, pausedUntil: null };
+    const clock = this.world.clockFor(proc);
+    let offset = 0;
+    const server = new WitnessServer({
+      listen: WITNESS,
+      keys: new Map([[PAIR, KEY]]),
+      maxLeaseMs: this.nodes.a.p.leaseMs,
+      logs: silentLogs(),
+      clock: { ...clock, now: () => this.now + offset },
+      network: this.world.networkFor(proc),
     });
+    this.witnessProc = proc;
+    this.witnessServer = server;
+    server.start().then(
+      () => void (offset = upForMs),
+      (err: Error) => this.violate(`the witness did not start: ${err.message}`),
+    );
   }
 
-  private witnessTimeout(r: Extract<Item, { kind: "witness-req" }>): void {
-    this.schedule(Math.max(this.now, r.sentAt + this.witnessTimeoutMs), { kind: "deliver", to: r.from, ev: { type: "witness-timeout", op: r.op, sentAt: r.sentAt }, incarnation: r.incarnation });
-  }
-
-  stepNode(id: NodeId, ev: Event): void {
-    const n = this.nodes[id];
-    if (!n.alive) return;
-    const before = n.s;
-    const { state, effects } = step(n.p, before, ev, this.now);
-    n.s = state;
-    n.lastEvent = ev;
-    this.steps++;
-    this.pendingFx = effects;
-    for (const problem of persistOrderProblems({ epoch: this.persisted(id), proposed: n.proposedOnDisk }, effects)) this.violate(`E: ${id} on ${describe(ev)}: ${problem}`);
-    for (const fx of effects) this.run1(n, fx, before, ev);
-    this.check(`${id} ${ev.type}${ev.type === "op" ? ` ${ev.action}` : ""}`);
-  }
-
-  /** run one effect in order, as the adapter would */
-  private run1(n: SimNode, fx: Effect, before: RoleState, ev: Event): void {
-    const other = peerOf(n.id);
-    n.effects.push({ t: this.now, fx });
-    switch (fx.type) {
-      case "persist-epoch": {
-        const last = this.persisted(n.id);
-        if (fx.epoch < last) this.violate(`E: ${n.id} persisted epoch ${fx.epoch} after ${last}`);
-        n.disk.push(fx.epoch);
-        n.proposedOnDisk = Math.max(n.proposedOnDisk, fx.proposed);
-        return;
-      }
-      case "send-heartbeat": {
-        const hb = fx.hb;
-        if (hb.epoch > this.persisted(n.id)) this.violate(`E: ${n.id} sent a heartbeat with epoch ${hb.epoch} before persisting it (disk has ${this.persisted(n.id)}); on ${describe(ev)} → ${JSON.stringify(this.pendingFx?.map((f) => f.type))}`);
-        for (const l of LINKS) {
-          if (!n.p.links.includes(l)) continue;
-          const seq = ++n.hbSeq;
-          n.sentAt.set(`${l}:${seq}`, this.now);
-          if (!this.linkOpen(l, n.id)) continue;
-          // a host whose process is gone answers "port unreachable"; a REJECT rule forges the same
-          if (this.rejected.has(`${l}:${n.id}`) || !this.nodes[other].alive) this.deliver(n.id, { type: "link-refused", link: l }, 2 * this.delayMs);
-          else this.deliver(other, { type: "heartbeat", link: l, seq, inc: this.incarnation[n.id], hb }, this.linkLatency(l));
-        }
-        return;
-      }
-      case "send-grant": {
-        const l = fx.link as LinkName;
-        n.promisedUntil = Math.max(n.promisedUntil, this.now + fx.leaseMs);
-        // a grant answers one request of one incarnation (redundancy/peer-link.ts)
-        if (fx.reqInc !== this.incarnation[other]) return;
-        const sentAt = this.nodes[other].sentAt.get(`${l}:${fx.reqSeq}`);
-        if (sentAt === undefined) return;
-        if (this.linkOpen(l, n.id) && !this.rejected.has(`${l}:${n.id}`)) this.deliver(other, { type: "grant", sentAt, leaseMs: fx.leaseMs, epoch: fx.epoch }, this.linkLatency(l));
-        return;
-      }
-      case "send-lease-refuse": {
-        if (this.tcpUp || LINKS.some((l) => this.linkOpen(l, n.id) && !this.rejected.has(`${l}:${n.id}`))) this.deliver(other, { type: "peer-message", msg: { type: "lease-refuse", epoch: fx.epoch, reason: fx.reason } }, this.delayMs);
-        return;
-      }
-      case "peer-send": {
-        if (fx.msg.type === "switchover-accept") n.acceptSentAt = this.now;
-        if (!this.tcpUp || this.dropPeer?.(fx.msg)) return;
-        const sentAt = fx.msg.type === "handover" ? (this.nodes[other].acceptSentAt ?? undefined) : undefined;
-        this.deliver(other, { type: "peer-message", msg: fx.msg, ...(sentAt === undefined ? {} : { sentAt }) }, this.delayMs);
-        return;
-      }
-      case "witness": {
-        if (!this.witnessConfigured) return this.violate(`${n.id} asked a witness that is not configured`);
-        this.schedule(this.now + this.delayMs, { kind: "witness-req", from: n.id, op: fx.op, epoch: fx.epoch, leaseMs: n.p.leaseMs, silenceMs: fx.silenceMs, sentAt: this.now, incarnation: this.incarnation[n.id] });
-        return;
-      }
-      case "state":
-        this.trace.push({ t: this.now, node: n.id, from: fx.from, to: fx.to, epoch: fx.epoch, reason: fx.reason });
-        this.checkTransition(n, fx, before, ev);
-        return;
-      case "reply":
-        n.replies.set(fx.id, fx);
-        return;
-      default:
-        return;
+  private verdict(link: string, from: string, to: string): "pass" | "drop" | "reject" {
+    if (link === "wit") {
+      const node = from === "w" ? to : from;
+      return (node === "a" || node === "b") && this.nodes[node].witnessCut ? "drop" : "pass";
     }
+    if (link === "tcp") {
+      if (!this.tcpUp || this.oneWay.has(`tcp:${from}`)) return "drop";
+      return this.rejected.has(`tcp:${from}`) ? "reject" : "pass";
+    }
+    const l = link as LinkName;
+    if (!this.links[l] || this.oneWay.has(`${l}:${from}`)) return "drop";
+    return this.rejected.has(`${l}:${from}`) ? "reject" : "pass";
+  }
+
+  private latency(link: string): number {
+    if (link === "lan" || link === "plant") return this.delayMs + this.linkDelay[link] + (this.jitterMs > 0 ? Math.floor(this.rand() * (this.jitterMs + 1)) : 0);
+    return this.delayMs;
+  }
+
+  /** E: what a node sends never carries an epoch its disk does not hold yet */
+  private checkSent(proc: Proc, to: HostPort, bytes: Buffer): void {
+    const id = proc.host;
+    if (id !== "a" && id !== "b") return;
+    const n = this.nodes[id];
+    const dst = splitHost(to.host);
+    const payload = dst.link === "tcp" ? bytes.subarray(frameHeaderBytes) : bytes;
+    const r = open(payload, () => KEY);
+    if (!r.ok) return this.violate(`E: ${id} sent something that does not open: ${r.reason}`);
+    const e = r.env.body.epoch;
+    if (typeof e !== "number") return;
+    const op = r.env.body.op;
+    const proposal = r.env.type === "witness-req" && (op === "acquire" || op === "announce" || op === "release");
+    const onDisk = proposal ? Math.max(n.disk.epoch, n.disk.proposed) : n.disk.epoch;
+    if (e > onDisk) this.violate(`E: ${id} sent ${r.env.type}${typeof op === "string" ? ` ${op}` : ""} with epoch ${e} before persisting it (disk has ${onDisk})`);
+  }
+
+  private dropFrame(bytes: Buffer): boolean {
+    if (!this.dropPeer) return false;
+    const r = open(bytes.subarray(frameHeaderBytes), () => KEY);
+    return r.ok && r.env.type !== "hello" && this.dropPeer(r.env.body as PeerMessage);
+  }
+
+  private observe(n: SimNode, st: { event: Event; before: RoleState; after: RoleState; effects: readonly Effect[] }): void {
+    n.last = st.after;
+    if (st.event.type === "op") n.lastOp = st.event.id;
+    for (const fx of st.effects) {
+      n.effects.push({ t: this.now, fx });
+      if (fx.type === "reply") n.replies.set(fx.id, fx);
+      if (fx.type === "send-grant") n.promisedUntil = Math.max(n.promisedUntil, this.now + fx.leaseMs);
+      if (fx.type === "state") {
+        this.trace.push({ t: this.now, node: n.id, from: fx.from, to: fx.to, epoch: fx.epoch, reason: fx.reason });
+        this.checkTransition(n, fx, st.before, st.event);
+      }
+    }
+    this.check(`${n.id} ${st.event.type}`);
   }
 
   private checkTransition(n: SimNode, fx: Extract<Effect, { type: "state" }>, before: RoleState, ev: Event): void {
@@ -640,8 +617,7 @@ export class PairSim {
     if (!isActive(fx.from) && fx.to === "active") {
       const handover = ev.type === "peer-message" && ev.msg.type === "handover";
       const w = this.contextWriter;
-      if (!handover && w && w.node !== n.id)
-        this.violate(`S3: ${n.id} became active (${fx.reason}) over a context last driven by ${w.node} in epoch ${w.epoch}, without a handover or a hold`);
+      if (!handover && w && w.node !== n.id) this.violate(`S3: ${n.id} became active (${fx.reason}) over a context last driven by ${w.node} in epoch ${w.epoch}, without a handover or a hold`);
     }
     // a handover gives the role up: the promisee no longer holds the lease we promised it
     if (ev.type === "peer-message" && ev.msg.type === "handover" && isActive(fx.to)) n.promisedUntil = 0;
@@ -649,25 +625,40 @@ export class PairSim {
       const exempt = /^took over from .*: its process is gone|^switchover|^promoted/.test(fx.reason);
       // a promisee that is gone, or neither active nor a candidate, holds no lease to honour
       const y = this.nodes[peerOf(n.id)];
-      const moot = !y.alive || (!isActive(y.s.state) && y.s.candidateSince === null);
-      if (!exempt && !moot && this.now < n.promisedUntil) this.violate(`G: ${n.id} became ${fx.to} at ${this.now} but promised ${peerOf(n.id)} a lease until ${n.promisedUntil} (${fx.reason})`);
+      const ys = y.runtime?.state;
+      const moot = !this.alive(y.id) || !ys || (!isActive(ys.state) && ys.candidateSince === null);
+      if (!exempt && !moot && this.now < n.promisedUntil) this.violate(`G: ${n.id} became ${fx.to} at ${this.now} but promised ${y.id} a lease until ${n.promisedUntil} (${fx.reason})`);
     }
   }
 
   private check(where: string): void {
-    const acting = this.actors();
-    if (acting.length > 1) this.violate(`S1: both a and b can act at ${this.now} (after ${where}); epochs a=${this.epoch("a")} b=${this.epoch("b")}`);
-    // the process context is driven only by a plain `active` (a held one shows it, resumes nothing)
-    if (acting.length === 1 && this.nodes[acting[0]].s.state === "active") {
-      const id = acting[0];
-      const w = this.contextWriter;
-      if (!w || w.node !== id || w.epoch !== this.nodes[id].s.epoch) this.contextWriter = { node: id, epoch: this.nodes[id].s.epoch };
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const acting = this.actors();
+      if (acting.length > 1) this.violate(`S1: both a and b can act at ${this.now} (after ${where}); epochs a=${this.epoch("a")} b=${this.epoch("b")}`);
+      // the process context is driven only by a plain `active` (a held one shows it, resumes nothing)
+      if (acting.length === 1 && this.node(acting[0]!).s.state === "active") {
+        const id = acting[0]!;
+        const w = this.contextWriter;
+        const e = this.epoch(id);
+        if (!w || w.node !== id || w.epoch !== e) this.contextWriter = { node: id, epoch: e };
+      }
+    } finally {
+      this.checking = false;
     }
   }
 
+  /** Records a breach; in strict mode the run stops with it after the step (never inside a node's own callback). */
   private violate(msg: string): void {
     this.violations.push(`${msg} [t=${this.now}]`);
-    if (this.strict) throw new InvariantError(`${msg}\n${this.show()}`);
+    if (this.strict) this.breach ??= new InvariantError(`${msg}\n${this.show()}`);
+  }
+
+  private breach: InvariantError | null = null;
+
+  private throwIfBreached(): void {
+    if (this.breach) throw this.breach;
   }
 }
 
@@ -677,7 +668,3 @@ export function peerOf(id: NodeId): NodeId {
 
 /** the seeded PRNG for the random fault schedules */
 export const rng = prng;
-
-function describe(ev: Event): string {
-  return ev.type === "op" ? `op ${ev.action}` : ev.type === "peer-message" ? `peer-message ${ev.msg.type}` : ev.type === "witness-reply" ? `witness-reply ${ev.reply.op} ${ev.reply.granted ? "granted" : ev.reply.reason}` : ev.type;
-}
