@@ -76,10 +76,13 @@ export class PathSupervisor<C> {
     }
     const c = this.conn;
     if (c) {
-      // connected already: reading on or off without a new connection
-      Promise.resolve()
-        .then(() => this.hooks.setReading(c, mode === "read"))
-        .catch((e: Error) => this.lost(c, `cannot switch reading ${mode === "read" ? "on" : "off"}: ${e.message}`));
+      // connected already: reading on or off without a new connection; a connection that cannot do it is lost
+      const failed = (e: Error) => this.lost(c, `cannot switch reading ${mode === "read" ? "on" : "off"}: ${e.message}`);
+      try {
+        this.hooks.setReading(c, mode === "read")?.catch(failed);
+      } catch (e) {
+        failed(e as Error);
+      }
     } else this.hooks.allBad(mode === "connect" ? "not_reading" : this.everConnected ? "comm_lost" : "no_data");
     this.ensureConnected();
   }

@@ -35,6 +35,7 @@ async function pymodbusTarget(where: string, device: (port: number) => Record<st
     slow: (ms) => py.delay(ms),
     slowWhile: "reading",
     writes: () => py.writes(),
+    reads: () => py.count(),
     watchdogWord: `hr:${WATCHDOG}`,
     peekWord: async () => (await py.get("hr", WATCHDOG, 1))[0]!,
     async stop() {

@@ -39,6 +39,7 @@ driverConformance({
       slow: async (ms) => sim.faults.setModbusDelay(ms),
       slowWhile: "reading",
       writes: async () => sim.writes().modbus,
+      reads: async () => sim.modbusRequests() - sim.writes().modbus,
       connections: () => sim.connections().modbus,
       watchdogWord: `hr:${BASE + 40}`,
       peekWord: async () => mem().registers[BASE + 40]!,

@@ -51,6 +51,8 @@ export interface TargetServer {
   slowWhile: "reading" | "lookup";
   /** write requests the server received */
   writes(): Promise<number>;
+  /** read requests the server answered, where it can tell */
+  reads?(): Promise<number>;
   /** client connections the server holds, where it can tell */
   connections?(): number;
   /** where the watchdog counter would live, and the server's own reading of it */
@@ -265,7 +267,9 @@ export function driverConformance(target: ConformanceTarget): void {
       if (base !== undefined) await waitFor(() => srv.connections!() === base + 1, "one more connection on the server");
       expect(names().every((n) => v(n)?.quality === "bad" && v(n)?.reason === "not_reading")).toBe(true);
       const requests = driver.status().requests;
+      const reads = await srv.reads?.();
       await stays(() => driver.status().requests === requests && names().every((n) => v(n)?.reason === "not_reading"), 300);
+      if (reads !== undefined) expect(await srv.reads!()).toBe(reads);
       driver.setMode("read");
       await waitFor(() => names().every((n) => v(n)?.quality === "good"), "reading", 10_000);
       expect(driver.status()).toMatchObject({ mode: "read", connected: true, connections: 1 });
