@@ -2,7 +2,7 @@
 // ready-to-paste drivers.tags entries. For the CLI to wire (runtime/cli.ts).
 import os from "node:os";
 import path from "node:path";
-import { browseVariables, type BrowsedVariable } from "./opcua-driver.js";
+import { browseVariables, type BrowsedVariable } from "./opcua-browse.js";
 
 const USAGE =
   "usage: tandem browse opc.tcp://HOST:PORT [--device NAME] [--security None|Sign|SignAndEncrypt] [--user U] [--password P] [--trust] [--max N] [--data-dir DIR] [--yaml | --json]";

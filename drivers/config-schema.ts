@@ -101,6 +101,12 @@ export const modbusDeviceSchema = z.strictObject({
   unitId: z.number().int().min(0).max(255).default(1),
   byteOrder: byteOrder.default("ABCD"),
   timeoutMs: ms(10, 60_000).default(1000),
+  /**
+   * a write's timeout; default the smaller of timeoutMs and 500. A write leaves
+   * only while the node's lease covers this much more time, so it must stay
+   * well inside takeover.leaseMs.
+   */
+  writeTimeoutMs: ms(10, 60_000).optional(),
   /** a request that timed out is sent again this many times before the path counts as lost */
   retries: z.number().int().min(0).max(10).default(1),
   maxRegistersPerRequest: z.number().int().min(1).max(125).default(125),
@@ -134,6 +140,8 @@ export const opcuaDeviceSchema = z.strictObject({
   trustUnknownServerCertificate: z.boolean().default(false),
   publishingIntervalMs: ms(10, 600_000).default(1000),
   requestTimeoutMs: ms(100, 600_000).default(5000),
+  /** a write's timeout (our own, the connection is dropped when it passes); default the smaller of requestTimeoutMs and 500; see the Modbus one */
+  writeTimeoutMs: ms(10, 60_000).optional(),
   /** non-transparent redundancy: how often ServiceLevel is read on every endpoint */
   serviceLevelPollMs: ms(100, 600_000).default(2000),
 });
@@ -286,6 +294,31 @@ export type DeviceConfig = z.output<typeof deviceSchema>;
 export type ModbusDeviceConfig = z.output<typeof modbusDeviceSchema>;
 export type OpcuaDeviceConfig = z.output<typeof opcuaDeviceSchema>;
 export type TagConfig = z.output<typeof tagSchema>;
+
+/** A device's write timeout: writeTimeoutMs, or the smaller of its request timeout and 500 ms. */
+export function writeTimeoutOf(dev: DeviceConfig): number {
+  return dev.writeTimeoutMs ?? Math.min(dev.driver === "modbus" ? dev.timeoutMs : dev.requestTimeoutMs, 500);
+}
+
+/**
+ * Write timeouts that a freshly renewed lease cannot cover (budgetMs: the
+ * lease less its safety margin and one renewal interval): every write to
+ * such a device would be refused. For the node's config superRefine.
+ */
+export function checkWriteTimeouts(drivers: DriversConfig | undefined, budgetMs: number, budgetText = `${budgetMs} ms`): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  drivers?.devices.forEach((dev, i) => {
+    const ms = writeTimeoutOf(dev);
+    if (ms >= budgetMs) {
+      const what = dev.writeTimeoutMs === undefined ? `the default write timeout (${ms} ms)` : `${ms} ms`;
+      out.push({
+        path: ["drivers", "devices", i, "writeTimeoutMs"],
+        message: `${what} does not fit in the lease (${budgetText}): every write to device '${dev.name}' would be refused; set writeTimeoutMs below ${budgetMs}`,
+      });
+    }
+  });
+  return out;
+}
 
 /** Cross-section checks (the watchdog names a device of the drivers section); for the node's config superRefine. */
 export function checkWatchdog(drivers: DriversConfig | undefined, w: WatchdogConfig | undefined): { path: (string | number)[]; message: string }[] {

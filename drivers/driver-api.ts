@@ -1,4 +1,5 @@
 // What the driver manager sees of a protocol driver (one instance per device).
+import { TandemError } from "../core/errors.js";
 import type { DriverKind, TagSample } from "./tag-model.js";
 
 /**
@@ -46,16 +47,48 @@ export interface DeviceStatus {
 
 export type SampleSink = (tag: string, sample: TagSample) => void;
 
+/** process: a service or script; operator: a person (allowed while active-held). */
+export type WriteKind = "process" | "operator";
+
+export interface WriteGate {
+  /**
+   * Throws TandemError when this node may not write now: not acting, lease
+   * not valid, or (needMs > 0) a lease that may run out before a request
+   * taking needMs has left. Drivers ask it at the moment a write request is
+   * sent (after the request slot is theirs, after any lookup), with the
+   * request's timeout as needMs.
+   */
+  check(kind: WriteKind, needMs?: number): void;
+  /**
+   * The longest request timeout a freshly renewed lease leaves room for
+   * (lease, less its safety margin and one renewal interval). When given, a
+   * device whose write timeout does not fit is a config error: every write
+   * to it would be refused.
+   */
+  readonly leaseBudgetMs?: number;
+}
+
+/** What a driver built without a gate uses: no write ever leaves it. */
+export const closedGate: WriteGate = {
+  check(kind) {
+    throw new TandemError("TANDEM_ERR_NOT_ACTIVE", [`${kind} write`, "a driver without a write gate"]);
+  },
+};
+
 export interface DeviceDriver {
   readonly device: string;
   readonly kind: DriverKind;
   /** Starts in mode `off`; setMode connects. */
   setMode(mode: DriverMode): void;
-  /** Writes an engineering value (the driver applies scaling and type conversion). Throws TandemError. */
-  write(tag: string, value: unknown): Promise<void>;
+  /**
+   * Writes an engineering value as it came from the API (JSON): the driver
+   * converts it (drivers/tag-value.ts), asks the gate right before the request
+   * leaves, and sends it. Throws TandemError.
+   */
+  write(tag: string, value: unknown, kind: WriteKind): Promise<void>;
   status(): DeviceStatus;
   stop(): Promise<void>;
-  /** Raw integer read/write for the PLC watchdog and fence (holding register address or node id). */
+  /** Raw integer read/write for the PLC watchdog and fence (holding register address or node id); writes pass the gate as operator writes. */
   readWatchdogWord(where: string, words: 1 | 2): Promise<number>;
   writeWatchdogWord(where: string, words: 1 | 2, value: number): Promise<void>;
 }

@@ -8,8 +8,8 @@ import { OPCUACertificateManager } from "node-opcua";
 import type { Logger } from "../core/logger.js";
 import { ConfigError, TandemError } from "../core/errors.js";
 import type { LogSource } from "../core/logger.js";
-import { checkWatchdog, type DeviceConfig, type DriversConfig, type ModbusDeviceConfig, type OpcuaDeviceConfig, type WatchdogConfig } from "./config-schema.js";
-import { realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode } from "./driver-api.js";
+import { checkWatchdog, checkWriteTimeouts, type DeviceConfig, type DriversConfig, type ModbusDeviceConfig, type OpcuaDeviceConfig, type WatchdogConfig } from "./config-schema.js";
+import { realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type WriteGate, type WriteKind } from "./driver-api.js";
 import { ModbusDriver, modbusTag } from "./modbus-driver.js";
 import { OpcuaDriver, opcuaTag } from "./opcua-driver.js";
 import { TagBus } from "./tag-bus.js";
@@ -17,15 +17,7 @@ import { passesDeadband, toSnapshot, type TagMeta, type TagSample, type TagSnaps
 import { WatchdogLoop, type WatchdogView } from "./watchdog.js";
 
 export type { TagSnapshot } from "./tag-model.js";
-
-export interface WriteGate {
-  /**
-   * Throws TandemError when this node may not write now: not acting, lease
-   * not valid, or (needMs > 0) a lease that may run out before a request
-   * taking needMs has left. Asked right before a request is sent.
-   */
-  check(kind: "process" | "operator", needMs?: number): void;
-}
+export type { WriteGate, WriteKind } from "./driver-api.js";
 
 export interface DriverManagerOptions {
   drivers: DriversConfig;
@@ -78,7 +70,10 @@ export class DriverManager {
     this.clock = opts.clock ?? realClock;
     this.dataDir = opts.dataDir;
     this.watchdogCfg = opts.watchdog;
-    const issues = checkWatchdog(opts.drivers, opts.watchdog);
+    const issues = [
+      ...checkWatchdog(opts.drivers, opts.watchdog),
+      ...(opts.gate.leaseBudgetMs === undefined ? [] : checkWriteTimeouts(opts.drivers, opts.gate.leaseBudgetMs)),
+    ];
     if (issues.length) throw new ConfigError(issues.map((i) => ({ path: i.path.join("."), message: i.message })));
     this.bus.onListenerError = (err, tag) => this.log.error({ err, tag }, "tag bus subscriber failed");
     for (const t of this.cfg.tags) {
@@ -118,13 +113,14 @@ export class DriverManager {
       const onPath = (p: string | null) => log.info({ path: p }, p ? "device path in use" : "device has no path");
       const driver: DeviceDriver =
         dev.driver === "modbus"
-          ? new ModbusDriver({ device: dev as ModbusDeviceConfig, tags: tags.map((t) => modbusTag(t, dev as ModbusDeviceConfig, this.cfg.scanMs)), onSample, log, clock: this.clock, onPath })
+          ? new ModbusDriver({ device: dev as ModbusDeviceConfig, tags: tags.map((t) => modbusTag(t, dev as ModbusDeviceConfig, this.cfg.scanMs)), onSample, log, clock: this.clock, gate: this.gate, onPath })
           : new OpcuaDriver({
               device: dev as OpcuaDeviceConfig,
               tags: tags.map((t) => opcuaTag(t, dev as OpcuaDeviceConfig, this.cfg.scanMs)),
               onSample,
               log,
               clock: this.clock,
+              gate: this.gate,
               onPath,
               pkiDir: path.join(this.dataDir, "pki", "opcua-client"),
               ...(this.pki ? { certificateManager: this.pki } : {}),
@@ -207,9 +203,12 @@ export class DriverManager {
   /**
    * Writes a tag on the PLC. Order: the tag exists and is writable, the
    * node's gate allows it (active; process writes not while held), the PLC
-   * fence (read fresh) does not hold a higher epoch, then the driver.
+   * fence (read fresh) does not hold a higher epoch, the gate again, then the
+   * driver, which converts the value and asks the gate once more at the
+   * moment the request leaves, for the request's timeout (the request may
+   * wait for a slot behind scan reads, or for a data-type lookup).
    */
-  async write(name: string, value: unknown, kind: "process" | "operator"): Promise<void> {
+  async write(name: string, value: unknown, kind: WriteKind): Promise<void> {
     const e = this.entries.get(name);
     if (!e) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
     if (!e.meta.writable) throw new TandemError("TANDEM_ERR_TAG_READ_ONLY", [name]);
@@ -228,7 +227,7 @@ export class DriverManager {
     const dev = this.devices.get(e.meta.device);
     if (!dev) throw new TandemError("TANDEM_ERR_DEVICE_UNAVAILABLE", [e.meta.device, "drivers not started"]);
     this.log.info({ tag: name, kind, epoch: this.epoch }, "tag write");
-    await dev.driver.write(name, value);
+    await dev.driver.write(name, value, kind);
   }
 
   /** Driver health as a penalty on the node's service level (0 = all good). */

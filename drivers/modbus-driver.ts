@@ -1,61 +1,21 @@
 // The Modbus driver: one instance per device, TCP or RTU, one or more paths
-// (endpoints) with failover, coalesced scans per scan class, timeouts and
-// retries, reconnection with backoff, exceptions mapped to the quality of the
-// tags they cover, and typed writes.
-// Size: over 500 lines until it is split (issue 6: one-way layers, smaller rooms).
+// (endpoints) with failover (drivers/path-supervisor.ts), coalesced scans per
+// scan class, timeouts and retries, exceptions mapped to the quality of the
+// tags they cover. Writes: drivers/modbus-write.ts.
 import type { Logger } from "../core/logger.js";
 import { TandemError } from "../core/errors.js";
-import { parseEndpoint, parseModbusAddress, resolveModbusType, type ModbusDeviceConfig, type TagConfig } from "./config-schema.js";
-import { CodecError, decodeAt, decodeRegisters, encodeRegisters, registerCount, type ByteOrder, type ModbusDataType } from "./modbus-codec.js";
-import { coalesce, isBitTable, split, type ModbusTable, type ReadRequest } from "./modbus-coalescer.js";
-import { LinkClosed, LinkTimeout, ModbusException, ModbusLink, type Link } from "./modbus-link.js";
+import { parseEndpoint, parseModbusAddress, type ModbusDeviceConfig } from "./config-schema.js";
+import { decodeAt } from "./modbus-codec.js";
+import { coalesce, isBitTable, split, type ReadRequest } from "./modbus-coalescer.js";
+import { LinkTimeout, ModbusException, ModbusLink, type Link } from "./modbus-link.js";
 import { MbapLink } from "./modbus-tcp-link.js";
-import { applyScaling, badSample, scaleToRaw, type Scaling, type TagSample } from "./tag-model.js";
-import { realClock, Reconnect, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type SampleSink } from "./driver-api.js";
+import type { ModbusTag } from "./modbus-tag.js";
+import { ModbusWriter } from "./modbus-write.js";
+import { PathSupervisor } from "./path-supervisor.js";
+import { applyScaling, badSample, type TagSample } from "./tag-model.js";
+import { closedGate, realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type SampleSink, type WriteGate, type WriteKind } from "./driver-api.js";
 
-export interface ModbusTag {
-  name: string;
-  unitId: number;
-  table: ModbusTable;
-  address: number;
-  bit?: number;
-  type: ModbusDataType;
-  order: ByteOrder;
-  length?: number;
-  /** registers or bits the tag occupies */
-  count: number;
-  /** codec options, built once: decoding runs for every tag on every scan */
-  codec?: { order: ByteOrder; bit?: number; length?: number };
-  scanMs: number;
-  writable: boolean;
-  scaling?: Scaling;
-}
-
-/** Config tag → driver tag (the config was validated by driversSection). */
-export function modbusTag(t: TagConfig, dev: ModbusDeviceConfig, defaultScanMs: number): ModbusTag {
-  const a = parseModbusAddress(t.address ?? "");
-  if (typeof a === "string") throw new Error(`tag ${t.name}: ${a}`);
-  const type = resolveModbusType(t.type, a);
-  return {
-    name: t.name,
-    unitId: t.unitId ?? dev.unitId,
-    table: a.table,
-    address: a.address,
-    ...(a.bit === undefined ? {} : { bit: a.bit }),
-    type,
-    order: t.byteOrder ?? dev.byteOrder,
-    ...(t.length === undefined ? {} : { length: t.length }),
-    count: isBitTable(a.table) ? 1 : registerCount(type, t.length),
-    scanMs: t.scanMs ?? dev.scanMs ?? defaultScanMs,
-    writable: t.writable,
-    ...(t.scaling ? { scaling: t.scaling } : {}),
-  };
-}
-
-interface Path {
-  label: string;
-  open(timeoutMs: number): Promise<Link>;
-}
+export { modbusTag, type ModbusTag } from "./modbus-tag.js";
 
 interface ScanClass {
   scanMs: number;
@@ -71,11 +31,34 @@ export interface ModbusDriverOptions {
   onSample: SampleSink;
   log: Logger;
   clock?: Clock;
+  /** asked right before every write request leaves; without one, no write leaves */
+  gate?: WriteGate;
   /** called when the path in use changes (null: none) */
   onPath?: (path: string | null) => void;
 }
 
-const INTEGER_TYPES = new Set<ModbusDataType>(["int16", "uint16", "int32", "uint32", "int64", "uint64"]);
+/** Request slots on one connection: at most `limit` requests in flight. */
+class Slots {
+  private inFlight = 0;
+  private readonly waiters: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  /** null when a slot is free now (no await on the hot path), else a promise for the next free one */
+  acquire(): Promise<void> | null {
+    if (this.inFlight < this.limit) {
+      this.inFlight++;
+      return null;
+    }
+    // the slot passes straight from release() to the waiter: inFlight stays counted
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.inFlight--;
+  }
+}
 
 export class ModbusDriver implements DeviceDriver {
   readonly kind = "modbus" as const;
@@ -83,23 +66,12 @@ export class ModbusDriver implements DeviceDriver {
   private readonly cfg: ModbusDeviceConfig;
   private readonly tags = new Map<string, ModbusTag>();
   private readonly classes: ScanClass[] = [];
-  private readonly paths: Path[];
   private readonly clock: Clock;
-  private readonly log: Logger;
   private readonly onSample: SampleSink;
-  private readonly onPath: (p: string | null) => void;
-
-  private mode: DriverMode = "off";
-  private stopped = false;
-  private link: Link | null = null;
-  private pathIndex = 0;
-  private connecting: Promise<void> | null = null;
-  private readonly reconnect: Reconnect;
-  private inFlight = 0;
-  private readonly waiters: (() => void)[] = [];
-  private stats = { requests: 0, errors: 0, reconnects: 0, exceptions: 0, timeouts: 0, splits: 0 };
-  private lastError: string | null = null;
-  private everConnected = false;
+  private readonly paths: PathSupervisor<Link>;
+  private readonly slots: Slots;
+  private readonly writer: ModbusWriter;
+  private stats = { requests: 0, errors: 0, exceptions: 0, timeouts: 0, splits: 0 };
   /**
    * The device answered since this connection opened. A gateway (or a relay)
    * can accept TCP while the PLC behind it is gone: such a path is not
@@ -111,10 +83,8 @@ export class ModbusDriver implements DeviceDriver {
     this.cfg = o.device;
     this.device = o.device.name;
     this.clock = o.clock ?? realClock;
-    this.log = o.log;
     this.onSample = o.onSample;
-    this.onPath = o.onPath ?? (() => {});
-    this.reconnect = new Reconnect(this.clock, o.device.reconnect, () => this.ensureConnected());
+    this.slots = new Slots(o.device.transport === "rtu" ? 1 : o.device.maxInFlight);
     for (const t of o.tags) this.tags.set(t.name, t);
     const byScan = new Map<number, ModbusTag[]>();
     for (const t of o.tags) byScan.set(t.scanMs, [...(byScan.get(t.scanMs) ?? []), t]);
@@ -131,16 +101,67 @@ export class ModbusDriver implements DeviceDriver {
       );
       this.classes.push({ scanMs, plan, timer: null, running: false, overruns: 0 });
     }
+    let labels: string[];
+    let open: (i: number) => Promise<Link>;
     if (o.device.transport === "rtu") {
-      this.paths = (o.device.serial ?? []).map((s) => ({ label: s.path, open: (ms: number) => ModbusLink.connectRtu(s, ms) }));
+      const ports = o.device.serial ?? [];
+      labels = ports.map((s) => s.path);
+      open = (i) => ModbusLink.connectRtu(ports[i]!, this.cfg.timeoutMs);
     } else {
-      this.paths = (o.device.endpoints ?? []).map((e) => {
+      labels = o.device.endpoints ?? [];
+      const hosts = labels.map((e) => {
         const hp = parseEndpoint(e);
         if (typeof hp === "string") throw new Error(hp);
-        const connect = o.device.tcpClient === "tandem" ? MbapLink.connectTcp : ModbusLink.connectTcp;
-        return { label: e, open: (ms: number) => connect(hp.host, hp.port, ms) };
+        return hp;
       });
+      const connect = o.device.tcpClient === "tandem" ? MbapLink.connectTcp : ModbusLink.connectTcp;
+      open = (i) => connect(hosts[i]!.host, hosts[i]!.port, this.cfg.timeoutMs);
     }
+    this.paths = new PathSupervisor<Link>(
+      { kind: "modbus", device: this.device, paths: labels, clock: this.clock, log: o.log, reconnect: o.device.reconnect, onPath: o.onPath ?? (() => {}) },
+      {
+        open,
+        close: (link, why) => (link.isClosed ? Promise.resolve() : link.close(why)),
+        watch: (link, lost) => (link.onClose = lost),
+        adopted: () => {
+          this.answered = false;
+          if (this.mode === "read") this.startScans();
+        },
+        setReading: (_link, on) => {
+          if (on) return this.startScans();
+          this.stopScans();
+          this.allBad("not_reading");
+        },
+        halt: () => this.stopScans(),
+        allBad: (reason) => this.allBad(reason),
+        up: () => this.answered || this.mode !== "read",
+      },
+    );
+    const gate = o.gate ?? closedGate;
+    this.writer = new ModbusWriter({
+      cfg: this.cfg,
+      gate,
+      link: () => this.requireLink(),
+      current: () => this.link,
+      slot: async () => {
+        const wait = this.slots.acquire();
+        if (wait) await wait;
+        return () => this.slots.release();
+      },
+      counted: (ok) => {
+        this.stats.requests++;
+        if (!ok) this.stats.errors++;
+      },
+      failLink: (link, err) => this.failLink(link, err),
+    });
+  }
+
+  private get link(): Link | null {
+    return this.paths.conn;
+  }
+
+  private get mode(): DriverMode {
+    return this.paths.mode;
   }
 
   /** The read plan: requests per scan class (for tests and the bench). */
@@ -148,126 +169,20 @@ export class ModbusDriver implements DeviceDriver {
     return this.classes.map((c) => ({ scanMs: c.scanMs, requests: c.plan.length, registers: c.plan.reduce((n, r) => n + r.count, 0) }));
   }
 
-  counters(): Readonly<typeof this.stats> & { overruns: number } {
-    return { ...this.stats, overruns: this.classes.reduce((n, c) => n + c.overruns, 0) };
+  counters(): Readonly<typeof this.stats> & { reconnects: number; overruns: number } {
+    return { ...this.stats, reconnects: this.paths.reconnects, overruns: this.classes.reduce((n, c) => n + c.overruns, 0) };
   }
 
   setMode(mode: DriverMode): void {
-    if (this.stopped || mode === this.mode) return;
-    const was = this.mode;
-    this.mode = mode;
-    this.log.info({ device: this.device, from: was, to: mode }, "modbus device mode");
-    if (mode === "off") {
-      this.stopScans();
-      this.reconnect.cancel();
-      void this.dropLink("standby cold: not connected");
-      this.allBad("not_reading");
-      return;
-    }
-    if (mode === "connect") {
-      this.stopScans();
-      this.allBad("not_reading");
-    } else {
-      if (!this.link) this.allBad(this.everConnected ? "comm_lost" : "no_data");
-      this.startScans();
-    }
-    this.ensureConnected();
+    this.paths.setMode(mode);
   }
 
   status(): DeviceStatus {
-    const path = this.link ? this.link.label : null;
-    // a reading device must have answered; a warm one (connected, not reading) has only its connection to show
-    const up = this.link !== null && (this.answered || this.mode !== "read");
-    return {
-      device: this.device,
-      driver: "modbus",
-      mode: this.mode,
-      connected: up,
-      path,
-      endpoints: this.paths.map((p) => ({ endpoint: p.label, connected: up && p.label === path })),
-      connections: this.link ? 1 : 0,
-      requests: this.stats.requests,
-      errors: this.stats.errors,
-      reconnects: this.stats.reconnects,
-      lastError: this.lastError,
-    };
+    return this.paths.status(this.stats);
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.mode = "off";
-    this.stopScans();
-    this.reconnect.cancel();
-    await this.connecting?.catch(() => {});
-    await this.dropLink("driver stopped");
-  }
-
-  // ------------------------------------------------------------ connection
-
-  private ensureConnected(): void {
-    if (this.stopped || this.mode === "off" || this.link || this.connecting || this.reconnect.pending) return;
-    this.connecting = this.connectRound().finally(() => {
-      this.connecting = null;
-    });
-  }
-
-  /** Tries every path once, starting with the current one; backs off when all fail. */
-  private async connectRound(): Promise<void> {
-    const n = this.paths.length;
-    for (let k = 0; k < n; k++) {
-      const idx = (this.pathIndex + k) % n;
-      const path = this.paths[idx]!;
-      try {
-        const link = await path.open(this.cfg.timeoutMs);
-        if (this.stopped || this.mode === "off") {
-          await link.close("not needed any more");
-          return;
-        }
-        this.pathIndex = idx;
-        this.link = link;
-        this.answered = false;
-        if (this.everConnected) this.stats.reconnects++;
-        this.everConnected = true;
-        this.reconnect.reset();
-        link.onClose = (why) => this.lost(link, why);
-        this.log.info({ device: this.device, path: path.label }, "modbus connected");
-        this.onPath(path.label);
-        if (this.mode === "read") for (const c of this.classes) this.scheduleScan(c, 0);
-        return;
-      } catch (err) {
-        this.lastError = `${path.label}: ${(err as Error).message}`;
-        this.log.warn({ device: this.device, path: path.label, err: (err as Error).message }, "modbus connect failed");
-        if (this.stopped) return;
-      }
-    }
-    // Every path failed: wait, then start again with the preferred one.
-    this.pathIndex = 0;
-    this.reconnect.schedule();
-  }
-
-  /** The connection in use is gone: every tag turns bad now, then the next path is tried. */
-  private lost(link: Link, why: string): void {
-    if (this.link !== link) return;
-    this.link = null;
-    this.answered = false;
-    this.lastError = `${link.label}: ${why}`;
-    this.log.warn({ device: this.device, path: link.label, why }, "modbus connection lost");
-    this.onPath(null);
-    if (this.mode === "read") this.allBad("comm_lost");
-    if (this.stopped || this.mode === "off") return;
-    // Fail over: the next path first, the one that failed last.
-    if (this.paths.length > 1) this.pathIndex = (this.pathIndex + 1) % this.paths.length;
-    this.ensureConnected();
-  }
-
-  private async dropLink(why: string): Promise<void> {
-    const link = this.link;
-    this.link = null;
-    if (link) {
-      link.onClose = () => {};
-      await link.close(why);
-      this.onPath(null);
-    }
+    await this.paths.stop();
   }
 
   // ------------------------------------------------------------ scanning
@@ -292,7 +207,7 @@ export class ModbusDriver implements DeviceDriver {
   }
 
   private async scan(c: ScanClass): Promise<void> {
-    if (this.mode !== "read" || this.stopped) return;
+    if (this.mode !== "read" || this.paths.stopped) return;
     const link = this.link;
     if (!link) return; // reconnection restarts the scans
     if (c.running) {
@@ -325,7 +240,7 @@ export class ModbusDriver implements DeviceDriver {
     } finally {
       c.running = false;
     }
-    if (this.mode === "read" && !this.stopped && this.link === link) {
+    if (this.mode === "read" && !this.paths.stopped && this.link === link) {
       const elapsed = this.clock.now() - started;
       if (elapsed > c.scanMs) c.overruns++;
       this.scheduleScan(c, Math.max(0, c.scanMs - elapsed));
@@ -404,7 +319,7 @@ export class ModbusDriver implements DeviceDriver {
   /** Retries a request that timed out; anything else fails at once. */
   private async withRetries<T>(link: Link, fn: () => Promise<T>, onTimeout?: () => void): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const wait = this.acquire();
+      const wait = this.slots.acquire();
       if (wait) await wait;
       this.stats.requests++;
       try {
@@ -417,7 +332,7 @@ export class ModbusDriver implements DeviceDriver {
         if (!(err instanceof LinkTimeout) || attempt >= this.cfg.retries || this.link !== link) throw err;
         onTimeout?.();
       } finally {
-        this.release();
+        this.slots.release();
       }
     }
   }
@@ -425,26 +340,9 @@ export class ModbusDriver implements DeviceDriver {
   private failLink(link: Link, err: Error): void {
     if (this.link !== link) return;
     const why = err instanceof LinkTimeout ? `${err.message} after ${this.cfg.retries + 1} attempts` : err.message;
-    // Closing fires lost() through onClose: tags turn bad, next path is tried.
+    // closing fires lost() through onClose; calling it too covers a link already closed
     void link.close(why);
-    this.lost(link, why);
-  }
-
-  /** Takes a request slot: null when one is free now (no await on the hot path), else a promise for the next free one. */
-  private acquire(): Promise<void> | null {
-    const limit = this.cfg.transport === "rtu" ? 1 : this.cfg.maxInFlight;
-    if (this.inFlight < limit) {
-      this.inFlight++;
-      return null;
-    }
-    // the slot passes straight from release() to the waiter: inFlight stays counted
-    return new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.inFlight--;
+    this.paths.lost(link, why);
   }
 
   private allBad(reason: string): void {
@@ -452,90 +350,25 @@ export class ModbusDriver implements DeviceDriver {
     for (const t of this.tags.values()) this.onSample(t.name, badSample(reason, now));
   }
 
-  // ------------------------------------------------------------ writes
+  // ------------------------------------------------------------ writes and the watchdog
 
-  async write(name: string, value: unknown): Promise<void> {
+  async write(name: string, value: unknown, kind: WriteKind): Promise<void> {
     const t = this.tags.get(name);
     if (!t) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
     if (!t.writable) throw new TandemError("TANDEM_ERR_TAG_READ_ONLY", [name]);
-    const link = this.link;
-    if (!link) throw new TandemError("TANDEM_ERR_DEVICE_UNAVAILABLE", [this.device, this.lastError ?? "not connected"]);
-    let raw = value;
-    if (t.scaling) {
-      const eng = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
-      if (!Number.isFinite(eng)) throw new TandemError("TANDEM_ERR_TAG_VALUE", [name, `expected a number, got ${JSON.stringify(value)}`]);
-      raw = scaleToRaw(eng, t.scaling);
-      if (INTEGER_TYPES.has(t.type)) raw = Math.round(raw as number);
-    }
-    try {
-      if (isBitTable(t.table)) {
-        const b = encodeRegisters("bool", raw, { order: "ABCD" })[0] === 1;
-        await this.writeOp(link, () =>
-          this.cfg.writeFunction === "multiple" ? link.writeCoils(t.unitId, t.address, [b], this.cfg.timeoutMs) : link.writeCoil(t.unitId, t.address, b, this.cfg.timeoutMs),
-        );
-        return;
-      }
-      let current: number | undefined;
-      if (t.type === "bit") {
-        // Read-modify-write: not atomic against other masters writing the same register.
-        const regs = await this.writeOp(link, () => link.readRegisters("holding", t.unitId, t.address, 1, this.cfg.timeoutMs));
-        current = regs[0];
-      }
-      const regs = encodeRegisters(t.type, raw, { order: t.order, bit: t.bit, length: t.length, current });
-      await this.writeOp(link, () => this.writeRegs(link, t.unitId, t.address, regs));
-    } catch (err) {
-      if (err instanceof TandemError) throw err;
-      if (err instanceof CodecError) throw new TandemError("TANDEM_ERR_TAG_VALUE", [name, err.message]);
-      if (err instanceof ModbusException) throw new TandemError("TANDEM_ERR_TAG_WRITE", [name, err.message]);
-      if (err instanceof LinkTimeout || err instanceof LinkClosed) {
-        this.failLink(link, err);
-        throw new TandemError("TANDEM_ERR_TAG_WRITE", [name, `${this.device}: ${err.message}`]);
-      }
-      throw new TandemError("TANDEM_ERR_TAG_WRITE", [name, (err as Error).message]);
-    }
+    await this.writer.write(t, value, kind);
   }
 
-  private writeRegs(link: Link, unit: number, address: number, regs: number[]): Promise<void> {
-    const single = this.cfg.writeFunction === "single" || (this.cfg.writeFunction === "auto" && regs.length === 1);
-    if (!single) return link.writeRegisters(unit, address, regs, this.cfg.timeoutMs);
-    // Devices that only know FC6 get one register at a time.
-    return regs.reduce<Promise<void>>((p, v, i) => p.then(() => link.writeRegister(unit, address + i, v, this.cfg.timeoutMs)), Promise.resolve());
+  readWatchdogWord(where: string, words: 1 | 2): Promise<number> {
+    return this.writer.readWord(this.holding(where), words);
   }
 
-  /** Writes are not retried: a timed-out write may have been applied. */
-  private async writeOp<T>(link: Link, fn: () => Promise<T>): Promise<T> {
-    if (this.link !== link) throw new LinkClosed("connection changed");
-    const wait = this.acquire();
-    if (wait) await wait;
-    this.stats.requests++;
-    try {
-      return await fn();
-    } catch (e) {
-      this.stats.errors++;
-      throw e;
-    } finally {
-      this.release();
-    }
-  }
-
-  // ------------------------------------------------------------ watchdog
-
-  async readWatchdogWord(where: string, words: 1 | 2): Promise<number> {
-    const link = this.requireLink();
-    const a = this.holding(where);
-    const regs = await this.writeOp(link, () => link.readRegisters("holding", this.cfg.unitId, a, words, this.cfg.timeoutMs));
-    return Number(decodeRegisters(words === 1 ? "uint16" : "uint32", regs, { order: this.cfg.byteOrder }));
-  }
-
-  async writeWatchdogWord(where: string, words: 1 | 2, value: number): Promise<void> {
-    const link = this.requireLink();
-    const a = this.holding(where);
-    const regs = encodeRegisters(words === 1 ? "uint16" : "uint32", value, { order: this.cfg.byteOrder });
-    await this.writeOp(link, () => link.writeRegisters(this.cfg.unitId, a, regs, this.cfg.timeoutMs));
+  writeWatchdogWord(where: string, words: 1 | 2, value: number): Promise<void> {
+    return this.writer.writeWord(this.holding(where), words, value);
   }
 
   private requireLink(): Link {
-    if (!this.link) throw new TandemError("TANDEM_ERR_DEVICE_UNAVAILABLE", [this.device, this.lastError ?? "not connected"]);
+    if (!this.link) throw new TandemError("TANDEM_ERR_DEVICE_UNAVAILABLE", [this.device, this.paths.lastError ?? "not connected"]);
     return this.link;
   }
 

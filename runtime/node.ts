@@ -98,7 +98,7 @@ export class TandemNode implements NodeController {
         dataDir: c.node.dataDir,
         logs: this.logs,
         // every write asks the pair whether this node may write, right before it leaves
-        gate: { check: (kind, needMs) => this.runtime.assertCanWrite(kind, needMs) },
+        gate: { check: (kind, needMs) => this.runtime.assertCanWrite(kind, needMs), leaseBudgetMs: c.takeover.leaseMs - c.takeover.leaseSafetyMs - c.heartbeat.intervalMs },
       });
       this.drivers = drivers;
       this.addHealthSource({ name: "drivers", health: () => drivers.health() });

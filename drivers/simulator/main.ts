@@ -34,6 +34,10 @@ export interface Simulator {
   /** client connections now: Modbus sockets and OPC UA sessions */
   connections(): { modbus: number; opcua: number };
   modbusRequests(): number;
+  /** write requests received: Modbus (registers and coils) and OPC UA (values) */
+  writes(): { modbus: number; opcua: number };
+  /** the Modbus server's free memory, live: holding registers 100–1999 and coils 3–1999 (tests seed and inspect it) */
+  memory(): { registers: Uint16Array; coils: Uint8Array };
 }
 
 export interface SimulatorOptions {
@@ -88,6 +92,8 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
     plant: () => state,
     connections: () => ({ modbus: modbus.connections(), opcua: opcua.sessions() }),
     modbusRequests: () => modbus.requests,
+    writes: () => ({ modbus: modbus.writes, opcua: opcua.writes }),
+    memory: () => ({ registers: state.memory, coils: modbus.coilMem }),
     faults: {
       dropConnections: async () => {
         modbus.dropConnections();

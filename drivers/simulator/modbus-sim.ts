@@ -34,8 +34,11 @@ export interface PlantAccess {
 export class ModbusSim {
   readonly faults: ModbusFaults = { delayMs: 0, exceptions: new Map(), down: false };
   requests = 0;
+  /** write requests received (registers and coils) */
+  writes = 0;
   private server: InstanceType<typeof M.ServerTCP> | null = null;
-  private readonly coilMem = new Uint8Array(SIZE);
+  /** coils 3–1999: free memory */
+  readonly coilMem = new Uint8Array(SIZE);
 
   constructor(private readonly plant: PlantAccess) {}
 
@@ -101,9 +104,13 @@ export class ModbusSim {
     } else this.coilMem[addr] = v ? 1 : 0;
   }
 
-  /** Runs fn after the configured delay, answering through the node-style callback. */
+  /** Runs fn after the configured delay, answering through the node-style callback; counts a request. */
   private answer<T>(cb: (err: Error | null, v?: T) => void, fn: () => T): void {
     this.requests++;
+    this.later(cb, fn);
+  }
+
+  private later<T>(cb: (err: Error | null, v?: T) => void, fn: () => T): void {
     const run = () => {
       let v: T;
       try {
@@ -137,24 +144,12 @@ export class ModbusSim {
           const s = this.plant.get();
           return Math.round((addr === 0 ? s.ambientTemp : s.reactorTemp) * 10) & 0xffff;
         }),
-      // bit reads are answered one bit at a time by the library
-      getCoil: (addr: number, _u: number, cb: Cb<boolean>) => {
-        try {
-          cb(null, this.bit(addr, "coil"));
-        } catch (e) {
-          cb(e as Error);
-        }
-      },
-      getDiscreteInput: (addr: number, _u: number, cb: Cb<boolean>) => {
-        try {
-          cb(null, this.bit(addr, "discrete"));
-        } catch (e) {
-          cb(e as Error);
-        }
-      },
-      setRegister: (addr: number, v: number, _u: number, cb: Cb<void>) => this.answer(cb, () => this.writeRegs(addr, [v])),
-      setRegisterArray: (addr: number, v: number[], _u: number, cb: Cb<void>) => this.answer(cb, () => this.writeRegs(addr, v)),
-      setCoil: (addr: number, v: boolean, _u: number, cb: Cb<void>) => this.answer(cb, () => this.setBit(addr, v)),
+      // bit reads are answered one bit at a time by the library (all at once: the delay counts once)
+      getCoil: (addr: number, _u: number, cb: Cb<boolean>) => this.later(cb, () => this.bit(addr, "coil")),
+      getDiscreteInput: (addr: number, _u: number, cb: Cb<boolean>) => this.later(cb, () => this.bit(addr, "discrete")),
+      setRegister: (addr: number, v: number, _u: number, cb: Cb<void>) => (this.writes++, this.answer(cb, () => this.writeRegs(addr, [v]))),
+      setRegisterArray: (addr: number, v: number[], _u: number, cb: Cb<void>) => (this.writes++, this.answer(cb, () => this.writeRegs(addr, v))),
+      setCoil: (addr: number, v: boolean, _u: number, cb: Cb<void>) => (this.writes++, this.answer(cb, () => this.setBit(addr, v))),
     };
     const server = new M.ServerTCP(vector as never, { host, port, unitID: 255 });
     await new Promise<void>((resolve, reject) => {

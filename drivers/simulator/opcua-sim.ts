@@ -34,6 +34,8 @@ interface VarSpec {
 
 export class OpcuaSim {
   readonly faults: OpcuaFaults = { serviceLevel: 255 };
+  /** value writes received */
+  writes = 0;
   private server: OPCUAServer | null = null;
   private readonly sockets = new Set<net.Socket>();
 
@@ -143,6 +145,7 @@ export class OpcuaSim {
         ...(s.set
           ? {
               set: (variant: Variant) => {
+                this.writes++;
                 const reason = s.set!(variant.value);
                 return reason ? StatusCodes.BadOutOfRange : StatusCodes.Good;
               },

@@ -8,6 +8,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import M from "modbus-serial";
 import type { Logger } from "pino";
+import { TandemError } from "../../core/errors.js";
+import type { WriteGate, WriteKind } from "../../drivers/driver-api.js";
 import { silentLogs } from "../../runtime/logging.js";
 
 export const log: Logger = silentLogs().get("drivers-test");
@@ -34,10 +36,50 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Lets every write through: for driver tests that are not about the gate. */
+export const openGate: WriteGate = { check() {} };
+
+/**
+ * A lease as a node keeps it, on the wall clock: valid until `until`; a
+ * request of needMs may leave only if it ends before then (the node's
+ * PairRuntime.assertCanWrite, without the safety margin). Records every check.
+ */
+export class LeaseGate implements WriteGate {
+  until = Number.POSITIVE_INFINITY;
+  readonly checks: { kind: WriteKind; needMs: number; at: number; ok: boolean }[] = [];
+
+  check(kind: WriteKind, needMs = 0): void {
+    const at = Date.now();
+    const ok = at + needMs < this.until;
+    this.checks.push({ kind, needMs, at, ok });
+    if (at >= this.until) throw new TandemError("TANDEM_ERR_LEASE", [`${kind} write`, "the lease ran out"]);
+    if (!ok) throw new TandemError("TANDEM_ERR_LEASE", [`${kind} write`, `the lease (${this.until - at} ms left) may run out before the request's ${needMs} ms timeout`]);
+  }
+
+  /** the lease runs out ms from now */
+  endsIn(ms: number): void {
+    this.until = Date.now() + ms;
+  }
+
+  renew(): void {
+    this.until = Number.POSITIVE_INFINITY;
+  }
+}
+
+export type ModbusTable = "hr" | "ir" | "co" | "di";
+
 export interface Pymodbus {
   port: number;
   /** requests the server answered since start (data-store reads and writes) */
   count(): Promise<number>;
+  /** write requests the server received since start */
+  writes(): Promise<number>;
+  /** values in a table, read inside the server (coils as 0/1) */
+  get(table: ModbusTable, address: number, n: number): Promise<number[]>;
+  /** stores values inside the server (not counted as writes) */
+  set(table: ModbusTable, address: number, values: number[]): Promise<void>;
+  /** every read answers this much later from now on (the server is single-threaded: requests behind it wait too) */
+  delay(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -71,12 +113,31 @@ export async function startPymodbus(port: number | string = 0): Promise<Pymodbus
   const m = /^PORT (\d+)$/.exec(first);
   void 0;
   if (!m) throw new Error(`pymodbus: unexpected '${first}' ${stderr}`);
+  const ask = async (line: string): Promise<string> => {
+    const p = next();
+    child.stdin!.write(`${line}\n`);
+    return p;
+  };
   return {
     port: Number(m[1]),
     async count() {
-      const p = next();
-      child.stdin!.write("count\n");
-      return Number(/^COUNT (\d+)$/.exec(await p)?.[1]);
+      return Number(/^COUNT (\d+)$/.exec(await ask("count"))?.[1]);
+    },
+    async writes() {
+      return Number(/^WRITES (\d+)$/.exec(await ask("writes"))?.[1]);
+    },
+    async get(table, address, n) {
+      const a = await ask(`get ${table} ${address} ${n}`);
+      if (!a.startsWith("VALUES")) throw new Error(`pymodbus: ${a}`);
+      return a.split(" ").slice(1).map(Number);
+    },
+    async set(table, address, values) {
+      const a = await ask(`set ${table} ${address} ${values.join(" ")}`);
+      if (a !== "OK") throw new Error(`pymodbus: ${a}`);
+    },
+    async delay(ms) {
+      const a = await ask(`delay ${ms}`);
+      if (a !== "OK") throw new Error(`pymodbus: ${a}`);
     },
     async stop() {
       if (child.exitCode === null) {
@@ -206,4 +267,76 @@ export async function ptyPair(dir: string, name = "pty"): Promise<PtyPair> {
       }
     },
   };
+}
+
+/**
+ * A TCP relay in front of a server that can hold every chunk back for a
+ * while, in order (a slow path to the device): the client's requests reach
+ * the server late and its answers come back late.
+ */
+export class DelayRelay {
+  private server: net.Server | null = null;
+  private readonly sockets = new Set<net.Socket>();
+  delayMs = 0;
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  async start(): Promise<number> {
+    const server = net.createServer((inbound) => {
+      const outbound = net.connect(this.target);
+      for (const s of [inbound, outbound]) {
+        this.sockets.add(s);
+        s.on("error", () => undefined);
+        s.on("close", () => {
+          this.sockets.delete(s);
+          inbound.destroy();
+          outbound.destroy();
+        });
+      }
+      this.forward(inbound, outbound);
+      this.forward(outbound, inbound);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    this.server = server;
+    this.port = (server.address() as net.AddressInfo).port;
+    return this.port;
+  }
+
+  private forward(from: net.Socket, to: net.Socket): void {
+    // one queue per direction, sent in order: a chunk never overtakes the one before when the delay changes
+    const queue: { at: number; d: Buffer }[] = [];
+    let timer: NodeJS.Timeout | null = null;
+    const pump = () => {
+      timer = null;
+      while (queue.length && queue[0]!.at <= Date.now()) {
+        const { d } = queue.shift()!;
+        if (!to.destroyed) to.write(d);
+      }
+      if (queue.length) timer = setTimeout(pump, queue[0]!.at - Date.now());
+    };
+    from.on("data", (d: Buffer) => {
+      queue.push({ at: Date.now() + this.delayMs, d });
+      if (timer === null) pump();
+    });
+    from.on("close", () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    const s = this.server;
+    this.server = null;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+/** Resources of this process that mean "something is open" (sockets, timers), counted by kind. */
+export function openResources(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) if (r === "TCPSocketWrap" || r === "Timeout" || r === "TTYWrap" || r === "PipeWrap") out[r] = (out[r] ?? 0) + 1;
+  return out;
 }

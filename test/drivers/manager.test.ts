@@ -9,7 +9,7 @@ import { runSimulator, type Simulator } from "../../drivers/simulator/main.js";
 import { TandemError } from "../../core/errors.js";
 import { silentLogs } from "../../runtime/logging.js";
 import type { NodeState } from "../../runtime/node-api.js";
-import { freePort, tempDir, waitFor } from "./helpers.js";
+import { freePort, LeaseGate, tempDir, waitFor } from "./helpers.js";
 
 /** The lead engineer's gate, as specified: nothing unless active; process writes not while held. */
 function gate(node: { state: NodeState }): WriteGate {
@@ -125,5 +125,80 @@ describe("driver manager (pair against the simulator)", () => {
   it("refuses a watchdog on an unknown device with the config path", () => {
     const drivers = driversSection.parse(demoDriversConfig("127.0.0.1", 1, 2));
     expect(() => new DriverManager({ drivers, watchdog: { ...wd, device: "nope" }, dataDir: tmp.dir, logs: silentLogs(), gate: gate(a) })).toThrow(/watchdog.device: no device named 'nope'/);
+  });
+});
+
+describe("driver manager: the write gate at send time (S1)", () => {
+  let sim: Simulator;
+  const tmp = tempDir();
+  let m: DriverManager;
+  const lease = new LeaseGate();
+  const TAG = "gate.target";
+
+  beforeAll(async () => {
+    sim = await runSimulator({ modbusPort: await freePort(), opcuaPort: await freePort(), dataDir: `${tmp.dir}/sim`, logs: silentLogs(), tickMs: 100 });
+    const drivers = driversSection.parse({
+      scanMs: 50,
+      devices: [{ name: "plc", driver: "modbus", endpoints: [`127.0.0.1:${sim.modbusPort}`], timeoutMs: 2000, writeTimeoutMs: 150, retries: 0, reconnect: { initialMs: 50, maxMs: 200 } }],
+      tags: [
+        { name: "gate.level", device: "plc", address: "hr:0", type: "float32" },
+        { name: TAG, device: "plc", address: "hr:1500", type: "uint16", writable: true },
+      ],
+    });
+    m = new DriverManager({ drivers, dataDir: `${tmp.dir}/node`, logs: silentLogs(), gate: lease });
+    await m.start();
+    m.setRole(true, 1);
+    await waitFor(() => m.tag(TAG)?.quality === "good", "reading", 10_000);
+  });
+  afterAll(async () => {
+    await m?.stop();
+    await sim?.stop();
+    tmp.remove();
+  });
+
+  it("S1: a write queued behind a slow scan read, whose lease runs out before it can leave, is refused and never reaches the PLC", async () => {
+    lease.renew();
+    const writes = sim.writes().modbus;
+    const requests = sim.modbusRequests();
+    sim.faults.setModbusDelay(800);
+    try {
+      // a scan read has reached the PLC and is answered late: it holds the one request slot
+      await waitFor(() => sim.modbusRequests() > requests, "a read at the PLC", 5000, 1);
+      // the gate allows the write when it is asked for; the lease ends while it waits for the slot
+      lease.endsIn(400);
+      await expect(m.write(TAG, 4321, "operator")).rejects.toMatchObject({ code: "TANDEM_ERR_LEASE" });
+    } finally {
+      sim.faults.setModbusDelay(0);
+    }
+    expect(sim.writes().modbus).toBe(writes);
+    expect(sim.memory().registers[1500]).toBe(0);
+    // the queue-time check passed, the send-time one (after the slot came free) refused
+    const [atQueue, atSend] = lease.checks.slice(-2);
+    expect(atQueue).toMatchObject({ kind: "operator", needMs: 0, ok: true });
+    expect(atSend).toMatchObject({ kind: "operator", needMs: 150, ok: false });
+    expect(atSend!.at - atQueue!.at).toBeGreaterThanOrEqual(300);
+  });
+
+  it("S1: a write whose timeout would outlast the lease left is refused before it leaves; with lease to spare it is written", async () => {
+    const writes = sim.writes().modbus;
+    lease.endsIn(100); // valid for 100 ms, the write may take 150
+    await expect(m.write(TAG, 1234, "process")).rejects.toMatchObject({ code: "TANDEM_ERR_LEASE", message: /100 ms left|\d+ ms left/ });
+    expect(sim.writes().modbus).toBe(writes);
+    expect(sim.memory().registers[1500]).toBe(0);
+    lease.endsIn(10_000);
+    await m.write(TAG, 1234, "process");
+    expect(sim.memory().registers[1500]).toBe(1234);
+    expect(sim.writes().modbus).toBe(writes + 1);
+  });
+
+  it("a device whose write timeout cannot fit in the node's lease is a config error naming the key", () => {
+    const drivers = driversSection.parse({ devices: [{ name: "plc", driver: "modbus", endpoints: ["127.0.0.1:502"], writeTimeoutMs: 900 }] });
+    const budget: WriteGate = { check() {}, leaseBudgetMs: 750 };
+    expect(() => new DriverManager({ drivers, dataDir: tmp.dir, logs: silentLogs(), gate: budget })).toThrow(
+      /drivers\.devices\.0\.writeTimeoutMs: 900 ms does not fit in the lease \(750 ms\): every write to device 'plc' would be refused/,
+    );
+    // the default (the smaller of timeoutMs and 500) fits
+    const fine = driversSection.parse({ devices: [{ name: "plc", driver: "modbus", endpoints: ["127.0.0.1:502"] }] });
+    expect(() => new DriverManager({ drivers: fine, dataDir: tmp.dir, logs: silentLogs(), gate: budget })).not.toThrow();
   });
 });

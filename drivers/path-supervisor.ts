@@ -1,0 +1,207 @@
+// One device's connection over one or more paths, the part the Modbus and
+// OPC UA drivers share: the mode this node asks for (read / connect / off), a
+// connect round over the paths (from the one last used, or in the order the
+// driver gives), the next path first when the one in use is lost, every tag
+// bad the moment it is, a doubling wait when every path failed (Reconnect),
+// and the status the API shows. The driver supplies the protocol through
+// hooks: open and close a connection, watch it, start and stop reading.
+import type { Logger } from "../core/logger.js";
+import { Reconnect, type Clock, type DeviceStatus, type DriverMode, type EndpointStatus } from "./driver-api.js";
+import type { DriverKind } from "./tag-model.js";
+
+export interface PathHooks<C> {
+  /** opens a connection on path i; throws when it cannot */
+  open(index: number): Promise<C>;
+  close(c: C, why: string): Promise<void>;
+  /** calls lost(why) when the connection fails */
+  watch(c: C, lost: (why: string) => void): void;
+  /** the connection is the device's now: start what the mode needs on it */
+  adopted(c: C): void | Promise<void>;
+  /** reading on or off on the connection in use (mode read / connect) */
+  setReading(c: C, on: boolean): void | Promise<void>;
+  /** the connection is no longer in use (lost or dropped): forget what lived on it */
+  released?(c: C): void;
+  /** stops what runs beside reading (a poll) when the mode goes off or the driver stops */
+  halt?(): void;
+  /** every tag of the device turns bad with this reason */
+  allBad(reason: string): void;
+  /** the paths to try this round, in order; default: from the one last used, round the list */
+  order?(from: number): Promise<number[]>;
+  /** whether the connection in use counts as connected (default: yes) */
+  up?(c: C): boolean;
+}
+
+export interface PathSupervisorOptions {
+  kind: DriverKind;
+  device: string;
+  /** one label per path (the configured endpoint or serial port) */
+  paths: string[];
+  clock: Clock;
+  log: Logger;
+  reconnect: { initialMs: number; maxMs: number };
+  /** called when the path in use changes (null: none) */
+  onPath: (path: string | null) => void;
+}
+
+export class PathSupervisor<C> {
+  mode: DriverMode = "off";
+  stopped = false;
+  /** the connection in use */
+  conn: C | null = null;
+  lastError: string | null = null;
+  everConnected = false;
+  reconnects = 0;
+  /** the path in use, or the one to try first */
+  private index = 0;
+  private connecting: Promise<void> | null = null;
+  private readonly reconnect: Reconnect;
+
+  constructor(
+    private readonly o: PathSupervisorOptions,
+    private readonly hooks: PathHooks<C>,
+  ) {
+    this.reconnect = new Reconnect(o.clock, o.reconnect, () => this.ensureConnected());
+  }
+
+  setMode(mode: DriverMode): void {
+    if (this.stopped || mode === this.mode) return;
+    this.o.log.info({ device: this.o.device, from: this.mode, to: mode }, `${this.o.kind} device mode`);
+    this.mode = mode;
+    if (mode === "off") {
+      this.reconnect.cancel();
+      this.hooks.halt?.();
+      void this.drop("standby cold: not connected");
+      this.hooks.allBad("not_reading");
+      return;
+    }
+    const c = this.conn;
+    if (c) {
+      // connected already: reading on or off without a new connection; a connection that cannot do it is lost
+      const failed = (e: Error) => this.lost(c, `cannot switch reading ${mode === "read" ? "on" : "off"}: ${e.message}`);
+      try {
+        this.hooks.setReading(c, mode === "read")?.catch(failed);
+      } catch (e) {
+        failed(e as Error);
+      }
+    } else this.hooks.allBad(mode === "connect" ? "not_reading" : this.everConnected ? "comm_lost" : "no_data");
+    this.ensureConnected();
+  }
+
+  /** stopped, or nothing wanted of the device */
+  private get idle(): boolean {
+    return this.stopped || this.mode === "off";
+  }
+
+  /** Starts a connect round unless one runs, a retry waits, or nothing is wanted. */
+  ensureConnected(): void {
+    if (this.idle || this.conn || this.connecting || this.reconnect.pending) return;
+    this.connecting = this.connectRound().finally(() => {
+      this.connecting = null;
+      // a connection lost while the round still ran found it busy: start again
+      if (!this.conn) this.ensureConnected();
+    });
+  }
+
+  /** The connection in use is gone: every tag turns bad now, then the next path is tried. */
+  lost(c: C, why: string): void {
+    if (this.conn !== c) return;
+    this.conn = null;
+    this.hooks.released?.(c);
+    const label = this.o.paths[this.index]!;
+    this.lastError = `${label}: ${why}`;
+    this.o.log.warn({ device: this.o.device, path: label, why }, `${this.o.kind} connection lost`);
+    this.o.onPath(null);
+    this.hooks.allBad(this.mode === "read" ? "comm_lost" : "not_reading");
+    void this.hooks.close(c, why).catch(() => {});
+    if (this.idle) return;
+    // fail over: the next path first, the one that failed last
+    if (this.o.paths.length > 1) this.index = (this.index + 1) % this.o.paths.length;
+    this.ensureConnected();
+  }
+
+  /** Closes the connection in use on purpose (cold standby, stop). */
+  async drop(why: string): Promise<void> {
+    const c = this.conn;
+    this.conn = null;
+    if (!c) return;
+    this.hooks.released?.(c);
+    this.o.log.info({ device: this.o.device, why }, `${this.o.kind} disconnect`);
+    await this.hooks.close(c, why).catch(() => {});
+    this.o.onPath(null);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.mode = "off";
+    this.reconnect.cancel();
+    this.hooks.halt?.();
+    await this.connecting?.catch(() => {});
+    await this.drop("driver stopped");
+  }
+
+  status(counts: { requests: number; errors: number }, endpoint?: (label: string) => Partial<EndpointStatus>): DeviceStatus {
+    const c = this.conn;
+    const up = c !== null && (this.hooks.up?.(c) ?? true);
+    return {
+      device: this.o.device,
+      driver: this.o.kind,
+      mode: this.mode,
+      connected: up,
+      path: c ? this.o.paths[this.index]! : null,
+      endpoints: this.o.paths.map((label, i) => ({ endpoint: label, connected: up && i === this.index, ...endpoint?.(label) })),
+      connections: c ? 1 : 0,
+      requests: counts.requests,
+      errors: counts.errors,
+      reconnects: this.reconnects,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Tries the paths once, in order; waits (doubling) when all fail. */
+  private async connectRound(): Promise<void> {
+    const n = this.o.paths.length;
+    let order: number[];
+    try {
+      order = this.hooks.order ? await this.hooks.order(this.index) : Array.from({ length: n }, (_, k) => (this.index + k) % n);
+    } catch (e) {
+      order = [];
+      this.lastError = (e as Error).message;
+    }
+    for (const i of order) {
+      if (this.idle) return;
+      const label = this.o.paths[i]!;
+      let c: C;
+      try {
+        c = await this.hooks.open(i);
+      } catch (err) {
+        this.lastError = `${label}: ${(err as Error).message}`;
+        this.o.log.warn({ device: this.o.device, path: label, err: (err as Error).message }, `${this.o.kind} connect failed`);
+        continue;
+      }
+      if (this.idle) {
+        await this.hooks.close(c, "not needed any more").catch(() => {});
+        return;
+      }
+      this.index = i;
+      this.conn = c;
+      if (this.everConnected) this.reconnects++;
+      this.everConnected = true;
+      this.reconnect.reset();
+      this.o.log.info({ device: this.o.device, path: label }, `${this.o.kind} connected`);
+      this.o.onPath(label);
+      this.hooks.watch(c, (why) => this.lost(c, why));
+      try {
+        await this.hooks.adopted(c);
+      } catch (e) {
+        // connected but cannot read (items refused, session gone): not a path to keep hammering
+        this.lost(c, (e as Error).message);
+        this.reconnect.schedule();
+      }
+      return;
+    }
+    if (this.idle) return;
+    // every path failed: wait, then start again with the preferred one
+    this.index = 0;
+    this.reconnect.schedule();
+  }
+}

@@ -1,0 +1,117 @@
+// The one conversion from an engineering value (JSON, as the API receives
+// it) to the raw value a driver sends (drivers/tag-value.ts), and its OPC UA
+// form. Pure: what is refused here never reaches a PLC (the driver tests and
+// the conformance suite show that against real servers).
+import { DataType } from "node-opcua";
+import { describe, expect, it } from "vitest";
+import { toVariant } from "../../drivers/opcua-values.js";
+import { describeGiven, toRaw, type ValueSpec } from "../../drivers/tag-value.js";
+
+const raw = (spec: ValueSpec, v: unknown) => toRaw("line1.x", spec, v);
+const refused = (spec: ValueSpec, v: unknown) => {
+  try {
+    toRaw("line1.x", spec, v);
+  } catch (e) {
+    return e as { code: string; status: number; message: string };
+  }
+  throw new Error(`${describeGiven(v)} was accepted for ${spec.type}`);
+};
+
+describe("engineering value → raw value", () => {
+  it("the values Number() would turn into 0 are refused for every numeric type, naming the tag, the type and what was given", () => {
+    for (const type of ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"] as const) {
+      for (const [junk, shown] of [
+        [null, "got null"],
+        ["", 'got the text ""'],
+        [false, "got false"],
+        [[], "got the list []"],
+        [{}, "got the object {}"],
+        [undefined, "got nothing"],
+        [true, "got true"],
+      ] as const) {
+        const e = refused({ type }, junk);
+        expect(e).toMatchObject({ code: "TANDEM_ERR_TAG_VALUE", status: 400 });
+        expect(e.message).toBe(`tag line1.x: ${type} needs ${e.message.split(" needs ")[1]!.split(", got ")[0]}, ${shown}`);
+        expect(e.message).toContain(`${type} needs`);
+      }
+    }
+  });
+
+  it("numbers come as JSON numbers, not text (64-bit integers also take a decimal string)", () => {
+    expect(refused({ type: "int16" }, "12").message).toBe('tag line1.x: int16 needs a JSON number, not text, got the text "12"');
+    expect(refused({ type: "float64" }, "1.5").message).toMatch(/float64 needs a JSON number, not text/);
+    expect(raw({ type: "int64" }, "-9007199254740993")).toBe(-9007199254740993n);
+    expect(raw({ type: "uint64" }, "18446744073709551615")).toBe(2n ** 64n - 1n);
+    expect(refused({ type: "uint64" }, "18446744073709551616").message).toMatch(/uint64 needs a whole number from 0 to 18446744073709551615/);
+    expect(refused({ type: "int64" }, "1.5").message).toMatch(/or a decimal string of digits/);
+    expect(refused({ type: "int64" }, " 12").code).toBe("TANDEM_ERR_TAG_VALUE");
+    // past 2^53 a JSON number has already lost digits: refused, with the way out
+    expect(refused({ type: "int64" }, 2 ** 60).message).toMatch(/past ±2\^53 send it as a decimal string/);
+    expect(raw({ type: "int64" }, -(2 ** 53 - 1))).toBe(-(2n ** 53n - 1n));
+  });
+
+  it("integer types: whole numbers within the type's range", () => {
+    expect(raw({ type: "int16" }, -32768)).toBe(-32768);
+    expect(raw({ type: "uint16" }, 65535)).toBe(65535);
+    expect(raw({ type: "int8" }, -128)).toBe(-128);
+    expect(raw({ type: "uint32" }, 4294967295)).toBe(4294967295);
+    expect(refused({ type: "int16" }, 32768).message).toBe("tag line1.x: int16 needs a whole number from -32768 to 32767, got 32768");
+    expect(refused({ type: "uint16" }, -1).message).toMatch(/from 0 to 65535, got -1/);
+    expect(refused({ type: "uint8" }, 256).code).toBe("TANDEM_ERR_TAG_VALUE");
+    expect(refused({ type: "int32" }, 1.5).message).toBe("tag line1.x: int32 needs a whole number from -2147483648 to 2147483647, got 1.5");
+    expect(raw({ type: "int32" }, -0)).toBe(0);
+  });
+
+  it("scaling maps the engineering value first; an integer type takes the nearest raw value, whose range is checked", () => {
+    const scaling = { rawMin: 0, rawMax: 27648, engMin: 0, engMax: 100 };
+    expect(raw({ type: "int16", scaling }, 50)).toBe(13824);
+    expect(raw({ type: "int16", scaling }, 33.3)).toBe(Math.round(33.3 * 276.48));
+    expect(refused({ type: "int16", scaling }, 200).message).toBe("tag line1.x: int16 needs a whole number from -32768 to 32767, got 200 (55296 after scaling)");
+    expect(refused({ type: "int16", scaling }, null).code).toBe("TANDEM_ERR_TAG_VALUE");
+    expect(raw({ type: "float32", scaling: { rawMin: 0, rawMax: 10, engMin: 0, engMax: 100 } }, 25)).toBe(2.5);
+    // a decimal string is not an engineering value: scaled tags take numbers only
+    expect(refused({ type: "int64", scaling }, "12").message).toMatch(/a JSON number, not text, got/);
+    expect(refused({ type: "bool", scaling }, true).message).toMatch(/bool needs no scaling/);
+  });
+
+  it("floats: finite, and float32 within its range", () => {
+    expect(raw({ type: "float32" }, 3.4028234663852886e38)).toBe(3.4028234663852886e38);
+    expect(refused({ type: "float32" }, 1e39).message).toMatch(/float32 needs a number within ±3.4028234663852886e\+38, got 1e\+39/);
+    expect(raw({ type: "float64" }, Number.MAX_VALUE)).toBe(Number.MAX_VALUE);
+    for (const v of [Number.NaN, Number.POSITIVE_INFINITY]) expect(refused({ type: "float64" }, v).code).toBe("TANDEM_ERR_TAG_VALUE");
+  });
+
+  it("bool/bit take true or false only", () => {
+    expect(raw({ type: "bool" }, true)).toBe(true);
+    expect(raw({ type: "bool" }, false)).toBe(false);
+    for (const v of [1, 0, "true", "false", null, [], "on"]) expect(refused({ type: "bool", typeName: "bit" }, v).message).toMatch(/^tag line1.x: bit needs true or false, got /);
+  });
+
+  it("strings take text; Modbus strings fit their length and one byte per character", () => {
+    expect(raw({ type: "string" }, "Ωmega")).toBe("Ωmega");
+    expect(raw({ type: "string", maxLength: 8 }, "BATCH-07")).toBe("BATCH-07");
+    expect(refused({ type: "string", maxLength: 8 }, "BATCH-007").message).toBe('tag line1.x: string needs at most 8 characters, got the text "BATCH-007" (9)');
+    expect(refused({ type: "string", maxLength: 8 }, "Ωmega").message).toMatch(/Latin-1 characters/);
+    for (const v of [42, null, true, []]) expect(refused({ type: "string" }, v).message).toMatch(/string needs text/);
+  });
+
+  it("describes what was given briefly", () => {
+    expect(describeGiven("x".repeat(100))).toHaveLength(60 + "the text ".length);
+    expect(describeGiven(12n)).toBe("12");
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    expect(describeGiven(loop)).toBe("the object [object Object]");
+  });
+});
+
+describe("OPC UA: engineering value → Variant of the node's built-in type", () => {
+  it("uses the node's type name in refusals and carries 64-bit integers as [high, low]", () => {
+    expect(toVariant("t", DataType.Int64, "-1").value).toEqual([0xffffffff, 0xffffffff]);
+    expect(toVariant("t", DataType.UInt64, "18446744073709551615").value).toEqual([0xffffffff, 0xffffffff]);
+    expect(toVariant("t", DataType.Double, 1.5).value).toBe(1.5);
+    expect(() => toVariant("t", DataType.Byte, 256)).toThrow(/tag t: Byte needs a whole number from 0 to 255, got 256/);
+    expect(() => toVariant("t", DataType.Boolean, 1)).toThrow(/tag t: Boolean needs true or false, got 1/);
+    expect(() => toVariant("t", DataType.Double, null)).toThrow(/Double needs a number, got null/);
+    expect(() => toVariant("t", DataType.DateTime, "2024-01-01")).toThrow(/writing DateTime values is not supported/);
+  });
+});
