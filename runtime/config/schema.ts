@@ -4,7 +4,7 @@
 // reason rather than silently ignored.
 import { z } from "zod";
 import { LOG_LEVELS, ROLES, type HostPort } from "../../core/types.js";
-import { checkWatchdog, driversSection, watchdogSection } from "../../drivers/config-schema.js";
+import { checkWatchdog, checkWriteTimeouts, driversSection, watchdogSection } from "../../drivers/config-schema.js";
 
 export type { HostPort };
 
@@ -166,6 +166,10 @@ export const configSchema = z
     if (c.takeover.leaseMs <= c.heartbeat.intervalMs * 2)
       ctx.addIssue({ code: "custom", path: ["takeover", "leaseMs"], message: `must be more than two heartbeat intervals (${c.heartbeat.intervalMs * 2}) or every lease runs out between renewals` });
     for (const i of checkWatchdog(c.drivers, c.watchdog)) ctx.addIssue({ code: "custom", path: i.path, message: i.message });
+    // a PLC write must be able to finish inside the lease it was allowed under (drivers/manager.ts)
+    const budget = c.takeover.leaseMs - c.takeover.leaseSafetyMs - c.heartbeat.intervalMs;
+    const budgetText = `takeover.leaseMs − takeover.leaseSafetyMs − heartbeat.intervalMs = ${budget} ms`;
+    for (const i of checkWriteTimeouts(c.drivers, budget, budgetText)) ctx.addIssue({ code: "custom", path: i.path, message: i.message });
     const users = new Set<string>();
     c.http.users.forEach((u, i) => {
       if (users.has(u.name)) ctx.addIssue({ code: "custom", path: ["http", "users", i, "name"], message: `duplicate user '${u.name}'` });
