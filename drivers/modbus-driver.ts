@@ -3,6 +3,7 @@
 // retries, reconnection with backoff, exceptions mapped to the quality of the
 // tags they cover, and typed writes.
 // Size: over 500 lines until it is split (issue 6: one-way layers, smaller rooms).
+import { COUNT_CHANNELS, countedFields } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { TandemError } from "../core/errors.js";
 import { parseEndpoint, parseModbusAddress, resolveModbusType, type ModbusDeviceConfig, type TagConfig } from "./config-schema.js";
@@ -97,7 +98,7 @@ export class ModbusDriver implements DeviceDriver {
   private readonly reconnect: Reconnect;
   private inFlight = 0;
   private readonly waiters: (() => void)[] = [];
-  private stats = { requests: 0, errors: 0, reconnects: 0, exceptions: 0, timeouts: 0, splits: 0 };
+  private stats = countedFields(COUNT_CHANNELS.driver, () => ({ device: this.device }), { requests: 0, errors: 0, reconnects: 0, exceptions: 0, timeouts: 0, splits: 0 });
   private lastError: string | null = null;
   private everConnected = false;
   /**

@@ -33,6 +33,7 @@ import {
   type DataValue,
   type UserIdentityInfo,
 } from "node-opcua";
+import { COUNT_CHANNELS, countedFields } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { TandemError } from "../core/errors.js";
 import type { OpcuaDeviceConfig, TagConfig } from "./config-schema.js";
@@ -136,7 +137,7 @@ export class OpcuaDriver implements DeviceDriver {
   private monitored: ClientMonitoredItemBase[] = [];
   private readonly dataTypes = new Map<string, DataType>();
   private readonly serviceLevels = new Map<string, number>();
-  private stats = { requests: 0, errors: 0, reconnects: 0, notifications: 0 };
+  private stats = countedFields(COUNT_CHANNELS.driver, () => ({ device: this.device }), { requests: 0, errors: 0, reconnects: 0, notifications: 0 });
   private lastError: string | null = null;
 
   constructor(o: OpcuaDriverOptions) {

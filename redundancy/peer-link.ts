@@ -11,6 +11,7 @@ import dgram from "node:dgram";
 import net from "node:net";
 import { isIPv6 } from "node:net";
 import { performance } from "node:perf_hooks";
+import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { NODE_STATES, type HostPort } from "../core/types.js";
 import { FrameDecoder, FrameError, frame } from "./frame-decoder.js";
@@ -48,6 +49,7 @@ export interface PeerLinkHandlers {
   tcp(status: "up" | "down" | "refused"): void;
 }
 
+const publishCount = counterFor(COUNT_CHANNELS.peerLink);
 const STATES: ReadonlySet<string> = new Set(NODE_STATES);
 const PEER_TYPES = new Set(["switchover-offer", "switchover-accept", "switchover-refuse", "handover", "switchover-request", "lease-refuse", "bye"]);
 
@@ -362,5 +364,6 @@ export class PeerLink {
 
   private count(name: string): void {
     this.counts[name] = (this.counts[name] ?? 0) + 1;
+    publishCount(name, { pair: this.opts.pairId, node: this.opts.nodeId });
   }
 }

@@ -11,6 +11,7 @@
 import dgram from "node:dgram";
 import { isIPv6 } from "node:net";
 import { performance } from "node:perf_hooks";
+import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import { ReplayGuard } from "./replay-guard.js";
 import { open, Sender } from "./wire.js";
 import {
@@ -36,6 +37,8 @@ export interface WitnessClientOptions {
 }
 
 export type WitnessResult = { reply: WitnessReply; sentAt: number; rtt: number } | { timeout: true; sentAt: number };
+
+const publishCount = counterFor(COUNT_CHANNELS.witnessClient);
 
 interface Outstanding {
   sentAt: number;
@@ -168,6 +171,7 @@ export class WitnessClient {
 
   private count(name: string): void {
     this.counts[name] = (this.counts[name] ?? 0) + 1;
+    publishCount(name, { pair: this.opts.pair, node: this.opts.from });
   }
 
   private onMessage(msg: Buffer): void {
