@@ -260,7 +260,11 @@ export class LogManager implements LogSource {
  * On an uncaught exception (or unhandled rejection) log a fatal line with the
  * stack before the process dies; the exit then writes everything buffered,
  * the fatal line included, synchronously. Node's own handling (stderr, exit
- * code 1) is left as it is.
+ * code 1) is left as it is. A synchronous write to a destination that takes
+ * nothing waits for it (no user-space code can bound a write(2) stuck on a
+ * disk): the crashed process no longer acts or renews a lease meanwhile, so
+ * the peer takes over as from a frozen node, and the service manager's stop
+ * timeout ends it.
  */
 export function installCrashLog(logs: LogManager, component = "node"): () => void {
   const onCrash = (err: Error, origin: string) => {
