@@ -19,7 +19,9 @@ import { sampleValue } from "../helpers/prom-text.js";
 import { useCluster } from "../helpers/use-cluster.js";
 
 const STALL_MS = 6000;
-const BUFFER_BYTES = 256 * 1024;
+// the smallest buffer a config may set: a few hundred junk lines fill the pipe and the buffer,
+// and the junk that fills them costs the node little CPU (it is the log that is under test)
+const BUFFER_BYTES = 64 * 1024;
 const readers: ChildProcess[] = [];
 let fifoDir: string | null = null;
 
@@ -85,7 +87,6 @@ describe("a slow log does not cost the lease (safety gap 6)", () => {
     fifoDir = mkdtempSync(join(tmpdir(), "tandem-fifo-"));
     const fifo = (id: string) => join(fifoDir!, `${id}.fifo`);
     for (const id of ["a", "b"]) execFileSync("mkfifo", [fifo(id)]);
-    // a small buffer, so that six seconds of junk overflow it and the drop count shows
     const cluster = await pair.start({ log: (id) => ({ file: fifo(id), bufferBytes: BUFFER_BYTES }) });
     const cat = { a: drain(fifo("a"), join(cluster.dir, "a.log")), b: drain(fifo("b"), join(cluster.dir, "b.log")) };
     const { active, standby } = await cluster.ready();
@@ -101,14 +102,14 @@ describe("a slow log does not cost the lease (safety gap 6)", () => {
     let sent = 0; // bounded: at most 20,000 datagrams
     const flood = (async () => {
       while (Date.now() - t0 < STALL_MS && sent < 20_000) {
-        for (let i = 0; i < 20; i++, sent++) sock.send(junk, cluster.ports[active].lan, "127.0.0.1");
+        for (let i = 0; i < 5; i++, sent++) sock.send(junk, cluster.ports[active].lan, "127.0.0.1");
         await sleep(10);
       }
     })();
     while (Date.now() - t0 < STALL_MS) {
       const [a, s, m] = await Promise.all([statusWithin(cluster, active, 1000), statusWithin(cluster, standby, 1000), metricsText(cluster, active, 1000)]);
       samples.push({ t: Date.now() - t0, active: a, standby: s, buffered: m === null ? null : metric(m, "tandem_log_buffered_bytes") });
-      await sleep(50);
+      await sleep(100);
     }
     await flood;
     sock.close();
@@ -123,7 +124,7 @@ describe("a slow log does not cost the lease (safety gap 6)", () => {
     // and the standby never took over
     const badStandby = samples.filter((x) => !x.standby || x.standby.state !== "standby" || x.standby.epoch !== before.epoch);
     expect(badStandby.map(line), report).toEqual([]);
-    expect(samples.length).toBeGreaterThan(20);
+    expect(samples.length).toBeGreaterThan(10);
 
     // the log held back at most its bound, dropped the rest and counted it
     const peakBuffered = Math.max(...samples.map((x) => x.buffered ?? 0));
@@ -144,7 +145,7 @@ describe("a slow log does not cost the lease (safety gap 6)", () => {
     cat[active].kill("SIGSTOP");
     const sock2 = dgram.createSocket("udp4");
     for (let i = 0; i < 100; i++) {
-      for (let j = 0; j < 20; j++) sock2.send(junk, cluster.ports[active].lan, "127.0.0.1");
+      for (let j = 0; j < 10; j++) sock2.send(junk, cluster.ports[active].lan, "127.0.0.1");
       await sleep(10);
     }
     sock2.close();
