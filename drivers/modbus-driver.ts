@@ -2,6 +2,7 @@
 // (endpoints) with failover (drivers/path-supervisor.ts), coalesced scans per
 // scan class, timeouts and retries, exceptions mapped to the quality of the
 // tags they cover. Writes: drivers/modbus-write.ts.
+import { COUNT_CHANNELS, countedFields } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { TandemError } from "../core/errors.js";
 import { parseEndpoint, parseModbusAddress, type ModbusDeviceConfig } from "./config-schema.js";
@@ -71,7 +72,7 @@ export class ModbusDriver implements DeviceDriver {
   private readonly paths: PathSupervisor<Link>;
   private readonly slots: Slots;
   private readonly writer: ModbusWriter;
-  private stats = { requests: 0, errors: 0, exceptions: 0, timeouts: 0, splits: 0 };
+  private stats = countedFields(COUNT_CHANNELS.driver, () => ({ device: this.device }), { requests: 0, errors: 0, exceptions: 0, timeouts: 0, splits: 0 });
   /**
    * The device answered since this connection opened. A gateway (or a relay)
    * can accept TCP while the PLC behind it is gone: such a path is not

@@ -26,6 +26,7 @@ import {
   type OPCUAClient,
   type StatusCode,
 } from "node-opcua";
+import { COUNT_CHANNELS, countedFields } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { TandemError } from "../core/errors.js";
 import { writeTimeoutOf, type OpcuaDeviceConfig, type TagConfig } from "./config-schema.js";
@@ -100,7 +101,7 @@ export class OpcuaDriver implements DeviceDriver {
   private monitored: ClientMonitoredItemBase[] = [];
   private readonly dataTypes = new Map<string, DataType>();
   private readonly serviceLevels = new Map<string, number>();
-  private stats = { requests: 0, errors: 0, notifications: 0 };
+  private stats = countedFields(COUNT_CHANNELS.driver, () => ({ device: this.device }), { requests: 0, errors: 0, notifications: 0 });
 
   constructor(o: OpcuaDriverOptions) {
     this.cfg = o.device;

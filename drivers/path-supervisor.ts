@@ -5,6 +5,7 @@
 // bad the moment it is, a doubling wait when every path failed (Reconnect),
 // and the status the API shows. The driver supplies the protocol through
 // hooks: open and close a connection, watch it, start and stop reading.
+import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { Reconnect, type Clock, type DeviceStatus, type DriverMode, type EndpointStatus } from "./driver-api.js";
 import type { DriverKind } from "./tag-model.js";
@@ -42,6 +43,8 @@ export interface PathSupervisorOptions {
   /** called when the path in use changes (null: none) */
   onPath: (path: string | null) => void;
 }
+
+const publishCount = counterFor(COUNT_CHANNELS.driver);
 
 export class PathSupervisor<C> {
   mode: DriverMode = "off";
@@ -184,7 +187,10 @@ export class PathSupervisor<C> {
       }
       this.index = i;
       this.conn = c;
-      if (this.everConnected) this.reconnects++;
+      if (this.everConnected) {
+        this.reconnects++;
+        publishCount("reconnects", { device: this.o.device });
+      }
       this.everConnected = true;
       this.reconnect.reset();
       this.o.log.info({ device: this.o.device, path: label }, `${this.o.kind} connected`);

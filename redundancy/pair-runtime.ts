@@ -3,6 +3,7 @@
 // run in the order the machine gives them; persisting the epoch is
 // synchronous, so nothing after it leaves the node before the epoch is on disk.
 import { EventEmitter } from "node:events";
+import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import { TandemError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { Actor, HostPort } from "../core/types.js";
@@ -15,6 +16,8 @@ import type { Effect, Event, NodeState, OpAction, PeerMessage, RoleParams, RoleS
 import { WitnessClient } from "./witness-client.js";
 
 export const TICK_MS = 10;
+
+const publishCount = counterFor(COUNT_CHANNELS.role);
 
 export interface PairRuntimeOptions {
   params: RoleParams;
@@ -344,6 +347,9 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
       }
       case "context-reset":
         this.emit("context-reset");
+        return;
+      case "count":
+        publishCount(fx.name, { pair: this.opts.peer.pairId, node: this.params.nodeId });
         return;
     }
   }

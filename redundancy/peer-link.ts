@@ -7,6 +7,7 @@
 // its kernel closes the sockets (FIN/RST) and refuses new connections, which
 // a partition never does. The role machine combines that with heartbeat
 // silence on every link (the dead-process path).
+import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { NODE_STATES, type HostPort } from "../core/types.js";
 import { FrameDecoder, FrameError, frame } from "./frame-decoder.js";
@@ -55,6 +56,7 @@ export interface PeerLinkHandlers {
   linkRefused(link: string): void;
 }
 
+const publishCount = counterFor(COUNT_CHANNELS.peerLink);
 const STATES: ReadonlySet<string> = new Set(NODE_STATES);
 const PEER_TYPES = new Set(["switchover-offer", "switchover-accept", "switchover-refuse", "handover", "switchover-request", "lease-refuse", "bye"]);
 
@@ -362,5 +364,6 @@ export class PeerLink {
 
   private count(name: string): void {
     this.counts[name] = (this.counts[name] ?? 0) + 1;
+    publishCount(name, { pair: this.opts.pairId, node: this.opts.nodeId });
   }
 }

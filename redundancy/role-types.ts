@@ -107,7 +107,9 @@ export type Effect =
   | { type: "event"; kind: string; message: string; details?: Record<string, unknown> }
   | { type: "reply"; id: number; ok: true; value: Record<string, unknown> }
   | { type: "reply"; id: number; ok: false; code: ReplyErrorCode; args: unknown[] }
-  | { type: "context-reset" };
+  | { type: "context-reset" }
+  /** something worth counting happened (the adapter publishes it; runtime/metrics.ts counts it) */
+  | { type: "count"; name: string };
 
 /** The catalogue's codes an operator action can be refused with. */
 export type ReplyErrorCode = Extract<ErrorCode, "TANDEM_ERR_NOT_HELD" | "TANDEM_ERR_SWITCHOVER" | "TANDEM_ERR_SWITCHOVER_TIMEOUT" | "TANDEM_ERR_MAINTENANCE" | "TANDEM_ERR_PROMOTE" | "TANDEM_ERR_UNAVAILABLE">;

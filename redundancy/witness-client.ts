@@ -10,6 +10,7 @@
 // incarnation grows at every start, so an old reply can match nothing.
 import { isIPv6 } from "node:net";
 import { systemClock, systemNetwork, type Clock, type Network, type UdpSocket } from "./net.js";
+import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import { ReplayGuard } from "./replay-guard.js";
 import { open, Sender } from "./wire.js";
 import {
@@ -38,6 +39,8 @@ export interface WitnessClientOptions {
 }
 
 export type WitnessResult = { reply: WitnessReply; sentAt: number; rtt: number } | { timeout: true; sentAt: number };
+
+const publishCount = counterFor(COUNT_CHANNELS.witnessClient);
 
 interface Outstanding {
   sentAt: number;
@@ -155,6 +158,7 @@ export class WitnessClient {
 
   private count(name: string): void {
     this.counts[name] = (this.counts[name] ?? 0) + 1;
+    publishCount(name, { pair: this.opts.pair, node: this.opts.from });
   }
 
   private onMessage(msg: Buffer): void {

@@ -7,6 +7,7 @@ import { randomInt } from "node:crypto";
 import type { Logger, LogSource } from "../core/logger.js";
 import type { HostPort } from "../core/types.js";
 import { systemClock, systemNetwork, type Clock, type Network, type UdpSocket } from "./net.js";
+import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import { ReplayGuard } from "./replay-guard.js";
 import { open, Sender, type Envelope } from "./wire.js";
 import { WITNESS_CHANNEL, WITNESS_FROM, WITNESS_OPS, WITNESS_REPLY, WITNESS_REQ, WitnessCore, type WitnessOp, type WitnessReply, type WitnessRequest } from "./witness-core.js";
@@ -15,6 +16,7 @@ export const DEFAULT_MAX_LEASE_MS = 5000;
 /** the longest lease a request may ask for; the witness grants at most maxLeaseMs anyway */
 const MAX_REQUEST_LEASE_MS = 3_600_000;
 const LOG_EVERY_MS = 1000;
+const publishCount = counterFor(COUNT_CHANNELS.witnessServer);
 
 export interface WitnessServerOptions {
   listen: { host: string; port: number };
@@ -131,6 +133,7 @@ export class WitnessServer {
 
   private count(name: string): void {
     this.counts[name] = (this.counts[name] ?? 0) + 1;
+    publishCount(name);
   }
 
   private keyFor = (pair: string): Buffer | undefined => this.opts.keys.get(pair) ?? this.opts.defaultKey;

@@ -3,7 +3,6 @@
 // reverse; stop() releases every timer, socket and file handle.
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { Gauge, Registry, Counter } from "prom-client";
 import type { DriverManager } from "../drivers/manager.js";
 import { EpochStore } from "../redundancy/epoch-store.js";
 import { linkStatus, peerVisible } from "../redundancy/failure-detector.js";
@@ -14,6 +13,7 @@ import { TandemError } from "../core/errors.js";
 import { isActiveState } from "../core/types.js";
 import { createHttpServer, type HttpServer } from "./http/server.js";
 import { LogManager } from "./logging.js";
+import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
 import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult, TagView } from "./node-api.js";
 
@@ -34,9 +34,8 @@ export class TandemNode implements NodeController {
   /** the PLC drivers, when the config has a drivers section (loaded on start: node-opcua is heavy) */
   drivers: DriverManager | null = null;
   private levelTimer: NodeJS.Timeout | null = null;
-  private readonly metricsRegistry = new Registry();
+  private readonly metricsOut: NodeMetrics;
   private readonly healthSources: HealthSource[] = [];
-  private readonly startedAt = Date.now();
   private stateSinceWall = new Date().toISOString();
   private readonly log;
   private stopping: Promise<void> | null = null;
@@ -55,14 +54,14 @@ export class TandemNode implements NodeController {
         base: { pair: c.pair.id, node: c.node.id },
         mixin: () => ({ epoch: this.store?.epoch }),
         destination: c.log.file,
+        bufferBytes: c.log.bufferBytes,
       });
     this.log = this.logs.get("node");
     this.store = EpochStore.open(c.node.dataDir, c.pair.id, c.node.id);
     this.auditLog = new AuditLog(join(c.node.dataDir, "audit.log"));
     this.runtime = new PairRuntime(pairRuntimeOptions(c, this.store, this.logs.get("pair")));
-    this.runtime.on("state", (from, to, epoch) => {
+    this.runtime.on("state", (_from, to, epoch) => {
       this.stateSinceWall = new Date().toISOString();
-      this.stateChanges.inc({ from, to });
       this.drivers?.setRole(isActiveState(to), epoch);
     });
     this.runtime.on("epoch", (epoch) => this.drivers?.setRole(isActiveState(this.runtime.state.state), epoch));
@@ -75,10 +74,8 @@ export class TandemNode implements NodeController {
       process.exitCode = 1;
       void this.stop();
     });
-    this.setupMetrics();
+    this.metricsOut = new NodeMetrics({ pair: c.pair.id, node: c.node.id, runtime: this.runtime, logs: this.logs, heartbeatTimeoutMs: c.heartbeat.timeoutMs });
   }
-
-  private readonly stateChanges = new Counter({ name: "tandem_state_changes_total", help: "state transitions of this node", labelNames: ["from", "to"] as const, registers: [] });
 
   addHealthSource(src: HealthSource): void {
     this.healthSources.push(src);
@@ -130,6 +127,8 @@ export class TandemNode implements NodeController {
   }
 
   private async doStop(): Promise<void> {
+    // the last lines of a node say how it stopped: none of them is dropped
+    this.logs.keepFinalLines();
     const system: Actor = { user: "system", role: "admin", from: "SIGTERM" };
     try {
       const r = await this.runtime.op("shutdown", system);
@@ -150,8 +149,9 @@ export class TandemNode implements NodeController {
     this.store.markCleanStop(this.runtime.state.context.ownerIsMeClean);
     this.writeAudit("node-stop", "system", "ok", { state: this.runtime.state.state });
     this.auditLog.close();
+    this.metricsOut.close();
     this.log.info("node stopped");
-    this.logs.flush();
+    await this.logs.flush();
   }
 
   // ----------------------------------------------------------- health
@@ -309,7 +309,7 @@ export class TandemNode implements NodeController {
   }
 
   async metrics(): Promise<string> {
-    return this.metricsRegistry.metrics();
+    return this.metricsOut.text();
   }
 
   tags(): TagView[] {
@@ -354,37 +354,5 @@ export class TandemNode implements NodeController {
     } catch (err) {
       this.log.error({ err }, `cannot write the audit log: ${(err as Error).message}`);
     }
-  }
-
-  private setupMetrics(): void {
-    const r = this.metricsRegistry;
-    r.setDefaultLabels({ pair: this.config.pair.id, node: this.config.node.id });
-    const states: NodeState[] = ["starting", "standby", "active-held", "active", "isolated", "maintenance"];
-    // prom-client collects metrics in registration order: the first one
-    // refreshes every gauge from the node's state before any is written out
-    const refresh = () => {
-      this.runtime.refresh();
-      const s = this.runtime.state;
-      const now = this.runtime.now();
-      for (const st of states) stateGauge.set({ state: st }, s.state === st ? 1 : 0);
-      epoch.set(s.epoch);
-      level.set(s.level);
-      lease.set(this.runtime.leaseRemainingMs());
-      for (const l of linkStatus(s.peer, now, this.config.heartbeat.timeoutMs)) links.set({ link: l.name }, l.up ? 1 : 0);
-      peerConn.set(s.peer.tcpUp ? 1 : 0);
-      witness.set(s.witness.reachable ? 1 : 0);
-      for (const [k, v] of Object.entries(this.runtime.counters())) counters.set({ name: k }, v);
-      uptime.set((Date.now() - this.startedAt) / 1000);
-    };
-    const stateGauge = new Gauge({ name: "tandem_state", help: "1 for the node's current state", labelNames: ["state"] as const, registers: [r], collect: refresh });
-    const epoch = new Gauge({ name: "tandem_epoch", help: "the node's epoch", registers: [r] });
-    const level = new Gauge({ name: "tandem_service_level", help: "service level 0–255", registers: [r] });
-    const lease = new Gauge({ name: "tandem_lease_remaining_ms", help: "lease left on the active", registers: [r] });
-    const links = new Gauge({ name: "tandem_peer_link_up", help: "1 when a heartbeat link is up", labelNames: ["link"] as const, registers: [r] });
-    const peerConn = new Gauge({ name: "tandem_peer_connected", help: "1 when the peer connection is up", registers: [r] });
-    const witness = new Gauge({ name: "tandem_witness_reachable", help: "1 when the witness answers", registers: [r] });
-    const counters = new Gauge({ name: "tandem_counter", help: "node counters (dropped messages by reason, takeovers …)", labelNames: ["name"] as const, registers: [r] });
-    const uptime = new Gauge({ name: "tandem_uptime_seconds", help: "seconds since the node started", registers: [r] });
-    r.registerMetric(this.stateChanges);
   }
 }

@@ -84,7 +84,8 @@ export async function runSimCli(argv: string[]): Promise<number> {
     process.on("SIGINT", done);
     process.on("SIGTERM", done);
   });
+  logs.keepFinalLines();
   await sim.stop();
-  logs.flush();
+  await logs.flush();
   return 0;
 }

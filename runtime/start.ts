@@ -5,6 +5,7 @@ import { createHook, executionAsyncId } from "node:async_hooks";
 import { parseArgs } from "node:util";
 import { loadConfig } from "./config/load.js";
 import { ConfigError } from "../core/errors.js";
+import { installCrashLog } from "./logging.js";
 import { TandemNode } from "./node.js";
 
 /** TANDEM_CHECK_HANDLES=1 (tests): remember where each pending timer was made, to name a leak. */
@@ -45,6 +46,8 @@ export async function runStart(argv: string[]): Promise<number> {
     console.error(`tandem start: ${(err as Error).message}`);
     return 1;
   }
+  // an uncaught error logs a fatal line with its stack before the process dies
+  installCrashLog(node.logs);
   try {
     await node.start();
   } catch (err) {
@@ -64,6 +67,7 @@ export async function runStart(argv: string[]): Promise<number> {
     process.on("SIGTERM", on);
     process.on("SIGINT", on);
   });
+  node.logs.keepFinalLines();
   node.logs.get("node").info(`${signal}: stopping`);
   await node.stop();
   if (process.exitCode) return Number(process.exitCode);

@@ -9,7 +9,7 @@
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../core/types.js";
-import { LOG_LEVELS, LogManager } from "./logging.js";
+import { installCrashLog, LOG_LEVELS, LogManager } from "./logging.js";
 import { keyFromSecret } from "../redundancy/wire.js";
 import { DEFAULT_MAX_LEASE_MS, WitnessServer } from "../redundancy/witness-server.js";
 
@@ -125,12 +125,14 @@ export async function runWitness(argv: string[], io: WitnessMainIo = {}): Promis
   if (!LOG_LEVELS.includes(level)) return usage(`--log-level: expected one of ${LOG_LEVELS.join(", ")}, got '${values["log-level"]}'`);
 
   const logs = io.logs ?? new LogManager({ level, base: { service: "tandem-witness" } });
+  const uninstallCrashLog = installCrashLog(logs, "witness");
   const server = new WitnessServer({ listen, keys: keys.keys, ...(keys.defaultKey ? { defaultKey: keys.defaultKey } : {}), maxLeaseMs, logs });
   let address: { host: string; port: number };
   try {
     address = await server.start();
   } catch (e) {
     err(`tandem witness: cannot listen on ${values.listen}: ${(e as Error).message}`);
+    uninstallCrashLog();
     return 1;
   }
 
@@ -153,8 +155,10 @@ export async function runWitness(argv: string[], io: WitnessMainIo = {}): Promis
     if (io.signal?.aborted) done();
   });
 
+  logs.keepFinalLines();
   await server.stop();
-  logs.flush();
+  uninstallCrashLog();
+  await logs.flush();
   return 0;
 }
 

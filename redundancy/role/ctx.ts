@@ -100,6 +100,7 @@ export function event(m: Ctx, kind: string, message: string, details?: Record<st
 
 export function count(m: Ctx, name: string): void {
   m.s.counters[name] = (m.s.counters[name] ?? 0) + 1;
+  m.fx.push({ type: "count", name });
 }
 
 export function awaitOperator(m: Ctx, reason?: string): void {

@@ -138,6 +138,8 @@ export const configSchema = z
         components: z.record(z.string(), logLevel).default({}),
         /** a file to append JSON lines to; stdout when absent */
         file: z.string().optional(),
+        /** the most bytes of log lines held while the log is slow (a slow disk, a full pipe); more are dropped and counted */
+        bufferBytes: z.number().int().min(65_536).max(1_073_741_824).default(4 * 1024 * 1024),
       })
       .prefault({}),
     drivers: driversSection.optional(),

@@ -111,6 +111,8 @@ export interface ClusterOptions {
   extra?: (id: "a" | "b") => string;
   /** keep relays out of the way (direct links) */
   direct?: boolean;
+  /** keys for a node's log section over the default (debug, ./<id>.log): another file, bufferBytes … */
+  log?: (id: "a" | "b") => Record<string, string | number>;
 }
 
 export class Cluster {
@@ -178,7 +180,7 @@ http:
   listen: 127.0.0.1:${p.http}
   users:
 ${users.map((u) => `    - { name: ${u.n}, role: ${u.n}, passwordHash: "${u.h}" }`).join("\n")}
-log: { level: debug, file: ./${id}.log }
+log: ${JSON.stringify({ level: "debug", file: `./${id}.log`, ...this.opts.log?.(id) })}
 `;
       const config = join(this.dir, `${id}.yaml`);
       writeFileSync(config, yaml);

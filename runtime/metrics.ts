@@ -1,0 +1,219 @@
+// The node's Prometheus metrics (GET /api/v1/metrics). Gauges read the node's
+// state when scraped. Counters are what the components published on their
+// diagnostics channels (core/diagnostics.ts): the peer link, the witness
+// client, the drivers and the log say what happened, this module decides how
+// it is counted and named. docs/monitoring.md lists every metric.
+import diagnostics from "node:diagnostics_channel";
+import { Counter, Gauge, Registry } from "prom-client";
+import { COUNT_CHANNELS, counterFor, type CountChannel, type CountEvent } from "../core/diagnostics.js";
+import { NODE_STATES } from "../core/types.js";
+import { linkStatus } from "../redundancy/failure-detector.js";
+import type { PairRuntime } from "../redundancy/pair-runtime.js";
+import type { LogManager } from "./logging.js";
+
+/** Every counter a node can show: name → help and label names. */
+export const COUNTERS = {
+  tandem_peer_messages_rejected_total: { help: "Peer messages (heartbeats, grants, peer-connection frames) dropped unread, by reason: bad_mac, replay, old_incarnation, wrong_sender, wrong_channel, bad_body, bad_frame …", labels: ["reason"] },
+  tandem_peer_datagrams_received_total: { help: "Authenticated datagrams received from the peer, by heartbeat link", labels: ["link"] },
+  tandem_peer_send_errors_total: { help: "Datagrams to the peer the kernel refused to send, by heartbeat link", labels: ["link"] },
+  tandem_peer_connection_errors_total: { help: "Errors on the peer connection, by error code (econnrefused, econnreset …)", labels: ["code"] },
+  tandem_peer_datagrams_refused_total: { help: "Heartbeats to the peer that came back ICMP port unreachable (nothing listens on its heartbeat port: its process is gone, or a REJECT rule), by link", labels: ["link"] },
+  tandem_peer_socket_errors_total: { help: "Errors of the peer link's own sockets (udp: a heartbeat socket, listener: the peer connection listener)", labels: ["socket"] },
+  tandem_witness_requests_sent_total: { help: "Requests sent to the witness", labels: [] },
+  tandem_witness_requests_total: { help: "Witness requests by outcome: replied, or timeout (no valid answer in time)", labels: ["result"] },
+  tandem_witness_replies_rejected_total: { help: "Datagrams from the witness address dropped unread, by reason: bad_mac, replay, unmatched, not_witness_reply, bad_body …", labels: ["reason"] },
+  tandem_witness_datagrams_received_total: { help: "Datagrams received on the witness client's socket (before any check)", labels: [] },
+  tandem_witness_send_errors_total: { help: "Witness requests the kernel refused to send", labels: [] },
+  tandem_witness_socket_errors_total: { help: "Errors of the witness client's socket", labels: [] },
+  tandem_witness_restarts_seen_total: { help: "Times the witness answered from a new incarnation (it restarted)", labels: [] },
+  tandem_takeovers_total: { help: "Unplanned takeovers: this node became active because the active failed", labels: [] },
+  tandem_switchovers_in_total: { help: "Planned switchovers that made this node active", labels: [] },
+  tandem_activations_total: { help: "Times this node became active other than by takeover or switchover (election at start-up, the witness's grant with the peer away)", labels: [] },
+  tandem_lease_requests_refused_total: { help: "Lease requests from the peer this node refused", labels: [] },
+  tandem_handovers_ignored_total: { help: "Switchover handovers this node ignored (not expected, stale, or too late)", labels: [] },
+  tandem_same_epoch_actives_total: { help: "Heartbeats from a peer active in this node's own epoch while this node was active (should stay 0; the lower node id keeps the role)", labels: [] },
+  tandem_plc_fence_higher_epoch_total: { help: "Times the PLC fence register held an epoch above this node's (an active steps down at once)", labels: [] },
+  tandem_driver_requests_total: { help: "Requests sent to a device (reads, writes, watchdog)", labels: ["device"] },
+  tandem_driver_request_errors_total: { help: "Device requests that failed (timeouts and exceptions included)", labels: ["device"] },
+  tandem_driver_request_timeouts_total: { help: "Device requests that got no answer in time", labels: ["device"] },
+  tandem_driver_exception_responses_total: { help: "Modbus exception responses from a device", labels: ["device"] },
+  tandem_driver_request_splits_total: { help: "Coalesced Modbus reads split after an exception, to find the bad address", labels: ["device"] },
+  tandem_driver_reconnects_total: { help: "Reconnections to a device after its connection was lost", labels: ["device"] },
+  tandem_driver_notifications_total: { help: "OPC UA data change notifications received from a device", labels: ["device"] },
+  tandem_log_lines_dropped_total: { help: "Log lines dropped because the log destination was slow and the log buffer full (log.bufferBytes)", labels: [] },
+  tandem_log_write_errors_total: { help: "Writes to the log destination that failed (the lines are kept and tried again)", labels: [] },
+  tandem_internal_errors_total: { help: "Unexpected errors a component caught and survived (a bug: please report it with the log)", labels: ["component"] },
+  tandem_component_events_total: { help: "Counts a component published that have no metric of their own yet, by component and name", labels: ["component", "name"] },
+  tandem_state_changes_total: { help: "State transitions of this node", labels: ["from", "to"] },
+} as const satisfies Record<string, { help: string; labels: readonly string[] }>;
+
+export type CounterName = keyof typeof COUNTERS;
+
+/** Where a component's count goes: a counter and its labels, or null when it is not shown on its own. */
+export type Counted = { metric: CounterName; labels?: Record<string, string> } | null;
+
+const COMPONENT: Record<CountChannel, string> = {
+  [COUNT_CHANNELS.peerLink]: "peer-link",
+  [COUNT_CHANNELS.witnessClient]: "witness-client",
+  [COUNT_CHANNELS.witnessServer]: "witness-server",
+  [COUNT_CHANNELS.role]: "role",
+  [COUNT_CHANNELS.driver]: "driver",
+  [COUNT_CHANNELS.log]: "log",
+};
+
+const ROLE: Record<string, CounterName | null> = {
+  takeovers: "tandem_takeovers_total",
+  switchovers_in: "tandem_switchovers_in_total",
+  activations: "tandem_activations_total",
+  lease_refused: "tandem_lease_requests_refused_total",
+  handover_ignored: "tandem_handovers_ignored_total",
+  same_epoch_actives: "tandem_same_epoch_actives_total",
+  plc_fence_demotions: "tandem_plc_fence_higher_epoch_total",
+  // the same event as the witness client's timeouts (tandem_witness_requests_total{result="timeout"})
+  witness_timeouts: null,
+};
+
+const DRIVER: Record<string, CounterName> = {
+  requests: "tandem_driver_requests_total",
+  errors: "tandem_driver_request_errors_total",
+  timeouts: "tandem_driver_request_timeouts_total",
+  exceptions: "tandem_driver_exception_responses_total",
+  splits: "tandem_driver_request_splits_total",
+  reconnects: "tandem_driver_reconnects_total",
+  notifications: "tandem_driver_notifications_total",
+};
+
+const WITNESS_CLIENT: Record<string, Counted> = {
+  sent: { metric: "tandem_witness_requests_sent_total" },
+  replies: { metric: "tandem_witness_requests_total", labels: { result: "replied" } },
+  timeouts: { metric: "tandem_witness_requests_total", labels: { result: "timeout" } },
+  received: { metric: "tandem_witness_datagrams_received_total" },
+  send_errors: { metric: "tandem_witness_send_errors_total" },
+  socket_errors: { metric: "tandem_witness_socket_errors_total" },
+  witness_incarnation_changed: { metric: "tandem_witness_restarts_seen_total" },
+  internal_errors: { metric: "tandem_internal_errors_total", labels: { component: "witness-client" } },
+};
+
+const prefixed = (name: string, prefix: string): string | null => (name.startsWith(prefix) && name.length > prefix.length ? name.slice(prefix.length) : null);
+
+/** What a component's count name means as a metric. Names come from the components' count() helpers. */
+export function classify(channel: CountChannel, ev: CountEvent): Counted {
+  const name = ev.name;
+  let rest: string | null;
+  switch (channel) {
+    case COUNT_CHANNELS.peerLink:
+      if (name === "rejected_total") return null; // the sum of the rejected counter over its reasons
+      if (name === "handler_errors") return { metric: "tandem_internal_errors_total", labels: { component: "peer-link" } };
+      if (name === "udp_errors") return { metric: "tandem_peer_socket_errors_total", labels: { socket: "udp" } };
+      if (name === "tcp_errors") return { metric: "tandem_peer_socket_errors_total", labels: { socket: "listener" } };
+      if ((rest = prefixed(name, "rejected_"))) return { metric: "tandem_peer_messages_rejected_total", labels: { reason: rest } };
+      if ((rest = prefixed(name, "received_"))) return { metric: "tandem_peer_datagrams_received_total", labels: { link: rest } };
+      if ((rest = prefixed(name, "send_errors_"))) return { metric: "tandem_peer_send_errors_total", labels: { link: rest } };
+      if ((rest = prefixed(name, "refused_"))) return { metric: "tandem_peer_datagrams_refused_total", labels: { link: rest } };
+      if ((rest = prefixed(name, "tcp_"))) return { metric: "tandem_peer_connection_errors_total", labels: { code: rest } };
+      break;
+    case COUNT_CHANNELS.witnessClient:
+      if (name in WITNESS_CLIENT) return WITNESS_CLIENT[name]!;
+      if ((rest = prefixed(name, "rejected_"))) return { metric: "tandem_witness_replies_rejected_total", labels: { reason: rest } };
+      break;
+    case COUNT_CHANNELS.role:
+      if (name in ROLE) return ROLE[name] ? { metric: ROLE[name]! } : null;
+      break;
+    case COUNT_CHANNELS.driver:
+      if (name in DRIVER) return { metric: DRIVER[name]!, labels: { device: ev.device ?? "" } };
+      break;
+    case COUNT_CHANNELS.log:
+      if (name === "dropped_lines") return { metric: "tandem_log_lines_dropped_total" };
+      if (name === "write_errors") return { metric: "tandem_log_write_errors_total" };
+      break;
+    case COUNT_CHANNELS.witnessServer:
+      // a node runs no witness; the witness process has no metrics endpoint yet
+      return null;
+  }
+  return { metric: "tandem_component_events_total", labels: { component: COMPONENT[channel], name } };
+}
+
+export interface NodeMetricsOptions {
+  pair: string;
+  node: string;
+  runtime: PairRuntime;
+  logs: LogManager;
+  heartbeatTimeoutMs: number;
+}
+
+/** The node's registry, its gauges and the counters fed by the diagnostics channels. */
+export class NodeMetrics {
+  readonly registry = new Registry();
+  private readonly counters = new Map<CounterName, Counter<string>>();
+  private readonly subscriptions: [CountChannel, (msg: unknown) => void][] = [];
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly o: NodeMetricsOptions) {
+    const r = this.registry;
+    r.setDefaultLabels({ pair: o.pair, node: o.node });
+    this.gauges();
+    for (const [name, spec] of Object.entries(COUNTERS)) {
+      this.counters.set(name as CounterName, new Counter({ name, help: spec.help, labelNames: spec.labels, registers: [r] }));
+    }
+    for (const channel of Object.values(COUNT_CHANNELS)) {
+      const onMessage = (msg: unknown) => this.onCount(channel, msg as CountEvent);
+      diagnostics.subscribe(channel, onMessage);
+      this.subscriptions.push([channel, onMessage]);
+    }
+    o.runtime.on("state", (from, to) => this.inc("tandem_state_changes_total", { from, to }));
+  }
+
+  /** Stops counting (the node stopped). */
+  close(): void {
+    for (const [channel, fn] of this.subscriptions) diagnostics.unsubscribe(channel, fn);
+    this.subscriptions.length = 0;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private inc(metric: CounterName, labels: Record<string, string> | undefined, n = 1): void {
+    const c = this.counters.get(metric)!;
+    if (labels) c.inc(labels, n);
+    else c.inc(n);
+  }
+
+  private onCount(channel: CountChannel, ev: CountEvent): void {
+    // several nodes can share a process (tests): count only this node's
+    if ((ev.pair !== undefined && ev.pair !== this.o.pair) || (ev.node !== undefined && ev.node !== this.o.node)) return;
+    const where = classify(channel, ev);
+    if (where) this.inc(where.metric, where.labels, ev.n);
+  }
+
+  private gauges(): void {
+    const { runtime, logs, heartbeatTimeoutMs } = this.o;
+    const r = this.registry;
+    // prom-client collects metrics in registration order: the first gauge
+    // refreshes every gauge before any is written out
+    const refresh = () => {
+      runtime.refresh();
+      const s = runtime.state;
+      const now = runtime.now();
+      for (const st of NODE_STATES) state.set({ state: st }, s.state === st ? 1 : 0);
+      epoch.set(s.epoch);
+      level.set(s.level);
+      lease.set(runtime.leaseRemainingMs());
+      for (const l of linkStatus(s.peer, now, heartbeatTimeoutMs)) links.set({ link: l.name }, l.up ? 1 : 0);
+      peerConn.set(s.peer.tcpUp ? 1 : 0);
+      witness.set(s.witness.reachable ? 1 : 0);
+      logBuffer.set(logs.bufferedBytes);
+      uptime.set((Date.now() - this.startedAt) / 1000);
+    };
+    const state = new Gauge({ name: "tandem_state", help: "1 for the node's current state", labelNames: ["state"] as const, registers: [r], collect: refresh });
+    const epoch = new Gauge({ name: "tandem_epoch", help: "The node's epoch", registers: [r] });
+    const level = new Gauge({ name: "tandem_service_level", help: "Service level 0–255", registers: [r] });
+    const lease = new Gauge({ name: "tandem_lease_remaining_ms", help: "Lease left on the active", registers: [r] });
+    const links = new Gauge({ name: "tandem_peer_link_up", help: "1 when a heartbeat link is up", labelNames: ["link"] as const, registers: [r] });
+    const peerConn = new Gauge({ name: "tandem_peer_connected", help: "1 when the peer connection is up", registers: [r] });
+    const witness = new Gauge({ name: "tandem_witness_reachable", help: "1 when the witness answers", registers: [r] });
+    const logBuffer = new Gauge({ name: "tandem_log_buffered_bytes", help: "Bytes of log lines waiting for the log destination", registers: [r] });
+    const uptime = new Gauge({ name: "tandem_uptime_seconds", help: "Seconds since the node started", registers: [r] });
+  }
+}
+
