@@ -9,6 +9,7 @@ import { createHttpServer, type HttpServer } from "../../runtime/http/server.js"
 import { hashPassword } from "../../runtime/auth/passwords.js";
 import { silentLogs } from "../../runtime/logging.js";
 import { FakeController } from "../helpers/fake-controller.js";
+import { LOG_LEVELS } from "../../core/types.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -182,6 +183,28 @@ describe("HMI", () => {
     await expect.poll(() => page.locator("#state").textContent()).toBe("STANDBY");
     expect(problemsOf(page)).toEqual([]);
     await page.context().close();
+  });
+
+  it("an admin sets a log level from the levels the node serves; the change reaches the controller", async () => {
+    fake.current = new FakeController().current;
+    fake.levels = { default: "info", components: { http: "info", peer: "warn" } };
+    const page = await login("ada", "a-pass");
+    await expect.poll(() => page.locator("#levels-now").textContent()).toBe("default: info · http: info · peer: warn");
+    expect(await page.locator("#levels-level option").allTextContents()).toEqual([...LOG_LEVELS]);
+    await page.locator("#levels-component").selectOption("peer");
+    expect(await page.locator("#levels-level").inputValue()).toBe("warn");
+    await page.locator("#levels-level").selectOption("debug");
+    await page.locator("#levels-set").click();
+    await expect.poll(() => fake.callsOf("setLogLevel").length).toBe(1);
+    expect(fake.callsOf("setLogLevel")[0]).toMatchObject({ actor: { user: "ada", role: "admin" }, args: ["debug", "peer"] });
+    await expect.poll(() => page.locator("#levels-now").textContent()).toBe("default: info · http: info · peer: debug");
+    await expect.poll(() => page.locator("#notice-text").textContent()).toBe("Log level of peer set to debug.");
+    expect(problemsOf(page)).toEqual([]);
+    await page.context().close();
+    // an operator does not get the card
+    const op = await login("otto", "o-pass");
+    expect(await op.locator("#levels-card").isVisible()).toBe(false);
+    await op.context().close();
   });
 
   it("shows the plant: every tag with its quality, a bad value never as a number, the devices and why the level is down", async () => {
