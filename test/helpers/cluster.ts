@@ -310,7 +310,7 @@ log: { level: debug, file: ./${id}.log }
         last = await this.status(id);
         return last && pred(last) ? last : null;
       },
-      { timeoutMs, seen: () => `last status: ${JSON.stringify(this.brief(last))}\n--- ${id}.log tail ---\n${this.logTail(id)}` },
+      { timeoutMs, seen: () => `last status: ${JSON.stringify(this.brief(last))}\n${this.whereIs(id)}` },
     );
   }
 
@@ -324,8 +324,16 @@ log: { level: debug, file: ./${id}.log }
         last = await this.status(id);
         return last !== null && pred(last);
       },
-      { seen: () => `status then: ${JSON.stringify(this.brief(last))}\n--- ${id}.log tail ---\n${this.logTail(id)}` },
+      { seen: () => `status then: ${JSON.stringify(this.brief(last))}\n${this.whereIs(id)}` },
     );
+  }
+
+  /** What a failed wait reports about a node: its process, its console and its log. */
+  private whereIs(id: Id): string {
+    const ch = this.nodes[id].child;
+    const proc = ch.exitCode !== null || ch.signalCode !== null ? `exited (${ch.signalCode ?? `code ${ch.exitCode}`})` : "running";
+    const console = ch.output().trim().split("\n").slice(-10).join("\n");
+    return `process ${ch.pid} (in ${this.dir}): ${proc}${console ? `\n--- ${id} console ---\n${console}` : ""}\n--- ${id}.log tail ---\n${this.logTail(id)}`;
   }
 
   private brief(s: NodeStatus | null) {
