@@ -317,6 +317,7 @@ export function thingsToTry(o: { active: "a" | "b"; urls: { a: string; b: string
     [`Wake it: it sees the higher epoch and becomes standby, never acting on the old one:`, `kill -CONT ${pid(act)}`],
   ];
   return [
+    "",
     `  Things to try, in this order, from a shell in ${o.root} (node ${act} is the active now):`,
     "",
     ...steps.flatMap(([what, cmd]) => [`    ${what}`, `      ${cmd}`]),
