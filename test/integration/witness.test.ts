@@ -79,7 +79,7 @@ describe("witness over UDP", () => {
     await server.stop();
   });
 
-  it("S1: grants, refuses, renews and lets a lease run out, in real time", async () => {
+  it("grants, refuses, renews and lets a lease run out, in real time (S1)", async () => {
     const a = await client("line1", "a", K1);
     const b = await client("line1", "b", K1);
     const L = MAX_LEASE;
@@ -134,7 +134,7 @@ describe("witness over UDP", () => {
     expect(c.counters()).toEqual({});
   });
 
-  it("S1: a freshly started witness refuses acquire during its quiet period (it may have granted a lease before it restarted), but takes a renew", async () => {
+  it("a freshly started witness refuses acquire during its quiet period (it may have granted a lease before it restarted), but takes a renew (S1)", async () => {
     const w = new WitnessServer({ listen: { host: "127.0.0.1", port: 0 }, keys: new Map(), defaultKey: K2, maxLeaseMs: 2000, logs: silentLogs() });
     const at = await w.start();
     try {
@@ -151,7 +151,7 @@ describe("witness over UDP", () => {
     }
   });
 
-  it("S4: forged, wrong-key, unknown-pair, replayed, misrouted and malformed requests are dropped unanswered and counted", async () => {
+  it("forged, wrong-key, unknown-pair, replayed, misrouted and malformed requests are dropped unanswered and counted (S4)", async () => {
     const raw = await rawSocket();
     try {
       const s = new Sender({ pair: "line2", from: "r", inc: 1000, key: K2 });
@@ -198,7 +198,7 @@ describe("witness over UDP", () => {
     }
   });
 
-  it("S5: hundreds of garbage and truncated datagrams are dropped and counted; the witness still answers", async () => {
+  it("hundreds of garbage and truncated datagrams are dropped and counted; the witness still answers (S5)", async () => {
     const raw = await rawSocket();
     try {
       const rnd = prng(20240611);
@@ -263,7 +263,7 @@ describe("witness over UDP", () => {
     }
   });
 
-  it("S4: the client accepts only an authentic, fresh reply to an outstanding request", async () => {
+  it("the client accepts only an authentic, fresh reply to an outstanding request (S4)", async () => {
     const fake = await rawSocket();
     const c = new WitnessClient({ bind: LOOPBACK, address: { host: "127.0.0.1", port: fake.port }, pair: "line1", from: "n", inc: 5, key: K1, timeoutMs: 2000 });
     await c.start();
@@ -317,7 +317,7 @@ describe("witness over UDP", () => {
 });
 
 describe("tandem witness (runWitness)", () => {
-  it("S5: usage errors return 2 with the reason and never echo a key", async () => {
+  it("usage errors return 2 with the reason and never echo a key (S5)", async () => {
     const cases: [string[], RegExp][] = [
       [[], /--listen HOST:PORT is required/],
       [["--listen", "nope", "--key", SECRET1], /--listen: expected HOST:PORT/],
@@ -416,7 +416,7 @@ describe.skipIf(!haveDist)("tandem witness as a process (dist/)", () => {
     }
   });
 
-  it("S5: a bad --listen exits 2 with the reason", async () => {
+  it("a bad --listen exits 2 with the reason (S5)", async () => {
     const p = runMain(["--listen", "plc1", "--key", SECRET1], {});
     expect(await p.exit).toBe(2);
     expect(p.out()).toMatch(/--listen: expected HOST:PORT \(e\.g\. 127\.0\.0\.1:7400\), got 'plc1'/);
