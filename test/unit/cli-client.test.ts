@@ -1,6 +1,7 @@
 // The CLI's operator commands against the real HTTP server and the fake controller.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -240,6 +241,21 @@ describe("failures", () => {
       const r = await run("log-level", [level, "--component", "peer", "--node", url], env);
       expect(r.code, level).toBe(0);
       expect(r.out).toContain(`peer: ${level}`);
+    }
+  });
+});
+
+const CLI_JS = join(import.meta.dirname, "../../dist/runtime/cli.js");
+describe.skipIf(!existsSync(CLI_JS))("the tandem binary (dist/)", () => {
+  it("exits 2 on an unknown or a value-less option, naming it, before reaching any node", () => {
+    for (const [argv, msg] of [
+      [["status", "--bogus"], "unknown option '--bogus'"],
+      [["confirm", "--node"], "--node needs a value"],
+    ] as const) {
+      const r = spawnSync(process.execPath, [CLI_JS, ...argv], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+      expect(r.status, argv.join(" ")).toBe(2);
+      expect(r.stderr).toContain(`tandem ${argv[0]}: ${msg}`);
+      expect(r.stdout).toBe("");
     }
   });
 });
