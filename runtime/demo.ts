@@ -209,7 +209,9 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
     }
   }, 250);
 
-  const settled = await Promise.race([waitForSettledPair(urls, SETTLE_TIMEOUT_MS), stopRequested.then(() => null)]);
+  const settling = new AbortController();
+  const settled = await Promise.race([waitForSettledPair(urls, SETTLE_TIMEOUT_MS, settling.signal), stopRequested.then(() => null)]);
+  settling.abort(); // Ctrl-C while electing: stop asking
   if (settled !== null) {
     if (settled === "timeout") {
       console.log(
@@ -271,7 +273,7 @@ export function shellQuote(s: string): string {
  * the active's lease (a kill -9 before that would find a witness in its
  * quiet time, which cannot vouch for a takeover). Returns the active's id.
  */
-async function waitForSettledPair(urls: { a: string; b: string }, timeoutMs: number): Promise<"a" | "b" | "timeout"> {
+async function waitForSettledPair(urls: { a: string; b: string }, timeoutMs: number, stop: AbortSignal): Promise<"a" | "b" | "timeout"> {
   const viewer = `Basic ${Buffer.from("viewer:viewer").toString("base64")}`;
   const status = async (url: string) => {
     try {
@@ -282,7 +284,7 @@ async function waitForSettledPair(urls: { a: string; b: string }, timeoutMs: num
     }
   };
   const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
+  while (Date.now() < until && !stop.aborted) {
     const [a, b] = await Promise.all([status(urls.a), status(urls.b)]);
     for (const [me, other] of [
       [a, b],
