@@ -28,7 +28,7 @@ export function useCluster(): { start(opts?: ClusterOptions): Promise<Cluster> }
 export const bothAnswered = (c: Cluster) => c.samples.filter((s) => s.a !== undefined && s.b !== undefined);
 
 /** Waits until the sampler has seen both nodes answer `n` more times (it covers what comes next). */
-export async function sampledBoth(c: Cluster, n = 3): Promise<void> {
+export async function sampledBoth(c: Cluster, n = 5): Promise<void> {
   const from = bothAnswered(c).length;
   await waitUntil(`${n} samples in which both nodes answered`, () => bothAnswered(c).length >= from + n, { timeoutMs: 10_000 });
 }
