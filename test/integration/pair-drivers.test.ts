@@ -19,15 +19,19 @@ let sim: ReturnType<typeof spawnCli>;
 let modbus: number;
 const paths: Record<"a" | "b", TcpRelay> = {} as never;
 
-/** The watchdog's two registers as the PLC holds them, read by a client Tandem did not write. */
+/**
+ * The watchdog's registers as the PLC holds them, read by a client Tandem did
+ * not write: the counter (hr:950) and the fence epoch, a uint32 in hr:951–952
+ * (word order ABCD, the device's default: high word first).
+ */
 async function watchdogRegisters(): Promise<{ counter: number; epoch: number }> {
   const c = new ModbusRTU();
   try {
     await c.connectTCP("127.0.0.1", { port: modbus });
     c.setID(1);
     c.setTimeout(1000);
-    const r = await c.readHoldingRegisters(950, 2);
-    return { counter: r.data[0]!, epoch: r.data[1]! };
+    const r = await c.readHoldingRegisters(950, 3);
+    return { counter: r.data[0]!, epoch: r.data[1]! * 0x10000 + r.data[2]! };
   } finally {
     await new Promise<void>((res) => c.close(() => res()));
   }
@@ -108,10 +112,12 @@ describe("the pair and the plant", () => {
     await cluster.waitFor(standby, (s) => s.serviceLevel === 255, 15_000, "standby reading the PLC");
     const epoch = (await cluster.status(active))!.epoch;
     // the active's watchdog runs: the PLC holds its epoch and the counter moves
+    let read: unknown = null;
     const first = await waitUntil("the active's epoch in the PLC's fence register", async () => {
-      const r = await watchdogRegisters();
-      return r.epoch === epoch ? r : null;
-    });
+      const r = await watchdogRegisters().catch((e: Error) => ({ error: e.message }));
+      read = r;
+      return "epoch" in r && r.epoch === epoch ? r : null;
+    }, { seen: () => `last read: ${JSON.stringify(read)}, active's epoch ${epoch}` });
     await waitUntil("the watchdog counter moving", async () => (await watchdogRegisters()).counter !== first.counter);
     cluster.startSampling();
     await sampledBoth(cluster);
