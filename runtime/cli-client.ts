@@ -2,10 +2,13 @@
 // its HTTP API: status, confirm, reject, switchover, promote, maintenance,
 // log-level, audit; and `hash-password`, which prints a hash for the config.
 // Exit codes: 0 done, 1 the node refused or could not be reached, 2 usage.
+import { parseArgs } from "node:util";
 import { ConfigError } from "../core/errors.js";
+import { LOG_LEVELS, isActiveState } from "../core/types.js";
 import { loadConfig } from "./config/load.js";
 import { hashPassword } from "./auth/passwords.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";
+import { STATE_WORDS, serviceLevelWord, stateLabel } from "./words.js";
 
 export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit";
 
@@ -23,7 +26,6 @@ export interface ClientIo {
 export const DEFAULT_NODE_URL = "http://127.0.0.1:8080";
 const TIMEOUT_MS = 10_000;
 const SWITCHOVER_TIMEOUT_MS = 30_000;
-const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 const USAGE: Record<ClientCommand, string> = {
   status: "tandem status [--node URL | --config FILE] [--user NAME] [--json]",
@@ -38,49 +40,89 @@ const USAGE: Record<ClientCommand, string> = {
 
 const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  constructor(
+    message: string,
+    /** the problem is about credentials: the note on where they come from follows */
+    readonly credentials = false,
+  ) {
+    super(message);
+  }
+}
+
+/** A parseArgs option, with the word the usage text uses for its value. */
+type OptionSpec = Record<string, { type: "string"; value: string } | { type: "boolean" }>;
+
+/** Options every client command takes. */
+const COMMON_OPTIONS: OptionSpec = {
+  node: { type: "string", value: "URL" },
+  config: { type: "string", value: "FILE" },
+  user: { type: "string", value: "NAME" },
+  json: { type: "boolean" },
+};
+
+/** The options of each command beyond the common ones. */
+const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
+  status: {},
+  confirm: {},
+  reject: {},
+  switchover: { to: { type: "string", value: "NODE" } },
+  promote: { "yes-the-active-is-down": { type: "boolean" } },
+  maintenance: { force: { type: "boolean" } },
+  "log-level": { component: { type: "string", value: "NAME" } },
+  audit: { limit: { type: "string", value: "N" }, since: { type: "string", value: "SEQ" } },
+};
 
 interface Parsed {
-  values: Map<string, string>;
-  flags: Set<string>;
+  values: Record<string, string | boolean | undefined>;
   positionals: string[];
 }
 
-const COMMON_VALUES = ["node", "config", "user"];
-const COMMON_FLAGS = ["json"];
+const str = (p: Parsed, name: string): string | undefined => p.values[name] as string | undefined;
+const flag = (p: Parsed, name: string): boolean => p.values[name] === true;
 
-function parseArgs(argv: string[], values: string[], flags: string[]): Parsed {
-  const takesValue = new Set([...COMMON_VALUES, ...values]);
-  const isFlag = new Set([...COMMON_FLAGS, ...flags]);
-  const out: Parsed = { values: new Map(), flags: new Set(), positionals: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--") {
-      out.positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!a.startsWith("--")) {
-      if (a.startsWith("-") && a.length > 1) throw new UsageError(`unknown option '${a}'`);
-      out.positionals.push(a);
-      continue;
-    }
-    const eq = a.indexOf("=");
-    const name = a.slice(2, eq < 0 ? undefined : eq);
+/** node:util's parse errors, reworded to name the option and what this command takes instead. */
+function usageErrorFrom(e: unknown, cmd: ClientCommand, options: OptionSpec): UsageError {
+  const err = e as Error & { code?: string };
+  const quoted = /'(-[^' ]+)/.exec(err.message ?? "")?.[1];
+  const takes = Object.entries(options)
+    .map(([n, o]) => `--${n}${o.type === "string" ? ` ${o.value}` : ""}`)
+    .join(", ");
+  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new UsageError(`unknown option '${quoted ?? "?"}' (tandem ${cmd} takes ${takes})`);
+  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && quoted) {
+    if (/does not take an argument/.test(err.message)) return new UsageError(`${quoted} takes no value`);
+    if (/ambiguous/.test(err.message)) return new UsageError(`${quoted} needs a value (a value that starts with '-' is written ${quoted}=-VALUE)`);
+    return new UsageError(`${quoted} needs a value`);
+  }
+  return new UsageError(err.message ?? String(e));
+}
+
+/** Parses with node:util parseArgs, strictly: unknown options, missing values and repeats are usage errors. */
+function parseCommandArgs(cmd: ClientCommand, argv: string[]): Parsed {
+  // before anything else: a password on the command line is refused, whatever else is wrong
+  for (const a of argv) {
+    if (a === "--") break;
+    const name = /^--?([^=]*)/.exec(a)?.[1];
     if (name === "password" || name === "pass") {
-      throw new UsageError("passwords are not taken on the command line (they would show in the process list and shell history); set TANDEM_PASSWORD");
-    }
-    if (takesValue.has(name)) {
-      const v = eq < 0 ? argv[++i] : a.slice(eq + 1);
-      if (v === undefined || (eq < 0 && v.startsWith("--"))) throw new UsageError(`--${name} needs a value`);
-      out.values.set(name, v);
-    } else if (isFlag.has(name)) {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-      out.flags.add(name);
-    } else {
-      throw new UsageError(`unknown option '--${name}'`);
+      throw new UsageError("passwords are not taken on the command line (they would show in the process list and shell history); set TANDEM_PASSWORD", true);
     }
   }
-  return out;
+  const options = { ...COMMON_OPTIONS, ...COMMAND_OPTIONS[cmd] };
+  let parsed: ReturnType<typeof parseArgs<{ options: OptionSpec; allowPositionals: true; tokens: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
+  } catch (e) {
+    throw usageErrorFrom(e, cmd, options);
+  }
+  const seen = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== "option") continue;
+    if (seen.has(t.name)) throw new UsageError(`${t.rawName} is given more than once`);
+    seen.add(t.name);
+    if (options[t.name]?.type === "string" && t.value === "") throw new UsageError(`${t.rawName} needs a value`);
+  }
+  if (seen.has("node") && seen.has("config")) throw new UsageError("give --node URL or --config FILE, not both");
+  return { values: parsed.values, positionals: parsed.positionals };
 }
 
 function normaliseUrl(text: string): string {
@@ -97,9 +139,9 @@ function normaliseUrl(text: string): string {
 
 /** --node, else --config's http.listen, else the demo's node a. */
 function nodeUrl(p: Parsed, env: NodeJS.ProcessEnv): string {
-  const node = p.values.get("node");
+  const node = str(p, "node");
   if (node !== undefined) return normaliseUrl(node);
-  const file = p.values.get("config");
+  const file = str(p, "config");
   if (file !== undefined) {
     const { host, port } = loadConfig(file, env).http.listen;
     // A wildcard listen address is reached through loopback.
@@ -167,12 +209,12 @@ async function request(
 }
 
 function basicAuth(p: Parsed, env: NodeJS.ProcessEnv): string | undefined {
-  const user = p.values.get("user") ?? env.TANDEM_USER;
+  const user = str(p, "user") ?? env.TANDEM_USER;
   const password = env.TANDEM_PASSWORD;
   if (!user && password === undefined) return undefined;
-  if (!user) throw new UsageError(`TANDEM_PASSWORD is set but no user: give --user NAME or set TANDEM_USER`);
-  if (user.includes(":")) throw new UsageError(`a user name cannot contain ':'`);
-  if (password === undefined) throw new UsageError(`no password for user '${user}': set TANDEM_PASSWORD`);
+  if (!user) throw new UsageError(`TANDEM_PASSWORD is set but no user: give --user NAME or set TANDEM_USER`, true);
+  if (user.includes(":")) throw new UsageError(`a user name cannot contain ':'`, true);
+  if (password === undefined) throw new UsageError(`no password for user '${user}': set TANDEM_PASSWORD`, true);
   return `Basic ${Buffer.from(`${user}:${password}`, "utf8").toString("base64")}`;
 }
 
@@ -181,24 +223,10 @@ function noPositionals(p: Parsed): void {
 }
 
 function wholeNumber(p: Parsed, name: string, min: number, max: number): number | undefined {
-  const v = p.values.get(name);
+  const v = str(p, name);
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name}: expected a whole number ${min}–${max}, got '${v}'`);
   return Number(v);
-}
-
-const STATE_WORDS: Record<string, string> = {
-  starting: "STARTING",
-  standby: "STANDBY",
-  "active-held": "ACTIVE-HELD (process paused until an operator confirms)",
-  active: "ACTIVE",
-  isolated: "ISOLATED",
-  maintenance: "MAINTENANCE",
-  unknown: "unknown",
-};
-
-function levelWords(n: number): string {
-  return n === 0 ? "maintenance" : n === 1 ? "no data" : n < 200 ? "degraded" : "healthy";
 }
 
 function seen(ms: number | null): string {
@@ -208,18 +236,19 @@ function seen(ms: number | null): string {
 
 export function formatStatus(s: NodeStatus): string[] {
   const lines: string[] = [];
-  lines.push(`node ${s.nodeId} (${s.role}) of pair ${s.pairId}: ${STATE_WORDS[s.state] ?? s.state}`);
-  lines.push(`  epoch ${s.epoch}, service level ${s.serviceLevel} (${levelWords(s.serviceLevel)})`);
+  const words = STATE_WORDS[s.state];
+  lines.push(`node ${s.nodeId} (${s.role}) of pair ${s.pairId}: ${stateLabel(s.state)}${words ? ` (${words.meaning})` : ""}`);
+  lines.push(`  epoch ${s.epoch}, service level ${s.serviceLevel} (${serviceLevelWord(s.serviceLevel)})`);
   if (s.message) lines.push(`  ${s.message}`);
   if (s.awaitingOperator) {
     lines.push(`  ! the active is not visible on any link and there is no witness: an operator decides`);
     lines.push(`    (check that the active server is down, then: tandem promote --yes-the-active-is-down)`);
   }
-  const acting = s.state === "active" || s.state === "active-held";
+  const acting = isActiveState(s.state);
   lines.push(`  lease: ${acting ? `${(s.leaseRemainingMs / 1000).toFixed(2)} s left` : "none (not active)"}`);
   const p = s.peer;
   const links = p.links.map((l) => `${l.name} ${l.up ? "up" : "DOWN"}`).join(", ") || "none";
-  lines.push(`  peer ${p.nodeId}: ${p.state}${p.epoch !== null ? `, epoch ${p.epoch}` : ""}, ${p.connected ? "connected" : "not connected"}, ${seen(p.lastSeenMs)}; links: ${links}`);
+  lines.push(`  peer ${p.nodeId}: ${stateLabel(p.state)}${p.epoch !== null ? `, epoch ${p.epoch}` : ""}, ${p.connected ? "connected" : "not connected"}, ${seen(p.lastSeenMs)}; links: ${links}`);
   const w = s.witness;
   lines.push(
     `  witness: ${!w.configured ? "none configured" : `${w.reachable ? "reachable" : "NOT reachable"}${w.address ? ` at ${w.address}` : ""}${w.holder ? `, lease holder ${w.holder}${w.holderEpoch != null ? ` (epoch ${w.holderEpoch})` : ""}` : ""}`}`,
@@ -256,27 +285,8 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
     return 2;
   }
   try {
-    let p: Parsed;
-    switch (cmd) {
-      case "switchover":
-        p = parseArgs(argv, ["to"], []);
-        break;
-      case "promote":
-        p = parseArgs(argv, [], ["yes-the-active-is-down"]);
-        break;
-      case "maintenance":
-        p = parseArgs(argv, [], ["force"]);
-        break;
-      case "log-level":
-        p = parseArgs(argv, ["component"], []);
-        break;
-      case "audit":
-        p = parseArgs(argv, ["limit", "since"], []);
-        break;
-      default:
-        p = parseArgs(argv, [], []);
-    }
-    const json = p.flags.has("json");
+    const p = parseCommandArgs(cmd, argv);
+    const json = flag(p, "json");
     const print = (a: Answer, human: () => string[]) => {
       if (json) out(a.text);
       else for (const l of human()) out(l);
@@ -302,7 +312,7 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
         break;
       case "switchover": {
         noPositionals(p);
-        const to = p.values.get("to");
+        const to = str(p, "to");
         call = async () => {
           const a = await request(f, base, auth, "POST", "/switchover", to === undefined ? {} : { to }, SWITCHOVER_TIMEOUT_MS);
           const r = a.json as { from: string; to: string; epoch: number; durationMs: number };
@@ -312,7 +322,7 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
       }
       case "promote":
         noPositionals(p);
-        if (!p.flags.has("yes-the-active-is-down")) {
+        if (!flag(p, "yes-the-active-is-down")) {
           throw new UsageError(
             "promote makes this node active while the other node cannot be seen. If the other node is still running, the plant gets two actives. " +
               "Check that the active server is switched off or cut off from the plant, then run: tandem promote --yes-the-active-is-down",
@@ -328,7 +338,7 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
         const [what, ...rest] = p.positionals;
         if (what !== "enter" && what !== "leave") throw new UsageError(what === undefined ? "say 'enter' or 'leave'" : `expected 'enter' or 'leave', got '${what}'`);
         if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
-        const body = { enter: what === "enter", ...(p.flags.has("force") ? { force: true } : {}) };
+        const body = { enter: what === "enter", ...(flag(p, "force") ? { force: true } : {}) };
         call = async () => {
           const a = await request(f, base, auth, "POST", "/maintenance", body, TIMEOUT_MS);
           print(a, () => [`${what === "enter" ? "in maintenance" : "left maintenance"}: node is ${(a.json as { state: string }).state}`]);
@@ -338,8 +348,10 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
       case "log-level": {
         const [level, ...rest] = p.positionals;
         if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
-        if (level !== undefined && !LEVELS.includes(level)) throw new UsageError(`unknown log level '${level}' (expected one of ${LEVELS.join(", ")})`);
-        const component = p.values.get("component");
+        if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+          throw new UsageError(`unknown log level '${level}' (expected one of ${LOG_LEVELS.join(", ")})`);
+        }
+        const component = str(p, "component");
         if (level === undefined && component !== undefined) throw new UsageError("--component needs a LEVEL to set");
         call = async () => {
           const a =
@@ -373,7 +385,7 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
     if (e instanceof UsageError) {
       err(`tandem ${cmd}: ${e.message}`);
       err(`usage: ${USAGE[cmd]}`);
-      if (/password|user/.test(e.message)) err(`  ${CREDENTIALS_NOTE}`);
+      if (e.credentials) err(`  ${CREDENTIALS_NOTE}`);
       return 2;
     }
     if (e instanceof ConfigError) {

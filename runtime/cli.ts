@@ -5,7 +5,8 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { CLIENT_COMMANDS, runClientCommand, runHashPassword, type ClientCommand } from "./cli-client.js";
+import { CLIENT_COMMANDS, DEFAULT_NODE_URL, runClientCommand, runHashPassword, type ClientCommand } from "./cli-client.js";
+import { LOG_LEVELS } from "../core/types.js";
 import { loadConfig } from "./config/load.js";
 import { ConfigError, TandemError } from "../core/errors.js";
 
@@ -20,18 +21,23 @@ const USAGE = `tandem — redundant plant-server runtime
   tandem browse opc.tcp://HOST:PORT [--device NAME]
                                     list an OPC UA server's variables as a drivers.tags list
   tandem check-config FILE          validate a node config: exit 0, or print every problem and exit 2
-  tandem status [--node URL] [--json]
+  tandem status [--json]            one node's view: state, epoch, lease, peer, witness (viewer)
   tandem confirm | reject           resume or restart a held takeover (operator)
   tandem switchover [--to NODE]     planned switchover (admin)
   tandem promote --yes-the-active-is-down
                                     manual fencing: take over when no witness can decide
   tandem maintenance enter|leave [--force]
+                                    take this node out of the pair and back (admin)
   tandem log-level [LEVEL] [--component NAME]
-  tandem audit [--limit N]
+                                    show or change log levels (LEVEL: ${LOG_LEVELS.join(", ")}; admin to change)
+  tandem audit [--limit N] [--since SEQ]
+                                    the audit log: who did what, when
   tandem hash-password              read a password on stdin, print its hash for the config
 
-Client commands take --node URL (or --config FILE for its http.listen) and
-credentials from --user/TANDEM_USER and TANDEM_PASSWORD.`;
+Client commands (status … audit) take --node URL (default ${DEFAULT_NODE_URL}) or
+--config FILE (its http.listen), --json for the API's answer as is, and
+credentials from --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the
+command line). Example: TANDEM_USER=viewer TANDEM_PASSWORD=viewer tandem status`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -16,6 +16,8 @@ import { hashPassword } from "./auth/passwords.js";
 
 export const DEMO_BASE_PORT = 8080;
 const RESTART_AFTER_MS = 3000;
+/** how long the demo waits for an active holding the witness's lease before it prints what to try */
+const SETTLE_TIMEOUT_MS = 60_000;
 
 /** The demo's fixed ports (CONTRACT.md), shifted by --base-port. */
 export function demoPorts(base = DEMO_BASE_PORT) {
@@ -126,6 +128,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   writeFileSync(keyFile, pairKey + "\n", { mode: 0o600 });
 
   const env = { ...process.env, TANDEM_PAIR_KEY: pairKey, TANDEM_WITNESS_KEY: `line1=${pairKey}` };
+  const pidFile = (name: string) => join(dir, `${name}.pid`);
   const procs: Proc[] = [
     { name: "sim", args: ["sim", "--base-port", String(base), "--data-dir", join(dir, "data", "sim")], child: null, restarts: 0, timer: null },
     // max lease 2 s (the nodes ask for 1 s): also the witness's quiet time after a restart
@@ -146,8 +149,11 @@ export async function runDemo(argv: string[]): Promise<number> {
     const child = spawn(process.execPath, [cliPath(), ...p.args], { cwd: dir, env, stdio: ["ignore", out, out], detached: true });
     if (typeof out === "number") closeSync(out);
     p.child = child;
+    // the commands the demo suggests find the current process here (it changes when one is restarted)
+    if (child.pid !== undefined) writeFileSync(pidFile(p.name), `${child.pid}\n`);
     child.on("exit", (code, signal) => {
       p.child = null;
+      rmSync(pidFile(p.name), { force: true });
       if (stopping) return;
       say(`${p.name} exited (${signal ?? `code ${code}`}); restarting it in ${RESTART_AFTER_MS / 1000} s, as systemd would`);
       if (code) {
@@ -160,39 +166,32 @@ export async function runDemo(argv: string[]): Promise<number> {
   };
   for (const p of procs) launch(p);
 
+  // Ctrl-C may come at any moment, also while the pair is still electing
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+
   const pidOf = (name: string) => procs.find((p) => p.name === name)?.child?.pid;
-  const urlA = `http://127.0.0.1:${ports.httpA}`;
-  const urlB = `http://127.0.0.1:${ports.httpB}`;
+  const urls = { a: `http://127.0.0.1:${ports.httpA}`, b: `http://127.0.0.1:${ports.httpB}` } as const;
   console.log(`
 Tandem demo — pair "line1" on this machine (files in ${dir})
 
-  node a (preferred main)  HMI ${urlA}/    pid ${pidOf("a")}
-  node b (secondary)       HMI ${urlB}/    pid ${pidOf("b")}
+  node a (preferred main)  HMI ${urls.a}/    pid ${pidOf("a")}
+  node b (secondary)       HMI ${urls.b}/    pid ${pidOf("b")}
   witness                  127.0.0.1:${ports.witness}    pid ${pidOf("witness")}
   plant simulator          OPC UA opc.tcp://127.0.0.1:${ports.opcua}  Modbus TCP 127.0.0.1:${ports.modbus}    pid ${pidOf("sim")}
 
   Demo logins (demo only): viewer/viewer  operator/operator  admin/admin
 
-  Things to try:
-    npx tandem status --node ${urlA}                       what node a sees
-    kill -9 <pid of the active node>                       the standby takes over, HELD
-    TANDEM_USER=operator TANDEM_PASSWORD=operator npx tandem confirm --node <its URL>
-    TANDEM_USER=admin TANDEM_PASSWORD=admin npx tandem switchover --node ${urlA}
-    curl -u viewer:viewer ${urlA}/api/v1/tags                  the plant's tags, as the node reads them
-    curl -u operator:operator -H 'content-type: application/json' -d '{"value":40}' <active URL>/api/v1/tags/line1.tank1.inletValve
-    kill -STOP <pid>  then  kill -CONT <pid>               a frozen active loses its lease
-
-  Logs: ${join(dir, "logs")} (a.log, b.log, witness.log, sim.log)   Ctrl-C stops everything.
+  Waiting for the pair to elect its active and for the witness to hold its lease…
 `);
 
   // narrate state changes
   const last: Record<string, string> = {};
   const poll = setInterval(() => {
-    for (const [name, url] of [
-      ["a", urlA],
-      ["b", urlB],
-    ] as const) {
-      fetch(`${url}/api/v1/health`, { signal: AbortSignal.timeout(400) })
+    for (const name of ["a", "b"] as const) {
+      fetch(`${urls[name]}/api/v1/health`, { signal: AbortSignal.timeout(400) })
         .then((r) => r.json() as Promise<{ state: string; epoch: number; serviceLevel: number }>)
         .then((h) => {
           const now = `${h.state} (epoch ${h.epoch})`;
@@ -210,10 +209,24 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
     }
   }, 250);
 
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-  });
+  const settling = new AbortController();
+  const settled = await Promise.race([waitForSettledPair(urls, SETTLE_TIMEOUT_MS, settling.signal), stopRequested.then(() => null)]);
+  settling.abort(); // Ctrl-C while electing: stop asking
+  if (settled !== null) {
+    if (settled === "timeout") {
+      console.log(
+        `  No node holds the witness's lease as the active after ${SETTLE_TIMEOUT_MS / 1000} s: see the messages above and the logs.\n` +
+          "  The commands below assume node a is the active.\n",
+      );
+    }
+    const active = settled === "timeout" ? "a" : settled;
+    console.log(thingsToTry({ active, urls, dir, root: checkoutDir() }).join("\n"));
+    console.log(`
+  Logs: ${join(dir, "logs")} (a.log, b.log, witness.log, sim.log)   Ctrl-C stops everything.
+`);
+  }
+
+  await stopRequested;
   stopping = true;
   clearInterval(poll);
   say("stopping the demo…");
@@ -243,4 +256,72 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
   if (!keep) rmSync(dir, { recursive: true, force: true });
   say("demo stopped");
   return 0;
+}
+
+/** The checkout (or installed package) the demo runs from: where `npx tandem` finds this CLI. */
+function checkoutDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+}
+
+/** A word for the shell: as is when it is plain, else single-quoted. */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Waits until one node is active, the other standby, and the witness holds
+ * the active's lease (a kill -9 before that would find a witness in its
+ * quiet time, which cannot vouch for a takeover). Returns the active's id.
+ */
+async function waitForSettledPair(urls: { a: string; b: string }, timeoutMs: number, stop: AbortSignal): Promise<"a" | "b" | "timeout"> {
+  const viewer = `Basic ${Buffer.from("viewer:viewer").toString("base64")}`;
+  const status = async (url: string) => {
+    try {
+      const r = await fetch(`${url}/api/v1/status`, { headers: { authorization: viewer }, signal: AbortSignal.timeout(1000) });
+      return r.ok ? ((await r.json()) as { nodeId: string; state: string; witness: { holder?: string | null } }) : null;
+    } catch {
+      return null;
+    }
+  };
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until && !stop.aborted) {
+    const [a, b] = await Promise.all([status(urls.a), status(urls.b)]);
+    for (const [me, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      if (me?.state === "active" && other?.state === "standby" && me.witness.holder === me.nodeId) return me.nodeId as "a" | "b";
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return "timeout";
+}
+
+/**
+ * What to try, in order, each command exactly as it runs when pasted into a
+ * shell in the checkout (test/integration/demo.test.ts runs every one).
+ * The commands name the node that is active now; each step leaves the pair
+ * where the next one expects it.
+ */
+export function thingsToTry(o: { active: "a" | "b"; urls: { a: string; b: string }; dir: string; root: string }): string[] {
+  const act = o.active;
+  const sb = act === "a" ? "b" : "a";
+  const pid = (id: string) => `$(cat ${shellQuote(join(o.dir, `${id}.pid`))})`;
+  const as = (user: string) => `TANDEM_USER=${user} TANDEM_PASSWORD=${user}`;
+  const steps: [string, string][] = [
+    [`What node ${act}, the active, sees:`, `${as("viewer")} npx tandem status --node ${o.urls[act]}`],
+    [`Kill node ${act}'s process: ${sb} takes over, HELD (the demo restarts ${act} 3 s later; it rejoins as standby):`, `kill -9 ${pid(act)}`],
+    [`Confirm on ${sb}: the process resumes there:`, `${as("operator")} npx tandem confirm --node ${o.urls[sb]}`],
+    [`Once ${act} is back as standby, a planned switchover returns the role to it (nothing held):`, `${as("admin")} npx tandem switchover --node ${o.urls[act]}`],
+    [`The plant's tags as node ${act} reads them:`, `curl -u viewer:viewer ${o.urls[act]}/api/v1/tags`],
+    [`Open the tank's inlet valve to 40 % through the active (the standby would refuse):`, `curl -u operator:operator -H 'content-type: application/json' -d '{"value":40}' ${o.urls[act]}/api/v1/tags/line1.tank1.inletValve`],
+    [`Freeze node ${act}: it loses its lease, ${sb} takes over HELD once the witness's lease for ${act} runs out:`, `kill -STOP ${pid(act)}`],
+    [`Wake it: it sees the higher epoch and becomes standby, never acting on the old one:`, `kill -CONT ${pid(act)}`],
+  ];
+  return [
+    "",
+    `  Things to try, in this order, from a shell in ${o.root} (node ${act} is the active now):`,
+    "",
+    ...steps.flatMap(([what, cmd]) => [`    ${what}`, `      ${cmd}`]),
+  ];
 }

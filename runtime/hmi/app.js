@@ -2,30 +2,18 @@
 // second and shows this node's state; actions go through the same API as the
 // CLI, signed in with the session cookie. Every fetch carries
 // X-Tandem-Client: hmi (no browser Basic dialog; needed for cookie actions).
+// Size: the whole HMI is one plain script with no build step or module loader;
+// its sections (login, polling, rendering, log levels, actions) share a few globals.
 "use strict";
 
 const API = "/api/v1";
 const POLL_MS = 1000;
 const AUDIT_EVERY = 3; // polls
 const RANK = { viewer: 1, operator: 2, admin: 3 };
-const STATE_WORDS = {
-  starting: "STARTING",
-  standby: "STANDBY",
-  "active-held": "ACTIVE — HELD",
-  active: "ACTIVE",
-  isolated: "ISOLATED",
-  maintenance: "MAINTENANCE",
-  unknown: "UNKNOWN",
-};
-const ACTION_WORDS = {
-  confirm: "Confirm held takeover",
-  reject: "Reject held takeover",
-  switchover: "Switchover",
-  promote: "Promote (manual fencing)",
-  maintenance: "Maintenance",
-  setLogLevel: "Change log level",
-  "log-level": "Change log level",
-};
+// The words for states, service levels, log levels and audited actions come
+// from the node (/words.js, generated from runtime/words.ts): the same words
+// the CLI prints. No copies here.
+const WORDS = globalThis.TANDEM_WORDS;
 
 const $ = (id) => document.getElementById(id);
 
@@ -142,6 +130,8 @@ function showBoard() {
   show("who", true);
   text("who-name", me.user);
   text("who-role", me.role);
+  show("levels-card", can("admin"));
+  if (can("admin")) loadLevels();
   polls = 0;
   poll();
 }
@@ -215,9 +205,9 @@ function render(s) {
   text("node-label", "Node " + s.nodeId + " · preferred " + s.role + " · pair " + s.pairId);
   const card = $("state-card");
   card.className = "state-card state-" + s.state;
-  text("state", STATE_WORDS[s.state] || String(s.state).toUpperCase());
+  text("state", stateLabel(s.state));
   text("message", s.message || "");
-  document.title = (STATE_WORDS[s.state] || s.state) + " · " + s.nodeId + " · Tandem";
+  document.title = stateLabel(s.state) + " · " + s.nodeId + " · Tandem";
 
   text("epoch", String(s.epoch));
   text("service-level", s.serviceLevel + " — " + levelWords(s.serviceLevel));
@@ -225,7 +215,7 @@ function render(s) {
   text("level-why", why.join("; "));
   show("level-why", why.length > 0);
   renderDevices(s.devices || []);
-  const acting = s.state === "active" || s.state === "active-held";
+  const acting = WORDS.actingStates.includes(s.state);
   text("lease", acting ? (s.leaseRemainingMs / 1000).toFixed(2) + " s" : "– (not active)");
   text("since", when(s.since));
   const ctx = s.context || {};
@@ -236,7 +226,7 @@ function render(s) {
   const p = s.peer || {};
   text("peer-id", p.nodeId || "");
   const ps = $("peer-state");
-  ps.textContent = STATE_WORDS[p.state] || String(p.state || "unknown").toUpperCase();
+  ps.textContent = stateLabel(p.state || "unknown");
   ps.className = "pill pill-" + (p.state || "unknown");
   text("peer-seen", (p.connected ? "connected, " : "not connected, ") + ago(p.lastSeenMs) + (p.epoch != null ? ", epoch " + p.epoch : ""));
   const ul = $("peer-links");
@@ -338,10 +328,13 @@ function renderDevices(devices) {
 }
 
 function levelWords(n) {
-  if (n === 0) return "maintenance";
-  if (n === 1) return "no data";
-  if (n < 200) return "degraded";
-  return "healthy";
+  const bands = WORDS.serviceLevelBands;
+  return (bands.find((b) => n <= b.upTo) || bands[bands.length - 1]).word;
+}
+
+function stateLabel(state) {
+  const w = WORDS.stateWords[state];
+  return w ? w.label : String(state || "unknown").toUpperCase();
 }
 
 function renderAudit(entries) {
@@ -349,7 +342,7 @@ function renderAudit(entries) {
     const tr = document.createElement("tr");
     tr.className = "result-" + e.result;
     const details = e.details && typeof e.details === "object" ? Object.entries(e.details).map(([k, v]) => k + " " + JSON.stringify(v)).join(", ") : "";
-    for (const v of [when(e.ts), e.user + " (" + e.role + ")", (ACTION_WORDS[e.action] || e.action) + (details ? " — " + details : ""), e.result, String(e.epoch)]) {
+    for (const v of [when(e.ts), e.user + " (" + e.role + ")", (WORDS.actionWords[e.action] || e.action) + (details ? " — " + details : ""), e.result, String(e.epoch)]) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.append(td);
@@ -366,6 +359,54 @@ function renderAudit(entries) {
     rows.push(tr);
   }
   $("audit-rows").replaceChildren(...rows);
+}
+
+// ---- log levels (admin): the same levels `tandem log-level` takes ----
+
+function option(value, label) {
+  const o = document.createElement("option");
+  o.value = value;
+  o.textContent = label;
+  return o;
+}
+
+let lastLevels = null;
+
+function renderLevels(l) {
+  lastLevels = l;
+  const parts = ["default: " + l.default].concat(Object.keys(l.components).sort().map((c) => c + ": " + l.components[c]));
+  text("levels-now", parts.join(" · "));
+  const comp = $("levels-component");
+  const chosen = comp.value;
+  comp.replaceChildren(option("", "all components"), ...Object.keys(l.components).sort().map((c) => option(c, c)));
+  comp.value = chosen && l.components[chosen] ? chosen : "";
+  const lvl = $("levels-level");
+  if (lvl.options.length === 0) lvl.replaceChildren(...WORDS.logLevels.map((v) => option(v, v)));
+  lvl.value = comp.value ? l.components[comp.value] : l.default;
+}
+
+async function loadLevels() {
+  try {
+    renderLevels(await api("GET", "/log-level"));
+  } catch (e) {
+    if (e.status === 401) return showLogin("Your session has ended. Please log in again.");
+    text("levels-now", "Cannot read the log levels: " + e.message);
+  }
+}
+
+async function onSetLevel(ev) {
+  ev.preventDefault();
+  const component = $("levels-component").value;
+  const level = $("levels-level").value;
+  const body = component ? { level, component } : { level };
+  try {
+    renderLevels(await api("PUT", "/log-level", body));
+    notice("Log level of " + (component || "all components") + " set to " + level + ".", "ok");
+  } catch (e) {
+    if (e.status === 401) return showLogin("Your session has ended. Please log in again.");
+    notice("Change log level refused: " + e.message, "error");
+  }
+  polls = 0; // the change is audited: refresh the list
 }
 
 // ---- actions, each behind a second confirmation ----
@@ -454,12 +495,22 @@ async function onPromote() {
 // ---- start ----
 
 async function start() {
+  if (!WORDS) {
+    document.body.textContent = "The HMI could not load its words from this node (/words.js). Reload the page; if it persists, check the node's log.";
+    return;
+  }
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", onLogout);
   $("confirm").addEventListener("click", onConfirm);
   $("reject").addEventListener("click", onReject);
   $("switchover").addEventListener("click", onSwitchover);
   $("promote").addEventListener("click", onPromote);
+  $("levels-form").addEventListener("submit", onSetLevel);
+  $("levels-component").addEventListener("change", () => {
+    if (!lastLevels) return;
+    const c = $("levels-component").value;
+    $("levels-level").value = c ? lastLevels.components[c] : lastLevels.default;
+  });
   $("notice-close").addEventListener("click", () => show("notice", false));
   try {
     me = await api("GET", "/whoami");

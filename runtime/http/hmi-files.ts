@@ -1,9 +1,12 @@
-// The operator HMI is three static files in runtime/hmi/. They are found by
-// walking up from this module to the folder holding package.json, so the same
-// code works from the TypeScript sources (vitest) and from dist/runtime/http/.
+// The operator HMI is three static files in runtime/hmi/ and one generated
+// script, words.js (the state, level and action words from runtime/words.ts,
+// the same the CLI prints). The static files are found by walking up from this
+// module to the folder holding package.json, so the same code works from the
+// TypeScript sources (vitest) and from dist/runtime/http/.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hmiWordsScript } from "../words.js";
 
 export interface HmiFile {
   body: Buffer;
@@ -15,6 +18,9 @@ export const HMI_FILES: Record<string, string> = {
   "app.js": "text/javascript; charset=utf-8",
   "style.css": "text/css; charset=utf-8",
 };
+
+/** Generated at start, not read from disk: the HMI's copy of the words cannot drift from the CLI's. */
+export const HMI_WORDS_FILE = "words.js";
 
 /** No inline script or style, nothing from elsewhere, no framing. */
 export const HMI_CSP =
@@ -34,9 +40,10 @@ export function findHmiDir(from: string = dirname(fileURLToPath(import.meta.url)
   }
 }
 
-/** Reads the HMI into memory; a missing folder gives an empty map (the API still runs). */
+/** Reads the HMI into memory; a missing folder gives only words.js (the API still runs). */
 export function loadHmi(dir: string | null = findHmiDir()): Map<string, HmiFile> {
   const files = new Map<string, HmiFile>();
+  files.set(HMI_WORDS_FILE, { body: Buffer.from(hmiWordsScript(), "utf8"), type: "text/javascript; charset=utf-8" });
   if (!dir) return files;
   for (const [name, type] of Object.entries(HMI_FILES)) {
     const p = join(dir, name);

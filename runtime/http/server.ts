@@ -11,10 +11,10 @@ import { TandemError } from "../../core/errors.js";
 import type { LogManager } from "../logging.js";
 import type { Actor, NodeController, Role } from "../node-api.js";
 import type { LogLevel } from "../config/schema.js";
-import { LOG_LEVELS } from "../logging.js";
+import { LOG_LEVELS } from "../../core/types.js";
 import { Authenticator, hasRole, parseBasic, type HttpUser, type LoginDelayOptions } from "./auth.js";
 import { formatSchemaErrors, toTandemError } from "./error-mapping.js";
-import { HMI_CSP, loadHmi } from "./hmi-files.js";
+import { HMI_CSP, HMI_WORDS_FILE, loadHmi } from "./hmi-files.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -384,6 +384,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.get("/", sendHmi("index.html"));
   app.get("/index.html", sendHmi("index.html"));
   app.get("/app.js", sendHmi("app.js"));
+  app.get(`/${HMI_WORDS_FILE}`, sendHmi(HMI_WORDS_FILE));
   app.get("/style.css", sendHmi("style.css"));
 
   let started = false;
@@ -393,7 +394,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       started = true;
       await app.listen({ host: opts.http.listen.host, port: opts.http.listen.port });
       const addr = app.server.address() as AddressInfo;
-      log.info({ host: addr.address, port: addr.port, users: opts.http.users.length, hmi: hmi.size > 0 }, `HTTP API and HMI listening on ${addr.address}:${addr.port}`);
+      log.info({ host: addr.address, port: addr.port, users: opts.http.users.length, hmi: hmi.has("index.html") }, `HTTP API and HMI listening on ${addr.address}:${addr.port}`);
       return { host: addr.address, port: addr.port };
     },
     async stop() {

@@ -92,6 +92,54 @@ export function exited(child: ChildProcess, timeoutMs = 15_000): Promise<{ code:
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+type Maybe<T> = T | null | undefined | false;
+
+/**
+ * The one wait of the integration tests (and the benchmarks, which run
+ * without vitest): polls `check` until it returns something other than
+ * null, undefined or false, and returns that. A check that throws is retried
+ * too; on timeout the error names what was awaited and carries the last
+ * thrown message or `seen()`, so a failure says what was there instead.
+ */
+export async function waitUntil<T>(
+  what: string,
+  check: () => Maybe<T> | Promise<Maybe<T>>,
+  opts: { timeoutMs?: number; everyMs?: number; seen?: () => string | Promise<string> } = {},
+): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const t0 = performance.now();
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== null && v !== undefined && v !== false) return v;
+      lastError = null;
+    } catch (e) {
+      lastError = e;
+    }
+    if (performance.now() - t0 > timeoutMs) {
+      const seen = opts.seen ? `; ${await opts.seen()}` : lastError ? `; last: ${(lastError as Error)?.message ?? String(lastError)}` : "";
+      throw new Error(`${what}: not reached within ${timeoutMs} ms${seen}`);
+    }
+    await sleep(opts.everyMs ?? 20);
+  }
+}
+
+/**
+ * The other side of waiting: `check` must hold at every poll for the whole
+ * window (nothing happens that should not). Fails at the first poll where it
+ * does not, naming what broke.
+ */
+export async function holdsFor(what: string, ms: number, check: () => boolean | Promise<boolean>, opts: { everyMs?: number; seen?: () => string | Promise<string> } = {}): Promise<void> {
+  const t0 = performance.now();
+  let polls = 0;
+  do {
+    if (!(await check())) throw new Error(`${what}: broken after ${Math.round(performance.now() - t0)} ms${opts.seen ? `; ${await opts.seen()}` : ""}`);
+    polls++;
+    await sleep(opts.everyMs ?? 20);
+  } while (performance.now() - t0 < ms || polls < 2);
+}
+
 type Id = "a" | "b";
 
 interface NodeHandle {
@@ -255,23 +303,47 @@ log: ${JSON.stringify({ level: "debug", file: `./${id}.log`, ...this.opts.log?.(
     }
   }
 
+  /** Waits until node `id`'s status satisfies `pred`; fails with its last status and log tail. */
   async waitFor(id: Id, pred: (s: NodeStatus) => boolean, timeoutMs = 10_000, what = "condition"): Promise<NodeStatus> {
-    const t0 = Date.now();
     let last: NodeStatus | null = null;
-    while (Date.now() - t0 < timeoutMs) {
-      last = await this.status(id);
-      if (last && pred(last)) return last;
-      await sleep(20);
-    }
-    throw new Error(`node ${id}: ${what} not reached within ${timeoutMs} ms; last status: ${JSON.stringify(last && { state: last.state, epoch: last.epoch, serviceLevel: last.serviceLevel, why: last.serviceLevelReasons, message: last.message })}\n--- ${id}.log tail ---\n${this.logTail(id)}`);
+    return waitUntil(
+      `node ${id}: ${what}`,
+      async () => {
+        last = await this.status(id);
+        return last && pred(last) ? last : null;
+      },
+      { timeoutMs, seen: () => `last status: ${JSON.stringify(this.brief(last))}\n${this.whereIs(id)}` },
+    );
+  }
+
+  /** Node `id`'s status must satisfy `pred` at every poll for `ms` (nothing changes that should not). */
+  async holds(id: Id, pred: (s: NodeStatus) => boolean, ms: number, what: string): Promise<void> {
+    let last: NodeStatus | null = null;
+    await holdsFor(
+      `node ${id}: ${what}`,
+      ms,
+      async () => {
+        last = await this.status(id);
+        return last !== null && pred(last);
+      },
+      { seen: () => `status then: ${JSON.stringify(this.brief(last))}\n${this.whereIs(id)}` },
+    );
+  }
+
+  /** What a failed wait reports about a node: its process, its console and its log. */
+  private whereIs(id: Id): string {
+    const ch = this.nodes[id].child;
+    const proc = ch.exitCode !== null || ch.signalCode !== null ? `exited (${ch.signalCode ?? `code ${ch.exitCode}`})` : "running";
+    const console = ch.output().trim().split("\n").slice(-10).join("\n");
+    return `process ${ch.pid} (in ${this.dir}): ${proc}${console ? `\n--- ${id} console ---\n${console}` : ""}\n--- ${id}.log tail ---\n${this.logTail(id)}`;
+  }
+
+  private brief(s: NodeStatus | null) {
+    return s && { state: s.state, epoch: s.epoch, serviceLevel: s.serviceLevel, why: s.serviceLevelReasons, message: s.message, peer: s.peer.state, awaitingOperator: s.awaitingOperator };
   }
 
   async until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    const t0 = Date.now();
-    while (!pred()) {
-      if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not reached within ${timeoutMs} ms`);
-      await sleep(20);
-    }
+    await waitUntil(what, pred, { timeoutMs });
   }
 
   /** A pair is up: one active, the other standby. */
@@ -301,6 +373,12 @@ log: ${JSON.stringify({ level: "debug", file: `./${id}.log`, ...this.opts.log?.(
   twoActives(): typeof this.samples {
     const acting = (s?: string) => s === "active" || s === "active-held";
     return this.samples.filter((s) => acting(s.a) && acting(s.b));
+  }
+
+  /** Every line node `id` has logged so far. */
+  logLines(id: Id): string[] {
+    const f = join(this.dir, `${id}.log`);
+    return existsSync(f) ? readFileSync(f, "utf8").trim().split("\n") : [];
   }
 
   logTail(id: Id, lines = 30): string {

@@ -1,26 +1,26 @@
 // `npm start` runs `tandem demo`: a whole site on this machine. It must come
-// up with one active and one standby, print what a newcomer needs, survive a
-// kill -9 of the active (held takeover, restarted node rejoins), and stop
-// every process it started on Ctrl-C.
-import { mkdtempSync, rmSync } from "node:fs";
+// up with one active and one standby reading the simulator, print what a
+// newcomer needs, and every command it prints under "Things to try" must work
+// exactly as printed, pasted in that order into a shell in the checkout. Then
+// Ctrl-C stops every process it started.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { exited, killAllChildren, sleep, spawnCli } from "../helpers/cluster.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, exited, killAllChildren, spawnCli, waitUntil } from "../helpers/cluster.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-demo-it-"));
+// all of the demo's ports (base − 6197 … base + 1) below the ephemeral range and the clusters' slices
+const base = 14000 + Math.floor(Math.random() * 6000);
+const port = { a: base, b: base + 1 } as const;
 let demo: ReturnType<typeof spawnCli> | null = null;
-const started: number[] = [];
-afterAll(async () => {
-  // a failed test must not orphan the demo's nodes: Ctrl-C it, then make sure
-  if (demo && demo.exitCode === null) {
-    demo.kill("SIGINT");
-    await exited(demo, 20_000).catch(() => undefined);
-  }
-  for (const pid of started) if (alive(pid)) process.kill(pid, "SIGKILL");
-  killAllChildren();
-  rmSync(dir, { recursive: true, force: true });
-});
+const started = new Set<number>();
+
+/** The demo's current processes, from the pid files its printed commands read. */
+function currentPids(): number[] {
+  return ["a", "b", "witness", "sim"].map((n) => join(dir, `${n}.pid`)).filter((f) => existsSync(f)).map((f) => Number(readFileSync(f, "utf8")));
+}
 
 const alive = (pid: number) => {
   try {
@@ -31,87 +31,151 @@ const alive = (pid: number) => {
   }
 };
 
-async function health(port: number): Promise<{ state: string; epoch: number } | null> {
+beforeAll(async () => {
+  demo = spawnCli(["demo", "--base-port", String(base), "--dir", dir]);
+  // printed once one node is active, the other standby, and the witness holds the active's lease
+  await waitUntil("the demo's list of things to try", () => demo!.output().includes("Ctrl-C stops everything"), { timeoutMs: 60_000, seen: () => demo!.output() });
+  for (const m of demo!.output().matchAll(/pid (\d+)/g)) started.add(Number(m[1]));
+}, 90_000);
+
+afterAll(async () => {
+  // a failed test must not orphan the demo's nodes: Ctrl-C it, then make sure
+  for (const pid of currentPids()) started.add(pid);
+  if (demo && demo.exitCode === null) {
+    demo.kill("SIGINT");
+    await exited(demo, 20_000).catch(() => undefined);
+  }
+  for (const pid of started) if (alive(pid)) process.kill(pid, "SIGKILL");
+  killAllChildren();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+type Health = { state: string; epoch: number };
+async function health(id: "a" | "b"): Promise<Health | null> {
   try {
-    const r = await fetch(`http://127.0.0.1:${port}/api/v1/health`, { signal: AbortSignal.timeout(1000) });
-    return (await r.json()) as { state: string; epoch: number };
+    const r = await fetch(`http://127.0.0.1:${port[id]}/api/v1/health`, { signal: AbortSignal.timeout(1000) });
+    return (await r.json()) as Health;
   } catch {
     return null;
   }
 }
+/** A node's /health once it answers (a loaded machine may make one request time out). */
+const answer = (id: "a" | "b") => waitUntil(`node ${id} answers /health`, () => health(id), { timeoutMs: 10_000 });
+const until = (id: "a" | "b", what: string, pred: (h: Health) => boolean, timeoutMs = 15_000) =>
+  waitUntil(`node ${id}: ${what}`, async () => {
+    const h = await health(id);
+    return h && pred(h) ? h : null;
+  }, { timeoutMs, seen: async () => `health: ${JSON.stringify(await health(id))}` });
 
-async function until<T>(f: () => Promise<T | null | false>, ms: number, what: string): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`${what} not reached within ${ms} ms`);
-    await sleep(50);
-  }
+const auth = (u: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${u}`).toString("base64")}` });
+type Tag = { name: string; driver: string; value: unknown; quality: string; timestamp: string | null; writable: boolean };
+const tagsOf = async (id: "a" | "b") => ((await (await fetch(`http://127.0.0.1:${port[id]}/api/v1/tags`, { headers: auth("viewer") })).json()) as { tags: Tag[] }).tags;
+
+/** Runs one printed line in a shell, as pasted, in the folder the demo names; no Tandem credentials of the test's own. */
+function shell(line: string, cwd: string): Promise<{ code: number | null; out: string; err: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("TANDEM_")));
+  const child = spawn("bash", ["-c", line], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d)); // curl's progress meter when not on a terminal, npm's notices
+  return new Promise((res) => child.on("exit", (code) => res({ code, out, err })));
 }
 
-describe("tandem demo", () => {
-  it("comes up as a pair reading the simulator, takes over held after kill -9, restarts the killed node, and Ctrl-C stops it all", async () => {
-    // all of the demo's ports (base − 6197 … base + 1) below the ephemeral range and the clusters' slices
-    const base = 14000 + Math.floor(Math.random() * 6000);
-    demo = spawnCli(["demo", "--base-port", String(base), "--dir", dir]);
-    await until(async () => demo!.output().includes("Ctrl-C stops everything"), 15_000, "the demo banner");
+describe("tandem demo (npm start)", () => {
+  it("comes up as a pair reading the simulator over Modbus and OPC UA; the standby reads too (hot) and refuses writes with a reason (S1)", async () => {
     const out = demo!.output();
     expect(out).toContain(`http://127.0.0.1:${base}/`);
     expect(out).toContain(`http://127.0.0.1:${base + 1}/`);
     expect(out).toContain("viewer/viewer  operator/operator  admin/admin");
-    const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
-    expect(pids).toHaveLength(4); // a, b, the witness, the simulator
-    started.push(...pids);
+    expect(started.size).toBe(4); // a, b, the witness, the simulator
+    // the list was printed once the pair had settled: the node it names is active, the other standby
+    const active = /\(node ([ab]) is the active now\)/.exec(out)?.[1] as "a" | "b";
+    const standby = active === "a" ? "b" : "a";
+    expect((await answer(active)).state).toBe("active");
+    expect((await answer(standby)).state).toBe("standby");
 
-    const roles = await until(
-      async () => {
-        const [a, b] = await Promise.all([health(base), health(base + 1)]);
-        const states = [a?.state, b?.state].sort().join(",");
-        return states === "active,standby" ? { a: a!, b: b! } : null;
-      },
-      15_000,
-      "one active and one standby",
-    );
-    const [activePort, standbyPort] = roles.a.state === "active" ? [base, base + 1] : [base + 1, base];
-    const activePid = pids[activePort === base ? 0 : 1]!; // the banner lists a, b, the witness, the simulator
-
-    // the plant: ≥ 10 tags from the simulator over Modbus and OPC UA, read by both nodes (standby hot)
-    const auth = (u: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${u}`).toString("base64")}` });
-    const tagsOf = async (port: number) =>
-      ((await (await fetch(`http://127.0.0.1:${port}/api/v1/tags`, { headers: auth("viewer") })).json()) as { tags: { name: string; driver: string; value: unknown; quality: string; timestamp: string | null; writable: boolean }[] }).tags;
-    const tags = await until(async () => {
-      const t = await tagsOf(activePort);
+    // ≥ 10 tags from the simulator over Modbus and OPC UA, read by both nodes
+    const tags = await waitUntil("all tags good on the active", async () => {
+      const t = await tagsOf(active);
       return t.length >= 10 && t.every((x) => x.quality === "good") ? t : null;
-    }, 20_000, "all tags good on the active");
+    }, { timeoutMs: 20_000 });
     expect(new Set(tags.map((t) => t.driver))).toEqual(new Set(["modbus", "opcua"]));
     for (const t of tags) expect(Object.keys(t)).toEqual(expect.arrayContaining(["name", "driver", "value", "quality", "timestamp", "writable"]));
-    await until(async () => (await tagsOf(standbyPort)).every((x) => x.quality === "good"), 20_000, "all tags good on the standby");
-    const write = (port: number, value: number) =>
-      fetch(`http://127.0.0.1:${port}/api/v1/tags/line1.tank1.inletValve`, { method: "POST", headers: { ...auth("operator"), "content-type": "application/json" }, body: JSON.stringify({ value }) });
-    expect((await write(activePort, 42)).status).toBe(200);
-    const refused = await write(standbyPort, 43);
-    expect(refused.status).toBeGreaterThanOrEqual(400);
-    expect(refused.status).toBeLessThan(500);
+    await waitUntil("all tags good on the standby", async () => (await tagsOf(standby)).every((x) => x.quality === "good"), { timeoutMs: 20_000 });
+    const write = (id: "a" | "b", value: number) =>
+      fetch(`http://127.0.0.1:${port[id]}/api/v1/tags/line1.tank1.inletValve`, { method: "POST", headers: { ...auth("operator"), "content-type": "application/json" }, body: JSON.stringify({ value }) });
+    expect((await write(active, 42)).status).toBe(200);
+    const refused = await write(standby, 43);
+    expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/not active/);
-    await until(async () => (await tagsOf(standbyPort)).find((t) => t.name === "line1.tank1.inletValve")?.value === 42, 5000, "the standby reads the written value");
+    await waitUntil("the standby reads the value the active wrote", async () => (await tagsOf(standby)).find((t) => t.name === "line1.tank1.inletValve")?.value === 42, { timeoutMs: 5000 });
+  }, 90_000);
 
-    // the witness just started: after its quiet time (2 s) it can vouch for a takeover
-    await sleep(2500);
-    process.kill(activePid, "SIGKILL");
-    const held = await until(async () => {
-      const h = await health(standbyPort);
-      return h?.state === "active-held" ? h : null;
-    }, 5000, "held takeover");
-    expect(held.epoch).toBe(roles.a.epoch + 1);
-    await until(async () => (await health(activePort))?.state === "standby", 15_000, "the killed node restarted as standby");
-    expect(demo!.output()).toMatch(/exited \(SIGKILL\); restarting it in 3 s/);
+  it("every command under 'Things to try' works exactly as printed, in order: kill -9 and SIGSTOP of the active give a held takeover, the killed node comes back as standby (S1, S3)", async () => {
+    const out = demo!.output();
+    const block = out.slice(out.indexOf("Things to try"), out.indexOf("Logs:"));
+    const [, cwd, printedActive] = /from a shell in (\S+) \(node ([ab]) is the active now\)/.exec(block) ?? [];
+    expect(cwd).toBe(ROOT);
+    const active = printedActive as "a" | "b";
+    const standby = active === "a" ? "b" : "a";
+    expect((await answer(active)).state).toBe("active");
+    // each command is on a line of its own, indented under what it does
+    const commands = block.split("\n").filter((l) => /^ {6}\S/.test(l)).map((l) => l.trim());
+    expect(commands).toHaveLength(8);
+    const run = async (i: number, starts: string) => {
+      expect(commands[i]!.startsWith(starts), `command ${i + 1} is '${starts}…': ${commands[i]}`).toBe(true);
+      const r = await shell(commands[i]!, cwd!);
+      expect(r.code, `${commands[i]}\n${r.out}\n${r.err}`).toBe(0);
+      return r.out;
+    };
 
+    // 1. status of the active, with the viewer's demo login
+    expect(await run(0, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem status")).toMatch(new RegExp(`node ${active} \\(\\w+\\) of pair line1: ACTIVE \\(`));
+
+    // 2. kill -9 of the active: the standby takes over held, in the next epoch; the demo restarts the killed node
+    const epoch = (await answer(active)).epoch;
+    await run(1, "kill -9 $(cat ");
+    const held = await until(standby, "held takeover", (h) => h.state === "active-held");
+    expect(held.epoch).toBe(epoch + 1);
+
+    // 3. an operator confirms: the process resumes on the new active
+    expect(await run(2, "TANDEM_USER=operator TANDEM_PASSWORD=operator npx tandem confirm")).toContain("confirmed: the process resumes; node is active");
+    expect((await answer(standby)).state).toBe("active");
+
+    // 4. once the killed node is back as standby, an admin switches the role back to it
+    await until(active, "restarted as standby", (h) => h.state === "standby" && h.epoch === epoch + 1, 30_000);
+    expect(demo!.output()).toMatch(new RegExp(`${active} exited \\(SIGKILL\\); restarting it in 3 s`));
+    expect(await run(3, "TANDEM_USER=admin TANDEM_PASSWORD=admin npx tandem switchover")).toContain(`switched over from ${standby} to ${active}: epoch ${epoch + 2}`);
+    await until(active, "active again", (h) => h.state === "active" && h.epoch === epoch + 2);
+
+    // 5. the tags as the active reads them (curl exits 0 on any HTTP answer: the body says what it was)
+    const tags = JSON.parse(await run(4, "curl -u viewer:viewer ")) as { tags: Tag[] };
+    expect(tags.tags.length).toBeGreaterThanOrEqual(10);
+    // 6. a write through the active, which reaches the plant (the standby reads it back)
+    expect(JSON.parse(await run(5, "curl -u operator:operator "))).toEqual({ name: "line1.tank1.inletValve", value: 40 });
+    await waitUntil("the standby reads the written 40", async () => (await tagsOf(standby)).find((t) => t.name === "line1.tank1.inletValve")?.value === 40, { timeoutMs: 5000 });
+
+    // 7. a frozen active: the standby takes over held once the lease ran out
+    await run(6, "kill -STOP $(cat ");
+    const held2 = await until(standby, "held takeover of a frozen active", (h) => h.state === "active-held");
+    expect(held2.epoch).toBe(epoch + 3);
+    // 8. woken up, it sees the higher epoch and stays standby
+    await run(7, "kill -CONT $(cat ");
+    await until(active, "standby after waking", (h) => h.state === "standby" && h.epoch === epoch + 3);
+    expect((await answer(standby)).state).toBe("active-held");
+  }, 300_000);
+
+  it("Ctrl-C stops every process it started", async () => {
+    const running = currentPids(); // the restarted node has a new pid
+    expect(running).toHaveLength(4);
+    for (const pid of running) started.add(pid);
     demo!.kill("SIGINT");
     expect((await exited(demo!, 20_000)).code).toBe(0);
     expect(demo!.output()).toContain("demo stopped");
-    for (const pid of pids) if (pid !== activePid) expect(alive(pid)).toBe(false);
-    expect(await health(base)).toBeNull();
-    expect(await health(base + 1)).toBeNull();
+    for (const pid of started) expect(alive(pid), `pid ${pid}`).toBe(false);
+    expect(currentPids()).toEqual([]); // and no pid file points at a process that is gone
+    expect(await health("a")).toBeNull();
+    expect(await health("b")).toBeNull();
   });
 });

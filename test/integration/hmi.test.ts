@@ -1,5 +1,8 @@
-// The operator HMI in a real browser (Debian's chromium through playwright-core)
-// against the real HTTP server and the fake controller.
+// The operator HMI in a real browser (Debian's chromium through playwright-core):
+// against a real pair of nodes, where the words an operator reads (state,
+// what happened and what to do, the held takeover and its confirm) must be
+// the node's; and against the real HTTP server with a fake controller for
+// every other screen.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +12,10 @@ import { createHttpServer, type HttpServer } from "../../runtime/http/server.js"
 import { hashPassword } from "../../runtime/auth/passwords.js";
 import { silentLogs } from "../../runtime/logging.js";
 import { FakeController } from "../helpers/fake-controller.js";
+import { LOG_LEVELS } from "../../core/types.js";
+import { STATE_WORDS, stateLabel } from "../../runtime/words.js";
+import { exited, spawnCli, waitUntil } from "../helpers/cluster.js";
+import { useCluster } from "../helpers/use-cluster.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -55,7 +62,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function login(user: string, password: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
+async function login(user: string, password: string, viewport = { width: 1280, height: 800 }, at = base): Promise<Page> {
   const ctx = await browser.newContext({ viewport });
   const page = await ctx.newPage();
   const problems: string[] = [];
@@ -64,7 +71,7 @@ async function login(user: string, password: string, viewport = { width: 1280, h
     if (m.type() === "error" && !/401/.test(m.text())) problems.push(m.text());
   });
   (page as Page & { problems?: string[] }).problems = problems;
-  await page.goto(base + "/");
+  await page.goto(at + "/");
   await page.locator("#login-user").fill(user);
   await page.locator("#login-password").fill(password);
   await page.locator("#login-submit").click();
@@ -74,19 +81,86 @@ async function login(user: string, password: string, viewport = { width: 1280, h
 
 const problemsOf = (p: Page) => (p as Page & { problems?: string[] }).problems ?? [];
 
-describe("HMI", () => {
-  it("refuses a wrong password in plain words", async () => {
+/** Waits until the element's text is `want` (a function: until it passes), naming what it shows instead. */
+const shows = (page: Page, selector: string, want: string | ((t: string) => boolean), timeoutMs = 10_000) =>
+  waitUntil(
+    `${selector} shows ${typeof want === "string" ? `'${want}'` : "the expected text"}`,
+    async () => {
+      const t = (await page.locator(selector).textContent()) ?? "";
+      return (typeof want === "string" ? t === want : want(t)) ? t : null;
+    },
+    { timeoutMs, seen: async () => `it shows '${await page.locator(selector).textContent()}'` },
+  );
+
+/** Waits until the fake controller has seen `n` calls of `method`, naming how many it saw instead. */
+const called = (n: number, method: Parameters<FakeController["callsOf"]>[0]) =>
+  waitUntil(`${n} ${method} call(s) reach the controller`, () => fake.callsOf(method).length === n, { seen: () => `${fake.callsOf(method).length} did` });
+
+const pair = useCluster();
+
+describe("HMI against a real node", () => {
+  it("the state, what happened and what to do, the held context and the confirm an operator reads come from the node, in the CLI's words (S3, S4)", async () => {
+    const cluster = await pair.start();
+    const { active, standby } = await cluster.ready();
+    const before = (await cluster.status(standby))!;
+    cluster.signal(active, "SIGKILL");
+    await cluster.waitFor(standby, (s) => s.state === "active-held", 10_000, "held takeover");
+    const url = cluster.nodes[standby].url;
+
+    const page = await login("operator", "operator", undefined, url);
+    // the node's own status, as the API gives it and as the CLI prints it
+    const held = (await cluster.status(standby))!;
+    expect(held.message).toMatch(/^Took over: .*HELD.*Confirm to resume it or Reject to restart it/);
+    const cli = spawnCli(["status", "--node", url], { env: { TANDEM_USER: "viewer", TANDEM_PASSWORD: "viewer" } });
+    expect((await exited(cli)).code).toBe(0);
+    const words = STATE_WORDS["active-held"];
+    expect(cli.output()).toContain(`of pair it: ${words.label} (${words.meaning})`);
+    expect(cli.output()).toContain(held.message);
+
+    // the page shows what the node said, in the same words
+    await shows(page, "#state", words.label);
+    await shows(page, "#message", held.message);
+    await shows(page, "#epoch", String(before.epoch + 1));
+    await shows(page, "#peer-state", stateLabel(held.peer.state));
+    expect(await page.locator("#node-label").textContent()).toBe(`Node ${standby} · preferred ${held.role} · pair it`);
+    expect(await page.locator("#held-banner").isVisible()).toBe(true);
+    await shows(page, "#held-detail", (t) => t.startsWith(`Process context held at sequence ${held.context.seq}`));
+    expect(await page.title()).toBe(`${words.label} · ${standby} · Tandem`);
+
+    // S3: the confirm needs a second click; the node stays held until then
+    await page.locator("#confirm").click();
+    await page.locator("#ask").waitFor({ state: "visible" });
+    expect((await cluster.status(standby))!.state).toBe("active-held");
+    await page.locator("#ask-yes").click();
+    // the notice is built from the node's answer to the confirm
+    await shows(page, "#notice-text", `Confirmed. This node is now active (epoch ${before.epoch + 1}).`);
+    const now = await cluster.waitFor(standby, (s) => s.state === "active", 5000, "active after the HMI's confirm");
+    await shows(page, "#state", STATE_WORDS.active.label);
+    expect(now.message).toMatch(/^Active: driving the plant/);
+    await waitUntil("the page shows the node's message as the node has it now", async () => (await page.locator("#message").textContent()) === (await cluster.status(standby))!.message);
+    expect(await page.locator("#held-banner").isVisible()).toBe(false);
+    // S4: the node audited the operator's confirm, and the page lists it in words
+    const audit = (await cluster.api(standby, "GET", "/audit?limit=20", undefined, "viewer")).json.entries as { action: string; user: string; result: string }[];
+    expect(audit.filter((e) => e.action === "confirm").map((e) => [e.user, e.result])).toEqual([["operator", "ok"]]);
+    await shows(page, "#audit-rows", (t) => t.includes("operator (operator)Confirm held takeover"));
+    expect(problemsOf(page)).toEqual([]);
+    await page.context().close();
+  }, 90_000);
+});
+
+describe("HMI screens (real HTTP server, fake controller)", () => {
+  it("refuses a wrong password in plain words (S4)", async () => {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     await page.goto(base + "/");
     await page.locator("#login-user").fill("otto");
     await page.locator("#login-password").fill("nope");
     await page.locator("#login-submit").click();
-    await expect.poll(() => page.locator("#login-error").textContent()).toBe("Wrong user name or password.");
+    await shows(page, "#login-error", "Wrong user name or password.");
     await ctx.close();
   });
 
-  it("an operator sees the state, confirms a held takeover with a second click", async () => {
+  it("an operator sees the state, confirms a held takeover with a second click; the controller gets who confirmed (S3, S4)", async () => {
     fake.setState("active-held");
     fake.set({
       message: "Took over from a after it stopped answering on every link. The process is held at step 4 (dosing) until an operator confirms.",
@@ -94,7 +168,7 @@ describe("HMI", () => {
       peer: { ...fake.current.peer, state: "unknown", connected: false, lastSeenMs: 8200, links: [{ name: "lan", up: false, lastSeenMs: 8200 }, { name: "direct", up: false, lastSeenMs: 8100 }] },
     });
     const page = await login("otto", "o-pass");
-    await expect.poll(() => page.locator("#state").textContent()).toBe("ACTIVE — HELD");
+    await shows(page, "#state", "ACTIVE — HELD");
     expect(await page.locator("#who-name").textContent()).toBe("otto");
     expect(await page.locator("#message").textContent()).toContain("held at step 4");
     expect(await page.locator("#held-banner").isVisible()).toBe(true);
@@ -106,12 +180,12 @@ describe("HMI", () => {
     expect(fake.callsOf("confirm")).toHaveLength(0); // one click is not enough
     await page.screenshot({ path: "/tmp/hmi-confirm-dialog.png" });
     await page.locator("#ask-yes").click();
-    await expect.poll(() => fake.callsOf("confirm").length).toBe(1);
+    await called(1, "confirm");
     expect(fake.callsOf("confirm")[0].actor).toEqual({ user: "otto", role: "operator", from: "127.0.0.1" });
-    await expect.poll(() => page.locator("#state").textContent()).toBe("ACTIVE");
+    await shows(page, "#state", "ACTIVE");
     expect(await page.locator("#held-banner").isVisible()).toBe(false);
-    await expect.poll(() => page.locator("#audit-rows").textContent()).toContain("Confirm held takeover");
-    await expect.poll(() => page.locator("#notice-text").textContent()).toContain("Confirmed");
+    await shows(page, "#audit-rows", (t) => t.includes("Confirm held takeover"));
+    await shows(page, "#notice-text", (t) => t.includes("Confirmed"));
     expect(problemsOf(page)).toEqual([]);
     await page.context().close();
   });
@@ -123,11 +197,11 @@ describe("HMI", () => {
     fake.setState("active"); // someone else confirmed meanwhile
     await page.locator("#reject").click();
     await page.locator("#ask-yes").click();
-    await expect.poll(() => page.locator("#notice-text").textContent()).toBe("Reject refused: Nothing to reject: node is active, not active-held");
+    await shows(page, "#notice-text", "Reject refused: Nothing to reject: node is active, not active-held");
     await page.context().close();
   });
 
-  it("a viewer gets no working action buttons", async () => {
+  it("a viewer gets no working action buttons, and the API refuses the viewer anyway (S4)", async () => {
     fake.setState("active-held");
     const page = await login("vera", "v-pass");
     await page.locator("#held-banner").waitFor({ state: "visible" });
@@ -141,7 +215,7 @@ describe("HMI", () => {
     await page.context().close();
   });
 
-  it("a standby without active and witness shows the red promote panel; promote posts the fencing confirmation", async () => {
+  it("a standby without active and witness shows the red promote panel; promote posts the fencing confirmation (S1)", async () => {
     fake.setState("standby");
     fake.set({
       awaitingOperator: true,
@@ -157,8 +231,8 @@ describe("HMI", () => {
     await page.screenshot({ path: "/tmp/hmi-awaiting-narrow.png", fullPage: true });
     await page.locator("#promote").click();
     await page.locator("#ask-yes").click();
-    await expect.poll(() => fake.callsOf("promote").length).toBe(1);
-    await expect.poll(() => page.locator("#state").textContent()).toBe("ACTIVE — HELD");
+    await called(1, "promote");
+    await shows(page, "#state", "ACTIVE — HELD");
     expect(await page.locator("#await-panel").isVisible()).toBe(false);
     // logout returns to the form
     await page.locator("#logout").click();
@@ -169,7 +243,7 @@ describe("HMI", () => {
   it("an admin switches over after confirming; the active board reads well at 1280×800", async () => {
     fake.current = new FakeController().current;
     const page = await login("ada", "a-pass");
-    await expect.poll(() => page.locator("#state").textContent()).toBe("ACTIVE");
+    await shows(page, "#state", "ACTIVE");
     expect(await page.locator("#switchover").textContent()).toBe("Switch over to node b");
     await page.screenshot({ path: "/tmp/hmi-active.png", fullPage: true });
     await page.locator("#switchover").click();
@@ -177,11 +251,33 @@ describe("HMI", () => {
     expect(fake.callsOf("switchover")).toHaveLength(0);
     await page.locator("#switchover").click();
     await page.locator("#ask-yes").click();
-    await expect.poll(() => fake.callsOf("switchover").length).toBe(1);
+    await called(1, "switchover");
     expect(fake.callsOf("switchover")[0].actor.user).toBe("ada");
-    await expect.poll(() => page.locator("#state").textContent()).toBe("STANDBY");
+    await shows(page, "#state", "STANDBY");
     expect(problemsOf(page)).toEqual([]);
     await page.context().close();
+  });
+
+  it("an admin sets a log level from the levels the node serves; the change reaches the controller", async () => {
+    fake.current = new FakeController().current;
+    fake.levels = { default: "info", components: { http: "info", peer: "warn" } };
+    const page = await login("ada", "a-pass");
+    await shows(page, "#levels-now", "default: info · http: info · peer: warn");
+    expect(await page.locator("#levels-level option").allTextContents()).toEqual([...LOG_LEVELS]);
+    await page.locator("#levels-component").selectOption("peer");
+    expect(await page.locator("#levels-level").inputValue()).toBe("warn");
+    await page.locator("#levels-level").selectOption("debug");
+    await page.locator("#levels-set").click();
+    await called(1, "setLogLevel");
+    expect(fake.callsOf("setLogLevel")[0]).toMatchObject({ actor: { user: "ada", role: "admin" }, args: ["debug", "peer"] });
+    await shows(page, "#levels-now", "default: info · http: info · peer: debug");
+    await shows(page, "#notice-text", "Log level of peer set to debug.");
+    expect(problemsOf(page)).toEqual([]);
+    await page.context().close();
+    // an operator does not get the card
+    const op = await login("otto", "o-pass");
+    expect(await op.locator("#levels-card").isVisible()).toBe(false);
+    await op.context().close();
   });
 
   it("shows the plant: every tag with its quality, a bad value never as a number, the devices and why the level is down", async () => {
@@ -202,7 +298,7 @@ describe("HMI", () => {
     ];
     const page = await login("ada", "a-pass");
     await page.locator("#plant-card").waitFor({ state: "visible" });
-    await expect.poll(() => page.locator("#tag-rows tr").count()).toBe(3);
+    await waitUntil("three tag rows", async () => (await page.locator("#tag-rows tr").count()) === 3);
     const rows = await page.locator("#tag-rows tr").allTextContents();
     expect(rows[0]).toContain("42.12 %");
     expect(rows[1]).toContain("on");

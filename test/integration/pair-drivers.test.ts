@@ -1,29 +1,47 @@
 // The pair and the plant together (DESIGN.md, cause 4): each node reads the
 // simulator's Modbus server through its own path; when only the active loses
 // its path, its service level drops below the standby's by the margin and the
-// pair switches over — planned, so nothing is held (S3) and never two actives (S1).
+// pair switches over — planned, so nothing is held, and never two actives
+// (S1). Without a witness the PLC watchdog decides and fences (S1, S3).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import M from "modbus-serial";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TcpRelay } from "../helpers/chaos-relay.js";
-import { exited, freePort, spawnCli } from "../helpers/cluster.js";
-import { useCluster } from "../helpers/use-cluster.js";
+import { exited, freePort, spawnCli, waitUntil } from "../helpers/cluster.js";
+import { expectOneActive, sampledBoth, useCluster } from "../helpers/use-cluster.js";
 
+const ModbusRTU = M.default;
 const pair = useCluster();
 const dir = mkdtempSync(join(tmpdir(), "tandem-plant-"));
 let sim: ReturnType<typeof spawnCli>;
+let modbus: number;
 const paths: Record<"a" | "b", TcpRelay> = {} as never;
 
+/**
+ * The watchdog's registers as the PLC holds them, read by a client Tandem did
+ * not write: the counter (hr:950) and the fence epoch, a uint32 in hr:951–952
+ * (word order ABCD, the device's default: high word first).
+ */
+async function watchdogRegisters(): Promise<{ counter: number; epoch: number }> {
+  const c = new ModbusRTU();
+  try {
+    await c.connectTCP("127.0.0.1", { port: modbus });
+    c.setID(1);
+    c.setTimeout(1000);
+    const r = await c.readHoldingRegisters(950, 3);
+    return { counter: r.data[0]!, epoch: r.data[1]! * 0x10000 + r.data[2]! };
+  } finally {
+    await new Promise<void>((res) => c.close(() => res()));
+  }
+}
+
 beforeAll(async () => {
-  const modbus = await freePort();
+  modbus = await freePort();
   const opcua = await freePort();
   sim = spawnCli(["sim", "--modbus-port", String(modbus), "--opcua-port", String(opcua), "--data-dir", join(dir, "sim")]);
-  const t0 = Date.now();
-  while (!sim.output().includes("plant simulator:")) {
-    if (Date.now() - t0 > 20_000) throw new Error(`simulator did not start: ${sim.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitUntil("the simulator serving", () => sim.output().includes("plant simulator:"), { timeoutMs: 20_000, seen: () => sim.output() });
   // each node's own network path to the PLC
   for (const id of ["a", "b"] as const) {
     paths[id] = new TcpRelay({ host: "127.0.0.1", port: modbus });
@@ -48,7 +66,7 @@ const drivers = (id: "a" | "b") => `drivers:
 `;
 
 describe("the pair and the plant", () => {
-  it("an active that loses its PLC path while the standby still reads the PLC hands over the active role (cause 4, S1, S3)", async () => {
+  it("an active that loses its PLC path while the standby still reads the PLC hands over the active role, planned and not held (cause 4, S1)", async () => {
     const cluster = await pair.start({ extra: drivers, takeover: "  serviceLevelForMs: 1000" });
     const { active, standby } = await cluster.ready();
     // the drivers load slowly: a node may claim the role through the witness
@@ -65,6 +83,7 @@ describe("the pair and the plant", () => {
     const epoch = (await cluster.status(active))!.epoch;
     expect((await cluster.api(active, "POST", "/tags/line1.tank1.inletValve", { value: 55 }, "operator")).status).toBe(200);
     cluster.startSampling();
+    await sampledBoth(cluster);
 
     paths[active].cut = true; // the active's plant switch fails
     const degraded = await cluster.waitFor(active, (s) => s.serviceLevel <= 205, 5000, "service level drops");
@@ -79,8 +98,7 @@ describe("the pair and the plant", () => {
     // the new active drives the plant
     expect((await cluster.api(standby, "POST", "/tags/line1.tank1.inletValve", { value: 56 }, "operator")).status).toBe(200);
     expect((await cluster.api(active, "POST", "/tags/line1.tank1.inletValve", { value: 57 }, "operator")).status).toBe(409);
-    cluster.stopSampling();
-    expect(cluster.twoActives()).toEqual([]);
+    expectOneActive(cluster, { acted: [active, standby] });
     const audit = await cluster.api(active, "GET", "/audit?limit=30", undefined, "viewer");
     expect(JSON.stringify(audit.json)).toMatch(/service level \d+ is below the standby/);
     paths[active].cut = false;
@@ -92,9 +110,17 @@ describe("the pair and the plant", () => {
     const cluster = await pair.start({ witness: false, extra: watchdog });
     const { active, standby } = await cluster.ready();
     await cluster.waitFor(standby, (s) => s.serviceLevel === 255, 15_000, "standby reading the PLC");
-    await new Promise((r) => setTimeout(r, 1000)); // the counter moves
     const epoch = (await cluster.status(active))!.epoch;
+    // the active's watchdog runs: the PLC holds its epoch and the counter moves
+    let read: unknown = null;
+    const first = await waitUntil("the active's epoch in the PLC's fence register", async () => {
+      const r = await watchdogRegisters().catch((e: Error) => ({ error: e.message }));
+      read = r;
+      return "epoch" in r && r.epoch === epoch ? r : null;
+    }, { seen: () => `last read: ${JSON.stringify(read)}, active's epoch ${epoch}` });
+    await waitUntil("the watchdog counter moving", async () => (await watchdogRegisters()).counter !== first.counter);
     cluster.startSampling();
+    await sampledBoth(cluster);
 
     cluster.cutPeer(true); // both heartbeat links and the peer connection
     await cluster.waitFor(active, (s) => s.state === "isolated", 4000, "the active isolates (no lease)");
@@ -106,10 +132,12 @@ describe("the pair and the plant", () => {
     expect((await cluster.api(standby, "POST", "/confirm", {}, "operator")).status).toBe(200);
     expect((await cluster.api(standby, "POST", "/tags/line1.tank1.inletValve", { value: 61 }, "operator")).status).toBe(200);
     expect((await cluster.api(active, "POST", "/tags/line1.tank1.inletValve", { value: 62 }, "operator")).status).toBe(409);
+    // the fence: the PLC now holds the new epoch, written by the new active
+    await waitUntil("the new epoch in the PLC's fence register", async () => (await watchdogRegisters()).epoch === epoch + 1);
 
     cluster.cutPeer(false);
     await cluster.waitFor(active, (s) => s.state === "standby" && s.epoch === epoch + 1, 5000, "the old active follows the new epoch");
-    cluster.stopSampling();
-    expect(cluster.twoActives()).toEqual([]);
+    await sampledBoth(cluster);
+    expectOneActive(cluster, { acted: [active, standby] });
   });
 });

@@ -1,6 +1,7 @@
 // The CLI's operator commands against the real HTTP server and the fake controller.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { createHttpServer, type HttpServer } from "../../runtime/http/server.js"
 import { hashPassword, verifyPassword } from "../../runtime/auth/passwords.js";
 import { silentLogs } from "../../runtime/logging.js";
 import { runClientCommand, runHashPassword, type ClientCommand } from "../../runtime/cli-client.js";
+import { LOG_LEVELS } from "../../core/types.js";
 import { FakeController } from "../helpers/fake-controller.js";
 
 let fake: FakeController;
@@ -62,7 +64,7 @@ describe("tandem status", () => {
     expect(r.out).toContain("epoch 7, service level 230 (healthy)");
     expect(r.out).toContain(fake.current.message);
     expect(r.out).toContain("lease: 1.18 s left");
-    expect(r.out).toContain("peer b: standby, epoch 7, connected, seen 40 ms ago; links: lan up, direct DOWN");
+    expect(r.out).toContain("peer b: STANDBY, epoch 7, connected, seen 40 ms ago; links: lan up, direct DOWN");
     expect(r.out).toContain("witness: reachable at 10.0.0.9:7400, lease holder a (epoch 7)");
   });
 
@@ -76,7 +78,7 @@ describe("tandem status", () => {
 
   it("explains a held takeover and a standby waiting for an operator", async () => {
     fake.set({ state: "active-held", awaitingOperator: false, context: { held: true, seq: 9, heldSince: "2024-05-01T03:00:00Z" } });
-    expect((await run("status", ["--node", url])).out).toContain("ACTIVE-HELD (process paused until an operator confirms)");
+    expect((await run("status", ["--node", url])).out).toContain("ACTIVE — HELD (process paused until an operator confirms)");
     fake.set({ state: "standby", awaitingOperator: true });
     expect((await run("status", ["--node", url])).out).toContain("tandem promote --yes-the-active-is-down");
   });
@@ -195,24 +197,65 @@ describe("failures", () => {
     expect(r.err).toMatch(new RegExp(`cannot reach node at http://127\\.0\\.0\\.1:${free}: .*ECONNREFUSED`));
   });
 
-  it("usage errors exit 2", async () => {
+  it("usage errors exit 2, name the option or argument, and reach no node", async () => {
     const cases: [ClientCommand, string[], RegExp][] = [
-      ["status", ["--bogus"], /unknown option '--bogus'/],
+      ["status", ["--bogus"], /unknown option '--bogus' \(tandem status takes --node URL, --config FILE, --user NAME, --json\)/],
+      ["status", ["-n", url], /unknown option '-n'/],
+      ["status", ["--to", "b"], /unknown option '--to'/], // switchover's option, not status's
+      ["confirm", ["--force"], /unknown option '--force'/],
       ["status", ["extra"], /unexpected argument 'extra'/],
-      ["status", ["--node"], /--node needs a value/],
+      ["status", ["--node"], /--node needs a value$/m],
+      ["status", ["--node="], /--node needs a value$/m],
+      ["status", ["--node", "--json"], /--node needs a value \(a value that starts with '-' is written --node=-VALUE\)/],
+      ["switchover", ["--to"], /--to needs a value/],
+      ["status", ["--json=yes"], /--json takes no value/],
+      ["promote", ["--yes-the-active-is-down=1"], /--yes-the-active-is-down takes no value/],
+      ["status", ["--node", url, "--node", url], /--node is given more than once/],
+      ["status", ["--node", url, "--config", "a.yaml"], /give --node URL or --config FILE, not both/],
       ["status", ["--node", "ftp://x"], /http:\/\/ or https:\/\//],
       ["confirm", ["--password", "x"], /not taken on the command line/],
+      ["confirm", ["--password=x", "--bogus"], /not taken on the command line/],
       ["maintenance", [], /'enter' or 'leave'/],
       ["maintenance", ["sideways"], /expected 'enter' or 'leave'/],
-      ["log-level", ["loud"], /unknown log level 'loud'/],
+      ["log-level", ["loud"], /unknown log level 'loud' \(expected one of fatal, error, warn, info, debug, trace, silent\)/],
+      ["log-level", ["--component", "peer"], /--component needs a LEVEL to set/],
       ["audit", ["--limit", "0"], /--limit: expected a whole number 1–1000/],
-      ["status", ["--user", "otto"], /set TANDEM_PASSWORD/],
+      ["audit", ["--since"], /--since needs a value/],
+      ["status", ["--user", "otto"], /set TANDEM_PASSWORD\n.*\n  credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD/],
+      ["audit", ["--bogus"], /--limit N, --since SEQ\)\nusage: tandem audit [^\n]*$/], // no credentials note for a wrong option
     ];
+    const before = fake.calls.length;
     for (const [cmd, argv, msg] of cases) {
       const r = await run(cmd, [...argv], {});
       expect(r.code, `${cmd} ${argv.join(" ")}`).toBe(2);
-      expect(r.err).toMatch(msg);
+      expect(r.err, `${cmd} ${argv.join(" ")}`).toMatch(msg);
       expect(r.err).toContain("usage: tandem " + cmd);
+      expect(r.out).toBe("");
+    }
+    expect(fake.calls.length).toBe(before);
+  });
+
+  it("the log levels it accepts are the node's (one list for CLI, API and HMI)", async () => {
+    const env = { TANDEM_USER: "ada", TANDEM_PASSWORD: "a-pass" };
+    for (const level of LOG_LEVELS) {
+      const r = await run("log-level", [level, "--component", "peer", "--node", url], env);
+      expect(r.code, level).toBe(0);
+      expect(r.out).toContain(`peer: ${level}`);
+    }
+  });
+});
+
+const CLI_JS = join(import.meta.dirname, "../../dist/runtime/cli.js");
+describe.skipIf(!existsSync(CLI_JS))("the tandem binary (dist/)", () => {
+  it("exits 2 on an unknown or a value-less option, naming it, before reaching any node", () => {
+    for (const [argv, msg] of [
+      [["status", "--bogus"], "unknown option '--bogus'"],
+      [["confirm", "--node"], "--node needs a value"],
+    ] as const) {
+      const r = spawnSync(process.execPath, [CLI_JS, ...argv], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+      expect(r.status, argv.join(" ")).toBe(2);
+      expect(r.stderr).toContain(`tandem ${argv[0]}: ${msg}`);
+      expect(r.stdout).toBe("");
     }
   });
 });

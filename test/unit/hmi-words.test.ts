@@ -1,0 +1,94 @@
+// The HMI and the CLI read the same words: the node states, service-level
+// bands, log levels and audited actions are defined once (core/types.ts,
+// runtime/words.ts) and the HMI gets them from the node as /words.js. A copy
+// kept in the page could drift from what the CLI prints; these tests find one.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import vm from "node:vm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOG_LEVELS, NODE_STATES } from "../../core/types.js";
+import { findHmiDir, loadHmi } from "../../runtime/http/hmi-files.js";
+import { createHttpServer, type HttpServer } from "../../runtime/http/server.js";
+import { silentLogs } from "../../runtime/logging.js";
+import { ACTION_WORDS, HMI_WORDS, SERVICE_LEVEL_BANDS, STATE_WORDS, serviceLevelWord } from "../../runtime/words.js";
+import { FakeController } from "../helpers/fake-controller.js";
+
+const hmiDir = findHmiDir()!;
+const appJs = readFileSync(join(hmiDir, "app.js"), "utf8");
+const indexHtml = readFileSync(join(hmiDir, "index.html"), "utf8");
+
+/** Runs words.js as the browser would (a classic script) and returns what it defines. */
+function evaluate(script: string): unknown {
+  const sandbox: Record<string, unknown> = {};
+  sandbox.globalThis = sandbox;
+  vm.runInNewContext(script, sandbox);
+  return sandbox.TANDEM_WORDS;
+}
+
+describe("one set of words for the CLI and the HMI", () => {
+  it("every node state and 'unknown' has a label and a meaning", () => {
+    for (const s of [...NODE_STATES, "unknown"] as const) {
+      expect(STATE_WORDS[s].label, s).toMatch(/^[A-Z —-]+$/);
+      expect(STATE_WORDS[s].meaning.length, s).toBeGreaterThan(3);
+    }
+    expect(Object.keys(STATE_WORDS).sort()).toEqual([...NODE_STATES, "unknown"].sort());
+  });
+
+  it("service level bands follow DESIGN.md: 0 maintenance, 1 no data, 2–199 degraded, 200–255 healthy", () => {
+    expect([0, 1, 2, 199, 200, 255].map(serviceLevelWord)).toEqual(["maintenance", "no data", "degraded", "degraded", "healthy", "healthy"]);
+    expect(SERVICE_LEVEL_BANDS.at(-1)!.upTo).toBe(255);
+  });
+
+  it("words.js defines exactly runtime/words.ts's words, with the state and level lists of core/types.ts", () => {
+    const served = evaluate(loadHmi(hmiDir).get("words.js")!.body.toString("utf8")) as typeof HMI_WORDS;
+    expect(JSON.parse(JSON.stringify(served))).toEqual(JSON.parse(JSON.stringify(HMI_WORDS)));
+    expect(served.states).toEqual([...NODE_STATES]);
+    expect(served.logLevels).toEqual([...LOG_LEVELS]);
+    expect(served.actingStates).toEqual(["active-held", "active"]);
+    expect(Object.isFrozen(served)).toBe(true);
+  });
+
+  it("the page loads words.js before app.js, and app.js keeps no copy of the words", () => {
+    const words = indexHtml.indexOf('src="/words.js"');
+    const app = indexHtml.indexOf('src="/app.js"');
+    expect(words).toBeGreaterThan(0);
+    expect(words).toBeLessThan(app);
+    const copies = [
+      ...Object.values(STATE_WORDS).flatMap((w) => [w.label, w.meaning]),
+      ...SERVICE_LEVEL_BANDS.map((b) => `"${b.word}"`),
+      // the level names that are not also everyday words in the page ("error", "info" are)
+      ...LOG_LEVELS.filter((l) => l !== "error" && l !== "info").map((l) => `"${l}"`),
+      ...Object.values(ACTION_WORDS).filter((w) => w.includes(" ")).map((w) => `"${w}"`),
+    ];
+    for (const c of copies) expect(appJs, `app.js holds its own copy of ${c}`).not.toContain(c);
+  });
+});
+
+describe("GET /words.js", () => {
+  let server: HttpServer;
+  let base: string;
+  beforeAll(async () => {
+    server = createHttpServer({
+      controller: new FakeController(),
+      http: { listen: { host: "127.0.0.1", port: 0 }, users: [], metricsAuth: false, sessionTtlMs: 60_000 },
+      logs: silentLogs(),
+      pairId: "line1",
+      nodeId: "a",
+      hmiDir: null, // even without the static files, the words are there
+    });
+    const { port } = await server.start();
+    base = `http://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("is served without a login, as a script the HMI's CSP allows", async () => {
+    const r = await fetch(`${base}/words.js`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect(r.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const served = evaluate(await r.text()) as typeof HMI_WORDS;
+    expect(served.stateWords["active-held"]).toEqual(STATE_WORDS["active-held"]);
+  });
+});
