@@ -10,9 +10,13 @@
 // (one Modbus and one OPC UA tag of the plant simulator) returns good; both
 // are reported, and the time when both hold. The node's own log time of the
 // transition is reported beside them.
-// Real processes on loopback, the demo's settings: `tandem start` × 2,
-// `tandem witness`, `tandem sim` and the demo's drivers section.
-//   npm run bench:failover [-- --trials N --keepalived-trials N --standby hot|cold --skip-keepalived --out FILE]
+// Real processes with the demo's settings: `tandem start` × 2, `tandem
+// witness`, `tandem sim` and the demo's drivers section, by default each on
+// its own host made of a network namespace, with two pair links and a
+// witness network (ns-pair.ts), so Tandem and keepalived run on the same kind
+// of network; `--net loopback` runs them on 127.0.0.1 (test/helpers/cluster.ts).
+//   npm run bench:failover [-- --trials N --keepalived-trials N --skip-keepalived
+//                              --net netns|loopback --standby hot|cold --out FILE]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,9 +26,9 @@ import { stringify } from "yaml";
 import { demoDriversConfig } from "../../drivers/demo-tags.js";
 import { loadConfig } from "../../runtime/config/load.js";
 import { Cluster, exited, freePort, killAllChildren, sleep, spawnCli } from "../helpers/cluster.js";
-import { ActingSampler } from "./acting-sampler.js";
-import type { Overlap } from "./acting-sampler.js";
+import { ActingSampler, type Overlap } from "./acting-sampler.js";
 import { KeepalivedPair, type KeepalivedSample } from "./keepalived.js";
+import { NsPair, type BenchPair } from "./ns-pair.js";
 import { login, readsGood, untilServing, type Serving } from "./serving.js";
 
 type Id = "a" | "b";
@@ -59,7 +63,7 @@ function summary(xs: number[]): Summary | null {
 
 const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${line}\n`);
 
-async function confirm(c: Cluster, id: Id): Promise<void> {
+async function confirm(c: BenchPair, id: Id): Promise<void> {
   const r = await c.api(id, "POST", "/confirm", {}, "operator");
   if (r.status !== 200) throw new Error(`confirm on ${id}: ${r.status} ${JSON.stringify(r.json)}`);
 }
@@ -71,7 +75,7 @@ async function confirm(c: Cluster, id: Id): Promise<void> {
  * Then a random wait of up to one heartbeat interval, so the fault falls at a
  * random phase of the heartbeat and lease-renewal timers.
  */
-async function settle(c: Cluster, active: Id, hot: boolean, cookie: string, heartbeatMs: number): Promise<void> {
+async function settle(c: BenchPair, active: Id, hot: boolean, cookie: string, heartbeatMs: number): Promise<void> {
   const standby = other(active);
   await c.waitFor(active, (s) => s.state === "active" && s.serviceLevel === 255 && s.peer.state === "standby", 20_000, "settled active");
   await c.waitFor(standby, (s) => s.state === "standby" && s.serviceLevel === 255 && s.peer.state === "active", 20_000, "settled standby");
@@ -91,7 +95,7 @@ interface Fault {
   nodeLog: number | null;
 }
 
-async function fault(c: Cluster, active: Id, inflict: () => Promise<void> | void, cookie: string, to: string): Promise<Fault> {
+async function fault(c: BenchPair, active: Id, inflict: () => Promise<void> | void, cookie: string, to: string): Promise<Fault> {
   const standby = other(active);
   const wall0 = Date.now();
   const t0 = performance.now();
@@ -135,6 +139,7 @@ async function main(): Promise<void> {
       "keepalived-trials": { type: "string" },
       "skip-keepalived": { type: "boolean", default: false },
       standby: { type: "string", default: "hot" },
+      net: { type: "string", default: "netns" },
       out: { type: "string" },
     },
   });
@@ -143,10 +148,14 @@ async function main(): Promise<void> {
   if (!Number.isInteger(trials) || trials < 1 || !Number.isInteger(kaTrials) || kaTrials < 0) throw new Error("--trials and --keepalived-trials: whole numbers (trials ≥ 1)");
   if (values.standby !== "hot" && values.standby !== "cold") throw new Error(`--standby: hot or cold, got '${values.standby}'`);
   const hot = values.standby === "hot";
+  if (values.net !== "netns" && values.net !== "loopback") throw new Error(`--net: netns or loopback, got '${values.net}'`);
   const started = Date.now();
   // Ctrl-C or SIGTERM: every process this bench started goes (NetLab removes its namespaces the same way)
   process.on("exit", killAllChildren);
-  const onSignal = () => process.exit(130);
+  const onSignal = (sig: NodeJS.Signals) => {
+    log(`${sig}: stopping every process this bench started and removing its namespaces`);
+    process.exit(130);
+  };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
@@ -158,7 +167,7 @@ async function main(): Promise<void> {
   let sampler: ActingSampler | null = null;
   let settings: Record<string, unknown> = {};
   const pairs: KeepalivedPair[] = [];
-  let c: Cluster | null = null;
+  let c: BenchPair | null = null;
   let sim: ReturnType<typeof spawnCli> | null = null;
   let simDir: string | null = null;
   let failure: unknown = null;
@@ -168,13 +177,22 @@ async function main(): Promise<void> {
       const [p01, p1] = await Promise.all([KeepalivedPair.start({ advertSec: 0.1 }), KeepalivedPair.start({ advertSec: 1 })]);
       pairs.push(p01, p1);
     }
-    simDir = mkdtempSync(join(tmpdir(), "tandem-bench-sim-"));
-    const simPorts = await startSim(simDir);
-    sim = simPorts.sim;
-    const drivers = demoDriversConfig("127.0.0.1", simPorts.modbus, simPorts.opcua) as { devices: { standby: string }[] };
-    if (!hot) for (const d of drivers.devices) d.standby = "cold";
+    // the demo's drivers section; a cold standby reads nothing until it takes over
+    const drivers = (host: string, modbus: number, opcua: number) => {
+      const d = demoDriversConfig(host, modbus, opcua) as { devices: { standby: string }[] };
+      if (!hot) for (const dev of d.devices) dev.standby = "cold";
+      return d;
+    };
     const witnessFrom = Date.now();
-    c = await Cluster.start({ direct: true, extra: () => stringify({ drivers }, { lineWidth: 0 }) });
+    if (values.net === "netns") {
+      log("Tandem: building the namespaces (lan, plant, witness networks) and starting sim, witness, a and b");
+      c = await NsPair.start(drivers);
+    } else {
+      simDir = mkdtempSync(join(tmpdir(), "tandem-bench-sim-"));
+      const simPorts = await startSim(simDir);
+      sim = simPorts.sim;
+      c = await Cluster.start({ direct: true, extra: () => stringify({ drivers: drivers("127.0.0.1", simPorts.modbus, simPorts.opcua) }, { lineWidth: 0 }) });
+    }
     const cfg = loadConfig(c.nodes.a.config, { ...process.env, ...c.env() });
     settings = {
       heartbeat: cfg.heartbeat,
@@ -182,6 +200,7 @@ async function main(): Promise<void> {
       failback: cfg.failback,
       witness: { maxLeaseMs: WITNESS_QUIET_MS },
       links: cfg.peer.links.length,
+      network: values.net,
       standby: values.standby,
       tags: TAGS,
       trials,

@@ -35,8 +35,7 @@
 // of the client's ARP cache rather than of keepalived's failover.
 //
 //   node dist/test/bench/keepalived.js [--advert 0.1] [--trials 10]
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { ChildProcess } from "node:child_process";
@@ -121,7 +120,7 @@ export class KeepalivedPair {
     label: string,
   ) {
     this.lab = new NetLab(label);
-    this.dir = mkdtempSync(join(tmpdir(), "tandem-keepalived-"));
+    this.dir = this.lab.tempDir("tandem-keepalived-");
   }
 
   /** Builds the three hosts, starts keepalived on h1 and h2, and waits until one holds the address. */
@@ -255,7 +254,6 @@ export class KeepalivedPair {
 
   async close(): Promise<void> {
     await this.lab.close();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

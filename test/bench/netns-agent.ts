@@ -14,6 +14,12 @@
 //     prints { id, armed: true, answer } once its first answer is in, so the
 //     bench can start the fault only while the probe is already polling.
 //     `ask ID` connects once and prints { id, answer }.
+//   node netns-agent.js forward
+//     with an IPC channel: each message { target: "HOST:PORT" } comes with a
+//     listening server made by the parent in *its* namespace; every
+//     connection to it is piped to HOST:PORT from *this* namespace. So the
+//     bench, on the machine's loopback, reaches an address inside the lab
+//     without adding anything to the machine's own network.
 import net from "node:net";
 import { createInterface } from "node:readline";
 
@@ -91,10 +97,31 @@ function probe(target: string): void {
   process.stdout.write("ready\n");
 }
 
+function forward(): void {
+  process.on("message", (msg: { target?: string }, server: net.Server | undefined) => {
+    if (!server || !msg.target) return;
+    const i = msg.target.lastIndexOf(":");
+    const host = msg.target.slice(0, i);
+    const port = Number(msg.target.slice(i + 1));
+    server.on("connection", (inbound) => {
+      const outbound = net.connect({ host, port });
+      inbound.setNoDelay(true);
+      outbound.setNoDelay(true);
+      inbound.on("error", () => outbound.destroy());
+      outbound.on("error", () => inbound.destroy());
+      inbound.pipe(outbound);
+      outbound.pipe(inbound);
+    });
+    process.send?.({ forwarding: msg.target });
+  });
+  process.on("disconnect", () => process.exit(0));
+}
+
 const [mode, a, b] = process.argv.slice(2);
 if (mode === "responder" && a && b) responder(Number(a), b);
 else if (mode === "probe" && a) probe(a);
+else if (mode === "forward") forward();
 else {
-  process.stderr.write("usage: netns-agent.js responder PORT NAME | probe HOST:PORT\n");
+  process.stderr.write("usage: netns-agent.js responder PORT NAME | probe HOST:PORT | forward (with an IPC channel)\n");
   process.exit(2);
 }

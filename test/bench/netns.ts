@@ -8,6 +8,9 @@
 // whose owner is gone, and the next run removes exactly those. Everything is
 // removed on close(), on an exception, on Ctrl-C (SIGINT), SIGTERM and exit.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const PREFIX = "tkb";
 
@@ -66,6 +69,7 @@ export class NetLab {
   private readonly names: string[] = [];
   private readonly bridges = new Set<string>();
   private readonly procs = new Set<Tracked>();
+  private readonly dirs: string[] = [];
   private closed = false;
   private readonly onSignal = (sig: NodeJS.Signals) => {
     this.closeSync();
@@ -80,6 +84,13 @@ export class NetLab {
     process.once("SIGINT", this.onSignal);
     process.once("SIGTERM", this.onSignal);
     process.once("exit", this.onExit);
+  }
+
+  /** A temporary directory removed with the lab (kept when TANDEM_KEEP_TEST_DIRS is set). */
+  tempDir(prefix: string): string {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    this.dirs.push(d);
+    return d;
   }
 
   ns(host: string): string {
@@ -131,9 +142,9 @@ export class NetLab {
    * the command leads its own process group, so kill(…, group) reaches the
    * children it forks (keepalived's VRRP process) as well.
    */
-  spawn(host: string, cmd: string[], opts: { group?: boolean; env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess {
+  spawn(host: string, cmd: string[], opts: { group?: boolean; env?: NodeJS.ProcessEnv; cwd?: string; ipc?: boolean } = {}): ChildProcess {
     const child = spawn("ip", ["netns", "exec", this.ns(host), ...cmd], {
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: opts.ipc ? ["pipe", "pipe", "pipe", "ipc"] : ["pipe", "pipe", "pipe"],
       detached: opts.group === true,
       env: opts.env ?? process.env,
       cwd: opts.cwd,
@@ -165,7 +176,7 @@ export class NetLab {
     this.closeSync();
   }
 
-  /** Kills every process started here and deletes every namespace (safe to call twice). */
+  /** Kills every process started here, deletes every namespace and temporary directory (safe to call twice). */
   closeSync(): void {
     if (this.closed) return;
     this.closed = true;
@@ -184,5 +195,6 @@ export class NetLab {
       }
       ip(["netns", "del", name], { quiet: true });
     }
+    if (!process.env.TANDEM_KEEP_TEST_DIRS) for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
 }
