@@ -1,0 +1,232 @@
+// A Tandem site made of network namespaces, for the failover bench: the same
+// processes as test/helpers/cluster.ts (`tandem start` × 2, `tandem witness`,
+// here also `tandem sim`), each on its own "host", so Tandem is measured on
+// the same kind of network as the keepalived reference (keepalived.ts):
+//
+//   lan    192.0.2.0/24      a .1, b .2, client .3   pair link "lan", the peer connection, HTTP
+//   plant  198.51.100.0/24   a .1, b .2, sim .10     pair link "plant", Modbus TCP and OPC UA
+//   wit    203.0.113.0/24    a .1, b .2, witness .10 the witness's own network
+//
+// The bench itself stays on the machine's loopback: a forwarder in the client
+// namespace (netns-agent.js forward) accepts on 127.0.0.1 ports the bench
+// opened and connects from the client host to each node's HTTP address. That
+// hop (a loopback connection and a pipe, well under a millisecond when the
+// machine is idle) is part of every HTTP measurement in this variant.
+import type { ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { hashPassword } from "../../runtime/auth/passwords.js";
+import type { NodeStatus } from "../../runtime/node-api.js";
+import { CLI, exited, freePort, sleep } from "../helpers/cluster.js";
+import { NetLab, removeStaleNamespaces } from "./netns.js";
+
+type Id = "a" | "b";
+const AGENT = join(import.meta.dirname, "netns-agent.js");
+const ADDR = {
+  a: { lan: "192.0.2.1", plant: "198.51.100.1", wit: "203.0.113.1" },
+  b: { lan: "192.0.2.2", plant: "198.51.100.2", wit: "203.0.113.2" },
+  client: "192.0.2.3",
+  sim: "198.51.100.10",
+  witness: "203.0.113.10",
+} as const;
+const PORTS = { http: 8080, peer: 7410, link: 7420, witness: 7400, modbus: 5020, opcua: 4840 } as const;
+
+/** What the failover bench needs of a pair: test/helpers/cluster.ts's Cluster has the same shape. */
+export interface BenchPair {
+  readonly nodes: Record<Id, { url: string; config: string }>;
+  env(): NodeJS.ProcessEnv;
+  ready(): Promise<{ active: Id; standby: Id }>;
+  waitFor(id: Id, pred: (s: NodeStatus) => boolean, timeoutMs?: number, what?: string): Promise<NodeStatus>;
+  signal(id: Id, sig: NodeJS.Signals): void;
+  exited(id: Id, timeoutMs?: number): Promise<unknown>;
+  startNode(id: Id): void;
+  api(id: Id, method: string, path: string, body?: unknown, user?: string): Promise<{ status: number; json: any }>;
+  transitions(id: Id): { time: number; from: string; to: string; epoch: number }[];
+  stop(): Promise<unknown>;
+}
+
+type Proc = ChildProcess & { output: () => string };
+
+export class NsPair implements BenchPair {
+  readonly key = "test-pair-key-0123456789abcdef0123456789";
+  readonly dir: string;
+  readonly nodes = {} as Record<Id, { url: string; config: string; child: Proc | null }>;
+  private readonly lab = new NetLab("tn");
+  private readonly servers: net.Server[] = [];
+
+  private constructor() {
+    this.dir = this.lab.tempDir("tandem-nsbench-");
+  }
+
+  /** `drivers(simHost, modbusPort, opcuaPort)` gives the nodes' drivers section. */
+  static async start(drivers: (host: string, modbus: number, opcua: number) => unknown): Promise<NsPair> {
+    removeStaleNamespaces();
+    const p = new NsPair();
+    try {
+      await p.setup(drivers);
+    } catch (err) {
+      await p.stop();
+      throw err;
+    }
+    return p;
+  }
+
+  env(): NodeJS.ProcessEnv {
+    return { ...process.env, TANDEM_PAIR_KEY: this.key, TANDEM_WITNESS_KEY: `it=${this.key}`, TANDEM_CHECK_HANDLES: "1" };
+  }
+
+  private spawnIn(host: string, args: string[], opts: { ipc?: boolean } = {}): Proc {
+    const child = this.lab.spawn(host, args, { env: this.env(), cwd: this.dir, ipc: opts.ipc });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (out += d));
+    return Object.assign(child, { output: () => out });
+  }
+
+  private async until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const t0 = Date.now();
+    while (!pred()) {
+      if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+      await sleep(20);
+    }
+  }
+
+  private async setup(drivers: (host: string, modbus: number, opcua: number) => unknown): Promise<void> {
+    const lab = this.lab;
+    for (const h of ["a", "b", "client", "sim", "witness"]) lab.host(h);
+    for (const id of ["a", "b"] as Id[]) for (const net of ["lan", "plant", "wit"] as const) lab.cable(id, net, net, `${ADDR[id][net]}/24`);
+    lab.cable("client", "lan", "lan", `${ADDR.client}/24`);
+    lab.cable("sim", "plant", "plant", `${ADDR.sim}/24`);
+    lab.cable("witness", "wit", "wit", `${ADDR.witness}/24`);
+
+    const sim = this.spawnIn("sim", [process.execPath, CLI, "sim", "--host", ADDR.sim, "--modbus-port", String(PORTS.modbus), "--opcua-port", String(PORTS.opcua), "--data-dir", join(this.dir, "sim")]);
+    const witness = this.spawnIn("witness", [process.execPath, CLI, "witness", "--listen", `${ADDR.witness}:${PORTS.witness}`, "--max-lease-ms", "2000"]);
+    await this.until(() => sim.output().includes("plant simulator:"), 60_000, `simulator started (${sim.output()})`);
+    await this.until(() => witness.output().includes("listening"), 60_000, `witness listening (${witness.output()})`);
+
+    const forwarder = this.spawnIn("client", [process.execPath, AGENT, "forward"], { ipc: true });
+    const users = await Promise.all(["viewer", "operator", "admin"].map(async (n) => ({ n, h: await hashPassword(n) })));
+    for (const id of ["a", "b"] as Id[]) {
+      const server = net.createServer();
+      const port = await freePort();
+      await new Promise<void>((res, rej) => server.once("error", rej).listen(port, "127.0.0.1", () => res()));
+      const target = `${ADDR[id].lan}:${PORTS.http}`;
+      const acked = new Promise<void>((res) => forwarder.on("message", (m: { forwarding?: string }) => m.forwarding === target && res()));
+      forwarder.send({ target }, server);
+      await Promise.race([acked, sleep(30_000).then(() => Promise.reject(new Error("forwarder did not start")))]);
+      // the forwarder holds its own copy of the listening socket; ours would accept half the connections
+      server.close();
+      const other: Id = id === "a" ? "b" : "a";
+      const yaml = `pair: { id: it, key: "\${TANDEM_PAIR_KEY}" }
+node: { id: ${id}, role: ${id === "a" ? "main" : "secondary"}, dataDir: ./data-${id} }
+peer:
+  id: ${other}
+  listen: ${ADDR[id].lan}:${PORTS.peer}
+  address: ${ADDR[other].lan}:${PORTS.peer}
+  links:
+    - { name: lan, bind: "${ADDR[id].lan}:${PORTS.link}", peer: "${ADDR[other].lan}:${PORTS.link}" }
+    - { name: plant, bind: "${ADDR[id].plant}:${PORTS.link}", peer: "${ADDR[other].plant}:${PORTS.link}" }
+heartbeat: { intervalMs: 100, timeoutMs: 500 }
+witness: { address: "${ADDR.witness}:${PORTS.witness}" }
+takeover:
+  leaseMs: 1000
+  startupWaitMs: 1000
+${stringify({ drivers: drivers(ADDR.sim, PORTS.modbus, PORTS.opcua) }, { lineWidth: 0 })}
+http:
+  listen: ${ADDR[id].lan}:${PORTS.http}
+  users:
+${users.map((u) => `    - { name: ${u.n}, role: ${u.n}, passwordHash: "${u.h}" }`).join("\n")}
+log: { level: debug, file: ./${id}.log }
+`;
+      const config = join(this.dir, `${id}.yaml`);
+      writeFileSync(config, yaml);
+      this.nodes[id] = { url: `http://127.0.0.1:${port}`, config, child: null };
+    }
+    this.startNode("a");
+    this.startNode("b");
+  }
+
+  startNode(id: Id): void {
+    this.nodes[id].child = this.spawnIn(id, [process.execPath, CLI, "start", "--config", this.nodes[id].config]);
+  }
+
+  signal(id: Id, sig: NodeJS.Signals): void {
+    // `ip netns exec` execs the node in place: the child's pid is the node's
+    this.nodes[id].child?.kill(sig);
+  }
+
+  exited(id: Id, timeoutMs?: number) {
+    return exited(this.nodes[id].child!, timeoutMs);
+  }
+
+  async api(id: Id, method: string, path: string, body?: unknown, user = "admin"): Promise<{ status: number; json: any }> {
+    const r = await fetch(`${this.nodes[id].url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Basic ${Buffer.from(`${user}:${user}`).toString("base64")}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: r.status, json: await r.json().catch(() => null) };
+  }
+
+  async status(id: Id): Promise<NodeStatus | null> {
+    try {
+      const r = await this.api(id, "GET", "/status", undefined, "viewer");
+      return r.status === 200 ? (r.json as NodeStatus) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async waitFor(id: Id, pred: (s: NodeStatus) => boolean, timeoutMs = 10_000, what = "condition"): Promise<NodeStatus> {
+    const t0 = Date.now();
+    let last: NodeStatus | null = null;
+    while (Date.now() - t0 < timeoutMs) {
+      last = await this.status(id);
+      if (last && pred(last)) return last;
+      await sleep(20);
+    }
+    const tail = existsSync(join(this.dir, `${id}.log`)) ? readFileSync(join(this.dir, `${id}.log`), "utf8").trim().split("\n").slice(-30).join("\n") : "(no log)";
+    throw new Error(`node ${id}: ${what} not reached within ${timeoutMs} ms; last status: ${JSON.stringify(last && { state: last.state, epoch: last.epoch, serviceLevel: last.serviceLevel })}\n--- ${id}.log tail ---\n${tail}\n--- console ---\n${this.nodes[id].child?.output().slice(-2000)}`);
+  }
+
+  async ready(): Promise<{ active: Id; standby: Id }> {
+    await this.waitFor("a", (s) => s.state === "active" || s.state === "standby", 60_000, "active or standby");
+    await this.waitFor("b", (s) => s.state === "active" || s.state === "standby", 60_000, "active or standby");
+    const a = await this.waitFor("a", (s) => s.peer.state === "active" || s.state === "active", 10_000, "an active in the pair");
+    return a.state === "active" ? { active: "a", standby: "b" } : { active: "b", standby: "a" };
+  }
+
+  transitions(id: Id): { time: number; from: string; to: string; epoch: number }[] {
+    const f = join(this.dir, `${id}.log`);
+    if (!existsSync(f)) return [];
+    return readFileSync(f, "utf8")
+      .trim()
+      .split("\n")
+      .flatMap((l) => {
+        try {
+          const j = JSON.parse(l);
+          return j && j.from && j.to && typeof j.msg === "string" && j.msg.startsWith("state ") ? [{ time: Date.parse(j.time), from: j.from, to: j.to, epoch: j.epoch }] : [];
+        } catch {
+          return [];
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    for (const id of ["a", "b"] as Id[]) {
+      const ch = this.nodes[id]?.child;
+      if (ch && ch.exitCode === null && ch.signalCode === null) {
+        ch.kill("SIGCONT");
+        ch.kill("SIGTERM");
+      }
+    }
+    for (const id of ["a", "b"] as Id[]) {
+      const ch = this.nodes[id]?.child;
+      if (ch) await exited(ch).catch(() => ch.kill("SIGKILL"));
+    }
+    await this.lab.close();
+  }
+}

@@ -1,0 +1,96 @@
+// "Serving", as a client of a Tandem node sees it (DESIGN.md, performance
+// targets): the node's HTTP API answers with an acting state (active-held or
+// active), and a plant read through its API returns quality good. Two
+// pollers run side by side from the moment of the fault, each back to back
+// with 2 ms between requests:
+//   http  GET /api/v1/health (no login) until the state is active-held/active
+//   read  GET /api/v1/tags/<tag> for every tag given, until all are good
+// `both` is the first answer at which the latest health answer says acting
+// and the latest read answer says good.
+import { performance } from "node:perf_hooks";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Serving {
+  /** ms from the fault until /health answers active-held or active */
+  http: number;
+  /** ms from the fault until every tag read answers quality good */
+  read: number;
+  /** ms from the fault until both hold at once */
+  both: number;
+}
+
+export const acting = (state: string | undefined) => state === "active-held" || state === "active";
+
+/**
+ * Logs in as `user` (password = user name, as the bench cluster's users
+ * have) and returns the session cookie: tag reads with Basic auth would run
+ * scrypt whenever the node's one-minute credential cache runs out, possibly
+ * in the middle of a trial.
+ */
+export async function login(url: string, user = "viewer"): Promise<string> {
+  const r = await fetch(`${url}/api/v1/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user, password: user }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (r.status !== 200) throw new Error(`login at ${url}: ${r.status} ${await r.text()}`);
+  const cookie = r.headers.getSetCookie().find((c) => c.startsWith("tandem_session="));
+  if (!cookie) throw new Error(`login at ${url}: no session cookie in the answer`);
+  return cookie.split(";")[0]!;
+}
+
+async function getJson(url: string, cookie?: string): Promise<any> {
+  try {
+    const r = await fetch(url, { headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(1000) });
+    return r.status === 200 ? await r.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function healthState(url: string): Promise<string | undefined> {
+  return ((await getJson(`${url}/api/v1/health`)) as { state?: string } | null)?.state;
+}
+
+/** Whether every tag reads quality good on this node right now. */
+export async function readsGood(url: string, cookie: string, tags: string[]): Promise<boolean> {
+  const rs = await Promise.all(tags.map((t) => getJson(`${url}/api/v1/tags/${encodeURIComponent(t)}`, cookie)));
+  return rs.every((r) => (r as { quality?: string } | null)?.quality === "good");
+}
+
+/** Polls `url` from t0 (performance.now() at the fault) until it serves; throws after limitMs. */
+export async function untilServing(url: string, cookie: string, tags: string[], t0: number, limitMs = 10_000): Promise<Serving> {
+  let http: number | null = null;
+  let read: number | null = null;
+  let both: number | null = null;
+  let isActing = false;
+  let isGood = false;
+  let done = false;
+  const check = (t: number) => {
+    if (isActing && isGood && both === null) both = t;
+    if (both !== null || t > limitMs) done = true;
+  };
+  const healthLoop = async () => {
+    while (!done) {
+      isActing = acting(await healthState(url));
+      const t = performance.now() - t0;
+      if (isActing && http === null) http = t;
+      check(t);
+      if (!done) await sleep(2);
+    }
+  };
+  const readLoop = async () => {
+    while (!done) {
+      isGood = await readsGood(url, cookie, tags);
+      const t = performance.now() - t0;
+      if (isGood && read === null) read = t;
+      check(t);
+      if (!done) await sleep(2);
+    }
+  };
+  await Promise.all([healthLoop(), readLoop()]);
+  if (both === null) throw new Error(`${url} not serving ${limitMs} ms after the fault (health acting: ${http !== null}, plant read good: ${read !== null})`);
+  return { http: http!, read: read!, both };
+}
