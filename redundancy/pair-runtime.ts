@@ -321,6 +321,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
       case "witness":
         return this.askWitness(fx.op, fx.epoch, fx.silenceMs);
       case "peer-send": {
+        if (fx.everyPath) this.link.sendDatagram(fx.msg);
         const r = this.link.sendTcp(fx.msg);
         if (fx.msg.type === "switchover-accept") this.acceptSentAt = r ? r.sentAt : undefined;
         if (!r) this.log.warn({ msg: fx.msg.type }, "peer connection down: message not sent");

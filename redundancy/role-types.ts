@@ -101,7 +101,8 @@ export type Effect =
   | { type: "send-grant"; link: string; reqSeq: number; reqInc: number; leaseMs: number; epoch: number }
   | { type: "send-lease-refuse"; epoch: number; reason: string }
   | { type: "witness"; op: WitnessOp; epoch: number; silenceMs?: number }
-  | { type: "peer-send"; msg: PeerMessage }
+  /** a message over the peer connection; `everyPath`: also as a datagram on every link */
+  | { type: "peer-send"; msg: PeerMessage; everyPath?: boolean }
   | { type: "state"; from: NodeState; to: NodeState; epoch: number; reason: string }
   | { type: "audit"; action: string; actor: Actor | "system"; result: "ok" | "refused" | "failed"; details?: Record<string, unknown> }
   | { type: "event"; kind: string; message: string; details?: Record<string, unknown> }
@@ -148,6 +149,9 @@ export interface SwitchoverOut {
   replyId: number | null;
   actor: Actor | "system";
   thenMaintenance: boolean;
+  /** handed over: the handover as sent, and when it is sent again if the peer has not reported active */
+  handover?: Extract<PeerMessage, { type: "handover" }>;
+  resendAt?: number;
 }
 
 export interface SwitchoverIn {

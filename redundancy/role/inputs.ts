@@ -77,6 +77,8 @@ function onLeaseRequest(m: Ctx, link: string, seq: number, inc: number, hb: Hear
     if (!hb.candidate || s.takeover || s.state === "starting" || electionWinner(p, s, now) !== p.peerId) return;
   }
   s.grantedUntil = Math.max(s.grantedUntil, now + p.leaseMs);
+  // voting for the peer: a handover of an earlier switchover is no longer ours to take
+  if (!isActive(hb.state)) s.switchoverIn = null;
   m.fx.push({ type: "send-grant", link, reqSeq: seq, reqInc: inc, leaseMs: p.leaseMs, epoch: s.epoch });
 }
 

@@ -79,7 +79,12 @@ export function onSwitchoverMessage(m: Ctx, msg: PeerMessage, sentAt?: number): 
       s.grantedUntil = Math.max(s.grantedUntil, now + p.leaseMs);
       transition(m, "standby", `switched over to ${p.peerId} (${out.reason})`);
       if (p.witness) m.fx.push({ type: "witness", op: "release", epoch: s.epoch });
-      m.fx.push({ type: "peer-send", msg: { type: "handover", epoch: s.epoch, leaseMs: p.leaseMs, contextSeq: s.context.seq } });
+      // DQ3: the handover goes on every path, and again every interval until
+      // the peer reports active: a handover lost with its connection would
+      // otherwise leave the plant without an active for switchoverTimeoutMs
+      out.handover = { type: "handover", epoch: s.epoch, leaseMs: p.leaseMs, contextSeq: s.context.seq };
+      out.resendAt = now + p.intervalMs;
+      m.fx.push({ type: "peer-send", msg: out.handover, everyPath: true });
       sendHeartbeat(m);
       return;
     }
@@ -120,6 +125,18 @@ export function expireSwitchovers(m: Ctx): void {
         s.level = 0;
       }
       finishSwitchover(m, out.replyId, true, "", { from: p.nodeId, to: p.peerId, epoch: s.peer.epoch, durationMs: Math.round(now - out.startedAt) });
+    } else if (out.phase === "handed-over" && now >= s.grantedUntil) {
+      // DQ3: the handover went on every path but the peer never reported
+      // active; the lease it carried has run out, so nobody acts under it:
+      // this node takes part in the election again instead of waiting out
+      // switchoverTimeoutMs with the plant undriven
+      s.switchoverOut = null;
+      const why = `the peer ${p.peerId} did not report active before the lease handed over ran out`;
+      event(m, "switchover-failed", `switchover to ${p.peerId} failed: ${why}`);
+      finishSwitchover(m, out.replyId, false, why, undefined, true);
+    } else if (out.phase === "handed-over" && out.handover && out.resendAt !== undefined && now >= out.resendAt) {
+      out.resendAt = now + p.intervalMs;
+      m.fx.push({ type: "peer-send", msg: out.handover, everyPath: true });
     } else if (now >= out.deadline) {
       s.switchoverOut = null;
       const why = out.phase === "offered" ? `the peer ${p.peerId} did not accept` : `the peer ${p.peerId} did not report active`;

@@ -200,6 +200,8 @@ export class PairSim {
   tcpUp = true;
   /** drop peer-connection messages matching this: each goes down with its connection */
   dropPeer: ((m: PeerMessage) => boolean) | null = null;
+  /** drop peer messages sent as datagrams matching this */
+  dropPeerDatagram: ((m: PeerMessage) => boolean) | null = null;
   private witnessServer: WitnessServer | null = null;
   private witnessProc: Proc | null = null;
   readonly witnessConfigured: boolean;
@@ -220,6 +222,11 @@ export class PairSim {
     this.world.afterStep = () => this.check("step");
     this.world.tap = (proc, to, bytes) => this.checkSent(proc, to, bytes);
     this.world.dropStream = (proc, bytes) => this.dropFrame(bytes);
+    this.world.dropDatagram = (proc, bytes) => {
+      if (!this.dropPeerDatagram) return false;
+      const r = open(bytes, () => KEY);
+      return r.ok && r.env.ch !== "witness" && this.dropPeerDatagram({ type: r.env.type, ...r.env.body } as PeerMessage);
+    };
     const mk = (id: NodeId, over: Partial<RoleParams> | undefined, epoch: number): SimNode => {
       const p = defaultParams(id, { witness: this.witnessConfigured, ...opts.params, ...over });
       const disk = new Disk(epoch);
@@ -588,7 +595,7 @@ export class PairSim {
   private dropFrame(bytes: Buffer): boolean {
     if (!this.dropPeer) return false;
     const r = open(bytes.subarray(frameHeaderBytes), () => KEY);
-    return r.ok && r.env.type !== "hello" && this.dropPeer(r.env.body as PeerMessage);
+    return r.ok && r.env.type !== "hello" && this.dropPeer({ type: r.env.type, ...r.env.body } as PeerMessage);
   }
 
   private observe(n: SimNode, st: { event: Event; before: RoleState; after: RoleState; effects: readonly Effect[] }): void {

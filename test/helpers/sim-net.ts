@@ -191,6 +191,7 @@ export class SimWorld {
   private sendDatagram(proc: Proc, from: HostPort, to: HostPort, bytes: Buffer, refused: (() => void) | null): void {
     if (!proc.alive) return;
     this.tap?.(proc, to, bytes);
+    if (this.dropDatagram?.(proc, bytes)) return;
     const src = splitHost(from.host);
     const dst = splitHost(to.host);
     const verdict = this.rules.verdict(dst.link, src.host, dst.host);
@@ -211,6 +212,8 @@ export class SimWorld {
 
   /** sees every datagram and stream write a live process sends (the simulated pair checks epochs here) */
   tap: ((proc: Proc, to: HostPort, bytes: Buffer) => void) | null = null;
+  /** drops the datagrams it returns true for (lost on the wire) */
+  dropDatagram: ((proc: Proc, bytes: Buffer) => boolean) | null = null;
   /** drops (and breaks the connection of) stream writes it returns true for */
   dropStream: ((proc: Proc, bytes: Buffer) => boolean) | null = null;
 

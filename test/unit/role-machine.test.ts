@@ -614,16 +614,29 @@ describe("planned switchover (cause 5)", () => {
     expect(sim.state("b")).toBe("standby");
   });
 
-  it("S1: a handover lost on the way → nobody acts, then the pair recovers by itself", async () => {
+  it("S1, L1: a handover lost with the peer connection still arrives on the links: the switchover completes at once (DQ3)", async () => {
     const sim = await steadyPair();
     sim.dropPeer = (m) => m.type === "handover";
     const h = sim.op("a", "switchover");
+    const took = await sim.until(() => sim.state("b") === "active", 1000, "b active");
+    expect(took).toBeLessThan(INTERVAL);
+    await sim.run(500);
+    expect(h.reply).toMatchObject({ ok: true });
+    expect(sim.actors()).toEqual(["b"]);
+  });
+
+  it("S1, L1: a handover lost on every path: the old active takes part in the election again once the lease it handed over ran out, not after switchoverTimeoutMs (DQ3)", async () => {
+    const sim = await steadyPair();
+    sim.dropPeer = (m) => m.type === "handover";
+    sim.dropPeerDatagram = (m) => m.type === "handover";
+    const h = sim.op("a", "switchover");
     await sim.until(() => sim.state("a") === "standby", 100, "a handed over");
-    sim.dropPeer = null;
-    await sim.run(5000);
+    const t0 = sim.now;
+    await sim.during(LEASE - 50, () => expect(sim.actors()).toEqual([])); // nobody may act under the lease a handed over
+    await sim.until(() => sim.actors().length === 1, 3000 - LEASE, "an active again");
+    expect(sim.now - t0).toBeLessThan(3000); // switchoverTimeoutMs
     expect(h.reply).toMatchObject({ ok: false, code: "TANDEM_ERR_SWITCHOVER_TIMEOUT" });
-    expect(sim.actors()).toHaveLength(1);
-    expect(sim.state("b")).toBe("standby");
+    expect(sim.events("a", "switchover-failed")[0]?.message).toMatch(/did not report active before the lease handed over ran out/);
   });
 
   it("S1: SIGTERM-style shutdown on the active hands over", async () => {
@@ -844,19 +857,38 @@ describe("open design questions (skipped: the behaviour breaks a promise but cha
     expect(sim.actors()).toHaveLength(1);
   });
 
-  // DQ3. A switchover whose handover message is lost leaves BOTH nodes
-  // standby until switchoverTimeoutMs (3 s by default) runs out on the old
-  // active, which skips the election while its switchover is "handed-over".
-  // Safe (S1), but the plant has no active for that long; should the old
-  // active re-enter the election as soon as its own grant to the peer expires?
-  it.todo("DQ3 L1: a lost handover leaves the pair without an active for switchoverTimeoutMs");
+  // DQ3. A switchover whose handover message is lost left BOTH nodes standby
+  // until switchoverTimeoutMs (3 s) ran out on the old active. Decided: the
+  // handover goes on every path (the peer connection and a datagram on each
+  // link) and again every interval until the peer reports active; if it still
+  // never arrives, the old active takes part in the election again as soon as
+  // the lease it handed over has run out (nobody can act under it any more).
+  // Tests: "planned switchover (cause 5)" above.
 
-  // DQ4. DESIGN.md holds a context "last written by another node or epoch";
-  // the machine only knows "another node" (ownerIsMeClean) and has no input
-  // for replicated context writes (context.seq never moves after
-  // initialState). A node re-elected after a split over its own context from
-  // an older epoch is plain `active`. Is "or epoch" meant literally?
-  it.todo("DQ4 S3: re-election over the node's own context from an older epoch — held or not?");
+  // DQ4. DESIGN.md holds a context "last written by another node or epoch".
+  // Decided: "another epoch" means an epoch this node did not drive — the
+  // context may have moved on without it. A node re-elected over a context
+  // that only it has driven (it isolated, nobody took over, it came back)
+  // resumes it: nothing happened to it meanwhile. Once the peer has been
+  // active (or the node crashed), it holds, whatever the path back.
+  it("DQ4 S3: re-elected after isolating, over a context only it drove, a node resumes it; once the peer drove it, it holds", async () => {
+    const sim = await steadyPair();
+    sim.partition();
+    await sim.until(() => sim.state("a") === "isolated", LEASE, "a isolated");
+    sim.heal();
+    await sim.until(() => sim.actors().length === 1, 3000, "an active again");
+    expect(sim.state("a")).toBe("active"); // its own context, not held, in a new epoch
+    expect(sim.epoch("a")).toBe(2);
+    // now b drives it for a while, then a is elected again without a handover
+    sim.op("a", "switchover", admin);
+    await sim.until(() => sim.state("b") === "active", 1000, "b active");
+    sim.partition();
+    await sim.until(() => sim.state("b") === "isolated", LEASE, "b isolated");
+    sim.heal();
+    await sim.until(() => sim.actors().length === 1, 3000, "an active again");
+    const [who] = sim.actors();
+    expect(sim.state(who!)).toBe(who === "b" ? "active" : "active-held");
+  });
 });
 
 // ------------------------------------------------------------------ random
