@@ -43,6 +43,8 @@ export interface DeviceStatus {
   errors: number;
   reconnects: number;
   lastError: string | null;
+  /** a first connect round has ended in something definite: connected and answering, or failed with a reason */
+  attempted: boolean;
 }
 
 export type SampleSink = (tag: string, sample: TagSample) => void;

@@ -230,6 +230,18 @@ export class DriverManager {
     await dev.driver.write(name, value, kind);
   }
 
+  /**
+   * Has every device this node should reach had its first connect attempt
+   * (connected, or failed with a reason)? Until then its health says little.
+   */
+  firstAttemptsDone(): boolean {
+    for (const { cfg, driver } of this.devices.values()) {
+      if (this.modeFor(cfg) === "off") continue;
+      if (!driver.status().attempted) return false;
+    }
+    return this.started;
+  }
+
   /** Driver health as a penalty on the node's service level (0 = all good). */
   health(): { penalty: number; reasons: string[] } {
     let penalty = 0;

@@ -54,6 +54,8 @@ export class PathSupervisor<C> {
   lastError: string | null = null;
   everConnected = false;
   reconnects = 0;
+  /** connect rounds that have ended (connected, or every path failed) */
+  private roundsDone = 0;
   /** the path in use, or the one to try first */
   private index = 0;
   private connecting: Promise<void> | null = null;
@@ -100,6 +102,7 @@ export class PathSupervisor<C> {
     if (this.idle || this.conn || this.connecting || this.reconnect.pending) return;
     this.connecting = this.connectRound().finally(() => {
       this.connecting = null;
+      this.roundsDone++;
       // a connection lost while the round still ran found it busy: start again
       if (!this.conn) this.ensureConnected();
     });
@@ -157,6 +160,7 @@ export class PathSupervisor<C> {
       errors: counts.errors,
       reconnects: this.reconnects,
       lastError: this.lastError,
+      attempted: this.roundsDone > 0 && (up || this.lastError !== null),
     };
   }
 

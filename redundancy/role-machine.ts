@@ -210,8 +210,8 @@ function evalActive(m: Ctx): void {
   }
   if (s.switchoverOut) return;
   const visible = peerVisible(s.peer, now, p.timeoutMs);
-  // cause 4: the application forces a switchover
-  if (visible && s.peer.state === "standby" && s.peer.level - s.level >= p.serviceLevelMargin) {
+  // cause 4: the application forces a switchover (once both levels count)
+  if (visible && s.peer.state === "standby" && s.levelSettled && s.peer.levelSettled && s.peer.level - s.level >= p.serviceLevelMargin) {
     s.lowLevelSince ??= now;
     if (now - s.lowLevelSince >= p.serviceLevelForMs && s.state === "active" && switchoverPossible(m) === null) {
       s.lowLevelSince = null;

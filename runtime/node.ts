@@ -83,6 +83,7 @@ export class TandemNode implements NodeController {
 
   async start(): Promise<void> {
     const c = this.config;
+    const graceUntil = performance.now() + c.takeover.levelGraceMs;
     this.auditLog.open();
     // The drivers load and start before the node joins the pair: their start-up
     // work (node-opcua alone is a large import) must not stall heartbeats and
@@ -105,9 +106,14 @@ export class TandemNode implements NodeController {
     // the API answers (state "starting") before the node joins the pair
     this.http = createHttpServer({ controller: this, http: c.http, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
     this.httpAddress = await this.http.start();
+    // the start-up grace: a level counts in an election once the drivers had
+    // their first try at every device (a cold start of both nodes must not
+    // hand the role to whichever node's PLC answered first)
+    const settled = () => (this.drivers?.firstAttemptsDone() ?? true) || performance.now() >= graceUntil;
+    this.runtime.setLevel(this.computeLevel().level, settled());
     await this.runtime.start();
     this.levelTimer = setInterval(() => {
-      this.runtime.setLevel(this.computeLevel().level);
+      this.runtime.setLevel(this.computeLevel().level, settled());
       const w = this.drivers?.watchdogView();
       // a counter is evidence only while this node reads the PLC without errors
       if (w?.configured) this.runtime.setPlc(w.plcEpoch, w.counterStale && w.error === null);
@@ -210,7 +216,10 @@ export class TandemNode implements NodeController {
       state: s.state,
       epoch: s.epoch,
       serviceLevel: s.level,
-      serviceLevelReasons: this.computeLevel().reasons,
+      serviceLevelReasons: [
+        ...this.computeLevel().reasons,
+        ...(s.levelSettled ? [] : ["start-up grace: the drivers' first connect attempts are not done, so this level does not count in an election yet"]),
+      ],
       leaseRemainingMs: this.runtime.leaseRemainingMs(),
       message: this.describe(visible),
       since: this.stateSinceWall,

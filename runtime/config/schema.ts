@@ -108,6 +108,11 @@ export const configSchema = z
         autoConfirmMs: ms(0, 86_400_000).default(0),
         /** a starting node listens this long for an active peer before it claims the role */
         startupWaitMs: ms(0, 60_000).default(1500),
+        /**
+         * the service level counts in an election only once every device had
+         * its first connect attempt, or after this long from the node's start
+         */
+        levelGraceMs: ms(0, 600_000).default(15_000),
         /** cause 4: switch over when the active's service level stays this far below the standby's */
         serviceLevelMargin: z.number().int().min(1).max(255).default(50),
         serviceLevelForMs: ms(0, 3_600_000).default(5000),

@@ -495,8 +495,9 @@ export class PairSim {
     this.nodes[id].disk.failing = failing;
     return this;
   }
-  setLevel(id: NodeId, level: number): this {
-    this.nodes[id].runtime?.setLevel(level);
+  /** the node's service level; `settled: false` while in its start-up grace (it does not count in an election) */
+  setLevel(id: NodeId, level: number, settled = true): this {
+    this.nodes[id].runtime?.setLevel(level, settled);
     return this;
   }
   /** what the PLC watchdog reads (the fence register's epoch, whether the active's counter stopped) */

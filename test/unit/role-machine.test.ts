@@ -52,6 +52,20 @@ describe("start-up", () => {
     expect(sim.state("a")).toBe("standby");
   });
 
+  it("S1: a cold start of both: the preferred main is active though its level, still in its start-up grace, is below the secondary's; settled and still low, it hands over (cause 4)", async () => {
+    const sim = new PairSim({ start: [] });
+    sim.start("a").start("b");
+    sim.setLevel("a", 120, false); // its drivers have not had their first connect attempt yet
+    await sim.run(1000);
+    expect(sim.state("a")).toBe("active");
+    expect(sim.state("b")).toBe("standby");
+    await sim.run(10_000); // unsettled: cause 4 does not count it either
+    expect(sim.state("a")).toBe("active");
+    sim.setLevel("a", 120, true); // settled: really less healthy than b
+    await sim.until(() => sim.state("b") === "active", 6000, "b active after cause 4");
+    expect(sim.state("a")).toBe("standby");
+  });
+
   it("S1: one node alone with a witness → active once startupWaitMs has passed", async () => {
     const sim = new PairSim({ witness: true, start: ["a"] });
     await sim.run(STARTUP - 20);
