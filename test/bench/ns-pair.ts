@@ -23,7 +23,8 @@ import { CLI, exited, freePort, sleep } from "../helpers/cluster.js";
 import { NetLab, removeStaleNamespaces } from "./netns.js";
 
 type Id = "a" | "b";
-const AGENT = join(import.meta.dirname, "netns-agent.js");
+// built next to this file in dist/; from the sources (a vitest run) the built copy is used
+const AGENT = existsSync(join(import.meta.dirname, "netns-agent.js")) ? join(import.meta.dirname, "netns-agent.js") : join(import.meta.dirname, "../../dist/test/bench/netns-agent.js");
 const ADDR = {
   a: { lan: "192.0.2.1", plant: "198.51.100.1", wit: "203.0.113.1" },
   b: { lan: "192.0.2.2", plant: "198.51.100.2", wit: "203.0.113.2" },
@@ -115,7 +116,9 @@ export class NsPair implements BenchPair {
       const target = `${ADDR[id].lan}:${PORTS.http}`;
       const acked = new Promise<void>((res) => forwarder.on("message", (m: { forwarding?: string }) => m.forwarding === target && res()));
       forwarder.send({ target }, server);
-      await Promise.race([acked, sleep(30_000).then(() => Promise.reject(new Error("forwarder did not start")))]);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error("forwarder did not start")), 30_000)));
+      await Promise.race([acked, late]).finally(() => clearTimeout(timer));
       // the forwarder holds its own copy of the listening socket; ours would accept half the connections
       server.close();
       const other: Id = id === "a" ? "b" : "a";
@@ -197,6 +200,32 @@ log: { level: debug, file: ./${id}.log }
     await this.waitFor("b", (s) => s.state === "active" || s.state === "standby", 60_000, "active or standby");
     const a = await this.waitFor("a", (s) => s.peer.state === "active" || s.state === "active", 10_000, "an active in the pair");
     return a.state === "active" ? { active: "a", standby: "b" } : { active: "b", standby: "a" };
+  }
+
+  /** The node's log, line by line. */
+  logLines(id: Id): string[] {
+    const f = join(this.dir, `${id}.log`);
+    return existsSync(f) ? readFileSync(f, "utf8").trim().split("\n") : [];
+  }
+
+  /** The witness's address (on its own network). */
+  witnessAddress(): string {
+    return ADDR.witness;
+  }
+
+  /** The node's addresses on the two pair links. */
+  addresses(id: Id): string[] {
+    return [ADDR[id].lan, ADDR[id].plant];
+  }
+
+  /** The node's kernel destroys its TCP connections to `peer` (`ss -K`: the application sees them reset). */
+  resetConnections(id: Id, peer: string): void {
+    this.lab.run(id, ["ss", "-K", "-t", "dst", peer]);
+  }
+
+  /** Runs iptables on a node's host (its own namespace: nothing outside it changes). */
+  iptables(id: Id, args: string[]): void {
+    this.lab.run(id, ["iptables", ...args]);
   }
 
   transitions(id: Id): { time: number; from: string; to: string; epoch: number }[] {

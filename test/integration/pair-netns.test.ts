@@ -1,0 +1,105 @@
+// The pair on real network stacks: each node, the witness and the simulator
+// on a host of their own (network namespaces the test creates, TEST-NET
+// addresses, two pair links and a witness network; test/bench/ns-pair.ts),
+// with the kernel's own ICMP, TCP resets and firewall rules:
+//  - L1: kill -9 of the active: its host answers "port unreachable" on every
+//    pair link and closed the connection, and the standby takes over on that
+//    word (and the witness's) without waiting for missed heartbeats;
+//  - S1 (issue 6, gap 8): a REJECT rule on the active's host against the
+//    standby forges exactly those signals while the active lives; its
+//    heartbeats still arrive, and it is never displaced.
+import { describe, expect, it } from "vitest";
+import { NsPair } from "../bench/ns-pair.js";
+
+const drivers = (host: string, modbus: number) => ({
+  scanMs: 500,
+  devices: [{ name: "plc", driver: "modbus", transport: "tcp", endpoints: [`${host}:${modbus}`], unitId: 1, standby: "hot" }],
+  tags: [{ name: "line1.tank1.level", device: "plc", address: "hr:0", type: "float32" }],
+});
+
+const acting = (s: string | undefined) => s === "active" || s === "active-held";
+
+describe("the pair on real network stacks (network namespaces)", () => {
+  it("L1: kill -9 of the active: the standby takes over on the kernel's word on every path, held, without three missed heartbeats", async () => {
+    const site = await NsPair.start(drivers);
+    try {
+      const { active, standby } = await site.ready();
+      const before = (await site.status(active))!;
+      site.signal(active, "SIGKILL");
+      const held = await site.waitFor(standby, (s) => s.state === "active-held", 10_000, "the standby took over");
+      expect(held.epoch).toBe(before.epoch + 1);
+      expect(site.logLines(standby).some((l) => /its host closed the peer connection and refused a datagram on every link/.test(l))).toBe(true);
+      expect(held.counters.peer_refused_lan ?? 0).toBeGreaterThan(0);
+      expect(held.counters.peer_refused_plant ?? 0).toBeGreaterThan(0);
+    } finally {
+      await site.stop();
+    }
+  });
+
+  it("S1: a REJECT firewall rule on the active's host against the standby forges a dead process; the live active, still heard, is never displaced", async () => {
+    const site = await NsPair.start(drivers);
+    try {
+      const { active, standby } = await site.ready();
+      const epoch = (await site.status(active))!.epoch;
+      // on the active's host: everything from the standby's two addresses is
+      // refused (datagrams: ICMP port unreachable; connections: TCP reset);
+      // the active's own datagrams (its heartbeats) still go out
+      for (const peer of site.addresses(standby)) {
+        site.iptables(active, ["-A", "INPUT", "-s", peer, "-p", "udp", "-j", "REJECT"]);
+        site.iptables(active, ["-A", "INPUT", "-s", peer, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]);
+      }
+      // the standby's open connections to the active learn of it as they would on their next segment:
+      // reset now; every reconnect is then refused by the rule
+      site.resetConnections(standby, site.addresses(active)[0]!);
+      const seen: string[] = [];
+      const t0 = Date.now();
+      while (Date.now() - t0 < 6000) {
+        const [a, b] = await Promise.all([site.status(active), site.status(standby)]);
+        seen.push(`${a?.state}/${b?.state}`);
+        expect(acting(b?.state), `the standby ${b?.state} while the active lives (${b?.message})`).toBe(false);
+        expect(a?.state).toBe("active");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const b = (await site.status(standby))!;
+      // the forged signals did reach the standby …
+      expect((b.counters.peer_refused_lan ?? 0) + (b.counters.peer_refused_plant ?? 0)).toBeGreaterThan(0);
+      const tcp = (b.counters.peer_tcp_econnrefused ?? 0) + (b.counters.peer_tcp_econnreset ?? 0);
+      expect(tcp, JSON.stringify(b.counters)).toBeGreaterThan(0);
+      // … and it never took over
+      expect(b.state).toBe("standby");
+      expect(b.epoch).toBe(epoch);
+      expect(seen.length).toBeGreaterThan(20);
+    } finally {
+      await site.stop();
+    }
+  });
+
+  it("S1: the same rule while the active is also cut from the witness: the standby takes the role only once the active stopped acting", async () => {
+    const site = await NsPair.start(drivers);
+    try {
+      const { active, standby } = await site.ready();
+      for (const peer of site.addresses(standby)) {
+        site.iptables(active, ["-A", "INPUT", "-s", peer, "-p", "udp", "-j", "REJECT"]);
+        site.iptables(active, ["-A", "INPUT", "-s", peer, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]);
+      }
+      site.iptables(active, ["-A", "OUTPUT", "-d", site.witnessAddress(), "-j", "DROP"]);
+      site.resetConnections(standby, site.addresses(active)[0]!);
+      const both: string[] = [];
+      const t0 = Date.now();
+      let b: Awaited<ReturnType<typeof site.status>> = null;
+      while (Date.now() - t0 < 6000) {
+        const [x, y] = await Promise.all([site.status(active), site.status(standby)]);
+        if (acting(x?.state) && acting(y?.state)) both.push(`${Date.now() - t0} ms: ${x?.state} e${x?.epoch} / ${y?.state} e${y?.epoch}`);
+        b = y;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(both).toEqual([]);
+      // the active lost its lease (no grant from the standby, no witness) and said so; the standby then took over
+      expect((await site.status(active))!.state).toBe("isolated");
+      expect(b?.state).toBe("active-held");
+      expect(site.logLines(standby).some((l) => /said it was isolated/.test(l))).toBe(true);
+    } finally {
+      await site.stop();
+    }
+  });
+});
