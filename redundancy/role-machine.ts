@@ -160,7 +160,7 @@ function evaluate(m: Ctx): void {
   if (s.fault !== null) return; // nothing leaves a faulted node any more
   expireSwitchovers(m);
   evaluateState(m);
-  // FIX(role-machine.test random schedules, invariant E): the periodic
+  // FIX(role-random.test, invariant E): the periodic
   // heartbeat goes out AFTER the state rules, so a takeover decided in the
   // same tick has persisted its epoch before any heartbeat carries it. An
   // activation sends its own heartbeat and moves nextHeartbeatAt.

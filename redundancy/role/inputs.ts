@@ -17,7 +17,7 @@ export function onHeartbeat(m: Ctx, link: string, seq: number, inc: number, hb: 
   s.peer.role = hb.role;
   s.peer.candidate = hb.candidate;
   s.peer.byeAt = null;
-  // FIX(role-machine.test "after the pair splits and heals ...", random seeds
+  // FIX(role-operations.test "after the pair splits and heals ...", random seeds
   // 1199/1914): a peer that is active, or that knows a newer epoch (someone
   // activated in it while we did not look), drives or drove the process
   // context, so what this node holds is no longer its own clean context.

@@ -66,7 +66,7 @@ export function onOp(m: Ctx, id: number, action: OpAction, actor: Actor, to?: st
       // SIGTERM: hand over cleanly if someone can take the role.
       if (isActive(s.state) && switchoverPossible(m) === null) return startSwitchover(m, id, actor, "shutdown", false);
       if (isActive(s.state)) {
-        // FIX(role-machine.test "shutdown of a lone active with a witness"): stop
+        // FIX(role-operations.test "shutdown of a lone active with a witness"): stop
         // acting BEFORE releasing the witness. Releasing while still active let the
         // standby acquire the witness at once while this node could still act until
         // its process exited (or its lease ran out): two actives (S1).
