@@ -132,14 +132,19 @@ export const systemNetwork: Network = {
   async connectUdp(host, peer, onRefused, onError) {
     const sock = dgram.createSocket({ type: family(host) });
     await bindSocket(sock, 0, host, peer);
-    sock.on("error", (err: NodeJS.ErrnoException) => (err.code === "ECONNREFUSED" ? onRefused() : onError?.(err.message)));
+    // The kernel reports an ICMP "port unreachable" on a connected socket as
+    // ECONNREFUSED, either as a socket error or as the result of the next
+    // send (when the error was still pending as that send was made): both are
+    // the same answer.
+    const failed = (err: NodeJS.ErrnoException) => (err.code === "ECONNREFUSED" ? onRefused() : onError?.(err.message));
+    sock.on("error", failed);
     sock.on("message", () => {}); // nothing is expected on a sending socket
     return {
       send(bytes) {
         try {
-          sock.send(bytes, (err) => err && onError?.(err.message));
+          sock.send(bytes, (err) => err && failed(err));
         } catch (err) {
-          onError?.((err as Error).message);
+          failed(err as NodeJS.ErrnoException);
         }
       },
       close: () => closeUdp(sock),

@@ -188,7 +188,7 @@ export type ActivationPath = "takeover-witness" | "takeover-isolated" | "takeove
 export function activate(m: Ctx, epoch: number, leaseUntil: number, path: ActivationPath, claim: "none" | "renew"): void {
   const { p, s, now } = m;
   const takeover = path.startsWith("takeover") || path === "promote";
-  // FIX(same scenario): the machine has no input for replicated context writes,
+  // FIX(role-operations.test "after the pair splits and heals ..."): the machine has no input for replicated context writes,
   // so `seq` stays what initialState got; once the peer has been active (see
   // onActivePeer) "nothing was written" cannot be known, so it no longer gates the hold.
   const hold = takeover || (path !== "switchover" && !s.context.ownerIsMeClean);

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { hashPassword } from "../../runtime/auth/passwords.js";
 import type { NodeStatus } from "../../runtime/node-api.js";
-import { CLI, exited, freePort, sleep } from "../helpers/cluster.js";
+import { CLI, exited, freePort, nodeApi, nodeStatus, sleep } from "../helpers/cluster.js";
 import { NetLab, removeStaleNamespaces } from "./netns.js";
 
 type Id = "a" | "b";
@@ -164,23 +164,12 @@ log: { level: debug, file: ./${id}.log }
     return exited(this.nodes[id].child!, timeoutMs);
   }
 
-  async api(id: Id, method: string, path: string, body?: unknown, user = "admin"): Promise<{ status: number; json: any }> {
-    const r = await fetch(`${this.nodes[id].url}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Basic ${Buffer.from(`${user}:${user}`).toString("base64")}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    return { status: r.status, json: await r.json().catch(() => null) };
+  api(id: Id, method: string, path: string, body?: unknown, user = "admin"): Promise<{ status: number; json: any }> {
+    return nodeApi(this.nodes[id].url, method, path, body, user);
   }
 
-  async status(id: Id): Promise<NodeStatus | null> {
-    try {
-      const r = await this.api(id, "GET", "/status", undefined, "viewer");
-      return r.status === 200 ? (r.json as NodeStatus) : null;
-    } catch {
-      return null;
-    }
+  status(id: Id): Promise<NodeStatus | null> {
+    return nodeStatus(this.nodes[id].url);
   }
 
   async waitFor(id: Id, pred: (s: NodeStatus) => boolean, timeoutMs = 10_000, what = "condition"): Promise<NodeStatus> {

@@ -92,6 +92,27 @@ export function exited(child: ChildProcess, timeoutMs = 15_000): Promise<{ code:
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** One API call to the node at `url` with the demo-style login `user:user`. */
+export async function nodeApi(url: string, method: string, path: string, body?: unknown, user = "admin"): Promise<{ status: number; json: any }> {
+  const r = await fetch(`${url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Basic ${Buffer.from(`${user}:${user}`).toString("base64")}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: r.status, json: await r.json().catch(() => null) };
+}
+
+/** The node's status, or null while it does not answer. */
+export async function nodeStatus(url: string): Promise<NodeStatus | null> {
+  try {
+    const r = await nodeApi(url, "GET", "/status", undefined, "viewer");
+    return r.status === 200 ? (r.json as NodeStatus) : null;
+  } catch {
+    return null;
+  }
+}
+
 type Maybe<T> = T | null | undefined | false;
 
 /**
@@ -284,23 +305,12 @@ log: ${JSON.stringify({ level: "debug", file: `./${id}.log`, ...this.opts.log?.(
     for (const id of ["a", "b"] as Id[]) this.relays.udp[id][link]!.cut = on;
   }
 
-  async api(id: Id, method: string, path: string, body?: unknown, user = "admin"): Promise<{ status: number; json: any }> {
-    const r = await fetch(`${this.nodes[id].url}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Basic ${Buffer.from(`${user}:${user}`).toString("base64")}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    return { status: r.status, json: await r.json().catch(() => null) };
+  api(id: Id, method: string, path: string, body?: unknown, user = "admin"): Promise<{ status: number; json: any }> {
+    return nodeApi(this.nodes[id].url, method, path, body, user);
   }
 
-  async status(id: Id): Promise<NodeStatus | null> {
-    try {
-      const r = await this.api(id, "GET", "/status", undefined, "viewer");
-      return r.status === 200 ? (r.json as NodeStatus) : null;
-    } catch {
-      return null;
-    }
+  status(id: Id): Promise<NodeStatus | null> {
+    return nodeStatus(this.nodes[id].url);
   }
 
   /** Waits until node `id`'s status satisfies `pred`; fails with its last status and log tail. */

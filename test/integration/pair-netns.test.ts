@@ -19,6 +19,21 @@ const drivers = (host: string, modbus: number) => ({
 
 const acting = (s: string | undefined) => s === "active" || s === "active-held";
 
+/**
+ * On the active's host: everything from the standby's two addresses is
+ * refused (datagrams: ICMP port unreachable; connections: TCP reset); the
+ * active's own datagrams (its heartbeats) still go out. The standby's open
+ * connections learn of it as they would on their next segment: reset now;
+ * every reconnect is then refused by the rule.
+ */
+function rejectTheStandby(site: NsPair, active: "a" | "b", standby: "a" | "b"): void {
+  for (const peer of site.addresses(standby)) {
+    site.iptables(active, ["-A", "INPUT", "-s", peer, "-p", "udp", "-j", "REJECT"]);
+    site.iptables(active, ["-A", "INPUT", "-s", peer, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]);
+  }
+  site.resetConnections(standby, site.addresses(active)[0]!);
+}
+
 describe("the pair on real network stacks (network namespaces)", () => {
   it("L1: kill -9 of the active: the standby takes over on the kernel's word on every path, held, without three missed heartbeats", async () => {
     const site = await NsPair.start(drivers);
@@ -41,16 +56,7 @@ describe("the pair on real network stacks (network namespaces)", () => {
     try {
       const { active, standby } = await site.ready();
       const epoch = (await site.status(active))!.epoch;
-      // on the active's host: everything from the standby's two addresses is
-      // refused (datagrams: ICMP port unreachable; connections: TCP reset);
-      // the active's own datagrams (its heartbeats) still go out
-      for (const peer of site.addresses(standby)) {
-        site.iptables(active, ["-A", "INPUT", "-s", peer, "-p", "udp", "-j", "REJECT"]);
-        site.iptables(active, ["-A", "INPUT", "-s", peer, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]);
-      }
-      // the standby's open connections to the active learn of it as they would on their next segment:
-      // reset now; every reconnect is then refused by the rule
-      site.resetConnections(standby, site.addresses(active)[0]!);
+      rejectTheStandby(site, active, standby);
       const seen: string[] = [];
       const t0 = Date.now();
       while (Date.now() - t0 < 6000) {
@@ -78,12 +84,8 @@ describe("the pair on real network stacks (network namespaces)", () => {
     const site = await NsPair.start(drivers);
     try {
       const { active, standby } = await site.ready();
-      for (const peer of site.addresses(standby)) {
-        site.iptables(active, ["-A", "INPUT", "-s", peer, "-p", "udp", "-j", "REJECT"]);
-        site.iptables(active, ["-A", "INPUT", "-s", peer, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]);
-      }
       site.iptables(active, ["-A", "OUTPUT", "-d", site.witnessAddress(), "-j", "DROP"]);
-      site.resetConnections(standby, site.addresses(active)[0]!);
+      rejectTheStandby(site, active, standby);
       const both: string[] = [];
       const t0 = Date.now();
       let b: Awaited<ReturnType<typeof site.status>> = null;
