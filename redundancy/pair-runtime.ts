@@ -1,7 +1,11 @@
-// Runs the pure role machine against the real world: a monotonic clock, a
-// 10 ms tick, the peer link, the witness client and the epoch store. Effects
-// run in the order the machine gives them; persisting the epoch is
-// synchronous, so nothing after it leaves the node before the epoch is on disk.
+// Runs the pure role machine against the world it is given — a monotonic
+// clock and a network, the real ones or a simulation's (redundancy/net.ts) —
+// with a 10 ms tick, the peer link, the witness client and the epoch store.
+// Effects run in the order the machine gives them, each carrying its own
+// data. Every list is first checked so that no epoch leaves before it is on
+// disk; the new state becomes the node's only once its epoch is on disk, and
+// a persist that fails faults the node (isolated, from its last persisted
+// state, then a fatal stop).
 import { EventEmitter } from "node:events";
 import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import { TandemError } from "../core/errors.js";
