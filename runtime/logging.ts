@@ -188,8 +188,13 @@ export class LogManager implements LogSource {
       mkdirSync(dirname(file), { recursive: true });
       fd = openSync(file, "a");
     }
-    // unbounded here: the bound is kept in gate(), which knows a line's level
-    const boom = pino.destination({ fd, sync: false, minLength: 0 });
+    // Unbounded here: the bound is kept in gate(), which knows a line's level.
+    // maxWrite at PIPE_BUF: every write(2) then carries whole lines (pino
+    // writes line by line, and the writer fills a chunk with whole lines) and
+    // is atomic on a pipe or FIFO, so a crash's synchronous flush, made while
+    // an asynchronous write is still blocked on a slow reader, can reorder
+    // lines but never cut one in two.
+    const boom = pino.destination({ fd, sync: false, minLength: 0, maxWrite: 4096 });
     boom.on("write", (n: number) => {
       this.pending = Math.max(0, this.pending - n);
     });

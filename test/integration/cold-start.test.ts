@@ -86,7 +86,7 @@ describe("cold start of both servers", () => {
 `;
       const cluster = await pair.start({ extra: drivers, takeover: "  levelGraceMs: 120000" });
       const chosen = await cluster.waitFor("b", (s) => s.peer.state === "active" || s.state === "active", 60_000, "the pair chose an active");
-      const a = (await cluster.status("a"))!;
+      const a = await cluster.waitFor("a", () => true, 20_000, "node a answers");
       expect({ a: a.state, b: chosen.state }).toEqual({ a: "active", b: "standby" });
       // a's level did not count yet: its status says why
       expect(a.serviceLevelReasons.join("; ")).toMatch(/start-up grace/);
