@@ -14,7 +14,7 @@ import { TandemError } from "../core/errors.js";
 
 export interface EpochRecord {
   epoch: number;
-  /** highest epoch this node offered the witness for a takeover (never offered twice); absent in older files */
+  /** highest epoch this node offered the witness for a takeover (it never claims below it); absent in older files */
   proposed?: number;
   /** raised at every process start: makes every message sequence unique (replay protection) */
   incarnation: number;

@@ -62,7 +62,8 @@ export function raiseEpoch(m: Ctx, epoch: number): void {
 
 /**
  * An epoch we offer the witness for a takeover: persisted as "proposed"
- * before the request leaves, so a restarted node never offers it again.
+ * before the request leaves, so that nothing the node ever offered is
+ * unknown to it after a restart (it never claims an epoch below it).
  */
 export function propose(m: Ctx, epoch: number): void {
   const { s } = m;
@@ -77,9 +78,14 @@ export function knownEpoch(m: Ctx): number {
   return Math.max(s.epoch, s.peer.epoch, s.witness.holderEpoch);
 }
 
-/** The next epoch this node may claim: above everything it knows, and above anything it ever offered. */
+/**
+ * The next epoch this node may claim: one above everything it knows — or the
+ * epoch it already offered the witness, if that is still ahead (offering the
+ * same epoch again is the same claim: the witness grants it to this node or
+ * to nobody, so epochs still rise by one at each change of active).
+ */
 export function nextEpoch(m: Ctx): number {
-  return Math.max(knownEpoch(m), m.s.proposed) + 1;
+  return Math.max(knownEpoch(m) + 1, m.s.proposed);
 }
 
 export function reply(m: Ctx, id: number, value: Record<string, unknown>): void {

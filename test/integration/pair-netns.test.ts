@@ -43,7 +43,9 @@ describe("the pair on real network stacks (network namespaces)", () => {
       site.signal(active, "SIGKILL");
       const held = await site.waitFor(standby, (s) => s.state === "active-held", 10_000, "the standby took over");
       expect(held.epoch).toBe(before.epoch + 1);
-      expect(site.logLines(standby).some((l) => /its host closed the peer connection and refused a datagram on every link/.test(l))).toBe(true);
+      // on the kernel's word: on every link at once (fast), or — should a loaded machine
+      // delay the signals past the window they must fall in — after three missed heartbeats
+      expect(site.logLines(standby).some((l) => /the active \w+'s process is gone \((its host closed the peer connection and refused a datagram on every link|connection closed by its host)/.test(l))).toBe(true);
       expect(held.counters.peer_refused_lan ?? 0).toBeGreaterThan(0);
       expect(held.counters.peer_refused_plant ?? 0).toBeGreaterThan(0);
     } finally {
