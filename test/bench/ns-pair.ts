@@ -184,11 +184,25 @@ log: { level: debug, file: ./${id}.log }
     throw new Error(`node ${id}: ${what} not reached within ${timeoutMs} ms; last status: ${JSON.stringify(last && { state: last.state, epoch: last.epoch, serviceLevel: last.serviceLevel })}\n--- ${id}.log tail ---\n${tail}\n--- console ---\n${this.nodes[id].child?.output().slice(-2000)}`);
   }
 
+  /**
+   * A pair is up: one active, the other standby. A start-up on a loaded
+   * machine can leave the active held (its first lease ran out before the
+   * witness's answers came, and it took the role back): an operator confirms
+   * it, as one would, so every test starts from the same steady pair.
+   */
   async ready(): Promise<{ active: Id; standby: Id }> {
-    await this.waitFor("a", (s) => s.state === "active" || s.state === "standby", 60_000, "active or standby");
-    await this.waitFor("b", (s) => s.state === "active" || s.state === "standby", 60_000, "active or standby");
-    const a = await this.waitFor("a", (s) => s.peer.state === "active" || s.state === "active", 10_000, "an active in the pair");
-    return a.state === "active" ? { active: "a", standby: "b" } : { active: "b", standby: "a" };
+    const settled = (s: NodeStatus) => s.state === "active" || s.state === "active-held" || s.state === "standby";
+    await this.waitFor("a", settled, 60_000, "active or standby");
+    await this.waitFor("b", settled, 60_000, "active or standby");
+    const acting = (s: string) => s === "active" || s === "active-held";
+    const a = await this.waitFor("a", (s) => acting(s.peer.state) || acting(s.state), 10_000, "an active in the pair");
+    const ids = acting(a.state) ? ({ active: "a", standby: "b" } as const) : ({ active: "b", standby: "a" } as const);
+    if ((await this.status(ids.active))?.state === "active-held") {
+      await this.api(ids.active, "POST", "/confirm", {}, "operator");
+      await this.waitFor(ids.active, (s) => s.state === "active", 10_000, "the held start-up confirmed");
+    }
+    await this.waitFor(ids.standby, (s) => s.state === "standby" && s.peer.state === "active", 10_000, "the standby following the active");
+    return ids;
   }
 
   /** The node's log, line by line. */
