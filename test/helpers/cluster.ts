@@ -241,7 +241,7 @@ heartbeat: { intervalMs: ${this.opts.heartbeat?.intervalMs ?? 100}, timeoutMs: $
 ${this.opts.witness !== false ? `witness: { address: "127.0.0.1:${this.witnessPort}" }` : ""}
 takeover:
   leaseMs: 1000
-  startupWaitMs: 1000
+${this.opts.takeover?.includes("startupWaitMs") ? "" : "  startupWaitMs: 1000"}
 ${this.opts.takeover ?? ""}
 ${this.opts.failback ? `failback: ${this.opts.failback}` : ""}
 ${this.opts.extra ? this.opts.extra(id) : ""}
