@@ -37,21 +37,22 @@ export function peerProcessDead(peer: PeerView, now: number, intervalMs: number,
   const silence = misses * intervalMs;
   if (now - peer.heardAt < silence) return false;
   // a clean goodbye is the peer's own word; a lost connection must belong to this silence
-  return (peer.byeAt !== null && peer.byeAt >= peer.heardAt - silence) || connectionLostAsHeartbeatsStopped(peer, intervalMs);
+  return (peer.byeAt !== null && peer.byeAt >= peer.heardAt - silence) || connectionLostAsHeartbeatsStopped(peer, intervalMs, silence);
 }
 
 /**
  * The peer connection was closed, reset or refused by the peer's host when
  * its heartbeats stopped: no earlier than an interval before the last one
- * (a datagram in flight may land after the close) and no later than two
- * heartbeats after it (the heartbeats may stop on one path a moment before
- * the process dies). A connection lost long after the silence began (a
- * firewall rule put in later, a path that heals) says nothing about it.
+ * (a datagram in flight may land after the close) and no later than the
+ * silence the slow path waits for (`withinMs`, three missed heartbeats) —
+ * a process can stall for a moment before it dies (a loaded machine), and
+ * its heartbeats can stop on one path first. A connection lost long after
+ * the silence began (a firewall rule put in later, a path that heals) says
+ * nothing about it.
  */
-export function connectionLostAsHeartbeatsStopped(peer: PeerView, intervalMs: number): boolean {
+export function connectionLostAsHeartbeatsStopped(peer: PeerView, intervalMs: number, withinMs: number): boolean {
   if (peer.heardAt === null || peer.lostAt === null) return false;
-  const due = peer.heardAt + 2 * intervalMs + Math.max(20, Math.round(intervalMs / 5));
-  return peer.lostAt >= peer.heardAt - intervalMs && peer.lostAt <= due;
+  return peer.lostAt >= peer.heardAt - intervalMs && peer.lostAt <= peer.heardAt + withinMs;
 }
 
 /**
@@ -70,11 +71,11 @@ export function connectionLostAsHeartbeatsStopped(peer: PeerView, intervalMs: nu
  * the third (its heartbeats keep arriving) and by the witness, which must not
  * have heard it for as long either; without a witness peerProcessDead applies.
  */
-export function peerProcessGone(peer: PeerView, now: number, intervalMs: number, silenceMs: number): boolean {
+export function peerProcessGone(peer: PeerView, now: number, intervalMs: number, silenceMs: number, lostWithinMs: number): boolean {
   if (peer.heardAt === null || peer.tcpUp) return false;
   const heard = peer.heardAt;
   if (now - heard < silenceMs) return false;
-  if (!connectionLostAsHeartbeatsStopped(peer, intervalMs)) return false;
+  if (!connectionLostAsHeartbeatsStopped(peer, intervalMs, lostWithinMs)) return false;
   const links = Object.values(peer.refusedAt);
   return links.length > 0 && links.every((at) => at !== null && at > heard && now - at <= 2 * intervalMs);
 }

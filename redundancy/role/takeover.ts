@@ -39,7 +39,7 @@ export function evalStandby(m: Ctx): void {
   if (s.takeover) return driveWitnessTakeover(m);
   // the dead-process path comes first: it is faster than the link timeout; with a
   // witness to confirm, the kernel's word on every path is enough to ask at once
-  if (isActive(s.peer.state) && p.witness && peerProcessGone(s.peer, now, p.intervalMs, deadProcessSilence(p, true))) return startDeadProcessTakeover(m, true);
+  if (isActive(s.peer.state) && p.witness && peerProcessGone(s.peer, now, p.intervalMs, deadProcessSilence(p, true), deadProcessSilence(p, false))) return startDeadProcessTakeover(m, true);
   if (isActive(s.peer.state) && peerProcessDead(s.peer, now, p.intervalMs, p.deadProcessMisses)) return startDeadProcessTakeover(m, false);
   const visible = peerVisible(s.peer, now, p.timeoutMs);
   if (visible && isActive(s.peer.state)) return;

@@ -102,8 +102,11 @@ describe("logging into a destination that takes nothing", () => {
     const flushed = logs.flush(10_000);
     cat!.kill("SIGCONT");
     expect(await flushed).toBe(true);
-    const msgs = lines().map((l) => l.msg);
-    for (let i = 0; i < 20; i++) expect(msgs).toContain(`final ${i}`);
+    // flushed into the FIFO; `cat` copies it to the file a moment later
+    await vi.waitFor(() => {
+      const msgs = lines().map((l) => l.msg);
+      for (let i = 0; i < 20; i++) expect(msgs).toContain(`final ${i}`);
+    }, { timeout: 5000 });
   });
 
   it("a flush gives up after its bound when the log takes nothing, and the process is not held", async () => {
