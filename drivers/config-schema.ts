@@ -185,6 +185,9 @@ export const tagSchema = z.strictObject({
   deadband: z.number().min(0).default(0),
   scaling: scaling.optional(),
   writable: z.boolean().default(false),
+  /** engineering limits: a write below min or above max is refused by Tandem before it reaches the PLC */
+  min: z.number().finite().optional(),
+  max: z.number().finite().optional(),
   description: z.string().max(500).optional(),
   units: z.string().max(32).optional(),
 });
@@ -239,6 +242,8 @@ export const driversSection = z
       names.add(t.name);
       const dev = devices.get(t.device);
       if (!dev) return issue(at("device"), `no device named '${t.device}' in drivers.devices (have: ${[...devices.keys()].join(", ") || "none"})`);
+      if (t.min !== undefined && t.max !== undefined && t.min > t.max) issue(at("max"), `must be at least min (${t.min})`);
+      if ((t.min !== undefined || t.max !== undefined) && !t.writable) issue(at(t.min !== undefined ? "min" : "max"), "min and max limit writes; the tag is not writable (writable: true)");
       if (dev.driver === "opcua") {
         if (!t.nodeId) issue(at("nodeId"), "an OPC UA tag needs nodeId (e.g. ns=1;s=Tank1.Level)");
         for (const k of ["address", "type", "byteOrder", "unitId", "length"] as const)
@@ -258,6 +263,8 @@ export const driversSection = z
       if (type !== "string" && t.length !== undefined) issue(at("length"), "length applies to type string only");
       if (t.writable && (a.table === "input" || a.table === "discrete")) issue(at("writable"), "input registers and discrete inputs are read-only in Modbus");
       if (t.scaling && (type === "bool" || type === "bit" || type === "string")) issue(at("scaling"), `scaling applies to numbers, not ${type}`);
+      if ((t.min !== undefined || t.max !== undefined) && (type === "bool" || type === "bit" || type === "string"))
+        issue(at(t.min !== undefined ? "min" : "max"), `min and max apply to numbers, not ${type}`);
       const n = bitTable ? 1 : registerCount(type, t.length);
       if (a.address + n > 65536) issue(at("address"), `${type} at ${a.address} runs past register 65535`);
     });

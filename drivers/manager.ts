@@ -13,6 +13,7 @@ import { realClock, type Clock, type DeviceDriver, type DeviceStatus, type Drive
 import { ModbusDriver, modbusTag } from "./modbus-driver.js";
 import { OpcuaDriver, opcuaTag } from "./opcua-driver.js";
 import { TagBus } from "./tag-bus.js";
+import { checkLimits } from "./tag-value.js";
 import { passesDeadband, toSnapshot, type TagMeta, type TagSample, type TagSnapshot } from "./tag-model.js";
 import { WatchdogLoop, type WatchdogView } from "./watchdog.js";
 
@@ -86,6 +87,8 @@ export class DriverManager {
           writable: t.writable,
           ...(t.units === undefined ? {} : { units: t.units }),
           ...(t.description === undefined ? {} : { description: t.description }),
+          ...(t.min === undefined ? {} : { min: t.min }),
+          ...(t.max === undefined ? {} : { max: t.max }),
         },
         deadband: t.deadband,
       });
@@ -202,7 +205,7 @@ export class DriverManager {
 
   /**
    * Writes a tag on the PLC. Order: the tag exists and is writable, the
-   * node's gate allows it (active; process writes not while held), the PLC
+   * value is finite and within the tag's engineering limits, the node's gate allows it (active; process writes not while held), the PLC
    * fence (read fresh) does not hold a higher epoch, the gate again, then the
    * driver, which converts the value and asks the gate once more at the
    * moment the request leaves, for the request's timeout (the request may
@@ -212,6 +215,7 @@ export class DriverManager {
     const e = this.entries.get(name);
     if (!e) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
     if (!e.meta.writable) throw new TandemError("TANDEM_ERR_TAG_READ_ONLY", [name]);
+    checkLimits(name, e.meta, value);
     this.gate.check(kind);
     if (this.watchdog && this.watchdogCfg?.fence) {
       let fence: number;

@@ -28,6 +28,9 @@ export interface TagSnapshot {
   writable: boolean;
   units?: string;
   description?: string;
+  /** engineering limits for writes, when configured */
+  min?: number;
+  max?: number;
   /** the device (config name) and the path (endpoint) the value came through */
   device?: string;
 }
@@ -126,6 +129,9 @@ export interface TagMeta {
   writable: boolean;
   units?: string;
   description?: string;
+  /** engineering limits for writes */
+  min?: number;
+  max?: number;
 }
 
 export function toSnapshot(meta: TagMeta, s: TagSample | undefined): TagSnapshot {
@@ -136,6 +142,8 @@ export function toSnapshot(meta: TagMeta, s: TagSample | undefined): TagSnapshot
     device: meta.device,
     ...(meta.units === undefined ? {} : { units: meta.units }),
     ...(meta.description === undefined ? {} : { description: meta.description }),
+    ...(meta.min === undefined ? {} : { min: meta.min }),
+    ...(meta.max === undefined ? {} : { max: meta.max }),
   };
   if (!s) return { ...base, value: null, quality: "bad", reason: "no_data", timestamp: null, receivedAt: null };
   return {

@@ -111,3 +111,36 @@ function toInteger(type: ValueType, [lo, hi]: [bigint, bigint], value: unknown, 
   if (raw < lo || raw > hi) return refuse(inRange, scaled);
   return wide ? raw : Number(raw);
 }
+
+/** A tag's engineering limits for writes (drivers.tags[].min / max). */
+export interface WriteLimits {
+  min?: number;
+  max?: number;
+}
+
+/**
+ * Checks a write against the tag's engineering limits, before any driver
+ * converts it: a value the plant engineer ruled out never leaves the node,
+ * whatever the PLC would accept (a percent valve that takes 65535). Numbers
+ * must be finite whatever the limits; a 64-bit decimal string is compared
+ * exactly. Other kinds of value are left to toRaw, which names the type.
+ */
+export function checkLimits(tag: string, limits: WriteLimits, value: unknown): void {
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    throw new TandemError("TANDEM_ERR_TAG_VALUE", [tag, `needs a finite number, got ${describeGiven(value)}`]);
+  }
+  if (limits.min === undefined && limits.max === undefined) return;
+  const range = `${limits.min ?? "-∞"} to ${limits.max ?? "+∞"}`;
+  const outside = (v: number | bigint): boolean => {
+    if (typeof v === "bigint") {
+      return (limits.min !== undefined && v < BigInt(Math.ceil(limits.min))) || (limits.max !== undefined && v > BigInt(Math.floor(limits.max)));
+    }
+    return (limits.min !== undefined && v < limits.min) || (limits.max !== undefined && v > limits.max);
+  };
+  let v: number | bigint | undefined;
+  if (typeof value === "number" || typeof value === "bigint") v = value;
+  else if (typeof value === "string" && /^-?\d{1,20}$/.test(value)) v = BigInt(value);
+  if (v !== undefined && outside(v)) {
+    throw new TandemError("TANDEM_ERR_TAG_VALUE", [tag, `the tag's engineering limits are ${range} (min/max in its config), got ${describeGiven(value)}`]);
+  }
+}

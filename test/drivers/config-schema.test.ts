@@ -92,6 +92,15 @@ describe("drivers config", () => {
     expect(problems({ devices: [{ ...ua, securityMode: "SignAndEncrypt" }] })).toEqual([]);
   });
 
+  it("tag limits: min ≤ max, numbers only, writable tags only", () => {
+    const tag = (t: Record<string, unknown>) => problems({ devices: [mb], tags: [{ name: "v", device: "plc1", address: "hr:1", writable: true, ...t }] });
+    expect(tag({ min: 0, max: 100 })).toEqual([]);
+    expect(tag({ min: 10, max: 5 })).toEqual(["tags.0.max: must be at least min (10)"]);
+    expect(tag({ min: 0, writable: false })).toEqual(["tags.0.min: min and max limit writes; the tag is not writable (writable: true)"]);
+    expect(tag({ address: "co:1", max: 1 })).toEqual(["tags.0.max: min and max apply to numbers, not bool"]);
+    expect(tag({ max: "100" })[0]).toMatch(/^tags.0.max: /);
+  });
+
   it("watchdog section", () => {
     expect(watchdogSection.parse({ device: "plc1", counter: "hr:900", epoch: "hr:901" })).toMatchObject({ intervalMs: 500, staleAfterMs: 3000, fence: true });
     const r = watchdogSection.safeParse({ device: "plc1", counter: "hr:900", epoch: "hr:901", intervalMs: 1000, staleAfterMs: 1500 });

@@ -5,7 +5,7 @@
 import { DataType } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { toVariant } from "../../drivers/opcua-values.js";
-import { describeGiven, toRaw, type ValueSpec } from "../../drivers/tag-value.js";
+import { checkLimits, describeGiven, toRaw, type ValueSpec } from "../../drivers/tag-value.js";
 
 const raw = (spec: ValueSpec, v: unknown) => toRaw("line1.x", spec, v);
 const refused = (spec: ValueSpec, v: unknown) => {
@@ -113,5 +113,40 @@ describe("OPC UA: engineering value → Variant of the node's built-in type", ()
     expect(() => toVariant("t", DataType.Boolean, 1)).toThrow(/tag t: Boolean needs true or false, got 1/);
     expect(() => toVariant("t", DataType.Double, null)).toThrow(/Double needs a number, got null/);
     expect(() => toVariant("t", DataType.DateTime, "2024-01-01")).toThrow(/writing DateTime values is not supported/);
+  });
+});
+
+describe("engineering limits (min/max), checked before any conversion", () => {
+  const limitRefusal = (limits: { min?: number; max?: number }, v: unknown) => {
+    try {
+      checkLimits("line1.valve", limits, v);
+    } catch (e) {
+      return (e as { message: string }).message;
+    }
+    return null;
+  };
+  it("refuses values outside min/max, to the edge, and names the limits and the value", () => {
+    expect(limitRefusal({ min: 0, max: 100 }, 65535)).toBe("tag line1.valve: the tag's engineering limits are 0 to 100 (min/max in its config), got 65535");
+    expect(limitRefusal({ min: 0, max: 100 }, -0.01)).toMatch(/0 to 100.*got -0.01/);
+    expect(limitRefusal({ min: 0, max: 100 }, 0)).toBeNull();
+    expect(limitRefusal({ min: 0, max: 100 }, 100)).toBeNull();
+    expect(limitRefusal({ max: 10 }, -1e9)).toBeNull();
+    expect(limitRefusal({ max: 10 }, 11)).toMatch(/-∞ to 10/);
+    expect(limitRefusal({ min: 5 }, 4)).toMatch(/5 to \+∞/);
+  });
+  it("compares 64-bit decimal strings exactly", () => {
+    expect(limitRefusal({ min: 0, max: 1000 }, "1001")).toMatch(/got the text "1001"/);
+    expect(limitRefusal({ min: 0, max: 1000 }, "-9223372036854775808")).toMatch(/0 to 1000/);
+    expect(limitRefusal({ min: 0, max: 1000 }, "1000")).toBeNull();
+  });
+  it("refuses non-finite numbers whatever the limits, naming them (not 'null')", () => {
+    expect(limitRefusal({}, Infinity)).toBe("tag line1.valve: needs a finite number, got Infinity");
+    expect(limitRefusal({ min: 0 }, -Infinity)).toMatch(/got -Infinity/);
+    expect(limitRefusal({}, NaN)).toMatch(/got NaN/);
+  });
+  it("leaves other kinds of value to the type rule", () => {
+    expect(limitRefusal({ min: 0, max: 1 }, true)).toBeNull();
+    expect(limitRefusal({ min: 0, max: 1 }, "0x20")).toBeNull();
+    expect(refused({ type: "int16" }, "0x20").message).toMatch(/not text/);
   });
 });
