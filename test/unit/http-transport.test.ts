@@ -474,3 +474,44 @@ async function makeSiteCa(dir: string, name = "site"): Promise<{ caPem: string; 
   writeFileSync(files.keyFile, `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/(.{64})/g, "$1\n")}\n-----END PRIVATE KEY-----\n`, { mode: 0o600 });
   return { caPem, ...files };
 }
+
+describe("config keys http.tls and http.limits", () => {
+  const base = `pair: { id: line1, key: "0123456789abcdef0123456789abcdef" }
+node: { id: a, role: main, dataDir: /tmp/x }
+peer: { id: b, listen: "127.0.0.1:1", address: "127.0.0.1:2", links: [{ name: lan, bind: "127.0.0.1:3", peer: "127.0.0.1:4" }] }
+http:
+  listen: "127.0.0.1:8080"
+`;
+  const problems = (extra: string) => {
+    try {
+      parseConfig(base + extra);
+      return "";
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+
+  it("plain HTTP and the limits' defaults when nothing is said", () => {
+    const c = parseConfig(base);
+    expect(c.http.tls).toEqual({ enabled: false, names: [] });
+    expect(c.http.limits).toEqual(DEFAULT_HTTP_LIMITS);
+  });
+
+  it("relative certificate paths are resolved against the config file", () => {
+    const c = parseConfig(base + "  tls: { enabled: true, certFile: tls/node.pem, keyFile: tls/node.key, caFile: tls/site-ca.pem }\n", { baseDir: "/etc/tandem" });
+    expect([c.http.tls.certFile, c.http.tls.keyFile, c.http.tls.caFile]).toEqual(["/etc/tandem/tls/node.pem", "/etc/tandem/tls/node.key", "/etc/tandem/tls/site-ca.pem"]);
+  });
+
+  it("refuses a certificate without its key, a per-address cap over the overall one, a headers timeout over the request timeout", () => {
+    expect(problems("  tls: { enabled: true, certFile: a.pem }\n")).toMatch(/http\.tls\.keyFile: certFile and keyFile go together/);
+    expect(problems("  limits: { maxConnections: 10, maxConnectionsPerAddress: 20 }\n")).toMatch(/http\.limits\.maxConnectionsPerAddress: must be at most maxConnections \(10\)/);
+    expect(problems("  limits: { headersTimeoutMs: 40000 }\n")).toMatch(/http\.limits\.headersTimeoutMs: must be at most requestTimeoutMs \(30000\)/);
+    expect(problems("  limits: { headersTimeoutMs: 10 }\n")).toMatch(/http\.limits\.headersTimeoutMs/);
+  });
+
+  it("a node with TLS on and a certificate file that is not there does not start: the key path and the reason", async () => {
+    await expect(
+      loadTlsMaterial({ tls: { enabled: true, names: [], certFile: "/nonexistent/c.pem", keyFile: "/nonexistent/k.pem" }, dataDir: "/tmp", listenHost: "0.0.0.0", nodeId: "a", pairId: "p", log: silentLogs().get("http") }),
+    ).rejects.toThrow(/http\.tls\.certFile: cannot read '\/nonexistent\/c\.pem': ENOENT/);
+  });
+});
