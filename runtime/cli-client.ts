@@ -2,10 +2,13 @@
 // its HTTP API: status, confirm, reject, switchover, promote, maintenance,
 // log-level, audit; and `hash-password`, which prints a hash for the config.
 // Exit codes: 0 done, 1 the node refused or could not be reached, 2 usage.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../core/errors.js";
 import { LOG_LEVELS, isActiveState } from "../core/types.js";
 import { loadConfig } from "./config/load.js";
+import { httpsFetch, tlsTrustHint } from "./http/https-fetch.js";
+import { dataDirCertFile } from "./http/tls.js";
 import { hashPassword } from "./auth/passwords.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";
 import { STATE_WORDS, serviceLevelWord, stateLabel } from "./words.js";
@@ -28,14 +31,14 @@ const TIMEOUT_MS = 10_000;
 const SWITCHOVER_TIMEOUT_MS = 30_000;
 
 const USAGE: Record<ClientCommand, string> = {
-  status: "tandem status [--node URL | --config FILE] [--user NAME] [--json]",
-  confirm: "tandem confirm [--node URL | --config FILE] [--user NAME] [--json]",
-  reject: "tandem reject [--node URL | --config FILE] [--user NAME] [--json]",
-  switchover: "tandem switchover [--to NODE] [--node URL | --config FILE] [--user NAME] [--json]",
-  promote: "tandem promote --yes-the-active-is-down [--node URL | --config FILE] [--user NAME] [--json]",
-  maintenance: "tandem maintenance enter|leave [--force] [--node URL | --config FILE] [--user NAME] [--json]",
-  "log-level": "tandem log-level [LEVEL] [--component NAME] [--node URL | --config FILE] [--user NAME] [--json]",
-  audit: "tandem audit [--limit N] [--since SEQ] [--node URL | --config FILE] [--user NAME] [--json]",
+  status: "tandem status [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  confirm: "tandem confirm [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  reject: "tandem reject [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  switchover: "tandem switchover [--to NODE] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  promote: "tandem promote --yes-the-active-is-down [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  maintenance: "tandem maintenance enter|leave [--force] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  "log-level": "tandem log-level [LEVEL] [--component NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  audit: "tandem audit [--limit N] [--since SEQ] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
 };
 
 const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
@@ -59,6 +62,7 @@ const COMMON_OPTIONS: OptionSpec = {
   config: { type: "string", value: "FILE" },
   user: { type: "string", value: "NAME" },
   json: { type: "boolean" },
+  ca: { type: "string", value: "FILE" },
 };
 
 /** The options of each command beyond the common ones. */
@@ -137,18 +141,37 @@ function normaliseUrl(text: string): string {
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}`;
 }
 
-/** --node, else --config's http.listen, else the demo's node a. */
-function nodeUrl(p: Parsed, env: NodeJS.ProcessEnv): string {
+/** Where the node is and which CA file to trust: --node/--ca, else --config's http section, else the demo's node a. */
+function nodeTarget(p: Parsed, env: NodeJS.ProcessEnv): { base: string; caFile?: string } {
   const node = str(p, "node");
-  if (node !== undefined) return normaliseUrl(node);
+  const ca = str(p, "ca") ?? (env.TANDEM_CA || undefined);
   const file = str(p, "config");
-  if (file !== undefined) {
-    const { host, port } = loadConfig(file, env).http.listen;
+  let target: { base: string; caFile?: string };
+  if (node !== undefined) target = { base: normaliseUrl(node), caFile: ca };
+  else if (file !== undefined) {
+    const c = loadConfig(file, env);
+    const { host, port } = c.http.listen;
     // A wildcard listen address is reached through loopback.
     const h = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
-    return `http://${h.includes(":") ? `[${h}]` : h}:${port}`;
+    const tls = c.http.tls;
+    // the CA that issued the node's certificate, else its own self-signed one in the data dir
+    const own = tls.enabled ? (tls.caFile ?? (tls.certFile ? undefined : dataDirCertFile(c.node.dataDir))) : undefined;
+    target = { base: `${tls.enabled ? "https" : "http"}://${h.includes(":") ? `[${h}]` : h}:${port}`, caFile: ca ?? own };
+  } else target = { base: DEFAULT_NODE_URL, caFile: ca };
+  if (str(p, "ca") !== undefined && !target.base.startsWith("https:")) throw new UsageError(`--ca is for https:// nodes; ${target.base} is plain HTTP`);
+  return target;
+}
+
+function readCa(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    const pem = readFileSync(file, "utf8");
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`CA file '${file}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    return pem;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot read the CA file '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return DEFAULT_NODE_URL;
 }
 
 interface Answer {
@@ -159,16 +182,19 @@ interface Answer {
 
 class ClientFailure extends Error {}
 
-function describeFetchError(e: unknown, timeoutMs: number): string {
-  const err = e as Error & { cause?: { code?: string; message?: string } };
+function describeFetchError(e: unknown, timeoutMs: number, base: string, caGiven: boolean): string {
+  const err = e as Error & { cause?: { code?: string; message?: string; cause?: { code?: string } } };
   if (err?.name === "TimeoutError" || err?.name === "AbortError") return `no answer within ${timeoutMs / 1000} s`;
   const cause = err?.cause;
-  if (cause?.code && cause.message) return cause.message.includes(cause.code) ? cause.message : `${cause.code}: ${cause.message}`;
-  return cause?.message ?? err?.message ?? String(e);
+  const hint = tlsTrustHint(cause?.code ?? cause?.cause?.code, base, caGiven);
+  let text: string;
+  if (cause?.code && cause.message) text = cause.message.includes(cause.code) ? cause.message : `${cause.code}: ${cause.message}`;
+  else text = cause?.message ?? err?.message ?? String(e);
+  return hint ? `${text}: ${hint}` : text;
 }
 
 async function request(
-  io: Required<Pick<ClientIo, "fetch">>,
+  io: { fetch: (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<Response>; caGiven: boolean },
   base: string,
   auth: string | undefined,
   method: string,
@@ -190,7 +216,7 @@ async function request(
     });
     text = await res.text();
   } catch (e) {
-    throw new ClientFailure(`cannot reach node at ${base}: ${describeFetchError(e, timeoutMs)}`);
+    throw new ClientFailure(`cannot reach node at ${base}: ${describeFetchError(e, timeoutMs, base, io.caGiven)}`);
   }
   let json: unknown = undefined;
   try {
@@ -279,7 +305,7 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
   const out = io?.out ?? ((s: string) => process.stdout.write(s + "\n"));
   const err = io?.err ?? ((s: string) => process.stderr.write(s + "\n"));
   const env = io?.env ?? process.env;
-  const f = { fetch: io?.fetch ?? globalThis.fetch };
+  const f: Parameters<typeof request>[0] = { fetch: io?.fetch ?? globalThis.fetch, caGiven: false };
   if (!CLIENT_COMMANDS.includes(cmd)) {
     err(`tandem: unknown command '${cmd}'`);
     return 2;
@@ -377,7 +403,12 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
         break;
       }
     }
-    const base = nodeUrl(p, env);
+    const target = nodeTarget(p, env);
+    const base = target.base;
+    if (base.startsWith("https:") && !io?.fetch) {
+      f.fetch = httpsFetch(readCa(target.caFile));
+      f.caGiven = target.caFile !== undefined;
+    }
     const auth = basicAuth(p, env);
     await call();
     return 0;

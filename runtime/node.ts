@@ -12,6 +12,7 @@ import type { LogLevel, TandemConfig } from "./config/schema.js";
 import { TandemError } from "../core/errors.js";
 import { isActiveState } from "../core/types.js";
 import { createHttpServer, type HttpServer } from "./http/server.js";
+import { loadTlsMaterial } from "./http/tls.js";
 import { LogManager } from "./logging.js";
 import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
@@ -104,7 +105,8 @@ export class TandemNode implements NodeController {
       await drivers.start();
     }
     // the API answers (state "starting") before the node joins the pair
-    this.http = createHttpServer({ controller: this, http: c.http, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
+    const tls = await loadTlsMaterial({ tls: c.http.tls, dataDir: c.node.dataDir, listenHost: c.http.listen.host, nodeId: c.node.id, pairId: c.pair.id, log: this.logs.get("http") });
+    this.http = createHttpServer({ controller: this, http: c.http, tls, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
     this.httpAddress = await this.http.start();
     // the start-up grace: a level counts in an election once the drivers had
     // their first try at every device (a cold start of both nodes must not

@@ -68,6 +68,10 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
   const config = parsed.data!;
   if (opts.baseDir && !isAbsolute(config.node.dataDir)) config.node.dataDir = resolve(opts.baseDir, config.node.dataDir);
   if (opts.baseDir && config.log.file && !isAbsolute(config.log.file)) config.log.file = resolve(opts.baseDir, config.log.file);
+  for (const k of ["certFile", "keyFile", "caFile"] as const) {
+    const f = config.http.tls[k];
+    if (opts.baseDir && f && !isAbsolute(f)) config.http.tls[k] = resolve(opts.baseDir, f);
+  }
   return config;
 }
 

@@ -51,6 +51,41 @@ const userSchema = z.strictObject({
   passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, "expected a hash from `tandem hash-password` (scrypt$…)"),
 });
 
+/** http.tls: HTTPS for the API and HMI (runtime/http/tls.ts, docs/security.md) */
+const httpTlsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** PEM certificate (leaf first, then intermediates); relative paths are resolved against the config file */
+    certFile: z.string().min(1).optional(),
+    /** PEM private key of certFile, without a passphrase */
+    keyFile: z.string().min(1).optional(),
+    /** PEM certificate of the site CA that signed certFile: what `tandem … --config FILE` trusts */
+    caFile: z.string().min(1).optional(),
+    /** extra DNS names or addresses for a generated self-signed certificate */
+    names: z.array(z.string().min(1).max(253)).max(32).default([]),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.certFile === undefined) !== (t.keyFile === undefined))
+      ctx.addIssue({ code: "custom", path: [t.certFile === undefined ? "certFile" : "keyFile"], message: "certFile and keyFile go together" });
+  })
+  .prefault({});
+
+/** http.limits: the HTTP server as a transport (runtime/http/limits.ts) */
+const httpLimitsSchema = z
+  .strictObject({
+    maxConnections: z.number().int().min(1).max(100_000).default(256),
+    maxConnectionsPerAddress: z.number().int().min(1).max(100_000).default(32),
+    headersTimeoutMs: ms(1000, 120_000).default(10_000),
+    requestTimeoutMs: ms(1000, 600_000).default(30_000),
+  })
+  .superRefine((l, ctx) => {
+    if (l.maxConnectionsPerAddress > l.maxConnections)
+      ctx.addIssue({ code: "custom", path: ["maxConnectionsPerAddress"], message: `must be at most maxConnections (${l.maxConnections})` });
+    if (l.headersTimeoutMs > l.requestTimeoutMs)
+      ctx.addIssue({ code: "custom", path: ["headersTimeoutMs"], message: `must be at most requestTimeoutMs (${l.requestTimeoutMs})` });
+  })
+  .prefault({});
+
 const notYet = (section: string, issue: string) =>
   z.unknown().superRefine((_, ctx) => {
     ctx.addIssue({ code: "custom", message: `the '${section}' section is not supported by this version of Tandem yet (${issue}); remove it` });
@@ -135,6 +170,8 @@ export const configSchema = z
         metricsAuth: z.boolean().default(false),
         /** HMI session lifetime */
         sessionTtlMs: ms(60_000, 7 * 86_400_000).default(8 * 3_600_000),
+        tls: httpTlsSchema,
+        limits: httpLimitsSchema,
       }),
     log: z
       .strictObject({

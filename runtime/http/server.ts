@@ -14,7 +14,11 @@ import type { LogLevel } from "../config/schema.js";
 import { LOG_LEVELS } from "../../core/types.js";
 import { Authenticator, hasRole, parseBasic, type HttpUser, type LoginDelayOptions } from "./auth.js";
 import { formatSchemaErrors, toTandemError } from "./error-mapping.js";
-import { HMI_CSP, HMI_WORDS_FILE, loadHmi } from "./hmi-files.js";
+import { HMI_WORDS_FILE, loadHmi } from "./hmi-files.js";
+import { depthLimitedJsonParser } from "./json-body.js";
+import { ConnectionGuard, DEFAULT_HTTP_LIMITS, MAX_PARAM_LENGTH, nodeServerOptions, refusalLogGate, type HttpLimits } from "./limits.js";
+import { clientErrorHandler, frameworkErrorsHandler, securityHeaders } from "./raw-replies.js";
+import type { TlsMaterial } from "./tls.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -41,7 +45,9 @@ export const HMI_HEADER = "x-tandem-client";
 
 export interface HttpServerOptions {
   controller: NodeController;
-  http: { listen: { host: string; port: number }; users: HttpUser[]; metricsAuth: boolean; sessionTtlMs: number };
+  http: { listen: { host: string; port: number }; users: HttpUser[]; metricsAuth: boolean; sessionTtlMs: number; limits?: Partial<HttpLimits> };
+  /** HTTPS when given (runtime/http/tls.ts loads it); plain HTTP when absent */
+  tls?: TlsMaterial | null;
   logs: LogManager;
   pairId: string;
   nodeId: string;
@@ -78,13 +84,27 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     loginFailures: 0,
     unauthorized: 0,
     forbidden: 0,
+    connectionsRefused: 0,
+    clientErrors: 0,
   };
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...(opts.http.limits ?? {}) };
+  const tlsOn = !!opts.tls;
+  const transport = nodeServerOptions(limits);
 
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
     // Time to receive a whole request; slow senders do not hold sockets forever.
-    requestTimeout: 30_000,
+    requestTimeout: limits.requestTimeoutMs,
+    // headers timeout, its check interval, header size (runtime/http/limits.ts)
+    ...(opts.tls ? { https: { ...transport, cert: opts.tls.cert, key: opts.tls.key } } : { http: transport }),
+    // a tag name may be 200 characters (longer ones get a 414 in the API's format)
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrorsHandler(tlsOn),
+    clientErrorHandler: clientErrorHandler(tlsOn, (err, te) => {
+      counts.clientErrors++;
+      log.debug({ code: err.code, status: te.status }, `client error: ${te.message}`);
+    }),
     return503OnClosing: true,
     // short keep-alive: a stopping node must not wait on clients' idle connections
     keepAliveTimeout: 5_000,
@@ -100,6 +120,19 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   // JSON only: a text/plain body is refused as the wrong content type rather
   // than parsed into a string and refused as the wrong shape.
   app.removeContentTypeParser("text/plain");
+  // JSON nested too deep is refused before any validator or handler walks it.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, depthLimitedJsonParser(app.getDefaultJsonParser("error", "error")));
+
+  const logRefusal = refusalLogGate();
+  const guard = new ConnectionGuard(limits, (because, address, cap) => {
+    counts.connectionsRefused++;
+    const n = logRefusal();
+    if (n === null) return;
+    const why = because === "per-address" ? `${address} already holds ${cap} connections (http.limits.maxConnectionsPerAddress)` : `the node already holds ${cap} connections (http.limits.maxConnections)`;
+    log.warn({ because, address, cap, refused: n }, `HTTP connection refused: ${why}; ${n} refused since the last such line`);
+  });
+  guard.attach(app.server);
 
   const actorOf = (req: FastifyRequest): Actor => {
     const a = actors.get(req);
@@ -153,10 +186,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   });
 
   app.addHook("onSend", async (req, reply, payload) => {
-    reply.header("x-content-type-options", "nosniff");
-    reply.header("referrer-policy", "no-referrer");
-    reply.header("x-frame-options", "DENY");
-    reply.header("content-security-policy", HMI_CSP);
+    for (const [k, v] of securityHeaders(tlsOn)) reply.header(k, v);
     if (req.url.startsWith("/api/")) reply.header("cache-control", "no-store");
     return payload;
   });
@@ -351,8 +381,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       const session = auth.sessions.create(actor);
       counts.loginsOk++;
       actors.set(req, { ...actor, via: "cookie" });
-      // No `secure` flag: the API is plain HTTP unless a site puts TLS in front.
       reply.setCookie(SESSION_COOKIE, session.token, {
+        secure: tlsOn,
         httpOnly: true,
         sameSite: "strict",
         path: "/",
@@ -366,7 +396,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     const s = auth.sessions.get(req.cookies[SESSION_COOKIE]);
     if (s) actors.set(req, { ...s.actor, from: req.ip, via: "cookie" });
     auth.sessions.destroy(req.cookies[SESSION_COOKIE]);
-    reply.clearCookie(SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "strict" });
+    reply.clearCookie(SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "strict", secure: tlsOn });
     return { ok: true };
   });
 
@@ -394,7 +424,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       started = true;
       await app.listen({ host: opts.http.listen.host, port: opts.http.listen.port });
       const addr = app.server.address() as AddressInfo;
-      log.info({ host: addr.address, port: addr.port, users: opts.http.users.length, hmi: hmi.has("index.html") }, `HTTP API and HMI listening on ${addr.address}:${addr.port}`);
+      log.info({ host: addr.address, port: addr.port, users: opts.http.users.length, hmi: hmi.has("index.html") }, `${tlsOn ? "HTTPS" : "HTTP"} API and HMI listening on ${addr.address}:${addr.port}`);
       return { host: addr.address, port: addr.port };
     },
     async stop() {
