@@ -51,8 +51,13 @@ export async function runStart(argv: string[]): Promise<number> {
   try {
     await node.start();
   } catch (err) {
-    console.error(`tandem start: cannot start node ${node.config.node.id}: ${(err as Error).message}`);
     await node.stop().catch(() => undefined);
+    // what the config names but only start can open (a certificate file) is a config error too
+    if (err instanceof ConfigError) {
+      console.error(err.report());
+      return 2;
+    }
+    console.error(`tandem start: cannot start node ${node.config.node.id}: ${(err as Error).message}`);
     return 1;
   }
   // A second signal while stopping (Ctrl-C reaches the whole process group,

@@ -143,6 +143,23 @@ http: { listen: 127.0.0.1:8080 }
       const missing = spawnCli(["start", "--config", join(dir, "nope.yaml")]);
       expect((await exited(missing)).code).toBe(2);
       expect(missing.output()).toContain("cannot read the file");
+      // a file the config names that only start opens (the HTTPS certificate) is a config error too
+      const noCert = join(dir, "no-cert.yaml");
+      writeFileSync(
+        noCert,
+        `pair: { id: line1, key: "0123456789abcdef0123456789abcdef" }
+node: { id: a, role: main, dataDir: ./d }
+peer:
+  id: b
+  listen: 127.0.0.1:9
+  address: 127.0.0.1:9
+  links: [{ name: lan, bind: "127.0.0.1:9", peer: "127.0.0.1:9" }]
+http: { listen: "127.0.0.1:9", tls: { enabled: true, certFile: ./site.pem, keyFile: ./site.key } }
+`,
+      );
+      const certless = spawnCli(["start", "--config", noCert]);
+      expect((await exited(certless)).code, certless.output()).toBe(2);
+      expect(certless.output()).toMatch(/http\.tls\.certFile: cannot read '.*site\.pem': ENOENT/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
