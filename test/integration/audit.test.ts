@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import dgram from "node:dgram";
 import { readdirSync, readFileSync, rmSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { GENESIS, seal, sha256, unseal } from "../../runtime/audit/chain.js";
 import { freePort, spawnCli, exited, waitUntil, type Cluster } from "../helpers/cluster.js";
 import { useCluster } from "../helpers/use-cluster.js";
@@ -137,91 +137,93 @@ describe("the audit log of a real node", () => {
     expect((writes[2]!.details.value as { lone: string }).lone).toBe("a\ufffdb");
   });
 
-  it("the keyed chain: verify by CLI and API, an upgraded node's unkeyed lines reported, a whole rewrite without the key found; each line copied to syslog; private files under umask 0", async () => {
+  it("the node's data dir is 0700 and its files, audit key and log 0600, though it was started with umask 0", async () => {
+    const umask = process.umask(0);
+    let cluster: Cluster;
+    try {
+      cluster = await pair.start({ witness: false, direct: true });
+    } finally {
+      process.umask(umask);
+    }
+    await cluster.ready();
+      // ---- private files, though the nodes were started with umask 0
+    for (const id of ["a", "b"] as const) {
+      const dir = join(cluster.dir, `data-${id}`);
+      expect((statSync(dir).mode & 0o777).toString(8)).toBe("700");
+      for (const f of readdirSync(dir, { recursive: true }) as string[]) {
+        const st = statSync(join(dir, f));
+        expect(`${f} ${(st.mode & 0o777).toString(8)}`).toBe(`${f} ${st.isDirectory() ? "700" : "600"}`);
+      }
+      expect(readdirSync(dir)).toEqual(expect.arrayContaining(["audit.log", "audit.key"]));
+      expect((statSync(join(cluster.dir, `${id}.log`)).mode & 0o777).toString(8)).toBe("600");
+    }
+  });
+
+  it("the keyed chain: verify by CLI and API, an upgraded node's unkeyed lines reported, a whole rewrite without the key found; each line copied to syslog", async () => {
     const syslog = dgram.createSocket("udp4");
+    onTestFinished(() => void syslog.close());
     const got: string[] = [];
     syslog.on("message", (m) => got.push(m.toString("utf8")));
     const port = await freePort();
     await new Promise<void>((resolve) => syslog.bind(port, "127.0.0.1", () => resolve()));
-    const umask = process.umask(0);
-    let cluster: Cluster;
-    try {
-      cluster = await pair.start({ witness: false, direct: true, extra: () => `audit: { syslog: { address: "127.0.0.1:${port}", facility: local3 } }` });
-    } finally {
-      process.umask(umask);
-    }
-    try {
-      const { active, standby } = await cluster.ready();
-      // ---- private files, though the nodes were started with umask 0
-      for (const id of ["a", "b"] as const) {
-        const dir = join(cluster.dir, `data-${id}`);
-        expect((statSync(dir).mode & 0o777).toString(8)).toBe("700");
-        for (const f of readdirSync(dir, { recursive: true }) as string[]) {
-          const st = statSync(join(dir, f));
-          expect(`${f} ${(st.mode & 0o777).toString(8)}`).toBe(`${f} ${st.isDirectory() ? "700" : "600"}`);
-        }
-        expect(readdirSync(dir)).toEqual(expect.arrayContaining(["audit.log", "audit.key"]));
-        expect((statSync(join(cluster.dir, `${id}.log`)).mode & 0o777).toString(8)).toBe("600");
-      }
-      // ---- syslog: the line in the file, as an RFC 5424 message
-      expect((await cluster.api(active, "PUT", "/log-level", { level: "debug", component: "audit-test" })).status).toBe(200);
-      const line = fileLines(auditFile(cluster, active)).find((l) => l.includes('"action":"log-level"') && l.includes('"result":"ok"'))!;
-      expect(line).toBeTruthy();
-      const msg = await waitUntil("the log-level entry at the syslog listener", () => got.find((m) => m.endsWith(line)), { timeoutMs: 5000 });
-      // local3 (19) * 8 + notice (5) = 157
-      expect(msg).toMatch(new RegExp(`^<157>1 \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z \\S+ tandem \\d+ audit - \\{`));
-      // ---- verify, keyed from the first line
-      const v1 = await cluster.api(active, "GET", "/audit/verify", undefined, "viewer");
-      expect(v1.status).toBe(200);
-      expect(v1.json).toMatchObject({ ok: true, keyedFrom: 1, unkeyedLines: 0 });
-      const cli1 = await verifyCli(cluster, active);
-      expect(cli1.code).toBe(0);
-      expect(cli1.out).toMatch(/audit\.log: ok: \d+ lines/);
-      // ---- an upgraded node: its log so far as the previous version wrote it (no macs)
-      cluster.signal(standby, "SIGTERM");
-      expect((await cluster.exited(standby)).code).toBe(0);
-      const file = auditFile(cluster, standby);
-      let prev = GENESIS;
-      const legacy = fileLines(file).map((l) => {
-        const e = JSON.parse(unseal(l)!.body) as Record<string, unknown>;
-        e.prev = prev;
-        const text = JSON.stringify(e);
-        prev = sha256(text);
-        return text;
-      });
-      writeFileSync(file, legacy.join("\n") + "\n");
-      cluster.startNode(standby);
-      await cluster.waitFor(standby, (s) => s.pid === cluster.pid(standby) && s.state === "standby", 15_000, "the upgraded node back");
-      const v2 = await cluster.api(standby, "GET", "/audit/verify", undefined, "viewer");
-      expect(v2.json).toMatchObject({ ok: true, keyedFrom: legacy.length + 1, unkeyedLines: legacy.length });
-      expect(v2.json.summary).toMatch(/written before the keyed chain began/);
-      const cli2 = await verifyCli(cluster, standby);
-      expect(cli2.code).toBe(0);
-      expect(cli2.out).toMatch(new RegExp(`Lines 1–${legacy.length} were written before the keyed chain began`));
-      // ---- a rewrite of the whole file: hash chain perfect, macs made without the node's key
-      cluster.signal(standby, "SIGTERM");
-      expect((await cluster.exited(standby)).code).toBe(0);
-      prev = GENESIS;
-      const forged = fileLines(file).map((l) => {
-        const u = unseal(l);
-        const e = JSON.parse(u ? u.body : l) as Record<string, unknown>;
-        if (e.user === "admin") e.user = "someone-else";
-        e.prev = prev;
-        const text = u ? seal(JSON.stringify(e), Buffer.from("not-the-node-key".repeat(4))) : JSON.stringify(e);
-        prev = sha256(text);
-        return text;
-      });
-      writeFileSync(file, forged.join("\n") + "\n");
-      const cli3 = await verifyCli(cluster, standby);
-      expect(cli3.code).toBe(1);
-      expect(cli3.out).toMatch(new RegExp(`BAD at line ${legacy.length + 1}: mac does not match`));
-      cluster.startNode(standby);
-      await cluster.waitFor(standby, (s) => s.pid === cluster.pid(standby) && s.state === "standby", 15_000, "the node back on its forged log");
-      const v3 = await cluster.api(standby, "GET", "/audit/verify", undefined, "viewer");
-      expect(v3.json).toMatchObject({ ok: false, badLine: legacy.length + 1 });
-      expect(v3.json.reason).toMatch(/mac does not match/);
-    } finally {
-      syslog.close();
-    }
+    const cluster = await pair.start({ witness: false, direct: true, extra: () => `audit: { syslog: { address: "127.0.0.1:${port}", facility: local3 } }` });
+    const { active, standby } = await cluster.ready();
+    // ---- syslog: the line in the file, as an RFC 5424 message
+    expect((await cluster.api(active, "PUT", "/log-level", { level: "debug", component: "audit-test" })).status).toBe(200);
+    const line = fileLines(auditFile(cluster, active)).find((l) => l.includes('"action":"log-level"') && l.includes('"result":"ok"'))!;
+    expect(line).toBeTruthy();
+    const msg = await waitUntil("the log-level entry at the syslog listener", () => got.find((m) => m.endsWith(line)), { timeoutMs: 5000 });
+    // local3 (19) * 8 + notice (5) = 157
+    expect(msg).toMatch(new RegExp(`^<157>1 \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z \\S+ tandem \\d+ audit - \\{`));
+    // ---- verify, keyed from the first line
+    const v1 = await cluster.api(active, "GET", "/audit/verify", undefined, "viewer");
+    expect(v1.status).toBe(200);
+    expect(v1.json).toMatchObject({ ok: true, keyedFrom: 1, unkeyedLines: 0 });
+    const cli1 = await verifyCli(cluster, active);
+    expect(cli1.code).toBe(0);
+    expect(cli1.out).toMatch(/audit\.log: ok: \d+ lines/);
+    // ---- an upgraded node: its log so far as the previous version wrote it (no macs)
+    cluster.signal(standby, "SIGTERM");
+    expect((await cluster.exited(standby)).code).toBe(0);
+    const file = auditFile(cluster, standby);
+    let prev = GENESIS;
+    const legacy = fileLines(file).map((l) => {
+      const e = JSON.parse(unseal(l)!.body) as Record<string, unknown>;
+      e.prev = prev;
+      const text = JSON.stringify(e);
+      prev = sha256(text);
+      return text;
+    });
+    writeFileSync(file, legacy.join("\n") + "\n");
+    cluster.startNode(standby);
+    await cluster.waitFor(standby, (s) => s.pid === cluster.pid(standby) && s.state === "standby", 15_000, "the upgraded node back");
+    const v2 = await cluster.api(standby, "GET", "/audit/verify", undefined, "viewer");
+    expect(v2.json).toMatchObject({ ok: true, keyedFrom: legacy.length + 1, unkeyedLines: legacy.length });
+    expect(v2.json.summary).toMatch(/written before the keyed chain began/);
+    const cli2 = await verifyCli(cluster, standby);
+    expect(cli2.code).toBe(0);
+    expect(cli2.out).toMatch(new RegExp(`Lines 1–${legacy.length} were written before the keyed chain began`));
+    // ---- a rewrite of the whole file: hash chain perfect, macs made without the node's key
+    cluster.signal(standby, "SIGTERM");
+    expect((await cluster.exited(standby)).code).toBe(0);
+    prev = GENESIS;
+    const forged = fileLines(file).map((l) => {
+      const u = unseal(l);
+      const e = JSON.parse(u ? u.body : l) as Record<string, unknown>;
+      if (e.user === "admin") e.user = "someone-else";
+      e.prev = prev;
+      const text = u ? seal(JSON.stringify(e), Buffer.from("not-the-node-key".repeat(4))) : JSON.stringify(e);
+      prev = sha256(text);
+      return text;
+    });
+    writeFileSync(file, forged.join("\n") + "\n");
+    const cli3 = await verifyCli(cluster, standby);
+    expect(cli3.code).toBe(1);
+    expect(cli3.out).toMatch(new RegExp(`BAD at line ${legacy.length + 1}: mac does not match`));
+    cluster.startNode(standby);
+    await cluster.waitFor(standby, (s) => s.pid === cluster.pid(standby) && s.state === "standby", 15_000, "the node back on its forged log");
+    const v3 = await cluster.api(standby, "GET", "/audit/verify", undefined, "viewer");
+    expect(v3.json).toMatchObject({ ok: false, badLine: legacy.length + 1 });
+    expect(v3.json.reason).toMatch(/mac does not match/);
   });
 });
