@@ -30,6 +30,7 @@ export const ERRORS = {
   TANDEM_ERR_LEASE: { status: 409, message: "%s refused: lease not valid (%s)" },
   TANDEM_ERR_STALE_EPOCH: { status: 409, message: "%s refused: epoch %s is older than the pair's epoch %s" },
   TANDEM_ERR_UNAVAILABLE: { status: 503, message: "node unavailable: %s" },
+  TANDEM_ERR_AUDIT_UNAVAILABLE: { status: 503, message: "refused: this action cannot be recorded in the audit log (%s), so it was not done; free space in the node's data dir or fix its permissions, then try again" },
   TANDEM_ERR_NODE_UNREACHABLE: { status: 502, message: "cannot reach node at %s: %s" },
   TANDEM_ERR_INTERNAL: { status: 500, message: "internal error: %s" },
   TANDEM_ERR_TAG_UNKNOWN: { status: 404, message: "no tag named '%s'" },

@@ -38,7 +38,7 @@ const USAGE: Record<ClientCommand, string> = {
   promote: "tandem promote --yes-the-active-is-down [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   maintenance: "tandem maintenance enter|leave [--force] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   "log-level": "tandem log-level [LEVEL] [--component NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
-  audit: "tandem audit [--limit N] [--since SEQ] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  audit: "tandem audit [--limit N] [--since SEQ] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]; tandem audit verify --config FILE",
 };
 
 const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
@@ -290,7 +290,7 @@ function formatAudit(entries: AuditEntry[]): string[] {
   if (entries.length === 0) return ["no audit entries"];
   return entries.map((e) => {
     const details = e.details && Object.keys(e.details).length ? ` ${JSON.stringify(e.details)}` : "";
-    return `${String(e.seq).padStart(5)} ${e.ts} ${e.user} (${e.role}) ${e.action} ${e.result} epoch ${e.epoch}${details}`;
+    return `${String(e.seq).padStart(5)} ${e.ts} ${e.user} (${e.role}) ${e.action} ${e.result} epoch ${e.epoch}${e.from ? ` from ${e.from}` : ""}${details}`;
   });
 }
 

@@ -32,6 +32,7 @@ const USAGE = `tandem — redundant plant-server runtime
                                     show or change log levels (LEVEL: ${LOG_LEVELS.join(", ")}; admin to change)
   tandem audit [--limit N] [--since SEQ]
                                     the audit log: who did what, when
+  tandem audit verify --config FILE check this host's node's audit chain: exit 0, or print the first bad line and exit 1
   tandem hash-password              read a password on stdin, print its hash for the config
 
 Client commands (status … audit) take --node URL (default ${DEFAULT_NODE_URL}) or
@@ -54,6 +55,9 @@ export async function main(argv: string[]): Promise<number> {
       return (await import("../drivers/browse-cli.js")).runBrowseCli(rest);
     case "check-config":
       return checkConfig(rest);
+    case "audit":
+      if (rest[0] === "verify") return (await import("./audit/verify-cli.js")).runAuditVerify(rest.slice(1));
+      return runClientCommand("audit", rest);
     case "hash-password":
       return runHashPassword(rest);
     case undefined:

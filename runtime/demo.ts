@@ -5,7 +5,7 @@
 // Restart=always, a node that dies is started again after a few seconds.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { demoDriversConfig } from "../drivers/demo-tags.js";
 import { hashPassword } from "./auth/passwords.js";
+import { PRIVATE_DIR, PRIVATE_FILE, privateUmask } from "./private-files.js";
 
 export const DEMO_BASE_PORT = 8080;
 const RESTART_AFTER_MS = 3000;
@@ -98,6 +99,12 @@ interface Proc {
 
 const cliPath = () => join(dirname(fileURLToPath(import.meta.url)), "cli.js");
 
+/** Written 0600 even when the file was there before with another mode (a reused --dir). */
+function writePrivate(file: string, text: string): void {
+  writeFileSync(file, text, { mode: PRIVATE_FILE });
+  chmodSync(file, PRIVATE_FILE);
+}
+
 export async function runDemo(argv: string[]): Promise<number> {
   let values: { dir?: string; "base-port"?: string };
   try {
@@ -117,15 +124,18 @@ export async function runDemo(argv: string[]): Promise<number> {
   const ports = demoPorts(base);
   const keep = values.dir !== undefined;
   const dir = keep ? resolve(values.dir!) : mkdtempSync(join(tmpdir(), "tandem-demo-"));
-  mkdirSync(join(dir, "logs"), { recursive: true });
+  // the configs hold password hashes and the pair key: private to this user, whatever the umask
+  privateUmask();
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR });
+  mkdirSync(join(dir, "logs"), { recursive: true, mode: PRIVATE_DIR });
 
   const users = await Promise.all(
     (["viewer", "operator", "admin"] as const).map(async (name) => ({ name, role: name, hash: await hashPassword(name) })),
   );
-  for (const id of ["a", "b"] as const) writeFileSync(join(dir, `${id}.yaml`), demoNodeConfig(id, ports, users));
+  for (const id of ["a", "b"] as const) writePrivate(join(dir, `${id}.yaml`), demoNodeConfig(id, ports, users));
   const keyFile = join(dir, "pair.key");
   const pairKey = existsSync(keyFile) ? readFileSync(keyFile, "utf8").trim() : randomBytes(32).toString("base64url");
-  writeFileSync(keyFile, pairKey + "\n", { mode: 0o600 });
+  writePrivate(keyFile, pairKey + "\n");
 
   const env = { ...process.env, TANDEM_PAIR_KEY: pairKey, TANDEM_WITNESS_KEY: `line1=${pairKey}` };
   const pidFile = (name: string) => join(dir, `${name}.pid`);
@@ -144,7 +154,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     p.timer = null;
     // every process writes its console to a file (nodes log to <id>.log through
     // pino; their console carries only libraries' chatter and fatal errors)
-    const out = openSync(consoleFile(p), "a");
+    const out = openSync(consoleFile(p), "a", PRIVATE_FILE);
     // own process group: Ctrl-C reaches only the demo, which stops them in order
     const child = spawn(process.execPath, [cliPath(), ...p.args], { cwd: dir, env, stdio: ["ignore", out, out], detached: true });
     if (typeof out === "number") closeSync(out);

@@ -23,7 +23,7 @@
 // them). flush() waits, bounded, for the buffer to reach the log at stop; a
 // crash writes what is left synchronously on exit (pino flushes its
 // destination on process exit; installCrashLog adds the fatal line).
-import { mkdirSync, openSync } from "node:fs";
+import { fchmodSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { pino, type Logger, type DestinationStream } from "pino";
 import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
@@ -185,8 +185,10 @@ export class LogManager implements LogSource {
     if (file !== undefined) {
       // opened here, synchronously, so that a log file that cannot be opened
       // stops the start with a clear message instead of failing later
-      mkdirSync(dirname(file), { recursive: true });
-      fd = openSync(file, "a");
+      // the log is private to the node (0600 whatever the umask; a directory made here is 0700)
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      fd = openSync(file, "a", 0o600);
+      fchmodSync(fd, 0o600);
     }
     // Unbounded here: the bound is kept in gate(), which knows a line's level.
     // maxWrite at PIPE_BUF: every write(2) then carries whole lines (pino

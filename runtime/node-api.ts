@@ -1,5 +1,6 @@
 // What the HTTP API and the CLI see of a running node. The node runtime
 // (runtime/node.ts) implements it; the API layer only calls it.
+import type { AuditVerifyResult } from "./audit/chain.js";
 import type { TagSnapshot } from "../drivers/tag-model.js";
 import type { Actor, LogLevel, NodeState, Role } from "../core/types.js";
 
@@ -43,13 +44,19 @@ export interface AuditEntry {
   ts: string;
   user: string;
   role: Role | "system";
+  /** where the request came from (the client's address; "local" for the node itself) */
+  from: string;
   action: string;
-  result: "ok" | "refused" | "failed";
+  /** requested: written before an operator's action runs (no record, no action); then ok, refused or failed */
+  result: "requested" | "ok" | "refused" | "failed";
   nodeId: string;
   epoch: number;
+  /** bounded and well-formed (runtime/audit/normalise.ts) */
   details?: Record<string, unknown>;
   /** sha256 of the previous line: the log is an append-only hash chain */
   prev: string;
+  /** HMAC-SHA256 of the line with the node's audit key (absent on lines written before the keyed chain) */
+  mac?: string;
 }
 
 /** A tag as the API shows it (CONTRACT.md: name, driver, value, quality, timestamp, writable). */
@@ -78,6 +85,8 @@ export interface NodeController {
   promote(actor: Actor): Promise<{ state: NodeState; epoch: number }>;
   maintenance(actor: Actor, enter: boolean, force?: boolean): Promise<{ state: NodeState }>;
   audit(opts: { limit?: number; since?: number }): AuditEntry[];
+  /** checks the whole audit chain (runtime/audit/chain.ts) */
+  verifyAudit(): Promise<AuditVerifyResult>;
   setLogLevel(actor: Actor, level: LogLevel, component?: string): { default: LogLevel; components: Record<string, LogLevel> };
   logLevels(): { default: LogLevel; components: Record<string, LogLevel> };
   /** Prometheus text format */

@@ -8,6 +8,10 @@ import { EpochStore } from "../redundancy/epoch-store.js";
 import { linkStatus, peerVisible } from "../redundancy/failure-detector.js";
 import { PairRuntime } from "../redundancy/pair-runtime.js";
 import { AuditLog } from "./audit-log.js";
+import type { AuditVerifyResult } from "./audit/chain.js";
+import { loadAuditKey } from "./audit/secret.js";
+import { SyslogSender } from "./audit/syslog.js";
+import { makePrivateDir } from "./private-files.js";
 import type { LogLevel, TandemConfig } from "./config/schema.js";
 import { TandemError } from "../core/errors.js";
 import { isActiveState } from "../core/types.js";
@@ -31,6 +35,7 @@ export class TandemNode implements NodeController {
   readonly runtime: PairRuntime;
   private readonly store: EpochStore;
   private readonly auditLog: AuditLog;
+  private readonly syslog: SyslogSender | null;
   private http: HttpServer | null = null;
   /** the PLC drivers, when the config has a drivers section (loaded on start: node-opcua is heavy) */
   drivers: DriverManager | null = null;
@@ -58,8 +63,15 @@ export class TandemNode implements NodeController {
         bufferBytes: c.log.bufferBytes,
       });
     this.log = this.logs.get("node");
+    // the data dir is the node's alone: 0700, its files 0600 (runtime/private-files.ts)
+    makePrivateDir(c.node.dataDir);
     this.store = EpochStore.open(c.node.dataDir, c.pair.id, c.node.id);
-    this.auditLog = new AuditLog(join(c.node.dataDir, "audit.log"));
+    const sl = c.audit.syslog;
+    this.syslog = sl ? new SyslogSender({ host: sl.address.host, port: sl.address.port, facility: sl.facility, appName: sl.appName, log: this.logs.get("audit") }) : null;
+    this.auditLog = new AuditLog(join(c.node.dataDir, "audit.log"), {
+      key: loadAuditKey(c.node.dataDir, c.audit.key, { create: true }),
+      onLine: (line, entry) => this.syslog?.send(line, entry),
+    });
     this.runtime = new PairRuntime(pairRuntimeOptions(c, this.store, this.logs.get("pair")));
     this.runtime.on("state", (_from, to, epoch) => {
       this.stateSinceWall = new Date().toISOString();
@@ -85,6 +97,7 @@ export class TandemNode implements NodeController {
   async start(): Promise<void> {
     const c = this.config;
     const graceUntil = performance.now() + c.takeover.levelGraceMs;
+    this.syslog?.start();
     this.auditLog.open();
     // The drivers load and start before the node joins the pair: their start-up
     // work (node-opcua alone is a large import) must not stall heartbeats and
@@ -157,6 +170,7 @@ export class TandemNode implements NodeController {
     this.store.markCleanStop(this.runtime.state.context.ownerIsMeClean);
     this.writeAudit("node-stop", "system", "ok", { state: this.runtime.state.state });
     this.auditLog.close();
+    await this.syslog?.stop();
     this.metricsOut.close();
     this.log.info("node stopped");
     await this.logs.flush();
@@ -271,23 +285,23 @@ export class TandemNode implements NodeController {
   }
 
   async confirm(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
-    const r = await this.runtime.op("confirm", actor);
+    const r = await this.audited(actor, "confirm", undefined, () => this.runtime.op("confirm", actor));
     return { state: r.state as NodeState, epoch: r.epoch as number };
   }
 
   async reject(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
-    const r = await this.runtime.op("reject", actor);
+    const r = await this.audited(actor, "reject", undefined, () => this.runtime.op("reject", actor));
     return { state: r.state as NodeState, epoch: r.epoch as number };
   }
 
   async promote(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
-    const r = await this.runtime.op("promote", actor);
+    const r = await this.audited(actor, "promote", undefined, () => this.runtime.op("promote", actor));
     return { state: r.state as NodeState, epoch: r.epoch as number };
   }
 
   async switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
     const t0 = performance.now();
-    const r = await this.runtime.op("switchover", actor, { to });
+    const r = await this.audited(actor, "switchover", to === undefined ? undefined : { to }, () => this.runtime.op("switchover", actor, { to }));
     return {
       from: String(r.from ?? this.config.node.id),
       to: String(r.to ?? this.config.peer.id),
@@ -297,7 +311,8 @@ export class TandemNode implements NodeController {
   }
 
   async maintenance(actor: Actor, enter: boolean, force?: boolean): Promise<{ state: NodeState }> {
-    const r = await this.runtime.op(enter ? "maintenance-enter" : "maintenance-leave", actor, { force });
+    const action = enter ? "maintenance-enter" : "maintenance-leave";
+    const r = await this.audited(actor, action, force === undefined ? undefined : { force }, () => this.runtime.op(action, actor, { force }));
     return { state: (r.state as NodeState) ?? this.runtime.state.state };
   }
 
@@ -305,13 +320,20 @@ export class TandemNode implements NodeController {
     return this.auditLog.list(opts);
   }
 
+  verifyAudit(): Promise<AuditVerifyResult> {
+    return this.auditLog.verify();
+  }
+
   setLogLevel(actor: Actor, level: LogLevel, component?: string): { default: LogLevel; components: Record<string, LogLevel> } {
+    const details = { level, component: component ?? "(all)" };
+    this.recordIntent(actor, "log-level", details);
     try {
       this.logs.setLevel(level, component);
     } catch (err) {
+      this.writeAudit("log-level", actor, "refused", { ...details, reason: (err as Error).message });
       throw new TandemError("TANDEM_ERR_BAD_REQUEST", [(err as Error).message]);
     }
-    this.writeAudit("log-level", actor, "ok", { level, component: component ?? "(all)" });
+    this.writeAudit("log-level", actor, "ok", details);
     return this.logs.levels();
   }
 
@@ -334,36 +356,76 @@ export class TandemNode implements NodeController {
   }
 
   async writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }> {
-    if (!this.drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
-    try {
-      // an operator's manual write: allowed on the active, also while held (S3 holds process writes only)
-      await this.drivers.write(name, value, "operator");
-    } catch (err) {
-      const code = err instanceof TandemError ? err.code : "TANDEM_ERR_INTERNAL";
-      this.writeAudit("write-tag", actor, "refused", { tag: name, value: value as never, code, reason: (err as Error).message });
-      throw err;
-    }
-    this.writeAudit("write-tag", actor, "ok", { tag: name, value: value as never });
+    const drivers = this.drivers;
+    // an operator's manual write: allowed on the active, also while held (S3 holds process writes only)
+    await this.audited(actor, "write-tag", { tag: name, value }, async () => {
+      if (!drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
+      await drivers.write(name, value, "operator");
+    });
     return { name, value };
   }
 
   // ---------------------------------------------------------- internals
 
+  /**
+   * An operator's action, audited: the "requested" entry is on disk before the
+   * action runs, and an action that cannot be recorded is refused
+   * (TANDEM_ERR_AUDIT_UNAVAILABLE, 503) without running. The outcome follows:
+   * the role machine records its own (with its reasons); when it did not,
+   * this records ok, or refused/failed with the error.
+   */
+  private async audited<T>(actor: Actor, action: string, details: Record<string, unknown> | undefined, run: () => Promise<T>): Promise<T> {
+    const intent = this.recordIntent(actor, action, details);
+    const recorded = (results: string[]) => this.auditLog.list({ since: intent.seq, limit: 1000 }).some((e) => e.action === action && e.user === actor.user && results.includes(e.result));
+    try {
+      const r = await run();
+      if (!recorded(["ok"])) this.writeAudit(action, actor, "ok", details);
+      return r;
+    } catch (err) {
+      if (!recorded(["refused", "failed"])) {
+        const te = err instanceof TandemError ? err : null;
+        this.writeAudit(action, actor, te && te.status < 500 ? "refused" : "failed", { ...(details ?? {}), code: te?.code ?? "TANDEM_ERR_INTERNAL", reason: (err as Error).message });
+      }
+      throw err;
+    }
+  }
+
+  /** The "requested" entry; throws TANDEM_ERR_AUDIT_UNAVAILABLE when it cannot be written. */
+  private recordIntent(actor: Actor, action: string, details: Record<string, unknown> | undefined): AuditEntry {
+    try {
+      return this.appendAudit(action, actor, "requested", details);
+    } catch (err) {
+      this.log.error({ err, user: actor.user, from: actor.from, action }, `cannot write the audit log: ${(err as Error).message}; ${action} by ${actor.user} refused`);
+      throw err instanceof TandemError ? err : new TandemError("TANDEM_ERR_AUDIT_UNAVAILABLE", [(err as Error).message]);
+    }
+  }
+
+  private appendAudit(action: string, actor: Actor | "system", result: AuditEntry["result"], details?: Record<string, unknown>): AuditEntry {
+    const a = actor === "system" ? { user: "system", role: "system" as const, from: "local" } : { user: actor.user, role: actor.role, from: actor.from ?? "local" };
+    const entry = this.auditLog.append({
+      user: a.user,
+      role: a.role,
+      from: a.from,
+      action,
+      result,
+      nodeId: this.config.node.id,
+      epoch: this.runtime?.state.epoch ?? this.store.epoch,
+      ...(details === undefined ? {} : { details }),
+    });
+    this.log.info({ audit: entry.seq, user: a.user, from: a.from, action, result }, `audit: ${a.user} ${action} ${result}`);
+    return entry;
+  }
+
+  /**
+   * An entry for what already happened (an outcome, the node's own doings): it
+   * cannot be taken back, so a failure is logged and counted, not thrown. The
+   * "requested" entry before it is on disk.
+   */
   private writeAudit(action: string, actor: Actor | "system", result: "ok" | "refused" | "failed", details?: Record<string, unknown>): void {
     try {
-      const a = actor === "system" ? { user: "system", role: "system" as const } : { user: actor.user, role: actor.role };
-      const entry = this.auditLog.append({
-        user: a.user,
-        role: a.role,
-        action,
-        result,
-        nodeId: this.config.node.id,
-        epoch: this.runtime?.state.epoch ?? this.store.epoch,
-        details: { ...(details ?? {}), ...(actor !== "system" && actor.from ? { from: actor.from } : {}) },
-      });
-      this.log.info({ audit: entry.seq, user: a.user, action, result }, `audit: ${a.user} ${action} ${result}`);
+      this.appendAudit(action, actor, result, details);
     } catch (err) {
-      this.log.error({ err }, `cannot write the audit log: ${(err as Error).message}`);
+      this.log.error({ err, action, result }, `cannot write the audit log: ${(err as Error).message} (${action} ${result} is not recorded)`);
     }
   }
 }

@@ -7,6 +7,7 @@ import { loadConfig } from "./config/load.js";
 import { ConfigError } from "../core/errors.js";
 import { installCrashLog } from "./logging.js";
 import { TandemNode } from "./node.js";
+import { privateUmask } from "./private-files.js";
 
 /** TANDEM_CHECK_HANDLES=1 (tests): remember where each pending timer was made, to name a leak. */
 function trackTimers(): Map<number, string> {
@@ -35,6 +36,9 @@ export async function runStart(argv: string[]): Promise<number> {
     console.error("usage: tandem start --config FILE");
     return 2;
   }
+  // whatever this process writes (epoch store, audit log, certificates of the
+  // drivers) is the node's alone, whatever umask it was started with
+  privateUmask();
   let node: TandemNode;
   try {
     node = new TandemNode(loadConfig(values.config));

@@ -4,6 +4,7 @@
 // reason rather than silently ignored.
 import { z } from "zod";
 import { LOG_LEVELS, ROLES, type HostPort } from "../../core/types.js";
+import { FACILITIES, type Facility } from "../audit/facilities.js";
 import { checkWatchdog, checkWriteTimeouts, driversSection, watchdogSection } from "../../drivers/config-schema.js";
 
 export type { HostPort };
@@ -182,6 +183,21 @@ export const configSchema = z
         file: z.string().optional(),
         /** the most bytes of log lines held while the log is slow (a slow disk, a full pipe); more are dropped and counted */
         bufferBytes: z.number().int().min(65_536).max(1_073_741_824).default(4 * 1024 * 1024),
+      })
+      .prefault({}),
+    audit: z
+      .strictObject({
+        /** the audit chain's HMAC key (use ${ENV_VAR}); when absent the node makes one in its data dir (audit.key) */
+        key: key.optional(),
+        /** a copy of every audit line to syslog: RFC 5424 over UDP */
+        syslog: z
+          .strictObject({
+            /** the syslog server's UDP address, e.g. 127.0.0.1:514 for the local rsyslog (imudp) */
+            address: hostPort,
+            facility: z.enum(Object.keys(FACILITIES) as [Facility, ...Facility[]]).default("authpriv"),
+            appName: z.string().regex(/^[\x21-\x7e]{1,48}$/, "expected 1–48 printable ASCII characters, no spaces").default("tandem"),
+          })
+          .optional(),
       })
       .prefault({}),
     drivers: driversSection.optional(),

@@ -342,7 +342,7 @@ function renderAudit(entries) {
     const tr = document.createElement("tr");
     tr.className = "result-" + e.result;
     const details = e.details && typeof e.details === "object" ? Object.entries(e.details).map(([k, v]) => k + " " + JSON.stringify(v)).join(", ") : "";
-    for (const v of [when(e.ts), e.user + " (" + e.role + ")", (WORDS.actionWords[e.action] || e.action) + (details ? " — " + details : ""), e.result, String(e.epoch)]) {
+    for (const v of [when(e.ts), e.user + " (" + e.role + ")" + (e.from ? " from " + e.from : ""), (WORDS.actionWords[e.action] || e.action) + (details ? " — " + details : ""), e.result, String(e.epoch)]) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.append(td);

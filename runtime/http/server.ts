@@ -317,6 +317,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     },
   );
 
+  // viewer: a monitoring account checks the chain on a schedule; the answer
+  // shows nothing GET /audit does not (line numbers and reasons), and
+  // concurrent checks share one walk of the file, done in slices
+  app.get(`${api}/audit/verify`, { config: { role: "viewer", action: "verify the audit log" } }, async () => controller.verifyAudit());
+
   app.get(`${api}/log-level`, { config: { role: "viewer", action: "read log levels" } }, async () => controller.logLevels());
 
   app.get(`${api}/tags`, { config: { role: "viewer", action: "read tags" } }, async () => ({ tags: controller.tags() }));

@@ -2,6 +2,7 @@
 // is set by the test, and every action is recorded with the actor that asked.
 import { TandemError } from "../../core/errors.js";
 import type { LogLevel } from "../../runtime/config/schema.js";
+import type { AuditVerifyResult } from "../../runtime/audit/chain.js";
 import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
 export interface FakeCall {
@@ -10,7 +11,7 @@ export interface FakeCall {
   args: unknown[];
 }
 
-type Method = FakeCall["method"] | "status" | "health" | "audit" | "metrics" | "logLevels" | "tags";
+type Method = FakeCall["method"] | "status" | "health" | "audit" | "verifyAudit" | "metrics" | "logLevels" | "tags";
 
 export function makeStatus(over: Partial<NodeStatus> = {}): NodeStatus {
   return {
@@ -86,6 +87,7 @@ export class FakeController implements NodeController {
       ts: new Date(Date.UTC(2024, 4, 1, 3, 0, this.auditEntries.length)).toISOString(),
       user: actor.user,
       role: actor.role,
+      from: actor.from ?? "local",
       action: method,
       result,
       nodeId: this.current.nodeId,
@@ -159,6 +161,13 @@ export class FakeController implements NodeController {
     if (opts.since !== undefined) out = out.filter((e) => e.seq > opts.since!).slice(0, opts.limit ?? 100);
     else out = out.slice(-(opts.limit ?? 100));
     return structuredClone(out);
+  }
+
+  verifyResult: AuditVerifyResult = { ok: true, lines: 0, entries: 0, keyedFrom: null, unkeyedLines: 0, summary: "ok: 0 lines" };
+
+  async verifyAudit(): Promise<AuditVerifyResult> {
+    this.maybeFail("verifyAudit");
+    return structuredClone(this.verifyResult);
   }
 
   setLogLevel(actor: Actor, level: LogLevel, component?: string) {

@@ -141,8 +141,12 @@ describe("HMI against a real node", () => {
     expect(await page.locator("#held-banner").isVisible()).toBe(false);
     // S4: the node audited the operator's confirm, and the page lists it in words
     const audit = (await cluster.api(standby, "GET", "/audit?limit=20", undefined, "viewer")).json.entries as { action: string; user: string; result: string }[];
-    expect(audit.filter((e) => e.action === "confirm").map((e) => [e.user, e.result])).toEqual([["operator", "ok"]]);
-    await shows(page, "#audit-rows", (t) => t.includes("operator (operator)Confirm held takeover"));
+    // recorded before it ran, and its outcome after
+    expect(audit.filter((e) => e.action === "confirm").map((e) => [e.user, e.result])).toEqual([
+      ["operator", "requested"],
+      ["operator", "ok"],
+    ]);
+    await shows(page, "#audit-rows", (t) => t.includes("operator (operator) from 127.0.0.1Confirm held takeover"));
     expect(problemsOf(page)).toEqual([]);
     await page.context().close();
   }, 90_000);

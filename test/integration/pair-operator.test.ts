@@ -75,7 +75,7 @@ describe("operator paths", () => {
     // The http component (still at info) logs each PUT after its audit line,
     // so once that line is in the file, a missing audit line was not written.
     const count = (what: string, component: string) => cluster.logLines(active).filter((l) => l.includes(`"component":"${component}"`) && l.includes(what)).length;
-    const auditLines = () => count("audit: admin log-level", "node");
+    const auditLines = () => count("audit: admin log-level ok", "node");
     const puts = () => count("PUT /api/v1/log-level → 200", "http");
     const [audited, put] = [auditLines(), puts()];
     expect((await cli(["log-level", "debug", "--component", "peer", "--node", url], "admin")).code).toBe(0);
@@ -86,7 +86,7 @@ describe("operator paths", () => {
     await waitUntil("the node component's audit lines are back", () => auditLines() === audited + 2, { seen: () => `${auditLines() - audited} new audit lines` });
     const audit = await cluster.api(active, "GET", "/audit?limit=20", undefined, "viewer");
     // every change by admin, in order; the operator's refused attempt never reached the node
-    const changes = (audit.json.entries as { action: string; user: string; details: { level: string; component: string } }[]).filter((e) => e.action === "log-level");
+    const changes = (audit.json.entries as { action: string; user: string; result: string; details: { level: string; component: string } }[]).filter((e) => e.action === "log-level" && e.result === "ok");
     expect(changes.map((e) => [e.user, e.details.component, e.details.level])).toEqual([
       ["admin", "node", "error"],
       ["admin", "peer", "debug"],
