@@ -15,7 +15,7 @@ import { createHttpServer, type HttpServer } from "./http/server.js";
 import { LogManager } from "./logging.js";
 import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
-import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult, TagView } from "./node-api.js";
+import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, RefusalRecord, SwitchoverResult, TagView } from "./node-api.js";
 
 /** Something whose health lowers the service level (drivers, database …). */
 export interface HealthSource {
@@ -331,6 +331,10 @@ export class TandemNode implements NodeController {
     return t;
   }
 
+  recordRefusal(r: RefusalRecord): void {
+    this.writeAudit(r.action, { user: r.user || "(none)", role: r.role ?? "none", from: r.from }, "refused", r.details);
+  }
+
   async writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }> {
     if (!this.drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
     try {
@@ -347,7 +351,7 @@ export class TandemNode implements NodeController {
 
   // ---------------------------------------------------------- internals
 
-  private writeAudit(action: string, actor: Actor | "system", result: "ok" | "refused" | "failed", details?: Record<string, unknown>): void {
+  private writeAudit(action: string, actor: { user: string; role: AuditEntry["role"]; from?: string } | "system", result: "ok" | "refused" | "failed", details?: Record<string, unknown>): void {
     try {
       const a = actor === "system" ? { user: "system", role: "system" as const } : { user: actor.user, role: actor.role };
       const entry = this.auditLog.append({
