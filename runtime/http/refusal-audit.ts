@@ -5,11 +5,12 @@
 // Within each interval (`intervalMs`, default a minute):
 // - the first refusal of each kind from each address is written at once,
 //   with who it claimed to be, what it tried and why it was refused; at most
-//   `firstPerInterval` such entries;
+//   `firstPerInterval` such entries per kind (a flood of failed logins does
+//   not hide the first cross-site request);
 // - everything else is counted, and when the interval ends one summary entry
 //   says how many refusals were not written one by one, with the busiest
 //   addresses (at most `topAddresses`) and kinds.
-// So a flood writes at most `firstPerInterval` + 1 entries per interval,
+// So a flood writes at most 4 × `firstPerInterval` + 1 entries per interval,
 // whatever its rate and however many source addresses it uses. Memory is
 // bounded too: at most `maxKeys` address/kind pairs are told apart per
 // interval; the rest are counted together.
@@ -43,7 +44,7 @@ export const DEFAULT_REFUSAL_AUDIT: RefusalAuditOptions = { intervalMs: 60_000, 
 export class RefusalAuditor {
   private readonly o: RefusalAuditOptions;
   private readonly seen = new Set<string>();
-  private written = 0;
+  private readonly written = new Map<RefusalKind, number>();
   private suppressed = 0;
   private readonly byAddress = new Map<string, number>();
   private readonly byKind = new Map<string, number>();
@@ -63,9 +64,10 @@ export class RefusalAuditor {
   record(r: Refusal): void {
     if (this.timer === null) this.startWindow();
     const key = `${r.kind}\0${r.from}`;
-    if (!this.seen.has(key) && this.written < this.o.firstPerInterval) {
+    const written = this.written.get(r.kind) ?? 0;
+    if (!this.seen.has(key) && written < this.o.firstPerInterval) {
       if (this.seen.size < this.o.maxKeys) this.seen.add(key);
-      this.written++;
+      this.written.set(r.kind, written + 1);
       this.write({
         action: `refused-${r.kind}`,
         user: r.user,
@@ -106,7 +108,7 @@ export class RefusalAuditor {
     this.byAddress.clear();
     this.byKind.clear();
     this.users.clear();
-    this.written = 0;
+    this.written.clear();
     this.suppressed = 0;
     this.overflow = 0;
   }
