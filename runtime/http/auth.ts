@@ -66,6 +66,14 @@ export class Authenticator {
     this.sessions = new SessionStore({ ttlMs: opts.sessionTtlMs, now: this.now });
   }
 
+  /** The actor when these credentials were verified within CACHE_MS (no scrypt runs), else null. */
+  remembered(user: string, password: string, from: string): Actor | null {
+    const u = this.users.get(user);
+    if (!u) return null;
+    const until = this.verified.get(createHash("sha256").update(`${user}\0${password}\0${u.passwordHash}`).digest("hex"));
+    return until !== undefined && until > this.now() ? { user: u.name, role: u.role, from } : null;
+  }
+
   /** The actor for a user name and password, or null. Never throws. */
   async check(user: string, password: string, from: string): Promise<Actor | null> {
     const u = this.users.get(user);

@@ -65,7 +65,8 @@ export class RequestGate {
    */
   async checkPassword(req: FastifyRequest, reply: FastifyReply, user: string, password: string, how: "basic" | "form"): Promise<Actor> {
     const tried = how === "form" ? "log in (HMI form)" : undefined;
-    const adm = this.limits.admit(req.ip, user);
+    const remembered = this.auth.remembered(user, password, req.ip);
+    const adm = this.limits.admit(req.ip, user, remembered === null);
     if (!adm.ok) {
       this.counts.loginsThrottled++;
       this.count(`throttled_${adm.limit}`);
@@ -78,6 +79,10 @@ export class RequestGate {
       this.refused(req, { kind: "login-throttled", user, tried, code: "TANDEM_ERR_LOGIN_THROTTLED", reason: why });
       reply.header("retry-after", String(adm.retryAfterS));
       throw new TandemError("TANDEM_ERR_LOGIN_THROTTLED", [why, adm.retryAfterS]);
+    }
+    if (remembered) {
+      this.limits.succeeded(adm.ticket);
+      return remembered;
     }
     let actor: Actor | null = null;
     try {

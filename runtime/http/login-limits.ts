@@ -12,7 +12,8 @@
 //   guessing one password share it: fresh source addresses buy nothing.
 // - in flight: at most `inFlightPerAddress` checks running for one address,
 //   and at most `inFlightUnknown` running in all from addresses not known for
-//   the account they try.
+//   the account they try (credentials verified a moment ago run no scrypt and
+//   skip this limit: a script's parallel requests keep working).
 //
 // A known workstation is an address that logged in successfully as that user
 // while this node runs (remembered `knownForMs`, at most `knownPerAccount` per
@@ -154,14 +155,20 @@ export class LoginLimits {
     return at !== undefined && this.now() - at < this.opts.knownForMs;
   }
 
-  /** Admits an attempt by `addr` to log in as `user`, or says which limit refuses it and for how long. */
-  admit(addr: string, user: string): Admission {
+  /**
+   * Admits an attempt by `addr` to log in as `user`, or says which limit
+   * refuses it and for how long. `needsCheck: false` (the credentials were
+   * verified a moment ago and are remembered: no scrypt will run) skips the
+   * in-flight limits, which are there for the CPU, but not the budgets: a
+   * remembered password is no way around them.
+   */
+  admit(addr: string, user: string, needsCheck = true): Admission {
     const o = this.opts;
     const now = this.now();
     const known = this.isKnown(addr, user);
     const refuse = (limit: LimitName, ms: number): Admission => ({ ok: false, limit, retryAfterS: Math.max(1, Math.ceil(ms / 1000)), known });
-    if ((this.inFlight.get(addr) ?? 0) >= o.inFlightPerAddress) return refuse("in_flight", 1000);
-    if (!known && this.inFlightUnknown >= o.inFlightUnknown) return refuse("in_flight", 1000);
+    if (needsCheck && (this.inFlight.get(addr) ?? 0) >= o.inFlightPerAddress) return refuse("in_flight", 1000);
+    if (needsCheck && !known && this.inFlightUnknown >= o.inFlightUnknown) return refuse("in_flight", 1000);
     const addrWait = this.byAddress.waitMs(addr, now);
     if (addrWait > 0) return refuse("address", addrWait);
     if (!known) {

@@ -131,6 +131,14 @@ describe("brute force (issue 7, point 3)", () => {
     expect((await basicTry("127.0.0.2", "ada", "a-pass")).status).toBe(200);
   });
 
+  it("a script's parallel requests with the right credentials keep working (remembered credentials run no scrypt)", async () => {
+    expect((await basicTry("127.0.0.6", "vera", "v-pass")).status).toBe(200);
+    const before = checks();
+    const answers = await Promise.all(Array.from({ length: 12 }, () => basicTry("127.0.0.6", "vera", "v-pass")));
+    expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
+    expect(checks() - before).toBe(0);
+  });
+
   it("refusals before the controller are audited with who, from where, what and why, at a bounded rate", async () => {
     // role too low, and a cross-site request, on top of the failed and throttled logins above
     expect((await send("127.0.0.4", "POST", "/api/v1/switchover", { authorization: basic("vera", "v-pass"), "content-type": "application/json" }, "{}")).status).toBe(403);
