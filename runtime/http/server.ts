@@ -79,6 +79,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const { controller } = opts;
   const log = opts.logs.get("http");
   const auth = new Authenticator({ users: opts.http.users, sessionTtlMs: opts.http.sessionTtlMs });
+  const hmi = loadHmi(opts.hmiDir === undefined ? undefined : opts.hmiDir);
+  const actors = new WeakMap<FastifyRequest, Actor & { via: "basic" | "cookie" }>();
   const counts = {
     requests: 0,
     requestErrors: 0,
@@ -91,8 +93,6 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   };
   const gate = new RequestGate({ ...opts, auth, log, counts });
   const SESSION_COOKIE = gate.sessionCookie;
-  const hmi = loadHmi(opts.hmiDir === undefined ? undefined : opts.hmiDir);
-  const actors = new WeakMap<FastifyRequest, Actor & { via: "basic" | "cookie" }>();
 
   const app = Fastify({
     logger: false,
@@ -385,7 +385,6 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     },
     async stop() {
       auth.close();
-      gate.close();
       // Requests in flight get a moment to finish; then every connection is
       // closed. A keep-alive connection that was busy when closing began is not
       // idle-swept, and waiting on it would hold up the node's stop.
@@ -398,10 +397,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         app.server.closeAllConnections();
         await closing;
       }
+      // the refusals not yet written one by one: a summary, before the node closes its audit log
+      gate.close();
     },
     counters() {
       return { ...counts, sessions: auth.sessions.size, passwordChecks: auth.passwordChecks };
     },
   };
 }
-
