@@ -12,6 +12,7 @@ export const COUNT_CHANNELS = {
   role: "tandem:role:count",
   driver: "tandem:driver:count",
   log: "tandem:log:count",
+  http: "tandem:http:count",
 } as const;
 
 export type CountChannel = (typeof COUNT_CHANNELS)[keyof typeof COUNT_CHANNELS];

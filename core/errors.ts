@@ -20,6 +20,8 @@ export const ERRORS = {
   TANDEM_ERR_HEADERS_TOO_LARGE: { status: 431, message: "request headers too large: %s" },
   TANDEM_ERR_REQUEST_TIMEOUT: { status: 408, message: "request timed out: %s" },
   TANDEM_ERR_CROSS_SITE: { status: 403, message: "request refused: %s" },
+  TANDEM_ERR_CONTENT_TYPE: { status: 415, message: "request refused: %s" },
+  TANDEM_ERR_LOGIN_THROTTLED: { status: 429, message: "login refused: %s; try again in %s s" },
   TANDEM_ERR_NOT_FOUND: { status: 404, message: "not found: %s" },
   TANDEM_ERR_NOT_HELD: { status: 409, message: "nothing to %s: node is %s, not active-held" },
   TANDEM_ERR_NOT_ACTIVE: { status: 409, message: "%s refused: node is %s, not active" },

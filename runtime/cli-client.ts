@@ -202,8 +202,12 @@ async function request(
   body: unknown,
   timeoutMs: number,
 ): Promise<Answer> {
-  const headers: Record<string, string> = { accept: "application/json" };
+  // x-tandem-client: the node refuses a request that changes something unless
+  // it shows it is not from another site's page; a request that changes
+  // something says it is JSON, even with nothing to say ({}).
+  const headers: Record<string, string> = { accept: "application/json", "x-tandem-client": "cli" };
   if (auth) headers.authorization = auth;
+  if (method !== "GET" && method !== "HEAD") body ??= {};
   if (body !== undefined) headers["content-type"] = "application/json";
   let res: Response;
   let text: string;

@@ -201,7 +201,8 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
   const last: Record<string, string> = {};
   const poll = setInterval(() => {
     for (const name of ["a", "b"] as const) {
-      fetch(`${urls[name]}/api/v1/health`, { signal: AbortSignal.timeout(400) })
+      // /status (viewer): /health tells only whether a node serves, not its state and epoch
+      fetch(`${urls[name]}/api/v1/status`, { headers: { authorization: `Basic ${Buffer.from("viewer:viewer").toString("base64")}` }, signal: AbortSignal.timeout(400) })
         .then((r) => r.json() as Promise<{ state: string; epoch: number; serviceLevel: number }>)
         .then((h) => {
           const now = `${h.state} (epoch ${h.epoch})`;

@@ -42,6 +42,9 @@ export const COUNTERS = {
   tandem_driver_notifications_total: { help: "OPC UA data change notifications received from a device", labels: ["device"] },
   tandem_log_lines_dropped_total: { help: "Log lines dropped because the log destination was slow and the log buffer full (log.bufferBytes)", labels: [] },
   tandem_log_write_errors_total: { help: "Writes to the log destination that failed (the lines are kept and tried again)", labels: [] },
+  tandem_http_login_failures_total: { help: "Logins refused for a wrong user name or password, by method (basic: HTTP Basic on any request, form: the HMI login)", labels: ["method"] },
+  tandem_http_logins_throttled_total: { help: "Login attempts refused before the password check by the brute-force limits, by limit (address, account, in_flight)", labels: ["limit"] },
+  tandem_http_requests_refused_total: { help: "API requests refused before they reached the node, by reason (forbidden: role too low, cross_site, content_type)", labels: ["reason"] },
   tandem_internal_errors_total: { help: "Unexpected errors a component caught and survived (a bug: please report it with the log)", labels: ["component"] },
   tandem_component_events_total: { help: "Counts a component published that have no metric of their own yet, by component and name", labels: ["component", "name"] },
   tandem_state_changes_total: { help: "State transitions of this node", labels: ["from", "to"] },
@@ -59,6 +62,7 @@ const COMPONENT: Record<CountChannel, string> = {
   [COUNT_CHANNELS.role]: "role",
   [COUNT_CHANNELS.driver]: "driver",
   [COUNT_CHANNELS.log]: "log",
+  [COUNT_CHANNELS.http]: "http",
 };
 
 const ROLE: Record<string, CounterName | null> = {
@@ -125,6 +129,11 @@ export function classify(channel: CountChannel, ev: CountEvent): Counted {
     case COUNT_CHANNELS.log:
       if (name === "dropped_lines") return { metric: "tandem_log_lines_dropped_total" };
       if (name === "write_errors") return { metric: "tandem_log_write_errors_total" };
+      break;
+    case COUNT_CHANNELS.http:
+      if ((rest = prefixed(name, "login_failed_"))) return { metric: "tandem_http_login_failures_total", labels: { method: rest } };
+      if ((rest = prefixed(name, "throttled_"))) return { metric: "tandem_http_logins_throttled_total", labels: { limit: rest } };
+      if ((rest = prefixed(name, "refused_"))) return { metric: "tandem_http_requests_refused_total", labels: { reason: rest } };
       break;
     case COUNT_CHANNELS.witnessServer:
       // a node runs no witness; the witness process has no metrics endpoint yet

@@ -43,7 +43,8 @@ export interface AuditEntry {
   seq: number;
   ts: string;
   user: string;
-  role: Role | "system";
+  /** "none": a refused request whose login was not (or not yet) checked */
+  role: Role | "system" | "none";
   /** where the request came from (the client's address; "local" for the node itself) */
   from: string;
   action: string;
@@ -57,6 +58,20 @@ export interface AuditEntry {
   prev: string;
   /** HMAC-SHA256 of the line with the node's audit key (absent on lines written before the keyed chain) */
   mac?: string;
+}
+
+/**
+ * A request the HTTP layer refused before it reached the controller (a failed
+ * or throttled login, a role too low, a cross-site request), for the audit
+ * log. `user` is who the request claimed to be; `role` is set when the login
+ * was checked. The HTTP layer bounds how often this is called.
+ */
+export interface RefusalRecord {
+  action: string;
+  user: string;
+  role?: Role;
+  from: string;
+  details: Record<string, unknown>;
 }
 
 /** A tag as the API shows it (CONTRACT.md: name, driver, value, quality, timestamp, writable). */
@@ -95,6 +110,8 @@ export interface NodeController {
   tags(): TagView[];
   /** one tag; throws TANDEM_ERR_TAG_UNKNOWN */
   tag(name: string): TagView;
+  /** writes an audit entry (result "refused") for a request refused before the controller; never throws */
+  recordRefusal(r: RefusalRecord): void;
   /** an operator's write: only on the active (allowed while held); audited */
   writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }>;
 }

@@ -20,7 +20,7 @@ import { loadTlsMaterial } from "./http/tls.js";
 import { LogManager } from "./logging.js";
 import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
-import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult, TagView } from "./node-api.js";
+import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, RefusalRecord, SwitchoverResult, TagView } from "./node-api.js";
 
 /** Something whose health lowers the service level (drivers, database …). */
 export interface HealthSource {
@@ -29,6 +29,9 @@ export interface HealthSource {
 }
 
 const LEVEL_EVERY_MS = 100;
+
+/** who an audit entry names: an operator, or a refused request whose login was never checked (role "none") */
+type AuditActor = { user: string; role: AuditEntry["role"]; from?: string };
 
 export class TandemNode implements NodeController {
   readonly logs: LogManager;
@@ -355,6 +358,10 @@ export class TandemNode implements NodeController {
     return t;
   }
 
+  recordRefusal(r: RefusalRecord): void {
+    this.writeAudit(r.action, { user: r.user || "(none)", role: r.role ?? "none", from: r.from }, "refused", r.details);
+  }
+
   async writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }> {
     const drivers = this.drivers;
     // an operator's manual write: allowed on the active, also while held (S3 holds process writes only)
@@ -400,7 +407,7 @@ export class TandemNode implements NodeController {
     }
   }
 
-  private appendAudit(action: string, actor: Actor | "system", result: AuditEntry["result"], details?: Record<string, unknown>): AuditEntry {
+  private appendAudit(action: string, actor: AuditActor | "system", result: AuditEntry["result"], details?: Record<string, unknown>): AuditEntry {
     const a = actor === "system" ? { user: "system", role: "system" as const, from: "local" } : { user: actor.user, role: actor.role, from: actor.from ?? "local" };
     const entry = this.auditLog.append({
       user: a.user,
@@ -421,7 +428,7 @@ export class TandemNode implements NodeController {
    * cannot be taken back, so a failure is logged and counted, not thrown. The
    * "requested" entry before it is on disk.
    */
-  private writeAudit(action: string, actor: Actor | "system", result: "ok" | "refused" | "failed", details?: Record<string, unknown>): void {
+  private writeAudit(action: string, actor: AuditActor | "system", result: "ok" | "refused" | "failed", details?: Record<string, unknown>): void {
     try {
       this.appendAudit(action, actor, result, details);
     } catch (err) {

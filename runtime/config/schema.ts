@@ -6,6 +6,7 @@ import { z } from "zod";
 import { LOG_LEVELS, ROLES, type HostPort } from "../../core/types.js";
 import { FACILITIES, type Facility } from "../audit/facilities.js";
 import { checkWatchdog, checkWriteTimeouts, driversSection, watchdogSection } from "../../drivers/config-schema.js";
+import { trustedAddress } from "../http/login-limits.js";
 
 export type { HostPort };
 
@@ -167,8 +168,10 @@ export const configSchema = z
       .strictObject({
         listen: hostPort,
         users: z.array(userSchema).default([]),
-        /** /metrics needs a viewer login when true */
-        metricsAuth: z.boolean().default(false),
+        /** /metrics needs a viewer login when true (the default); false opens it to anyone who can reach the port */
+        metricsAuth: z.boolean().default(true),
+        /** workstations (addresses or CIDR networks) whose logins skip the per-account brute-force limit */
+        trustedAddresses: z.array(trustedAddress).default([]),
         /** HMI session lifetime */
         sessionTtlMs: ms(60_000, 7 * 86_400_000).default(8 * 3_600_000),
         tls: httpTlsSchema,

@@ -35,6 +35,8 @@ class ApiError extends Error {
 
 async function api(method, path, body) {
   const init = { method, headers: { "X-Tandem-Client": "hmi", Accept: "application/json" }, credentials: "same-origin", cache: "no-store" };
+  // the node takes a change only as JSON, even with nothing to say
+  if (body === undefined && method !== "GET") body = {};
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

@@ -1,6 +1,6 @@
 // Who is asking: HTTP Basic credentials (scripts, the CLI) or an HMI session
-// cookie. Failed logins are slowed per remote address with a growing delay and
-// counted; the table of addresses is bounded so a scan cannot grow memory.
+// cookie. How many password checks an address or an account may ask for is
+// decided before this runs (login-limits.ts).
 import { createHash, randomBytes } from "node:crypto";
 import type { Actor, Role } from "../node-api.js";
 import { verifyPassword } from "../auth/passwords.js";
@@ -14,81 +14,17 @@ export interface HttpUser {
   passwordHash: string;
 }
 
-export interface LoginDelayOptions {
-  /** delay after the first failure; doubles with each further failure */
-  baseMs: number;
-  maxMs: number;
-  /** failures older than this are forgotten */
-  forgetMs: number;
-  /** addresses tracked at most; the oldest are dropped */
-  maxAddresses: number;
-}
-
-export const DEFAULT_LOGIN_DELAY: LoginDelayOptions = { baseMs: 250, maxMs: 4000, forgetMs: 15 * 60_000, maxAddresses: 10_000 };
-
 // An unknown user name still costs one scrypt run, so response time does not
 // tell which names exist.
 const DUMMY_HASH = `scrypt$16384$8$1$${randomBytes(16).toString("base64")}$${randomBytes(32).toString("base64")}`;
 
-/** Growing delay per remote address after failed logins. */
-export class LoginThrottle {
-  private readonly failures = new Map<string, { count: number; last: number }>();
-  private readonly sleeping = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
-
-  constructor(
-    private readonly opts: LoginDelayOptions,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /** Records a failure from `addr` and returns how long to hold the answer back. */
-  fail(addr: string): number {
-    const t = this.now();
-    const prev = this.failures.get(addr);
-    const count = prev && t - prev.last < this.opts.forgetMs ? prev.count + 1 : 1;
-    this.failures.delete(addr); // re-insert: Map order becomes least-recently-failed first
-    this.failures.set(addr, { count, last: t });
-    while (this.failures.size > this.opts.maxAddresses) {
-      const oldest = this.failures.keys().next().value;
-      if (oldest === undefined) break;
-      this.failures.delete(oldest);
-    }
-    return Math.min(this.opts.maxMs, this.opts.baseMs * 2 ** Math.min(count - 1, 30));
-  }
-
-  succeed(addr: string): void {
-    this.failures.delete(addr);
-  }
-
-  failuresOf(addr: string): number {
-    return this.failures.get(addr)?.count ?? 0;
-  }
-
-  get tracked(): number {
-    return this.failures.size;
-  }
-
-  /** A delay that stop() can cut short, so closing the server never waits on it. */
-  sleep(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.sleeping.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.sleeping.add(entry);
-    });
-  }
-
-  wakeAll(): void {
-    for (const e of this.sleeping) {
-      clearTimeout(e.timer);
-      e.resolve();
-    }
-    this.sleeping.clear();
-  }
+/**
+ * The session cookie's name for one node: two nodes on one host (the demo
+ * runs both on 127.0.0.1) share a browser's cookies, as cookies ignore the
+ * port, so each node needs its own name or a login on one ends the other's.
+ */
+export function sessionCookieName(pairId: string, nodeId: string): string {
+  return `tandem_session_${pairId}_${nodeId}`;
 }
 
 /** Parses `Authorization: Basic …`; null when the header is not Basic. */
@@ -105,7 +41,6 @@ export function parseBasic(header: string | undefined): { user: string; password
 export interface AuthenticatorOptions {
   users: HttpUser[];
   sessionTtlMs: number;
-  loginDelay?: Partial<LoginDelayOptions>;
   now?: () => number;
 }
 
@@ -117,7 +52,8 @@ export interface AuthenticatorOptions {
  */
 export class Authenticator {
   readonly sessions: SessionStore;
-  readonly throttle: LoginThrottle;
+  /** scrypt runs so far (tests count them: a throttled attempt must not run one) */
+  passwordChecks = 0;
   private readonly users = new Map<string, HttpUser>();
   private readonly verified = new Map<string, number>();
   private readonly now: () => number;
@@ -128,19 +64,28 @@ export class Authenticator {
     for (const u of opts.users) this.users.set(u.name, u);
     this.now = opts.now ?? Date.now;
     this.sessions = new SessionStore({ ttlMs: opts.sessionTtlMs, now: this.now });
-    this.throttle = new LoginThrottle({ ...DEFAULT_LOGIN_DELAY, ...(opts.loginDelay ?? {}) }, this.now);
+  }
+
+  /** The actor when these credentials were verified within CACHE_MS (no scrypt runs), else null. */
+  remembered(user: string, password: string, from: string): Actor | null {
+    const u = this.users.get(user);
+    if (!u) return null;
+    const until = this.verified.get(createHash("sha256").update(`${user}\0${password}\0${u.passwordHash}`).digest("hex"));
+    return until !== undefined && until > this.now() ? { user: u.name, role: u.role, from } : null;
   }
 
   /** The actor for a user name and password, or null. Never throws. */
   async check(user: string, password: string, from: string): Promise<Actor | null> {
     const u = this.users.get(user);
     if (!u) {
+      this.passwordChecks++;
       await verifyPassword(password, DUMMY_HASH);
       return null;
     }
     const key = createHash("sha256").update(`${user}\0${password}\0${u.passwordHash}`).digest("hex");
     const until = this.verified.get(key);
     if (until !== undefined && until > this.now()) return { user: u.name, role: u.role, from };
+    this.passwordChecks++;
     if (!(await verifyPassword(password, u.passwordHash))) return null;
     this.verified.delete(key);
     this.verified.set(key, this.now() + Authenticator.CACHE_MS);
@@ -153,7 +98,6 @@ export class Authenticator {
   }
 
   close(): void {
-    this.throttle.wakeAll();
     this.sessions.clear();
     this.verified.clear();
   }

@@ -4,6 +4,10 @@
 //
 // Auth: HTTP Basic (scripts, the CLI) or the HMI's session cookie. Roles are
 // ordered viewer < operator < admin; each route names the least role it needs.
+// Before any login is checked, a request that changes something must show it
+// does not come from another site's page (origin-check.ts); password checks
+// are admitted by the brute-force limits (login-limits.ts); requests refused
+// here are audited at a bounded rate (refusal-audit.ts) and counted.
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import fastifyCookie from "@fastify/cookie";
@@ -11,8 +15,12 @@ import { TandemError } from "../../core/errors.js";
 import type { LogManager } from "../logging.js";
 import type { Actor, NodeController, Role } from "../node-api.js";
 import type { LogLevel } from "../config/schema.js";
-import { LOG_LEVELS } from "../../core/types.js";
-import { Authenticator, hasRole, parseBasic, type HttpUser, type LoginDelayOptions } from "./auth.js";
+import { LOG_LEVELS, isActiveState } from "../../core/types.js";
+import { Authenticator, parseBasic, type HttpUser } from "./auth.js";
+import type { LoginLimitOptions } from "./login-limits.js";
+import { HMI_HEADER, isSafeMethod } from "./origin-check.js";
+import type { RefusalAuditOptions } from "./refusal-audit.js";
+import { RequestGate } from "./gate.js";
 import { formatSchemaErrors, toTandemError } from "./error-mapping.js";
 import { HMI_WORDS_FILE, loadHmi } from "./hmi-files.js";
 import { depthLimitedJsonParser } from "./json-body.js";
@@ -29,7 +37,6 @@ declare module "fastify" {
   }
 }
 
-export const SESSION_COOKIE = "tandem_session";
 /**
  * The HMI sends this header on every fetch. It decides two things:
  * - 401 answers carry `WWW-Authenticate: Basic` (so browsers and curl know to
@@ -40,19 +47,23 @@ export const SESSION_COOKIE = "tandem_session";
  *   carry it. A page on another site cannot add a custom header without a CORS
  *   preflight, which this server never approves, so this (with SameSite=Strict)
  *   stops cross-site request forgery.
+ * Any value of it (the CLI sends "cli") also passes the origin check of a
+ * request that changes something, whatever its login.
  */
-export const HMI_HEADER = "x-tandem-client";
+export { HMI_HEADER };
 
 export interface HttpServerOptions {
   controller: NodeController;
-  http: { listen: { host: string; port: number }; users: HttpUser[]; metricsAuth: boolean; sessionTtlMs: number; limits?: Partial<HttpLimits> };
+  http: { listen: { host: string; port: number }; users: HttpUser[]; metricsAuth: boolean; sessionTtlMs: number; limits?: Partial<HttpLimits>; trustedAddresses?: string[] };
   /** HTTPS when given (runtime/http/tls.ts loads it); plain HTTP when absent */
   tls?: TlsMaterial | null;
   logs: LogManager;
   pairId: string;
   nodeId: string;
-  /** failed-login slow-down (tests shorten it) */
-  loginDelay?: Partial<LoginDelayOptions>;
+  /** brute-force limits over the defaults (tests shorten them); trusted comes from http.trustedAddresses */
+  loginLimits?: Partial<LoginLimitOptions>;
+  /** how refusals are aggregated in the audit log (tests shorten the interval) */
+  refusalAudit?: Partial<RefusalAuditOptions>;
   /** where the HMI files are; found next to package.json when absent */
   hmiDir?: string | null;
 }
@@ -73,7 +84,7 @@ const noFields = { type: "object", additionalProperties: false, properties: {} }
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const { controller } = opts;
   const log = opts.logs.get("http");
-  const auth = new Authenticator({ users: opts.http.users, sessionTtlMs: opts.http.sessionTtlMs, loginDelay: opts.loginDelay });
+  const auth = new Authenticator({ users: opts.http.users, sessionTtlMs: opts.http.sessionTtlMs });
   const hmi = loadHmi(opts.hmiDir === undefined ? undefined : opts.hmiDir);
   const actors = new WeakMap<FastifyRequest, Actor & { via: "basic" | "cookie" }>();
   const counts = {
@@ -82,6 +93,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     internalErrors: 0,
     loginsOk: 0,
     loginFailures: 0,
+    loginsThrottled: 0,
     unauthorized: 0,
     forbidden: 0,
     connectionsRefused: 0,
@@ -90,6 +102,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...(opts.http.limits ?? {}) };
   const tlsOn = !!opts.tls;
   const transport = nodeServerOptions(limits);
+  const gate = new RequestGate({ ...opts, auth, log, counts });
+  const SESSION_COOKIE = gate.sessionCookie;
 
   const app = Fastify({
     logger: false,
@@ -140,43 +154,14 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     return { user: a.user, role: a.role, from: a.from };
   };
 
-  async function loginFailed(req: FastifyRequest, user: string, how: string): Promise<void> {
-    counts.loginFailures++;
-    const delayMs = auth.throttle.fail(req.ip);
-    log.warn({ user, from: req.ip, how, failures: auth.throttle.failuresOf(req.ip), delayMs }, `failed login for '${user}' from ${req.ip}`);
-    await auth.throttle.sleep(delayMs);
-  }
-
-  async function authenticate(req: FastifyRequest): Promise<Actor & { via: "basic" | "cookie" }> {
-    const basic = parseBasic(req.headers.authorization);
-    if (basic === "malformed") throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["the Authorization header is not valid HTTP Basic credentials"]);
-    if (basic) {
-      const actor = await auth.check(basic.user, basic.password, req.ip);
-      if (!actor) {
-        await loginFailed(req, basic.user, "basic");
-        throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["wrong user name or password"]);
-      }
-      auth.throttle.succeed(req.ip);
-      return { ...actor, via: "basic" };
-    }
-    const token = req.cookies[SESSION_COOKIE];
-    const session = auth.sessions.get(token);
-    if (session) return { ...session.actor, from: req.ip, via: "cookie" };
-    if (token) throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["your session has ended; log in again"]);
-    throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["log in first (HMI), or send HTTP Basic credentials (scripts, CLI)"]);
-  }
-
-  app.addHook("onRequest", async (req) => {
+  app.addHook("onRequest", async (req, reply) => {
     counts.requests++;
+    // an unknown route changes nothing: it gets its 404
+    if (!isSafeMethod(req.method) && !req.is404) gate.guardStateChange(req);
     const need = req.routeOptions.config?.role;
     if (!need) return;
-    const actor = await authenticate(req);
-    if (!hasRole(actor, need)) {
-      throw new TandemError("TANDEM_ERR_FORBIDDEN", [actor.role, req.routeOptions.config.action ?? `${req.method} ${req.url}`, need]);
-    }
-    if (actor.via === "cookie" && req.method !== "GET" && req.method !== "HEAD" && req.headers[HMI_HEADER] !== "hmi") {
-      throw new TandemError("TANDEM_ERR_CROSS_SITE", [`a request signed in with the HMI session cookie must come from the HMI (header ${HMI_HEADER})`]);
-    }
+    const actor = await gate.authenticate(req, reply);
+    gate.checkRole(req, actor, need, req.routeOptions.config.action ?? `${req.method} ${req.url}`);
     actors.set(req, actor);
   });
 
@@ -227,7 +212,13 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   // ---- the API ----
   const api = "/api/v1";
 
-  app.get(`${api}/health`, async () => controller.health());
+  // What a load balancer needs and no more: the node answers, whether it is the
+  // one to send traffic to (active, or active and held), its service level.
+  // State, epoch and node id are in /status, behind a viewer login.
+  app.get(`${api}/health`, async () => {
+    const h = controller.health();
+    return { up: true, serving: isActiveState(h.state), serviceLevel: h.serviceLevel };
+  });
 
   app.get(`${api}/metrics`, { config: opts.http.metricsAuth ? { role: "viewer", action: "read metrics" } : {} }, async (_req, reply) => {
     const text = await controller.metrics();
@@ -376,12 +367,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       },
     },
     async (req, reply) => {
-      const actor = await auth.check(req.body.user, req.body.password, req.ip);
-      if (!actor) {
-        await loginFailed(req, req.body.user, "form");
-        throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["wrong user name or password"]);
-      }
-      auth.throttle.succeed(req.ip);
+      const actor = await gate.checkPassword(req, reply, req.body.user, req.body.password, "form");
       auth.sessions.destroy(req.cookies[SESSION_COOKIE]);
       const session = auth.sessions.create(actor);
       counts.loginsOk++;
@@ -446,9 +432,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         app.server.closeAllConnections();
         await closing;
       }
+      // the refusals not yet written one by one: a summary, before the node closes its audit log
+      gate.close();
     },
     counters() {
-      return { ...counts, sessions: auth.sessions.size };
+      return { ...counts, sessions: auth.sessions.size, passwordChecks: auth.passwordChecks };
     },
   };
 }

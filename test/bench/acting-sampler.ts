@@ -4,26 +4,12 @@
 // moment, and under load the two moments can lie far apart, so a pair that
 // hands over cleanly in 2 ms can still show "active, active" (one answer from
 // just before the old active stepped down, one from just after the new one
-// took over). This sampler asks in sequence X, Y, X (/health: state and
-// epoch, no login) and counts an overlap only when X answered acting in the
+// took over). This sampler asks in sequence X, Y, X (/status: state and
+// epoch, with a viewer session) and counts an overlap only when X answered acting in the
 // same epoch before and after Y answered acting: X acted throughout the span
 // in which Y's answer was made (a node that stops acting can only act again
 // in a new epoch). It alternates which node is X. A round every 20 ms.
-import { acting } from "./serving.js";
-
-interface Health {
-  state?: string;
-  epoch?: number;
-}
-
-async function health(url: string): Promise<Health | null> {
-  try {
-    const r = await fetch(`${url}/api/v1/health`, { signal: AbortSignal.timeout(1000) });
-    return (await r.json()) as Health;
-  } catch {
-    return null;
-  }
-}
+import { acting, login, stateOf } from "./serving.js";
 
 export interface Overlap {
   t: string;
@@ -51,11 +37,14 @@ export class ActingSampler {
   private async run(): Promise<void> {
     const ids = Object.keys(this.urls);
     if (ids.length !== 2) throw new Error("ActingSampler: exactly two nodes");
+    const cookies: Record<string, string> = {};
+    for (const id of ids) cookies[id] = await login(this.urls[id]!);
+    const health = (id: string) => stateOf(this.urls[id]!, cookies[id]!);
     while (this.running) {
       const [x, y] = this.rounds % 2 === 0 ? [ids[0]!, ids[1]!] : [ids[1]!, ids[0]!];
-      const x1 = await health(this.urls[x]!);
-      const y1 = await health(this.urls[y]!);
-      const x2 = await health(this.urls[x]!);
+      const x1 = await health(x);
+      const y1 = await health(y);
+      const x2 = await health(x);
       this.rounds++;
       if (x1 && x2 && y1 && acting(x1.state) && acting(x2.state) && x1.epoch === x2.epoch && acting(y1.state)) {
         this.overlaps.push({ t: new Date().toISOString(), outer: x, inner: y, outerEpoch: x1.epoch, innerState: y1.state, innerEpoch: y1.epoch });

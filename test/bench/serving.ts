@@ -3,7 +3,7 @@
 // active), and a plant read through its API returns quality good. Two
 // pollers run side by side from the moment of the fault, each back to back
 // with 2 ms between requests:
-//   http  GET /api/v1/health (no login) until the state is active-held/active
+//   http  GET /api/v1/health (no login) until it answers serving: true (active-held/active)
 //   read  GET /api/v1/tags/<tag> for every tag given, until all are good
 // `both` is the first answer at which the latest health answer says acting
 // and the latest read answer says good.
@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Serving {
-  /** ms from the fault until /health answers active-held or active */
+  /** ms from the fault until /health answers serving (active-held or active) */
   http: number;
   /** ms from the fault until every tag read answers quality good */
   read: number;
@@ -31,12 +31,13 @@ export const acting = (state: string | undefined) => state === "active-held" || 
 export async function login(url: string, user = "viewer"): Promise<string> {
   const r = await fetch(`${url}/api/v1/login`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", "x-tandem-client": "bench" },
     body: JSON.stringify({ user, password: user }),
     signal: AbortSignal.timeout(10_000),
   });
   if (r.status !== 200) throw new Error(`login at ${url}: ${r.status} ${await r.text()}`);
-  const cookie = r.headers.getSetCookie().find((c) => c.startsWith("tandem_session="));
+  // each node names its own cookie (tandem_session_<pair>_<node>)
+  const cookie = r.headers.getSetCookie().find((c) => c.startsWith("tandem_session_"));
   if (!cookie) throw new Error(`login at ${url}: no session cookie in the answer`);
   return cookie.split(";")[0]!;
 }
@@ -50,8 +51,14 @@ async function getJson(url: string, cookie?: string): Promise<any> {
   }
 }
 
-export async function healthState(url: string): Promise<string | undefined> {
-  return ((await getJson(`${url}/api/v1/health`)) as { state?: string } | null)?.state;
+/** Whether /health (no login) says this node is the one to send traffic to (active or held). */
+export async function healthServing(url: string): Promise<boolean> {
+  return ((await getJson(`${url}/api/v1/health`)) as { serving?: boolean } | null)?.serving === true;
+}
+
+/** A node's state and epoch from /status (viewer session cookie), or null when it does not answer. */
+export async function stateOf(url: string, cookie: string): Promise<{ state?: string; epoch?: number } | null> {
+  return (await getJson(`${url}/api/v1/status`, cookie)) as { state?: string; epoch?: number } | null;
 }
 
 /** Whether every tag reads quality good on this node right now. */
@@ -74,7 +81,7 @@ export async function untilServing(url: string, cookie: string, tags: string[], 
   };
   const healthLoop = async () => {
     while (!done) {
-      isActing = acting(await healthState(url));
+      isActing = await healthServing(url);
       const t = performance.now() - t0;
       if (isActing && http === null) http = t;
       check(t);

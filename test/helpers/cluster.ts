@@ -94,6 +94,8 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One API call to the node at `url` with the demo-style login `user:user`. */
 export async function nodeApi(url: string, method: string, path: string, body?: unknown, user = "admin"): Promise<{ status: number; json: any }> {
+  // a change is sent as JSON, even with nothing to say (the node refuses it otherwise)
+  if (method !== "GET" && body === undefined) body = {};
   const r = await fetch(`${url}/api/v1${path}`, {
     method,
     headers: { authorization: `Basic ${Buffer.from(`${user}:${user}`).toString("base64")}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },

@@ -3,7 +3,7 @@
 import { TandemError } from "../../core/errors.js";
 import type { LogLevel } from "../../runtime/config/schema.js";
 import type { AuditVerifyResult } from "../../runtime/audit/chain.js";
-import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, SwitchoverResult, TagView } from "../../runtime/node-api.js";
+import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, RefusalRecord, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
 export interface FakeCall {
   method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag";
@@ -51,6 +51,8 @@ export class FakeController implements NodeController {
   current: NodeStatus;
   readonly calls: FakeCall[] = [];
   readonly auditEntries: AuditEntry[] = [];
+  /** what the HTTP layer asked to audit as refused */
+  readonly refusals: RefusalRecord[] = [];
   /** the next call of a method throws this (once) */
   readonly failNext = new Map<Method, Error>();
   levels: { default: LogLevel; components: Record<string, LogLevel> } = { default: "info", components: { http: "info" } };
@@ -153,6 +155,10 @@ export class FakeController implements NodeController {
     this.record("maintenance", actor, [enter, force]);
     this.set({ state: enter ? "maintenance" : "standby", serviceLevel: enter ? 0 : 200 });
     return { state: this.current.state };
+  }
+
+  recordRefusal(r: RefusalRecord): void {
+    this.refusals.push(r);
   }
 
   audit(opts: { limit?: number; since?: number }): AuditEntry[] {

@@ -53,19 +53,19 @@ afterAll(async () => {
 type Health = { state: string; epoch: number };
 async function health(id: "a" | "b"): Promise<Health | null> {
   try {
-    const r = await fetch(`http://127.0.0.1:${port[id]}/api/v1/health`, { signal: AbortSignal.timeout(1000) });
-    return (await r.json()) as Health;
+    const r = await fetch(`http://127.0.0.1:${port[id]}/api/v1/status`, { headers: auth("viewer"), signal: AbortSignal.timeout(1000) });
+    return r.ok ? ((await r.json()) as Health) : null;
   } catch {
     return null;
   }
 }
-/** A node's /health once it answers (a loaded machine may make one request time out). */
-const answer = (id: "a" | "b") => waitUntil(`node ${id} answers /health`, () => health(id), { timeoutMs: 10_000 });
+/** A node's state and epoch (/status, viewer) once it answers (a loaded machine may make one request time out). */
+const answer = (id: "a" | "b") => waitUntil(`node ${id} answers /status`, () => health(id), { timeoutMs: 10_000 });
 const until = (id: "a" | "b", what: string, pred: (h: Health) => boolean, timeoutMs = 15_000) =>
   waitUntil(`node ${id}: ${what}`, async () => {
     const h = await health(id);
     return h && pred(h) ? h : null;
-  }, { timeoutMs, seen: async () => `health: ${JSON.stringify(await health(id))}` });
+  }, { timeoutMs, seen: async () => `status: ${JSON.stringify(await health(id))}` });
 
 const auth = (u: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${u}`).toString("base64")}` });
 type Tag = { name: string; driver: string; value: unknown; quality: string; timestamp: string | null; writable: boolean };

@@ -30,7 +30,7 @@ const drivers = () => `drivers:
 `;
 
 async function metrics(cluster: Cluster, id: "a" | "b"): Promise<string> {
-  const r = await fetch(`${cluster.nodes[id].url}/api/v1/metrics`, { signal: AbortSignal.timeout(10_000) });
+  const r = await fetch(`${cluster.nodes[id].url}/api/v1/metrics`, { headers: { authorization: `Basic ${Buffer.from("viewer:viewer").toString("base64")}` }, signal: AbortSignal.timeout(10_000) });
   expect(r.status).toBe(200);
   return r.text();
 }

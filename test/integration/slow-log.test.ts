@@ -56,7 +56,7 @@ async function statusWithin(cluster: Cluster, id: "a" | "b", ms: number): Promis
 
 async function metricsText(cluster: Cluster, id: "a" | "b", ms = 10_000): Promise<string | null> {
   try {
-    const r = await fetch(`${cluster.nodes[id].url}/api/v1/metrics`, { signal: AbortSignal.timeout(ms) });
+    const r = await fetch(`${cluster.nodes[id].url}/api/v1/metrics`, { headers: { authorization: `Basic ${Buffer.from("viewer:viewer").toString("base64")}` }, signal: AbortSignal.timeout(ms) });
     return r.status === 200 ? await r.text() : null;
   } catch {
     return null;

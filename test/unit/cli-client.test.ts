@@ -31,7 +31,6 @@ beforeAll(async () => {
     logs: silentLogs(),
     pairId: "line1",
     nodeId: "a",
-    loginDelay: { baseMs: 1, maxMs: 1 },
   });
   ({ port } = await server.start());
   url = `http://127.0.0.1:${port}`;

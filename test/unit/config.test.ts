@@ -43,6 +43,18 @@ describe("config", () => {
     expect(c.peer.links[0]!.bind).toEqual({ host: "127.0.0.1", port: 7420 });
   });
 
+  it("http: metrics need a login by default; trusted workstations are addresses or networks, a typo names its key", () => {
+    const c = parseConfig(minimal, { env: { PAIR_KEY: KEY } });
+    expect(c.http.metricsAuth).toBe(true);
+    expect(c.http.trustedAddresses).toEqual([]);
+    const ok = minimal.replace("http: { listen: 127.0.0.1:8080 }", 'http: { listen: 127.0.0.1:8080, trustedAddresses: ["192.0.2.20", "198.51.100.0/24", "::1"] }');
+    expect(parseConfig(ok, { env: { PAIR_KEY: KEY } }).http.trustedAddresses).toHaveLength(3);
+    const bad = minimal.replace("http: { listen: 127.0.0.1:8080 }", 'http: { listen: 127.0.0.1:8080, trustedAddresses: ["192.0.2.20", "control-room", "10.0.0.0/40"] }');
+    const p = problems(bad);
+    expect(p.some((x) => x.startsWith("http.trustedAddresses[1]: 'control-room' is not an IP address"))).toBe(true);
+    expect(p.some((x) => x.startsWith("http.trustedAddresses[2]: '10.0.0.0/40': the prefix length must be 0–32"))).toBe(true);
+  });
+
   it("substitutes ${ENV} and ${ENV:-default}, and names a missing variable with its key path", () => {
     expect(parseConfig(minimal.replace("./data", "\"${DATA:-/srv/d}\""), { env: { PAIR_KEY: KEY } }).node.dataDir).toBe("/srv/d");
     expect(problems(minimal, {})).toEqual(["pair.key: environment variable PAIR_KEY is not set"]);

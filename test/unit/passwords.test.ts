@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { hashPassword, verifyPassword, isPasswordHash } from "../../runtime/auth/passwords.js";
 import { SessionStore } from "../../runtime/auth/sessions.js";
 import { configSchema } from "../../runtime/config/schema.js";
-import { LoginThrottle, parseBasic } from "../../runtime/http/auth.js";
+import { parseBasic } from "../../runtime/http/auth.js";
 
 // The regex the config schema applies to http.users[].passwordHash.
 const SCHEMA_HASH = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/;
@@ -109,20 +109,7 @@ describe("sessions", () => {
   });
 });
 
-describe("login throttle and Basic parsing", () => {
-  it("doubles the delay per failure up to a cap, forgets after a while, resets on success", () => {
-    let t = 0;
-    const th = new LoginThrottle({ baseMs: 100, maxMs: 350, forgetMs: 1000, maxAddresses: 2 }, () => t);
-    expect([th.fail("a"), th.fail("a"), th.fail("a"), th.fail("a")]).toEqual([100, 200, 350, 350]);
-    th.succeed("a");
-    expect(th.fail("a")).toBe(100);
-    t = 5000;
-    expect(th.fail("a")).toBe(100); // forgotten
-    th.fail("b");
-    th.fail("c");
-    expect(th.tracked).toBe(2); // bounded
-  });
-
+describe("Basic parsing", () => {
   it("parses Basic credentials", () => {
     const h = (s: string) => "Basic " + Buffer.from(s).toString("base64");
     expect(parseBasic(h("op:pa:ss"))).toEqual({ user: "op", password: "pa:ss" });
