@@ -59,10 +59,10 @@ describe("HTTP security of a real pair (issue 7)", () => {
     await c.holds(active, (s) => s.state === "active" && s.epoch === before.epoch, 1500, "no switchover after the refused requests");
     await c.holds(standby, (s) => s.state === "standby", 200, "the standby stays standby");
     // the active's audit log says who claimed to be who, from where, what and why
-    const audit = (await nodeApi(c.nodes[active].url, "GET", "/audit?limit=50", undefined, "viewer")).json.entries as { action: string; user: string; result: string; details: Record<string, unknown> }[];
+    const audit = (await nodeApi(c.nodes[active].url, "GET", "/audit?limit=50", undefined, "viewer")).json.entries as { action: string; user: string; result: string; from: string; details: Record<string, unknown> }[];
     const refused = audit.filter((e) => e.action === "refused-cross-site");
     expect(refused.length).toBeGreaterThanOrEqual(1);
-    expect(refused[0]).toMatchObject({ user: "admin", result: "refused", details: { from: "127.0.0.1", tried: "POST /api/v1/switchover", code: "TANDEM_ERR_CROSS_SITE" } });
+    expect(refused[0]).toMatchObject({ user: "admin", result: "refused", from: "127.0.0.1", details: { tried: "POST /api/v1/switchover", code: "TANDEM_ERR_CROSS_SITE" } });
     expect(audit.some((e) => e.action === "switchover")).toBe(false);
     // the CLI, as an operator runs it, still switches over
     const cli = spawnCli(["switchover", "--node", c.nodes[active].url], { env: { TANDEM_USER: "admin", TANDEM_PASSWORD: "admin" } });
