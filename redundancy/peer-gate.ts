@@ -11,7 +11,8 @@
 //   - counts against `maxConns` unauthenticated connections at once, and
 //     `maxPerAddress` from one remote address: extra ones are closed at
 //     accept. The real peer connects from its own address, so one host
-//     filling its share cannot keep the real peer out.
+//     filling its share cannot keep it out; and the peer's configured
+//     address keeps its share even when others filled `maxConns`.
 // Every closed connection is counted by reason (conn_dropped_<reason> on the
 // peer link's counters → tandem_peer_connections_dropped_total) and logged
 // with the remote address, at most one line per reason every 5 s.
@@ -88,6 +89,8 @@ export class PreAuthGate {
     private readonly log: Logger,
     /** counts one dropped connection (the peer link's count helper) */
     private readonly count: (name: string) => void,
+    /** the peer's configured address: its share is kept even when others filled maxConns */
+    private readonly peerHost?: string,
   ) {
     this.limits = { ...PREAUTH_DEFAULTS, ...limits };
   }
@@ -105,7 +108,7 @@ export class PreAuthGate {
    */
   admit(host: string, remote: string, close: () => void): Ticket | null {
     const fromHere = this.perAddress.get(host) ?? 0;
-    if (this.open >= this.limits.maxConns) return this.refuse("preauth_too_many", remote);
+    if (this.open >= this.limits.maxConns && host !== this.peerHost) return this.refuse("preauth_too_many", remote);
     if (fromHere >= this.limits.maxPerAddress) return this.refuse("preauth_too_many_from_address", remote);
     this.open++;
     this.perAddress.set(host, fromHere + 1);

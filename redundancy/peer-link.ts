@@ -145,7 +145,7 @@ export class PeerLink {
     this.clock = opts.clock ?? systemClock;
     this.sender = new Sender({ pair: opts.pairId, from: opts.nodeId, inc: opts.incarnation, key: opts.key });
     this.guard = new ReplayGuard(opts.replayWindow);
-    this.gate = new PreAuthGate(opts.preAuth, this.clock, opts.log, (name) => this.count(name));
+    this.gate = new PreAuthGate(opts.preAuth, this.clock, opts.log, (name) => this.count(name), opts.peerAddress.host);
   }
 
   async start(): Promise<void> {
