@@ -64,7 +64,7 @@ const WHY: Record<DropReason, (l: PreAuthLimits) => string> = {
   preauth_not_authenticated: () => "its first frame did not authenticate with the pair key",
   preauth_too_many: (l) => `${l.maxConns} unauthenticated peer connections were already open`,
   preauth_too_many_from_address: (l) => `${l.maxPerAddress} unauthenticated peer connections from that address were already open`,
-  tls_refused: () => "TLS handshake refused",
+  tls_refused: () => "TLS refused it",
 };
 
 const LOG_EVERY_MS = 5000;
@@ -144,7 +144,7 @@ export class PreAuthGate {
     this.logs.run(reason, this.clock.now(), (suppressed) =>
       this.log.warn(
         { remote, reason },
-        `closed a peer connection from ${remote} before it authenticated: ${WHY[reason](this.limits)}${detail ? ` (${detail})` : ""}` +
+        `closed a peer connection from ${remote} before it authenticated: ${WHY[reason](this.limits)}${detail ? `: ${detail}` : ""}` +
           (suppressed > 0 ? `; ${suppressed} more closed for this reason since the last line` : "") +
           ` (logged at most every ${LOG_EVERY_MS / 1000} s per reason; counted in tandem_peer_connections_dropped_total)`,
       ),

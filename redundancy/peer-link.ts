@@ -12,6 +12,7 @@ import type { Logger } from "../core/logger.js";
 import { NODE_STATES, type HostPort } from "../core/types.js";
 import { FrameDecoder, FrameError, frame } from "./frame-decoder.js";
 import { AUTHED_MAX_FRAME, PreAuthGate, type PreAuthLimits, type Ticket } from "./peer-gate.js";
+import { tlsNetwork, type PeerTlsOptions } from "./peer-tls.js";
 import { systemClock, systemNetwork, type Clock, type Network, type StreamConn, type StreamServer, type UdpSender, type UdpSocket } from "./net.js";
 import { ReplayGuard } from "./replay-guard.js";
 import type { Heartbeat, NodeState, PeerMessage } from "./role-types.js";
@@ -42,6 +43,8 @@ export interface PeerLinkOptions {
   clock?: Clock;
   /** what the peer port allows a connection before it authenticated (peer-gate.ts); defaults when absent */
   preAuth?: Partial<PreAuthLimits>;
+  /** mutual TLS on the peer connection (peer-tls.ts), under the HMAC; plain TCP when absent */
+  tls?: PeerTlsOptions;
 }
 
 export interface PeerLinkHandlers {
@@ -141,11 +144,12 @@ export class PeerLink {
     private readonly opts: PeerLinkOptions,
     private readonly on: PeerLinkHandlers,
   ) {
-    this.net = opts.network ?? systemNetwork;
     this.clock = opts.clock ?? systemClock;
+    this.gate = new PreAuthGate(opts.preAuth, this.clock, opts.log, (name) => this.count(name), opts.peerAddress.host);
+    const net = opts.network ?? systemNetwork;
+    this.net = opts.tls ? tlsNetwork(net, opts.tls, (remote, why) => this.gate.dropped("tls_refused", remote, why)) : net;
     this.sender = new Sender({ pair: opts.pairId, from: opts.nodeId, inc: opts.incarnation, key: opts.key });
     this.guard = new ReplayGuard(opts.replayWindow);
-    this.gate = new PreAuthGate(opts.preAuth, this.clock, opts.log, (name) => this.count(name), opts.peerAddress.host);
   }
 
   async start(): Promise<void> {
