@@ -138,13 +138,16 @@ export class PreAuthGate {
     return { authenticated: () => void release(), closed: () => void release() };
   }
 
-  /** A connection closed before it authenticated, for `reason`; `detail` adds the specific cause. */
-  dropped(reason: DropReason, remote: string, detail?: string): void {
+  /**
+   * A connection closed before it authenticated, for `reason`; `detail` adds
+   * the specific cause; `outbound` when this node had connected to `remote`.
+   */
+  dropped(reason: DropReason, remote: string, detail?: string, outbound = false): void {
     this.count(`conn_dropped_${reason}`);
     this.logs.run(reason, this.clock.now(), (suppressed) =>
       this.log.warn(
         { remote, reason },
-        `closed a peer connection from ${remote} before it authenticated: ${WHY[reason](this.limits)}${detail ? `: ${detail}` : ""}` +
+        `closed a peer connection ${outbound ? `to ${remote} (this node connecting to the peer)` : `from ${remote}`} before it authenticated: ${WHY[reason](this.limits)}${detail ? `: ${detail}` : ""}` +
           (suppressed > 0 ? `; ${suppressed} more closed for this reason since the last line` : "") +
           ` (logged at most every ${LOG_EVERY_MS / 1000} s per reason; counted in tandem_peer_connections_dropped_total)`,
       ),

@@ -147,7 +147,7 @@ export class PeerLink {
     this.clock = opts.clock ?? systemClock;
     this.gate = new PreAuthGate(opts.preAuth, this.clock, opts.log, (name) => this.count(name), opts.peerAddress.host);
     const net = opts.network ?? systemNetwork;
-    this.net = opts.tls ? tlsNetwork(net, opts.tls, (remote, why) => this.gate.dropped("tls_refused", remote, why)) : net;
+    this.net = opts.tls ? tlsNetwork(net, opts.tls, (remote, why, outbound) => this.gate.dropped("tls_refused", remote, why, outbound)) : net;
     this.sender = new Sender({ pair: opts.pairId, from: opts.nodeId, inc: opts.incarnation, key: opts.key });
     this.guard = new ReplayGuard(opts.replayWindow);
   }

@@ -29,8 +29,8 @@ export interface PeerTlsOptions {
   peerName?: string;
 }
 
-/** `remote` was refused: why, in words an engineer can act on. */
-export type TlsRefused = (remote: string, why: string) => void;
+/** `remote` was refused: why, in words an engineer can act on; `outbound` when this node connected to it. */
+export type TlsRefused = (remote: string, why: string, outbound: boolean) => void;
 
 const HANDSHAKE_BACKSTOP_MS = 30_000; // the pre-auth gate closes a slow handshake long before this
 
@@ -145,7 +145,7 @@ export function tlsNetwork(base: Network, opts: PeerTlsOptions, refused: TlsRefu
         if (!conn || conn.destroyed) return void s.destroy();
         const why = s.authorized ? nameProblem(opts.peerName, s.getPeerCertificate()) : tlsWhy(String(s.authorizationError));
         if (why) {
-          refused(showRemote(conn.remoteAddress, conn.remotePort), why);
+          refused(showRemote(conn.remoteAddress, conn.remotePort), why, false);
           conn.destroy();
           return;
         }
@@ -157,7 +157,7 @@ export function tlsNetwork(base: Network, opts: PeerTlsOptions, refused: TlsRefu
         inHandshake.delete(k);
         // closed by the gate, or a connection that hung up without a handshake: not a TLS refusal
         if (!conn || conn.destroyed || err.code === "ECONNRESET" || err.code === "EPIPE") return;
-        refused(showRemote(conn.remoteAddress, conn.remotePort), tlsWhy(err.code, err.message));
+        refused(showRemote(conn.remoteAddress, conn.remotePort), tlsWhy(err.code, err.message), false);
       });
       const server = net.createServer((raw) => {
         const conn = new AcceptedConn(raw);
@@ -189,11 +189,11 @@ export function tlsNetwork(base: Network, opts: PeerTlsOptions, refused: TlsRefu
           return why ? new Error(why) : undefined;
         },
       });
-      const remote = `${showRemote(addr.host, addr.port)} (this node connecting to the peer)`;
+      const remote = showRemote(addr.host, addr.port);
       s.on("error", (err: NodeJS.ErrnoException) => {
         // the process is gone or the network is: the peer link's own business
         if (err.code && /^E[A-Z]+$/.test(err.code)) return;
-        refused(remote, tlsWhy(err.code, err.message));
+        refused(remote, tlsWhy(err.code, err.message), true);
       });
       return wrapStream(s);
     },

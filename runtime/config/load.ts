@@ -68,6 +68,8 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
   const config = parsed.data!;
   if (opts.baseDir && !isAbsolute(config.node.dataDir)) config.node.dataDir = resolve(opts.baseDir, config.node.dataDir);
   if (opts.baseDir && config.log.file && !isAbsolute(config.log.file)) config.log.file = resolve(opts.baseDir, config.log.file);
+  const peerTls = config.peer.tls;
+  if (opts.baseDir && peerTls) for (const k of ["ca", "cert", "key"] as const) if (!isAbsolute(peerTls[k])) peerTls[k] = resolve(opts.baseDir, peerTls[k]);
   return config;
 }
 
