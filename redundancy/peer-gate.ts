@@ -107,6 +107,7 @@ export class PreAuthGate {
    * the connection with `close` unless it authenticates in time.
    */
   admit(host: string, remote: string, close: () => void): Ticket | null {
+    host = host.startsWith("::ffff:") ? host.slice(7) : host; // an IPv4 peer on a dual-stack listener
     const fromHere = this.perAddress.get(host) ?? 0;
     if (this.open >= this.limits.maxConns && host !== this.peerHost) return this.refuse("preauth_too_many", remote);
     if (fromHere >= this.limits.maxPerAddress) return this.refuse("preauth_too_many_from_address", remote);
