@@ -20,6 +20,11 @@ export const frameHeaderBytes = 4;
 const HEADER = frameHeaderBytes;
 const MAX_LENGTH = 0xffff_ffff;
 
+function checkMax(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LENGTH) throw new RangeError(`maxFrame must be 1–${MAX_LENGTH}, got ${n}`);
+  return n;
+}
+
 /** One frame: length prefix + payload. */
 export function frame(payload: Buffer): Buffer {
   if (payload.length === 0 || payload.length > MAX_LENGTH) throw new RangeError(`frame payload must be 1–${MAX_LENGTH} bytes, got ${payload.length}`);
@@ -30,7 +35,7 @@ export function frame(payload: Buffer): Buffer {
 }
 
 export class FrameDecoder {
-  readonly maxFrame: number;
+  private limit: number;
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** payload length of the frame being read, or -1 while reading its header */
@@ -38,8 +43,20 @@ export class FrameDecoder {
   private broken: FrameError | null = null;
 
   constructor(maxFrame = 1 << 20) {
-    if (!Number.isInteger(maxFrame) || maxFrame < 1 || maxFrame > MAX_LENGTH) throw new RangeError(`maxFrame must be 1–${MAX_LENGTH}, got ${maxFrame}`);
-    this.maxFrame = maxFrame;
+    this.limit = checkMax(maxFrame);
+  }
+
+  /**
+   * The longest payload accepted. It may change between frames: the peer
+   * link reads an unauthenticated connection's first frame under a tiny
+   * limit and raises it once that frame authenticated (peer-gate.ts).
+   */
+  get maxFrame(): number {
+    return this.limit;
+  }
+
+  set maxFrame(n: number) {
+    this.limit = checkMax(n);
   }
 
   /** Bytes of incomplete frames received so far (a header already read counts). */
@@ -52,27 +69,41 @@ export class FrameDecoder {
    * Payloads may share memory with the chunks passed in.
    */
   push(chunk: Buffer): Buffer[] {
-    if (this.broken) throw this.broken;
+    this.feed(chunk);
     const out: Buffer[] = [];
-    if (chunk.length === 0) return out;
+    for (let f = this.next(); f; f = this.next()) out.push(f);
+    return out;
+  }
+
+  /** Adds bytes from the stream without decoding them; take the frames with next(). */
+  feed(chunk: Buffer): void {
+    if (this.broken) throw this.broken;
+    if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    for (;;) {
-      if (this.need < 0) {
-        if (this.buffered < HEADER) break;
-        const length = this.take(HEADER).readUInt32BE(0);
-        if (length === 0 || length > this.maxFrame) {
-          this.broken = new FrameError(length, this.maxFrame);
-          this.chunks = [];
-          this.buffered = 0;
-          throw this.broken;
-        }
-        this.need = length;
+  }
+
+  /**
+   * The next complete frame, or null until more bytes arrive. A length of 0
+   * or above maxFrame throws a FrameError as soon as its 4-byte header is
+   * read, before any of its payload is kept.
+   */
+  next(): Buffer | null {
+    if (this.broken) throw this.broken;
+    if (this.need < 0) {
+      if (this.buffered < HEADER) return null;
+      const length = this.take(HEADER).readUInt32BE(0);
+      if (length === 0 || length > this.limit) {
+        this.broken = new FrameError(length, this.limit);
+        this.chunks = [];
+        this.buffered = 0;
+        throw this.broken;
       }
-      if (this.buffered < this.need) break;
-      out.push(this.take(this.need));
-      this.need = -1;
+      this.need = length;
     }
+    if (this.buffered < this.need) return null;
+    const out = this.take(this.need);
+    this.need = -1;
     return out;
   }
 

@@ -40,6 +40,9 @@ export interface UdpSender {
 
 /** One stream connection. Errors carry the system code (ECONNREFUSED, ECONNRESET …). */
 export interface StreamConn {
+  /** the remote end's address, when known (logged and counted by the peer port's gate) */
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
   write(bytes: Buffer): void;
   destroy(): void;
   onData(fn: (chunk: Buffer) => void): void;
@@ -96,9 +99,11 @@ function bindSocket(s: dgram.Socket, port: number, host: string, peer?: HostPort
   });
 }
 
-function wrapStream(socket: net.Socket): StreamConn {
+export function wrapStream(socket: net.Socket): StreamConn {
   socket.setNoDelay(true);
   return {
+    remoteAddress: socket.remoteAddress,
+    remotePort: socket.remotePort,
     write: (b) => void socket.write(b),
     destroy: () => void socket.destroy(),
     onData: (fn) => void socket.on("data", fn),

@@ -11,6 +11,8 @@ import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { NODE_STATES, type HostPort } from "../core/types.js";
 import { FrameDecoder, FrameError, frame } from "./frame-decoder.js";
+import { AUTHED_MAX_FRAME, PreAuthGate, type PreAuthLimits, type Ticket } from "./peer-gate.js";
+import { tlsNetwork, type PeerTlsOptions } from "./peer-tls.js";
 import { systemClock, systemNetwork, type Clock, type Network, type StreamConn, type StreamServer, type UdpSender, type UdpSocket } from "./net.js";
 import { ReplayGuard } from "./replay-guard.js";
 import type { Heartbeat, NodeState, PeerMessage } from "./role-types.js";
@@ -39,6 +41,10 @@ export interface PeerLinkOptions {
   /** the real network and clock unless a simulation supplies its own */
   network?: Network;
   clock?: Clock;
+  /** what the peer port allows a connection before it authenticated (peer-gate.ts); defaults when absent */
+  preAuth?: Partial<PreAuthLimits>;
+  /** mutual TLS on the peer connection (peer-tls.ts), under the HMAC; plain TCP when absent */
+  tls?: PeerTlsOptions;
 }
 
 export interface PeerLinkHandlers {
@@ -99,7 +105,14 @@ interface Conn {
   decoder: FrameDecoder;
   authed: boolean;
   outbound: boolean;
+  /** "host:port" of the other end, for the log */
+  remote: string;
+  /** an inbound connection's place at the pre-auth gate, until it authenticated */
+  ticket: Ticket | null;
 }
+
+const showAddress = (host: string | undefined, port: number | undefined): string =>
+  host === undefined ? "an unknown address" : `${host.includes(":") ? `[${host}]` : host}${port === undefined ? "" : `:${port}`}`;
 
 export class PeerLink {
   private readonly sender: Sender;
@@ -125,13 +138,16 @@ export class PeerLink {
   private lastWarn = -Infinity;
   /** seq → when and on which link we sent a lease request, for the grant that answers it */
   private readonly sentAt = new Map<number, { at: number; link: string }>();
+  private readonly gate: PreAuthGate;
 
   constructor(
     private readonly opts: PeerLinkOptions,
     private readonly on: PeerLinkHandlers,
   ) {
-    this.net = opts.network ?? systemNetwork;
     this.clock = opts.clock ?? systemClock;
+    this.gate = new PreAuthGate(opts.preAuth, this.clock, opts.log, (name) => this.count(name), opts.peerAddress.host);
+    const net = opts.network ?? systemNetwork;
+    this.net = opts.tls ? tlsNetwork(net, opts.tls, (remote, why, outbound) => this.gate.dropped("tls_refused", remote, why, outbound)) : net;
     this.sender = new Sender({ pair: opts.pairId, from: opts.nodeId, inc: opts.incarnation, key: opts.key });
     this.guard = new ReplayGuard(opts.replayWindow);
   }
@@ -160,7 +176,10 @@ export class PeerLink {
     const server = this.server;
     this.server = null;
     const closed = server ? server.close() : Promise.resolve();
-    for (const c of this.conns) c.socket.destroy();
+    for (const c of this.conns) {
+      c.ticket?.closed();
+      c.socket.destroy();
+    }
     this.conns.clear();
     this.outbound = null;
     await Promise.all([...this.udp.values(), ...this.out.values()].map((s) => s.close()));
@@ -262,7 +281,18 @@ export class PeerLink {
 
   private adopt(socket: StreamConn, outbound: boolean): Conn {
     if (this.stopped) socket.destroy();
-    const conn: Conn = { socket, decoder: new FrameDecoder(1 << 20), authed: false, outbound };
+    const remote = outbound ? showAddress(this.opts.peerAddress.host, this.opts.peerAddress.port) : showAddress(socket.remoteAddress, socket.remotePort);
+    // until its first frame authenticates, a connection may send only a hello-sized frame
+    const conn: Conn = { socket, decoder: new FrameDecoder(this.gate.limits.maxFrame), authed: false, outbound, remote, ticket: null };
+    if (!outbound && !this.stopped) {
+      // anyone can connect to the peer port: a bounded number, for a bounded time
+      conn.ticket = this.gate.admit(socket.remoteAddress ?? "?", remote, () => socket.destroy());
+      if (!conn.ticket) {
+        socket.onError(() => {});
+        socket.destroy();
+        return conn;
+      }
+    }
     this.conns.add(conn);
     socket.onData((chunk) => this.onData(conn, chunk));
     socket.onError((code) => {
@@ -276,27 +306,42 @@ export class PeerLink {
     return conn;
   }
 
-  private onData(conn: Conn, chunk: Buffer): void {
-    let frames: Buffer[];
+  /** The next frame of `conn`, or null (none yet, or the stream is broken and the connection closed). */
+  private nextFrame(conn: Conn): Buffer | null {
     try {
-      frames = conn.decoder.push(chunk);
+      return conn.decoder.next();
     } catch (err) {
-      if (err instanceof FrameError) {
-        this.drop("rejected_bad_frame", `peer connection: ${err.message}`);
+      if (!(err instanceof FrameError)) throw err;
+      this.drop("rejected_bad_frame", `peer connection from ${conn.remote}: ${err.message}`);
+      if (!conn.authed) this.gate.dropped("preauth_frame_too_large", conn.remote, err.message);
+      conn.socket.destroy();
+      return null;
+    }
+  }
+
+  private onData(conn: Conn, chunk: Buffer): void {
+    if (!this.conns.has(conn)) return; // closed already (refused at accept, or broken)
+    try {
+      conn.decoder.feed(chunk);
+    } catch (err) {
+      if (err instanceof FrameError) return; // broken and closed: bytes still in flight
+      throw err;
+    }
+    // one frame at a time: the first one's authentication decides the limit for the next
+    for (let f = this.nextFrame(conn); f; f = this.nextFrame(conn)) {
+      const env = this.accept(f, "tcp");
+      if (!env) {
+        if (conn.authed) continue;
+        // an unauthenticated connection gets nothing and is closed
+        this.gate.dropped("preauth_not_authenticated", conn.remote);
         conn.socket.destroy();
         return;
       }
-      throw err;
-    }
-    for (const f of frames) {
-      const env = this.accept(f, "tcp");
-      if (!env) {
-        // an unauthenticated connection gets nothing and is closed
-        if (!conn.authed) conn.socket.destroy();
-        continue;
-      }
       if (!conn.authed) {
         conn.authed = true;
+        conn.ticket?.authenticated();
+        conn.ticket = null;
+        conn.decoder.maxFrame = AUTHED_MAX_FRAME;
         if (!conn.outbound) conn.socket.write(frame(this.sender.seal("tcp", "hello", {}).bytes));
         this.setTcp(true);
       }
@@ -315,6 +360,7 @@ export class PeerLink {
   }
 
   private onClose(conn: Conn): void {
+    conn.ticket?.closed();
     this.conns.delete(conn);
     if (conn === this.outbound) {
       this.outbound = null;

@@ -18,6 +18,7 @@ export const COUNTERS = {
   tandem_peer_send_errors_total: { help: "Datagrams to the peer the kernel refused to send, by heartbeat link", labels: ["link"] },
   tandem_peer_connection_errors_total: { help: "Errors on the peer connection, by error code (econnrefused, econnreset …)", labels: ["code"] },
   tandem_peer_datagrams_refused_total: { help: "Heartbeats to the peer that came back ICMP port unreachable (nothing listens on its heartbeat port: its process is gone, or a REJECT rule), by link", labels: ["link"] },
+  tandem_peer_connections_dropped_total: { help: "Connections to the peer port closed before they authenticated, by reason: preauth_timeout, preauth_frame_too_large, preauth_not_authenticated, preauth_too_many, preauth_too_many_from_address, tls_refused", labels: ["reason"] },
   tandem_peer_socket_errors_total: { help: "Errors of the peer link's own sockets (udp: a heartbeat socket, listener: the peer connection listener)", labels: ["socket"] },
   tandem_witness_requests_sent_total: { help: "Requests sent to the witness", labels: [] },
   tandem_witness_requests_total: { help: "Witness requests by outcome: replied, or timeout (no valid answer in time)", labels: ["result"] },
@@ -111,6 +112,7 @@ export function classify(channel: CountChannel, ev: CountEvent): Counted {
       if (name === "udp_errors") return { metric: "tandem_peer_socket_errors_total", labels: { socket: "udp" } };
       if (name === "tcp_errors") return { metric: "tandem_peer_socket_errors_total", labels: { socket: "listener" } };
       if ((rest = prefixed(name, "rejected_"))) return { metric: "tandem_peer_messages_rejected_total", labels: { reason: rest } };
+      if ((rest = prefixed(name, "conn_dropped_"))) return { metric: "tandem_peer_connections_dropped_total", labels: { reason: rest } };
       if ((rest = prefixed(name, "received_"))) return { metric: "tandem_peer_datagrams_received_total", labels: { link: rest } };
       if ((rest = prefixed(name, "send_errors_"))) return { metric: "tandem_peer_send_errors_total", labels: { link: rest } };
       if ((rest = prefixed(name, "refused_"))) return { metric: "tandem_peer_datagrams_refused_total", labels: { link: rest } };

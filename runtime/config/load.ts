@@ -72,6 +72,8 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
     const f = config.http.tls[k];
     if (opts.baseDir && f && !isAbsolute(f)) config.http.tls[k] = resolve(opts.baseDir, f);
   }
+  const peerTls = config.peer.tls;
+  if (opts.baseDir && peerTls) for (const k of ["ca", "cert", "key"] as const) if (!isAbsolute(peerTls[k])) peerTls[k] = resolve(opts.baseDir, peerTls[k]);
   return config;
 }
 

@@ -115,6 +115,18 @@ export const configSchema = z
       address: hostPort,
       /** one or more heartbeat links; losing one of several is not a failure */
       links: z.array(linkSchema).min(1, "at least one heartbeat link is needed"),
+      /** mutual TLS on the peer connection, under the HMAC (PEM files; relative paths are resolved against the config file) */
+      tls: z
+        .strictObject({
+          /** the site CA: the peer's certificate must chain to it */
+          ca: z.string().min(1),
+          /** this node's certificate and private key */
+          cert: z.string().min(1),
+          key: z.string().min(1),
+          /** the name the peer's certificate must carry (DNS subjectAltName or CN); any certificate from the CA when absent */
+          peerName: z.string().min(1).max(253).optional(),
+        })
+        .optional(),
     }),
     heartbeat: z
       .strictObject({

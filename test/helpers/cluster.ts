@@ -178,6 +178,8 @@ export interface ClusterOptions {
   takeover?: string;
   heartbeat?: { intervalMs?: number; timeoutMs?: number };
   failback?: string;
+  /** extra YAML lines in each node's peer section (e.g. `tls: { … }`), without indentation */
+  peer?: (id: "a" | "b") => string;
   /** extra top-level YAML per node (drivers, watchdog …) */
   extra?: (id: "a" | "b") => string;
   /** keep relays out of the way (direct links) */
@@ -239,6 +241,7 @@ peer:
   links:
     - { name: lan, bind: "127.0.0.1:${p.lan}", peer: "127.0.0.1:${to("lan")}" }
     - { name: plant, bind: "127.0.0.1:${p.plant}", peer: "127.0.0.1:${to("plant")}" }
+${this.opts.peer ? `  ${this.opts.peer(id)}` : ""}
 heartbeat: { intervalMs: ${this.opts.heartbeat?.intervalMs ?? 100}, timeoutMs: ${this.opts.heartbeat?.timeoutMs ?? 500} }
 ${this.opts.witness !== false ? `witness: { address: "127.0.0.1:${this.witnessPort}" }` : ""}
 takeover:

@@ -282,6 +282,10 @@ export class SimConn implements StreamConn {
     readonly remote: { host: string; link: string },
   ) {}
 
+  get remoteAddress(): string {
+    return this.remote.host;
+  }
+
   onData(fn: (b: Buffer) => void): void {
     this.dataFns.push(fn);
   }

@@ -91,6 +91,7 @@ describe("what each count becomes", () => {
     expect(named(COUNT_CHANNELS.peerLink, "received_plant")).toEqual({ metric: "tandem_peer_datagrams_received_total", labels: { link: "plant" } });
     expect(named(COUNT_CHANNELS.peerLink, "tcp_econnrefused")).toEqual({ metric: "tandem_peer_connection_errors_total", labels: { code: "econnrefused" } });
     expect(named(COUNT_CHANNELS.peerLink, "tcp_errors")).toEqual({ metric: "tandem_peer_socket_errors_total", labels: { socket: "listener" } });
+    expect(named(COUNT_CHANNELS.peerLink, "conn_dropped_preauth_timeout")).toEqual({ metric: "tandem_peer_connections_dropped_total", labels: { reason: "preauth_timeout" } });
     expect(named(COUNT_CHANNELS.witnessClient, "timeouts")).toEqual({ metric: "tandem_witness_requests_total", labels: { result: "timeout" } });
     expect(named(COUNT_CHANNELS.witnessClient, "rejected_unmatched")).toEqual({ metric: "tandem_witness_replies_rejected_total", labels: { reason: "unmatched" } });
     expect(named(COUNT_CHANNELS.driver, "exceptions", { device: "plc" })).toEqual({ metric: "tandem_driver_exception_responses_total", labels: { device: "plc" } });
