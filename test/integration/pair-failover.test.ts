@@ -30,7 +30,10 @@ describe("takeover and handover between real processes", () => {
     expect(ok.status).toBe(200);
     expect(ok.json.state).toBe("active");
     const audit = (await cluster.api(standby, "GET", "/audit?limit=20", undefined, "viewer")).json.entries as { action: string; user: string; result: string }[];
-    expect(audit.filter((e) => e.action === "confirm").map((e) => [e.user, e.result])).toEqual([["operator", "ok"]]);
+    expect(audit.filter((e) => e.action === "confirm").map((e) => [e.user, e.result])).toEqual([
+      ["operator", "requested"],
+      ["operator", "ok"],
+    ]);
 
     // the old active comes back (as systemd would restart it): standby, new epoch
     cluster.startNode(active);
