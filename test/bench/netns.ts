@@ -13,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const PREFIX = "tkb";
+/** labs made by this process so far: two labs of one process never share a name (one still closing while the next starts) */
+let labs = 0;
 
 function ip(args: string[], opts: { quiet?: boolean } = {}): string {
   try {
@@ -80,7 +82,7 @@ export class NetLab {
 
   constructor(label: string) {
     // short: Linux interface names are at most 15 characters, namespace names are free
-    this.tag = `${PREFIX}${process.pid}-${label}`;
+    this.tag = `${PREFIX}${process.pid}-${label}${++labs}`;
     process.once("SIGINT", this.onSignal);
     process.once("SIGTERM", this.onSignal);
     process.once("exit", this.onExit);

@@ -102,7 +102,9 @@ describe("HMI against a real node", () => {
   it("the state, what happened and what to do, the held context and the confirm an operator reads come from the node, in the CLI's words (S3, S4)", async () => {
     const cluster = await pair.start();
     const { active, standby } = await cluster.ready();
-    const before = (await cluster.status(standby))!;
+    // the epoch the active acts in, from the active itself, just before it dies
+    const before = (await cluster.status(active))!;
+    expect(before.state).toBe("active");
     cluster.signal(active, "SIGKILL");
     await cluster.waitFor(standby, (s) => s.state === "active-held", 10_000, "held takeover");
     const url = cluster.nodes[standby].url;
@@ -120,6 +122,8 @@ describe("HMI against a real node", () => {
     // the page shows what the node said, in the same words
     await shows(page, "#state", words.label);
     await shows(page, "#message", held.message);
+    // one takeover, one epoch more (DESIGN.md); if not, the standby's log says which epochs it offered and why
+    expect(held.epoch, cluster.logLines(standby).filter((l) => /epoch|witness|took over|takeover/i.test(l)).slice(-25).join("\n")).toBe(before.epoch + 1);
     await shows(page, "#epoch", String(before.epoch + 1));
     await shows(page, "#peer-state", stateLabel(held.peer.state));
     expect(await page.locator("#node-label").textContent()).toBe(`Node ${standby} · preferred ${held.role} · pair it`);

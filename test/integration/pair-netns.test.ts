@@ -34,6 +34,9 @@ function rejectTheStandby(site: NsPair, active: "a" | "b", standby: "a" | "b"): 
   site.resetConnections(standby, site.addresses(active)[0]!);
 }
 
+/** a site in namespaces takes up to a minute to be ready on a loaded machine (NsPair.ready), then the test runs */
+const NETNS_TEST_MS = 150_000;
+
 describe("the pair on real network stacks (network namespaces)", () => {
   it("L1: kill -9 of the active: the standby takes over on the kernel's word on every path, held, without three missed heartbeats", async () => {
     const site = await NsPair.start(drivers);
@@ -55,7 +58,7 @@ describe("the pair on real network stacks (network namespaces)", () => {
     } finally {
       await site.stop();
     }
-  });
+  }, NETNS_TEST_MS);
 
   it("S1: a REJECT firewall rule on the active's host against the standby forges a dead process; the live active, still heard, is never displaced", async () => {
     const site = await NsPair.start(drivers);
@@ -84,7 +87,7 @@ describe("the pair on real network stacks (network namespaces)", () => {
     } finally {
       await site.stop();
     }
-  });
+  }, NETNS_TEST_MS);
 
   it("S1: the same rule while the active is also cut from the witness: the standby takes the role only once the active stopped acting", async () => {
     const site = await NsPair.start(drivers);
@@ -109,5 +112,5 @@ describe("the pair on real network stacks (network namespaces)", () => {
     } finally {
       await site.stop();
     }
-  });
+  }, NETNS_TEST_MS);
 });
