@@ -113,6 +113,19 @@ export function wrapStream(socket: net.Socket): StreamConn {
 }
 
 /** The real network. */
+/** Listens with `server` on `addr`: a listen error rejects, later errors go to `onError`. */
+export async function listenStreamServer(server: net.Server, addr: HostPort, onError?: (message: string) => void): Promise<StreamServer> {
+  server.on("error", (err) => onError?.(err.message));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(addr.port, addr.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return { close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
 export const systemNetwork: Network = {
   async bindUdp(addr, onMessage, onError) {
     // a large receive buffer: a burst of junk must not crowd out real heartbeats
@@ -157,16 +170,11 @@ export const systemNetwork: Network = {
   },
 
   async listenTcp(addr, onConn, onError) {
-    const server = net.createServer((s) => onConn(wrapStream(s)));
-    server.on("error", (err) => onError?.(err.message));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(addr.port, addr.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    return { close: () => new Promise<void>((r) => server.close(() => r())) };
+    return listenStreamServer(
+      net.createServer((s) => onConn(wrapStream(s))),
+      addr,
+      onError,
+    );
   },
 
   connectTcp(addr) {

@@ -17,7 +17,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { Network, StreamConn } from "./net.js";
-import { wrapStream } from "./net.js";
+import { listenStreamServer, wrapStream } from "./net.js";
 
 export interface PeerTlsOptions {
   /** the site CA (PEM): the only issuer a peer's certificate may chain to */
@@ -167,15 +167,7 @@ export function tlsNetwork(base: Network, opts: PeerTlsOptions, refused: TlsRefu
         onConn(conn); // the gate may close it right here
         if (!conn.destroyed) tlsServer.emit("connection", raw);
       });
-      server.on("error", (err) => onError?.(err.message));
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(addr.port, addr.host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-      return { close: () => new Promise<void>((r) => server.close(() => r())) };
+      return listenStreamServer(server, addr, onError);
     },
 
     connectTcp(addr) {
