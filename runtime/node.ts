@@ -136,12 +136,13 @@ export class TandemNode implements NodeController {
       // a counter is evidence only while this node reads the PLC without errors
       if (w?.configured) this.runtime.setPlc(w.plcEpoch, w.counterStale && w.error === null);
     }, LEVEL_EVERY_MS);
-    this.writeAudit("node-start", "system", "ok", { pid: process.pid, incarnation: this.store.incarnation, cleanOwner: this.store.cleanOwner });
+    // logged as the start-up listening window begins (tests measure the window from this line)
     if (!this.store.cleanOwner) this.log.info("this node does not own a clean process context (it crashed, or last mirrored the peer): should it become active without a handover, it holds the process for an operator");
     this.log.info(
       { http: `${this.httpAddress.host}:${this.httpAddress.port}`, role: c.node.role, epoch: this.store.epoch, witness: !!c.witness },
       `node ${c.node.id} of pair ${c.pair.id} started (preferred ${c.node.role}, epoch ${this.store.epoch})`,
     );
+    this.writeAudit("node-start", "system", "ok", { pid: process.pid, incarnation: this.store.incarnation, cleanOwner: this.store.cleanOwner });
   }
 
   /** Clean stop: hand over if active, then stop everything in reverse order. */
