@@ -194,6 +194,8 @@ export class PairSim {
   readonly rejected = new Set<string>();
   /** the random schedules may put REJECT rules in place in this run */
   rejectsAllowed = false;
+  /** when a REJECT rule was last put in (rejectFrom) */
+  lastRejectAt: number | null = null;
   readonly jitterMs: number;
   private readonly rand: () => number;
   /** the peer connection's path (a cut holds its segments until it heals) */
@@ -385,7 +387,13 @@ export class PairSim {
    */
   rejectFrom(from: NodeId): this {
     for (const l of [...LINKS, "tcp"]) this.rejected.add(`${l}:${from}`);
+    this.lastRejectAt = this.now;
     return this.resetTcp(from);
+  }
+  /** the rule is taken out again */
+  unrejectFrom(from: NodeId): this {
+    for (const l of [...LINKS, "tcp"]) this.rejected.delete(`${l}:${from}`);
+    return this;
   }
   /** both links and the peer connection */
   partition(): this {
@@ -626,6 +634,10 @@ export class PairSim {
       const handover = ev.type === "peer-message" && ev.msg.type === "handover";
       const w = this.contextWriter;
       if (!handover && w && w.node !== n.id) this.violate(`S3: ${n.id} became active (${fx.reason}) over a context last driven by ${w.node} in epoch ${w.epoch}, without a handover or a hold`);
+      // the handover passes the context on, even when the new active cannot
+      // drive it at once (a handover that waited out a stall: its lease is
+      // already gone and it isolates in the same step); nobody drove it since
+      if (handover) this.contextWriter = { node: n.id, epoch: fx.epoch };
     }
     // a handover gives the role up: the promisee no longer holds the lease we promised it
     if (ev.type === "peer-message" && ev.msg.type === "handover" && isActive(fx.to)) n.promisedUntil = 0;
