@@ -32,12 +32,13 @@ export function linksDown(peer: PeerView, now: number, timeoutMs: number): numbe
  * no heartbeat has come on any link for `misses` intervals since. A live
  * process whose connection merely broke keeps heartbeating and fails this.
  */
-export function peerProcessDead(peer: PeerView, now: number, intervalMs: number, misses: number): boolean {
+export function peerProcessDead(peer: PeerView, now: number, intervalMs: number, misses: number, kernelTrusted = true): boolean {
   if (peer.heardAt === null || peer.tcpUp) return false;
   const silence = misses * intervalMs;
   if (now - peer.heardAt < silence) return false;
-  // a clean goodbye is the peer's own word; a lost connection must belong to this silence
-  return (peer.byeAt !== null && peer.byeAt >= peer.heardAt - silence) || connectionLostAsHeartbeatsStopped(peer, intervalMs, silence);
+  // a clean goodbye is the peer's own word; a lost connection must belong to this
+  // silence, and counts only while the kernel's word about the peer is trusted
+  return (peer.byeAt !== null && peer.byeAt >= peer.heardAt - silence) || (kernelTrusted && connectionLostAsHeartbeatsStopped(peer, intervalMs, silence));
 }
 
 /**
@@ -67,9 +68,12 @@ export function connectionLostAsHeartbeatsStopped(peer: PeerView, intervalMs: nu
  *  - the heartbeat that was due did not come: silence for one interval and a
  *    margin (`silenceMs`), not the several missed heartbeats of peerProcessDead.
  * A frozen process or a lost host gives no such signal. A REJECT firewall
- * rule forges the first two, so a live process behind one is protected by
- * the third (its heartbeats keep arriving) and by the witness, which must not
- * have heard it for as long either; without a witness peerProcessDead applies.
+ * rule forges the first two; a live process behind one keeps heartbeating
+ * through them, which proves them false (refusalsDisproved), and the caller
+ * then does not ask this at all (kernelWordDisproved). Only a rule put in
+ * while the process is also silent (a stall of more than `silenceMs` within
+ * half an interval of the rule) is left to the witness, which must not have
+ * heard it for as long either.
  */
 export function peerProcessGone(peer: PeerView, now: number, intervalMs: number, silenceMs: number, lostWithinMs: number): boolean {
   if (peer.heardAt === null || peer.tcpUp) return false;
@@ -78,4 +82,37 @@ export function peerProcessGone(peer: PeerView, now: number, intervalMs: number,
   if (!connectionLostAsHeartbeatsStopped(peer, intervalMs, lostWithinMs)) return false;
   const links = Object.values(peer.refusedAt);
   return links.length > 0 && links.every((at) => at !== null && at > heard && now - at <= 2 * intervalMs);
+}
+
+/**
+ * A refusal from the peer's host (a datagram came back "port unreachable", a
+ * connection was refused): it extends the current run of refusals, or begins
+ * a new one when the last was more than `gapMs` ago.
+ */
+export function noteRefusal(peer: PeerView, now: number, gapMs: number): void {
+  const run = peer.refusing;
+  peer.refusing = run !== null && now - run.last <= gapMs ? { since: run.since, last: now } : { since: now, last: now };
+}
+
+/**
+ * Called as a heartbeat of the still-active peer arrives: its host has been
+ * refusing us for at least half an interval, and still is (the latest refusal
+ * is under `timeoutMs` old). Then the refusals are false: a process that is
+ * gone sends nothing, and its last heartbeat, already on its way when it
+ * died, lands within a round trip of the first refusal, not half an interval
+ * after it. A firewall REJECT rule on its host does exactly this.
+ */
+export function refusalsDisproved(peer: PeerView, now: number, intervalMs: number, timeoutMs: number): boolean {
+  const run = peer.refusing;
+  return run !== null && now - run.since >= intervalMs / 2 && now - run.last <= timeoutMs;
+}
+
+/**
+ * The kernel's word about the peer (refusals, a lost connection) was proved
+ * false less than `forMs` ago, so it is no proof that the process is gone: a
+ * live process behind a REJECT rule that stalls for a moment is not taken for
+ * a dead one. The timeout path and the witness still decide a real failure.
+ */
+export function kernelWordDisproved(peer: PeerView, now: number, forMs: number): boolean {
+  return peer.disprovedAt !== null && now - peer.disprovedAt < forMs;
 }

@@ -46,7 +46,7 @@ export function initialState(p: RoleParams, epoch: number, now: number, context 
     levelSettled: true,
     leaseUntil: 0,
     grantedUntil: 0,
-    peer: { state: "unknown", epoch: 0, level: 0, levelSettled: true, role: null, candidate: false, links, heardAt: null, tcpUp: false, lostAt: null, refusedAt, byeAt: null, fenced: false },
+    peer: { state: "unknown", epoch: 0, level: 0, levelSettled: true, role: null, candidate: false, links, heardAt: null, tcpUp: false, lostAt: null, refusedAt, refusing: null, disprovedAt: null, byeAt: null, fenced: false },
     witness: { reachable: false, lastOkAt: null, holder: null, holderEpoch: 0 },
     heldSince: null,
     autoConfirmAt: null,

@@ -132,6 +132,14 @@ export interface PeerView {
   lostAt: number | null;
   /** per link: when a datagram to the peer last came back "port unreachable" (kernel evidence too) */
   refusedAt: Record<string, number | null>;
+  /** the current run of refusals from the peer's host (datagrams or connections): when it began and its latest */
+  refusing: { since: number; last: number } | null;
+  /**
+   * when the active peer's heartbeat last arrived while its host kept refusing
+   * us: the kernel's word that its process is gone was then false (a firewall
+   * REJECT rule), and is not taken as proof for a while (kernelWordDisproved)
+   */
+  disprovedAt: number | null;
   /** the peer said it is stopping */
   byeAt: number | null;
   /** known down (dead-process path or an operator): the lease is not needed until a grant comes again */

@@ -18,6 +18,7 @@ export const COUNTERS = {
   tandem_peer_send_errors_total: { help: "Datagrams to the peer the kernel refused to send, by heartbeat link", labels: ["link"] },
   tandem_peer_connection_errors_total: { help: "Errors on the peer connection, by error code (econnrefused, econnreset …)", labels: ["code"] },
   tandem_peer_datagrams_refused_total: { help: "Heartbeats to the peer that came back ICMP port unreachable (nothing listens on its heartbeat port: its process is gone, or a REJECT rule), by link", labels: ["link"] },
+  tandem_peer_refusals_disproved_total: { help: "Times the active peer's heartbeats kept arriving while its host refused this node's datagrams or connections (a firewall REJECT rule): the refusals were then not taken as proof that its process is gone", labels: [] },
   tandem_peer_connections_dropped_total: { help: "Connections to the peer port closed before they authenticated, by reason: preauth_timeout, preauth_frame_too_large, preauth_not_authenticated, preauth_too_many, preauth_too_many_from_address, tls_refused", labels: ["reason"] },
   tandem_peer_socket_errors_total: { help: "Errors of the peer link's own sockets (udp: a heartbeat socket, listener: the peer connection listener)", labels: ["socket"] },
   tandem_witness_requests_sent_total: { help: "Requests sent to the witness", labels: [] },
@@ -74,6 +75,7 @@ const ROLE: Record<string, CounterName | null> = {
   handover_ignored: "tandem_handovers_ignored_total",
   same_epoch_actives: "tandem_same_epoch_actives_total",
   plc_fence_demotions: "tandem_plc_fence_higher_epoch_total",
+  peer_refusals_disproved: "tandem_peer_refusals_disproved_total",
   // the same event as the witness client's timeouts (tandem_witness_requests_total{result="timeout"})
   witness_timeouts: null,
 };

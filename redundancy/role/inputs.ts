@@ -4,11 +4,19 @@
 import { electionWinner } from "../election.js";
 import type { Heartbeat } from "../role-types.js";
 import { count, event, isActive, raiseEpoch, sendHeartbeat, transition, type Ctx } from "./ctx.js";
-import { activateByElection } from "./takeover.js";
+import { kernelWordDisproved, noteRefusal, refusalsDisproved } from "../failure-detector.js";
+import { activateByElection, kernelDisproofMs } from "./takeover.js";
 
 export function onHeartbeat(m: Ctx, link: string, seq: number, inc: number, hb: Heartbeat): void {
   const { p, s, now } = m;
   if (!(link in s.peer.links)) return;
+  if (isActive(hb.state) && isActive(s.peer.state) && refusalsDisproved(s.peer, now, p.intervalMs, p.timeoutMs)) {
+    if (!kernelWordDisproved(s.peer, now, kernelDisproofMs(p))) {
+      count(m, "peer_refusals_disproved");
+      event(m, "refusals-disproved", `the active ${p.peerId}'s host refuses this node's datagrams or connections while its heartbeats still arrive (a firewall REJECT rule?): until the refusals stop, they are not taken as proof that its process is gone`);
+    }
+    s.peer.disprovedAt = now;
+  }
   s.peer.links[link] = now;
   s.peer.heardAt = now;
   s.peer.state = hb.state;
@@ -108,6 +116,7 @@ export function onTcp(m: Ctx, status: "up" | "down" | "refused"): void {
   // reconnects say the same thing later, and must not make a loss look recent
   const old = s.peer.lostAt === null || (s.peer.heardAt !== null && s.peer.lostAt < s.peer.heardAt - p.intervalMs);
   if (lost && (s.peer.tcpUp || old)) s.peer.lostAt = now;
+  if (status === "refused") noteRefusal(s.peer, now, p.timeoutMs);
   s.peer.tcpUp = false;
   // The active's connection went: ask every link now whether its process is
   // still there (a datagram to a closed port comes back "port unreachable"
@@ -116,8 +125,10 @@ export function onTcp(m: Ctx, status: "up" | "down" | "refused"): void {
 }
 
 export function onLinkRefused(m: Ctx, link: string): void {
-  const { s, now } = m;
-  if (link in s.peer.refusedAt) s.peer.refusedAt[link] = now;
+  const { p, s, now } = m;
+  if (!(link in s.peer.refusedAt)) return;
+  s.peer.refusedAt[link] = now;
+  noteRefusal(s.peer, now, p.timeoutMs);
 }
 
 /** The peer is stopping cleanly (it said so on every path). */

@@ -2,7 +2,7 @@
 // (dead process, witness, PLC watchdog, an operator's promotion) and the
 // activation itself, which decides whether the process context is held.
 import { electionWinner } from "../election.js";
-import { peerProcessDead, peerProcessGone, peerVisible } from "../failure-detector.js";
+import { kernelWordDisproved, peerProcessDead, peerProcessGone, peerVisible } from "../failure-detector.js";
 import type { NodeState } from "../role-types.js";
 import type { Actor } from "../../core/types.js";
 import { audit, awaitOperator, count, event, fail, isActive, knownEpoch, nextEpoch, propose, raiseEpoch, reply, sendHeartbeat, transition, type Ctx } from "./ctx.js";
@@ -39,8 +39,11 @@ export function evalStandby(m: Ctx): void {
   if (s.takeover) return driveWitnessTakeover(m);
   // the dead-process path comes first: it is faster than the link timeout; with a
   // witness to confirm, the kernel's word on every path is enough to ask at once
-  if (isActive(s.peer.state) && p.witness && peerProcessGone(s.peer, now, p.intervalMs, deadProcessSilence(p, true), deadProcessSilence(p, false))) return startDeadProcessTakeover(m, true);
-  if (isActive(s.peer.state) && peerProcessDead(s.peer, now, p.intervalMs, p.deadProcessMisses)) return startDeadProcessTakeover(m, false);
+  // (a host that refused us while its heartbeats still came has a firewall
+  // rule, not a dead process: its refusals prove nothing for a while)
+  const kernelTrusted = !kernelWordDisproved(s.peer, now, kernelDisproofMs(p));
+  if (kernelTrusted && isActive(s.peer.state) && p.witness && peerProcessGone(s.peer, now, p.intervalMs, deadProcessSilence(p, true), deadProcessSilence(p, false))) return startDeadProcessTakeover(m, true);
+  if (isActive(s.peer.state) && peerProcessDead(s.peer, now, p.intervalMs, p.deadProcessMisses, kernelTrusted)) return startDeadProcessTakeover(m, false);
   const visible = peerVisible(s.peer, now, p.timeoutMs);
   if (visible && isActive(s.peer.state)) return;
   if (s.switchoverOut?.phase === "handed-over") return; // the peer is about to report active
@@ -130,6 +133,17 @@ export function activateByElection(m: Ctx, leaseUntil: number): void {
  * a live one is heard within it); otherwise as many intervals as the missed
  * heartbeats the path waited for.
  */
+/**
+ * How long refusals proved false (failure-detector.ts, refusalsDisproved) stay
+ * no proof of a death: a lease and a heartbeat timeout. The dead-process path
+ * does not wait for the active's lease, so it may count again only once any
+ * lease the active got before it last spoke has run out: an active that stalls
+ * behind the rule and wakes later checks that lease before it acts.
+ */
+export function kernelDisproofMs(p: Ctx["p"]): number {
+  return p.leaseMs + p.timeoutMs;
+}
+
 export function deadProcessSilence(p: Ctx["p"], fast: boolean): number {
   return fast ? p.intervalMs + Math.max(20, Math.round(p.intervalMs / 5)) : p.deadProcessMisses * p.intervalMs;
 }

@@ -137,6 +137,47 @@ describe("takeover when the active's process dies (cause 2)", () => {
     expect(sim.events("b", "takeover-started")).toEqual([]);
   });
 
+  for (const pauseMs of [150, 350, 450]) {
+    it(`S1: behind the same rule the active stalls for ${pauseMs} ms (a loaded machine): its heartbeats after the refusals proved them forged, so the stall is not taken for a death and it is not displaced`, async () => {
+      const sim = await steadyPair({ witness: true });
+      const epoch = sim.epoch("a");
+      sim.rejectFrom("b");
+      await sim.run(3 * INTERVAL); // the rule is in place: a's heartbeats keep arriving after b's refused ones
+      sim.pause("a", pauseMs);
+      await sim.during(3000, () => {
+        expect(sim.state("b")).toBe("standby");
+        expect(sim.actors()).toEqual(["a"]);
+      });
+      expect(sim.events("b", "takeover-started")).toEqual([]);
+      expect(sim.state("a")).toBe("active");
+      expect(sim.epoch("a")).toBe(epoch);
+      expect(sim.witness?.record("line1")).toMatchObject({ holder: "a", epoch });
+    });
+  }
+
+  it("S1: without a witness, an active that stalls for 350 ms behind the rule is not taken for dead (the slow path's lost connection is the forged word too)", async () => {
+    const sim = await steadyPair();
+    sim.rejectFrom("b");
+    await sim.run(3 * INTERVAL);
+    sim.pause("a", 350);
+    // (a gets no grant through the rule: it isolates when its lease runs out, as in the test below)
+    await sim.during(600, () => expect(sim.actors()).not.toContain("b"));
+    expect(sim.events("b", "takeover-started")).toEqual([]);
+    expect(sim.events("b", "refusals-disproved")).toHaveLength(1);
+  });
+
+  it("L1: once the rule is gone, the kernel's word counts again: a kill -9 is taken over on the fast path", async () => {
+    const sim = await steadyPair({ witness: true });
+    sim.rejectFrom("b");
+    await sim.run(3 * INTERVAL);
+    sim.unrejectFrom("b");
+    await sim.run(LEASE + 2 * TIMEOUT); // the refusals proved false count again a lease and a timeout after they stop
+    sim.kill("a");
+    const took = await sim.until(() => sim.state("b") === "active-held", 2000, "b active-held");
+    expect(sim.events("b", "takeover-started")[0]!.message).toMatch(/refused a datagram on every link/);
+    expect(took).toBeLessThanOrEqual(INTERVAL + 20 + 2 * 10);
+  });
+
   it("S1: without a witness, the same REJECT rule never displaces the active while its heartbeats arrive", async () => {
     const sim = await steadyPair();
     sim.rejectFrom("b");
