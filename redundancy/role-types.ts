@@ -132,7 +132,7 @@ export interface PeerView {
   lostAt: number | null;
   /** per link: when a datagram to the peer last came back "port unreachable" (kernel evidence too) */
   refusedAt: Record<string, number | null>;
-  /** the current run of refusals from the peer's host (datagrams or connections): when it began and its latest */
+  /** the current run of refusals from the active peer's host (datagrams or connections): when it began and its latest */
   refusing: { since: number; last: number } | null;
   /**
    * when the active peer's heartbeat last arrived while its host kept refusing

@@ -17,6 +17,9 @@ export function onHeartbeat(m: Ctx, link: string, seq: number, inc: number, hb: 
     }
     s.peer.disprovedAt = now;
   }
+  // refusals count only while the peer is known active: a starting peer's
+  // sockets may not be bound yet, which is what its kernel truly said
+  if (!isActive(hb.state)) s.peer.refusing = null;
   s.peer.links[link] = now;
   s.peer.heardAt = now;
   s.peer.state = hb.state;
@@ -116,7 +119,7 @@ export function onTcp(m: Ctx, status: "up" | "down" | "refused"): void {
   // reconnects say the same thing later, and must not make a loss look recent
   const old = s.peer.lostAt === null || (s.peer.heardAt !== null && s.peer.lostAt < s.peer.heardAt - p.intervalMs);
   if (lost && (s.peer.tcpUp || old)) s.peer.lostAt = now;
-  if (status === "refused") noteRefusal(s.peer, now, p.timeoutMs);
+  if (status === "refused" && isActive(s.peer.state)) noteRefusal(s.peer, now, p.timeoutMs);
   s.peer.tcpUp = false;
   // The active's connection went: ask every link now whether its process is
   // still there (a datagram to a closed port comes back "port unreachable"
@@ -128,7 +131,7 @@ export function onLinkRefused(m: Ctx, link: string): void {
   const { p, s, now } = m;
   if (!(link in s.peer.refusedAt)) return;
   s.peer.refusedAt[link] = now;
-  noteRefusal(s.peer, now, p.timeoutMs);
+  if (isActive(s.peer.state)) noteRefusal(s.peer, now, p.timeoutMs);
 }
 
 /** The peer is stopping cleanly (it said so on every path). */

@@ -166,6 +166,18 @@ describe("takeover when the active's process dies (cause 2)", () => {
     expect(sim.events("b", "refusals-disproved")).toHaveLength(1);
   });
 
+  it("L1: refusals from a peer that was still starting (its sockets not bound yet) are its kernel's true word, not a rule: a kill -9 soon after it became active is taken over on the fast path", async () => {
+    const sim = new PairSim({ witness: true, start: ["b"] });
+    await sim.run(300); // b's heartbeats to a come back refused: nothing of a runs yet
+    sim.start("a");
+    await sim.until(() => sim.state("a") === "active" && sim.state("b") === "standby" && sim.node("b").s.peer.state === "active", 3000, "a active, b following");
+    await sim.run(INTERVAL);
+    expect(sim.events("b", "refusals-disproved")).toEqual([]);
+    sim.kill("a");
+    await sim.until(() => sim.state("b") === "active-held", 2000, "b active-held");
+    expect(sim.events("b", "takeover-started")[0]!.message).toMatch(/refused a datagram on every link/);
+  });
+
   it("L1: once the rule is gone, the kernel's word counts again: a kill -9 is taken over on the fast path", async () => {
     const sim = await steadyPair({ witness: true });
     sim.rejectFrom("b");
