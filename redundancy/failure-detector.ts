@@ -44,12 +44,15 @@ export function peerProcessDead(peer: PeerView, now: number, intervalMs: number,
 /**
  * The peer connection was closed, reset or refused by the peer's host when
  * its heartbeats stopped: no earlier than an interval before the last one
- * (a datagram in flight may land after the close) and no later than the
- * silence the slow path waits for (`withinMs`, three missed heartbeats) —
- * a process can stall for a moment before it dies (a loaded machine), and
- * its heartbeats can stop on one path first. A connection lost long after
- * the silence began (a firewall rule put in later, a path that heals) says
- * nothing about it.
+ * (a datagram in flight may land after the close) and no later than
+ * `withinMs` after it (the slow path: its silence; the fast path, which
+ * also needs refusals and the witness: the link timeout, deadProcessWindow).
+ * The kernel closes a killed process's sockets
+ * only once it has freed its memory — 30–130 ms for a 150 MB node measured
+ * on a loaded 2-core machine, after the last heartbeat's own age — and a
+ * process can stall for a moment before it dies. A connection lost after
+ * the link timed out (a firewall rule put in later, a path that heals)
+ * says nothing about it.
  */
 export function connectionLostAsHeartbeatsStopped(peer: PeerView, intervalMs: number, withinMs: number): boolean {
   if (peer.heardAt === null || peer.lostAt === null) return false;

@@ -42,7 +42,7 @@ export function evalStandby(m: Ctx): void {
   // (a host that refused us while its heartbeats still came has a firewall
   // rule, not a dead process: its refusals prove nothing for a while)
   const kernelTrusted = !kernelWordDisproved(s.peer, now, kernelDisproofMs(p));
-  if (kernelTrusted && isActive(s.peer.state) && p.witness && peerProcessGone(s.peer, now, p.intervalMs, deadProcessSilence(p, true), deadProcessSilence(p, false))) return startDeadProcessTakeover(m, true);
+  if (kernelTrusted && isActive(s.peer.state) && p.witness && peerProcessGone(s.peer, now, p.intervalMs, deadProcessSilence(p, true), deadProcessWindow(p))) return startDeadProcessTakeover(m, true);
   if (isActive(s.peer.state) && peerProcessDead(s.peer, now, p.intervalMs, p.deadProcessMisses, kernelTrusted)) return startDeadProcessTakeover(m, false);
   const visible = peerVisible(s.peer, now, p.timeoutMs);
   if (visible && isActive(s.peer.state)) return;
@@ -142,6 +142,19 @@ export function activateByElection(m: Ctx, leaseUntil: number): void {
  */
 export function kernelDisproofMs(p: Ctx["p"]): number {
   return p.leaseMs + p.timeoutMs;
+}
+
+/**
+ * On the fast path, how long after the last heartbeat a lost connection still
+ * counts as the kernel's word that the process died (failure-detector.ts,
+ * connectionLostAsHeartbeatsStopped): up to the link timeout, since a large
+ * process's sockets close only once its memory is freed. The fast path also
+ * needs refusals on every link since that heartbeat, and the witness's own
+ * silence. The slow path, which may decide alone (no witness), keeps its
+ * narrower window: its silence.
+ */
+export function deadProcessWindow(p: Ctx["p"]): number {
+  return Math.max(p.timeoutMs, deadProcessSilence(p, false));
 }
 
 export function deadProcessSilence(p: Ctx["p"], fast: boolean): number {

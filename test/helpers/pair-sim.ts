@@ -159,6 +159,8 @@ interface SimNode {
   replies: Map<number, Extract<Effect, { type: "reply" }>>;
   /** the id the runtime gave the last operator action */
   lastOp: number;
+  /** killed, its kernel still tearing it down (kill with teardownMs) */
+  dying?: boolean;
   faults: string[];
 }
 
@@ -268,7 +270,7 @@ export class PairSim {
   }
   canAct(id: NodeId): boolean {
     const n = this.nodes[id];
-    return this.alive(id) && n.runtime !== null && n.runtime.canAct();
+    return this.alive(id) && !n.dying && n.runtime !== null && n.runtime.canAct();
   }
   /** who may act right now */
   actors(): NodeId[] {
@@ -405,9 +407,25 @@ export class PairSim {
     return this.restoreTcp();
   }
   /** the process is gone: its kernel closes its connection and refuses datagrams to its ports */
-  kill(id: NodeId): this {
+  /**
+   * SIGKILL. With `teardownMs` the kernel tears the process down first, as it
+   * does a large one (its memory is freed before its sockets are closed):
+   * nothing of it runs from now on, but its connection stays open and its
+   * ports take datagrams without refusing them until the teardown is over.
+   */
+  kill(id: NodeId, teardownMs = 0): this {
     const n = this.nodes[id];
     if (!this.alive(id)) return this;
+    if (teardownMs > 0 && n.proc && !n.dying) {
+      n.dying = true;
+      n.proc.pausedUntil = Number.POSITIVE_INFINITY;
+      const proc = n.proc;
+      this.world.schedule(this.now + teardownMs, () => {
+        n.dying = false;
+        if (n.proc === proc) this.kill(id);
+      });
+      return this;
+    }
     n.last = n.runtime!.state;
     // the adapter loads the process context from disk at start: a process
     // that was killed did not close it cleanly, whoever wrote it last

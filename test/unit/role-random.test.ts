@@ -39,7 +39,8 @@ const FAULTS: Fault[] = [
     if (!sim.rejectsAllowed) sim.partition();
   },
   (sim) => sim.heal(),
-  (sim, r) => sim.kill(node(r)),
+  // kill -9; half the time the kernel takes a while to tear the process down (a large one)
+  (sim, r) => sim.kill(node(r), r() < 0.5 ? 0 : Math.floor(r() * 300)),
   (sim, r) => {
     const id = node(r);
     if (sim.state(id) === "dead") sim.restart(id);

@@ -126,6 +126,22 @@ describe("takeover when the active's process dies (cause 2)", () => {
     expect(Math.max(...took)).toBeLessThan(3 * INTERVAL); // the slow path's three missed heartbeats
   });
 
+  it("L1: a large process's sockets close only once the kernel has freed its memory (here 250 ms after the kill): that late word still counts, at once", async () => {
+    const took: number[] = [];
+    for (let phase = 0; phase < INTERVAL; phase += 11) {
+      const sim = await steadyPair({ witness: true });
+      await sim.run(phase);
+      const at = sim.now;
+      sim.kill("a", 250);
+      await sim.until(() => sim.state("b") === "active-held", 3000, "b active-held");
+      took.push(sim.now - at);
+      // the refusals on every link (fast), or, when the silence is already
+      // three intervals long as the word comes, the lost connection (slow path)
+      expect(sim.events("b", "takeover-started")[0]!.message).toMatch(/^the active a's process is gone/);
+    }
+    expect(Math.max(...took)).toBeLessThanOrEqual(250 + 2 * 10 + 20); // the word, two ticks, the witness's round trip
+  });
+
   it("S1: a REJECT rule against the standby forges the same kernel signals, but the live active, still heard by the witness, is never displaced", async () => {
     const sim = await steadyPair({ witness: true });
     sim.rejectFrom("b"); // b's datagrams and connection to a are refused; a's heartbeats still reach b
