@@ -85,9 +85,11 @@ export interface DeviceDriver {
   /**
    * Writes an engineering value as it came from the API (JSON): the driver
    * converts it (drivers/tag-value.ts), asks the gate right before the request
-   * leaves, and sends it. Throws TandemError.
+   * leaves, and sends it. Resolves with the value the PLC now holds, as JSON
+   * in engineering units (after float32 rounding, integer conversion and
+   * scaling: tag-value.ts writtenValue). Throws TandemError.
    */
-  write(tag: string, value: unknown, kind: WriteKind): Promise<void>;
+  write(tag: string, value: unknown, kind: WriteKind): Promise<unknown>;
   status(): DeviceStatus;
   stop(): Promise<void>;
   /** Raw integer read/write for the PLC watchdog and fence (holding register address or node id); writes pass the gate as operator writes. */

@@ -209,9 +209,10 @@ export class DriverManager {
    * fence (read fresh) does not hold a higher epoch, the gate again, then the
    * driver, which converts the value and asks the gate once more at the
    * moment the request leaves, for the request's timeout (the request may
-   * wait for a slot behind scan reads, or for a data-type lookup).
+   * wait for a slot behind scan reads, or for a data-type lookup). Resolves
+   * with the value the PLC now holds (JSON, engineering units).
    */
-  async write(name: string, value: unknown, kind: WriteKind): Promise<void> {
+  async write(name: string, value: unknown, kind: WriteKind): Promise<unknown> {
     const e = this.entries.get(name);
     if (!e) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
     if (!e.meta.writable) throw new TandemError("TANDEM_ERR_TAG_READ_ONLY", [name]);
@@ -231,7 +232,7 @@ export class DriverManager {
     const dev = this.devices.get(e.meta.device);
     if (!dev) throw new TandemError("TANDEM_ERR_DEVICE_UNAVAILABLE", [e.meta.device, "drivers not started"]);
     this.log.info({ tag: name, kind, epoch: this.epoch }, "tag write");
-    await dev.driver.write(name, value, kind);
+    return dev.driver.write(name, value, kind);
   }
 
   /**

@@ -353,11 +353,11 @@ export class ModbusDriver implements DeviceDriver {
 
   // ------------------------------------------------------------ writes and the watchdog
 
-  async write(name: string, value: unknown, kind: WriteKind): Promise<void> {
+  async write(name: string, value: unknown, kind: WriteKind): Promise<unknown> {
     const t = this.tags.get(name);
     if (!t) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
     if (!t.writable) throw new TandemError("TANDEM_ERR_TAG_READ_ONLY", [name]);
-    await this.writer.write(t, value, kind);
+    return this.writer.write(t, value, kind);
   }
 
   readWatchdogWord(where: string, words: 1 | 2): Promise<number> {

@@ -10,7 +10,7 @@ import type { WriteGate, WriteKind } from "./driver-api.js";
 import { CodecError, decodeRegisters, encodeRegisters } from "./modbus-codec.js";
 import { isBitTable } from "./modbus-coalescer.js";
 import { LinkClosed, LinkTimeout, ModbusException, type Link } from "./modbus-link.js";
-import { toRaw, type ValueType } from "./tag-value.js";
+import { toRaw, writtenValue, type ValueSpec, type ValueType } from "./tag-value.js";
 import type { ModbusTag } from "./modbus-tag.js";
 
 /** What the writer needs of its driver. */
@@ -37,28 +37,29 @@ export class ModbusWriter {
     this.timeoutMs = writeTimeoutOf(port.cfg);
   }
 
-  async write(t: ModbusTag, value: unknown, kind: WriteKind): Promise<void> {
+  /** Resolves with the value the PLC now holds, as JSON in engineering units (tag-value.ts writtenValue). */
+  async write(t: ModbusTag, value: unknown, kind: WriteKind): Promise<unknown> {
     const type: ValueType = t.type === "bit" ? "bool" : t.type;
+    const spec: ValueSpec = { type, ...(t.scaling ? { scaling: t.scaling } : {}), ...(t.type === "string" ? { maxLength: t.length ?? t.count * 2 } : {}), typeName: t.type };
     // junk never waits for a slot: refused before anything else
-    const raw = toRaw(t.name, { type, ...(t.scaling ? { scaling: t.scaling } : {}), ...(t.type === "string" ? { maxLength: t.length ?? t.count * 2 } : {}), typeName: t.type }, value);
+    const raw = toRaw(t.name, spec, value);
     const link = this.port.link();
     const cfg = this.port.cfg;
     try {
       if (isBitTable(t.table)) {
         const b = raw as boolean;
         await this.send(link, kind, [(l, ms) => (cfg.writeFunction === "multiple" ? l.writeCoils(t.unitId, t.address, [b], ms) : l.writeCoil(t.unitId, t.address, b, ms))]);
-        return;
-      }
-      if (t.type === "bit") {
+      } else if (t.type === "bit") {
         // Read-modify-write in one slot: not atomic against other masters writing the same register.
         await this.send(link, kind, [], async (l) => {
           const [current] = await l.readRegisters("holding", t.unitId, t.address, 1, cfg.timeoutMs);
           return [(l2, ms) => l2.writeRegister(t.unitId, t.address, encodeRegisters("bit", raw, { order: t.order, bit: t.bit, current })[0]!, ms)];
         });
-        return;
+      } else {
+        const regs = encodeRegisters(t.type, raw, { order: t.order, length: t.length });
+        await this.send(link, kind, this.registerWrites(t.unitId, t.address, regs));
       }
-      const regs = encodeRegisters(t.type, raw, { order: t.order, length: t.length });
-      await this.send(link, kind, this.registerWrites(t.unitId, t.address, regs));
+      return writtenValue(spec, raw);
     } catch (err) {
       if (err instanceof TandemError) throw err;
       if (err instanceof CodecError) throw new TandemError("TANDEM_ERR_TAG_VALUE", [t.name, err.message]);

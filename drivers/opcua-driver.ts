@@ -32,7 +32,7 @@ import { TandemError } from "../core/errors.js";
 import { writeTimeoutOf, type OpcuaDeviceConfig, type TagConfig } from "./config-schema.js";
 import { closedGate, realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type SampleSink, type WriteGate, type WriteKind } from "./driver-api.js";
 import { createClient, identity } from "./opcua-client.js";
-import { qualityOf, toVariant } from "./opcua-values.js";
+import { qualityOf, toWrite } from "./opcua-values.js";
 import { PathSupervisor } from "./path-supervisor.js";
 import { applyScaling, badSample, type Scaling } from "./tag-model.js";
 
@@ -343,7 +343,7 @@ export class OpcuaDriver implements DeviceDriver {
 
   // ------------------------------------------------------------ writes and the watchdog
 
-  async write(name: string, value: unknown, kind: WriteKind): Promise<void> {
+  async write(name: string, value: unknown, kind: WriteKind): Promise<unknown> {
     const t = this.tags.get(name);
     if (!t) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
     if (!t.writable) throw new TandemError("TANDEM_ERR_TAG_READ_ONLY", [name]);
@@ -355,11 +355,13 @@ export class OpcuaDriver implements DeviceDriver {
         dataType = await this.within(conn.session.getBuiltInDataType(t.nodeId as never), this.cfg.requestTimeoutMs, "read the data type");
         this.dataTypes.set(t.nodeId, dataType);
       }
-      const sc = await this.send(conn, kind, t.nodeId, toVariant(name, dataType, value, t.scaling));
+      const { variant, written } = toWrite(name, dataType, value, t.scaling);
+      const sc = await this.send(conn, kind, t.nodeId, variant);
       if (!sc.isGood()) {
         this.stats.errors++;
         throw new TandemError("TANDEM_ERR_TAG_WRITE", [name, `the server answered ${sc.name}`]);
       }
+      return written;
     } catch (e) {
       if (e instanceof TandemError) throw e;
       this.stats.errors++;

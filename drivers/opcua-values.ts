@@ -4,7 +4,7 @@
 import { DataType, StatusCodes, Variant, VariantArrayType, type DataValue } from "node-opcua";
 import { TandemError } from "../core/errors.js";
 import type { Scaling, TagSample } from "./tag-model.js";
-import { toRaw, type ValueType } from "./tag-value.js";
+import { toRaw, writtenValue, type ValueSpec, type ValueType } from "./tag-value.js";
 
 /** OPC UA status → quality; the reason names the status code. */
 export function qualityOf(dv: DataValue, receivedAt: number): TagSample {
@@ -46,9 +46,15 @@ const VALUE_TYPE: Partial<Record<DataType, ValueType>> = {
 
 /** An engineering value (JSON) → a scalar Variant of the node's built-in type, or TANDEM_ERR_TAG_VALUE. */
 export function toVariant(tag: string, dataType: DataType, value: unknown, scaling?: Scaling): Variant {
+  return toWrite(tag, dataType, value, scaling).variant;
+}
+
+/** The Variant to write and the value the server then holds, as JSON in engineering units (tag-value.ts writtenValue). */
+export function toWrite(tag: string, dataType: DataType, value: unknown, scaling?: Scaling): { variant: Variant; written: unknown } {
   const type = VALUE_TYPE[dataType];
   if (!type) throw new TandemError("TANDEM_ERR_TAG_VALUE", [tag, `writing ${DataType[dataType]} values is not supported`]);
-  const raw = toRaw(tag, { type, typeName: DataType[dataType], ...(scaling ? { scaling } : {}) }, value);
+  const spec: ValueSpec = { type, typeName: DataType[dataType], ...(scaling ? { scaling } : {}) };
+  const raw = toRaw(tag, spec, value);
   let v: unknown = raw;
   if (typeof raw === "bigint") {
     // Int64/UInt64 travel as [high, low] pairs of 32-bit words
@@ -56,5 +62,5 @@ export function toVariant(tag: string, dataType: DataType, value: unknown, scali
     v = [Number(u >> 32n), Number(u & 0xffffffffn)];
   }
   // say it is a scalar: a [high, low] pair is not an array
-  return new Variant({ dataType, arrayType: VariantArrayType.Scalar, value: v });
+  return { variant: new Variant({ dataType, arrayType: VariantArrayType.Scalar, value: v }), written: writtenValue(spec, raw) };
 }

@@ -115,9 +115,13 @@ export function badSample(reason: QualityReason, receivedAt: number): TagSample 
   return { value: null, quality: "bad", reason, sourceTime: null, receivedAt };
 }
 
-/** JSON-safe value: bigint becomes a number when exact, else a decimal string. */
+/**
+ * JSON-safe value. A 64-bit integer (bigint: Modbus int64/uint64, OPC UA
+ * Int64/UInt64) is always a decimal string, whatever its size, so its form
+ * never changes with its value and no digit is lost (docs/drivers.md, "Value rules").
+ */
 export function jsonValue(v: unknown): unknown {
-  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : v.toString();
+  if (typeof v === "bigint") return v.toString();
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);
   return v;
 }

@@ -1,10 +1,11 @@
 // From an engineering value as it comes from the API (JSON) to the raw value
-// a driver puts on the wire: one rule for every driver (docs/drivers.md,
-// "Writing values"). Pure. Whatever does not fit the tag's type and range is
-// refused with TANDEM_ERR_TAG_VALUE naming the tag, the type and what was
-// given, before anything is sent: nothing is guessed (no `Number(null)` = 0).
+// a driver puts on the wire, and back to the value the PLC then holds: one
+// rule for every driver (docs/drivers.md, "Value rules"). Pure. Whatever does
+// not fit the tag's type and range is refused with TANDEM_ERR_TAG_VALUE
+// naming the tag, the type and what was given, before anything is sent:
+// nothing is guessed (no `Number(null)` = 0, no "42.5" read as a number).
 import { TandemError } from "../core/errors.js";
-import { scaleToRaw, type Scaling } from "./tag-model.js";
+import { jsonValue, scaleToEng, scaleToRaw, type Scaling } from "./tag-model.js";
 
 export type ValueType = "bool" | "int8" | "uint8" | "int16" | "uint16" | "int32" | "uint32" | "int64" | "uint64" | "float32" | "float64" | "string";
 
@@ -31,6 +32,8 @@ const INT_RANGE: Record<string, [bigint, bigint]> = {
 };
 
 const FLOAT32_MAX = 3.4028234663852886e38;
+/** 64-bit integers as JSON text: an optional minus and at most 20 digits (the range is checked after) */
+const DECIMAL_64 = /^-?\d{1,20}$/;
 
 /** What was given, as a person would read it in an error message. */
 export function describeGiven(v: unknown): string {
@@ -53,10 +56,11 @@ export function describeGiven(v: unknown): string {
 /**
  * The raw value for a write, or TANDEM_ERR_TAG_VALUE. Numbers must be finite
  * JSON numbers (not text), booleans true/false, strings text; 64-bit
- * integers also take a decimal string, as JSON numbers cannot carry them
- * exactly past 2^53. Scaling maps the engineering value to raw first; an
- * integer type then takes the nearest whole raw value, and without scaling a
- * fraction is refused. The range of the type is checked on the raw value.
+ * integers also take a decimal string (the form they are read in), as JSON
+ * numbers cannot carry them exactly past 2^53. Scaling maps the engineering
+ * value to raw first; an integer type then takes the nearest whole raw value,
+ * and without scaling a fraction is refused. The range of the type is checked
+ * on the raw value; a float32 must stay finite and, when not 0, not become 0.
  */
 export function toRaw(tag: string, spec: ValueSpec, value: unknown): RawValue {
   const { type, scaling } = spec;
@@ -73,6 +77,8 @@ export function toRaw(tag: string, spec: ValueSpec, value: unknown): RawValue {
     const text = value as string;
     if (spec.maxLength !== undefined) {
       if (/[^\x00-\xff]/.test(text)) refuse("Latin-1 characters (one byte each)");
+      // a NUL ends the text in the registers: what was written would not read back
+      if (text.includes("\0")) refuse("text without NUL characters (a NUL ends the text in the registers)");
       if (text.length > spec.maxLength) refuse(`at most ${spec.maxLength} characters`, ` (${text.length})`);
     }
     return text;
@@ -84,8 +90,27 @@ export function toRaw(tag: string, spec: ValueSpec, value: unknown): RawValue {
   const raw = scaling ? scaleToRaw(value as number, scaling) : (value as number);
   const scaled = scaling ? ` (${raw} after scaling)` : "";
   if (!Number.isFinite(raw)) refuse("a finite number", scaled);
-  if (type === "float32" && Math.abs(raw) > FLOAT32_MAX) refuse(`a number within ±${FLOAT32_MAX}`, scaled);
+  if (type === "float32") {
+    // what the PLC will hold: the nearest float32 (3.4028235e38 still rounds to the largest)
+    const f = Math.fround(raw);
+    if (!Number.isFinite(f)) refuse(`a number within ±${FLOAT32_MAX}`, scaled);
+    if (f === 0 && raw !== 0) refuse("a number it can hold (this one is too small: the PLC would get 0)", scaled);
+  }
   return raw;
+}
+
+/**
+ * The value the PLC holds after a write of `raw`, in engineering units and in
+ * the JSON form reads take (drivers/tag-model.ts jsonValue): a float32 as
+ * rounded to 32 bits, a scaled integer after rounding to a whole raw value
+ * and scaling back (as a read would scale it), a 64-bit integer as a decimal
+ * string. A write's answer carries this, so it equals the value read back.
+ */
+export function writtenValue(spec: ValueSpec, raw: RawValue): unknown {
+  if (typeof raw === "boolean" || typeof raw === "string") return raw;
+  const held = spec.type === "float32" && typeof raw === "number" ? Math.fround(raw) : raw;
+  if (spec.scaling) return scaleToEng(Number(held), spec.scaling).value;
+  return jsonValue(held);
 }
 
 function toInteger(type: ValueType, [lo, hi]: [bigint, bigint], value: unknown, scaling: Scaling | undefined, refuse: (needs: string, extra?: string) => never): number | bigint {
@@ -94,7 +119,7 @@ function toInteger(type: ValueType, [lo, hi]: [bigint, bigint], value: unknown, 
   let raw: bigint;
   let scaled = "";
   if (typeof value === "bigint") raw = value;
-  else if (wide && typeof value === "string" && /^-?\d{1,20}$/.test(value) && !scaling) raw = BigInt(value);
+  else if (wide && typeof value === "string" && DECIMAL_64.test(value) && !scaling) raw = BigInt(value);
   else {
     if (typeof value !== "number" || !Number.isFinite(value)) {
       return refuse(typeof value === "string" ? `a JSON number, not text${wide && !scaling ? " (or a decimal string of digits)" : ""}` : inRange);
@@ -139,7 +164,7 @@ export function checkLimits(tag: string, limits: WriteLimits, value: unknown): v
   };
   let v: number | bigint | undefined;
   if (typeof value === "number" || typeof value === "bigint") v = value;
-  else if (typeof value === "string" && /^-?\d{1,20}$/.test(value)) v = BigInt(value);
+  else if (typeof value === "string" && DECIMAL_64.test(value)) v = BigInt(value);
   if (v !== undefined && outside(v)) {
     throw new TandemError("TANDEM_ERR_TAG_VALUE", [tag, `the tag's engineering limits are ${range} (min/max in its config), got ${describeGiven(value)}`]);
   }

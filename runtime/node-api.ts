@@ -112,6 +112,6 @@ export interface NodeController {
   tag(name: string): TagView;
   /** writes an audit entry (result "refused") for a request refused before the controller; never throws */
   recordRefusal(r: RefusalRecord): void;
-  /** an operator's write: only on the active (allowed while held); audited */
+  /** an operator's write: only on the active (allowed while held); audited. `value` in the answer is the value as written (drivers/tag-value.ts writtenValue) */
   writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }>;
 }

@@ -366,11 +366,12 @@ export class TandemNode implements NodeController {
   async writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }> {
     const drivers = this.drivers;
     // an operator's manual write: allowed on the active, also while held (S3 holds process writes only)
-    await this.audited(actor, "write-tag", { tag: name, value }, async () => {
+    // the answer carries the value as written (float32-rounded, scaled, converted), which a read then shows
+    const written = await this.audited(actor, "write-tag", { tag: name, value }, async () => {
       if (!drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
-      await drivers.write(name, value, "operator");
+      return drivers.write(name, value, "operator");
     });
-    return { name, value };
+    return { name, value: written };
   }
 
   // ---------------------------------------------------------- internals

@@ -329,7 +329,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       config: { role: "operator", action: "write a tag" },
       schema: {
         params: tagName,
-        body: { type: "object", additionalProperties: false, required: ["value"], properties: { value: { description: "the value to write, of the tag's type" } } },
+        body: { type: "object", additionalProperties: false, required: ["value"], properties: { value: { description: "the value to write, of the tag's type (docs/drivers.md, Value rules); the answer's value is the value as written" } } },
       },
     },
     async (req) => controller.writeTag(actorOf(req), req.params.name, req.body.value),

@@ -19,7 +19,8 @@ export function modbusCases(base: number): ModbusCase[] {
     { tag: { address: `hr:${base + 1}`, type: "uint16" }, at: hr(1, 1), seed: [0xabcd], read: 43981, write: 65000, stored: [0xfde8], junk: [-1, 65536, 0.5] },
     { tag: { address: `hr:${base + 2}`, type: "int32" }, at: hr(2, 2), seed: [0xffff, 0xfffe], read: -2, write: 123456789, stored: [0x075b, 0xcd15], junk: [2147483648, 2.5] },
     { tag: { address: `hr:${base + 4}`, type: "uint32", byteOrder: "CDAB" }, at: hr(4, 2), seed: [0x5678, 0x1234], read: 0x12345678, write: 4000000000, stored: [0x2800, 0xee6b], junk: [-1, 4294967296] },
-    { tag: { address: `hr:${base + 6}`, type: "float32" }, at: hr(6, 2), seed: [0x4049, 0x0fdb], read: 3.1415927410125732, write: -12.25, stored: [0xc144, 0x0000], junk: [1e39, "1.5"] },
+    // 0.1 is held as the nearest float32, which is what the write answers and a read shows
+    { tag: { address: `hr:${base + 6}`, type: "float32" }, at: hr(6, 2), seed: [0x4049, 0x0fdb], read: 3.1415927410125732, write: 0.1, readBack: 0.10000000149011612, stored: [0x3dcc, 0xcccd], junk: [1e39, "1.5", "42.5", 1e-50] },
     { tag: { address: `hr:${base + 8}`, type: "float64" }, at: hr(8, 4), seed: [0x3ff8, 0, 0, 0], read: 1.5, write: -2.5, stored: [0xc004, 0, 0, 0], junk: ["NaN"] },
     {
       tag: { address: `hr:${base + 12}`, type: "int64" },
@@ -49,9 +50,11 @@ export function modbusCases(base: number): ModbusCase[] {
       at: hr(25, 1),
       seed: [13824],
       read: 50,
-      write: 25,
-      stored: [6912],
-      junk: [200],
+      // 33.3 → raw 9206.784 → 9207 → 33.30078125
+      write: 33.3,
+      readBack: 33.30078125,
+      stored: [9207],
+      junk: [200, true],
     },
     { tag: { address: `co:${base}` }, at: { table: "co", address: base, count: 1 }, seed: [1], read: true, write: false, stored: [0] },
   ];

@@ -34,7 +34,7 @@ const CASES: UaCase[] = [
   c(DataType.UInt32, 0x12345678, 0x12345678, 4_000_000_000, [4294967296]),
   c(DataType.Int64, [0xffffffff, 0xffffffff], -1n, "-9007199254740993", [2 ** 60, "1.5"], -9007199254740993n),
   c(DataType.UInt64, [0x8899aabb, 0xccddeeff], 0x8899aabbccddeeffn, "18446744073709551615", ["-1"], 2n ** 64n - 1n),
-  c(DataType.Float, 1.5, 1.5, -12.25, [1e39]),
+  c(DataType.Float, 1.5, 1.5, 0.1, [1e39, "42.5", 1e-50], 0.10000000149011612),
   c(DataType.Double, Math.PI, Math.PI, Math.E),
   c(DataType.String, "TANK", "TANK", "batch-7"),
 ];

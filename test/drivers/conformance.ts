@@ -11,7 +11,7 @@ import { driversSection, type ModbusDeviceConfig, type OpcuaDeviceConfig } from 
 import type { DeviceDriver, DriverMode, WriteGate } from "../../drivers/driver-api.js";
 import { ModbusDriver, modbusTag } from "../../drivers/modbus-driver.js";
 import { OpcuaDriver, opcuaTag } from "../../drivers/opcua-driver.js";
-import type { TagSample } from "../../drivers/tag-model.js";
+import { jsonValue, type TagSample } from "../../drivers/tag-model.js";
 import { LeaseGate, log, openGate, openResources, tempDir, waitFor } from "./helpers.js";
 
 /** One tag per type the server offers. */
@@ -132,7 +132,7 @@ export function driverConformance(target: ConformanceTarget): void {
       await driver.stop();
     });
 
-    it("writes land on the server and read back; a write before connecting is refused", async () => {
+    it("writes land on the server and read back; the write's answer is the value as written, equal to the value read back; a write before connecting is refused", async () => {
       await srv.seed();
       const idle = start("off");
       const first = writable()[0]!;
@@ -140,13 +140,20 @@ export function driverConformance(target: ConformanceTarget): void {
       await idle.driver.stop();
       const { driver, v } = start("read");
       await waitFor(() => driver.status().connected, "connected", 10_000);
+      const answers = new Map<string, unknown>();
       for (const { c, name } of writable()) {
-        await driver.write(name, c.write, "operator");
+        answers.set(name, await driver.write(name, c.write, "operator"));
         expect(await srv.peek(c), `${name} ${JSON.stringify(c.tag)} on the server`).toEqual(c.stored);
       }
       await waitFor(() => writable().every(({ c, name }) => v(name)?.quality === "good" && sameValue(v(name)!.value, c.readBack ?? c.write)), "written values read back", 10_000).catch((e) => {
         throw new Error(`${(e as Error).message}: ${writable().map(({ c, name }) => `${name} = ${show(v(name))} (want ${show(c.readBack ?? c.write)})`).join("; ")}`);
       });
+      // the answer is what the PLC holds (float32-rounded, scaled back, 64-bit as text): exactly what a read shows, as the API shows it
+      for (const { c, name } of writable()) {
+        const what = `${name} ${JSON.stringify(c.tag)} written as ${show(c.write)}`;
+        expect(answers.get(name), what).toStrictEqual(jsonValue(v(name)!.value));
+        expect(answers.get(name), what).toStrictEqual(jsonValue(c.readBack ?? c.write));
+      }
       await driver.stop();
     });
 

@@ -4,8 +4,8 @@
 // the conformance suite show that against real servers).
 import { DataType } from "node-opcua";
 import { describe, expect, it } from "vitest";
-import { toVariant } from "../../drivers/opcua-values.js";
-import { checkLimits, describeGiven, toRaw, type ValueSpec } from "../../drivers/tag-value.js";
+import { toVariant, toWrite } from "../../drivers/opcua-values.js";
+import { checkLimits, describeGiven, toRaw, writtenValue, type ValueSpec } from "../../drivers/tag-value.js";
 
 const raw = (spec: ValueSpec, v: unknown) => toRaw("line1.x", spec, v);
 const refused = (spec: ValueSpec, v: unknown) => {
@@ -81,6 +81,19 @@ describe("engineering value → raw value", () => {
     for (const v of [Number.NaN, Number.POSITIVE_INFINITY]) expect(refused({ type: "float64" }, v).code).toBe("TANDEM_ERR_TAG_VALUE");
   });
 
+  it("float32: a value that would round to infinity or to 0 is refused; one that rounds to the largest float32 is not", () => {
+    // 3.4028235e38 is how FLT_MAX is usually printed: it rounds to the largest float32
+    expect(raw({ type: "float32" }, 3.4028235e38)).toBe(3.4028235e38);
+    expect(refused({ type: "float32" }, 3.4028236e38).message).toMatch(/float32 needs a number within ±3.4028234663852886e\+38, got 3.4028236e\+38/);
+    expect(refused({ type: "float32" }, 1e-50).message).toBe("tag line1.x: float32 needs a number it can hold (this one is too small: the PLC would get 0), got 1e-50");
+    expect(refused({ type: "float32" }, -1e-46).code).toBe("TANDEM_ERR_TAG_VALUE");
+    expect(raw({ type: "float32" }, 1e-45)).toBe(1e-45);
+    expect(raw({ type: "float32" }, 0)).toBe(0);
+    expect(raw({ type: "float64" }, 1e-300)).toBe(1e-300);
+    const tiny = { rawMin: 0, rawMax: 1e-40, engMin: 0, engMax: 1 };
+    expect(refused({ type: "float32", scaling: tiny }, 1e-10).message).toMatch(/the PLC would get 0\), got 1e-10 \(1e-50 after scaling\)/);
+  });
+
   it("bool/bit take true or false only", () => {
     expect(raw({ type: "bool" }, true)).toBe(true);
     expect(raw({ type: "bool" }, false)).toBe(false);
@@ -93,6 +106,8 @@ describe("engineering value → raw value", () => {
     expect(refused({ type: "string", maxLength: 8 }, "BATCH-007").message).toBe('tag line1.x: string needs at most 8 characters, got the text "BATCH-007" (9)');
     expect(refused({ type: "string", maxLength: 8 }, "Ωmega").message).toMatch(/Latin-1 characters/);
     for (const v of [42, null, true, []]) expect(refused({ type: "string" }, v).message).toMatch(/string needs text/);
+    // a NUL ends the text in the registers: "A\0B" would read back as "A"
+    expect(refused({ type: "string", maxLength: 8 }, "A\0B").message).toMatch(/string needs text without NUL characters/);
   });
 
   it("describes what was given briefly", () => {
@@ -101,6 +116,43 @@ describe("engineering value → raw value", () => {
     const loop: Record<string, unknown> = {};
     loop.self = loop;
     expect(describeGiven(loop)).toBe("the object [object Object]");
+  });
+});
+
+describe("the value as written: what the PLC holds after the write, as a read shows it", () => {
+  const written = (spec: ValueSpec, v: unknown) => writtenValue(spec, toRaw("t", spec, v));
+  it("float32 as rounded to 32 bits; float64 as sent", () => {
+    expect(written({ type: "float32" }, 0.1)).toBe(0.10000000149011612);
+    expect(written({ type: "float32" }, -12.25)).toBe(-12.25);
+    expect(written({ type: "float32" }, 3.4028235e38)).toBe(3.4028234663852886e38);
+    expect(written({ type: "float64" }, 0.1)).toBe(0.1);
+  });
+  it("scaled integers after rounding to a whole raw value and scaling back; scaled floats after float32 rounding", () => {
+    const scaling = { rawMin: 0, rawMax: 27648, engMin: 0, engMax: 100 };
+    expect(toRaw("t", { type: "int16", scaling }, 33.3)).toBe(9207);
+    expect(written({ type: "int16", scaling }, 33.3)).toBe(33.30078125);
+    expect(written({ type: "int16", scaling }, 50)).toBe(50);
+    expect(written({ type: "float32", scaling: { rawMin: 0, rawMax: 10, engMin: 0, engMax: 100 } }, 1)).toBe(Math.fround(0.1) * 10);
+    // a reversed, clamped scaling reads as it writes
+    const reversed = { rawMin: 1000, rawMax: 0, engMin: 0, engMax: 10, clamp: true };
+    expect(written({ type: "uint16", scaling: reversed }, 2.346)).toBe(2.35);
+    expect(written({ type: "int64", scaling }, 33.3)).toBe(33.30078125);
+  });
+  it("64-bit integers as decimal strings whatever their size; other integers, bools and strings as they are", () => {
+    expect(written({ type: "int64" }, 5)).toBe("5");
+    expect(written({ type: "int64" }, "-9007199254740993")).toBe("-9007199254740993");
+    expect(written({ type: "uint64" }, "18446744073709551615")).toBe("18446744073709551615");
+    expect(written({ type: "int32" }, -0)).toBe(0);
+    expect(written({ type: "uint16" }, 65535)).toBe(65535);
+    expect(written({ type: "bool" }, false)).toBe(false);
+    expect(written({ type: "string", maxLength: 8 }, "BATCH-7")).toBe("BATCH-7");
+  });
+  it("OPC UA: the Variant and the value as written, from the node's built-in type", () => {
+    expect(toWrite("t", DataType.Float, 0.1).written).toBe(0.10000000149011612);
+    expect(toWrite("t", DataType.Double, 0.1).written).toBe(0.1);
+    expect(toWrite("t", DataType.Int64, 7)).toMatchObject({ written: "7", variant: { value: [0, 7] } });
+    expect(toWrite("t", DataType.Int16, 50, { rawMin: 0, rawMax: 27648, engMin: 0, engMax: 100 })).toMatchObject({ written: 50, variant: { value: 13824 } });
+    expect(() => toWrite("t", DataType.Float, 1e-50)).toThrow(/tag t: Float needs a number it can hold/);
   });
 });
 
