@@ -66,8 +66,8 @@ const reconnect = z
   .strictObject({
     /** first wait after a failed connection attempt on every path */
     initialMs: ms(10, 60_000).default(500),
-    /** the wait doubles up to this */
-    maxMs: ms(10, 600_000).default(10_000),
+    /** the wait doubles up to this; a TCP probe every initialMs ends it early when the device accepts connections again */
+    maxMs: ms(10, 600_000).default(5_000),
   })
   .prefault({});
 

@@ -4,17 +4,19 @@
 // deadband, gates every write (the node's WriteGate, then the PLC fence) and
 // reports driver health as a service-level penalty.
 import path from "node:path";
-import { OPCUACertificateManager } from "node-opcua";
+// node-opcua is loaded only when an OPC UA device is configured (start()):
+// it is a large import, and on Node 20 it prints a warning about RSA PKCS#1
+// v1.5 at load time that says nothing to a site without OPC UA.
+import type { OPCUACertificateManager } from "node-opcua";
 import type { Logger } from "../core/logger.js";
 import { ConfigError, TandemError } from "../core/errors.js";
 import type { LogSource } from "../core/logger.js";
 import { checkWatchdog, checkWriteTimeouts, type DeviceConfig, type DriversConfig, type ModbusDeviceConfig, type OpcuaDeviceConfig, type WatchdogConfig } from "./config-schema.js";
 import { realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type WriteGate, type WriteKind } from "./driver-api.js";
 import { ModbusDriver, modbusTag } from "./modbus-driver.js";
-import { OpcuaDriver, opcuaTag } from "./opcua-driver.js";
 import { TagBus } from "./tag-bus.js";
 import { checkLimits } from "./tag-value.js";
-import { passesDeadband, toSnapshot, type TagMeta, type TagSample, type TagSnapshot } from "./tag-model.js";
+import { passesDeadband, toSnapshot, withConfirmation, type TagMeta, type TagSample, type TagSnapshot } from "./tag-model.js";
 import { WatchdogLoop, type WatchdogView } from "./watchdog.js";
 
 export type { TagSnapshot } from "./tag-model.js";
@@ -44,6 +46,8 @@ interface Entry {
   meta: TagMeta;
   deadband: number;
   published?: TagSample;
+  /** when a read last confirmed the published value (every sample, changed or not), ms since the epoch */
+  confirmedAt?: number;
 }
 
 export class DriverManager {
@@ -102,7 +106,9 @@ export class DriverManager {
     // One client certificate for the node, shared by every OPC UA device. A
     // device that trusts unknown server certificates makes the shared store do so.
     const ua = this.cfg.devices.filter((d): d is OpcuaDeviceConfig => d.driver === "opcua");
-    if (ua.length) {
+    const opcua = ua.length ? await import("./opcua-driver.js") : null;
+    if (opcua) {
+      const { OPCUACertificateManager } = await import("node-opcua");
       this.pki = new OPCUACertificateManager({
         rootFolder: path.join(this.dataDir, "pki", "opcua-client"),
         automaticallyAcceptUnknownCertificate: ua.some((d) => d.trustUnknownServerCertificate),
@@ -112,14 +118,16 @@ export class DriverManager {
     for (const dev of this.cfg.devices) {
       const tags = this.cfg.tags.filter((t) => t.device === dev.name);
       const onSample = (name: string, s: TagSample) => this.onSample(name, s);
-      const log = this.log.child({ device: dev.name });
-      const onPath = (p: string | null) => log.info({ path: p }, p ? "device path in use" : "device has no path");
+      // the drivers bind the device's name to their own lines (once: a key given twice is written twice)
+      const log = this.log;
+      const devLog = this.log.child({ device: dev.name });
+      const onPath = (p: string | null) => devLog.info({ path: p }, p ? "device path in use" : "device has no path");
       const driver: DeviceDriver =
         dev.driver === "modbus"
           ? new ModbusDriver({ device: dev as ModbusDeviceConfig, tags: tags.map((t) => modbusTag(t, dev as ModbusDeviceConfig, this.cfg.scanMs)), onSample, log, clock: this.clock, gate: this.gate, onPath })
-          : new OpcuaDriver({
+          : new opcua!.OpcuaDriver({
               device: dev as OpcuaDeviceConfig,
-              tags: tags.map((t) => opcuaTag(t, dev as OpcuaDeviceConfig, this.cfg.scanMs)),
+              tags: tags.map((t) => opcua!.opcuaTag(t, dev as OpcuaDeviceConfig, this.cfg.scanMs)),
               onSample,
               log,
               clock: this.clock,
@@ -185,22 +193,34 @@ export class DriverManager {
     for (const { cfg, driver } of this.devices.values()) driver.setMode(this.modeFor(cfg));
   }
 
+  /**
+   * Every sample confirms the tag (confirmedAt); only one that passes the
+   * deadband or changes quality/reason is published on the bus, so
+   * subscribers see changes while the API sees how fresh the value is.
+   */
   private onSample(name: string, s: TagSample): void {
     const e = this.entries.get(name);
     if (!e) return;
+    e.confirmedAt = s.receivedAt;
     if (!passesDeadband(e.published, s, e.deadband)) return;
     e.published = s;
     this.bus.publish(toSnapshot(e.meta, s));
   }
 
+  /** Every tag as the API shows it: the latest snapshot, when a read last confirmed it, and its age from then. */
   tags(): TagSnapshot[] {
-    return [...this.entries.values()].map((e) => this.bus.get(e.meta.name) ?? toSnapshot(e.meta, e.published));
+    const now = this.clock.now();
+    return [...this.entries.values()].map((e) => this.view(e, now));
   }
 
   tag(name: string): TagSnapshot | undefined {
     const e = this.entries.get(name);
-    if (!e) return undefined;
-    return this.bus.get(name) ?? toSnapshot(e.meta, e.published);
+    return e && this.view(e, this.clock.now());
+  }
+
+  private view(e: Entry, now: number): TagSnapshot {
+    const snap = this.bus.get(e.meta.name) ?? toSnapshot(e.meta, e.published);
+    return withConfirmation(snap, e.confirmedAt ?? null, now);
   }
 
   /**

@@ -13,6 +13,7 @@ import { MbapLink } from "./modbus-tcp-link.js";
 import type { ModbusTag } from "./modbus-tag.js";
 import { ModbusWriter } from "./modbus-write.js";
 import { PathSupervisor } from "./path-supervisor.js";
+import { tcpProbe } from "./tcp-probe.js";
 import { applyScaling, badSample, type TagSample } from "./tag-model.js";
 import { closedGate, realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type SampleSink, type WriteGate, type WriteKind } from "./driver-api.js";
 
@@ -61,6 +62,11 @@ class Slots {
   }
 }
 
+/** A read request as the device sees it: unit, table, first address, count. */
+function refusalKey(r: ReadRequest<ModbusTag>): string {
+  return `${r.unitId}/${r.table}/${r.address}/${r.count}`;
+}
+
 export class ModbusDriver implements DeviceDriver {
   readonly kind = "modbus" as const;
   readonly device: string;
@@ -72,6 +78,14 @@ export class ModbusDriver implements DeviceDriver {
   private readonly paths: PathSupervisor<Link>;
   private readonly slots: Slots;
   private readonly writer: ModbusWriter;
+  private readonly log: Logger;
+  /**
+   * A request went overdue on the connection in use and every tag was turned
+   * bad (`timeout`): the next answer rescans every scan class at once.
+   */
+  private overdue = false;
+  /** requests refused with an exception (by refusalKey, with the code), logged once until they are answered again */
+  private readonly refusals = new Map<string, { r: ReadRequest<ModbusTag>; code: number }>();
   private stats = countedFields(COUNT_CHANNELS.driver, () => ({ device: this.device }), { requests: 0, errors: 0, exceptions: 0, timeouts: 0, splits: 0 });
   /**
    * The device answered since this connection opened. A gateway (or a relay)
@@ -85,6 +99,8 @@ export class ModbusDriver implements DeviceDriver {
     this.device = o.device.name;
     this.clock = o.clock ?? realClock;
     this.onSample = o.onSample;
+    // the one place the device's name joins its log lines
+    this.log = o.log.child({ device: this.device });
     this.slots = new Slots(o.device.transport === "rtu" ? 1 : o.device.maxInFlight);
     for (const t of o.tags) this.tags.set(t.name, t);
     const byScan = new Map<number, ModbusTag[]>();
@@ -104,6 +120,7 @@ export class ModbusDriver implements DeviceDriver {
     }
     let labels: string[];
     let open: (i: number) => Promise<Link>;
+    let probe: ((i: number, signal: AbortSignal) => Promise<boolean>) | undefined;
     if (o.device.transport === "rtu") {
       const ports = o.device.serial ?? [];
       labels = ports.map((s) => s.path);
@@ -117,15 +134,17 @@ export class ModbusDriver implements DeviceDriver {
       });
       const connect = o.device.tcpClient === "tandem" ? MbapLink.connectTcp : ModbusLink.connectTcp;
       open = (i) => connect(hosts[i]!.host, hosts[i]!.port, this.cfg.timeoutMs);
+      probe = (i, signal) => tcpProbe(hosts[i]!.host, hosts[i]!.port, this.cfg.timeoutMs, signal);
     }
     this.paths = new PathSupervisor<Link>(
-      { kind: "modbus", device: this.device, paths: labels, clock: this.clock, log: o.log, reconnect: o.device.reconnect, onPath: o.onPath ?? (() => {}) },
+      { kind: "modbus", device: this.device, paths: labels, clock: this.clock, log: this.log, reconnect: o.device.reconnect, onPath: o.onPath ?? (() => {}) },
       {
         open,
         close: (link, why) => (link.isClosed ? Promise.resolve() : link.close(why)),
         watch: (link, lost) => (link.onClose = lost),
         adopted: () => {
           this.answered = false;
+          this.overdue = false;
           if (this.mode === "read") this.startScans();
         },
         setReading: (_link, on) => {
@@ -136,6 +155,7 @@ export class ModbusDriver implements DeviceDriver {
         halt: () => this.stopScans(),
         allBad: (reason) => this.allBad(reason),
         up: () => this.answered || this.mode !== "read",
+        ...(probe ? { probe } : {}),
       },
     );
     const gate = o.gate ?? closedGate;
@@ -256,12 +276,11 @@ export class ModbusDriver implements DeviceDriver {
         isBitTable(r.table)
           ? link.readBits(r.table as "coil" | "discrete", r.unitId, r.address, r.count, this.cfg.timeoutMs)
           : link.readRegisters(r.table as "holding" | "input", r.unitId, r.address, r.count, this.cfg.timeoutMs),
-      // A timeout turns the request's tags bad before the retry: with
-      // timeoutMs <= scanMs a silent network cut shows within one scan.
-      () => {
-        const now = this.clock.now();
-        if (this.mode === "read") for (const it of r.items) this.onSample(it.key.name, badSample("timeout", now));
-      },
+      // A request overdue turns every tag of the device bad before the retry,
+      // not only the ones it carries: the others wait on the same connection
+      // (behind it, or in the next scan), so none of them is current either.
+      // With timeoutMs <= scanMs a silent cut or a frozen PLC shows within one scan.
+      () => this.wentOverdue(link),
     ).then(
       (data) => ({ ok: true as const, data }),
       (err: Error) => ({ ok: false as const, err }),
@@ -294,11 +313,13 @@ export class ModbusDriver implements DeviceDriver {
         }
         const now = this.clock.now();
         for (const it of r.items) this.onSample(it.key.name, badSample(err.reason, now));
+        this.logRefusal(r, err);
         return;
       }
       this.failLink(link, err);
       return;
     }
+    if (this.refusals.size > 0) this.forgetRefusals(r);
     // reading was switched off (warm standby) while this answer was on its way
     if (this.mode !== "read") return;
     const data = result.data;
@@ -325,7 +346,7 @@ export class ModbusDriver implements DeviceDriver {
       this.stats.requests++;
       try {
         const result = await fn();
-        if (this.link === link) this.answered = true;
+        if (this.link === link && (!this.answered || this.overdue)) this.answering();
         return result;
       } catch (err) {
         this.stats.errors++;
@@ -340,10 +361,49 @@ export class ModbusDriver implements DeviceDriver {
 
   private failLink(link: Link, err: Error): void {
     if (this.link !== link) return;
-    const why = err instanceof LinkTimeout ? `${err.message} after ${this.cfg.retries + 1} attempts` : err.message;
-    // closing fires lost() through onClose; calling it too covers a link already closed
-    void link.close(why);
-    this.paths.lost(link, why);
+    const timedOut = err instanceof LinkTimeout;
+    const why = timedOut ? `${err.message} after ${this.cfg.retries + 1} attempts` : err.message;
+    // lost() closes the link; a device that stopped answering keeps the reason its tags already show
+    this.paths.lost(link, why, timedOut ? "timeout" : "comm_lost");
+  }
+
+  /** A request on the connection in use got no answer in time: every tag is bad now, with one reason. */
+  private wentOverdue(link: Link): void {
+    if (this.link !== link || this.mode !== "read") return;
+    if (!this.overdue) this.log.warn({ path: link.label, timeoutMs: this.cfg.timeoutMs }, "modbus device does not answer: every tag bad (timeout) until it does");
+    this.overdue = true;
+    this.allBad("timeout");
+  }
+
+  /** The device answered: the first answer on a connection proves it; an answer after an overdue request rescans everything now. */
+  private answering(): void {
+    if (!this.answered) {
+      this.answered = true;
+      this.paths.confirmed();
+    }
+    if (!this.overdue) return;
+    this.overdue = false;
+    this.log.info("modbus device answers again: rescanning every tag");
+    for (const c of this.classes) if (!c.running) this.scheduleScan(c, 0);
+  }
+
+  /** A read answered: the refusals it covers (itself, or the one-tag requests it was split into) are over. */
+  private forgetRefusals(r: ReadRequest<ModbusTag>): void {
+    for (const [key, x] of this.refusals)
+      if (x.r.unitId === r.unitId && x.r.table === r.table && x.r.address >= r.address && x.r.address + x.r.count <= r.address + r.count) this.refusals.delete(key);
+  }
+
+  /** An exception answer reaches the log once per request (and code), with the tags it covers, until the request is answered again. */
+  private logRefusal(r: ReadRequest<ModbusTag>, err: ModbusException): void {
+    const key = refusalKey(r);
+    if (this.refusals.get(key)?.code === err.code) return;
+    this.refusals.set(key, { r, code: err.code });
+    const table = { holding: "hr", input: "ir", coil: "co", discrete: "di" }[r.table] ?? r.table;
+    const where = `${table}:${r.address}${r.count > 1 ? `..${r.address + r.count - 1}` : ""}`;
+    this.log.warn(
+      { unitId: r.unitId, address: where, tags: r.items.map((it) => it.key.name), exception: err.reason },
+      `modbus device refuses ${where} (${err.reason}): ${r.items.length === 1 ? "tag" : "tags"} ${r.items.map((it) => it.key.name).join(", ")} bad until it answers`,
+    );
   }
 
   private allBad(reason: string): void {

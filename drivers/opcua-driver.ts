@@ -10,6 +10,14 @@
 // ServiceLevel), with every monitored item restored. That makes path failover
 // and server failover the same code, and a new session never depends on the
 // old server's memory.
+//
+// A server that stops answering with its TCP connection open (a frozen
+// process) is noticed by our own liveness check: the subscription asks for a
+// keep-alive at least every max(publishingIntervalMs, 500 ms); when no publish
+// response (data or keep-alive) has come for that period plus
+// max(publishingIntervalMs, 1 s), every tag turns bad (`timeout`) at once and
+// the connection is dropped. Every publish response also confirms the values
+// the tags hold (confirmedAt): no change notification means no change.
 import {
   AttributeIds,
   DataChangeFilter,
@@ -34,7 +42,8 @@ import { closedGate, realClock, type Clock, type DeviceDriver, type DeviceStatus
 import { createClient, identity } from "./opcua-client.js";
 import { qualityOf, toWrite } from "./opcua-values.js";
 import { PathSupervisor } from "./path-supervisor.js";
-import { applyScaling, badSample, type Scaling } from "./tag-model.js";
+import { applyScaling, badSample, type Scaling, type TagSample } from "./tag-model.js";
+import { opcTcpHostPort, tcpProbe } from "./tcp-probe.js";
 
 export { browseVariables, type BrowsedVariable } from "./opcua-browse.js";
 export { qualityOf } from "./opcua-values.js";
@@ -102,12 +111,18 @@ export class OpcuaDriver implements DeviceDriver {
   private readonly dataTypes = new Map<string, DataType>();
   private readonly serviceLevels = new Map<string, number>();
   private stats = countedFields(COUNT_CHANNELS.driver, () => ({ device: this.device }), { requests: 0, errors: 0, notifications: 0 });
+  /** each tag's last sample from the server on the connection in use, confirmed again by every publish response */
+  private readonly fromServer = new Map<string, TagSample>();
+  /** the liveness check of the connection in use */
+  private liveness: unknown = null;
+  private lastHeard = 0;
 
   constructor(o: OpcuaDriverOptions) {
     this.cfg = o.device;
     this.device = o.device.name;
     this.clock = o.clock ?? realClock;
-    this.log = o.log;
+    // the one place the device's name joins its log lines
+    this.log = o.log.child({ device: this.device });
     this.onSample = o.onSample;
     this.gate = o.gate ?? closedGate;
     this.writeTimeoutMs = writeTimeoutOf(o.device);
@@ -121,7 +136,7 @@ export class OpcuaDriver implements DeviceDriver {
       });
     const eps = o.device.endpoints;
     this.paths = new PathSupervisor<Conn>(
-      { kind: "opcua", device: this.device, paths: eps, clock: this.clock, log: o.log, reconnect: o.device.reconnect, onPath: o.onPath ?? (() => {}) },
+      { kind: "opcua", device: this.device, paths: eps, clock: this.clock, log: this.log, reconnect: o.device.reconnect, onPath: o.onPath ?? (() => {}) },
       {
         open: (i) => this.open(eps[i]!),
         close: (c) => this.closeConn(c),
@@ -129,6 +144,8 @@ export class OpcuaDriver implements DeviceDriver {
           c.client.on("connection_lost", () => lost("connection lost"));
           c.session.on("session_closed", () => lost("session closed"));
           c.subscription.on("terminated", () => lost("subscription terminated"));
+          c.subscription.on("raw_notification", () => this.heard(c));
+          this.watchLiveness(c);
         },
         adopted: async (c) => {
           if (this.paths.mode === "read") await this.setReading(c, true);
@@ -138,6 +155,8 @@ export class OpcuaDriver implements DeviceDriver {
         setReading: (c, on) => this.setReading(c, on),
         released: () => {
           this.monitored = [];
+          this.fromServer.clear();
+          this.stopLiveness();
         },
         halt: () => {
           if (this.pollTimer !== null) this.clock.clearTimeout(this.pollTimer);
@@ -145,6 +164,10 @@ export class OpcuaDriver implements DeviceDriver {
         },
         allBad: (reason) => this.allBad(reason),
         order: (from) => this.order(from),
+        probe: (i, signal) => {
+          const hp = opcTcpHostPort(eps[i]!);
+          return hp ? tcpProbe(hp.host, hp.port, Math.min(this.cfg.requestTimeoutMs, 2000), signal) : Promise.resolve(false);
+        },
       },
     );
   }
@@ -212,7 +235,8 @@ export class OpcuaDriver implements DeviceDriver {
         session.createSubscription2({
           requestedPublishingInterval: this.cfg.publishingIntervalMs,
           requestedLifetimeCount: 60,
-          requestedMaxKeepAliveCount: 10,
+          // a publish response at least every max(publishing interval, 500 ms), data or keep-alive: the liveness check's heartbeat
+          requestedMaxKeepAliveCount: Math.max(1, Math.ceil(500 / this.cfg.publishingIntervalMs)),
           maxNotificationsPerPublish: 0,
           publishingEnabled: true,
           priority: 1,
@@ -257,7 +281,9 @@ export class OpcuaDriver implements DeviceDriver {
         if (!t || this.paths.mode !== "read") return;
         this.stats.notifications++;
         if (dv.value?.dataType !== undefined && dv.value.dataType !== DataType.Null) this.dataTypes.set(t.nodeId, dv.value.dataType);
-        this.onSample(t.name, applyScaling(qualityOf(dv, this.clock.now()), t.scaling));
+        const sample = applyScaling(qualityOf(dv, this.clock.now()), t.scaling);
+        this.fromServer.set(t.name, sample);
+        this.onSample(t.name, sample);
       });
       // An item the server refused (unknown node id, filter not allowed) is bad now, not silent.
       group.monitoredItems.forEach((m, i) => {
@@ -284,8 +310,56 @@ export class OpcuaDriver implements DeviceDriver {
   }
 
   private allBad(reason: string): void {
+    this.fromServer.clear();
     const now = this.clock.now();
     for (const t of this.tags.values()) this.onSample(t.name, badSample(reason, now));
+  }
+
+  // ------------------------------------------------------------ liveness
+
+  /** How long the subscription may stay silent: its keep-alive period (as the server revised it) plus max(publishing interval, 1 s). */
+  private overdueMs(c: Conn): number {
+    const publishing = c.subscription.publishingInterval || this.cfg.publishingIntervalMs;
+    const keepAlive = publishing * Math.max(1, c.subscription.maxKeepAliveCount || 1);
+    return keepAlive + Math.max(publishing, 1000);
+  }
+
+  /** A publish response (data or keep-alive): the server is alive, and every value it sent still holds. */
+  private heard(c: Conn): void {
+    if (this.conn !== c) return;
+    const now = this.clock.now();
+    this.lastHeard = now;
+    if (this.paths.mode !== "read") return;
+    for (const [name, s] of this.fromServer) this.onSample(name, { ...s, receivedAt: now });
+  }
+
+  private watchLiveness(c: Conn): void {
+    this.stopLiveness();
+    this.lastHeard = this.clock.now();
+    const limit = this.overdueMs(c);
+    const check = () => {
+      this.liveness = null;
+      if (this.conn !== c) return;
+      const quiet = this.clock.now() - this.lastHeard;
+      if (quiet < limit) {
+        this.liveness = this.clock.setTimeout(check, limit - quiet);
+        return;
+      }
+      // Let what already arrived be read first: a busy event loop is not a silent server.
+      setImmediate(() => {
+        if (this.conn !== c) return;
+        const silent = this.clock.now() - this.lastHeard;
+        if (silent < limit) return check();
+        this.log.warn({ path: c.endpoint, silentMs: silent, limitMs: limit }, "opcua server sends no publish responses (data or keep-alive): every tag bad (timeout)");
+        this.paths.lost(c, `no publish response for ${silent} ms (limit ${limit} ms)`, "timeout");
+      });
+    };
+    this.liveness = this.clock.setTimeout(check, limit);
+  }
+
+  private stopLiveness(): void {
+    if (this.liveness !== null) this.clock.clearTimeout(this.liveness);
+    this.liveness = null;
   }
 
   // ------------------------------------------------------------ redundancy
@@ -330,7 +404,7 @@ export class OpcuaDriver implements DeviceDriver {
         const mine = this.serviceLevels.get(conn.endpoint) ?? 0;
         const best = Math.max(...levels);
         if (this.conn === conn && best > mine) {
-          this.log.warn({ device: this.device, from: conn.endpoint, mine, best }, "opcua: a redundant server has a higher ServiceLevel; switching");
+          this.log.warn({ from: conn.endpoint, mine, best }, "opcua: a redundant server has a higher ServiceLevel; switching");
           this.paths.lost(conn, `ServiceLevel ${mine} below ${best}`);
           return;
         }

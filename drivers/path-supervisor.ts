@@ -2,8 +2,8 @@
 // OPC UA drivers share: the mode this node asks for (read / connect / off), a
 // connect round over the paths (from the one last used, or in the order the
 // driver gives), the next path first when the one in use is lost, every tag
-// bad the moment it is, a doubling wait when every path failed (Reconnect),
-// and the status the API shows. The driver supplies the protocol through
+// bad the moment it is, a doubling wait when every path failed (Reconnect)
+// with a cheap probe of the paths while it waits, and the status the API shows. The driver supplies the protocol through
 // hooks: open and close a connection, watch it, start and stop reading.
 import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
@@ -28,8 +28,18 @@ export interface PathHooks<C> {
   allBad(reason: string): void;
   /** the paths to try this round, in order; default: from the one last used, round the list */
   order?(from: number): Promise<number[]>;
-  /** whether the connection in use counts as connected (default: yes) */
+  /**
+   * whether the connection in use counts as connected (default: yes). A
+   * connection lost before it ever counted (a frozen PLC whose kernel still
+   * accepts TCP) is a failed attempt: the next one waits out the backoff.
+   */
   up?(c: C): boolean;
+  /**
+   * A cheap look at path i while the backoff runs (a bare TCP connect that is
+   * closed at once: no Modbus request, no OPC UA session): true when the
+   * device accepts connections again, which ends the wait.
+   */
+  probe?(index: number, signal: AbortSignal): Promise<boolean>;
 }
 
 export interface PathSupervisorOptions {
@@ -60,20 +70,28 @@ export class PathSupervisor<C> {
   private index = 0;
   private connecting: Promise<void> | null = null;
   private readonly reconnect: Reconnect;
+  /** the probe loop while the backoff runs */
+  private probeTimer: unknown = null;
+  private probeAbort: AbortController | null = null;
+  private readonly log: Logger;
 
   constructor(
     private readonly o: PathSupervisorOptions,
     private readonly hooks: PathHooks<C>,
   ) {
-    this.reconnect = new Reconnect(o.clock, o.reconnect, () => this.ensureConnected());
+    this.log = o.log;
+    this.reconnect = new Reconnect(o.clock, o.reconnect, () => {
+      this.stopProbing();
+      this.ensureConnected();
+    });
   }
 
   setMode(mode: DriverMode): void {
     if (this.stopped || mode === this.mode) return;
-    this.o.log.info({ device: this.o.device, from: this.mode, to: mode }, `${this.o.kind} device mode`);
+    this.log.info({ from: this.mode, to: mode }, `${this.o.kind} device mode`);
     this.mode = mode;
     if (mode === "off") {
-      this.reconnect.cancel();
+      this.cancelRetry();
       this.hooks.halt?.();
       void this.drop("standby cold: not connected");
       this.hooks.allBad("not_reading");
@@ -108,21 +126,36 @@ export class PathSupervisor<C> {
     });
   }
 
-  /** The connection in use is gone: every tag turns bad now, then the next path is tried. */
-  lost(c: C, why: string): void {
+  /**
+   * The connection in use is gone: every tag turns bad now (with `reason`,
+   * comm_lost by default: a device that stopped answering keeps the `timeout`
+   * it already shows, so the reason does not alternate), then the next path is
+   * tried — at once when the connection had worked, after the backoff when it
+   * never did.
+   */
+  lost(c: C, why: string, reason = "comm_lost"): void {
     if (this.conn !== c) return;
+    const proven = this.hooks.up?.(c) ?? true;
     this.conn = null;
     this.hooks.released?.(c);
     const label = this.o.paths[this.index]!;
     this.lastError = `${label}: ${why}`;
-    this.o.log.warn({ device: this.o.device, path: label, why }, `${this.o.kind} connection lost`);
+    this.log.warn({ path: label, why }, `${this.o.kind} connection lost`);
     this.o.onPath(null);
-    this.hooks.allBad(this.mode === "read" ? "comm_lost" : "not_reading");
+    this.hooks.allBad(this.mode === "read" ? reason : "not_reading");
     void this.hooks.close(c, why).catch(() => {});
     if (this.idle) return;
     // fail over: the next path first, the one that failed last
     if (this.o.paths.length > 1) this.index = (this.index + 1) % this.o.paths.length;
-    this.ensureConnected();
+    if (proven) this.ensureConnected();
+    // it accepted a connection and never answered: a TCP probe would say
+    // nothing new, so this waits out the backoff
+    else this.reconnect.schedule();
+  }
+
+  /** The connection in use proved itself (the device answered): the next outage starts the backoff from initialMs. */
+  confirmed(): void {
+    this.reconnect.reset();
   }
 
   /** Closes the connection in use on purpose (cold standby, stop). */
@@ -131,7 +164,7 @@ export class PathSupervisor<C> {
     this.conn = null;
     if (!c) return;
     this.hooks.released?.(c);
-    this.o.log.info({ device: this.o.device, why }, `${this.o.kind} disconnect`);
+    this.log.info({ why }, `${this.o.kind} disconnect`);
     await this.hooks.close(c, why).catch(() => {});
     this.o.onPath(null);
   }
@@ -139,7 +172,7 @@ export class PathSupervisor<C> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.mode = "off";
-    this.reconnect.cancel();
+    this.cancelRetry();
     this.hooks.halt?.();
     await this.connecting?.catch(() => {});
     await this.drop("driver stopped");
@@ -182,7 +215,7 @@ export class PathSupervisor<C> {
         c = await this.hooks.open(i);
       } catch (err) {
         this.lastError = `${label}: ${(err as Error).message}`;
-        this.o.log.warn({ device: this.o.device, path: label, err: (err as Error).message }, `${this.o.kind} connect failed`);
+        this.log.warn({ path: label, err: (err as Error).message }, `${this.o.kind} connect failed`);
         continue;
       }
       if (this.idle) {
@@ -196,12 +229,14 @@ export class PathSupervisor<C> {
         publishCount("reconnects", { device: this.o.device });
       }
       this.everConnected = true;
-      this.reconnect.reset();
-      this.o.log.info({ device: this.o.device, path: label }, `${this.o.kind} connected`);
+      this.log.info({ path: label }, `${this.o.kind} connected`);
       this.o.onPath(label);
       this.hooks.watch(c, (why) => this.lost(c, why));
       try {
         await this.hooks.adopted(c);
+        // the backoff starts again from initialMs once the connection proved
+        // itself: now, or (Modbus) at the device's first answer, confirmed()
+        if (this.conn === c && (this.hooks.up?.(c) ?? true)) this.reconnect.reset();
       } catch (e) {
         // connected but cannot read (items refused, session gone): not a path to keep hammering
         this.lost(c, (e as Error).message);
@@ -210,8 +245,47 @@ export class PathSupervisor<C> {
       return;
     }
     if (this.idle) return;
-    // every path failed: wait, then start again with the preferred one
+    // every path failed: wait, then start again with the preferred one; while
+    // waiting, probe the paths so a device that is back is used at once
     this.index = 0;
     this.reconnect.schedule();
+    this.startProbing();
+  }
+
+  private cancelRetry(): void {
+    this.reconnect.cancel();
+    this.stopProbing();
+  }
+
+  /**
+   * Every reconnect.initialMs while the backoff runs: a bare TCP connect to
+   * every path. The first that is accepted ends the wait, so a PLC that is
+   * back is used within initialMs, while full attempts (an OPC UA secure
+   * channel and session) stay as rare as the backoff says.
+   */
+  private startProbing(): void {
+    const probe = this.hooks.probe;
+    if (!probe || this.probeTimer !== null || this.probeAbort !== null) return;
+    this.probeTimer = this.o.clock.setTimeout(() => {
+      this.probeTimer = null;
+      if (this.idle || !this.reconnect.pending) return;
+      const ac = new AbortController();
+      this.probeAbort = ac;
+      void Promise.all(this.o.paths.map((_, i) => probe(i, ac.signal).catch(() => false))).then((answers) => {
+        if (this.probeAbort === ac) this.probeAbort = null;
+        if (ac.signal.aborted || this.idle || !this.reconnect.pending) return;
+        if (!answers.some(Boolean)) return this.startProbing();
+        this.log.info({ paths: this.o.paths.filter((_, i) => answers[i]) }, `${this.o.kind} device accepts connections again: reconnecting now`);
+        this.reconnect.cancel();
+        this.ensureConnected();
+      });
+    }, this.o.reconnect.initialMs);
+  }
+
+  private stopProbing(): void {
+    if (this.probeTimer !== null) this.o.clock.clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    this.probeAbort?.abort();
+    this.probeAbort = null;
   }
 }

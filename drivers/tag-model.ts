@@ -21,10 +21,21 @@ export interface TagSnapshot {
   value: unknown;
   quality: Quality;
   reason?: string;
-  /** ISO time the source stamped the value, or null when it never had one */
+  /**
+   * ISO source time of the value: OPC UA's SourceTimestamp; Modbus (which
+   * has none) the response that first carried it. A steady value keeps it.
+   */
   timestamp: string | null;
-  /** ISO time Tandem received it */
+  /** ISO time Tandem received this value (its last change, or its last quality change) */
   receivedAt: string | null;
+  /**
+   * ISO time a read last confirmed this value and quality: every Modbus
+   * response, every OPC UA publish response (data or keep-alive); a change
+   * within the deadband confirms it too. Null before the first read.
+   */
+  confirmedAt?: string | null;
+  /** ms from confirmedAt to the moment the snapshot was asked for (API only; null before the first read) */
+  ageMs?: number | null;
   writable: boolean;
   units?: string;
   description?: string;
@@ -149,13 +160,21 @@ export function toSnapshot(meta: TagMeta, s: TagSample | undefined): TagSnapshot
     ...(meta.min === undefined ? {} : { min: meta.min }),
     ...(meta.max === undefined ? {} : { max: meta.max }),
   };
-  if (!s) return { ...base, value: null, quality: "bad", reason: "no_data", timestamp: null, receivedAt: null };
+  if (!s) return { ...base, value: null, quality: "bad", reason: "no_data", timestamp: null, receivedAt: null, confirmedAt: null };
+  const receivedAt = new Date(s.receivedAt).toISOString();
   return {
     ...base,
     value: s.quality === "bad" ? null : jsonValue(s.value),
     quality: s.quality,
     ...(s.reason === undefined ? {} : { reason: s.reason }),
     timestamp: s.sourceTime === null ? null : new Date(s.sourceTime).toISOString(),
-    receivedAt: new Date(s.receivedAt).toISOString(),
+    receivedAt,
+    confirmedAt: receivedAt,
   };
+}
+
+/** The snapshot as the API shows it at `now`: confirmed by the last read at confirmedAt (ms), and its age from then. */
+export function withConfirmation(snap: TagSnapshot, confirmedAt: number | null, now: number): TagSnapshot {
+  if (confirmedAt === null) return { ...snap, confirmedAt: null, ageMs: null };
+  return { ...snap, confirmedAt: new Date(confirmedAt).toISOString(), ageMs: Math.max(0, now - confirmedAt) };
 }

@@ -302,7 +302,8 @@ function renderTags(tags) {
     tr.className = "quality-" + t.quality;
     const value = t.quality === "bad" || t.value === null || t.value === undefined ? "no value" : formatValue(t.value) + (t.units ? " " + t.units : "");
     const quality = QUALITY_WORDS[t.quality] + (t.reason ? " (" + t.reason + ")" : "");
-    for (const [v, title] of [[t.name, t.description || ""], [value, t.writable ? "writable" : ""], [quality, ""], [when(t.timestamp), ""]]) {
+    const read = [readAgo(t), t.timestamp ? "value since " + when(t.timestamp) + " (source time)" : ""];
+    for (const [v, title] of [[t.name, t.description || ""], [value, t.writable ? "writable" : ""], [quality, ""], read]) {
       const td = document.createElement("td");
       td.textContent = v;
       if (title) td.title = title;
@@ -311,6 +312,17 @@ function renderTags(tags) {
     return tr;
   });
   $("tag-rows").replaceChildren(...rows);
+}
+
+// Age from the last read that confirmed the value (the node's own count,
+// ageMs, so the browser's clock does not matter), not from its last change:
+// a steady value polled every scan is fresh, however old its source time.
+function readAgo(t) {
+  const ms = typeof t.ageMs === "number" ? t.ageMs : t.confirmedAt ? Date.now() - Date.parse(t.confirmedAt) : null;
+  if (ms === null || isNaN(ms)) return "never";
+  if (ms < 1000) return Math.max(0, Math.round(ms)) + " ms ago";
+  if (ms < 120000) return (ms / 1000).toFixed(1) + " s ago";
+  return Math.round(ms / 60000) + " min ago";
 }
 
 function formatValue(v) {

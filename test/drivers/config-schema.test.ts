@@ -17,7 +17,7 @@ describe("drivers config", () => {
     const d = driversSection.parse(demoDriversConfig("127.0.0.1", 5020, 4840));
     expect(d.tags.length).toBeGreaterThanOrEqual(10);
     const dev = d.devices[0]!;
-    expect(dev).toMatchObject({ driver: "modbus", standby: "hot", reconnect: { initialMs: 500, maxMs: 10_000 } });
+    expect(dev).toMatchObject({ driver: "modbus", standby: "hot", reconnect: { initialMs: 500, maxMs: 5_000 } });
     expect(d.devices[1]).toMatchObject({ driver: "opcua", securityMode: "None", redundancy: "paths" });
   });
 

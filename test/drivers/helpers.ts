@@ -70,6 +70,8 @@ export type ModbusTable = "hr" | "ir" | "co" | "di";
 
 export interface Pymodbus {
   port: number;
+  /** the server's process id (to freeze it with SIGSTOP; stop() thaws it first) */
+  pid: number;
   /** requests the server answered since start (data-store reads and writes) */
   count(): Promise<number>;
   /** write requests the server received since start */
@@ -120,6 +122,7 @@ export async function startPymodbus(port: number | string = 0): Promise<Pymodbus
   };
   return {
     port: Number(m[1]),
+    pid: child.pid!,
     async count() {
       return Number(/^COUNT (\d+)$/.exec(await ask("count"))?.[1]);
     },
@@ -141,6 +144,7 @@ export async function startPymodbus(port: number | string = 0): Promise<Pymodbus
     },
     async stop() {
       if (child.exitCode === null) {
+        child.kill("SIGCONT");
         child.stdin!.end("stop\n");
         const t = setTimeout(() => child.kill("SIGKILL"), 3000);
         await exited;

@@ -299,8 +299,10 @@ describe("HMI screens (real HTTP server, fake controller)", () => {
       ],
     });
     const now = new Date().toISOString();
+    // a steady value: changed 26 s ago, confirmed by the read 300 ms ago: the row shows the read's age
+    const changed = new Date(Date.now() - 26_000).toISOString();
     fake.tagList = [
-      { name: "line1.tank1.level", driver: "modbus", value: 42.1234, quality: "good", timestamp: now, receivedAt: now, writable: false, units: "%" },
+      { name: "line1.tank1.level", driver: "modbus", value: 42.1234, quality: "good", timestamp: changed, receivedAt: changed, confirmedAt: now, ageMs: 300, writable: false, units: "%" },
       { name: "line1.pump1.run", driver: "modbus", value: true, quality: "good", timestamp: now, receivedAt: now, writable: true },
       { name: "line2.tank.level", driver: "modbus", value: null, quality: "bad", reason: "comm_lost", timestamp: null, receivedAt: now, writable: false, units: "%" },
     ];
@@ -309,6 +311,8 @@ describe("HMI screens (real HTTP server, fake controller)", () => {
     await waitUntil("three tag rows", async () => (await page.locator("#tag-rows tr").count()) === 3);
     const rows = await page.locator("#tag-rows tr").allTextContents();
     expect(rows[0]).toContain("42.12 %");
+    expect(rows[0]).toContain("300 ms ago");
+    expect(rows[0]).not.toContain("26.0 s ago");
     expect(rows[1]).toContain("on");
     expect(rows[2]).toContain("no value");
     expect(rows[2]).toContain("BAD (comm_lost)");
