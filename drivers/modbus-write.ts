@@ -11,6 +11,7 @@ import { CodecError, decodeRegisters, encodeRegisters } from "./modbus-codec.js"
 import { isBitTable } from "./modbus-coalescer.js";
 import { LinkClosed, LinkTimeout, ModbusException, type Link } from "./modbus-link.js";
 import { toRaw, type ValueType } from "./tag-value.js";
+import { encodeArrayWrite, valueTypeOf } from "./modbus-array.js";
 import type { ModbusTag } from "./modbus-tag.js";
 
 /** What the writer needs of its driver. */
@@ -38,12 +39,14 @@ export class ModbusWriter {
   }
 
   async write(t: ModbusTag, value: unknown, kind: WriteKind): Promise<void> {
-    const type: ValueType = t.type === "bit" ? "bool" : t.type;
+    const type: ValueType = valueTypeOf(t.type);
     // junk never waits for a slot: refused before anything else
-    const raw = toRaw(t.name, { type, ...(t.scaling ? { scaling: t.scaling } : {}), ...(t.type === "string" ? { maxLength: t.length ?? t.count * 2 } : {}), typeName: t.type }, value);
+    const list = t.array === undefined ? null : encodeArrayWrite(t, value);
+    const raw = list ? null : toRaw(t.name, { type, ...(t.scaling ? { scaling: t.scaling } : {}), ...(t.type === "string" ? { maxLength: t.length ?? t.count * 2 } : {}), typeName: t.type }, value);
     const link = this.port.link();
     const cfg = this.port.cfg;
     try {
+      if (list) return await this.send(link, kind, "bits" in list ? [(l, ms) => l.writeCoils(t.unitId, t.address, list.bits, ms)] : this.registerWrites(t.unitId, t.address, list.regs));
       if (isBitTable(t.table)) {
         const b = raw as boolean;
         await this.send(link, kind, [(l, ms) => (cfg.writeFunction === "multiple" ? l.writeCoils(t.unitId, t.address, [b], ms) : l.writeCoil(t.unitId, t.address, b, ms))]);
