@@ -108,7 +108,7 @@ export function expandTagEntry(raw: Record<string, unknown>, ctx: ExpandContext)
         a = { table: addr.table, address: addr.address + Math.floor(bits / 16), bit: bits % 16 };
       } else a = { table: addr.table, address: addr.address + k * stride };
       if (a.address > 65535) {
-        issues.push({ path: ["count"], message: `the block runs past address 65535 at its tag ${k} (${e.name as string}): ${count} tags from ${formatModbusAddress(addr)} with stride ${stride}`, tag: e.name as string });
+        issues.push({ path: ["count"], message: `the block runs past address 65535 at its tag ${k} (${e.name as string}): ${count} tags from ${formatModbusAddress(addr)} with stride ${stride}` });
         return { entries: [], issues };
       }
       e.address = formatModbusAddress(a);
