@@ -276,7 +276,7 @@ export function checkDriversSection(raw: unknown): { value?: DriversConfig; issu
   (Array.isArray(rawTags) ? rawTags : []).forEach((rt: unknown, i) => {
     if (!isObject(rt)) return add(["tags", i], `expected a tag (a mapping with name, device …), got ${JSON.stringify(rt)}`);
     const dev = typeof rt.device === "string" ? byName.get(rt.device) : undefined;
-    const ex = expandTagEntry(rt, { driver: dev?.driver, addressing: dev?.addressing ?? "zero-based" });
+    const ex = expandTagEntry(rt, { driver: dev?.driver, addressing: dev?.addressing ?? "zero-based", deviceKnown: dev !== undefined });
     for (const is of ex.issues) add(["tags", i, ...is.path], is.message, is.tag);
     const several = ex.entries.length > 1;
     for (const e of ex.entries) {

@@ -18,6 +18,8 @@ export interface ExpandContext {
   /** the driver of the device the entry names, when known */
   driver?: "modbus" | "opcua";
   addressing: Addressing;
+  /** false when the entry names no known device: its address cannot be judged (the device is the problem to report) */
+  deviceKnown?: boolean;
 }
 
 export interface ExpandIssue {
@@ -67,7 +69,7 @@ export function expandTagEntry(raw: Record<string, unknown>, ctx: ExpandContext)
   if (ctx.driver !== "opcua" && base.address !== undefined) {
     const a = normaliseAddress(base.address, ctx.addressing);
     if (typeof a === "string") {
-      issues.push({ path: ["address"], message: a });
+      if (ctx.deviceKnown !== false) issues.push({ path: ["address"], message: a });
       delete base.address;
     } else {
       addr = a;
