@@ -12,6 +12,9 @@ import { dataDirCertFile } from "./http/tls.js";
 import { hashPassword } from "./auth/passwords.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";
 import { STATE_WORDS, serviceLevelWord, stateLabel } from "./words.js";
+import { formatDevices, formatProbe } from "./status-lines.js";
+
+export { formatDevices } from "./status-lines.js";
 
 export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit";
 
@@ -293,21 +296,6 @@ export function formatStatus(s: NodeStatus): string[] {
   return lines;
 }
 
-/** Device connections and paths: one line per device, the endpoint in use first. */
-export function formatDevices(rows: NodeStatus["devices"]): string[] {
-  if (!rows?.length) return [];
-  const byDevice = new Map<string, NonNullable<NodeStatus["devices"]>>();
-  for (const r of rows) byDevice.set(r.device, [...(byDevice.get(r.device) ?? []), r]);
-  const lines = ["  devices:"];
-  for (const [device, eps] of byDevice) {
-    const used = eps.find((e) => e.path !== undefined && e.connected);
-    const others = eps.filter((e) => e !== used).map((e) => e.endpoint);
-    if (used) lines.push(`    ${device}: connected via ${used.endpoint} (${used.path})${others.length ? `; also ${others.join(", ")}` : ""}`);
-    else lines.push(`    ${device}: NOT connected (${eps.map((e) => e.endpoint).join(", ")})`);
-  }
-  return lines;
-}
-
 function formatAudit(entries: AuditEntry[]): string[] {
   if (entries.length === 0) return ["no audit entries"];
   return entries.map((e) => {
@@ -349,7 +337,7 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
           if (file === undefined) throw new UsageError("--probe connects to the devices of a config: give --config FILE");
           call = async () => {
             const c = loadConfig(file, env);
-            const { probeDevices, formatProbe } = await import("./probe.js");
+            const { probeDevices } = await import("./probe.js");
             const result = c.drivers ? await probeDevices(c.drivers, c.node.dataDir, PROBE_TIMEOUT_MS) : [];
             if (json) out(JSON.stringify({ devices: result }));
             else for (const l of formatProbe(result)) out(l);

@@ -56,15 +56,3 @@ export async function probeDevices(drivers: DriversConfig, dataDir: string, time
     await manager.stop();
   }
 }
-
-/** Lines for a terminal. */
-export function formatProbe(result: ProbeDevice[]): string[] {
-  if (result.length === 0) return ["no devices in the config's drivers section"];
-  const lines: string[] = [];
-  for (const d of result) {
-    const where = d.connected ? `connected via ${d.path}` : `NOT reachable${d.lastError ? `: ${d.lastError}` : ""}`;
-    lines.push(`device ${d.device} (${d.driver}): ${where}; ${d.good} of ${d.tags} tags read good`);
-    for (const t of d.refused) lines.push(`  ${t.name}: ${t.quality}, ${t.reason}`);
-  }
-  return lines;
-}
