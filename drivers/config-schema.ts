@@ -2,9 +2,20 @@
 // are errors). runtime/config/schema.ts imports driversSection and
 // watchdogSection; this file must not import it back (circular import), so it
 // carries its own host:port parser.
+//
+// The drivers section is checked entry by entry (checkDriversSection): every
+// device and tag is shape-checked on its own and the cross-checks run over
+// all that passed, so one mistyped key never hides the other problems. Tag
+// entries are first expanded (drivers/tag-expand.ts: blocks, type and order
+// aliases, Modicon addresses) into the long form.
+// Size: the section's schemas and every cross-check of devices and tags belong together; split, they would import each other
 import { z } from "zod";
-import { BYTE_ORDERS, MODBUS_DATA_TYPES, registerCount, type ByteOrder, type ModbusDataType } from "./modbus-codec.js";
-import type { ModbusTable } from "./modbus-coalescer.js";
+import { unknownKeyMessage } from "./did-you-mean.js";
+import { ADDRESSINGS, parseModbusAddress, type Addressing, type ModbusAddress } from "./modbus-address.js";
+import { BYTE_ORDERS, MODBUS_DATA_TYPES, ORDER_ALIASES, TYPE_ALIASES, registerCount, type ByteOrder, type ModbusDataType } from "./modbus-codec.js";
+import { EXPANSION_KEYS, expandTagEntry } from "./tag-expand.js";
+
+export { parseModbusAddress, type ModbusAddress } from "./modbus-address.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -33,34 +44,20 @@ const hostPortText = z.string().superRefine((t, ctx) => {
   if (typeof r === "string") ctx.addIssue({ code: "custom", message: r });
 });
 
-export interface ModbusAddress {
-  table: ModbusTable;
-  address: number;
-  bit?: number;
-}
-
-const TABLES: Record<string, ModbusTable> = { hr: "holding", ir: "input", co: "coil", di: "discrete" };
-
-/** `hr:100`, `ir:5`, `co:3`, `di:7`, `hr:100.3` (bit 3 of holding register 100); zero-based protocol addresses. */
-export function parseModbusAddress(text: string): ModbusAddress | string {
-  const m = /^(hr|ir|co|di):(\d{1,5})(?:\.(\d{1,2}))?$/.exec(text.trim());
-  if (!m) return `expected <table>:<address>[.bit] with table hr|ir|co|di and a zero-based address (e.g. hr:100, co:3, hr:20.5), got '${text}'`;
-  const table = TABLES[m[1]!]!;
-  const address = Number(m[2]);
-  if (address > 65535) return `address must be 0–65535, got ${address}`;
-  if (m[3] !== undefined) {
-    const bit = Number(m[3]);
-    if (table === "coil" || table === "discrete") return `a bit index only applies to registers (hr/ir), not to ${m[1]}`;
-    if (bit > 15) return `bit index must be 0–15, got ${bit}`;
-    return { table, address, bit };
-  }
-  return { table, address };
-}
-
 // ---------------------------------------------------------------- devices
 
+/** A vendor's name for a byte order (word swap …) → ABCD/CDAB/BADC/DCBA; anything else is left for the enum to refuse. */
+function orderAlias(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  const up = v.trim().toUpperCase();
+  if ((BYTE_ORDERS as readonly string[]).includes(up)) return up;
+  return ORDER_ALIASES[v.trim().toLowerCase().replace(/[\s_-]+/g, " ")] ?? v;
+}
+
 const standby = z.enum(["hot", "warm", "cold"]);
-const byteOrder = z.enum(BYTE_ORDERS as [ByteOrder, ...ByteOrder[]]);
+const byteOrder = z.enum(BYTE_ORDERS as [ByteOrder, ...ByteOrder[]], {
+  error: (i) => `expected ${BYTE_ORDERS.join(", ")} or a vendor's name for one (big-endian, word swap, byte swap, little-endian …), got ${JSON.stringify(i.input)}`,
+});
 
 const reconnect = z
   .strictObject({
@@ -99,7 +96,9 @@ export const modbusDeviceSchema = z.strictObject({
   /** rtu: one serial port per path */
   serial: z.array(serialPort).min(1).optional(),
   unitId: z.number().int().min(0).max(255).default(1),
-  byteOrder: byteOrder.default("ABCD"),
+  byteOrder: z.preprocess(orderAlias, byteOrder).default("ABCD"),
+  /** zero-based: tags give hr:100 (the address on the wire); modicon: they may also give 1-based Modicon numbers (40101 = hr:100) */
+  addressing: z.enum(ADDRESSINGS as [Addressing, ...Addressing[]]).default("zero-based"),
   timeoutMs: ms(10, 60_000).default(1000),
   /**
    * a write's timeout; default the smaller of timeoutMs and 500. A write leaves
@@ -161,20 +160,29 @@ const scaling = z
   .refine((s) => s.rawMin !== s.rawMax, { message: "rawMin and rawMax must differ" })
   .refine((s) => s.engMin !== s.engMax, { message: "engMin and engMax must differ" });
 
+/** Element types of array tags (`type: int16[]` with `length` elements). */
+export const ARRAY_ELEMENT_TYPES: readonly ModbusDataType[] = ["bool", "int16", "uint16", "int32", "uint32", "float32", "float64", "bcd16", "bcd32"];
+export type TagTypeName = ModbusDataType | `${ModbusDataType}[]`;
+const TAG_TYPES: readonly TagTypeName[] = [...MODBUS_DATA_TYPES, ...ARRAY_ELEMENT_TYPES.map((t) => `${t}[]` as const)];
+
 export const tagSchema = z.strictObject({
   name: tagName,
   /** the device (drivers.devices[].name) the tag is read from; its driver decides the fields below */
   device: id,
   /** Modbus: hr:100, ir:5, co:3, di:7, hr:20.5 */
   address: z.string().optional(),
-  /** Modbus data type; default bool on coils/discrete inputs, bit with an address .n, uint16 otherwise */
-  type: z.enum(MODBUS_DATA_TYPES as [ModbusDataType, ...ModbusDataType[]]).optional(),
+  /** Modbus data type, or an array of one (`float32[]`, with length); default bool on coils/discrete inputs, bit with an address .n, uint16 otherwise */
+  type: z
+    .enum(TAG_TYPES as [TagTypeName, ...TagTypeName[]], {
+      error: (i) => `expected a type (${MODBUS_DATA_TYPES.join(" ")}, an array such as float32[], or a PLC name: ${Object.keys(TYPE_ALIASES).join(" ")}), got ${JSON.stringify(i.input)}`,
+    })
+    .optional(),
   /** Modbus byte/word order; default the device's */
   byteOrder: byteOrder.optional(),
   /** Modbus unit id; default the device's */
   unitId: z.number().int().min(0).max(255).optional(),
-  /** Modbus string length in characters */
-  length: z.number().int().min(1).max(250).optional(),
+  /** Modbus string length in characters; array length in elements */
+  length: z.number().int().min(1).max(2000).optional(),
   /** OPC UA node id, e.g. ns=1;s=Tank1.Level */
   nodeId: z.string().min(1).optional(),
   /** OPC UA monitored-item queue size */
@@ -194,81 +202,190 @@ export const tagSchema = z.strictObject({
 
 // ---------------------------------------------------------------- section
 
-export const driversSection = z
-  .strictObject({
-    /** default scan/sampling interval */
-    scanMs: ms(10, 3_600_000).default(1000),
-    devices: z.array(deviceSchema).default([]),
-    tags: z.array(tagSchema).default([]),
-  })
-  .superRefine((d, ctx) => {
-    const devices = new Map<string, DeviceConfig>();
-    d.devices.forEach((dev, i) => {
-      const at = (...p: (string | number)[]) => ["devices", i, ...p];
-      if (devices.has(dev.name)) ctx.addIssue({ code: "custom", path: at("name"), message: `duplicate device name '${dev.name}'` });
-      devices.set(dev.name, dev);
-      if (dev.maxConnections !== undefined && dev.standby !== "cold" && dev.maxConnections < 2)
-        ctx.addIssue({
-          code: "custom",
-          path: at("maxConnections"),
-          message: `with standby '${dev.standby}' both nodes hold a connection (2) but the device allows ${dev.maxConnections}; set standby: cold or raise maxConnections`,
-        });
-      if (dev.reconnect.maxMs < dev.reconnect.initialMs) ctx.addIssue({ code: "custom", path: at("reconnect", "maxMs"), message: `must be at least reconnect.initialMs (${dev.reconnect.initialMs})` });
-      if (dev.driver === "modbus") {
-        if (dev.transport === "tcp") {
-          if (!dev.endpoints) ctx.addIssue({ code: "custom", path: at("endpoints"), message: "a Modbus TCP device needs endpoints: [host:port, …]" });
-          if (dev.serial) ctx.addIssue({ code: "custom", path: at("serial"), message: "serial ports are for transport: rtu" });
-        } else {
-          if (!dev.serial) ctx.addIssue({ code: "custom", path: at("serial"), message: "a Modbus RTU device needs serial: [{ path: /dev/ttyUSB0, … }]" });
-          if (dev.endpoints) ctx.addIssue({ code: "custom", path: at("endpoints"), message: "endpoints are for transport: tcp; RTU uses serial" });
-          if (dev.maxInFlight > 1) ctx.addIssue({ code: "custom", path: at("maxInFlight"), message: "a serial line carries one request at a time; use 1" });
-        }
-      } else {
-        const mode = dev.securityMode;
-        const policy = dev.securityPolicy ?? (mode === "None" ? "None" : "Basic256Sha256");
-        if (mode === "None" && policy !== "None") ctx.addIssue({ code: "custom", path: at("securityPolicy"), message: `securityMode None needs securityPolicy None, got ${policy}` });
-        if (mode !== "None" && policy === "None") ctx.addIssue({ code: "custom", path: at("securityPolicy"), message: `securityMode ${mode} needs a securityPolicy other than None` });
-        if ((dev.username === undefined) !== (dev.password === undefined))
-          ctx.addIssue({ code: "custom", path: at(dev.username === undefined ? "username" : "password"), message: "username and password go together" });
-        if (dev.redundancy === "non-transparent" && dev.endpoints.length < 2)
-          ctx.addIssue({ code: "custom", path: at("endpoints"), message: "non-transparent redundancy needs the endpoints of at least two servers" });
-      }
-    });
-    const names = new Set<string>();
-    d.tags.forEach((t, i) => {
-      const at = (...p: (string | number)[]) => ["tags", i, ...p];
-      const issue = (p: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path: p, message });
-      if (names.has(t.name)) issue(at("name"), `duplicate tag name '${t.name}'`);
-      names.add(t.name);
-      const dev = devices.get(t.device);
-      if (!dev) return issue(at("device"), `no device named '${t.device}' in drivers.devices (have: ${[...devices.keys()].join(", ") || "none"})`);
-      if (t.min !== undefined && t.max !== undefined && t.min > t.max) issue(at("max"), `must be at least min (${t.min})`);
-      if ((t.min !== undefined || t.max !== undefined) && !t.writable) issue(at(t.min !== undefined ? "min" : "max"), "min and max limit writes; the tag is not writable (writable: true)");
-      if (dev.driver === "opcua") {
-        if (!t.nodeId) issue(at("nodeId"), "an OPC UA tag needs nodeId (e.g. ns=1;s=Tank1.Level)");
-        for (const k of ["address", "type", "byteOrder", "unitId", "length"] as const)
-          if (t[k] !== undefined) issue(at(k), `'${k}' is for Modbus tags; device '${dev.name}' is OPC UA`);
-        return;
-      }
-      for (const k of ["nodeId", "queueSize"] as const) if (t[k] !== undefined) issue(at(k), `'${k}' is for OPC UA tags; device '${dev.name}' is Modbus`);
-      if (!t.address) return issue(at("address"), "a Modbus tag needs address (e.g. hr:100)");
-      const a = parseModbusAddress(t.address);
-      if (typeof a === "string") return issue(at("address"), a);
-      const type = resolveModbusType(t.type, a);
-      const bitTable = a.table === "coil" || a.table === "discrete";
-      if (bitTable && type !== "bool") issue(at("type"), `coils and discrete inputs hold bool, not ${type}`);
-      if (type === "bit" && a.bit === undefined) issue(at("address"), "type bit needs a bit index in the address (e.g. hr:20.5)");
-      if (a.bit !== undefined && type !== "bit") issue(at("type"), `an address with a bit index reads type bit, not ${type}`);
-      if (type === "string" && t.length === undefined) issue(at("length"), "type string needs length (characters)");
-      if (type !== "string" && t.length !== undefined) issue(at("length"), "length applies to type string only");
-      if (t.writable && (a.table === "input" || a.table === "discrete")) issue(at("writable"), "input registers and discrete inputs are read-only in Modbus");
-      if (t.scaling && (type === "bool" || type === "bit" || type === "string")) issue(at("scaling"), `scaling applies to numbers, not ${type}`);
-      if ((t.min !== undefined || t.max !== undefined) && (type === "bool" || type === "bit" || type === "string"))
-        issue(at(t.min !== undefined ? "min" : "max"), `min and max apply to numbers, not ${type}`);
-      const n = bitTable ? 1 : registerCount(type, t.length);
-      if (a.address + n > 65536) issue(at("address"), `${type} at ${a.address} runs past register 65535`);
-    });
+const driversShape = z.strictObject({
+  /** default scan/sampling interval */
+  scanMs: ms(10, 3_600_000).default(1000),
+  devices: z.array(deviceSchema),
+  tags: z.array(tagSchema),
+});
+
+/** The keys a drivers section takes (tagFiles is read by the config loader). */
+export const DRIVERS_KEYS = ["scanMs", "devices", "tags", "tagFiles"] as const;
+const TAG_KEYS = [...Object.keys(tagSchema.shape), ...EXPANSION_KEYS];
+
+/** A problem in the drivers section: its key path inside the section; `tag` names the tag when the entry stands for several. */
+export interface DriversIssue {
+  path: (string | number)[];
+  message: string;
+  tag?: string;
+}
+
+/** A zod issue → our message: unknown keys say which known key was meant. */
+function issueMessage(i: z.core.$ZodIssue, known: readonly string[]): string {
+  if (i.code === "unrecognized_keys") return unknownKeyMessage(i.keys, known);
+  if (i.code === "invalid_union" && i.path.length === 0) return "expected driver: modbus or opcua";
+  return i.message;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * Checks a raw drivers section entry by entry and returns every problem at
+ * once: a shape error in one device or tag never hides a cross-check on
+ * another. The value is there when there is no problem.
+ */
+export function checkDriversSection(raw: unknown): { value?: DriversConfig; issues: DriversIssue[] } {
+  const issues: DriversIssue[] = [];
+  const add = (path: (string | number)[], message: string, tag?: string) => issues.push(tag === undefined ? { path, message } : { path, message, tag });
+  if (raw === undefined || raw === null) raw = {};
+  if (!isObject(raw)) return { issues: [{ path: [], message: "expected a mapping with scanMs, devices, tags" }] };
+  const extra = Object.keys(raw).filter((k) => !(DRIVERS_KEYS as readonly string[]).includes(k));
+  if (extra.length) add([], unknownKeyMessage(extra, DRIVERS_KEYS));
+  if (raw.tagFiles !== undefined) add(["tagFiles"], "tag files are read by the config loader (tandem check-config, tandem start); this check was given the section alone");
+  const scan = driversShape.shape.scanMs.safeParse(raw.scanMs);
+  if (!scan.success) for (const i of scan.error.issues) add(["scanMs"], i.message);
+  const scanMs = scan.success ? scan.data : 1000;
+
+  // devices: the names are known even where the rest is wrong, so tags naming them are checked
+  const rawDevices = raw.devices ?? [];
+  if (!Array.isArray(rawDevices)) add(["devices"], "expected a list of devices");
+  const devices: DeviceConfig[] = [];
+  const byName = new Map<string, { cfg?: DeviceConfig; driver?: "modbus" | "opcua"; addressing: Addressing }>();
+  (Array.isArray(rawDevices) ? rawDevices : []).forEach((rd: unknown, i) => {
+    const r = deviceSchema.safeParse(rd);
+    const o = isObject(rd) ? rd : {};
+    const drv = o.driver === "modbus" || o.driver === "opcua" ? o.driver : undefined;
+    const known = drv === "opcua" ? Object.keys(opcuaDeviceSchema.shape) : drv === "modbus" ? Object.keys(modbusDeviceSchema.shape) : [...Object.keys(modbusDeviceSchema.shape), ...Object.keys(opcuaDeviceSchema.shape)];
+    if (typeof o.name === "string") {
+      if (byName.has(o.name)) add(["devices", i, "name"], `duplicate device name '${o.name}'`);
+      byName.set(o.name, { cfg: r.success ? r.data : undefined, driver: drv, addressing: o.addressing === "modicon" ? "modicon" : "zero-based" });
+    }
+    if (!r.success) {
+      for (const is of r.error.issues) add(["devices", i, ...(is.path as (string | number)[])], issueMessage(is, known));
+      return;
+    }
+    devices.push(r.data);
+    checkDevice(r.data, (p, m) => add(["devices", i, ...p], m));
   });
+
+  // tags: expanded first (blocks, aliases, Modicon), then shape, then cross-checks
+  const rawTags = raw.tags ?? [];
+  if (!Array.isArray(rawTags)) add(["tags"], "expected a list of tags");
+  const tags: TagConfig[] = [];
+  const names = new Set<string>();
+  (Array.isArray(rawTags) ? rawTags : []).forEach((rt: unknown, i) => {
+    if (!isObject(rt)) return add(["tags", i], `expected a tag (a mapping with name, device …), got ${JSON.stringify(rt)}`);
+    const dev = typeof rt.device === "string" ? byName.get(rt.device) : undefined;
+    const ex = expandTagEntry(rt, { driver: dev?.driver, addressing: dev?.addressing ?? "zero-based", deviceKnown: dev !== undefined });
+    for (const is of ex.issues) add(["tags", i, ...is.path], is.message, is.tag);
+    const several = ex.entries.length > 1;
+    for (const e of ex.entries) {
+      const tagName = several && typeof e.name === "string" ? e.name : undefined;
+      const r = tagSchema.safeParse(e);
+      if (!r.success) {
+        for (const is of r.error.issues) add(["tags", i, ...(is.path as (string | number)[])], issueMessage(is, TAG_KEYS), tagName);
+        if (typeof e.name === "string") names.add(e.name);
+        continue;
+      }
+      const t = r.data;
+      const at = (p: (string | number)[], m: string) => add(["tags", i, ...p], m, several ? t.name : undefined);
+      if (names.has(t.name)) at(["name"], `duplicate tag name '${t.name}'`);
+      names.add(t.name);
+      tags.push(t);
+      if (!byName.has(t.device)) {
+        at(["device"], `no device named '${t.device}' in drivers.devices (have: ${[...byName.keys()].join(", ") || "none"})`);
+        continue;
+      }
+      const cfg = byName.get(t.device)!.cfg;
+      if (cfg) checkTag(t, cfg, at);
+    }
+  });
+  if (issues.length) return { issues };
+  return { value: { scanMs, devices, tags }, issues };
+}
+
+/** Cross-checks of one device that parsed. */
+function checkDevice(dev: DeviceConfig, issue: (p: (string | number)[], m: string) => void): void {
+  if (dev.maxConnections !== undefined && dev.standby !== "cold" && dev.maxConnections < 2)
+    issue(["maxConnections"], `with standby '${dev.standby}' both nodes hold a connection (2) but the device allows ${dev.maxConnections}; set standby: cold or raise maxConnections`);
+  if (dev.reconnect.maxMs < dev.reconnect.initialMs) issue(["reconnect", "maxMs"], `must be at least reconnect.initialMs (${dev.reconnect.initialMs})`);
+  if (dev.driver === "modbus") {
+    if (dev.transport === "tcp") {
+      if (!dev.endpoints) issue(["endpoints"], "a Modbus TCP device needs endpoints: [host:port, …]");
+      if (dev.serial) issue(["serial"], "serial ports are for transport: rtu");
+    } else {
+      if (!dev.serial) issue(["serial"], "a Modbus RTU device needs serial: [{ path: /dev/ttyUSB0, … }]");
+      if (dev.endpoints) issue(["endpoints"], "endpoints are for transport: tcp; RTU uses serial");
+      if (dev.maxInFlight > 1) issue(["maxInFlight"], "a serial line carries one request at a time; use 1");
+    }
+    return;
+  }
+  const mode = dev.securityMode;
+  const policy = dev.securityPolicy ?? (mode === "None" ? "None" : "Basic256Sha256");
+  if (mode === "None" && policy !== "None") issue(["securityPolicy"], `securityMode None needs securityPolicy None, got ${policy}`);
+  if (mode !== "None" && policy === "None") issue(["securityPolicy"], `securityMode ${mode} needs a securityPolicy other than None`);
+  if ((dev.username === undefined) !== (dev.password === undefined)) issue([dev.username === undefined ? "username" : "password"], "username and password go together");
+  if (dev.redundancy === "non-transparent" && dev.endpoints.length < 2) issue(["endpoints"], "non-transparent redundancy needs the endpoints of at least two servers");
+}
+
+/** Cross-checks of one tag against its device. */
+function checkTag(t: TagConfig, dev: DeviceConfig, issue: (p: (string | number)[], m: string) => void): void {
+  if (t.min !== undefined && t.max !== undefined && t.min > t.max) issue(["max"], `must be at least min (${t.min})`);
+  if ((t.min !== undefined || t.max !== undefined) && !t.writable) issue([t.min !== undefined ? "min" : "max"], "min and max limit writes; the tag is not writable (writable: true)");
+  if (dev.driver === "opcua") {
+    if (!t.nodeId) issue(["nodeId"], "an OPC UA tag needs nodeId (e.g. ns=1;s=Tank1.Level)");
+    for (const k of ["address", "type", "byteOrder", "unitId", "length"] as const) if (t[k] !== undefined) issue([k], `'${k}' is for Modbus tags; device '${dev.name}' is OPC UA`);
+    return;
+  }
+  for (const k of ["nodeId", "queueSize"] as const) if (t[k] !== undefined) issue([k], `'${k}' is for OPC UA tags; device '${dev.name}' is Modbus`);
+  if (!t.address) return issue(["address"], `a Modbus tag needs address (e.g. hr:100${dev.addressing === "modicon" ? " or 40101" : ""})`);
+  const a = parseModbusAddress(t.address);
+  if (typeof a === "string") return issue(["address"], a);
+  const { type, array } = splitTagType(t.type, a);
+  const bitTable = a.table === "coil" || a.table === "discrete";
+  const plain = type === "bool" || type === "bit" || type === "string";
+  if (array) {
+    if (t.length === undefined) issue(["length"], `an array (${t.type}) needs length: the number of elements`);
+    if (bitTable && type !== "bool") issue(["type"], `coils and discrete inputs hold bool, so an array of them is bool[], not ${t.type}`);
+    if (!bitTable && type === "bool") issue(["type"], "bool[] is for coils and discrete inputs; for the bits of registers use type bit with count, or uint16[]");
+    if (a.bit !== undefined) issue(["address"], "an array starts at a whole register, not at a bit");
+    if (t.scaling) issue(["scaling"], "scaling applies to single values, not to arrays");
+    if (t.min !== undefined || t.max !== undefined) issue([t.min !== undefined ? "min" : "max"], "min and max apply to single values, not to arrays");
+    if (t.deadband > 0) issue(["deadband"], "a deadband applies to single values; an array is published whenever an element changes");
+  } else {
+    if (bitTable && type !== "bool") issue(["type"], `coils and discrete inputs hold bool, not ${type}`);
+    if (type === "bit" && a.bit === undefined) issue(["address"], "type bit needs a bit index in the address (e.g. hr:20.5)");
+    if (a.bit !== undefined && type !== "bit") issue(["type"], `an address with a bit index reads type bit, not ${type}`);
+    if (type === "string" && t.length === undefined) issue(["length"], "type string needs length (characters)");
+    if (type === "string" && t.length !== undefined && t.length > 250) issue(["length"], `a string holds at most 250 characters (125 registers), got ${t.length}`);
+    if (type !== "string" && t.length !== undefined) issue(["length"], "length applies to type string (characters) and arrays (elements) only");
+    if (t.scaling && plain) issue(["scaling"], `scaling applies to numbers, not ${type}`);
+    if ((t.min !== undefined || t.max !== undefined) && plain) issue([t.min !== undefined ? "min" : "max"], `min and max apply to numbers, not ${type}`);
+  }
+  if (t.writable && (a.table === "input" || a.table === "discrete")) issue(["writable"], "input registers and discrete inputs are read-only in Modbus");
+  const n = tagSize(type, array ? (t.length ?? 1) : undefined, bitTable, t.length);
+  if (a.address + n > 65536) issue(["address"], `${t.type ?? type} at ${a.address} runs past ${bitTable ? "bit" : "register"} 65535`);
+  const most = bitTable ? dev.maxBitsPerRequest : dev.maxRegistersPerRequest;
+  if (array && n > most) issue(["length"], `the array takes ${n} ${bitTable ? "bits" : "registers"}, more than one request carries on this device (${bitTable ? "maxBitsPerRequest" : "maxRegistersPerRequest"} ${most})`);
+}
+
+/** Registers (or bits) a tag occupies. */
+export function tagSize(type: ModbusDataType, arrayLength: number | undefined, bitTable: boolean, length?: number): number {
+  if (bitTable) return arrayLength ?? 1;
+  return arrayLength === undefined ? registerCount(type, length) : registerCount(type) * arrayLength;
+}
+
+/** A tag's type as configured → its element type and whether it is an array; the default from the address when absent. */
+export function splitTagType(type: TagTypeName | undefined, a: ModbusAddress): { type: ModbusDataType; array: boolean } {
+  if (type?.endsWith("[]")) return { type: type.slice(0, -2) as ModbusDataType, array: true };
+  return { type: resolveModbusType(type as ModbusDataType | undefined, a), array: false };
+}
+
+export const driversSection = z.unknown().transform((raw, ctx): DriversConfig => {
+  const r = checkDriversSection(raw);
+  for (const i of r.issues) ctx.addIssue({ code: "custom", path: i.path, message: i.message, ...(i.tag === undefined ? {} : { params: { tag: i.tag } }) });
+  return r.value ?? (z.NEVER as never);
+});
 
 export function resolveModbusType(type: ModbusDataType | undefined, a: ModbusAddress): ModbusDataType {
   if (type) return type;
@@ -295,7 +412,7 @@ export const watchdogSection = z
     if (w.staleAfterMs < w.intervalMs * 2) ctx.addIssue({ code: "custom", path: ["staleAfterMs"], message: `must be at least two intervals (${w.intervalMs * 2})` });
   });
 
-export type DriversConfig = z.output<typeof driversSection>;
+export type DriversConfig = z.output<typeof driversShape>;
 export type WatchdogConfig = z.output<typeof watchdogSection>;
 export type DeviceConfig = z.output<typeof deviceSchema>;
 export type ModbusDeviceConfig = z.output<typeof modbusDeviceSchema>;

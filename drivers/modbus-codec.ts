@@ -10,12 +10,76 @@
 // the four registers, BADC swaps the bytes inside each one, DCBA does both.
 // For 16-bit values only the byte swap matters. Strings keep register order
 // and take the byte swap (BADC/DCBA put the first character in the low byte).
+// BCD (bcd16: 4 decimal digits in one register, bcd32: 8 digits in two) is
+// the unsigned integer's bytes read as packed decimal nibbles, after the same
+// byte/word reordering; a nibble above 9 is a decode error, never a guess.
 
 export type ByteOrder = "ABCD" | "CDAB" | "BADC" | "DCBA";
 export const BYTE_ORDERS: readonly ByteOrder[] = ["ABCD", "CDAB", "BADC", "DCBA"];
 
-export type ModbusDataType = "bool" | "bit" | "int16" | "uint16" | "int32" | "uint32" | "float32" | "float64" | "int64" | "uint64" | "string";
-export const MODBUS_DATA_TYPES: readonly ModbusDataType[] = ["bool", "bit", "int16", "uint16", "int32", "uint32", "float32", "float64", "int64", "uint64", "string"];
+export type ModbusDataType = "bool" | "bit" | "int16" | "uint16" | "int32" | "uint32" | "float32" | "float64" | "int64" | "uint64" | "bcd16" | "bcd32" | "string";
+export const MODBUS_DATA_TYPES: readonly ModbusDataType[] = ["bool", "bit", "int16", "uint16", "int32", "uint32", "float32", "float64", "int64", "uint64", "bcd16", "bcd32", "string"];
+
+/**
+ * The data type names PLC programmers use (IEC 61131-3 and vendor manuals),
+ * matched without regard to case. Names Tandem uses itself match any case too
+ * (`Float32`, `UINT16`).
+ */
+export const TYPE_ALIASES: Readonly<Record<string, ModbusDataType>> = {
+  BOOL: "bool",
+  INT: "int16",
+  UINT: "uint16",
+  WORD: "uint16",
+  DINT: "int32",
+  UDINT: "uint32",
+  DWORD: "uint32",
+  LINT: "int64",
+  ULINT: "uint64",
+  LWORD: "uint64",
+  REAL: "float32",
+  FLOAT: "float32",
+  LREAL: "float64",
+  DOUBLE: "float64",
+  STRING: "string",
+  BCD: "bcd16",
+};
+
+/** A type name as written in a config or CSV → Tandem's name, or undefined. Array forms (`REAL[]`) keep their brackets. */
+export function normaliseTypeName(text: string): string | undefined {
+  const m = /^\s*([A-Za-z][A-Za-z0-9]*)\s*(\[\s*\])?\s*$/.exec(text);
+  if (!m) return undefined;
+  const word = m[1]!;
+  const own = MODBUS_DATA_TYPES.find((t) => t === word.toLowerCase());
+  const base = own ?? TYPE_ALIASES[word.toUpperCase()];
+  return base === undefined ? undefined : `${base}${m[2] ? "[]" : ""}`;
+}
+
+/**
+ * Byte orders by the names vendors and tools use, matched without regard to
+ * case, spaces, '-' and '_'. The 32-bit value A B C D (A most significant).
+ */
+export const ORDER_ALIASES: Readonly<Record<string, ByteOrder>> = {
+  "big endian": "ABCD",
+  "no swap": "ABCD",
+  "word swap": "CDAB",
+  "word swapped": "CDAB",
+  "swap words": "CDAB",
+  "little endian word swap": "CDAB",
+  "byte swap": "BADC",
+  "byte swapped": "BADC",
+  "swap bytes": "BADC",
+  "big endian byte swap": "BADC",
+  "little endian": "DCBA",
+  "byte and word swap": "DCBA",
+  "word and byte swap": "DCBA",
+};
+
+/** An order as written → ABCD/CDAB/BADC/DCBA, or undefined. */
+export function normaliseOrderName(text: string): ByteOrder | undefined {
+  const up = text.trim().toUpperCase();
+  if ((BYTE_ORDERS as readonly string[]).includes(up)) return up as ByteOrder;
+  return ORDER_ALIASES[text.trim().toLowerCase().replace(/[\s_-]+/g, " ")];
+}
 
 export interface CodecOptions {
   order: ByteOrder;
@@ -32,10 +96,12 @@ export function registerCount(type: ModbusDataType, length = 0): number {
     case "bit":
     case "int16":
     case "uint16":
+    case "bcd16":
       return 1;
     case "int32":
     case "uint32":
     case "float32":
+    case "bcd32":
       return 2;
     case "float64":
     case "int64":
@@ -126,6 +192,10 @@ export function decodeAt(type: ModbusDataType, regs: readonly number[], offset: 
       return b.readBigInt64BE(0);
     case "uint64":
       return b.readBigUInt64BE(0);
+    case "bcd16":
+      return fromBcd(b.readUInt16BE(0), 4);
+    case "bcd32":
+      return fromBcd(b.readUInt32BE(0), 8);
     case "string": {
       const len = opts.length ?? b.length;
       const s = b.subarray(0, len);
@@ -133,6 +203,24 @@ export function decodeAt(type: ModbusDataType, regs: readonly number[], offset: 
       return s.subarray(0, end < 0 ? s.length : end).toString("latin1");
     }
   }
+}
+
+function fromBcd(raw: number, digits: number): number {
+  let out = 0;
+  for (let i = digits - 1; i >= 0; i--) {
+    const d = Math.floor(raw / 16 ** i) % 16;
+    if (d > 9) throw new CodecError(`not BCD: 0x${raw.toString(16).padStart(digits, "0")} has the digit 0x${d.toString(16)}`);
+    out = out * 10 + d;
+  }
+  return out;
+}
+
+function toBcd(v: number, digits: number): number {
+  let out = 0;
+  for (let i = 0; i < digits; i++) {
+    out += (Math.floor(v / 10 ** i) % 10) * 16 ** i;
+  }
+  return out;
 }
 
 function asInteger(value: unknown, type: string): bigint {
@@ -216,6 +304,15 @@ export function encodeRegisters(type: ModbusDataType, value: unknown, opts: Code
       const v = asInteger(value, type);
       inRange(v, 0n, 2n ** 64n - 1n, type);
       b.writeBigUInt64BE(v, 0);
+      break;
+    }
+    case "bcd16":
+    case "bcd32": {
+      const digits = type === "bcd16" ? 4 : 8;
+      const v = asInteger(value, type);
+      inRange(v, 0n, 10n ** BigInt(digits) - 1n, type);
+      if (digits === 4) b.writeUInt16BE(toBcd(Number(v), 4), 0);
+      else b.writeUInt32BE(toBcd(Number(v), 8), 0);
       break;
     }
     case "float32": {

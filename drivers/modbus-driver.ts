@@ -6,7 +6,7 @@ import { COUNT_CHANNELS, countedFields } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { TandemError } from "../core/errors.js";
 import { parseEndpoint, parseModbusAddress, type ModbusDeviceConfig } from "./config-schema.js";
-import { decodeAt } from "./modbus-codec.js";
+import { decodeTag } from "./modbus-array.js";
 import { coalesce, isBitTable, split, type ReadRequest } from "./modbus-coalescer.js";
 import { LinkTimeout, ModbusException, ModbusLink, type Link } from "./modbus-link.js";
 import { MbapLink } from "./modbus-tcp-link.js";
@@ -328,8 +328,7 @@ export class ModbusDriver implements DeviceDriver {
       const t = it.key;
       try {
         let value: unknown;
-        if (isBitTable(t.table)) value = Boolean((data as unknown[])[it.offset]);
-        else value = decodeAt(t.type, data as number[], it.offset, (t.codec ??= { order: t.order, bit: t.bit, length: t.length }));
+        value = decodeTag(t, data as unknown[], it.offset);
         const sample: TagSample = { value, quality: "good", sourceTime: now, receivedAt: now };
         this.onSample(t.name, t.scaling ? applyScaling(sample, t.scaling) : sample);
       } catch (e) {

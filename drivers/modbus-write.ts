@@ -11,6 +11,7 @@ import { CodecError, decodeRegisters, encodeRegisters } from "./modbus-codec.js"
 import { isBitTable } from "./modbus-coalescer.js";
 import { LinkClosed, LinkTimeout, ModbusException, type Link } from "./modbus-link.js";
 import { toRaw, writtenValue, type ValueSpec, type ValueType } from "./tag-value.js";
+import { encodeArrayWrite, valueTypeOf } from "./modbus-array.js";
 import type { ModbusTag } from "./modbus-tag.js";
 
 /** What the writer needs of its driver. */
@@ -39,13 +40,20 @@ export class ModbusWriter {
 
   /** Resolves with the value the PLC now holds, as JSON in engineering units (tag-value.ts writtenValue). */
   async write(t: ModbusTag, value: unknown, kind: WriteKind): Promise<unknown> {
-    const type: ValueType = t.type === "bit" ? "bool" : t.type;
+    const type: ValueType = valueTypeOf(t.type);
     const spec: ValueSpec = { type, ...(t.scaling ? { scaling: t.scaling } : {}), ...(t.type === "string" ? { maxLength: t.length ?? t.count * 2 } : {}), typeName: t.type };
     // junk never waits for a slot: refused before anything else
-    const raw = toRaw(t.name, spec, value);
+    const list = t.array === undefined ? null : encodeArrayWrite(t, value);
+    const raw = list ? null : toRaw(t.name, spec, value);
     const link = this.port.link();
     const cfg = this.port.cfg;
     try {
+      if (list) {
+        await this.send(link, kind, "bits" in list ? [(l, ms) => l.writeCoils(t.unitId, t.address, list.bits, ms)] : this.registerWrites(t.unitId, t.address, list.regs));
+        // an array has no scaling: each element as written (encodeArrayWrite checked them all)
+        const element: ValueSpec = { type, typeName: t.type };
+        return (value as unknown[]).map((v, i) => writtenValue(element, toRaw(`${t.name}[${i}]`, element, v)));
+      }
       if (isBitTable(t.table)) {
         const b = raw as boolean;
         await this.send(link, kind, [(l, ms) => (cfg.writeFunction === "multiple" ? l.writeCoils(t.unitId, t.address, [b], ms) : l.writeCoil(t.unitId, t.address, b, ms))]);
@@ -59,7 +67,7 @@ export class ModbusWriter {
         const regs = encodeRegisters(t.type, raw, { order: t.order, length: t.length });
         await this.send(link, kind, this.registerWrites(t.unitId, t.address, regs));
       }
-      return writtenValue(spec, raw);
+      return writtenValue(spec, raw!);
     } catch (err) {
       if (err instanceof TandemError) throw err;
       if (err instanceof CodecError) throw new TandemError("TANDEM_ERR_TAG_VALUE", [t.name, err.message]);

@@ -12,6 +12,9 @@ import { dataDirCertFile } from "./http/tls.js";
 import { hashPassword } from "./auth/passwords.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";
 import { STATE_WORDS, serviceLevelWord, stateLabel } from "./words.js";
+import { formatDevices, formatProbe } from "./status-lines.js";
+
+export { formatDevices } from "./status-lines.js";
 
 export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit";
 
@@ -29,9 +32,11 @@ export interface ClientIo {
 export const DEFAULT_NODE_URL = "http://127.0.0.1:8080";
 const TIMEOUT_MS = 10_000;
 const SWITCHOVER_TIMEOUT_MS = 30_000;
+/** how long `status --probe` waits for every tag's first read */
+const PROBE_TIMEOUT_MS = 10_000;
 
 const USAGE: Record<ClientCommand, string> = {
-  status: "tandem status [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  status: "tandem status [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]; tandem status --probe --config FILE [--json]",
   confirm: "tandem confirm [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   reject: "tandem reject [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   switchover: "tandem switchover [--to NODE] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
@@ -67,7 +72,7 @@ const COMMON_OPTIONS: OptionSpec = {
 
 /** The options of each command beyond the common ones. */
 const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
-  status: {},
+  status: { probe: { type: "boolean" } },
   confirm: {},
   reject: {},
   switchover: { to: { type: "string", value: "NODE" } },
@@ -287,6 +292,7 @@ export function formatStatus(s: NodeStatus): string[] {
   lines.push(`  process context: seq ${c.seq}${c.held ? `, HELD${c.heldSince ? ` since ${c.heldSince}` : ""}${c.autoConfirmAt ? `, auto-confirm at ${c.autoConfirmAt}` : ""}` : ""}`);
   const r = s.replication;
   lines.push(`  replication: ${r.mode}${r.mode === "none" ? "" : `, ${r.lagRecords} behind, ${r.journalRecords} journalled`}`);
+  lines.push(...formatDevices(s.devices));
   return lines;
 }
 
@@ -326,6 +332,21 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
     switch (cmd) {
       case "status":
         noPositionals(p);
+        if (flag(p, "probe")) {
+          const file = str(p, "config");
+          if (file === undefined) throw new UsageError("--probe connects to the devices of a config: give --config FILE");
+          call = async () => {
+            const c = loadConfig(file, env);
+            const { probeDevices } = await import("./probe.js");
+            const result = c.drivers ? await probeDevices(c.drivers, c.node.dataDir, PROBE_TIMEOUT_MS) : [];
+            if (json) out(JSON.stringify({ devices: result }));
+            else for (const l of formatProbe(result)) out(l);
+            const bad = result.reduce((n, d) => n + d.refused.length, 0);
+            const lost = result.filter((d) => !d.connected).length;
+            if (bad || lost) throw new ClientFailure(`${bad} tag${bad === 1 ? "" : "s"} not read good${lost ? `, ${lost} device${lost === 1 ? "" : "s"} not reachable` : ""}`);
+          };
+          break;
+        }
         call = async () => {
           const a = await request(f, base, auth, "GET", "/status", undefined, TIMEOUT_MS);
           print(a, () => formatStatus(a.json as NodeStatus));

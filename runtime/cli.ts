@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { CLIENT_COMMANDS, DEFAULT_NODE_URL, runClientCommand, runHashPassword, type ClientCommand } from "./cli-client.js";
 import { LOG_LEVELS } from "../core/types.js";
 import { loadConfig } from "./config/load.js";
+import type { TandemConfig } from "./config/schema.js";
 import { ConfigError, TandemError } from "../core/errors.js";
 
 const USAGE = `tandem — redundant plant-server runtime
@@ -20,8 +21,13 @@ const USAGE = `tandem — redundant plant-server runtime
   tandem sim [--base-port N]        the plant simulator alone (OPC UA + Modbus TCP)
   tandem browse opc.tcp://HOST:PORT [--device NAME]
                                     list an OPC UA server's variables as a drivers.tags list
-  tandem check-config FILE          validate a node config: exit 0, or print every problem and exit 2
-  tandem status [--json]            one node's view: state, epoch, lease, peer, witness (viewer)
+  tandem check-config FILE          validate a node config: print its devices and tag counts and exit 0,
+                                    or print every problem and exit 2
+  tandem import-tags FILE.csv [--device NAME] [--config FILE]
+                                    a CSV tag list as drivers.tags YAML (checked against the config's devices)
+  tandem status [--json]            one node's view: state, epoch, lease, peer, witness, devices (viewer)
+  tandem status --probe --config FILE
+                                    connect to every device of the config, read each tag once, list the refused
   tandem confirm | reject           resume or restart a held takeover (operator)
   tandem switchover [--to NODE]     planned switchover (admin)
   tandem promote --yes-the-active-is-down
@@ -55,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import("../drivers/browse-cli.js")).runBrowseCli(rest);
     case "check-config":
       return checkConfig(rest);
+    case "import-tags":
+      return (await import("./import-tags.js")).runImportTags(rest);
     case "audit":
       if (rest[0] === "verify") return (await import("./audit/verify-cli.js")).runAuditVerify(rest.slice(1));
       return runClientCommand("audit", rest);
@@ -85,6 +93,7 @@ function checkConfig(argv: string[]): number {
       `ok: ${positionals[0]}: pair ${c.pair.id}, node ${c.node.id} (${c.node.role}), peer ${c.peer.id} over ${c.peer.links.map((l) => l.name).join(", ")}, ` +
         `${c.witness ? `witness ${c.witness.address.host}:${c.witness.address.port}` : "no witness"}, HTTP ${c.http.listen.host}:${c.http.listen.port}`,
     );
+    for (const l of deviceSummary(c)) console.log(l);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -93,6 +102,21 @@ function checkConfig(argv: string[]): number {
     }
     throw err;
   }
+}
+
+/** One line per device: driver, paths, standby mode, tags (writable). */
+export function deviceSummary(c: TandemConfig): string[] {
+  const d = c.drivers;
+  if (!d || d.devices.length === 0) return ["  no devices (no drivers section)"];
+  const lines = [`  ${d.devices.length} device${d.devices.length === 1 ? "" : "s"}, ${d.tags.length} tag${d.tags.length === 1 ? "" : "s"}:`];
+  for (const dev of d.devices) {
+    const tags = d.tags.filter((t) => t.device === dev.name);
+    const paths = dev.driver === "modbus" ? (dev.transport === "rtu" ? (dev.serial ?? []).map((s) => s.path) : (dev.endpoints ?? [])) : dev.endpoints;
+    const kind = dev.driver === "modbus" ? `modbus ${dev.transport}${dev.addressing === "modicon" ? ", modicon addresses" : ""}` : `opcua ${dev.securityMode}`;
+    lines.push(`    ${dev.name} (${kind}) ${paths.join(", ")}; standby ${dev.standby}: ${tags.length} tag${tags.length === 1 ? "" : "s"}, ${tags.filter((t) => t.writable).length} writable`);
+  }
+  if (c.watchdog) lines.push(`  watchdog on ${c.watchdog.device}: counter ${c.watchdog.counter}, epoch ${c.watchdog.epoch}${c.watchdog.fence ? ", fence on" : ""}`);
+  return lines;
 }
 
 // run when executed (directly, through the npm bin link or npx), not when imported

@@ -1,10 +1,15 @@
-// Config loading: YAML → ${ENV} substitution → schema validation. Every problem
-// comes back as a ConfigIssue with the key path, never as a stack trace.
+// Config loading: YAML → ${ENV} substitution → tag files (CSV) → schema
+// validation. Every problem comes back as a ConfigIssue with the key path,
+// never as a stack trace, and all of them at once: a tag by its name
+// (`drivers.tags "line1.tank1.level"`) with the line of the YAML or CSV file
+// it came from, an unknown key with the key that was probably meant.
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from "yaml";
 import { ConfigError, type ConfigIssue } from "../../core/errors.js";
-import { configSchema, type TandemConfig } from "./schema.js";
+import { unknownKeyMessage } from "../../drivers/did-you-mean.js";
+import { parseTagCsv } from "../../drivers/tag-csv.js";
+import { configSchema, crossSectionIssues, type TandemConfig } from "./schema.js";
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
@@ -51,18 +56,37 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
     throw new ConfigError([{ path: "", message: "expected a YAML mapping with the sections pair, node, peer, http…" }], opts.file);
   }
   const issues: ConfigIssue[] = [];
-  const substituted = substituteEnv(raw, opts.env ?? process.env, "", issues);
+  const substituted = substituteEnv(raw, opts.env ?? process.env, "", issues) as Record<string, unknown>;
+  const csvOrigin = readTagFiles(substituted, opts.baseDir, issues);
   const parsed = configSchema.safeParse(substituted);
   if (!parsed.success) {
     const envMissing = new Set(issues.map((i) => i.path));
+    const seen = new Set<string>();
+    const report = (path: readonly PropertyKey[], message: string, tag?: string) => {
+      if (envMissing.has(formatPath(path))) return; // the missing variable is the problem to report
+      const { label, where } = describePath(path, substituted, csvOrigin, tag);
+      const line = where ?? (lineOf(doc.contents, path, lines) !== undefined ? `line ${lineOf(doc.contents, path, lines)}` : undefined);
+      const key = `${label}\u0000${message}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      issues.push({ path: label, message: line ? `${message} (${line})` : message });
+    };
     for (const i of parsed.error.issues) {
-      const path = formatPath(i.path);
-      if (envMissing.has(path)) continue; // the missing variable is the problem to report
-      let message = i.message;
-      if (i.code === "unrecognized_keys") message = `unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `'${k}'`).join(", ")}`;
-      const line = lineOf(doc.contents, i.path, lines);
-      issues.push({ path, message: line ? `${message} (line ${line})` : message });
+      const message = i.code === "unrecognized_keys" ? unknownKeyMessage(i.keys, knownKeysAt(configSchema, i.path, substituted)) : i.message;
+      const tag = i.code === "custom" ? (i.params as { tag?: string } | undefined)?.tag : undefined;
+      report(i.path, message, tag);
     }
+    // the checks across sections, over the sections that passed: a shape error elsewhere hides none of them
+    const ok = new Set<string>();
+    const partial: Record<string, unknown> = {};
+    for (const [k, schema] of Object.entries(configSchema.shape)) {
+      const r = (schema as { safeParse(v: unknown): { success: boolean; data?: unknown } }).safeParse(substituted[k]);
+      if (r.success) {
+        ok.add(k);
+        partial[k] = r.data;
+      }
+    }
+    for (const i of crossSectionIssues(partial as Partial<TandemConfig>, ok)) report(i.path, i.message);
   }
   if (issues.length) throw new ConfigError(issues, opts.file);
   const config = parsed.data!;
@@ -85,6 +109,102 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     throw new ConfigError([{ path: "", message: `cannot read the file: ${(err as Error).message}` }], file);
   }
   return parseConfig(text, { file, env, baseDir: dirname(resolve(file)) });
+}
+
+/**
+ * drivers.tagFiles: each CSV file's rows join drivers.tags (after the YAML
+ * entries) and the key is removed. Returns, per index of drivers.tags, the
+ * file and line a CSV row came from.
+ */
+function readTagFiles(config: Record<string, unknown>, baseDir: string | undefined, issues: ConfigIssue[]): Map<number, string> {
+  const origin = new Map<number, string>();
+  const drivers = config.drivers as Record<string, unknown> | undefined;
+  if (!drivers || typeof drivers !== "object" || drivers.tagFiles === undefined) return origin;
+  const files = drivers.tagFiles;
+  delete drivers.tagFiles;
+  if (!Array.isArray(files)) {
+    issues.push({ path: "drivers.tagFiles", message: "expected a list of CSV files: [tags.csv] or [{ file: tags.csv, device: plc1 }]" });
+    return origin;
+  }
+  if (drivers.tags !== undefined && !Array.isArray(drivers.tags)) return origin; // the schema says what is wrong with tags
+  const tags = (drivers.tags ??= []) as unknown[];
+  files.forEach((f: unknown, k) => {
+    const at = `drivers.tagFiles[${k}]`;
+    const spec = typeof f === "string" ? { file: f } : (f as { file?: unknown; device?: unknown } | null);
+    if (!spec || typeof spec.file !== "string" || (spec.device !== undefined && typeof spec.device !== "string")) {
+      issues.push({ path: at, message: "expected a CSV file name, or { file: tags.csv, device: plc1 }" });
+      return;
+    }
+    const extra = Object.keys(spec).filter((x) => x !== "file" && x !== "device");
+    if (extra.length) issues.push({ path: at, message: unknownKeyMessage(extra, ["file", "device"]) });
+    const path = isAbsolute(spec.file) ? spec.file : resolve(baseDir ?? ".", spec.file);
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      issues.push({ path: at, message: `cannot read the tag file ${spec.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      return;
+    }
+    const r = parseTagCsv(text, typeof spec.device === "string" ? { device: spec.device } : {});
+    for (const i of r.issues) issues.push({ path: `${spec.file} line ${i.line}`, message: i.message });
+    for (const t of r.tags) {
+      origin.set(tags.length, `${spec.file} line ${t.line}`);
+      tags.push(t.entry);
+    }
+  });
+  return origin;
+}
+
+/**
+ * A key path as a person reads it: a tag by its name (`drivers.tags
+ * "line1.tank1.level".type`), and where it was written when that is a CSV row.
+ */
+function describePath(path: readonly PropertyKey[], raw: Record<string, unknown>, csvOrigin: Map<number, string>, tag?: string): { label: string; where?: string } {
+  if (path[0] === "drivers" && path[1] === "tags" && typeof path[2] === "number") {
+    const entry = ((raw.drivers as { tags?: unknown[] } | undefined)?.tags ?? [])[path[2]] as { name?: unknown } | undefined;
+    const name = tag ?? (typeof entry?.name === "string" ? entry.name : undefined);
+    const rest = formatPath(path.slice(3));
+    const label = `drivers.tags ${name !== undefined ? JSON.stringify(name) : `[${path[2]}]`}${rest ? (rest.startsWith("[") ? rest : `.${rest}`) : ""}`;
+    return { label, where: csvOrigin.get(path[2]) };
+  }
+  return { label: formatPath(path) };
+}
+
+/** The keys the schema takes at a path (for "did you mean"), following the raw value through unions. */
+function knownKeysAt(schema: unknown, path: readonly PropertyKey[], raw: unknown): string[] {
+  type Def = { type: string; shape?: Record<string, unknown>; innerType?: unknown; in?: unknown; element?: unknown; options?: unknown[] };
+  const defOf = (s: unknown): Def | undefined => (s as { _zod?: { def?: Def } })?._zod?.def;
+  const unwrap = (s: unknown, value: unknown): unknown => {
+    for (let d = defOf(s); d; d = defOf(s)) {
+      if (d.innerType) s = d.innerType;
+      else if (d.type === "pipe") s = d.in;
+      else if (d.type === "union" && d.options) {
+        // the option whose keys cover most of the value's
+        const keys = value && typeof value === "object" ? Object.keys(value) : [];
+        s = d.options.reduce((best: unknown, o) => (cover(o) > cover(best) ? o : best), d.options[0]);
+        function cover(o: unknown): number {
+          const sh = defOf(unwrapShallow(o))?.shape ?? {};
+          return keys.filter((k) => k in sh).length;
+        }
+      } else break;
+    }
+    return s;
+  };
+  const unwrapShallow = (s: unknown): unknown => {
+    for (let d = defOf(s); d && (d.innerType || d.type === "pipe"); d = defOf(s)) s = d.innerType ?? d.in;
+    return s;
+  };
+  let s = unwrap(schema, raw);
+  let v = raw;
+  for (const p of path) {
+    const d = defOf(s);
+    if (d?.type === "object" && d.shape) s = d.shape[String(p)];
+    else if (d?.type === "array") s = d.element;
+    else return [];
+    v = v && typeof v === "object" ? (v as Record<string, unknown>)[String(p)] : undefined;
+    s = unwrap(s, v);
+  }
+  return Object.keys(defOf(s)?.shape ?? {});
 }
 
 /** The source line of a key path, for messages; undefined when not found. */

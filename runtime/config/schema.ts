@@ -226,31 +226,57 @@ export const configSchema = z
     monitoring: notYet("monitoring", "the monitoring issue").optional(),
   })
   .superRefine((c, ctx) => {
-    if (c.node.id === c.peer.id) ctx.addIssue({ code: "custom", path: ["peer", "id"], message: `must differ from node.id ('${c.node.id}')` });
+    for (const i of crossSectionIssues(c)) ctx.addIssue({ code: "custom", path: i.path, message: i.message });
+  });
+
+type Section = keyof TandemConfig;
+
+/**
+ * The checks across keys and sections. `ok` names the sections that passed
+ * their own checks: a check runs only when all the sections it reads did, so
+ * the config loader runs them too when another section has a shape error
+ * (every problem is reported at once) without judging a broken section.
+ */
+export function crossSectionIssues(c: Partial<TandemConfig>, ok?: ReadonlySet<string>): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const has = (...sections: Section[]) => sections.every((s) => (ok ? ok.has(s) : true));
+  const issue = (path: (string | number)[], message: string) => out.push({ path, message });
+  if (has("node", "peer") && c.node && c.peer) {
+    if (c.node.id === c.peer.id) issue(["peer", "id"], `must differ from node.id ('${c.node.id}')`);
+  }
+  if (has("peer") && c.peer) {
     const names = new Set<string>();
     c.peer.links.forEach((l, i) => {
-      if (names.has(l.name)) ctx.addIssue({ code: "custom", path: ["peer", "links", i, "name"], message: `duplicate link name '${l.name}'` });
+      if (names.has(l.name)) issue(["peer", "links", i, "name"], `duplicate link name '${l.name}'`);
       names.add(l.name);
     });
-    if (c.heartbeat.timeoutMs <= c.heartbeat.intervalMs)
-      ctx.addIssue({ code: "custom", path: ["heartbeat", "timeoutMs"], message: `must be longer than heartbeat.intervalMs (${c.heartbeat.intervalMs})` });
-    if (c.takeover.leaseSafetyMs >= c.takeover.leaseMs / 2)
-      ctx.addIssue({ code: "custom", path: ["takeover", "leaseSafetyMs"], message: `must be less than half of takeover.leaseMs (${c.takeover.leaseMs})` });
-    if (c.takeover.startupWaitMs < c.takeover.leaseMs)
-      ctx.addIssue({ code: "custom", path: ["takeover", "startupWaitMs"], message: `must be at least takeover.leaseMs (${c.takeover.leaseMs}): a restarted node has forgotten the leases it granted before` });
-    if (c.takeover.leaseMs <= c.heartbeat.intervalMs * 2)
-      ctx.addIssue({ code: "custom", path: ["takeover", "leaseMs"], message: `must be more than two heartbeat intervals (${c.heartbeat.intervalMs * 2}) or every lease runs out between renewals` });
-    for (const i of checkWatchdog(c.drivers, c.watchdog)) ctx.addIssue({ code: "custom", path: i.path, message: i.message });
-    // a PLC write must be able to finish inside the lease it was allowed under (drivers/manager.ts)
-    const budget = c.takeover.leaseMs - c.takeover.leaseSafetyMs - c.heartbeat.intervalMs;
+  }
+  const hb = has("heartbeat") ? c.heartbeat : undefined;
+  const to = has("takeover") ? c.takeover : undefined;
+  if (hb && hb.timeoutMs <= hb.intervalMs) issue(["heartbeat", "timeoutMs"], `must be longer than heartbeat.intervalMs (${hb.intervalMs})`);
+  if (to) {
+    if (to.leaseSafetyMs >= to.leaseMs / 2) issue(["takeover", "leaseSafetyMs"], `must be less than half of takeover.leaseMs (${to.leaseMs})`);
+    if (to.startupWaitMs < to.leaseMs)
+      issue(["takeover", "startupWaitMs"], `must be at least takeover.leaseMs (${to.leaseMs}): a restarted node has forgotten the leases it granted before`);
+  }
+  if (hb && to && to.leaseMs <= hb.intervalMs * 2)
+    issue(["takeover", "leaseMs"], `must be more than two heartbeat intervals (${hb.intervalMs * 2}) or every lease runs out between renewals`);
+  if (has("drivers", "watchdog")) for (const i of checkWatchdog(c.drivers, c.watchdog)) issue(i.path, i.message);
+  // a PLC write must be able to finish inside the lease it was allowed under (drivers/manager.ts)
+  if (hb && to && has("drivers")) {
+    const budget = to.leaseMs - to.leaseSafetyMs - hb.intervalMs;
     const budgetText = `takeover.leaseMs − takeover.leaseSafetyMs − heartbeat.intervalMs = ${budget} ms`;
-    for (const i of checkWriteTimeouts(c.drivers, budget, budgetText)) ctx.addIssue({ code: "custom", path: i.path, message: i.message });
+    for (const i of checkWriteTimeouts(c.drivers, budget, budgetText)) issue(i.path, i.message);
+  }
+  if (has("http") && c.http) {
     const users = new Set<string>();
     c.http.users.forEach((u, i) => {
-      if (users.has(u.name)) ctx.addIssue({ code: "custom", path: ["http", "users", i, "name"], message: `duplicate user '${u.name}'` });
+      if (users.has(u.name)) issue(["http", "users", i, "name"], `duplicate user '${u.name}'`);
       users.add(u.name);
     });
-  });
+  }
+  return out;
+}
 
 export type TandemConfig = z.output<typeof configSchema>;
 export type LinkConfig = z.output<typeof linkSchema>;

@@ -44,13 +44,13 @@ describe("drivers config", () => {
     expect(p).toEqual([
       "devices.1.endpoints.0: expected host:port (e.g. 192.168.0.10:502), got 'plc1'",
       "tags.0.name: expected a dotted name like line1.tank.level (letters, digits, '_', '-', dots between parts)",
-      'tags.1.byteOrder: Invalid option: expected one of "ABCD"|"CDAB"|"BADC"|"DCBA"',
+      "tags.1.byteOrder: expected ABCD, CDAB, BADC, DCBA or a vendor's name for one (big-endian, word swap, byte swap, little-endian …), got \"ADCB\"",
       "tags.2.scaling: rawMin and rawMax must differ",
-      'tags.3: Unrecognized key: "colour"',
+      "tags.3: unknown key 'colour'",
     ]);
   });
 
-  // Cross-checks (devices against tags) run once every entry has the right shape.
+  // Cross-checks (devices against tags) run over every entry that has the right shape.
   it("names the path and the reason of every cross-check problem", () => {
     const p = problems({
       devices: [mb, { ...mb }, { name: "ser", driver: "modbus", transport: "rtu" }, { ...ua, securityMode: "Sign", username: "x" }, { ...mb, name: "one", maxConnections: 1 }],

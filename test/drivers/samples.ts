@@ -11,5 +11,7 @@ export const SAMPLES: Record<Exclude<ModbusDataType, "bit" | "string">, unknown[
   float64: [0, Math.PI, -1e300, Number.MIN_VALUE],
   int64: [0n, -1n, 2n ** 63n - 1n, -(2n ** 63n), 0x0102030405060708n],
   uint64: [0n, 2n ** 64n - 1n, 0x8899aabbccddeeffn],
+  bcd16: [0, 1, 1234, 9999],
+  bcd32: [0, 12345678, 99999999],
 };
 

@@ -198,7 +198,7 @@ describe("failures", () => {
 
   it("usage errors exit 2, name the option or argument, and reach no node", async () => {
     const cases: [ClientCommand, string[], RegExp][] = [
-      ["status", ["--bogus"], /unknown option '--bogus' \(tandem status takes --node URL, --config FILE, --user NAME, --json, --ca FILE\)/],
+      ["status", ["--bogus"], /unknown option '--bogus' \(tandem status takes --node URL, --config FILE, --user NAME, --json, --ca FILE, --probe\)/],
       ["status", ["-n", url], /unknown option '-n'/],
       ["status", ["--to", "b"], /unknown option '--to'/], // switchover's option, not status's
       ["confirm", ["--force"], /unknown option '--force'/],
