@@ -76,7 +76,14 @@ function universalJunk(c: TypeCase): unknown[] {
   return [null, "", false, true, [], {}, "12"];
 }
 
-const SLOW_MS = 800;
+/**
+ * How late a slowed server answers. A lookup needs less (the write's lease,
+ * its timeout + 250 ms, runs out within one delayed round trip), and more
+ * would starve the OPC UA subscription: its keep-alives, 500 ms apart, may
+ * be silent for 1.5 s before the driver drops the connection (a silent
+ * server), and 800 ms of delay left 200 ms of that to a loaded machine.
+ */
+const SLOW_MS = { reading: 800, lookup: 500 } as const;
 
 export function driverConformance(target: ConformanceTarget): void {
   describe(`driver conformance: ${target.name}`, () => {
@@ -185,7 +192,7 @@ export function driverConformance(target: ConformanceTarget): void {
       await waitFor(() => driver.status().connected && (mode === "connect" || driver.status().requests > 2), "connected", 10_000);
       const held = await srv.peek(c);
       const writes = await srv.writes();
-      await srv.slow(SLOW_MS);
+      await srv.slow(SLOW_MS[srv.slowWhile]);
       try {
         if (srv.slowWhile === "reading") {
           // a scan read has left and will be answered late: it holds the request slot
