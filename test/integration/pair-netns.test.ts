@@ -11,6 +11,7 @@
 //    never displaced (not even when it stalls for a moment: a loaded machine).
 import { describe, expect, it } from "vitest";
 import { NsPair } from "../bench/ns-pair.js";
+import { waitUntil } from "../helpers/cluster.js";
 
 const drivers = (host: string, modbus: number) => ({
   scanMs: 500,
@@ -52,11 +53,12 @@ describe("the pair on real network stacks (network namespaces)", () => {
       // files running beside it, the signals can fall outside the fast path's
       // window; then the slow path (three missed heartbeats, the witness)
       // decides, which is right. Either way the takeover names its reason.
-      const pairLines = site.logLines(standby).filter((l) => /"component":"pair"/.test(l) && !/"level":"debug"/.test(l));
-      expect(
-        pairLines.some((l) => /the active \w+'s process is gone|took over from \w+: it was not visible on any link/.test(l)),
-        pairLines.slice(-15).join("\n"),
-      ).toBe(true);
+      // (the log is written asynchronously: the API may say active-held before the line is in the file)
+      const pairLines = () => site.logLines(standby).filter((l) => /"component":"pair"/.test(l) && !/"level":"debug"/.test(l));
+      await waitUntil("the takeover's reason in the standby's log", () => pairLines().some((l) => /the active \w+'s process is gone|took over from \w+: it was not visible on any link/.test(l)), {
+        timeoutMs: 5000,
+        seen: () => pairLines().slice(-15).join("\n"),
+      });
       expect(site.logLines(standby).some((l) => l.includes("peer connection lost")), "the standby saw the peer connection close").toBe(true);
       expect(held.counters.peer_refused_lan ?? 0).toBeGreaterThan(0);
       expect(held.counters.peer_refused_plant ?? 0).toBeGreaterThan(0);

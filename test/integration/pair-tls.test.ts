@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitUntil } from "../helpers/cluster.js";
 import { makeCa, makeCert, type CertFiles } from "../helpers/test-certs.js";
 import { expectOneActive, sampledBoth, useCluster } from "../helpers/use-cluster.js";
 
@@ -44,11 +45,15 @@ describe("peer connection over mutual TLS", () => {
     expect(held.epoch).toBe(before.epoch + 1);
     // the kernel's close of the dead process's connection came through TLS
     // before the takeover: the evidence the dead-process path stands on
-    const lines = cluster.logLines(standby).map((l) => JSON.parse(l) as { time: string; msg: string });
-    const lost = lines.find((l) => l.msg === "peer connection lost" && Date.parse(l.time) >= killedAt - 50);
-    const took = lines.find((l) => l.msg.startsWith(`took over from ${active}`));
-    expect(lost, lines.map((l) => `${l.time} ${l.msg}`).slice(-15).join("\n")).toBeDefined();
-    expect(Date.parse(lost!.time)).toBeLessThanOrEqual(Date.parse(took!.time));
+    // (the log is written asynchronously: the API may say active-held before the line is in the file)
+    const lines = () => cluster.logLines(standby).map((l) => JSON.parse(l) as { time: string; msg: string });
+    const took = await waitUntil("the takeover in the standby's log", () => lines().find((l) => l.msg.startsWith(`took over from ${active}`)), {
+      timeoutMs: 5000,
+      seen: () => lines().map((l) => `${l.time} ${l.msg}`).slice(-15).join("\n"),
+    });
+    const lost = lines().find((l) => l.msg === "peer connection lost" && Date.parse(l.time) >= killedAt - 50);
+    expect(lost, lines().map((l) => `${l.time} ${l.msg}`).slice(-15).join("\n")).toBeDefined();
+    expect(Date.parse(lost!.time)).toBeLessThanOrEqual(Date.parse(took.time));
     // the old active comes back over TLS as standby
     cluster.startNode(active);
     await cluster.waitFor(active, (s) => s.state === "standby" && s.peer.connected, 15_000, "rejoined as standby over TLS");
