@@ -7,18 +7,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../core/errors.js";
 import { loadConfig, parseConfig } from "../../runtime/config/load.js";
+import { minimalConfig, TEST_KEY } from "../helpers/min-config.js";
 
-const KEY = "k".repeat(40);
-const head = `
-pair: { id: line1, key: "${KEY}" }
-node: { id: a, role: main, dataDir: ./data }
-peer:
-  id: b
-  listen: 127.0.0.1:7410
-  address: 127.0.0.1:7411
-  links: [{ name: lan, bind: "127.0.0.1:7420", peer: "127.0.0.1:7421" }]
-http: { listen: 127.0.0.1:8080 }
-`;
+const KEY = TEST_KEY;
+const head = minimalConfig();
 
 function problems(text: string): string[] {
   try {

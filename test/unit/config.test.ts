@@ -8,18 +8,10 @@ import { hashPassword } from "../../runtime/auth/passwords.js";
 import { loadConfig, parseConfig } from "../../runtime/config/load.js";
 import { parseHostPort } from "../../runtime/config/schema.js";
 import { ConfigError } from "../../core/errors.js";
+import { minimalConfig, TEST_KEY } from "../helpers/min-config.js";
 
-const KEY = "k".repeat(40);
-const minimal = `
-pair: { id: line1, key: "\${PAIR_KEY}" }
-node: { id: a, role: main, dataDir: ./data }
-peer:
-  id: b
-  listen: 127.0.0.1:7410
-  address: 127.0.0.1:7411
-  links: [{ name: lan, bind: "127.0.0.1:7420", peer: "127.0.0.1:7421" }]
-http: { listen: 127.0.0.1:8080 }
-`;
+const KEY = TEST_KEY;
+const minimal = minimalConfig({ key: "${PAIR_KEY}" });
 
 function problems(text: string, env: NodeJS.ProcessEnv = { PAIR_KEY: KEY }): string[] {
   try {

@@ -12,18 +12,10 @@ import type { EpochStore } from "../../redundancy/epoch-store.js";
 import { parseConfig } from "../../runtime/config/load.js";
 import { pairRuntimeOptions } from "../../runtime/pair-options.js";
 import { makeCa, makeCert, type CertFiles } from "../helpers/test-certs.js";
+import { minimalConfig, TEST_KEY } from "../helpers/min-config.js";
 
-const KEY = "k".repeat(40);
-const config = (tls: string) => `
-pair: { id: line1, key: "${KEY}" }
-node: { id: a, role: main, dataDir: ./data }
-peer:
-  id: b
-  listen: 127.0.0.1:7410
-  address: 127.0.0.1:7411
-  links: [{ name: lan, bind: "127.0.0.1:7420", peer: "127.0.0.1:7421" }]
-  ${tls}
-http: { listen: 127.0.0.1:8080 }
+const KEY = TEST_KEY;
+const config = (tls: string) => `${minimalConfig({ peerExtra: `  ${tls}` }).trimEnd()}
 `;
 
 let dir = "";
