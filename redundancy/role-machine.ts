@@ -25,6 +25,9 @@ import { evalStandby, evalStarting } from "./role/takeover.js";
 import { onWitnessReply, onWitnessTimeout, witnessCadence } from "./role/witness.js";
 import type { Effect, Event, RoleParams, RoleState } from "./role-types.js";
 
+/** how often a standby asks a lost active's ports again (probeAfterLoss): once per tick of the runtime */
+const PROBE_GAP_MS = 10;
+
 export { isActive };
 
 export interface StepResult {
@@ -46,7 +49,7 @@ export function initialState(p: RoleParams, epoch: number, now: number, context 
     levelSettled: true,
     leaseUntil: 0,
     grantedUntil: 0,
-    peer: { state: "unknown", epoch: 0, level: 0, levelSettled: true, role: null, candidate: false, links, heardAt: null, tcpUp: false, lostAt: null, refusedAt, refusing: null, disprovedAt: null, byeAt: null, fenced: false },
+    peer: { state: "unknown", epoch: 0, level: 0, levelSettled: true, role: null, candidate: false, links, heardAt: null, tcpUp: false, lostAt: null, refusedAt, probedAt: null, refusing: null, disprovedAt: null, byeAt: null, fenced: false },
     witness: { reachable: false, lastOkAt: null, holder: null, holderEpoch: 0 },
     heldSince: null,
     autoConfirmAt: null,
@@ -160,6 +163,7 @@ function evaluate(m: Ctx): void {
   if (s.fault !== null) return; // nothing leaves a faulted node any more
   expireSwitchovers(m);
   evaluateState(m);
+  probeAfterLoss(m);
   // FIX(role-random.test, invariant E): the periodic
   // heartbeat goes out AFTER the state rules, so a takeover decided in the
   // same tick has persisted its epoch before any heartbeat carries it. An
@@ -169,6 +173,26 @@ function evaluate(m: Ctx): void {
     sendHeartbeat(m);
     witnessCadence(m);
   }
+}
+
+/**
+ * The active's connection went and not every link has refused a datagram
+ * since its last heartbeat: ask again, every PROBE_GAP_MS, for one interval.
+ * The kernel closes a killed process's sockets one by one (the connection
+ * may go before the heartbeat ports do, by more than a round trip on a
+ * loaded host); without asking again the refusals, and the takeover, would
+ * wait for the next periodic heartbeat, up to an interval later.
+ */
+function probeAfterLoss(m: Ctx): void {
+  const { p, s, now } = m;
+  const peer = s.peer;
+  if (isActive(s.state) || !isActive(peer.state) || peer.tcpUp || peer.lostAt === null || peer.heardAt === null) return;
+  if (peer.lostAt < peer.heardAt - p.intervalMs || now - peer.lostAt > p.intervalMs) return;
+  if (peer.probedAt !== null && now - peer.probedAt < PROBE_GAP_MS) return;
+  const heard = peer.heardAt;
+  if (Object.values(peer.refusedAt).every((at) => at !== null && at > heard)) return;
+  peer.probedAt = now;
+  sendHeartbeat(m);
 }
 
 function evaluateState(m: Ctx): void {

@@ -132,6 +132,8 @@ export interface PeerView {
   lostAt: number | null;
   /** per link: when a datagram to the peer last came back "port unreachable" (kernel evidence too) */
   refusedAt: Record<string, number | null>;
+  /** when we last sent a heartbeat out of turn to ask whether its ports still listen (after its connection went) */
+  probedAt: number | null;
   /** the current run of refusals from the active peer's host (datagrams or connections): when it began and its latest */
   refusing: { since: number; last: number } | null;
   /**

@@ -124,7 +124,10 @@ export function onTcp(m: Ctx, status: "up" | "down" | "refused"): void {
   // The active's connection went: ask every link now whether its process is
   // still there (a datagram to a closed port comes back "port unreachable"
   // within a round trip), instead of waiting for the next heartbeat.
-  if (lost && isActive(s.peer.state) && !isActive(s.state)) sendHeartbeat(m);
+  if (lost && isActive(s.peer.state) && !isActive(s.state)) {
+    s.peer.probedAt = now;
+    sendHeartbeat(m);
+  }
 }
 
 export function onLinkRefused(m: Ctx, link: string): void {

@@ -412,8 +412,10 @@ export class PairSim {
    * does a large one (its memory is freed before its sockets are closed):
    * nothing of it runs from now on, but its connection stays open and its
    * ports take datagrams without refusing them until the teardown is over.
+   * With `portsAfterMs` its heartbeat ports close that long after its
+   * connection (the kernel closes the files one by one).
    */
-  kill(id: NodeId, teardownMs = 0): this {
+  kill(id: NodeId, teardownMs = 0, portsAfterMs = 0): this {
     const n = this.nodes[id];
     if (!this.alive(id)) return this;
     if (teardownMs > 0 && n.proc && !n.dying) {
@@ -422,7 +424,7 @@ export class PairSim {
       const proc = n.proc;
       this.world.schedule(this.now + teardownMs, () => {
         n.dying = false;
-        if (n.proc === proc) this.kill(id);
+        if (n.proc === proc) this.kill(id, 0, portsAfterMs);
       });
       return this;
     }
@@ -430,7 +432,7 @@ export class PairSim {
     // the adapter loads the process context from disk at start: a process
     // that was killed did not close it cleanly, whoever wrote it last
     n.disk.cleanOwner = this.contextWriter === null;
-    this.world.killProc(n.proc!);
+    this.world.killProc(n.proc!, portsAfterMs);
     n.runtime = null;
     return this;
   }

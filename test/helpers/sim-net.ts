@@ -24,6 +24,8 @@ export interface Proc {
   readonly host: string;
   alive: boolean;
   pausedUntil: number | null;
+  /** killed, but its heartbeat ports still take datagrams (never read, never refused) until then */
+  portsOpenUntil?: number;
 }
 
 interface Item {
@@ -201,6 +203,7 @@ export class SimWorld {
     if (verdict === "reject") return void bounce();
     this.schedule(this.now + lat, () => {
       const end = this.udp.get(key(to));
+      if (end && !end.proc.alive && (end.proc.portsOpenUntil ?? -1) > this.now) return; // its kernel has not closed that socket yet
       if (!end || !end.proc.alive) return void bounce(); // the host answers "port unreachable"
       if (end.proc.pausedUntil !== null && end.proc.pausedUntil > this.now) {
         this.schedule(end.proc.pausedUntil, () => end.onMessage(bytes, from), end.proc);
@@ -241,10 +244,15 @@ export class SimWorld {
     return client;
   }
 
-  /** a process is gone: nothing of it runs again; its kernel closes its connections */
-  killProc(proc: Proc): void {
+  /**
+   * a process is gone: nothing of it runs again; its kernel closes its
+   * connections, and its datagram sockets `portsAfterMs` later (the kernel
+   * closes a process's files one by one, a connection may go first)
+   */
+  killProc(proc: Proc, portsAfterMs = 0): void {
     proc.alive = false;
     proc.pausedUntil = null;
+    if (portsAfterMs > 0) proc.portsOpenUntil = this.now + portsAfterMs;
     for (const c of [...this.conns]) if (c.proc === proc) c.kernelClose();
   }
 

@@ -39,8 +39,8 @@ const FAULTS: Fault[] = [
     if (!sim.rejectsAllowed) sim.partition();
   },
   (sim) => sim.heal(),
-  // kill -9; half the time the kernel takes a while to tear the process down (a large one)
-  (sim, r) => sim.kill(node(r), r() < 0.5 ? 0 : Math.floor(r() * 300)),
+  // kill -9; half the time the kernel takes a while to tear the process down (a large one), and half the time its heartbeat ports close after its connection
+  (sim, r) => sim.kill(node(r), r() < 0.5 ? 0 : Math.floor(r() * 300), r() < 0.5 ? 0 : Math.floor(r() * 30)),
   (sim, r) => {
     const id = node(r);
     if (sim.state(id) === "dead") sim.restart(id);

@@ -142,6 +142,24 @@ describe("takeover when the active's process dies (cause 2)", () => {
     expect(Math.max(...took)).toBeLessThanOrEqual(250 + 2 * 10 + 20); // the word, two ticks, the witness's round trip
   });
 
+  it("L1: the killed process's connection closes before its heartbeat ports do: the standby asks the ports again at once, not at its next heartbeat", async () => {
+    // the kernel closes a process's files one by one: the probe sent as the
+    // connection goes can land on a port that is still open and is never
+    // refused; only asking again within the tick finds the port closed
+    const took: number[] = [];
+    for (let phase = 0; phase < INTERVAL; phase += 13) {
+      const sim = await steadyPair({ witness: true });
+      await sim.run(phase);
+      const at = sim.now;
+      sim.kill("a", 150, 5);
+      await sim.until(() => sim.state("b") === "active-held", 3000, "b active-held");
+      took.push(sim.now - at);
+      expect(sim.events("b", "takeover-started")[0]!.message).toMatch(/refused a datagram on every link/);
+    }
+    // the ports close at 155 ms; then a tick, a round trip, the witness's round trip
+    expect(Math.max(...took)).toBeLessThanOrEqual(155 + 2 * 10 + 20);
+  });
+
   it("S1: a REJECT rule against the standby forges the same kernel signals, but the live active, still heard by the witness, is never displaced", async () => {
     const sim = await steadyPair({ witness: true });
     sim.rejectFrom("b"); // b's datagrams and connection to a are refused; a's heartbeats still reach b
