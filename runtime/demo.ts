@@ -68,7 +68,7 @@ peer:
       bind: 127.0.0.2:${me ? ports.plantA : ports.plantB}
       peer: 127.0.0.2:${me ? ports.plantB : ports.plantA}
 heartbeat:
-  intervalMs: 100
+  intervalMs: 50
   timeoutMs: 500
   deadProcessMisses: 3
 witness:

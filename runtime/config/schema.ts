@@ -130,7 +130,8 @@ export const configSchema = z
     }),
     heartbeat: z
       .strictObject({
-        intervalMs: ms(10, 10_000).default(100),
+        /** every link carries a heartbeat this often; the active renews its lease (peer and witness) as often */
+        intervalMs: ms(10, 10_000).default(50),
         /** a link with no valid heartbeat for this long is down */
         timeoutMs: ms(20, 60_000).default(500),
         /** dead-process path: peer connection reset AND heartbeats missing for this many intervals */

@@ -27,7 +27,7 @@ describe("config", () => {
   it("applies defaults and resolves the data dir against the file's folder", () => {
     const c = parseConfig(minimal, { env: { PAIR_KEY: KEY }, baseDir: "/etc/tandem" });
     expect(c.node.dataDir).toBe("/etc/tandem/data");
-    expect(c.heartbeat).toEqual({ intervalMs: 100, timeoutMs: 500, deadProcessMisses: 3, replayWindow: 64 });
+    expect(c.heartbeat).toEqual({ intervalMs: 50, timeoutMs: 500, deadProcessMisses: 3, replayWindow: 64 });
     expect(c.takeover.leaseMs).toBe(1000);
     expect(c.takeover.autoConfirmMs).toBe(0);
     expect(c.failback.mode).toBe("manual");
