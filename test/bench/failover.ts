@@ -95,14 +95,29 @@ interface Fault {
   nodeLog: number | null;
 }
 
-async function fault(c: BenchPair, active: Id, inflict: () => Promise<void> | void, cookie: string, to: string): Promise<Fault> {
+async function fault(c: BenchPair, active: Id, inflict: () => Promise<void> | void, cookie: string, to: string, trace = false): Promise<Fault> {
   const standby = other(active);
   const wall0 = Date.now();
   const t0 = performance.now();
   await inflict();
   const serving = await untilServing(c.nodes[standby].url, cookie, TAGS, t0, TRIAL_LIMIT_MS);
   const tr = c.transitions(standby).find((x) => x.time >= wall0 - 5 && x.to === to);
+  if (trace) traceStandby(c, standby, wall0, tr?.time ?? wall0 + TRIAL_LIMIT_MS);
   return { serving, nodeLog: tr ? tr.time - wall0 : null };
+}
+
+/** --trace: the standby's log lines from 200 ms before the fault to its transition, in ms from the fault. */
+function traceStandby(c: BenchPair, standby: Id, wall0: number, until: number): void {
+  for (const line of c.logLines(standby)) {
+    let j: { time?: string; msg?: string };
+    try {
+      j = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const at = Date.parse(j.time ?? "");
+    if (at >= wall0 - 200 && at <= until + 5) log(`  ${standby} ${at - wall0 >= 0 ? "+" : ""}${at - wall0} ms  ${j.msg}`);
+  }
 }
 
 interface Series {
@@ -141,6 +156,7 @@ async function main(): Promise<void> {
       standby: { type: "string", default: "hot" },
       net: { type: "string", default: "netns" },
       out: { type: "string" },
+      trace: { type: "boolean", default: false },
     },
   });
   const trials = Number(values.trials);
@@ -222,7 +238,7 @@ async function main(): Promise<void> {
         const standby = other(active);
         const cookie = await login(c.nodes[standby].url);
         await settle(c, active, hot, cookie, hbMs);
-        const f = await fault(c, active, () => c!.signal(active, "SIGKILL"), cookie, "active-held");
+        const f = await fault(c, active, () => c!.signal(active, "SIGKILL"), cookie, "active-held", values.trace);
         add(kill, f);
         await c.exited(active);
         await confirm(c, standby);

@@ -42,6 +42,7 @@ import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { NetLab, removeStaleNamespaces } from "./netns.js";
+import { SERVICE_NICE } from "./ns-pair.js";
 
 const VIP = "192.0.2.100";
 const PORT = 7000;
@@ -166,7 +167,7 @@ export class KeepalivedPair {
     const n = ++this.starts;
     // fresh pid files each start: a pid file naming a killed (not yet reaped) process makes keepalived refuse to start
     const pid = (k: string) => join(this.dir, `${h}-${n}-${k}.pid`);
-    const child = this.lab.spawn(h, ["keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp", "-f", join(this.dir, `${h}.conf`), "-p", pid("main"), "-r", pid("vrrp"), "-c", pid("checkers")], { group: true });
+    const child = this.lab.spawn(h, ["nice", "-n", String(SERVICE_NICE), "keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp", "-f", join(this.dir, `${h}.conf`), "-p", pid("main"), "-r", pid("vrrp"), "-c", pid("checkers")], { group: true });
     const log: Line[] = [];
     lines(child.stdout!, log);
     lines(child.stderr!, log);

@@ -32,6 +32,8 @@ const ADDR = {
   sim: "198.51.100.10",
   witness: "203.0.113.10",
 } as const;
+/** the priority deploy/systemd/tandem.service and tandem-witness.service give Tandem (Nice=-10); the bench's keepalived gets the same */
+export const SERVICE_NICE = -10;
 const PORTS = { http: 8080, peer: 7410, link: 7420, witness: 7400, modbus: 5020, opcua: 4840 } as const;
 
 /** What the failover bench needs of a pair: test/helpers/cluster.ts's Cluster has the same shape. */
@@ -45,6 +47,7 @@ export interface BenchPair {
   startNode(id: Id): void;
   api(id: Id, method: string, path: string, body?: unknown, user?: string): Promise<{ status: number; json: any }>;
   transitions(id: Id): { time: number; from: string; to: string; epoch: number }[];
+  logLines(id: Id): string[];
   stop(): Promise<unknown>;
 }
 
@@ -78,8 +81,11 @@ export class NsPair implements BenchPair {
     return { ...process.env, TANDEM_PAIR_KEY: this.key, TANDEM_WITNESS_KEY: `it=${this.key}`, TANDEM_CHECK_HANDLES: "1" };
   }
 
-  private spawnIn(host: string, args: string[], opts: { ipc?: boolean } = {}): Proc {
-    const child = this.lab.spawn(host, args, { env: this.env(), cwd: this.dir, ipc: opts.ipc });
+  private spawnIn(host: string, args: string[], opts: { ipc?: boolean; service?: boolean } = {}): Proc {
+    // Tandem's own processes run at the priority their service units give them
+    // (Nice=-10 in deploy/systemd/*.service); `nice` execs in place like `ip netns exec`
+    const cmd = opts.service ? ["nice", "-n", String(SERVICE_NICE), ...args] : args;
+    const child = this.lab.spawn(host, cmd, { env: this.env(), cwd: this.dir, ipc: opts.ipc });
     let out = "";
     child.stdout!.on("data", (d) => (out += d));
     child.stderr!.on("data", (d) => (out += d));
@@ -103,7 +109,7 @@ export class NsPair implements BenchPair {
     lab.cable("witness", "wit", "wit", `${ADDR.witness}/24`);
 
     const sim = this.spawnIn("sim", [process.execPath, CLI, "sim", "--host", ADDR.sim, "--modbus-port", String(PORTS.modbus), "--opcua-port", String(PORTS.opcua), "--data-dir", join(this.dir, "sim")]);
-    const witness = this.spawnIn("witness", [process.execPath, CLI, "witness", "--listen", `${ADDR.witness}:${PORTS.witness}`, "--max-lease-ms", "2000"]);
+    const witness = this.spawnIn("witness", [process.execPath, CLI, "witness", "--listen", `${ADDR.witness}:${PORTS.witness}`, "--max-lease-ms", "2000"], { service: true });
     await this.until(() => sim.output().includes("plant simulator:"), 60_000, `simulator started (${sim.output()})`);
     await this.until(() => witness.output().includes("listening"), 60_000, `witness listening (${witness.output()})`);
 
@@ -131,7 +137,7 @@ peer:
   links:
     - { name: lan, bind: "${ADDR[id].lan}:${PORTS.link}", peer: "${ADDR[other].lan}:${PORTS.link}" }
     - { name: plant, bind: "${ADDR[id].plant}:${PORTS.link}", peer: "${ADDR[other].plant}:${PORTS.link}" }
-heartbeat: { intervalMs: 100, timeoutMs: 500 }
+heartbeat: { intervalMs: 50, timeoutMs: 500 }
 witness: { address: "${ADDR.witness}:${PORTS.witness}" }
 takeover:
   leaseMs: 1000
@@ -152,7 +158,7 @@ log: { level: debug, file: ./${id}.log }
   }
 
   startNode(id: Id): void {
-    this.nodes[id].child = this.spawnIn(id, [process.execPath, CLI, "start", "--config", this.nodes[id].config]);
+    this.nodes[id].child = this.spawnIn(id, [process.execPath, CLI, "start", "--config", this.nodes[id].config], { service: true });
   }
 
   signal(id: Id, sig: NodeJS.Signals): void {
