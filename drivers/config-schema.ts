@@ -99,6 +99,7 @@ export const modbusDeviceSchema = z.strictObject({
   byteOrder: z.preprocess(orderAlias, byteOrder).default("ABCD"),
   /** zero-based: tags give hr:100 (the address on the wire); modicon: they may also give 1-based Modicon numbers (40101 = hr:100) */
   addressing: z.enum(ADDRESSINGS as [Addressing, ...Addressing[]]).default("zero-based"),
+  /** a read's timeout; default the device's fastest scan within 500–1000 ms (1000 on RTU): see defaultModbusTimeout */
   timeoutMs: ms(10, 60_000).default(1000),
   /**
    * a write's timeout; default the smaller of timeoutMs and 500. A write leaves
@@ -250,6 +251,8 @@ export function checkDriversSection(raw: unknown): { value?: DriversConfig; issu
   const rawDevices = raw.devices ?? [];
   if (!Array.isArray(rawDevices)) add(["devices"], "expected a list of devices");
   const devices: DeviceConfig[] = [];
+  /** Modbus devices without a timeoutMs of their own: it follows their fastest scan (below) */
+  const timeoutFromScan = new Set<ModbusDeviceConfig>();
   const byName = new Map<string, { cfg?: DeviceConfig; driver?: "modbus" | "opcua"; addressing: Addressing }>();
   (Array.isArray(rawDevices) ? rawDevices : []).forEach((rd: unknown, i) => {
     const r = deviceSchema.safeParse(rd);
@@ -265,6 +268,7 @@ export function checkDriversSection(raw: unknown): { value?: DriversConfig; issu
       return;
     }
     devices.push(r.data);
+    if (r.data.driver === "modbus" && o.timeoutMs === undefined) timeoutFromScan.add(r.data);
     checkDevice(r.data, (p, m) => add(["devices", i, ...p], m));
   });
 
@@ -301,8 +305,31 @@ export function checkDriversSection(raw: unknown): { value?: DriversConfig; issu
     }
   });
   if (issues.length) return { issues };
+  for (const dev of timeoutFromScan) dev.timeoutMs = defaultModbusTimeout(dev, fastestScanOf(dev, tags, scanMs));
   return { value: { scanMs, devices, tags }, issues };
 }
+
+/** The shortest scan among a device's tags (tag, then device, then drivers.scanMs); the device's own scan when it has none. */
+export function fastestScanOf(dev: DeviceConfig, tags: readonly TagConfig[], scanMs: number): number {
+  const own = dev.scanMs ?? scanMs;
+  return tags.reduce((min, t) => (t.device === dev.name ? Math.min(min, t.scanMs ?? own) : min), tags.some((t) => t.device === dev.name) ? Infinity : own);
+}
+
+/**
+ * A Modbus device's read timeout when the config gives none: its fastest scan,
+ * so that a PLC that stops answering on an open connection shows bad within
+ * one scan (docs/drivers.md, "A device that stops answering"), but never
+ * under 500 ms (a PLC that answers at the end of its own cycle, a gateway to
+ * a serial line: the first timeout turns every tag of the device bad, so a
+ * timeout that is too short raises false alarms) nor over 1000 ms. A serial (RTU) line keeps 1000 ms: its answer time is the baud
+ * rate's, not the scan's.
+ */
+export function defaultModbusTimeout(dev: ModbusDeviceConfig, fastestScanMs: number): number {
+  if (dev.transport === "rtu") return MODBUS_TIMEOUT_MAX_MS;
+  return Math.min(MODBUS_TIMEOUT_MAX_MS, Math.max(MODBUS_TIMEOUT_MIN_MS, fastestScanMs));
+}
+const MODBUS_TIMEOUT_MIN_MS = 500;
+const MODBUS_TIMEOUT_MAX_MS = 1000;
 
 /** Cross-checks of one device that parsed. */
 function checkDevice(dev: DeviceConfig, issue: (p: (string | number)[], m: string) => void): void {

@@ -9,6 +9,7 @@ import { CLIENT_COMMANDS, DEFAULT_NODE_URL, runClientCommand, runHashPassword, t
 import { LOG_LEVELS } from "../core/types.js";
 import { loadConfig } from "./config/load.js";
 import type { TandemConfig } from "./config/schema.js";
+import { fastestScanOf, type DeviceConfig } from "../drivers/config-schema.js";
 import { ConfigError, TandemError } from "../core/errors.js";
 
 const USAGE = `tandem — redundant plant-server runtime
@@ -113,10 +114,17 @@ export function deviceSummary(c: TandemConfig): string[] {
     const tags = d.tags.filter((t) => t.device === dev.name);
     const paths = dev.driver === "modbus" ? (dev.transport === "rtu" ? (dev.serial ?? []).map((s) => s.path) : (dev.endpoints ?? [])) : dev.endpoints;
     const kind = dev.driver === "modbus" ? `modbus ${dev.transport}${dev.addressing === "modicon" ? ", modicon addresses" : ""}` : `opcua ${dev.securityMode}`;
-    lines.push(`    ${dev.name} (${kind}) ${paths.join(", ")}; standby ${dev.standby}: ${tags.length} tag${tags.length === 1 ? "" : "s"}, ${tags.filter((t) => t.writable).length} writable`);
+    lines.push(`    ${dev.name} (${kind}) ${paths.join(", ")}; standby ${dev.standby}: ${tags.length} tag${tags.length === 1 ? "" : "s"}, ${tags.filter((t) => t.writable).length} writable${timeoutNote(dev, fastestScanOf(dev, d.tags, d.scanMs))}`);
   }
   if (c.watchdog) lines.push(`  watchdog on ${c.watchdog.device}: counter ${c.watchdog.counter}, epoch ${c.watchdog.epoch}${c.watchdog.fence ? ", fence on" : ""}`);
   return lines;
+}
+
+/** A Modbus device's read timeout, and what it means when it outlasts the device's fastest scan. */
+function timeoutNote(dev: DeviceConfig, fastestScanMs: number): string {
+  if (dev.driver !== "modbus") return "";
+  const late = dev.timeoutMs > fastestScanMs ? ` — longer than its fastest scan (${fastestScanMs} ms): a PLC that stops answering shows bad after the timeout, not within one scan` : "";
+  return `; read timeout ${dev.timeoutMs} ms${late}`;
 }
 
 // run when executed (directly, through the npm bin link or npx), not when imported

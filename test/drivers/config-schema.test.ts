@@ -21,6 +21,24 @@ describe("drivers config", () => {
     expect(d.devices[1]).toMatchObject({ driver: "opcua", securityMode: "None", redundancy: "paths" });
   });
 
+  it("a Modbus device without a read timeout gets its fastest scan, within 500–1000 ms (a frozen PLC then shows bad within one scan); RTU and an explicit timeout keep theirs", () => {
+    const rtu = { name: "rtu1", driver: "modbus", transport: "rtu", serial: [{ path: "/dev/ttyS0" }] };
+    const d = driversSection.parse({
+      scanMs: 900,
+      devices: [mb, { ...mb, name: "fast" }, { ...mb, name: "slow", scanMs: 5000 }, { ...mb, name: "set", timeoutMs: 900 }, rtu, { ...mb, name: "idle" }],
+      tags: [
+        { name: "a", device: "plc1", address: "hr:1" },
+        { name: "b", device: "plc1", address: "hr:2", scanMs: 700 },
+        { name: "c", device: "fast", address: "hr:1", scanMs: 50 },
+        { name: "d", device: "slow", address: "hr:1" },
+        { name: "e", device: "set", address: "hr:1", scanMs: 100 },
+        { name: "f", device: "rtu1", address: "hr:1", scanMs: 100 },
+      ],
+    });
+    const timeout = Object.fromEntries(d.devices.map((x) => [x.name, x.driver === "modbus" ? x.timeoutMs : null]));
+    expect(timeout).toEqual({ plc1: 700, fast: 500, slow: 1000, set: 900, rtu1: 1000, idle: 900 });
+  });
+
   it("parses Modbus addresses", () => {
     expect(parseModbusAddress("hr:100")).toEqual({ table: "holding", address: 100 });
     expect(parseModbusAddress("hr:20.15")).toEqual({ table: "holding", address: 20, bit: 15 });

@@ -51,8 +51,21 @@ describe("check-config", () => {
     expect(r.code).toBe(0);
     expect(r.out.slice(1)).toEqual([
       "  2 devices, 6 tags:",
-      "    plc1 (modbus tcp, modicon addresses) 10.0.1.10:502, 10.0.2.10:502; standby hot: 3 tags, 1 writable",
+      "    plc1 (modbus tcp, modicon addresses) 10.0.1.10:502, 10.0.2.10:502; standby hot: 3 tags, 1 writable; read timeout 1000 ms",
       "    scada (opcua None) opc.tcp://10.0.1.20:4840; standby warm: 3 tags, 0 writable",
+    ]);
+  });
+
+  it("says when a device's read timeout outlasts its fastest scan (a silent PLC then shows bad later than one scan)", async () => {
+    const file = join(dir, "slow-timeout.yaml");
+    const tags = `  tags:\n    - { name: fast, device: plc1, address: hr:1, scanMs: 600 }\n    - { name: slow, device: plc2, address: hr:1, scanMs: 600 }\n`;
+    const devs = `  devices:\n    - { name: plc1, driver: modbus, endpoints: ["10.0.1.10:502"] }\n    - { name: plc2, driver: modbus, endpoints: ["10.0.1.11:502"], timeoutMs: 1000 }\n`;
+    writeFileSync(file, `${head}drivers:\n${devs}${tags}`);
+    const r = await capture(() => main(["check-config", file]));
+    expect(r.code).toBe(0);
+    expect(r.out.slice(2)).toEqual([
+      "    plc1 (modbus tcp) 10.0.1.10:502; standby hot: 1 tag, 0 writable; read timeout 600 ms",
+      "    plc2 (modbus tcp) 10.0.1.11:502; standby hot: 1 tag, 0 writable; read timeout 1000 ms — longer than its fastest scan (600 ms): a PLC that stops answering shows bad after the timeout, not within one scan",
     ]);
   });
 
