@@ -48,6 +48,13 @@ export interface DeviceStatus {
 }
 
 export type SampleSink = (tag: string, sample: TagSample) => void;
+/**
+ * The device confirmed, at `at`, that these samples (the last it sent for each
+ * tag) still hold: no change, only fresher. Cheaper than a SampleSink call per
+ * tag for a driver that hears "nothing changed" for thousands of tags at once
+ * (an OPC UA publish response).
+ */
+export type ConfirmSink = (samples: ReadonlyMap<string, TagSample>, at: number) => void;
 
 /** process: a service or script; operator: a person (allowed while active-held). */
 export type WriteKind = "process" | "operator";

@@ -129,6 +129,7 @@ export class DriverManager {
               device: dev as OpcuaDeviceConfig,
               tags: tags.map((t) => opcua!.opcuaTag(t, dev as OpcuaDeviceConfig, this.cfg.scanMs)),
               onSample,
+              onConfirm: (samples, at) => this.onConfirm(samples, at),
               log,
               clock: this.clock,
               gate: this.gate,
@@ -205,6 +206,22 @@ export class DriverManager {
     if (!passesDeadband(e.published, s, e.deadband)) return;
     e.published = s;
     this.bus.publish(toSnapshot(e.meta, s));
+  }
+
+  /**
+   * The device says these samples still hold at `at`: a tag that shows that
+   * very value and quality is confirmed (nothing published: nothing changed);
+   * one that shows something else (it was marked bad meanwhile) takes the
+   * sample as a new one.
+   */
+  private onConfirm(samples: ReadonlyMap<string, TagSample>, at: number): void {
+    for (const [name, s] of samples) {
+      const e = this.entries.get(name);
+      if (!e) continue;
+      const p = e.published;
+      if (p && p.quality === s.quality && p.reason === s.reason && p.value === s.value) e.confirmedAt = at;
+      else this.onSample(name, { ...s, receivedAt: at });
+    }
   }
 
   /** Every tag as the API shows it: the latest snapshot, when a read last confirmed it, and its age from then. */

@@ -38,7 +38,7 @@ import { COUNT_CHANNELS, countedFields } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { TandemError } from "../core/errors.js";
 import { writeTimeoutOf, type OpcuaDeviceConfig, type TagConfig } from "./config-schema.js";
-import { closedGate, realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type SampleSink, type WriteGate, type WriteKind } from "./driver-api.js";
+import { closedGate, realClock, type Clock, type DeviceDriver, type DeviceStatus, type DriverMode, type ConfirmSink, type SampleSink, type WriteGate, type WriteKind } from "./driver-api.js";
 import { createClient, identity } from "./opcua-client.js";
 import { qualityOf, toWrite } from "./opcua-values.js";
 import { PathSupervisor } from "./path-supervisor.js";
@@ -81,6 +81,8 @@ export interface OpcuaDriverOptions {
   device: OpcuaDeviceConfig;
   tags: OpcuaTag[];
   onSample: SampleSink;
+  /** every publish response confirms the tags' last samples; without one, each is sent to onSample again */
+  onConfirm?: ConfirmSink;
   log: Logger;
   /** where the client's certificate and trust lists live (data dir of the node) */
   pkiDir: string;
@@ -100,6 +102,7 @@ export class OpcuaDriver implements DeviceDriver {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly onSample: SampleSink;
+  private readonly onConfirm: ConfirmSink;
   private readonly gate: WriteGate;
   private readonly writeTimeoutMs: number;
   private readonly pki: OPCUACertificateManager;
@@ -124,6 +127,7 @@ export class OpcuaDriver implements DeviceDriver {
     // the one place the device's name joins its log lines
     this.log = o.log.child({ device: this.device });
     this.onSample = o.onSample;
+    this.onConfirm = o.onConfirm ?? ((samples, at) => samples.forEach((s, name) => this.onSample(name, { ...s, receivedAt: at })));
     this.gate = o.gate ?? closedGate;
     this.writeTimeoutMs = writeTimeoutOf(o.device);
     for (const t of o.tags) this.tags.set(t.name, t);
@@ -330,7 +334,7 @@ export class OpcuaDriver implements DeviceDriver {
     const now = this.clock.now();
     this.lastHeard = now;
     if (this.paths.mode !== "read") return;
-    for (const [name, s] of this.fromServer) this.onSample(name, { ...s, receivedAt: now });
+    this.onConfirm(this.fromServer, now);
   }
 
   private watchLiveness(c: Conn): void {

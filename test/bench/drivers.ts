@@ -240,6 +240,7 @@ async function opcuaBench(seconds: number, items: number, dir: string) {
     });
     const dev = cfg.devices[0] as OpcuaDeviceConfig;
     let updates = 0;
+    let confirms = 0;
     let good = 0;
     const seen = new Set<string>();
     const driver = new OpcuaDriver({
@@ -253,6 +254,8 @@ async function opcuaBench(seconds: number, items: number, dir: string) {
           good++;
         }
       },
+      // as the node's DriverManager does: a publish response confirms the last samples in one call
+      onConfirm: (samples) => void (confirms += samples.size),
       log: silentLogs().get("bench"),
       pkiDir: path.join(dir, "client-pki"),
     });
@@ -265,6 +268,7 @@ async function opcuaBench(seconds: number, items: number, dir: string) {
     const setupS = (performance.now() - t0) / 1000;
     await sleep(2000);
     const u0 = updates;
+    const c0 = confirms;
     const cpu0 = process.cpuUsage();
     const w0 = performance.now();
     await sleep(seconds * 1000);
@@ -272,7 +276,7 @@ async function opcuaBench(seconds: number, items: number, dir: string) {
     const cpu = process.cpuUsage(cpu0);
     const rate = (updates - u0) / secs;
     await driver.stop();
-    return { items, setupS, updatesPerS: rate, expectedPerS: items, cpuPercent: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100, rssMB: process.memoryUsage().rss / 1e6 };
+    return { items, setupS, updatesPerS: rate, expectedPerS: items, confirmationsPerS: (confirms - c0) / secs, cpuPercent: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100, rssMB: process.memoryUsage().rss / 1e6 };
   } finally {
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
@@ -325,6 +329,7 @@ async function main(): Promise<void> {
         "| measure | value |",
         "|---|---|",
         `| updates/s delivered (expected ${f(ua.expectedPerS)}) | ${f(ua.updatesPerS)} |`,
+        `| confirmations/s (each publish response confirms every item's last value) | ${f(ua.confirmationsPerS)} |`,
         `| Tandem process CPU (share of one core) | ${ua.cpuPercent.toFixed(1)}% |`,
         `| time to create the items and receive every first value | ${ua.setupS.toFixed(1)} s |`,
         `| Tandem process RSS | ${f(ua.rssMB)} MB |`,
