@@ -80,6 +80,8 @@ function onLeaseRequest(m: Ctx, link: string, seq: number, inc: number, hb: Hear
   if (s.fault !== null) return;
   if (isActive(s.state)) return refuse(`${p.nodeId} is itself active (epoch ${s.epoch})`);
   if (s.state === "isolated") return; // we know too little to vouch for anyone
+  // on its way out (it said goodbye): its word would make the active wait for renewals that stop with it
+  if (s.stopping) return;
   if (isActive(hb.state)) {
     if (hb.epoch < s.epoch) return refuse(`epoch ${hb.epoch} is older than the pair's epoch ${s.epoch}`);
   } else {
@@ -102,7 +104,11 @@ export function onGrant(m: Ctx, source: "peer" | "witness", sentAt: number, leas
   }
   if (isActive(s.state)) {
     s.leaseUntil = Math.max(s.leaseUntil, sentAt + leaseMs);
-    if (s.peer.fenced && s.leaseUntil > m.now) s.peer.fenced = false;
+    // the peer vouches for us again: we need its renewals again — but not on
+    // a grant for a request sent before its goodbye (still on a slow link
+    // when the goodbye came over the connection): it is gone all the same
+    const stale = source === "peer" && s.peer.byeAt !== null && sentAt <= s.peer.byeAt;
+    if (s.peer.fenced && s.leaseUntil > m.now && !stale) s.peer.fenced = false;
     return;
   }
   if (source === "peer" && s.candidateSince !== null) activateByElection(m, sentAt + leaseMs);

@@ -344,6 +344,22 @@ describe("shutting down", () => {
     expect(sim.actors()).toEqual(["a"]);
   });
 
+  it("L1: a lease grant of the stopping standby that lands after its goodbye does not make the active need the standby again (no witness)", async () => {
+    // The goodbye comes over the peer connection at once; a grant for a request
+    // sent just before it is still on a slow link. Taken as the standby being
+    // back, it un-fenced the peer: the active then waited for renewals that
+    // never came and isolated itself a lease later (seen in the audit test).
+    for (let phase = 0; phase < INTERVAL; phase += 9) {
+      const sim = await steadyPair();
+      sim.linkDelay.lan = 40;
+      sim.linkDelay.plant = 40;
+      await sim.run(500 + phase);
+      sim.stopClean("b");
+      await sim.during(2 * LEASE, () => expect(sim.canAct("a"), `phase ${phase}`).toBe(true));
+      expect(sim.state("a")).toBe("active");
+    }
+  });
+
   it("S1: a standby that is shutting down refuses a switchover offer and takes no role, even when the active stops too", async () => {
     const sim = await steadyPair();
     const bye = sim.op("b", "shutdown", admin);
