@@ -321,8 +321,9 @@ export function fastestScanOf(dev: DeviceConfig, tags: readonly TagConfig[], sca
  * one scan (docs/drivers.md, "A device that stops answering"), but never
  * under 500 ms (a PLC that answers at the end of its own cycle, a gateway to
  * a serial line: the first timeout turns every tag of the device bad, so a
- * timeout that is too short raises false alarms) nor over 1000 ms. A serial (RTU) line keeps 1000 ms: its answer time is the baud
- * rate's, not the scan's.
+ * timeout that is too short raises false alarms) nor over 1000 ms. A
+ * serial (RTU) line keeps 1000 ms: its answer time is the baud rate's, not
+ * the scan's.
  */
 export function defaultModbusTimeout(dev: ModbusDeviceConfig, fastestScanMs: number): number {
   if (dev.transport === "rtu") return MODBUS_TIMEOUT_MAX_MS;

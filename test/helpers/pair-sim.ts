@@ -21,6 +21,8 @@
 //       the other node never becomes plain active without a handover;
 //   G   a node that granted a lease does not become active (election or
 //       witness path) before that grant ran out by its own clock.
+// Size: one harness — the nodes, the witness, the fault switches and the
+// invariant checks after every step share its state; the network is sim-net.ts.
 import { TandemError } from "../../core/errors.js";
 import { nullLogger } from "../../core/logger.js";
 import type { Actor, HostPort, NodeState } from "../../core/types.js";

@@ -6,6 +6,7 @@
 // overall; and HTTPS: a self-signed certificate made once and reused, a site
 // CA's certificate, Secure cookie, HSTS, and clients that do not trust the
 // certificate refused.
+// Size: one attack per test on the same server set-up; HTTPS shares it.
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";

@@ -2,9 +2,10 @@
 // composition root and uses redundancy/ and drivers/; those two share core/
 // and never import runtime/ (nor each other); core/ imports none of them.
 // No import cycle anywhere, and no source file a stranger cannot read in one
-// sitting (over 500 lines) without a written reason.
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+// sitting (over 500 lines) without a written reason — the tests and their
+// helpers included.
+import { readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import madge from "madge";
 import { beforeAll, describe, expect, it } from "vitest";
 
@@ -65,6 +66,17 @@ describe("layers: imports run one way", () => {
       const lines = text.split("\n").length;
       if (lines > MAX_LINES && !SIZE_REASON.test(text)) long.push(`${file} (${lines} lines)`);
     }
+    expect(long).toEqual([]);
+  });
+
+  it(`no test or test helper is over ${MAX_LINES} lines without a written reason`, () => {
+    const files = (readdirSync(resolve(ROOT, "test"), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts"));
+    expect(files.length).toBeGreaterThan(50);
+    const long = files.flatMap((f) => {
+      const text = readFileSync(join(ROOT, "test", f), "utf8");
+      const lines = text.split("\n").length;
+      return lines > MAX_LINES && !SIZE_REASON.test(text) ? [`test/${f} (${lines} lines)`] : [];
+    });
     expect(long).toEqual([]);
   });
 });

@@ -8,6 +8,8 @@
 // asserts "never two actives" throughout.
 // This file: start-up, takeovers (causes 1–3), a failing disk, one-way
 // faults, links and election grants.
+// Size: every takeover path's scenarios side by side, each beside its
+// variants (operations and switchovers are in role-operations.test.ts).
 import { describe, expect, it } from "vitest";
 import { initialState, step } from "../../redundancy/role-machine.js";
 import { PairSim, defaultParams, operator, type LinkName } from "../helpers/pair-sim.js";
