@@ -15,14 +15,9 @@ import { ModbusDriver, modbusTag } from "../../drivers/modbus-driver.js";
 import type { TagSample } from "../../drivers/tag-model.js";
 import { loadConfig } from "../../runtime/config/load.js";
 import { log, openGate, startPymodbus, waitFor, type Pymodbus } from "./helpers.js";
+import { minimalConfig } from "../helpers/min-config.js";
 
-const KEY = "k".repeat(40);
-const head = `
-pair: { id: line1, key: "${KEY}" }
-node: { id: a, role: main, dataDir: ./data }
-peer: { id: b, listen: 127.0.0.1:7410, address: 127.0.0.1:7411, links: [{ name: lan, bind: "127.0.0.1:7420", peer: "127.0.0.1:7421" }] }
-http: { listen: 127.0.0.1:8080 }
-`;
+const head = minimalConfig();
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-tag-forms-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
