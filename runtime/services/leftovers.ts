@@ -13,6 +13,9 @@ import { join, resolve, sep } from "node:path";
 import type { Logger } from "../../core/logger.js";
 import { bootId, hasProc, isLive, liveGroupMembers, readProcStat } from "./proc.js";
 
+// the caller of cleanupLeftovers waits with it for the groups it killed
+export { waitGroupGone } from "./proc.js";
+
 export interface ServiceRecord {
   key: string;
   name: string;
@@ -272,14 +275,4 @@ function logReport(log: Logger, r: CleanupReport): void {
   const msg = `${who}: ${parts.join("; ")}`;
   if (r.killed.length || r.failed.length) log.warn(fields, msg);
   else log.info(fields, msg);
-}
-
-/** Resolves true once no running process is left in the group, false after timeoutMs. */
-export async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (liveGroupMembers(pgid).length === 0) return true;
-    if (Date.now() >= until) return false;
-    await new Promise<void>((r) => setTimeout(r, 10));
-  }
 }

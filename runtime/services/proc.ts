@@ -243,6 +243,20 @@ function netBytes(): number {
   return sum;
 }
 
+/**
+ * Resolves true once no running process is left in the group, false after
+ * timeoutMs. A signal is delivered asynchronously: kill() returns before the
+ * processes have ended, so whoever must know they are gone polls.
+ */
+export async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (liveGroupMembers(pgid).length === 0) return true;
+    if (Date.now() >= until) return false;
+    await new Promise<void>((r) => setTimeout(r, 10));
+  }
+}
+
 /** One sample of the machine's load; compare two with cpuPercent() and rate(). */
 export function nodeLoad(): NodeLoadSample {
   const meminfo = readText("/proc/meminfo");
