@@ -157,27 +157,37 @@ export function cleanupLeftovers(dir: string, opts: CleanupOptions): CleanupRepo
   const boot = bootId();
   for (const rec of records) {
     const report = cleanOne(rec, boot, sig, opts.tmpRoot);
-    const file = join(dir, fileOf(rec.key));
-    rmSync(file, { force: true });
-    report.removed.push(file);
+    removeFile(join(dir, fileOf(rec.key)), report);
     logReport(opts.log, report);
     reports.push(report);
   }
   for (const name of unreadable) {
     const file = join(dir, name);
-    rmSync(file, { force: true });
-    const report: CleanupReport = { ...emptyReport(name, null), processesChecked: false, removed: [file] };
+    const report: CleanupReport = { ...emptyReport(name, null), processesChecked: false };
+    removeFile(file, report);
     // warn: whatever it described was not checked, and an engineer may want to look
-    opts.log.warn({ file }, `service record ${file} could not be read and was removed; any processes it described were not checked`);
+    const kept = report.notRemoved[0];
+    const fate = kept ? `could not be removed either (${kept.why})` : "was removed";
+    opts.log.warn({ file }, `service record ${file} could not be read and ${fate}; any processes it described were not checked`);
     reports.push(report);
   }
   // temp files of a write cut short by the previous run's end
   try {
     for (const name of readdirSync(dir)) if (name.endsWith(".tmp")) rmSync(join(dir, name), { force: true });
   } catch {
-    /* no directory */
+    /* no directory, or a stray entry we cannot remove: it is in nobody's way */
   }
   return reports;
+}
+
+/** A file that cannot be removed (someone made a directory of that name, a read-only dir) is reported, not thrown. */
+function removeFile(file: string, report: CleanupReport): void {
+  try {
+    rmSync(file, { force: true });
+    report.removed.push(file);
+  } catch (err) {
+    report.notRemoved.push({ path: file, why: String((err as NodeJS.ErrnoException).code ?? err) });
+  }
 }
 
 const emptyReport = (key: string, record: ServiceRecord | null): CleanupReport => ({

@@ -136,11 +136,13 @@ describe.runIf(process.platform === "linux")("services/leftovers: cleanup at sta
     writeFileSync(join(runDir, "bad.json"), "{not json");
     writeFileSync(join(runDir, "half.json"), JSON.stringify({ key: "half", name: "x" }));
     writeFileSync(join(runDir, "job.json.123.tmp"), "{");
-    expect(readRecords(runDir)).toEqual({ records: [], unreadable: ["bad.json", "half.json"] });
+    mkdirSync(join(runDir, "zdir.json")); // not a file at all: reported, never thrown
+    expect(readRecords(runDir)).toEqual({ records: [], unreadable: ["bad.json", "half.json", "zdir.json"] });
     const { log, lines } = recordingLog();
     const reports = cleanupLeftovers(runDir, { log, tmpRoot });
-    expect(reports.map((r) => [r.key, r.record, r.processesChecked])).toEqual([["bad.json", null, false], ["half.json", null, false]]);
-    expect(lines.map((l) => l.level)).toEqual(["warn", "warn"]);
+    expect(reports.map((r) => [r.key, r.record, r.processesChecked])).toEqual([["bad.json", null, false], ["half.json", null, false], ["zdir.json", null, false]]);
+    expect(reports[2].notRemoved).toEqual([{ path: join(runDir, "zdir.json"), why: expect.any(String) }]);
+    expect(lines.map((l) => l.level)).toEqual(["warn", "warn", "warn"]);
     expect(lines[0].msg).toContain("could not be read");
     expect(existsSync(join(runDir, "bad.json")) || existsSync(join(runDir, "half.json")) || existsSync(join(runDir, "job.json.123.tmp"))).toBe(false);
   });
