@@ -41,6 +41,7 @@ export const ERRORS = {
   TANDEM_ERR_TAG_WRITE: { status: 502, message: "write to tag %s failed: %s" },
   TANDEM_ERR_DEVICE_UNAVAILABLE: { status: 503, message: "device %s is not reachable from this node: %s" },
   TANDEM_ERR_FENCED: { status: 409, message: "write refused by the PLC fence: the PLC holds epoch %s, this node has epoch %s" },
+  TANDEM_ERR_SERVICE_UNKNOWN: { status: 404, message: "no service named '%s' (services here: %s)" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

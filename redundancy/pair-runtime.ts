@@ -45,6 +45,12 @@ export interface PairRuntimeEvents {
   "context-reset": [];
   /** a higher epoch is on disk (a standby learns it without changing state) */
   epoch: [epoch: number];
+  /** the lease now ends at this time (the clock's), or 0: sent after every renewal */
+  lease: [until: number];
+  /** stop the services placed `active` and report back with setServicesUp(false) (a switchover waits) */
+  "stop-services": [reason: string];
+  /** a message for the node's own parts (services) from the authenticated peer: its body is not yet checked */
+  "peer-app": [topic: string, data: Record<string, unknown>];
   fatal: [err: Error];
 }
 
@@ -87,6 +93,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
         message: (msg) => this.onPeerMessage(msg),
         tcp: (status) => this.dispatch({ type: "tcp", status }),
         linkRefused: (link) => this.dispatch({ type: "link-refused", link }),
+        app: (topic, data) => this.emit("peer-app", topic, data),
       },
     );
     const w = opts.witness;
@@ -187,6 +194,17 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
       return;
     }
     this.dispatch({ type: "level", level, settled });
+  }
+
+  /** The supervisor's word: services placed `active` run here (true) or are confirmed gone (false). */
+  setServicesUp(up: boolean): void {
+    if (up !== this.s.servicesUp) this.dispatch({ type: "services", up });
+  }
+
+  /** A message for the peer's own parts over the peer connection; false when it is down. */
+  sendPeerApp(topic: string, data: Record<string, unknown>): boolean {
+    if (!this.started || this.stopped) return false;
+    return this.link.sendApp(topic, data);
   }
 
   /** The PLC watchdog's reading, when one is configured. */
@@ -295,6 +313,7 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
         this.log.error({ err, effect: fx.type }, `effect ${fx.type} failed: ${(err as Error).message}`);
       }
     }
+    if (this.s.leaseUntil !== prev.leaseUntil) this.emit("lease", this.s.leaseUntil);
     this.opts.observe?.({ event: ev, before: prev, after: this.s, effects: r.effects });
   }
 
@@ -352,6 +371,9 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
       }
       case "context-reset":
         this.emit("context-reset");
+        return;
+      case "stop-services":
+        this.emit("stop-services", fx.reason);
         return;
       case "count":
         publishCount(fx.name, { pair: this.opts.peer.pairId, node: this.params.nodeId });

@@ -60,6 +60,8 @@ export interface PeerLinkHandlers {
   tcp(status: "up" | "down" | "refused"): void;
   /** a datagram to the peer on `link` came back ICMP "port unreachable": nothing listens on its heartbeat port */
   linkRefused(link: string): void;
+  /** a message for the node's own parts (topic, body), authenticated; the receiver checks the body */
+  app?(topic: string, data: Record<string, unknown>): void;
 }
 
 const publishCount = counterFor(COUNT_CHANNELS.peerLink);
@@ -232,6 +234,14 @@ export class PeerLink {
     return { seq, sentAt };
   }
 
+  /** A message for the peer's own parts (services) over the peer connection; false when none is up. */
+  sendApp(topic: string, data: Record<string, unknown>): boolean {
+    const conn = this.outbound?.authed ? this.outbound : [...this.conns].find((c) => c.authed);
+    if (!conn) return false;
+    conn.socket.write(frame(this.sender.seal("tcp", "app", { topic, data }).bytes));
+    return true;
+  }
+
   private sendUdp(link: LinkConfig, bytes: Buffer): void {
     this.out.get(link.name)?.send(bytes);
   }
@@ -346,6 +356,19 @@ export class PeerLink {
         this.setTcp(true);
       }
       if (env.type === "hello") continue;
+      if (env.type === "app") {
+        const { topic, data } = env.body;
+        if (typeof topic !== "string" || topic.length > 64 || typeof data !== "object" || data === null || Array.isArray(data)) {
+          this.drop("rejected_bad_body", "peer connection: app: bad topic or data");
+          continue;
+        }
+        try {
+          this.on.app?.(topic, data as Record<string, unknown>);
+        } catch (err) {
+          this.warn(`peer connection: ${(err as Error).stack ?? err}`, "handler_errors");
+        }
+        continue;
+      }
       const msg = parsePeerMessage(env.type, env.body);
       if (typeof msg === "string") {
         this.drop("rejected_bad_body", `peer connection: ${env.type}: bad ${msg}`);

@@ -20,7 +20,7 @@ import { peerVisible } from "./failure-detector.js";
 import { audit, event, isActive, sendHeartbeat, transition, type Ctx } from "./role/ctx.js";
 import { onBye, onGrant, onHeartbeat, onLeaseRefused, onLinkRefused, onPlc, onTcp } from "./role/inputs.js";
 import { onOp } from "./role/operator.js";
-import { expireSwitchovers, finishSwitchover, onSwitchoverMessage, startSwitchover, switchoverPossible } from "./role/switchover.js";
+import { expireSwitchovers, finishSwitchover, onServices, onSwitchoverMessage, startSwitchover, switchoverPossible } from "./role/switchover.js";
 import { evalStandby, evalStarting } from "./role/takeover.js";
 import { onWitnessReply, onWitnessTimeout, witnessCadence } from "./role/witness.js";
 import type { Effect, Event, RoleParams, RoleState } from "./role-types.js";
@@ -68,6 +68,8 @@ export function initialState(p: RoleParams, epoch: number, now: number, context 
     stopping: false,
     fault: null,
     plc: { epoch: null, counterStale: false },
+    servicesUp: false,
+    standbyAfterServices: null,
     counters: {},
   };
 }
@@ -135,6 +137,8 @@ function handle(m: Ctx, ev: Event): void {
       return;
     case "plc":
       return onPlc(m, ev.epoch, ev.counterStale);
+    case "services":
+      return onServices(m, ev.up);
     case "op":
       return onOp(m, ev.id, ev.action, ev.actor, ev.to, ev.force);
     case "fault":

@@ -78,6 +78,8 @@ export type Event =
    * the active's counter has stopped (read fine, not moving for staleAfterMs).
    */
   | { type: "plc"; epoch: number | null; counterStale: boolean }
+  /** the node's services placed `active` are running (or not yet confirmed gone): true; all gone: false */
+  | { type: "services"; up: boolean }
   | { type: "op"; id: number; action: OpAction; actor: Actor; to?: string; force?: boolean }
   /**
    * The adapter could not carry out an effect (the epoch could not be
@@ -109,6 +111,8 @@ export type Effect =
   | { type: "reply"; id: number; ok: true; value: Record<string, unknown> }
   | { type: "reply"; id: number; ok: false; code: ReplyErrorCode; args: unknown[] }
   | { type: "context-reset" }
+  /** stop the services placed `active` (gracefully) and report back with a `services` event: a switchover waits for it */
+  | { type: "stop-services"; reason: string }
   /** something worth counting happened (the adapter publishes it; runtime/metrics.ts counts it) */
   | { type: "count"; name: string };
 
@@ -149,8 +153,11 @@ export interface PeerView {
 }
 
 export interface SwitchoverOut {
-  /** initiated here, we are (or were) the active */
-  phase: "offered" | "handed-over";
+  /**
+   * initiated here, we are (or were) the active: offered → (accepted) →
+   * quiescing while our services placed `active` stop → handed-over
+   */
+  phase: "offered" | "quiescing" | "handed-over";
   target: string;
   startedAt: number;
   deadline: number;
@@ -238,6 +245,10 @@ export interface RoleState {
   fault: string | null;
   /** the PLC watchdog's last reading (when one is configured) */
   plc: { epoch: number | null; counterStale: boolean };
+  /** services placed `active` run here (or are not yet confirmed gone): this node does not say standby until they are gone */
+  servicesUp: boolean;
+  /** a move to standby that waits for servicesUp to clear (the node says isolated meanwhile): its reason */
+  standbyAfterServices: string | null;
   /** held-over counters */
   counters: Record<string, number>;
 }

@@ -12,13 +12,14 @@ import { dataDirCertFile } from "./http/tls.js";
 import { hashPassword } from "./auth/passwords.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";
 import { STATE_WORDS, serviceLevelWord, stateLabel } from "./words.js";
-import { formatDevices, formatProbe } from "./status-lines.js";
+import { formatAudit, formatDevices, formatLevels, formatProbe } from "./status-lines.js";
 
+import { SERVICE_ACTION_TIMEOUT_MS, servicesRequest } from "./cli-services.js";
 export { formatDevices } from "./status-lines.js";
 
-export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit";
+export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services";
 
-export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit"];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services"];
 
 export interface ClientIo {
   /** one line of output, without its newline */
@@ -44,6 +45,7 @@ const USAGE: Record<ClientCommand, string> = {
   maintenance: "tandem maintenance enter|leave [--force] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   "log-level": "tandem log-level [LEVEL] [--component NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   audit: "tandem audit [--limit N] [--since SEQ] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]; tandem audit verify --config FILE",
+  services: "tandem services [list | start NAME | stop NAME | restart NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
 };
 
 const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
@@ -80,6 +82,7 @@ const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
   maintenance: { force: { type: "boolean" } },
   "log-level": { component: { type: "string", value: "NAME" } },
   audit: { limit: { type: "string", value: "N" }, since: { type: "string", value: "SEQ" } },
+  services: {},
 };
 
 interface Parsed {
@@ -296,20 +299,6 @@ export function formatStatus(s: NodeStatus): string[] {
   return lines;
 }
 
-function formatAudit(entries: AuditEntry[]): string[] {
-  if (entries.length === 0) return ["no audit entries"];
-  return entries.map((e) => {
-    const details = e.details && Object.keys(e.details).length ? ` ${JSON.stringify(e.details)}` : "";
-    return `${String(e.seq).padStart(5)} ${e.ts} ${e.user} (${e.role}) ${e.action} ${e.result} epoch ${e.epoch}${e.from ? ` from ${e.from}` : ""}${details}`;
-  });
-}
-
-function formatLevels(l: { default: string; components: Record<string, string> }): string[] {
-  const lines = [`default: ${l.default}`];
-  for (const [c, v] of Object.entries(l.components).sort()) lines.push(`${c}: ${v}`);
-  return lines;
-}
-
 /** Runs one operator command against a node; returns the exit code. */
 export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: ClientIo): Promise<number> {
   const out = io?.out ?? ((s: string) => process.stdout.write(s + "\n"));
@@ -424,6 +413,15 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
         call = async () => {
           const a = await request(f, base, auth, "GET", `/audit${qs ? `?${qs}` : ""}`, undefined, TIMEOUT_MS);
           print(a, () => formatAudit((a.json as { entries: AuditEntry[] }).entries));
+        };
+        break;
+      }
+      case "services": {
+        const r = servicesRequest(p.positionals);
+        if (typeof r === "string") throw new UsageError(r);
+        call = async () => {
+          const a = await request(f, base, auth, r.method, r.path, r.body, SERVICE_ACTION_TIMEOUT_MS);
+          print(a, () => r.format(a.json));
         };
         break;
       }

@@ -84,6 +84,48 @@ export interface SwitchoverResult {
   durationMs: number;
 }
 
+/** One service instance as the API, the CLI and the HMI show it (GET /api/v1/services). */
+export interface ServiceView {
+  /** the service's name; balanced instances share it */
+  name: string;
+  /** "name" or "name#i" for the i-th balanced instance */
+  instance: string;
+  placement: "active" | "standby" | "both" | "balanced";
+  /** stopped | waiting | backoff | starting | running | stopping | failed */
+  state: string;
+  /** the service's own pid while it runs here, else null */
+  pid: number | null;
+  /** where it runs: this node's id while present here; for balanced instances, the node it is assigned to; null when nowhere */
+  node: string | null;
+  /** why it is (or is not) running here, in plain words; for balanced instances the scheme's figures */
+  reason: string;
+  dependsOn: string[];
+  health: "ok" | "failing" | "unknown" | "none";
+  healthDetail: string;
+  startedAt: string | null;
+  uptimeMs: number | null;
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null; at: string; description: string } | null;
+  cpuPercent: number;
+  rssBytes: number;
+  readBytes: number;
+  writeBytes: number;
+  eventsPerSec: number;
+  lastOutputAt: string | null;
+  /** an operator stopped it: it stays stopped on both nodes, across a takeover, until started again */
+  stoppedByOperator: { by: string; at: string } | null;
+  scheme?: string;
+}
+
+export interface ServicesView {
+  nodeId: string;
+  state: NodeState;
+  epoch: number;
+  services: ServiceView[];
+  /** balanced services: the load figures both nodes share (this node's, and the peer's when it is in the pool) */
+  figures: { own: Record<string, unknown>; peer: Record<string, unknown> | null };
+}
+
 export interface NodeController {
   status(): NodeStatus;
   /** service level and state, for /health */
@@ -114,4 +156,10 @@ export interface NodeController {
   recordRefusal(r: RefusalRecord): void;
   /** an operator's write: only on the active (allowed while held); audited. `value` in the answer is the value as written (drivers/tag-value.ts writtenValue) */
   writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }>;
+  /** the supervised services on this node */
+  services(): ServicesView;
+  /** an operator's start, stop or restart (audited); throws TANDEM_ERR_SERVICE_UNKNOWN */
+  serviceAction(actor: Actor, name: string, action: "start" | "stop" | "restart"): Promise<{ name: string; action: string; instances: string[] }>;
+  /** events a service reports it handled (for events/s and the fewest-events scheme); throws TANDEM_ERR_SERVICE_UNKNOWN */
+  serviceEvents(name: string, count: number): { name: string; accepted: boolean };
 }

@@ -1,6 +1,9 @@
-// The composition root of one node: config → logs → epoch store → audit log
-// → pair runtime → HTTP API. Components start in that order and stop in
-// reverse; stop() releases every timer, socket and file handle.
+// The composition root of one node. It starts storage (epoch store, audit
+// log), the drivers (loaded before the node joins the pair: node-opcua's
+// start-up work must not stall heartbeats once this node may be active), the
+// peer link and role machine, the services, then the HTTP API; it stops the
+// services (which must be gone before a handover), hands over, and stops the
+// rest in reverse. stop() releases every timer, socket, child and file handle.
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { DriverManager } from "../drivers/manager.js";
@@ -20,7 +23,10 @@ import { loadTlsMaterial } from "./http/tls.js";
 import { LogManager } from "./logging.js";
 import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
-import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, RefusalRecord, SwitchoverResult, TagView } from "./node-api.js";
+import { describeState } from "./node-message.js";
+import { pairView } from "./services/pair-view.js";
+import { Supervisor } from "./services/supervisor.js";
+import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, RefusalRecord, ServicesView, SwitchoverResult, TagView } from "./node-api.js";
 
 /** Something whose health lowers the service level (drivers, database …). */
 export interface HealthSource {
@@ -40,6 +46,7 @@ export class TandemNode implements NodeController {
   private readonly auditLog: AuditLog;
   private readonly syslog: SyslogSender | null;
   private http: HttpServer | null = null;
+  readonly supervisor: Supervisor;
   /** the PLC drivers, when the config has a drivers section (loaded on start: node-opcua is heavy) */
   drivers: DriverManager | null = null;
   private levelTimer: NodeJS.Timeout | null = null;
@@ -52,7 +59,7 @@ export class TandemNode implements NodeController {
 
   constructor(
     readonly config: TandemConfig,
-    opts: { logs?: LogManager } = {},
+    opts: { logs?: LogManager; configDir?: string } = {},
   ) {
     const c = config;
     this.logs =
@@ -76,9 +83,30 @@ export class TandemNode implements NodeController {
       onLine: (line, entry) => this.syslog?.send(line, entry),
     });
     this.runtime = new PairRuntime(pairRuntimeOptions(c, this.store, this.logs.get("pair")));
+    this.supervisor = new Supervisor({
+      services: c.services,
+      pairId: c.pair.id,
+      nodeId: c.node.id,
+      capacity: c.node.capacity,
+      dataDir: c.node.dataDir,
+      defaultCwd: opts.configDir ?? process.cwd(),
+      log: this.logs.get("services"),
+      pair: pairView(this.runtime, c.heartbeat.timeoutMs),
+      apiUrl: () => {
+        const a = this.httpAddress ?? c.http.listen;
+        return a.port ? `${c.http.tls.enabled ? "https" : "http"}://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}/api/v1` : undefined;
+      },
+    });
     this.runtime.on("state", (_from, to, epoch) => {
       this.stateSinceWall = new Date().toISOString();
       this.drivers?.setRole(isActiveState(to), epoch);
+      // synchronous: a lost right to act kills services placed `active` before any message says so
+      this.supervisor.onPairChange();
+    });
+    this.runtime.on("lease", () => this.supervisor.feedDeadlines());
+    this.runtime.on("stop-services", () => this.supervisor.reconcile());
+    this.runtime.on("peer-app", (topic, data) => {
+      if (topic === "services") this.supervisor.onPeerReport(data);
     });
     this.runtime.on("epoch", (epoch) => this.drivers?.setRole(isActiveState(this.runtime.state.state), epoch));
     this.runtime.on("audit", (action, actor, result, details) => this.writeAudit(action, actor, result, details));
@@ -120,16 +148,18 @@ export class TandemNode implements NodeController {
       drivers.setRole(isActiveState(this.runtime.state.state), this.runtime.state.epoch);
       await drivers.start();
     }
-    // the API answers (state "starting") before the node joins the pair
-    const tls = await loadTlsMaterial({ tls: c.http.tls, dataDir: c.node.dataDir, listenHost: c.http.listen.host, nodeId: c.node.id, pairId: c.pair.id, log: this.logs.get("http") });
-    this.http = createHttpServer({ controller: this, http: c.http, tls, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
-    this.httpAddress = await this.http.start();
     // the start-up grace: a level counts in an election once the drivers had
     // their first try at every device (a cold start of both nodes must not
     // hand the role to whichever node's PLC answered first)
     const settled = () => (this.drivers?.firstAttemptsDone() ?? true) || performance.now() >= graceUntil;
     this.runtime.setLevel(this.computeLevel().level, settled());
     await this.runtime.start();
+    this.log.info("starting: services");
+    this.supervisor.start();
+    this.addHealthSource({ name: "services", health: () => this.supervisor.health() });
+    const tls = await loadTlsMaterial({ tls: c.http.tls, dataDir: c.node.dataDir, listenHost: c.http.listen.host, nodeId: c.node.id, pairId: c.pair.id, log: this.logs.get("http") });
+    this.http = createHttpServer({ controller: this, http: c.http, tls, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
+    this.httpAddress = await this.http.start();
     this.levelTimer = setInterval(() => {
       this.runtime.setLevel(this.computeLevel().level, settled());
       const w = this.drivers?.watchdogView();
@@ -154,23 +184,41 @@ export class TandemNode implements NodeController {
   private async doStop(): Promise<void> {
     // the last lines of a node say how it stopped: none of them is dropped
     this.logs.keepFinalLines();
+    const limit = this.config.node.stopTimeoutMs;
+    const until = performance.now() + limit;
+    const stepOf = async (what: string, run: () => Promise<unknown>): Promise<void> => {
+      this.log.info(`stopping: ${what}`);
+      const left = until - performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), Math.max(0, left))));
+      try {
+        const r = await Promise.race([run().then(() => "done" as const), late]);
+        if (r === "late") this.log.error(`stopping: ${what} did not finish within node.stopTimeoutMs (${limit} ms); going on without it`);
+      } catch (err) {
+        this.log.error({ err }, `stopping: ${what} failed: ${(err as Error).message}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    // services first: those placed `active` must be gone before the role moves
+    await stepOf("services", () => this.supervisor.stop());
+    this.supervisor.killAll();
     const system: Actor = { user: "system", role: "admin", from: "SIGTERM" };
-    try {
-      const r = await this.runtime.op("shutdown", system);
-      if (r.to) this.log.info(`handed over to ${String(r.to)} before stopping`);
-    } catch (err) {
-      this.log.warn(`stopping without a handover: ${(err as Error).message}`);
-    }
+    await stepOf("handing over the role", async () => {
+      try {
+        const r = await this.runtime.op("shutdown", system);
+        if (r.to) this.log.info(`handed over to ${String(r.to)} before stopping`);
+      } catch (err) {
+        this.log.warn(`stopping without a handover: ${(err as Error).message}`);
+      }
+    });
     if (this.levelTimer) clearInterval(this.levelTimer);
     this.levelTimer = null;
-    this.log.debug("stopping: HTTP API");
-    await this.http?.stop();
+    await stepOf("HTTP API", async () => this.http?.stop());
     this.http = null;
-    this.log.debug("stopping: drivers");
-    await this.drivers?.stop();
-    this.log.debug("stopping: pair runtime");
-    await this.runtime.stop();
-    this.log.debug("stopping: stores");
+    await stepOf("drivers", async () => this.drivers?.stop());
+    await stepOf("peer link", () => this.runtime.stop());
+    this.log.info("stopping: stores");
     this.store.markCleanStop(this.runtime.state.context.ownerIsMeClean);
     this.writeAudit("node-stop", "system", "ok", { state: this.runtime.state.state });
     this.auditLog.close();
@@ -241,7 +289,7 @@ export class TandemNode implements NodeController {
         ...(s.levelSettled ? [] : ["start-up grace: the drivers' first connect attempts are not done, so this level does not count in an election yet"]),
       ],
       leaseRemainingMs: this.runtime.leaseRemainingMs(),
-      message: this.describe(visible),
+      message: describeState(this.runtime.state, this.config.peer.id, visible),
       since: this.stateSinceWall,
       peer: {
         nodeId: c.peer.id,
@@ -262,30 +310,6 @@ export class TandemNode implements NodeController {
       awaitingOperator: s.awaitingOperator,
       counters: this.runtime.counters(),
     };
-  }
-
-  /** What happened and what to do, in plain words. */
-  private describe(peerVisibleNow: boolean): string {
-    const s = this.runtime.state;
-    const peer = this.config.peer.id;
-    const peerWord = peerVisibleNow ? `peer ${peer} is ${s.peer.state}` : `peer ${peer} is not visible`;
-    switch (s.state) {
-      case "active":
-        return `Active: driving the plant (${peerWord}). ${s.reason}.`;
-      case "active-held":
-        return `Took over: ${s.reason}. The process is HELD where it was. Check the plant, then Confirm to resume it or Reject to restart it from its initial state.`;
-      case "standby":
-        if (s.awaitingOperator) return `Standby, waiting for an operator: ${s.reason}.`;
-        return peerVisibleNow && (s.peer.state === "active" || s.peer.state === "active-held")
-          ? `Standby: ${s.reason}, ready to take over.`
-          : `Standby: ready to take over (${peerWord}). ${s.reason}.`;
-      case "isolated":
-        return `Isolated: ${s.reason}. This node does not drive the plant; it waits for the peer or the witness to be reachable again.`;
-      case "maintenance":
-        return `Maintenance: ${s.reason}. This node does not drive the plant and will not take over; leave maintenance to return it to standby.`;
-      case "starting":
-        return `Starting: ${s.reason}.`;
-    }
   }
 
   async confirm(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
@@ -357,6 +381,22 @@ export class TandemNode implements NodeController {
     const t = this.drivers?.tag(name);
     if (!t) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
     return t;
+  }
+
+  services(): ServicesView {
+    const s = this.runtime.state;
+    const f = this.supervisor.balancer.figures();
+    return { nodeId: this.config.node.id, state: s.state, epoch: s.epoch, services: this.supervisor.views(), figures: { own: { ...f.own }, peer: f.peer ? { ...f.peer } : null } };
+  }
+
+  async serviceAction(actor: Actor, name: string, action: "start" | "stop" | "restart"): Promise<{ name: string; action: string; instances: string[] }> {
+    if (!this.supervisor.has(name)) throw new TandemError("TANDEM_ERR_SERVICE_UNKNOWN", [name, this.supervisor.names().join(", ") || "none"]);
+    return this.audited(actor, `service-${action}`, { service: name }, () => this.supervisor.act(name, action, actor.user));
+  }
+
+  serviceEvents(name: string, count: number): { name: string; accepted: boolean } {
+    if (!this.supervisor.has(name)) throw new TandemError("TANDEM_ERR_SERVICE_UNKNOWN", [name, this.supervisor.names().join(", ") || "none"]);
+    return { name, accepted: this.supervisor.addEvents(name, count) };
   }
 
   recordRefusal(r: RefusalRecord): void {

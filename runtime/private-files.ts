@@ -1,7 +1,7 @@
 // The node's files are its own: the data dir 0700, files in it 0600, the log
 // file 0600, whatever the umask of whoever started the node. Config files
 // holding password hashes are written 0600 by the tools that make them.
-import { chmodSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export const PRIVATE_DIR = 0o700;
@@ -40,4 +40,11 @@ function tighten(path: string, depth: number): void {
 /** A file's directory, made private when the node creates it (an existing one is left as the site set it). */
 export function makeParentDir(file: string): void {
   mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR });
+}
+
+/** Writes a private file whole or not at all: a temporary file beside it, then a rename. */
+export function writePrivateFile(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: PRIVATE_FILE });
+  renameSync(tmp, file);
 }

@@ -2,6 +2,7 @@
 // SIGINT, then a clean stop (hand over if active, stop in reverse order).
 // Exit 0 on a clean stop, 2 on a config error, 1 on any other fatal error.
 import { createHook, executionAsyncId } from "node:async_hooks";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "./config/load.js";
 import { ConfigError } from "../core/errors.js";
@@ -41,7 +42,7 @@ export async function runStart(argv: string[]): Promise<number> {
   privateUmask();
   let node: TandemNode;
   try {
-    node = new TandemNode(loadConfig(values.config));
+    node = new TandemNode(loadConfig(values.config), { configDir: dirname(resolve(values.config)) });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.report());

@@ -1,6 +1,7 @@
-// Lines for a terminal about devices: the node's connections and paths
-// (`tandem status`) and a probe's result (`tandem status --probe`). Pure.
-import type { NodeStatus } from "./node-api.js";
+// Lines for a terminal: the node's device connections and paths (`tandem
+// status`), a probe's result (`tandem status --probe`), audit entries and log
+// levels. Pure.
+import type { AuditEntry, NodeStatus } from "./node-api.js";
 import type { ProbeDevice } from "./probe.js";
 
 /** Device connections and paths: one line per device, the endpoint in use first. */
@@ -27,5 +28,19 @@ export function formatProbe(result: ProbeDevice[]): string[] {
     lines.push(`device ${d.device} (${d.driver}): ${where}; ${d.good} of ${d.tags} tags read good`);
     for (const t of d.refused) lines.push(`  ${t.name}: ${t.quality}, ${t.reason}`);
   }
+  return lines;
+}
+
+export function formatAudit(entries: AuditEntry[]): string[] {
+  if (entries.length === 0) return ["no audit entries"];
+  return entries.map((e) => {
+    const details = e.details && Object.keys(e.details).length ? ` ${JSON.stringify(e.details)}` : "";
+    return `${String(e.seq).padStart(5)} ${e.ts} ${e.user} (${e.role}) ${e.action} ${e.result} epoch ${e.epoch}${e.from ? ` from ${e.from}` : ""}${details}`;
+  });
+}
+
+export function formatLevels(l: { default: string; components: Record<string, string> }): string[] {
+  const lines = [`default: ${l.default}`];
+  for (const [c, v] of Object.entries(l.components).sort()) lines.push(`${c}: ${v}`);
   return lines;
 }

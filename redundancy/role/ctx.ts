@@ -29,6 +29,14 @@ export function sendHeartbeat(m: Ctx): void {
 export function transition(m: Ctx, to: NodeState, reason: string): void {
   const { s, now } = m;
   const from = s.state;
+  // Services placed `active` are gone before this node says standby (the
+  // peer may start its own copies once it hears that): until the node's
+  // supervisor confirms it, it says isolated — it does not act either way.
+  if (to === "standby" && s.servicesUp && (isActive(from) || from === "isolated")) {
+    s.standbyAfterServices = reason;
+    to = "isolated";
+    reason = `${reason}; waiting for its services placed active to stop before it says standby`;
+  } else if (to !== "isolated") s.standbyAfterServices = null;
   s.reason = reason;
   if (from === to) return;
   s.state = to;

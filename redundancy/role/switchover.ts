@@ -70,23 +70,13 @@ export function onSwitchoverMessage(m: Ctx, msg: PeerMessage, sentAt?: number): 
     case "switchover-accept": {
       const out = s.switchoverOut;
       if (!out || out.phase !== "offered" || msg.epoch !== s.epoch || !isActive(s.state)) return;
-      // Stop acting first, then release the witness, then hand over: the
-      // peer's lease counts from when it sent this accept, before our promise.
-      out.phase = "handed-over";
-      // FIX(random schedule seed 1199, held rule): the peer drives the context
-      // from the handover on, even if we never see its active heartbeat
-      s.context.ownerIsMeClean = false;
-      s.grantedUntil = Math.max(s.grantedUntil, now + p.leaseMs);
-      transition(m, "standby", `switched over to ${p.peerId} (${out.reason})`);
-      if (p.witness) m.fx.push({ type: "witness", op: "release", epoch: s.epoch });
-      // DQ3: the handover goes on every path, and again every interval until
-      // the peer reports active: a handover lost with its connection would
-      // otherwise leave the plant without an active for switchoverTimeoutMs
-      out.handover = { type: "handover", epoch: s.epoch, leaseMs: p.leaseMs, contextSeq: s.context.seq };
-      out.resendAt = now + p.intervalMs;
-      m.fx.push({ type: "peer-send", msg: out.handover, everyPath: true });
-      sendHeartbeat(m);
-      return;
+      if (s.servicesUp) {
+        // our services placed `active` stop (gracefully) before the peer may start its own
+        out.phase = "quiescing";
+        m.fx.push({ type: "stop-services", reason: `switchover to ${p.peerId}` });
+        return;
+      }
+      return handOver(m);
     }
     case "handover": {
       const inc = s.switchoverIn;
@@ -111,6 +101,39 @@ export function onSwitchoverMessage(m: Ctx, msg: PeerMessage, sentAt?: number): 
     default:
       return;
   }
+}
+
+/**
+ * Stop acting first, then release the witness, then hand over: the peer's
+ * lease counts from when it sent its accept, before our promise.
+ */
+function handOver(m: Ctx): void {
+  const { p, s, now } = m;
+  const out = s.switchoverOut;
+  if (!out) return;
+  out.phase = "handed-over";
+  // FIX(random schedule seed 1199, held rule): the peer drives the context
+  // from the handover on, even if we never see its active heartbeat
+  s.context.ownerIsMeClean = false;
+  s.grantedUntil = Math.max(s.grantedUntil, now + p.leaseMs);
+  transition(m, "standby", `switched over to ${p.peerId} (${out.reason})`);
+  if (p.witness) m.fx.push({ type: "witness", op: "release", epoch: s.epoch });
+  // DQ3: the handover goes on every path, and again every interval until
+  // the peer reports active: a handover lost with its connection would
+  // otherwise leave the plant without an active for switchoverTimeoutMs
+  out.handover = { type: "handover", epoch: s.epoch, leaseMs: p.leaseMs, contextSeq: s.context.seq };
+  out.resendAt = now + p.intervalMs;
+  m.fx.push({ type: "peer-send", msg: out.handover, everyPath: true });
+  sendHeartbeat(m);
+}
+
+/** The supervisor's word on the services placed `active`: a quiescing switchover hands over, a waiting standby says so. */
+export function onServices(m: Ctx, up: boolean): void {
+  const { s } = m;
+  s.servicesUp = up;
+  if (up) return;
+  if (s.switchoverOut?.phase === "quiescing" && isActive(s.state)) return handOver(m);
+  if (s.state === "isolated" && s.standbyAfterServices !== null && s.fault === null) transition(m, "standby", s.standbyAfterServices);
 }
 
 /** Deadlines of switchovers in progress, both directions. */
@@ -139,9 +162,14 @@ export function expireSwitchovers(m: Ctx): void {
       m.fx.push({ type: "peer-send", msg: out.handover, everyPath: true });
     } else if (now >= out.deadline) {
       s.switchoverOut = null;
-      const why = out.phase === "offered" ? `the peer ${p.peerId} did not accept` : `the peer ${p.peerId} did not report active`;
+      const why =
+        out.phase === "offered"
+          ? `the peer ${p.peerId} did not accept`
+          : out.phase === "quiescing"
+            ? `this node's services placed active did not stop within ${p.switchoverTimeoutMs} ms`
+            : `the peer ${p.peerId} did not report active`;
       event(m, "switchover-failed", `switchover to ${p.peerId} failed: ${why}`);
-      if (out.phase === "offered") leaveIfStopping(m);
+      if (out.phase !== "handed-over") leaveIfStopping(m);
       finishSwitchover(m, out.replyId, false, why, undefined, true);
     }
   }

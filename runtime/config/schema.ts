@@ -10,23 +10,10 @@ import { trustedAddress } from "../http/login-limits.js";
 
 export type { HostPort };
 
-/** "host:port" or "[v6]:port" → { host, port }; the error says what was expected. */
-export function parseHostPort(text: string): HostPort | string {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return `expected host:port (e.g. 127.0.0.1:7400), got '${text}'`;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return `port must be 1–65535, got ${port} in '${text}'`;
-  return { host: m[1] ?? m[2]!, port };
-}
+import { hostPort } from "./host-port.js";
+import { checkServices, servicesSection } from "../services/config-schema.js";
 
-export const hostPort = z.string().transform((text, ctx) => {
-  const r = parseHostPort(text);
-  if (typeof r === "string") {
-    ctx.addIssue({ code: "custom", message: r });
-    return z.NEVER;
-  }
-  return r;
-});
+export { parseHostPort, hostPort } from "./host-port.js";
 
 const id = z
   .string()
@@ -106,6 +93,10 @@ export const configSchema = z
       role: z.enum(["main", "secondary"]),
       /** epoch, audit log and other node state live here; relative paths are resolved against the config file */
       dataDir: z.string().min(1),
+      /** a clean stop (SIGTERM) that takes longer than this ends anyway: what is left is killed and named in the log */
+      stopTimeoutMs: ms(1000, 3_600_000).default(30_000),
+      /** this node's share for balanced services placed by instances-per-capacity */
+      capacity: z.number().int().min(1).max(1000).default(1),
     }),
     peer: z.strictObject({
       id,
@@ -220,7 +211,7 @@ export const configSchema = z
     watchdog: watchdogSection.optional(),
     database: notYet("database", "replication comes with the replication issue").optional(),
     replication: notYet("replication", "replication comes with the replication issue").optional(),
-    services: notYet("services", "the service supervisor issue").optional(),
+    services: servicesSection.default({}),
     processes: notYet("processes", "the process-context issue").optional(),
     mqtt: notYet("mqtt", "the MQTT issue").optional(),
     backup: notYet("backup", "the backup issue").optional(),
@@ -269,6 +260,7 @@ export function crossSectionIssues(c: Partial<TandemConfig>, ok?: ReadonlySet<st
     const budgetText = `takeover.leaseMs − takeover.leaseSafetyMs − heartbeat.intervalMs = ${budget} ms`;
     for (const i of checkWriteTimeouts(c.drivers, budget, budgetText)) issue(i.path, i.message);
   }
+  if (has("services") && c.services) for (const i of checkServices(c.services)) issue(i.path, i.message);
   if (has("http") && c.http) {
     const users = new Set<string>();
     c.http.users.forEach((u, i) => {

@@ -3,15 +3,15 @@
 import { TandemError } from "../../core/errors.js";
 import type { LogLevel } from "../../runtime/config/schema.js";
 import type { AuditVerifyResult } from "../../runtime/audit/chain.js";
-import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, RefusalRecord, SwitchoverResult, TagView } from "../../runtime/node-api.js";
+import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
 export interface FakeCall {
-  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag";
+  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction";
   actor: Actor;
   args: unknown[];
 }
 
-type Method = FakeCall["method"] | "status" | "health" | "audit" | "verifyAudit" | "metrics" | "logLevels" | "tags";
+type Method = FakeCall["method"] | "status" | "health" | "audit" | "verifyAudit" | "metrics" | "logLevels" | "tags" | "services";
 
 export function makeStatus(over: Partial<NodeStatus> = {}): NodeStatus {
   return {
@@ -216,5 +216,39 @@ export class FakeController implements NodeController {
     if (!t) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
     t.value = value;
     return { name, value };
+  }
+
+  /** services the test sets; actions are recorded and applied */
+  serviceList: ServiceView[] = [];
+  events: { name: string; count: number }[] = [];
+
+  services(): ServicesView {
+    this.maybeFail("services");
+    const s = this.current;
+    return { nodeId: s.nodeId, state: s.state, epoch: s.epoch, services: structuredClone(this.serviceList), figures: { own: { nodeId: s.nodeId }, peer: null } };
+  }
+
+  private service(name: string): ServiceView[] {
+    const list = this.serviceList.filter((x) => x.name === name);
+    if (!list.length) throw new TandemError("TANDEM_ERR_SERVICE_UNKNOWN", [name, this.serviceList.map((x) => x.name).join(", ") || "none"]);
+    return list;
+  }
+
+  async serviceAction(actor: Actor, name: string, action: "start" | "stop" | "restart") {
+    const list = this.service(name);
+    this.record("serviceAction", actor, [name, action]);
+    this.maybeFail("serviceAction");
+    for (const x of list) {
+      x.state = action === "stop" ? "stopped" : "running";
+      x.stoppedByOperator = action === "stop" ? { by: actor.user, at: "2024-05-01T03:00:00.000Z" } : null;
+      if (action === "restart") x.restarts++;
+    }
+    return { name, action, instances: list.map((x) => x.instance) };
+  }
+
+  serviceEvents(name: string, count: number) {
+    this.service(name);
+    this.events.push({ name, count });
+    return { name, accepted: true };
   }
 }

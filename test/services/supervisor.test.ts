@@ -1,0 +1,185 @@
+// The supervisor on real child processes: dependency order, restarts with
+// backoff up to failed, a hung service, a service that ignores SIGTERM, the
+// output and events of a service, and an operator's stop kept on disk.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { liveGroupMembers, readProcStat, isLive } from "../../runtime/services/proc.js";
+import { Harness, readyCheck, svc } from "./harness.js";
+
+let h: Harness;
+afterEach(async () => {
+  await h?.close();
+});
+
+describe("supervision", () => {
+  it("starts in dependency order, each after its dependency is healthy, and stops in reverse", async () => {
+    h = new Harness();
+    const ready = { health: readyCheck, env: { READY_AFTER: "0.3" } };
+    // declared out of order on purpose: c needs b, b needs a
+    const sup = h.start({ c: svc("normal", { ...ready, dependsOn: ["b"] }), a: svc("normal", ready), b: svc("normal", { ...ready, dependsOn: ["a"] }) });
+    await h.until("all three healthy", () => ["a", "b", "c"].every((n) => h.view(n).state === "running"));
+    const starts = h.events().filter((e) => e[1] === "start");
+    expect(starts.map((e) => e[2])).toEqual(["a", "b", "c"]);
+    // b started only once a answered healthy (≥ its 0.3 s start-up), c likewise after b
+    expect(Number(starts[1]![0]) - Number(starts[0]![0])).toBeGreaterThanOrEqual(280);
+    expect(Number(starts[2]![0]) - Number(starts[1]![0])).toBeGreaterThanOrEqual(280);
+    await sup.stop();
+    expect(h.events().filter((e) => e[1] === "stop").map((e) => e[2])).toEqual(["c", "b", "a"]);
+    for (const n of ["a", "b", "c"]) expect(h.view(n).state).toBe("stopped");
+  });
+
+  it("backs a crash loop off, then reports it failed with an alarm and a lower service level", async () => {
+    h = new Harness();
+    const sup = h.start({ flaky: svc("crash", { restartDelayMs: 50, restartMaxDelayMs: 400, restartLimit: 3 }) });
+    await h.until("failed", () => h.view("flaky").state === "failed", 15_000);
+    const starts = h.events().filter((e) => e[1] === "start").map((e) => Number(e[0]));
+    expect(starts).toHaveLength(4); // the first run and three restarts
+    const gaps = starts.slice(1).map((t, k) => t - starts[k]!);
+    // each wait doubles: 50, 100, 200 ms (plus the 50 ms run)
+    expect(gaps[1]!).toBeGreaterThan(gaps[0]! + 30);
+    expect(gaps[2]!).toBeGreaterThan(gaps[1]! + 60);
+    expect(h.view("flaky").restarts).toBe(3);
+    expect(h.view("flaky").lastExit?.code).toBe(3);
+    expect(h.lines.some((l) => l.alarm === "service-failed" && /ALARM: service flaky failed/.test(l.msg))).toBe(true);
+    expect(sup.health()).toEqual({ penalty: 20, reasons: ["service flaky failed"] });
+    // it stays failed: nothing starts it again by itself
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.events().filter((e) => e[1] === "start")).toHaveLength(4);
+    // an operator's start gives it a new chance
+    await sup.act("flaky", "start", "op1");
+    await h.until("started again", () => h.events().filter((e) => e[1] === "start").length === 5);
+  });
+
+  it("kills and restarts a service whose health check keeps failing while it runs (hung)", async () => {
+    h = new Harness();
+    h.start({ worker: svc("hang", { health: { ...readyCheck, startGraceMs: 100 }, restartDelayMs: 50, env: { HANG_AFTER: "0.6" } }) });
+    await h.until("restarted after hanging", () => h.events().filter((e) => e[1] === "start").length >= 2, 10_000);
+    const words = h.eventWords();
+    expect(words.slice(0, 4)).toEqual(["start worker", "hung worker", "stop worker", "start worker"]);
+    expect(h.lines.some((l) => /service worker is hung: its health check failed 2 times in a row/.test(l.msg))).toBe(true);
+    expect(h.view("worker").lastExit).not.toBeNull();
+  });
+
+  it("kills a service that ignores SIGTERM, with its children, after its stop timeout", async () => {
+    h = new Harness();
+    const childPidFile = join(h.dir, "child.pid");
+    const sup = h.start({ stubborn: svc("ignore-term", { stopTimeoutMs: 400, env: { CHILD_PID_FILE: childPidFile } }) });
+    await h.until("running with its child", () => {
+      try {
+        return readFileSync(childPidFile, "utf8").trim().length > 0;
+      } catch {
+        return false;
+      }
+    });
+    const child = Number(readFileSync(childPidFile, "utf8"));
+    const pid = h.view("stubborn").pid!;
+    const t0 = Date.now();
+    await sup.act("stubborn", "stop", "op1");
+    const took = Date.now() - t0;
+    expect(h.eventWords()).toContain("term-ignored stubborn");
+    expect(took).toBeGreaterThanOrEqual(380);
+    expect(took).toBeLessThan(3000);
+    expect(isLive(readProcStat(child))).toBe(false);
+    expect(isLive(readProcStat(pid))).toBe(false);
+    expect(h.lines.some((l) => /did not stop within 400 ms of SIGTERM: killing its processes/.test(l.msg))).toBe(true);
+  });
+
+  it("logs a service's output line by line with its name, and counts the events it reports", async () => {
+    h = new Harness();
+    h.start({ talker: svc("chatty") });
+    await h.until("both lines", () => h.lines.some((l) => l.msg === "hello from stderr") && h.lines.some((l) => l.msg === "hello from stdout"));
+    const out = h.lines.find((l) => l.msg === "hello from stdout")!;
+    const err = h.lines.find((l) => l.msg === "hello from stderr")!;
+    expect(out.service).toBe("talker");
+    expect(out.level).toBe("info");
+    expect(err.level).toBe("warn");
+    // the event lines are counted, not logged
+    expect(h.lines.some((l) => l.msg.startsWith("@tandem"))).toBe(false);
+    await new Promise((r) => setTimeout(r, 2300)); // one sample
+    h.sup!.instances[0]!.sample();
+    const v = h.view("talker");
+    expect(v.eventsPerSec).toBeGreaterThan(5);
+    expect(v.rssBytes).toBeGreaterThan(0);
+    expect(v.lastOutputAt).not.toBeNull();
+  });
+
+  it("keeps an operator's stop across a restart of the node, until an operator starts it", async () => {
+    h = new Harness();
+    const services = { agent: svc("normal") };
+    let sup = h.start(services);
+    await h.until("running", () => h.view("agent").state === "running");
+    await sup.act("agent", "stop", "op1");
+    expect(h.view("agent").stoppedByOperator?.by).toBe("op1");
+    await sup.stop();
+    sup = h.start(services);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.view("agent").state).toBe("stopped");
+    expect(h.view("agent").reason).toMatch(/stopped by op1/);
+    await sup.act("agent", "start", "op2");
+    await h.until("running again", () => h.view("agent").state === "running");
+    expect(h.view("agent").stoppedByOperator).toBeNull();
+  });
+});
+
+describe("services placed active", () => {
+  it("run only while the node may act, carry its epoch, and are killed at once when it may not", async () => {
+    h = new Harness();
+    const sup = h.start({ job: svc("normal", { placement: "active" }) });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.events()).toHaveLength(0);
+    expect(h.view("job").reason).toMatch(/this node is standby, not active/);
+    h.pair.s = "active-held";
+    h.pair.e = 7;
+    h.pair.allowed = true;
+    h.pair.deadline = 5000;
+    sup.onPairChange();
+    await h.until("started", () => h.view("job").state === "running" && h.events().length > 0);
+    expect(h.events()[0]!.slice(1)).toEqual(["start", "job", "a", "7"]);
+    expect(h.pair.upCalls).toEqual([true]);
+    const pid = h.view("job").pid!;
+    // the lease is lost: killed (no graceful stop: no "stop" line), then reported gone
+    h.pair.s = "isolated";
+    h.pair.allowed = false;
+    sup.onPairChange();
+    await h.until("gone", () => !isLive(readProcStat(pid)) && h.pair.upCalls.length === 2, 3000);
+    expect(h.pair.upCalls).toEqual([true, false]);
+    expect(h.eventWords()).not.toContain("stop job");
+  });
+
+  it("stop gracefully, dependants first, when a switchover hands over", async () => {
+    h = new Harness();
+    const sup = h.start({ base: svc("normal", { placement: "active", health: readyCheck }), top: svc("normal", { placement: "active", dependsOn: ["base"] }) });
+    h.pair.s = "active";
+    h.pair.allowed = true;
+    sup.onPairChange();
+    // a service stopped before it set up its own signal handling just dies: wait for its "start" line (after its trap)
+    await h.until("both running", () => h.view("top").state === "running" && h.eventWords().includes("start top"));
+    h.pair.allowed = false;
+    h.pair.handing = true;
+    sup.reconcile();
+    await h.until("reported gone", () => h.pair.upCalls.at(-1) === false, 5000);
+    expect(h.eventWords().filter((w) => w.startsWith("stop"))).toEqual(["stop top", "stop base"]);
+  });
+
+  it("are killed by their launcher when the node stops renewing the lease (a frozen node)", async () => {
+    h = new Harness();
+    const sup = h.start({ job: svc("normal", { placement: "active" }) });
+    h.pair.s = "active";
+    h.pair.allowed = true;
+    h.pair.deadline = 400;
+    sup.onPairChange();
+    await h.until("running", () => h.view("job").pid !== null);
+    const pid = h.view("job").pid!;
+    const pgid = h.sup!.instances[0]!.pgid!;
+    const t0 = Date.now();
+    // the node "freezes": no more deadlines are fed; the launcher alone acts
+    await h.until("killed by the launcher", () => liveGroupMembers(pgid).length === 0, 3000);
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(300);
+    expect(took).toBeLessThan(1000);
+    expect(isLive(readProcStat(pid))).toBe(false);
+    h.pair.allowed = false;
+    sup.onPairChange();
+  });
+});
