@@ -38,6 +38,8 @@ export class Balancer {
   private last: { load: NodeLoadSample; at: number } | null = null;
   private own: NodeFigures;
   private peerInPool = false;
+  /** the peer is in the pool but its report is missing or old: keep what runs here, start nothing */
+  private peerSilent = false;
 
   constructor(
     private readonly o: {
@@ -81,10 +83,13 @@ export class Balancer {
   /** Where each balanced instance runs, decided or followed; called before each look at what should run. */
   update(state: NodeState, peer: { id: string; inPool: boolean; state: string }): void {
     const now = this.o.now();
-    const fresh = this.peerReport && now - this.peerReport.at <= REPORT_FRESH_MS ? this.peerReport.r : null;
     this.peerInPool = peer.inPool && POOL_STATES.has(peer.state);
+    // a report from before the peer left the pool (a previous run of it) says nothing now
+    if (!this.peerInPool) this.peerReport = null;
+    const fresh = this.peerReport && now - this.peerReport.at <= REPORT_FRESH_MS ? this.peerReport.r : null;
+    this.peerSilent = this.peerInPool && !fresh;
     const meInPool = POOL_STATES.has(state);
-    const pool = [...(meInPool ? [this.own] : []), ...(this.peerInPool && fresh ? [fresh.figures] : [])];
+    const figures = [...(meInPool ? [this.own] : []), ...(this.peerInPool && fresh ? [fresh.figures] : [])];
     const peerDecides = this.peerInPool && fresh !== null && (isActive(peer.state) || (!isActive(state) && peer.id < this.o.nodeId));
     let moving = this.movesInFlight(fresh);
     for (const [name, c] of Object.entries(this.o.services)) {
@@ -95,14 +100,15 @@ export class Balancer {
         this.placements.set(name, { assignment: followed, why: followed.map((n, k) => (n === null ? "no healthy node" : (mine?.assignment[k] === n ? mine.why[k] : undefined) ?? `placed on ${n} by ${peer.id}`)), moved: [], ideal: followed });
         continue;
       }
-      if (this.peerInPool && !fresh) continue; // the peer is there but says nothing: keep what was decided
+      if (this.peerSilent) continue; // the peer is there but says nothing: keep what was decided
       const prev = this.placements.get(name);
+      const current = prev?.assignment ?? this.currentFromPresence(name, fresh);
       const p = place({
         service: name,
         instances: c.instances!,
         scheme: c.scheme ?? "fewest-instances",
-        pool,
-        current: prev?.assignment ?? this.currentFromPresence(name, fresh),
+        pool: this.withAssignedCounts(figures, name, current),
+        current,
         moving,
         perInstance: this.perInstance(),
         seed: `${this.o.pairId}:${name}`,
@@ -116,6 +122,7 @@ export class Balancer {
   /** Should this balanced instance run here now? Assigned here, and the peer does not run it. */
   runsHere(key: string, state: NodeState): boolean {
     if (!POOL_STATES.has(state)) return false;
+    if (this.peerSilent) return this.o.instances.some((i) => i.key === key && i.present);
     const [name, idx] = splitKey(key);
     const node = this.placements.get(name)?.assignment[idx - 1];
     if (node !== this.o.nodeId) return false;
@@ -161,6 +168,20 @@ export class Balancer {
     if (typeof r === "string") return r;
     this.peerReport = { r, at: this.o.now() };
     return r;
+  }
+
+  /**
+   * The pool's figures with `instances` counted from the assignments (this
+   * service's `current` and the others' as decided), not from a sample: the
+   * placement takes this service's own instances out of them and must find
+   * exactly those there.
+   */
+  private withAssignedCounts(figures: NodeFigures[], service: string, current: (string | null)[]): NodeFigures[] {
+    return figures.map((f) => {
+      let n = current.filter((x) => x === f.nodeId).length;
+      for (const [name, p] of this.placements) if (name !== service) n += p.assignment.filter((x) => x === f.nodeId).length;
+      return { ...f, instances: n };
+    });
   }
 
   /** instances assigned to a node that does not run them yet (a move or a restart in flight), over every service */

@@ -165,7 +165,7 @@ export class ServiceInstance {
     this.reason = c.health ? "starting: waiting for its first healthy check" : "running";
     this.record();
     if (c.health) this.scheduleHealth(STARTUP_CHECK_MS);
-    log.info({ pid: this.pgid }, `service ${this.d.key} started: ${[c.command, ...c.args].join(" ")}`);
+    log.info({ pgid: this.pgid }, `service ${this.d.key} started: ${[c.command, ...c.args].join(" ")}`);
   }
 
   /** How long it may go on without a word from the node (launcher.ts); null = no deadline. */
