@@ -37,6 +37,9 @@ export function demoPorts(base = DEMO_BASE_PORT) {
     lanB: 7421 + o,
     plantA: 7422 + o,
     plantB: 7423 + o,
+    /** the sample web tier, one per node */
+    webA: 8090 + o,
+    webB: 8091 + o,
   };
 }
 
@@ -45,7 +48,34 @@ export interface DemoNodeSpec {
   role: "main" | "secondary";
 }
 
-export function demoNodeConfig(id: "a" | "b", ports: ReturnType<typeof demoPorts>, users: { name: string; role: string; hash: string }[]): string {
+/** The sample services: a job agent placed active, a web tier on both nodes, two balanced workers. */
+function demoServices(id: "a" | "b", ports: ReturnType<typeof demoPorts>, dir: string): string {
+  const node = JSON.stringify(process.execPath);
+  const script = JSON.stringify(join(dirname(fileURLToPath(import.meta.url)), "demo-service.js"));
+  const web = id === "a" ? ports.webA : ports.webB;
+  return `# the plant's programs beside Tandem (docs/services.md): the job agent must never run twice
+services:
+  job-agent:
+    command: ${node}
+    args: [${script}, agent, ${JSON.stringify(join(dir, "job-agent.out"))}]
+    placement: active
+    stopTimeoutMs: 3000
+  web:
+    command: ${node}
+    args: [${script}, web, "${web}"]
+    placement: both
+    health: { http: "http://127.0.0.1:${web}/health", intervalMs: 2000, startGraceMs: 5000 }
+  worker:
+    command: ${node}
+    args: [${script}, worker]
+    placement: balanced
+    instances: 2
+    scheme: fewest-instances
+    dependsOn: [web]
+`;
+}
+
+export function demoNodeConfig(id: "a" | "b", ports: ReturnType<typeof demoPorts>, users: { name: string; role: string; hash: string }[], dir = "."): string {
   const me = id === "a";
   const peer = me ? "b" : "a";
   return `# Demo node ${id} — written by \`tandem demo\`. A real site has one such file per server.
@@ -85,7 +115,7 @@ ${users.map((u) => `    - { name: ${u.name}, role: ${u.role}, passwordHash: "${u
 log:
   level: info
   file: ./logs/${id}.log
-# the plant simulator (\`tandem sim\`), read over Modbus TCP and OPC UA; the standby reads too (hot)
+${demoServices(id, ports, dir)}# the plant simulator (\`tandem sim\`), read over Modbus TCP and OPC UA; the standby reads too (hot)
 ${stringify({ drivers: demoDriversConfig("127.0.0.1", ports.modbus, ports.opcua) }, { lineWidth: 0 })}`;
 }
 
@@ -132,7 +162,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   const users = await Promise.all(
     (["viewer", "operator", "admin"] as const).map(async (name) => ({ name, role: name, hash: await hashPassword(name) })),
   );
-  for (const id of ["a", "b"] as const) writePrivate(join(dir, `${id}.yaml`), demoNodeConfig(id, ports, users));
+  for (const id of ["a", "b"] as const) writePrivate(join(dir, `${id}.yaml`), demoNodeConfig(id, ports, users, dir));
   const keyFile = join(dir, "pair.key");
   const pairKey = existsSync(keyFile) ? readFileSync(keyFile, "utf8").trim() : randomBytes(32).toString("base64url");
   writePrivate(keyFile, pairKey + "\n");
@@ -197,9 +227,12 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
   Waiting for the pair to elect its active and for the witness to hold its lease…
 `);
 
-  // narrate state changes
+  // narrate state changes, and where the services run
   const last: Record<string, string> = {};
+  const lastServices: Record<string, string> = {};
+  let ticks = 0;
   const poll = setInterval(() => {
+    if (ticks++ % 8 === 0) for (const name of ["a", "b"] as const) narrateServices(urls[name], name, lastServices, say);
     for (const name of ["a", "b"] as const) {
       // /status (viewer): /health tells only whether a node serves, not its state and epoch
       fetch(`${urls[name]}/api/v1/status`, { headers: { authorization: `Basic ${Buffer.from("viewer:viewer").toString("base64")}` }, signal: AbortSignal.timeout(400) })
@@ -269,6 +302,19 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
   return 0;
 }
 
+/** Says which services run on a node when that changes. */
+function narrateServices(url: string, name: string, last: Record<string, string>, say: (line: string) => void): void {
+  fetch(`${url}/api/v1/services`, { headers: { authorization: `Basic ${Buffer.from("viewer:viewer").toString("base64")}` }, signal: AbortSignal.timeout(800) })
+    .then((r) => r.json() as Promise<{ services: { instance: string; state: string; node: string | null }[] }>)
+    .then((v) => {
+      const here = v.services.filter((s) => s.state === "running" && s.node === name).map((s) => s.instance);
+      const now = here.length ? here.join(", ") : "none";
+      if (last[name] !== undefined && last[name] !== now) say(`node ${name}: services running: ${now}`);
+      last[name] = now;
+    })
+    .catch(() => void (last[name] = "none"));
+}
+
 /** The checkout (or installed package) the demo runs from: where `npx tandem` finds this CLI. */
 function checkoutDir(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -321,8 +367,10 @@ export function thingsToTry(o: { active: "a" | "b"; urls: { a: string; b: string
   const as = (user: string) => `TANDEM_USER=${user} TANDEM_PASSWORD=${user}`;
   const steps: [string, string][] = [
     [`What node ${act}, the active, sees:`, `${as("viewer")} npx tandem status --node ${o.urls[act]}`],
-    [`Kill node ${act}'s process: ${sb} takes over, HELD (the demo restarts ${act} 3 s later; it rejoins as standby):`, `kill -9 ${pid(act)}`],
+    [`Its services: the job agent (placed active) runs only here, the web tier on both nodes, the two workers spread over the pair:`, `${as("viewer")} npx tandem services --node ${o.urls[act]}`],
+    [`Kill node ${act}'s process: its services die with it; ${sb} takes over, HELD, and starts the job agent at once (the demo restarts ${act} 3 s later; it rejoins as standby):`, `kill -9 ${pid(act)}`],
     [`Confirm on ${sb}: the process resumes there:`, `${as("operator")} npx tandem confirm --node ${o.urls[sb]}`],
+    [`The job agent's last lines: it writes from ${sb} now, under the new epoch:`, `tail -n 3 ${shellQuote(join(o.dir, "job-agent.out"))}`],
     [`Once ${act} is back as standby, a planned switchover returns the role to it (nothing held):`, `${as("admin")} npx tandem switchover --node ${o.urls[act]}`],
     [`The plant's tags as node ${act} reads them:`, `curl -u viewer:viewer ${o.urls[act]}/api/v1/tags`],
     [`Open the tank's inlet valve to 40 % through the active (the standby would refuse):`, `curl -u operator:operator -H 'content-type: application/json' -d '{"value":40}' ${o.urls[act]}/api/v1/tags/line1.tank1.inletValve`],

@@ -122,7 +122,7 @@ describe("tandem demo (npm start)", () => {
     expect((await answer(active)).state).toBe("active");
     // each command is on a line of its own, indented under what it does
     const commands = block.split("\n").filter((l) => /^ {6}\S/.test(l)).map((l) => l.trim());
-    expect(commands).toHaveLength(8);
+    expect(commands).toHaveLength(10);
     const run = async (i: number, starts: string) => {
       expect(commands[i]!.startsWith(starts), `command ${i + 1} is '${starts}…': ${commands[i]}`).toBe(true);
       const r = await shell(commands[i]!, cwd!);
@@ -132,38 +132,49 @@ describe("tandem demo (npm start)", () => {
 
     // 1. status of the active, with the viewer's demo login
     expect(await run(0, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem status")).toMatch(new RegExp(`node ${active} \\(\\w+\\) of pair line1: ACTIVE \\(`));
+    // 2. its services: the job agent runs on the active, the web tier on both, one worker each
+    const services = await run(1, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem services");
+    expect(services).toMatch(new RegExp(`^job-agent +active +running +${active} `, "m"));
+    expect(services).toMatch(new RegExp(`^web +both +running +${active} `, "m"));
+    expect(services).toMatch(/^worker#1 +balanced +/m);
 
-    // 2. kill -9 of the active: the standby takes over held, in the next epoch; the demo restarts the killed node
+    // 3. kill -9 of the active: the standby takes over held, in the next epoch; the demo restarts the killed node
     const epoch = (await answer(active)).epoch;
-    await run(1, "kill -9 $(cat ");
+    await run(2, "kill -9 $(cat ");
     const held = await until(standby, "held takeover", (h) => h.state === "active-held");
     expect(held.epoch).toBe(epoch + 1);
 
-    // 3. an operator confirms: the process resumes on the new active
-    expect(await run(2, "TANDEM_USER=operator TANDEM_PASSWORD=operator npx tandem confirm")).toContain("confirmed: the process resumes; node is active");
+    // 4. an operator confirms: the process resumes on the new active
+    expect(await run(3, "TANDEM_USER=operator TANDEM_PASSWORD=operator npx tandem confirm")).toContain("confirmed: the process resumes; node is active");
     expect((await answer(standby)).state).toBe("active");
+    // 5. the job agent writes from the new active, under its epoch (it started while held)
+    await waitUntil("the job agent writes from the new active", async () => (await shell(`tail -n 1 ${join(dir, "job-agent.out")}`, cwd!)).out.includes(`node=${standby} epoch=${epoch + 1}`), { timeoutMs: 10_000 });
+    expect(await run(4, "tail -n 3 ")).toContain(`node=${standby} epoch=${epoch + 1}`);
 
-    // 4. once the killed node is back as standby, an admin switches the role back to it
+    // 6. once the killed node is back as standby, an admin switches the role back to it
     await until(active, "restarted as standby", (h) => h.state === "standby" && h.epoch === epoch + 1, 30_000);
     expect(demo!.output()).toMatch(new RegExp(`${active} exited \\(SIGKILL\\); restarting it in 3 s`));
-    expect(await run(3, "TANDEM_USER=admin TANDEM_PASSWORD=admin npx tandem switchover")).toContain(`switched over from ${standby} to ${active}: epoch ${epoch + 2}`);
+    expect(await run(5, "TANDEM_USER=admin TANDEM_PASSWORD=admin npx tandem switchover")).toContain(`switched over from ${standby} to ${active}: epoch ${epoch + 2}`);
     await until(active, "active again", (h) => h.state === "active" && h.epoch === epoch + 2);
 
-    // 5. the tags as the active reads them (curl exits 0 on any HTTP answer: the body says what it was)
-    const tags = JSON.parse(await run(4, "curl -u viewer:viewer ")) as { tags: Tag[] };
+    // 7. the tags as the active reads them (curl exits 0 on any HTTP answer: the body says what it was)
+    const tags = JSON.parse(await run(6, "curl -u viewer:viewer ")) as { tags: Tag[] };
     expect(tags.tags.length).toBeGreaterThanOrEqual(10);
-    // 6. a write through the active, which reaches the plant (the standby reads it back)
-    expect(JSON.parse(await run(5, "curl -u operator:operator "))).toEqual({ name: "line1.tank1.inletValve", value: 40 });
+    // 8. a write through the active, which reaches the plant (the standby reads it back)
+    expect(JSON.parse(await run(7, "curl -u operator:operator "))).toEqual({ name: "line1.tank1.inletValve", value: 40 });
     await waitUntil("the standby reads the written 40", async () => (await tagsOf(standby)).find((t) => t.name === "line1.tank1.inletValve")?.value === 40, { timeoutMs: 5000 });
 
-    // 7. a frozen active: the standby takes over held once the lease ran out
-    await run(6, "kill -STOP $(cat ");
+    // 9. a frozen active: the standby takes over held once the lease ran out
+    await run(8, "kill -STOP $(cat ");
     const held2 = await until(standby, "held takeover of a frozen active", (h) => h.state === "active-held");
     expect(held2.epoch).toBe(epoch + 3);
-    // 8. woken up, it sees the higher epoch and stays standby
-    await run(7, "kill -CONT $(cat ");
+    // 10. woken up, it sees the higher epoch and stays standby
+    await run(9, "kill -CONT $(cat ");
     await until(active, "standby after waking", (h) => h.state === "standby" && h.epoch === epoch + 3);
     expect((await answer(standby)).state).toBe("active-held");
+    // the job agent ran on one node at a time: its lines never go back to an older epoch
+    const epochs = readFileSync(join(dir, "job-agent.out"), "utf8").split("\n").map((l) => /epoch=(\d+)$/.exec(l)?.[1]).filter(Boolean).map(Number);
+    expect(epochs.every((e, i) => i === 0 || e >= epochs[i - 1]!)).toBe(true);
   }, 300_000);
 
   it("Ctrl-C stops every process it started", async () => {
