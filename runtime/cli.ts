@@ -10,6 +10,7 @@ import { LOG_LEVELS } from "../core/types.js";
 import { loadConfig } from "./config/load.js";
 import type { TandemConfig } from "./config/schema.js";
 import { fastestScanOf, type DeviceConfig } from "../drivers/config-schema.js";
+import { startOrder } from "./services/config-schema.js";
 import { ConfigError, TandemError } from "../core/errors.js";
 
 const USAGE = `tandem — redundant plant-server runtime
@@ -22,7 +23,7 @@ const USAGE = `tandem — redundant plant-server runtime
   tandem sim [--base-port N]        the plant simulator alone (OPC UA + Modbus TCP)
   tandem browse opc.tcp://HOST:PORT [--device NAME]
                                     list an OPC UA server's variables as a drivers.tags list
-  tandem check-config FILE          validate a node config: print its devices and tag counts and exit 0,
+  tandem check-config FILE          validate a node config: print its devices, tag counts and services and exit 0,
                                     or print every problem and exit 2
   tandem import-tags FILE.csv [--device NAME] [--config FILE]
                                     a CSV tag list as drivers.tags YAML (checked against the config's devices)
@@ -97,6 +98,7 @@ function checkConfig(argv: string[]): number {
         `${c.witness ? `witness ${c.witness.address.host}:${c.witness.address.port}` : "no witness"}, HTTP ${c.http.listen.host}:${c.http.listen.port}`,
     );
     for (const l of deviceSummary(c)) console.log(l);
+    for (const l of serviceSummary(c)) console.log(l);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -119,6 +121,22 @@ export function deviceSummary(c: TandemConfig): string[] {
     lines.push(`    ${dev.name} (${kind}) ${paths.join(", ")}; standby ${dev.standby}: ${tags.length} tag${tags.length === 1 ? "" : "s"}, ${tags.filter((t) => t.writable).length} writable${timeoutNote(dev, fastestScanOf(dev, d.tags, d.scanMs))}`);
   }
   if (c.watchdog) lines.push(`  watchdog on ${c.watchdog.device}: counter ${c.watchdog.counter}, epoch ${c.watchdog.epoch}${c.watchdog.fence ? ", fence on" : ""}`);
+  return lines;
+}
+
+/** One line per service: placement, dependencies, health check, restart policy. */
+export function serviceSummary(c: TandemConfig): string[] {
+  const names = startOrder(c.services);
+  if (!names.length) return ["  no services (no services section)"];
+  const lines = [`  ${names.length} service${names.length === 1 ? "" : "s"}, started in this order:`];
+  for (const n of names) {
+    const s = c.services[n]!;
+    const where = s.placement === "balanced" ? `balanced ×${s.instances} (${s.scheme ?? "fewest-instances"})` : s.placement;
+    const h = s.health;
+    const health = h ? (h.tcp ? `tcp ${h.tcp.host}:${h.tcp.port}` : h.http ? `http ${h.http}` : `command ${h.command!.join(" ")}`) : "none";
+    const deps = s.dependsOn.length ? `, after ${s.dependsOn.join(", ")}` : "";
+    lines.push(`    ${n} (${where}${deps}): ${[s.command, ...s.args].join(" ")}; health ${health}; restart ${s.restart}${s.user ? `; as ${s.user}` : ""}${s.memoryMaxMB ? `; memory ≤ ${s.memoryMaxMB} MB` : ""}`);
+  }
   return lines;
 }
 

@@ -106,6 +106,8 @@ describe("config", () => {
         for (const l of c.peer.links) expect(l.peer).toEqual(p.peer.links.find((x) => x.name === l.name)!.bind);
         expect(c.pair.id).toBe(p.pair.id);
         expect([c.node.role, p.node.role].sort()).toEqual(["main", "secondary"]);
+        // a service moves between the nodes: both must know it the same way
+        expect(c.services).toEqual(p.services);
       });
     }
   });
