@@ -18,7 +18,7 @@ import { describeExit, ServiceInstance } from "./instance.js";
 import type { ServiceView } from "../node-api.js";
 import { cleanupLeftovers } from "./leftovers.js";
 import { OperatorStops } from "./operator-stops.js";
-import { serviceEnv, resolveUser } from "./service-env.js";
+import { serviceEnv, resolveUser, type ServiceUser } from "./service-env.js";
 
 /** What the supervisor needs to know of the pair, and may tell it. */
 export interface PairView {
@@ -58,6 +58,8 @@ const REPORT_MS = 1000;
 export class Supervisor {
   readonly instances: ServiceInstance[] = [];
   private readonly byName = new Map<string, ServiceInstance[]>();
+  /** services that run as another user than the node's */
+  private readonly users = new Map<string, ServiceUser>();
   private readonly order: string[];
   private readonly log: Logger;
   private readonly now: () => number;
@@ -84,6 +86,7 @@ export class Supervisor {
     for (const name of this.order) {
       const c = o.services[name]!;
       const user = c.user === undefined ? undefined : resolveUser(c.user, `services.${name}.user`);
+      if (user) this.users.set(name, user);
       const n = c.placement === "balanced" ? c.instances! : 1;
       const list: ServiceInstance[] = [];
       for (let i = 1; i <= n; i++) {
@@ -332,7 +335,7 @@ export class Supervisor {
         continue;
       }
       if (i.config.placement === "active") this.setUp(true); // before the process exists
-      i.start(serviceEnv(i, { pairId: this.o.pairId, nodeId: this.o.nodeId, epoch: this.o.pair.epoch(), state: this.o.pair.state(), api: this.o.apiUrl?.() }));
+      i.start(serviceEnv(i, { pairId: this.o.pairId, nodeId: this.o.nodeId, epoch: this.o.pair.epoch(), state: this.o.pair.state(), api: this.o.apiUrl?.() }, this.users.get(i.name)));
       if (i.config.placement === "active") i.setDeadline(this.o.pair.actDeadlineMs());
       i.reason = why;
     }
