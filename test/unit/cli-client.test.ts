@@ -175,6 +175,34 @@ describe("actions", () => {
     expect(set.out).toContain("peer: debug");
   });
 
+  it("services lists the instances with what an engineer needs, and stop/start/restart act on one by name", async () => {
+    const base = { dependsOn: [], health: "none" as const, healthDetail: "", startedAt: null, uptimeMs: null, lastExit: null, cpuPercent: 0, rssBytes: 0, readBytes: 0, writeBytes: 0, eventsPerSec: 0, lastOutputAt: null, stoppedByOperator: null };
+    fake.serviceList = [
+      { ...base, name: "job-agent", instance: "job-agent", placement: "active", state: "running", pid: 4711, node: "a", reason: "this node is active (epoch 7)", restarts: 2, uptimeMs: 125_000, cpuPercent: 1.5, rssBytes: 31 * 1024 * 1024 },
+      { ...base, name: "pool", instance: "pool#2", placement: "balanced", state: "stopped", pid: null, node: "b", reason: "not running here: fewest-instances: a runs 1, b runs 1", restarts: 0, scheme: "fewest-instances" },
+    ];
+    const list = await run("services", ["--node", url]);
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/^node a is active \(epoch 7\)$/m);
+    expect(list.out).toMatch(/^SERVICE +PLACEMENT +STATE +NODE +PID +UP +RESTARTS +CPU +RSS$/m);
+    expect(list.out).toMatch(/^job-agent +active +running +a +4711 +2m +2 +1\.5% +31 MB$/m);
+    expect(list.out).toMatch(/^ {2}pool#2: not running here: fewest-instances: a runs 1, b runs 1$/m);
+    const stop = await run("services", ["stop", "job-agent", "--node", url]);
+    expect(stop.code).toBe(0);
+    expect(stop.out).toMatch(/service job-agent stopped \(it stays stopped on both nodes/);
+    expect((await run("services", ["restart", "job-agent", "--node", url])).code).toBe(0);
+    expect(fake.callsOf("serviceAction").map((c) => [c.actor.user, ...c.args])).toEqual([
+      ["otto", "job-agent", "stop"],
+      ["otto", "job-agent", "restart"],
+    ]);
+    const unknown = await run("services", ["start", "nope", "--node", url]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/no service named 'nope' \(services here: job-agent, pool\)/);
+    const usage = await run("services", ["stop", "--node", url]);
+    expect(usage.code).toBe(2);
+    expect(usage.err).toMatch(/stop needs the service's NAME/);
+  });
+
   it("audit lists entries", async () => {
     fake.setState("active-held");
     await run("confirm", ["--node", url]);
