@@ -222,6 +222,43 @@ describe("a node's services and its death", () => {
   });
 });
 
+describe("operators and services", () => {
+  it("an operator's stop holds across a takeover until an operator starts it again; both are audited", async () => {
+    const out = join(work, "agent-op.out");
+    const c = await pair.start({ extra: () => services(out) });
+    const { active, standby } = await c.ready();
+    await waitUntil("the agent writes", () => agentLines(out).length > 0, { timeoutMs: 10_000 });
+    const viewer = await c.api(active, "POST", "/services/agent/stop", {}, "viewer");
+    expect(viewer.status).toBe(403);
+    const stop = await c.api(active, "POST", "/services/agent/stop", {}, "operator");
+    expect(stop.status, JSON.stringify(stop.json)).toBe(200);
+    expect(serviceProcs(active, out)).toEqual([]);
+    // the standby learns it from the active's report before the active dies
+    await waitUntil("the standby knows the stop", async () => {
+      const v = (await c.api(standby, "GET", "/services", undefined, "viewer")).json.services as { name: string; stoppedByOperator: unknown }[];
+      return v.find((x) => x.name === "agent")?.stoppedByOperator !== null;
+    }, { timeoutMs: 5000 });
+    c.signal(active, "SIGKILL");
+    await c.exited(active);
+    await confirmIfHeld(c, standby);
+    await sleep(1000);
+    expect(serviceProcs(standby, out), "the stopped service stays stopped on the new active").toEqual([]);
+    const view = ((await c.api(standby, "GET", "/services", undefined, "viewer")).json.services as { name: string; state: string; reason: string }[]).find((x) => x.name === "agent")!;
+    expect(view.state).toBe("stopped");
+    expect(view.reason).toMatch(/stopped by operator at/);
+    expect((await c.api(standby, "POST", "/services/agent/start", {}, "operator")).status).toBe(200);
+    await waitUntil("the agent writes from the new active", () => agentLines(out).at(-1)?.node === standby, { timeoutMs: 10_000 });
+    const audit = (await c.api(standby, "GET", "/audit?limit=50", undefined, "viewer")).json.entries as { action: string; user: string; result: string }[];
+    expect(audit.filter((e) => e.action === "service-start").map((e) => [e.user, e.result])).toEqual([
+      ["operator", "requested"],
+      ["operator", "ok"],
+    ]);
+    const unknown = await c.api(standby, "POST", "/services/nope/stop", {}, "operator");
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error.code).toBe("TANDEM_ERR_SERVICE_UNKNOWN");
+  });
+});
+
 describe("balanced services", () => {
   it("spread over the pair, move to the survivor when a node dies, and move back one at a time", async () => {
     const out = join(work, "agent-bal.out");
