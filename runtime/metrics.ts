@@ -1,8 +1,9 @@
 // The node's Prometheus metrics (GET /api/v1/metrics). Gauges read the node's
-// state when scraped. Counters are what the components published on their
-// diagnostics channels (core/diagnostics.ts): the peer link, the witness
-// client, the drivers and the log say what happened, this module decides how
-// it is counted and named. docs/monitoring.md lists every metric.
+// state, and its services' (Supervisor.views()), when scraped. Counters are
+// what the components published on their diagnostics channels
+// (core/diagnostics.ts): the peer link, the witness client, the drivers and
+// the log say what happened, this module decides how it is counted and
+// named. docs/monitoring.md lists every metric.
 import diagnostics from "node:diagnostics_channel";
 import { Counter, Gauge, Registry } from "prom-client";
 import { COUNT_CHANNELS, counterFor, type CountChannel, type CountEvent } from "../core/diagnostics.js";
@@ -10,6 +11,7 @@ import { NODE_STATES } from "../core/types.js";
 import { linkStatus } from "../redundancy/failure-detector.js";
 import type { PairRuntime } from "../redundancy/pair-runtime.js";
 import type { LogManager } from "./logging.js";
+import { SERVICE_STATES, type ServiceView } from "./node-api.js";
 
 /** Every counter a node can show: name → help and label names. */
 export const COUNTERS = {
@@ -152,6 +154,8 @@ export interface NodeMetricsOptions {
   runtime: PairRuntime;
   logs: LogManager;
   heartbeatTimeoutMs: number;
+  /** the supervised services as the API shows them (Supervisor.views()); no per-service metrics without it */
+  services?: () => ServiceView[];
 }
 
 /** The node's registry, its gauges and the counters fed by the diagnostics channels. */
@@ -165,6 +169,7 @@ export class NodeMetrics {
     const r = this.registry;
     r.setDefaultLabels({ pair: o.pair, node: o.node });
     this.gauges();
+    if (o.services) serviceMetrics(r, o.services);
     for (const [name, spec] of Object.entries(COUNTERS)) {
       this.counters.set(name as CounterName, new Counter({ name, help: spec.help, labelNames: spec.labels, registers: [r] }));
     }
@@ -230,3 +235,53 @@ export class NodeMetrics {
   }
 }
 
+
+/** A service instance runs here and its health check has answered: its health word means something now. */
+const CHECKED_HERE = new Set<string>(["running", "stopping"]);
+
+/**
+ * Per-service metrics, read from the services' views when scraped. Every
+ * series is dropped and set again at each scrape, so an instance that is no
+ * longer there leaves no series behind.
+ *
+ * The instance's key is the label `service_instance`, not `instance`:
+ * Prometheus sets `instance` to the scraped target itself (host:port), and a
+ * metric's own `instance` label would be renamed `exported_instance`.
+ */
+export function serviceMetrics(r: Registry, views: () => ServiceView[]): void {
+  const labelNames = ["service", "service_instance", "placement"] as const;
+  // prom-client collects in registration order: the first gauge refreshes every one of them
+  const refresh = () => {
+    const list = views();
+    for (const m of all) m.reset();
+    const failedServices = new Set<string>();
+    for (const v of list) {
+      const l = { service: v.name, service_instance: v.instance, placement: v.placement };
+      up.set(l, v.state === "running" ? 1 : 0);
+      for (const st of SERVICE_STATES) state.set({ ...l, state: st }, v.state === st ? 1 : 0);
+      if (CHECKED_HERE.has(v.state) && (v.health === "ok" || v.health === "failing")) healthy.set(l, v.health === "ok" ? 1 : 0);
+      // the count never goes down while the node runs: set it as it is (reset above, then add it whole)
+      restarts.inc(l, v.restarts);
+      cpu.set(l, v.cpuPercent);
+      rss.set(l, v.rssBytes);
+      read.set(l, v.readBytes);
+      written.set(l, v.writeBytes);
+      events.set(l, v.eventsPerSec);
+      uptime.set(l, (v.uptimeMs ?? 0) / 1000);
+      if (v.state === "failed") failedServices.add(v.name);
+    }
+    failed.set(failedServices.size);
+  };
+  const up = new Gauge({ name: "tandem_service_up", help: "1 while the service instance runs on this node (state running), 0 otherwise: not meant to run here now, starting, stopping, waiting to restart, stopped or failed", labelNames, registers: [r], collect: refresh });
+  const state = new Gauge({ name: "tandem_service_state", help: "1 for the service instance's current state on this node, 0 for the others: stopped (also: not meant to run on this node now), waiting (for a service it depends on), backoff (waiting to restart after an exit), starting, running, stopping, failed (gave up restarting: an operator must start it)", labelNames: [...labelNames, "state"] as const, registers: [r] });
+  const healthy = new Gauge({ name: "tandem_service_healthy", help: "1 when the service's health check passes, 0 when it fails (after enough failures in a row the service is restarted as hung). No value when the service has no health check, has not passed its first check since it started, or does not run on this node", labelNames, registers: [r] });
+  const restarts = new Counter({ name: "tandem_service_restarts_total", help: "Times the node restarted the service instance by itself after it exited or was stopped as hung or over its memory limit (operator restarts not counted). Counted since the node started: it starts again at 0 when the node restarts, as every counter does (use increase())", labelNames, registers: [r] });
+  const cpu = new Gauge({ name: "tandem_service_cpu_percent", help: "CPU used by the service's processes over the last few seconds, in percent of one CPU core (can exceed 100 on several cores); 0 when it does not run here", labelNames, registers: [r] });
+  const rss = new Gauge({ name: "tandem_service_rss_bytes", help: "Memory the service's processes hold in RAM (resident set), in bytes; 0 when it does not run here", labelNames, registers: [r] });
+  const read = new Gauge({ name: "tandem_service_read_bytes", help: "Bytes the service's running processes have read from disk since they started (on a kernel without I/O accounting: every read, pipes and sockets included); it drops when the service restarts or one of its processes ends; 0 when it does not run here", labelNames, registers: [r] });
+  const written = new Gauge({ name: "tandem_service_write_bytes", help: "Bytes the service's running processes have written to disk since they started (on a kernel without I/O accounting: every write, pipes and sockets included); it drops when the service restarts or one of its processes ends; 0 when it does not run here", labelNames, registers: [r] });
+  const events = new Gauge({ name: "tandem_service_events_per_second", help: "Events the service reported it handled (its '@tandem events N' lines or the API), per second over the last 10 s; 0 when it does not run here", labelNames, registers: [r] });
+  const uptime = new Gauge({ name: "tandem_service_uptime_seconds", help: "Seconds since the service instance last started on this node; 0 when it does not run here", labelNames, registers: [r] });
+  const failed = new Gauge({ name: "tandem_services_failed", help: "Services on this node that failed (gave up restarting after too many failed runs in a row) and wait for an operator to start them; each one lowers the node's service level (tandem_service_level)", registers: [r] });
+  const all = [up, state, healthy, restarts, cpu, rss, read, written, events, uptime, failed];
+}

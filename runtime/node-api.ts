@@ -84,6 +84,10 @@ export interface SwitchoverResult {
   durationMs: number;
 }
 
+/** Every state a service instance can be in (a state added to runtime/services/instance.ts but not here fails to compile in Supervisor.views()). */
+export const SERVICE_STATES = ["stopped", "waiting", "backoff", "starting", "running", "stopping", "failed"] as const;
+export type ServiceState = (typeof SERVICE_STATES)[number];
+
 /** One service instance as the API, the CLI and the HMI show it (GET /api/v1/services). */
 export interface ServiceView {
   /** the service's name; balanced instances share it */
@@ -91,8 +95,7 @@ export interface ServiceView {
   /** "name" or "name#i" for the i-th balanced instance */
   instance: string;
   placement: "active" | "standby" | "both" | "balanced";
-  /** stopped | waiting | backoff | starting | running | stopping | failed */
-  state: string;
+  state: ServiceState;
   /** the service's own pid while it runs here, else null */
   pid: number | null;
   /** where it runs: this node's id while present here; for balanced instances, the node it is assigned to; null when nowhere */

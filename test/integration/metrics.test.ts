@@ -1,6 +1,9 @@
 // GET /api/v1/metrics of real nodes: the counters move when the thing they
 // count happens — forged datagrams, witness requests, a takeover, PLC
-// requests and exceptions — and status.counters still says the same.
+// requests and exceptions — and status.counters still says the same. The
+// per-service series follow the real supervisor: a service placed `both` runs
+// on both nodes, one placed `active` only on the active, then on the node
+// that took over.
 import dgram from "node:dgram";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sender, keyFromSecret } from "../../redundancy/wire.js";
@@ -29,6 +32,11 @@ const drivers = () => `drivers:
     - { name: line1.bad, device: plc, address: "hr:40", type: uint16 }
 `;
 
+const services = () => `services:
+  ticker: { command: sleep, args: ["600"], placement: both, stopTimeoutMs: 1000 }
+  job: { command: sleep, args: ["600"], placement: active, stopTimeoutMs: 1000 }
+`;
+
 async function metrics(cluster: Cluster, id: "a" | "b"): Promise<string> {
   const r = await fetch(`${cluster.nodes[id].url}/api/v1/metrics`, { headers: { authorization: `Basic ${Buffer.from("viewer:viewer").toString("base64")}` }, signal: AbortSignal.timeout(10_000) });
   expect(r.status).toBe(200);
@@ -47,9 +55,20 @@ async function metricsUntil(cluster: Cluster, id: "a" | "b", pred: (text: string
 }
 
 describe("metrics: counters fed by what the components publish", () => {
-  it("forged datagrams, witness requests and a takeover move their counters on GET /metrics", async () => {
-    const cluster = await pair.start();
+  it("forged datagrams, witness requests and a takeover move their counters on GET /metrics; the services' series follow the takeover", async () => {
+    const cluster = await pair.start({ extra: services });
     const { active, standby } = await cluster.ready();
+
+    const svc = (instance: string, placement: string) => ({ service: instance, service_instance: instance, placement });
+    const up = (t: string, instance: string, placement: string) => sampleValue(t, "tandem_service_up", svc(instance, placement));
+    const onActive = await metricsUntil(cluster, active, (t) => up(t, "job", "active") === 1 && up(t, "ticker", "both") === 1, "job and ticker running");
+    expect(sampleValue(onActive, "tandem_service_state", { ...svc("job", "active"), state: "running", node: active })).toBe(1);
+    expect(parseProm(onActive).find((x) => x.name === "tandem_service_restarts_total" && x.labels.service_instance === "job")?.value).toBe(0);
+    expect(sampleValue(onActive, "tandem_services_failed")).toBe(0);
+    const onStandby = await metricsUntil(cluster, standby, (t) => up(t, "ticker", "both") === 1, "ticker running");
+    expect(up(onStandby, "job", "active")).toBe(0);
+    expect(sampleValue(onStandby, "tandem_service_state", { ...svc("job", "active"), state: "stopped" })).toBe(1);
+    expect(parseProm(onStandby).filter((x) => x.name === "tandem_service_state" && x.labels.service_instance === "job" && x.value === 1)).toHaveLength(1);
 
     // the hand-kept gauge is gone; counters are counters, with _total names
     const first = await metrics(cluster, standby);
@@ -87,6 +106,7 @@ describe("metrics: counters fed by what the components publish", () => {
     expect(sampleValue(took, "tandem_takeovers_total")).toBe(1);
     expect(sampleValue(took, "tandem_state_changes_total", { from: "standby", to: "active-held" })).toBe(1);
     expect((await cluster.status(standby))!.counters.takeovers).toBe(1);
+    await metricsUntil(cluster, standby, (t) => up(t, "job", "active") === 1, "job running on the node that took over");
   });
 
   it("PLC requests and exception responses move the driver counters of both nodes", async () => {

@@ -5,9 +5,12 @@
 import diagnostics from "node:diagnostics_channel";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { COUNT_CHANNELS, counterFor, countedFields, type CountChannel, type CountEvent } from "../../core/diagnostics.js";
-import { classify, COUNTERS } from "../../runtime/metrics.js";
+import { classify, COUNTERS, serviceMetrics } from "../../runtime/metrics.js";
+import { SERVICE_STATES, type ServiceView } from "../../runtime/node-api.js";
+import { parseProm, type Sample } from "../helpers/prom-text.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const read = (f: string) => readFileSync(resolve(ROOT, f), "utf8");
@@ -128,8 +131,106 @@ describe("documentation", () => {
     const gauges = [...read("runtime/metrics.ts").matchAll(/new Gauge\(\{ name: "(tandem_[a-z_]+)"/g)].map((m) => m[1]!);
     expect(gauges.length).toBeGreaterThan(5);
     const missing: string[] = [];
+    // metrics made outside COUNTERS (the per-service restarts, read from the services' views)
+    const counters = [...Object.keys(COUNTERS), ...[...read("runtime/metrics.ts").matchAll(/new Counter\(\{ name: "(tandem_[a-z_]+)"/g)].map((m) => m[1]!)];
+    expect(counters).toContain("tandem_service_restarts_total");
     for (const name of gauges) if (!new RegExp(`\\|\\s*\`${name}(\\{[^\`]*\\})?\`\\s*\\|\\s*gauge\\s*\\|`).test(doc)) missing.push(`${name} (gauge)`);
-    for (const name of Object.keys(COUNTERS)) if (!new RegExp(`\\|\\s*\`${name}(\\{[^\`]*\\})?\`\\s*\\|\\s*counter\\s*\\|`).test(doc)) missing.push(`${name} (counter)`);
+    for (const name of counters) if (!new RegExp(`\\|\\s*\`${name}(\\{[^\`]*\\})?\`\\s*\\|\\s*counter\\s*\\|`).test(doc)) missing.push(`${name} (counter)`);
     expect(missing).toEqual([]);
+  });
+});
+
+/** A service instance as Supervisor.views() shows it, with what the test sets. */
+function view(v: Partial<ServiceView> & Pick<ServiceView, "name" | "instance" | "placement" | "state">): ServiceView {
+  return {
+    pid: null, node: null, reason: "", dependsOn: [], health: "none", healthDetail: "", startedAt: null, uptimeMs: null, restarts: 0, lastExit: null,
+    cpuPercent: 0, rssBytes: 0, readBytes: 0, writeBytes: 0, eventsPerSec: 0, lastOutputAt: null, stoppedByOperator: null,
+    ...v,
+  };
+}
+
+describe("per-service metrics, read from the services' views at each scrape", () => {
+  let views: ServiceView[] = [];
+  const registry = new Registry();
+  serviceMetrics(registry, () => views);
+  const scrape = async () => {
+    const text = await registry.metrics();
+    const samples = parseProm(text);
+    const of = (name: string, instance?: string) => samples.filter((x) => x.name === name && (instance === undefined || x.labels.service_instance === instance));
+    const one = (name: string, instance?: string): Sample | undefined => {
+      const found = of(name, instance);
+      expect(found.length, `${name} ${instance ?? ""}`).toBeLessThanOrEqual(1);
+      return found[0];
+    };
+    return { text, samples, of, one, value: (name: string, instance?: string) => one(name, instance)?.value };
+  };
+
+  it("shows each instance with its service, key and placement; the state as an enum; a failed service", async () => {
+    views = [
+      view({ name: "ingest", instance: "ingest", placement: "active", state: "running", pid: 4242, health: "ok", uptimeMs: 90_500, restarts: 2, cpuPercent: 12.5, rssBytes: 52_428_800, readBytes: 4096, writeBytes: 8192, eventsPerSec: 37.5 }),
+      view({ name: "pool", instance: "pool#1", placement: "balanced", state: "running", pid: 4300, uptimeMs: 1000 }),
+      view({ name: "pool", instance: "pool#2", placement: "balanced", state: "stopped", node: "b" }),
+      // gave up restarting; its last health word stays in the view
+      view({ name: "reporter", instance: "reporter", placement: "both", state: "failed", health: "failing", restarts: 5 }),
+      // still in its start-up grace: a failing check means nothing yet
+      view({ name: "cache", instance: "cache", placement: "standby", state: "starting", pid: 4400, health: "failing", uptimeMs: 300 }),
+      // about to be stopped as hung
+      view({ name: "hmi", instance: "hmi", placement: "active", state: "running", pid: 4500, health: "failing", uptimeMs: 5000 }),
+    ];
+    const m = await scrape();
+
+    expect(m.one("tandem_service_up", "ingest")).toEqual({ name: "tandem_service_up", labels: { service: "ingest", service_instance: "ingest", placement: "active" }, value: 1 });
+    expect(m.one("tandem_service_up", "pool#2")).toEqual({ name: "tandem_service_up", labels: { service: "pool", service_instance: "pool#2", placement: "balanced" }, value: 0 });
+    expect(Object.fromEntries(m.of("tandem_service_up").map((x) => [x.labels.service_instance, x.value]))).toEqual({ ingest: 1, "pool#1": 1, "pool#2": 0, reporter: 0, cache: 0, hmi: 1 });
+
+    // the enum: one series per state and instance, 1 for the current state only
+    const states = (instance: string) => Object.fromEntries(m.of("tandem_service_state", instance).map((x) => [x.labels.state, x.value]));
+    expect(m.of("tandem_service_state")).toHaveLength(6 * SERVICE_STATES.length);
+    expect(states("reporter")).toEqual({ stopped: 0, waiting: 0, backoff: 0, starting: 0, running: 0, stopping: 0, failed: 1 });
+    expect(states("pool#2")).toEqual({ stopped: 1, waiting: 0, backoff: 0, starting: 0, running: 0, stopping: 0, failed: 0 });
+    expect(m.of("tandem_service_state", "cache").find((x) => x.value === 1)?.labels).toEqual({ service: "cache", service_instance: "cache", placement: "standby", state: "starting" });
+    expect(m.value("tandem_services_failed")).toBe(1);
+
+    // health: only while it runs here with a check that has answered
+    expect(Object.fromEntries(m.of("tandem_service_healthy").map((x) => [x.labels.service_instance, x.value]))).toEqual({ ingest: 1, hmi: 0 });
+
+    expect(m.text).toMatch(/^# TYPE tandem_service_restarts_total counter$/m);
+    expect(m.value("tandem_service_restarts_total", "ingest")).toBe(2);
+    expect(m.value("tandem_service_restarts_total", "reporter")).toBe(5);
+    expect(m.value("tandem_service_restarts_total", "pool#2")).toBe(0);
+
+    expect(m.value("tandem_service_cpu_percent", "ingest")).toBe(12.5);
+    expect(m.value("tandem_service_rss_bytes", "ingest")).toBe(52_428_800);
+    expect(m.value("tandem_service_read_bytes", "ingest")).toBe(4096);
+    expect(m.value("tandem_service_write_bytes", "ingest")).toBe(8192);
+    expect(m.value("tandem_service_events_per_second", "ingest")).toBe(37.5);
+    expect(m.value("tandem_service_uptime_seconds", "ingest")).toBe(90.5);
+    expect(m.value("tandem_service_uptime_seconds", "pool#2")).toBe(0);
+    // every per-instance metric has every instance, with the same labels
+    for (const name of ["tandem_service_up", "tandem_service_restarts_total", "tandem_service_cpu_percent", "tandem_service_rss_bytes", "tandem_service_read_bytes", "tandem_service_write_bytes", "tandem_service_events_per_second", "tandem_service_uptime_seconds"]) {
+      expect(m.of(name).map((x) => x.labels).sort((a, b) => a.service_instance!.localeCompare(b.service_instance!)), name).toEqual(m.of("tandem_service_up").map((x) => x.labels).sort((a, b) => a.service_instance!.localeCompare(b.service_instance!)));
+    }
+  });
+
+  it("counts failed services, not instances, and leaves no series of an instance that is gone", async () => {
+    views = [
+      view({ name: "pool", instance: "pool#1", placement: "balanced", state: "failed", restarts: 6 }),
+      view({ name: "pool", instance: "pool#2", placement: "balanced", state: "failed", restarts: 6 }),
+      view({ name: "reporter", instance: "reporter", placement: "both", state: "failed" }),
+    ];
+    expect((await scrape()).value("tandem_services_failed")).toBe(2);
+
+    views = [view({ name: "pool", instance: "pool#1", placement: "balanced", state: "running", health: "ok", restarts: 7 })];
+    const m = await scrape();
+    const instances = new Set(m.samples.filter((x) => x.labels.service_instance !== undefined).map((x) => x.labels.service_instance));
+    expect([...instances]).toEqual(["pool#1"]);
+    expect(m.value("tandem_service_restarts_total", "pool#1")).toBe(7);
+    expect(m.value("tandem_services_failed")).toBe(0);
+    expect(m.value("tandem_service_healthy", "pool#1")).toBe(1);
+
+    views = [];
+    const none = await scrape();
+    expect(none.samples.map((x) => x.name)).toEqual(["tandem_services_failed"]);
+    expect(none.value("tandem_services_failed")).toBe(0);
   });
 });
