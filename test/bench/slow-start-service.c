@@ -3,8 +3,9 @@
  * 127.0.0.1:PORT and closes every connection it accepts at once: enough for
  * a `health: { tcp }` check and for the bench's own probe. SIGTERM ends it.
  * C, so that its own start adds about a millisecond to START_MS even on a
- * loaded machine (a Node program adds 50-250 ms of its own start-up, which
- * varies with the load; `--program node` runs slow-start-service.ts instead).
+ * loaded machine (a Node program adds its own start-up, which varies with the
+ * load: `node -e 1` took 0.15-0.33 s on a loaded machine; `--program node`
+ * runs slow-start-service.ts instead).
  *   cc -O2 -o slow-start-service slow-start-service.c
  *   PORT=5001 START_MS=100 ./slow-start-service */
 #include <arpa/inet.h>
