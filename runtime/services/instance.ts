@@ -18,7 +18,7 @@ export type HealthWord = "ok" | "failing" | "unknown" | "none";
 export const EVENTS_LINE = /^@tandem events (\d{1,9})\s*$/;
 const EVENTS_WINDOW_MS = 10_000;
 /** while a service starts, its health is asked this often until the first success (its dependants wait for it) */
-const STARTUP_CHECK_MS = 25;
+export const STARTUP_CHECK_MS = 25;
 
 export interface InstanceFigures {
   cpuPercent: number;
