@@ -288,6 +288,9 @@ export class ServiceInstance {
       this.pgid = null;
       this.startedAt = null;
       this.figures = { cpuPercent: 0, rssBytes: 0, readBytes: 0, writeBytes: 0, eventsPerSec: 0 };
+      // what its checks said was about a process that is gone
+      this.health = this.d.config.health ? "unknown" : "none";
+      this.healthDetail = "";
       if (expected) {
         this.state = "stopped";
         this.reason = `stopped: ${stopWhy}`;
