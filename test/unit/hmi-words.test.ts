@@ -12,6 +12,16 @@ import { createHttpServer, type HttpServer } from "../../runtime/http/server.js"
 import { silentLogs } from "../../runtime/logging.js";
 import { ACTION_WORDS, HMI_WORDS, SERVICE_LEVEL_BANDS, STATE_WORDS, serviceLevelWord } from "../../runtime/words.js";
 import { FakeController } from "../helpers/fake-controller.js";
+import { formatServices, servicesRequest } from "../../runtime/cli-services.js";
+import type { ServiceView } from "../../runtime/node-api.js";
+import {
+  SERVICE_ACTION_DONE,
+  SERVICE_HEALTH_WORDS,
+  SERVICE_PLACEMENT_WORDS,
+  SERVICE_STATE_WORDS,
+  SERVICE_STOP_STAYS,
+  serviceStateText,
+} from "../../runtime/service-words.js";
 
 const hmiDir = findHmiDir()!;
 const appJs = readFileSync(join(hmiDir, "app.js"), "utf8");
@@ -90,5 +100,30 @@ describe("GET /words.js", () => {
     expect(r.headers.get("content-security-policy")).toContain("script-src 'self'");
     const served = evaluate(await r.text()) as typeof HMI_WORDS;
     expect(served.stateWords["active-held"]).toEqual(STATE_WORDS["active-held"]);
+  });
+});
+
+describe("the services' words: one set for the CLI and the HMI", () => {
+  it("every instance state has a label and a meaning; the supervisor's states are all there", () => {
+    expect(Object.keys(SERVICE_STATE_WORDS).sort()).toEqual(["backoff", "failed", "running", "starting", "stopped", "stopping", "waiting"]);
+    for (const [s, w] of Object.entries(SERVICE_STATE_WORDS)) {
+      expect(w.label, s).toMatch(/^[a-z]+$/);
+      expect(w.meaning.length, s).toBeGreaterThan(3);
+    }
+    expect(Object.keys(SERVICE_HEALTH_WORDS).sort()).toEqual(["failing", "none", "ok", "unknown"]);
+    expect(Object.keys(SERVICE_PLACEMENT_WORDS).sort()).toEqual(["active", "balanced", "both", "standby"]);
+    expect(HMI_WORDS.services.panel.ask.stop.text).toContain("{stays}");
+    expect(HMI_WORDS.services.panel.stays).toBe(SERVICE_STOP_STAYS);
+  });
+
+  it("the CLI prints the same state, health and stop words", () => {
+    const s = { ...({} as ServiceView), instance: "pool#2", name: "pool", placement: "balanced", state: "running", health: "failing", pid: 7, node: "a", uptimeMs: 1000, restarts: 0, cpuPercent: 1, rssBytes: 1, reason: "r", stoppedByOperator: null } as ServiceView;
+    const lines = formatServices({ nodeId: "a", state: "active", epoch: 3, services: [s], figures: { own: {}, peer: null } });
+    expect(lines[2]).toContain(serviceStateText(s));
+    expect(serviceStateText(s)).toBe(`running (${HMI_WORDS.services.panel.healthFailing})`);
+    const stop = servicesRequest(["stop", "pool"]);
+    if (typeof stop === "string") throw new Error(stop);
+    expect(stop.format({ name: "pool", instances: ["pool#1", "pool#2"] })).toEqual([`service pool ${SERVICE_ACTION_DONE.stop}: pool#1, pool#2`]);
+    expect(SERVICE_ACTION_DONE.stop).toContain(SERVICE_STOP_STAYS);
   });
 });
