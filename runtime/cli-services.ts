@@ -1,6 +1,7 @@
 // `tandem services [list | start NAME | stop NAME | restart NAME]`: what the
 // request is, and how its answer reads in a terminal.
 import type { ServiceView, ServicesView } from "./node-api.js";
+import { SERVICE_ACTION_DONE, serviceStateText } from "./service-words.js";
 
 /** a stop waits for the service to end, up to its stopTimeoutMs (and a dependant's before it) */
 export const SERVICE_ACTION_TIMEOUT_MS = 120_000;
@@ -29,8 +30,7 @@ export function servicesRequest(words: string[]): ServicesRequest | string {
     body: {},
     format: (j) => {
       const r = j as { name: string; instances: string[] };
-      const done = what === "stop" ? "stopped (it stays stopped on both nodes, also after a takeover, until started)" : what === "start" ? "started" : "restarted";
-      return [`service ${r.name} ${done}${r.instances.length > 1 ? `: ${r.instances.join(", ")}` : ""}`];
+      return [`service ${r.name} ${SERVICE_ACTION_DONE[what]}${r.instances.length > 1 ? `: ${r.instances.join(", ")}` : ""}`];
     },
   };
 }
@@ -51,7 +51,7 @@ export function formatServices(v: ServicesView): string[] {
   const rows = v.services.map((s: ServiceView) => [
     s.instance,
     s.placement,
-    s.state + (s.health === "failing" ? " (health failing)" : ""),
+    serviceStateText(s),
     s.node ?? "-",
     s.pid === null ? "-" : String(s.pid),
     uptime(s.uptimeMs),

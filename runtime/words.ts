@@ -1,9 +1,11 @@
 // The words operators read for the node states, the service level, the log
-// levels and the audited actions: defined once here, printed by the CLI
-// (cli-client.ts) and served to the HMI as /words.js, so the terminal and the
-// browser never disagree. The state and level lists themselves come from
+// levels and the audited actions (and the services', from service-words.ts):
+// defined once here, printed by the CLI (cli-client.ts, cli-services.ts) and
+// served to the HMI as /words.js, so the terminal and the browser never
+// disagree. The state and level lists themselves come from
 // core/types.ts; a state added there without words here fails to compile.
 import { LOG_LEVELS, NODE_STATES, isActiveState, type NodeState } from "../core/types.js";
+import { SERVICE_WORDS } from "./service-words.js";
 
 export interface StateWords {
   /** the state as shown big: upper case, what an operator scans for */
@@ -54,6 +56,9 @@ export const ACTION_WORDS: Readonly<Record<string, string>> = {
   writeTag: "Write a tag",
   "node-start": "Node started",
   "node-stop": "Node stopped",
+  "service-start": "Start a service",
+  "service-stop": "Stop a service",
+  "service-restart": "Restart a service",
 };
 
 /** Everything above as one object, the shape the HMI reads. */
@@ -65,6 +70,7 @@ export const HMI_WORDS = {
   serviceLevelBands: SERVICE_LEVEL_BANDS,
   logLevels: LOG_LEVELS,
   actionWords: ACTION_WORDS,
+  services: SERVICE_WORDS,
 } as const;
 
 /**

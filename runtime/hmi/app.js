@@ -2,8 +2,9 @@
 // second and shows this node's state; actions go through the same API as the
 // CLI, signed in with the session cookie. Every fetch carries
 // X-Tandem-Client: hmi (no browser Basic dialog; needed for cookie actions).
-// Size: the whole HMI is one plain script with no build step or module loader;
-// its sections (login, polling, rendering, log levels, actions) share a few globals.
+// Size: the HMI is plain scripts with no build step or module loader; this one's
+// sections (login, polling, rendering, log levels, actions) share a few globals,
+// which the services panel (services.js, loaded after this one) uses too.
 "use strict";
 
 const API = "/api/v1";
@@ -64,7 +65,7 @@ async function api(method, path, body) {
 // only make sense in a log ("request: ", "login required: ").
 function plainMessage(err) {
   let m = String(err.message || err.code || "Unknown error");
-  m = m.replace(/^(request|login required|internal error|node unavailable): /, "");
+  m = m.replace(/^(request|login required|internal error|node unavailable|refused): /, "");
   return m.charAt(0).toUpperCase() + m.slice(1);
 }
 
@@ -89,6 +90,7 @@ function notice(message, kind) {
 
 function showLogin(message) {
   stopPolling();
+  panels((p) => p.stop());
   me = null;
   show("board", false);
   show("who", false);
@@ -136,6 +138,12 @@ function showBoard() {
   if (can("admin")) loadLevels();
   polls = 0;
   poll();
+  panels((p) => p.start());
+}
+
+// The panels in scripts of their own (services.js), when the page has them.
+function panels(fn) {
+  if (typeof servicesPanel === "object") fn(servicesPanel);
 }
 
 // ---- polling ----
@@ -461,9 +469,14 @@ async function act(label, path, body, okText) {
   } finally {
     busy = false;
     document.body.classList.remove("busy");
-    polls = 0; // refresh the audit list with the result
-    if (me) poll();
+    refreshBoard();
   }
+}
+
+/** Polls now, with the audit list: it shows an action's result. */
+function refreshBoard() {
+  polls = 0;
+  if (me) poll();
 }
 
 async function onConfirm() {

@@ -220,12 +220,15 @@ export class FakeController implements NodeController {
 
   /** services the test sets; actions are recorded and applied */
   serviceList: ServiceView[] = [];
+  /** the balanced services' shared load figures the test sets; by default only this node's id */
+  serviceFigures: ServicesView["figures"] | null = null;
   events: { name: string; count: number }[] = [];
 
   services(): ServicesView {
     this.maybeFail("services");
     const s = this.current;
-    return { nodeId: s.nodeId, state: s.state, epoch: s.epoch, services: structuredClone(this.serviceList), figures: { own: { nodeId: s.nodeId }, peer: null } };
+    const figures = this.serviceFigures ?? { own: { nodeId: s.nodeId }, peer: null };
+    return { nodeId: s.nodeId, state: s.state, epoch: s.epoch, services: structuredClone(this.serviceList), figures: structuredClone(figures) };
   }
 
   private service(name: string): ServiceView[] {
@@ -234,9 +237,13 @@ export class FakeController implements NodeController {
     return list;
   }
 
+  /** a service action that takes this long (a stop waits for the service to end) */
+  serviceActionDelayMs = 0;
+
   async serviceAction(actor: Actor, name: string, action: "start" | "stop" | "restart") {
     const list = this.service(name);
     this.record("serviceAction", actor, [name, action]);
+    if (this.serviceActionDelayMs) await new Promise((r) => setTimeout(r, this.serviceActionDelayMs));
     this.maybeFail("serviceAction");
     for (const x of list) {
       x.state = action === "stop" ? "stopped" : "running";

@@ -4,97 +4,30 @@
 // the node's; and against the real HTTP server with a fake controller for
 // every other screen.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { createHttpServer, type HttpServer } from "../../runtime/http/server.js";
-import { hashPassword } from "../../runtime/auth/passwords.js";
-import { silentLogs } from "../../runtime/logging.js";
+import type { Browser } from "playwright-core";
 import { FakeController } from "../helpers/fake-controller.js";
 import { LOG_LEVELS } from "../../core/types.js";
 import { STATE_WORDS, stateLabel } from "../../runtime/words.js";
 import { exited, spawnCli, waitUntil } from "../helpers/cluster.js";
 import { useCluster } from "../helpers/use-cluster.js";
+import { calledOn, problemsOf, shows, startHmiRig, type HmiRig } from "../helpers/hmi-browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-
+let rig: HmiRig;
 let fake: FakeController;
-let server: HttpServer;
 let base: string;
 let browser: Browser;
-let dir: string;
-const savedEnv = { XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME };
 
 beforeAll(async () => {
-  fake = new FakeController();
-  const users = [
-    { name: "vera", role: "viewer" as const, passwordHash: await hashPassword("v-pass") },
-    { name: "otto", role: "operator" as const, passwordHash: await hashPassword("o-pass") },
-    { name: "ada", role: "admin" as const, passwordHash: await hashPassword("a-pass") },
-  ];
-  server = createHttpServer({
-    controller: fake,
-    http: { listen: { host: "127.0.0.1", port: 0 }, users, metricsAuth: false, sessionTtlMs: 60_000 },
-    logs: silentLogs(),
-    pairId: "line1",
-    nodeId: "a",
-  });
-  const { port } = await server.start();
-  base = `http://127.0.0.1:${port}`;
-  dir = mkdtempSync(join(tmpdir(), "tandem-hmi-"));
-  process.env.XDG_CONFIG_HOME = join(dir, "config");
-  process.env.XDG_CACHE_HOME = join(dir, "cache");
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    env: { ...process.env },
-  });
+  rig = await startHmiRig();
+  ({ fake, base, browser } = rig);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  for (const [k, v] of Object.entries(savedEnv)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await rig?.stop();
 });
 
-async function login(user: string, password: string, viewport = { width: 1280, height: 800 }, at = base): Promise<Page> {
-  const ctx = await browser.newContext({ viewport });
-  const page = await ctx.newPage();
-  const problems: string[] = [];
-  page.on("pageerror", (e) => problems.push(String(e)));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/401/.test(m.text())) problems.push(m.text());
-  });
-  (page as Page & { problems?: string[] }).problems = problems;
-  await page.goto(at + "/");
-  await page.locator("#login-user").fill(user);
-  await page.locator("#login-password").fill(password);
-  await page.locator("#login-submit").click();
-  await page.locator("#board").waitFor({ state: "visible" });
-  return page;
-}
-
-const problemsOf = (p: Page) => (p as Page & { problems?: string[] }).problems ?? [];
-
-/** Waits until the element's text is `want` (a function: until it passes), naming what it shows instead. */
-const shows = (page: Page, selector: string, want: string | ((t: string) => boolean), timeoutMs = 10_000) =>
-  waitUntil(
-    `${selector} shows ${typeof want === "string" ? `'${want}'` : "the expected text"}`,
-    async () => {
-      const t = (await page.locator(selector).textContent()) ?? "";
-      return (typeof want === "string" ? t === want : want(t)) ? t : null;
-    },
-    { timeoutMs, seen: async () => `it shows '${await page.locator(selector).textContent()}'` },
-  );
-
-/** Waits until the fake controller has seen `n` calls of `method`, naming how many it saw instead. */
-const called = (n: number, method: Parameters<FakeController["callsOf"]>[0]) =>
-  waitUntil(`${n} ${method} call(s) reach the controller`, () => fake.callsOf(method).length === n, { seen: () => `${fake.callsOf(method).length} did` });
+const login: HmiRig["login"] = (...args) => rig.login(...args);
+const called = (n: number, method: Parameters<FakeController["callsOf"]>[0]) => calledOn(fake, n, method);
 
 const pair = useCluster();
 

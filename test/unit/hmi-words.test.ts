@@ -12,6 +12,17 @@ import { createHttpServer, type HttpServer } from "../../runtime/http/server.js"
 import { silentLogs } from "../../runtime/logging.js";
 import { ACTION_WORDS, HMI_WORDS, SERVICE_LEVEL_BANDS, STATE_WORDS, serviceLevelWord } from "../../runtime/words.js";
 import { FakeController } from "../helpers/fake-controller.js";
+import { formatServices, servicesRequest } from "../../runtime/cli-services.js";
+import type { ServiceView } from "../../runtime/node-api.js";
+import {
+  SERVICE_ACTION_DONE,
+  SERVICE_HEALTH_WORDS,
+  SERVICE_PANEL_WORDS,
+  SERVICE_PLACEMENT_WORDS,
+  SERVICE_STATE_WORDS,
+  SERVICE_STOP_STAYS,
+  serviceStateText,
+} from "../../runtime/service-words.js";
 
 const hmiDir = findHmiDir()!;
 const appJs = readFileSync(join(hmiDir, "app.js"), "utf8");
@@ -90,5 +101,54 @@ describe("GET /words.js", () => {
     expect(r.headers.get("content-security-policy")).toContain("script-src 'self'");
     const served = evaluate(await r.text()) as typeof HMI_WORDS;
     expect(served.stateWords["active-held"]).toEqual(STATE_WORDS["active-held"]);
+  });
+});
+
+describe("the services' words: one set for the CLI and the services panel", () => {
+  const servicesJs = readFileSync(join(hmiDir, "services.js"), "utf8");
+  const css = readFileSync(join(hmiDir, "style.css"), "utf8");
+
+  it("every instance state has a label and a meaning; the supervisor's states are all there", () => {
+    expect(Object.keys(SERVICE_STATE_WORDS).sort()).toEqual(["backoff", "failed", "running", "starting", "stopped", "stopping", "waiting"]);
+    for (const [s, w] of Object.entries(SERVICE_STATE_WORDS)) {
+      expect(w.label, s).toMatch(/^[a-z]+$/);
+      expect(w.meaning.length, s).toBeGreaterThan(3);
+    }
+    expect(Object.keys(SERVICE_HEALTH_WORDS).sort()).toEqual(["failing", "none", "ok", "unknown"]);
+    expect(Object.keys(SERVICE_PLACEMENT_WORDS).sort()).toEqual(["active", "balanced", "both", "standby"]);
+    expect(HMI_WORDS.services.panel.ask.stop.text).toContain("{stays}");
+    expect(HMI_WORDS.services.panel.stays).toBe(SERVICE_STOP_STAYS);
+  });
+
+  it("the CLI prints the same state, health and stop words", () => {
+    const s = { ...({} as ServiceView), instance: "pool#2", name: "pool", placement: "balanced", state: "running", health: "failing", pid: 7, node: "a", uptimeMs: 1000, restarts: 0, cpuPercent: 1, rssBytes: 1, reason: "r", stoppedByOperator: null } as ServiceView;
+    const lines = formatServices({ nodeId: "a", state: "active", epoch: 3, services: [s], figures: { own: {}, peer: null } });
+    expect(lines[2]).toContain(serviceStateText(s));
+    expect(serviceStateText(s)).toBe(`running (${HMI_WORDS.services.panel.healthFailing})`);
+    const stop = servicesRequest(["stop", "pool"]);
+    if (typeof stop === "string") throw new Error(stop);
+    expect(stop.format({ name: "pool", instances: ["pool#1", "pool#2"] })).toEqual([`service pool ${SERVICE_ACTION_DONE.stop}: pool#1, pool#2`]);
+    expect(SERVICE_ACTION_DONE.stop).toContain(SERVICE_STOP_STAYS);
+  });
+
+  it("the page loads services.js after app.js, and services.js holds no words of its own", () => {
+    expect(indexHtml.indexOf('src="/services.js"')).toBeGreaterThan(indexHtml.indexOf('src="/app.js"'));
+    expect(servicesJs).not.toMatch(/innerHTML|insertAdjacentHTML|document\.write/); // text goes in as text
+    // Every string literal is code, not text: a lower-case token (an id, a tag, an event, a class, an
+    // action), a list of classes the style sheet defines, or an HTTP method. Text a person reads has a
+    // capital or a space between words; it comes from words.js.
+    const classes = new Set([...css.matchAll(/\.([a-z][a-z0-9-]*)/g)].map((m) => m[1]));
+    const code = servicesJs.replace(/\/\/.*$/gm, "").replace(/\/\*[\s\S]*?\*\//g, "");
+    const literals = [...code.matchAll(/(["'`])((?:\\.|(?!\1)[^\\\n])*)\1/g)].map((m) => m[2]!);
+    expect(literals.length).toBeGreaterThan(20);
+    const text = literals.filter((l) => {
+      if (l === "use strict" || l === "GET" || l === "POST") return false;
+      if (/[A-Z]/.test(l)) return true;
+      const tokens = l.trim().split(/\s+/).filter(Boolean);
+      return tokens.length > 1 ? tokens.some((t) => !classes.has(t)) : /[^\w\s#/[\]=.-]/.test(l);
+    });
+    expect(text).toEqual([]);
+    // and no copy of a services word
+    for (const w of Object.values(SERVICE_PANEL_WORDS.buttons)) expect(servicesJs).not.toContain(`"${w}"`);
   });
 });

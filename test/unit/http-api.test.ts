@@ -215,6 +215,9 @@ describe("routes", () => {
     const js = await call("GET", "/app.js");
     expect(js.status).toBe(200);
     expect(js.headers.get("content-type")).toMatch(/^text\/javascript/);
+    const panel = await call("GET", "/services.js");
+    expect(panel.status).toBe(200);
+    expect(panel.headers.get("content-type")).toMatch(/^text\/javascript/);
     const css = await call("GET", "/style.css");
     expect(css.headers.get("content-type")).toMatch(/^text\/css/);
   });
