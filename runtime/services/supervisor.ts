@@ -246,7 +246,7 @@ export class Supervisor {
   /** Why an instance should run here now, or null when it should not. */
   wanted(i: ServiceInstance): string | null {
     if (this.stopping) return null;
-    if (this.stops.stopped(i.name)) return null;
+    if (this.operatorStopped(i.name) !== null) return null;
     const state = this.o.pair.state();
     switch (i.config.placement) {
       case "active":
@@ -260,11 +260,30 @@ export class Supervisor {
     }
   }
 
+  /**
+   * The service an operator stopped that keeps this one from running: itself,
+   * or one it depends on (directly or not) — its dependants stop with it,
+   * first, as they would on a stop of the node. Null when none.
+   */
+  private operatorStopped(name: string, seen = new Set<string>()): string | null {
+    if (this.stops.stopped(name)) return name;
+    seen.add(name);
+    for (const d of this.o.services[name]?.dependsOn ?? []) {
+      if (seen.has(d)) continue;
+      const s = this.operatorStopped(d, seen);
+      if (s !== null) return s;
+    }
+    return null;
+  }
+
   /** Why it does not run here, for the operator. */
   notWantedWhy(i: ServiceInstance): string {
     if (this.stopping) return "the node is stopping";
-    const s = this.stops.get(i.name);
-    if (s?.stopped) return `stopped by ${s.by} at ${s.at}`;
+    const stopped = this.operatorStopped(i.name);
+    if (stopped !== null) {
+      const s = this.stops.get(stopped)!;
+      return stopped === i.name ? `stopped by ${s.by} at ${s.at}` : `${stopped}, which it depends on, was stopped by ${s.by} at ${s.at}`;
+    }
     const state = this.o.pair.state();
     switch (i.config.placement) {
       case "active":

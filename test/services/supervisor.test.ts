@@ -104,6 +104,17 @@ describe("supervision", () => {
     expect(v.lastOutputAt).not.toBeNull();
   });
 
+  it("an operator's stop of a service stops its dependants first, and its start brings them back", async () => {
+    h = new Harness();
+    const sup = h.start({ base: svc("normal", { health: readyCheck }), top: svc("normal", { dependsOn: ["base"] }) });
+    await h.until("both running", () => h.view("top").state === "running" && h.eventWords().includes("start top"));
+    await sup.act("base", "stop", "op1");
+    expect(h.eventWords().filter((w) => w.startsWith("stop"))).toEqual(["stop top", "stop base"]);
+    expect(h.view("top").reason).toMatch(/base, which it depends on, was stopped by op1/);
+    await sup.act("base", "start", "op1");
+    await h.until("both back", () => h.view("top").state === "running" && h.view("base").state === "running");
+  });
+
   it("restarts a service over its memoryMaxMB with a clear line, as a failed run", async () => {
     h = new Harness();
     // about 40 MB of Node plus 80 MB it holds, over a 100 MB limit
