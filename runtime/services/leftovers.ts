@@ -264,7 +264,7 @@ const pidList = (ps: ProcessNote[]): string => ps.map((p) => `${p.pid} ${p.comm}
 
 function logReport(log: Logger, r: CleanupReport): void {
   const rec = r.record;
-  const who = rec ? `service ${rec.key}` : `service record ${r.key}`;
+  const who = rec ? `service ${rec.key === rec.name ? rec.name : `${rec.name}#${rec.instance}`}` : `service record ${r.key}`;
   const parts: string[] = [];
   if (r.killed.length) {
     const n = r.killed.length;

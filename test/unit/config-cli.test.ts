@@ -53,6 +53,25 @@ describe("check-config", () => {
       "  2 devices, 6 tags:",
       "    plc1 (modbus tcp, modicon addresses) 10.0.1.10:502, 10.0.2.10:502; standby hot: 3 tags, 1 writable; read timeout 1000 ms",
       "    scada (opcua None) opc.tcp://10.0.1.20:4840; standby warm: 3 tags, 0 writable",
+      "  no services (no services section)",
+    ]);
+  });
+
+  it("lists the services in the order they start, with placement, health and restart policy", async () => {
+    const file = join(dir, "services.yaml");
+    const services = `services:
+  agent: { command: /opt/site/agent, args: [--fast], placement: active, dependsOn: [gw], memoryMaxMB: 256 }
+  gw: { command: /opt/site/gw, placement: both, health: { tcp: "127.0.0.1:4855" } }
+  pool: { command: /opt/site/worker, placement: balanced, instances: 2, restart: on-failure }
+`;
+    writeFileSync(file, `${head}${services}`);
+    const r = await capture(() => main(["check-config", file]));
+    expect(r.err).toEqual([]);
+    expect(r.out.slice(2)).toEqual([
+      "  3 services, started in this order:",
+      "    gw (both): /opt/site/gw; health tcp 127.0.0.1:4855; restart always",
+      "    agent (active, after gw): /opt/site/agent --fast; health none; restart always; memory ≤ 256 MB",
+      "    pool (balanced ×2 (fewest-instances)): /opt/site/worker; health none; restart on-failure",
     ]);
   });
 
@@ -66,6 +85,7 @@ describe("check-config", () => {
     expect(r.out.slice(2)).toEqual([
       "    plc1 (modbus tcp) 10.0.1.10:502; standby hot: 1 tag, 0 writable; read timeout 600 ms",
       "    plc2 (modbus tcp) 10.0.1.11:502; standby hot: 1 tag, 0 writable; read timeout 1000 ms — longer than its fastest scan (600 ms): a PLC that stops answering shows bad after the timeout, not within one scan",
+      "  no services (no services section)",
     ]);
   });
 
