@@ -121,6 +121,7 @@ export class Supervisor {
     if (reports.length) this.log.info(`cleaned up after the previous run: ${reports.length} record(s) of service instances`);
     this.stops.load(this.log);
     if (!this.instances.length) return;
+    this.balancer.sample(); // the first report carries real figures
     this.timers.push(setInterval(() => this.reconcile(), RECONCILE_MS));
     this.timers.push(setInterval(() => this.sample(), SAMPLE_MS));
     this.timers.push(setInterval(() => this.report(), REPORT_MS));
