@@ -30,6 +30,7 @@ import { ActingSampler, type Overlap } from "./acting-sampler.js";
 import { KeepalivedPair, type KeepalivedSample } from "./keepalived.js";
 import { NsPair, type BenchPair } from "./ns-pair.js";
 import { login, readsGood, untilServing, type Serving } from "./serving.js";
+import { log, summary, type Summary } from "./stats.js";
 
 type Id = "a" | "b";
 const other = (id: Id): Id => (id === "a" ? "b" : "a");
@@ -41,27 +42,6 @@ const TRIAL_LIMIT_MS = 10_000;
 /** a node's start, from spawn to its API answering, on a loaded machine */
 const START_LIMIT_MS = 60_000;
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-interface Summary {
-  n: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-
-function summary(xs: number[]): Summary | null {
-  if (xs.length === 0) return null;
-  const r = (v: number) => Math.round(v * 10) / 10;
-  return { n: xs.length, min: r(Math.min(...xs)), p50: r(pct(xs, 50)), p90: r(pct(xs, 90)), p99: r(pct(xs, 99)), max: r(Math.max(...xs)) };
-}
-
-const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${line}\n`);
 
 async function confirm(c: BenchPair, id: Id): Promise<void> {
   const r = await c.api(id, "POST", "/confirm", {}, "operator");

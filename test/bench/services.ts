@@ -29,6 +29,7 @@ import { STARTUP_CHECK_MS } from "../../runtime/services/instance.js";
 import { Cluster, freePort, killAllChildren, ROOT, sleep } from "../helpers/cluster.js";
 import { acting, login, stateOf } from "./serving.js";
 import { killReference, referenceStart } from "./services-reference.js";
+import { log, summary, type Summary } from "./stats.js";
 
 type Id = "a" | "b";
 const other = (id: Id): Id => (id === "a" ? "b" : "a");
@@ -45,27 +46,6 @@ const TRIAL_LIMIT_MS = 15_000;
 /** a node's start, from spawn to its API answering, on a loaded machine */
 const START_LIMIT_MS = 60_000;
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-interface Summary {
-  n: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-
-function summary(xs: number[]): Summary | null {
-  if (xs.length === 0) return null;
-  const r = (v: number) => Math.round(v * 10) / 10;
-  return { n: xs.length, min: r(Math.min(...xs)), p50: r(pct(xs, 50)), p90: r(pct(xs, 90)), p99: r(pct(xs, 99)), max: r(Math.max(...xs)) };
-}
-
-const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${line}\n`);
 
 /** Whether a TCP connection to 127.0.0.1:port opens within timeoutMs. */
 function answers(port: number, timeoutMs = 500): Promise<boolean> {
@@ -155,22 +135,29 @@ async function untilChainHealthy(url: string, cookie: string, ports: number[], i
   return { chain, api, held, ports: Object.fromEntries(CHAIN.map((n, i) => [n, first[i]!])) as Record<Svc, number> };
 }
 
+/** A node's log lines that parse, with their wall time (ms) and message. */
+function logEntries(c: Cluster, id: Id): { at: number; msg: string }[] {
+  const out: { at: number; msg: string }[] = [];
+  for (const line of c.logLines(id)) {
+    try {
+      const j = JSON.parse(line) as { time?: string; msg?: string };
+      if (typeof j.msg === "string") out.push({ at: Date.parse(j.time ?? ""), msg: j.msg });
+    } catch {
+      /* a line cut by the kill */
+    }
+  }
+  return out;
+}
+
 /** The new active's transition and its services' lines, in ms from wall0 (Date.now() at the kill). */
 function fromLog(c: Cluster, id: Id, wall0: number): Trial["log"] {
   const started = Object.fromEntries(CHAIN.map((n) => [n, null])) as Record<Svc, number | null>;
   const healthy = { ...started };
-  for (const line of c.logLines(id)) {
-    let j: { time?: string; msg?: string };
-    try {
-      j = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    const at = Date.parse(j.time ?? "");
-    if (!(at >= wall0 - 5) || typeof j.msg !== "string") continue;
+  for (const { at, msg } of logEntries(c, id)) {
+    if (!(at >= wall0 - 5)) continue;
     for (const n of CHAIN) {
-      if (started[n] === null && j.msg.startsWith(`service ${n} started:`)) started[n] = at - wall0;
-      if (healthy[n] === null && j.msg.startsWith(`service ${n} is healthy`)) healthy[n] = at - wall0;
+      if (started[n] === null && msg.startsWith(`service ${n} started:`)) started[n] = at - wall0;
+      if (healthy[n] === null && msg.startsWith(`service ${n} is healthy`)) healthy[n] = at - wall0;
     }
   }
   const tr = c.transitions(id).find((x) => x.time >= wall0 - 5 && (x.to === "active-held" || x.to === "active"));
@@ -194,16 +181,7 @@ function buildProgram(kind: "c" | "node", dir: string): string[] {
 
 /** --trace: the new active's log lines from 50 ms before the kill to its last service healthy, in ms from the kill. */
 function trace(c: Cluster, id: Id, wall0: number, until: number): void {
-  for (const line of c.logLines(id)) {
-    let j: { time?: string; msg?: string };
-    try {
-      j = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    const at = Date.parse(j.time ?? "");
-    if (at >= wall0 - 50 && at <= until + 5) log(`  ${id} ${at - wall0 >= 0 ? "+" : ""}${at - wall0} ms  ${j.msg}`);
-  }
+  for (const { at, msg } of logEntries(c, id)) if (at >= wall0 - 50 && at <= until + 5) log(`  ${id} ${at - wall0 >= 0 ? "+" : ""}${at - wall0} ms  ${msg}`);
 }
 
 /** Both nodes' services sections: the chain, on this node's own three ports. */
