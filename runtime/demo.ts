@@ -48,26 +48,29 @@ export interface DemoNodeSpec {
   role: "main" | "secondary";
 }
 
-/** The sample services: a job agent placed active, a web tier on both nodes, two balanced workers. */
+/**
+ * The sample services: a job agent placed active, a web tier on both nodes,
+ * two balanced workers. The agent and the workers are small shell scripts
+ * (config/demo/): light enough not to slow a busy machine's election.
+ */
 function demoServices(id: "a" | "b", ports: ReturnType<typeof demoPorts>, dir: string): string {
   const node = JSON.stringify(process.execPath);
-  const script = JSON.stringify(join(dirname(fileURLToPath(import.meta.url)), "demo-service.js"));
   const web = id === "a" ? ports.webA : ports.webB;
+  const script = (name: string) => JSON.stringify(join(checkoutDir(), "config", "demo", name));
   return `# the plant's programs beside Tandem (docs/services.md): the job agent must never run twice
 services:
   job-agent:
-    command: ${node}
-    args: [${script}, agent, ${JSON.stringify(join(dir, "job-agent.out"))}]
+    command: ${script("job-agent.sh")}
+    args: [${JSON.stringify(join(dir, "job-agent.out"))}]
     placement: active
     stopTimeoutMs: 3000
   web:
     command: ${node}
-    args: [${script}, web, "${web}"]
+    args: [${JSON.stringify(join(dirname(fileURLToPath(import.meta.url)), "demo-service.js"))}, "${web}"]
     placement: both
     health: { http: "http://127.0.0.1:${web}/health", intervalMs: 2000, startGraceMs: 5000 }
   worker:
-    command: ${node}
-    args: [${script}, worker]
+    command: ${script("worker.sh")}
     placement: balanced
     instances: 2
     scheme: fewest-instances
@@ -254,7 +257,7 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
   }, 250);
 
   const settling = new AbortController();
-  const settled = await Promise.race([waitForSettledPair(urls, SETTLE_TIMEOUT_MS, settling.signal), stopRequested.then(() => null)]);
+  const settled = await Promise.race([waitForSettledPair(urls, SETTLE_TIMEOUT_MS, settling.signal, say), stopRequested.then(() => null)]);
   settling.abort(); // Ctrl-C while electing: stop asking
   if (settled !== null) {
     if (settled === "timeout") {
@@ -330,8 +333,9 @@ export function shellQuote(s: string): string {
  * the active's lease (a kill -9 before that would find a witness in its
  * quiet time, which cannot vouch for a takeover). Returns the active's id.
  */
-async function waitForSettledPair(urls: { a: string; b: string }, timeoutMs: number, stop: AbortSignal): Promise<"a" | "b" | "timeout"> {
+async function waitForSettledPair(urls: { a: string; b: string }, timeoutMs: number, stop: AbortSignal, say: (line: string) => void): Promise<"a" | "b" | "timeout"> {
   const viewer = `Basic ${Buffer.from("viewer:viewer").toString("base64")}`;
+  let confirmed = false;
   const status = async (url: string) => {
     try {
       const r = await fetch(`${url}/api/v1/status`, { headers: { authorization: viewer }, signal: AbortSignal.timeout(1000) });
@@ -348,6 +352,19 @@ async function waitForSettledPair(urls: { a: string; b: string }, timeoutMs: num
       [b, a],
     ] as const) {
       if (me?.state === "active" && other?.state === "standby" && me.witness.holder === me.nodeId) return me.nodeId as "a" | "b";
+      // A start-up on a busy machine can leave the first active held (its
+      // first lease ran out before the witness answered, and it took the role
+      // back): the demo confirms it once, as an operator would, and says so.
+      if (me?.state === "active-held" && other?.state === "standby" && !confirmed) {
+        confirmed = true;
+        say(`node ${me.nodeId} came up held (its first lease lapsed on a busy machine): the demo confirms it, as an operator would`);
+        await fetch(`${urls[me.nodeId as "a" | "b"]}/api/v1/confirm`, {
+          method: "POST",
+          headers: { authorization: `Basic ${Buffer.from("operator:operator").toString("base64")}`, "content-type": "application/json" },
+          body: "{}",
+          signal: AbortSignal.timeout(2000),
+        }).catch(() => undefined);
+      }
     }
     await new Promise((r) => setTimeout(r, 250));
   }

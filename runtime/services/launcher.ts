@@ -21,9 +21,12 @@
 // libuv puts every child in (it dies with the node), without the lease
 // watchdog; docs/services.md says so.
 import { spawn, type ChildProcess } from "node:child_process";
+import { getPriority } from "node:os";
 import { createInterface } from "node:readline";
 
-export const LAUNCHER_SCRIPT = `( exec 3>&-; exec "$@" ) </dev/null &
+export const LAUNCHER_SCRIPT = `inc=$1; shift
+if [ "$inc" -gt 0 ]; then set -- nice -n "$inc" "$@"; fi
+( exec 3>&-; exec "$@" ) </dev/null &
 svc=$!
 trap '' TERM INT HUP
 ( exec 3>&-; t=
@@ -62,6 +65,20 @@ export interface LaunchHandlers {
 
 const MAX_LINE = 4096;
 
+/**
+ * The node runs ahead of the server's other programs for the CPU (the units
+ * start it at Nice=-10: heartbeats must stay on time under load); its
+ * services are the server's other programs and run at the usual 0. The
+ * launcher keeps the node's priority: it must act on time when the lease ends.
+ */
+function niceIncrement(): number {
+  try {
+    return Math.max(0, -getPriority());
+  } catch {
+    return 0;
+  }
+}
+
 export class Launched {
   /** the launcher's pid, which is also the process group id of everything it started */
   readonly pgid: number;
@@ -75,7 +92,7 @@ export class Launched {
     const win = process.platform === "win32";
     const child = win
       ? spawn(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ["ignore", "pipe", "pipe"], windowsHide: true })
-      : spawn("/bin/bash", ["--norc", "--noprofile", "-c", LAUNCHER_SCRIPT, spec.label, spec.command, ...spec.args], {
+      : spawn("/bin/bash", ["--norc", "--noprofile", "-c", LAUNCHER_SCRIPT, spec.label, String(niceIncrement()), spec.command, ...spec.args], {
           env: spec.env,
           cwd: spec.cwd,
           detached: true,
