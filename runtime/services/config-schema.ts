@@ -62,7 +62,7 @@ export const serviceSchema = z
     /** first wait before a restart; doubles after each failed run up to restartMaxDelayMs */
     restartDelayMs: ms(0, 600_000).default(200),
     restartMaxDelayMs: ms(0, 3_600_000).default(30_000),
-    /** this many failed runs in a row (each shorter than stableAfterMs, or hung, or over memory): failed, an alarm, no more restarts */
+    /** restarted at most this many times in a row after failed runs (shorter than stableAfterMs, hung, over memory); one more: failed, an alarm, no more restarts */
     restartLimit: z.number().int().min(0).max(1000).default(5),
     /** a run this long resets the backoff */
     stableAfterMs: ms(0, 86_400_000).default(10_000),
