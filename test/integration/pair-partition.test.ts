@@ -26,7 +26,9 @@ describe("partitions and frozen processes", () => {
     cluster.cutPeer(false);
     await cluster.waitFor(active, (s) => s.state === "active" || s.peer.state === "active", 6000, "one active again");
     // both nodes agree: one active, the other standby, the same epoch, never below the one before the split
-    const both = await cluster.waitFor(standby, (s) => s.peer.state !== "unknown" && s.peer.epoch === s.epoch, 3000, "the nodes agree on the epoch");
+    // (the standby learns the new epoch when it grants the election, a heartbeat
+    // before it hears the peer say active: wait for that word too)
+    const both = await cluster.waitFor(standby, (s) => s.peer.state !== "unknown" && s.peer.epoch === s.epoch && (s.state === "active" || s.peer.state === "active"), 3000, "the nodes agree on the epoch");
     expect([both.state, both.peer.state].sort()).toEqual(["active", "standby"]);
     expect(both.epoch).toBeGreaterThanOrEqual(epoch);
     await sampledBoth(cluster);
