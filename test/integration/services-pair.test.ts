@@ -196,6 +196,8 @@ describe("a node's services and its death", () => {
       .filter((d) => /^\d+$/.test(d))
       .map((d) => readProcStat(Number(d)))
       .filter((p) => p && p.pgrp === rec.launcherPid && p.pid !== rec.servicePid && p.ppid !== rec.servicePid);
+    // the node frozen first: it would otherwise see its launcher end and kill what is left in the group
+    c.signal(active, "SIGSTOP");
     for (const p of groupOthers) process.kill(p!.pid, "SIGKILL"); // the launcher and its watchdog
     c.signal(active, "SIGKILL");
     await c.exited(active);
