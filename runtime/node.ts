@@ -152,20 +152,24 @@ export class TandemNode implements NodeController {
     // their first try at every device (a cold start of both nodes must not
     // hand the role to whichever node's PLC answered first)
     const settled = () => (this.drivers?.firstAttemptsDone() ?? true) || performance.now() >= graceUntil;
-    this.runtime.setLevel(this.computeLevel().level, settled());
-    await this.runtime.start();
-    this.log.info("starting: services");
-    this.supervisor.start();
-    this.addHealthSource({ name: "services", health: () => this.supervisor.health() });
+    // The API is built and made ready (its certificate, fastify's routes and
+    // schemas: hundreds of ms on a busy machine) before the node joins the
+    // pair, for the drivers' reason above; it listens last.
     const tls = await loadTlsMaterial({ tls: c.http.tls, dataDir: c.node.dataDir, listenHost: c.http.listen.host, nodeId: c.node.id, pairId: c.pair.id, log: this.logs.get("http") });
     this.http = createHttpServer({ controller: this, http: c.http, tls, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
-    this.httpAddress = await this.http.start();
+    await this.http.prepare();
+    this.runtime.setLevel(this.computeLevel().level, settled());
+    await this.runtime.start();
     this.levelTimer = setInterval(() => {
       this.runtime.setLevel(this.computeLevel().level, settled());
       const w = this.drivers?.watchdogView();
       // a counter is evidence only while this node reads the PLC without errors
       if (w?.configured) this.runtime.setPlc(w.plcEpoch, w.counterStale && w.error === null);
     }, LEVEL_EVERY_MS);
+    this.log.info("starting: services");
+    this.supervisor.start();
+    this.addHealthSource({ name: "services", health: () => this.supervisor.health() });
+    this.httpAddress = await this.http.start();
     // logged as the start-up listening window begins (tests measure the window from this line)
     if (!this.store.cleanOwner) this.log.info("this node does not own a clean process context (it crashed, or last mirrored the peer): should it become active without a handover, it holds the process for an operator");
     this.log.info(

@@ -70,6 +70,8 @@ export interface HttpServerOptions {
 }
 
 export interface HttpServer {
+  /** fastify's own start-up work (plugins, routes, schemas), without listening yet */
+  prepare(): Promise<void>;
   start(): Promise<{ host: string; port: number }>;
   stop(): Promise<void>;
   counters(): Record<string, number>;
@@ -414,6 +416,9 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   let started = false;
   return {
+    async prepare() {
+      await app.ready();
+    },
     async start() {
       if (started) throw new Error("http server already started");
       started = true;
