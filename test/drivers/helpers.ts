@@ -89,6 +89,8 @@ export interface Pymodbus {
 export async function startPymodbus(port: number | string = 0): Promise<Pymodbus> {
   const script = fileURLToPath(new URL("./fixtures/pymodbus-server.py", import.meta.url));
   const child: ChildProcess = spawn("/usr/bin/python3", [script, String(port)], { stdio: ["pipe", "pipe", "pipe"] });
+  // a command written as the server goes away (a test stops it) must not become an uncaught error in the worker
+  child.stdin!.on("error", () => {});
   let buf = "";
   let stderr = "";
   const lines: ((l: string) => void)[] = [];
