@@ -154,8 +154,9 @@ export interface PeerView {
 
 export interface SwitchoverOut {
   /**
-   * initiated here, we are (or were) the active: offered → (accepted) →
-   * quiescing while our services placed `active` stop → handed-over
+   * initiated here, we are (or were) the active: quiescing while our
+   * services placed `active` stop (when any run) → offered → (accepted) →
+   * handed-over
    */
   phase: "offered" | "quiescing" | "handed-over";
   target: string;

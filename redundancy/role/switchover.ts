@@ -40,6 +40,14 @@ export function startSwitchover(m: Ctx, replyId: number | null, actor: Actor | "
   s.switchoverOut = { phase: "offered", target: p.peerId, startedAt: now, deadline: now + p.switchoverTimeoutMs, epoch: s.epoch, reason, replyId, actor, thenMaintenance };
   audit(m, "switchover", actor, "ok", { to: p.peerId, reason, by: user });
   event(m, "switchover-started", `switchover to ${p.peerId} started (${reason})`);
+  if (s.servicesUp) {
+    // our services placed `active` stop (gracefully) before we offer: the
+    // lease the handover gives counts from the peer's accept, so nothing
+    // long may come between the accept and the handover
+    s.switchoverOut.phase = "quiescing";
+    m.fx.push({ type: "stop-services", reason: `switchover to ${p.peerId}` });
+    return;
+  }
   m.fx.push({ type: "peer-send", msg: { type: "switchover-offer", epoch: s.epoch, reason } });
 }
 
@@ -70,12 +78,6 @@ export function onSwitchoverMessage(m: Ctx, msg: PeerMessage, sentAt?: number): 
     case "switchover-accept": {
       const out = s.switchoverOut;
       if (!out || out.phase !== "offered" || msg.epoch !== s.epoch || !isActive(s.state)) return;
-      if (s.servicesUp) {
-        // our services placed `active` stop (gracefully) before the peer may start its own
-        out.phase = "quiescing";
-        m.fx.push({ type: "stop-services", reason: `switchover to ${p.peerId}` });
-        return;
-      }
       return handOver(m);
     }
     case "handover": {
@@ -132,7 +134,12 @@ export function onServices(m: Ctx, up: boolean): void {
   const { s } = m;
   s.servicesUp = up;
   if (up) return;
-  if (s.switchoverOut?.phase === "quiescing" && isActive(s.state)) return handOver(m);
+  const out = s.switchoverOut;
+  if (out?.phase === "quiescing" && isActive(s.state)) {
+    out.phase = "offered";
+    m.fx.push({ type: "peer-send", msg: { type: "switchover-offer", epoch: s.epoch, reason: out.reason } });
+    return;
+  }
   if (s.state === "isolated" && s.standbyAfterServices !== null && s.fault === null) transition(m, "standby", s.standbyAfterServices);
 }
 
