@@ -12,6 +12,7 @@ export const ERRORS = {
   TANDEM_ERR_CONFIG: { status: 500, message: "config: %s" },
   TANDEM_ERR_CONFIG_FILE: { status: 500, message: "config file %s: %s" },
   TANDEM_ERR_EPOCH_STORE: { status: 500, message: "epoch store %s: %s" },
+  TANDEM_ERR_DATABASE: { status: 500, message: "database %s: %s" },
   TANDEM_ERR_UNAUTHORIZED: { status: 401, message: "login required: %s" },
   TANDEM_ERR_FORBIDDEN: { status: 403, message: "role %s may not %s (needs %s)" },
   TANDEM_ERR_BAD_REQUEST: { status: 400, message: "request: %s" },
@@ -41,6 +42,9 @@ export const ERRORS = {
   TANDEM_ERR_TAG_WRITE: { status: 502, message: "write to tag %s failed: %s" },
   TANDEM_ERR_DEVICE_UNAVAILABLE: { status: 503, message: "device %s is not reachable from this node: %s" },
   TANDEM_ERR_FENCED: { status: 409, message: "write refused by the PLC fence: the PLC holds epoch %s, this node has epoch %s" },
+  TANDEM_ERR_TABLE_UNKNOWN: { status: 404, message: "no records table named '%s' (declared in replication.tables: %s)" },
+  TANDEM_ERR_RECORD: { status: 400, message: "record for table %s: %s" },
+  TANDEM_ERR_NOT_REPLICATED: { status: 503, message: "write refused: %s" },
   TANDEM_ERR_SERVICE_UNKNOWN: { status: 404, message: "no service named '%s' (services here: %s)" },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,0 +1,37 @@
+// Versioned schema migrations, one list per engine, applied in order at
+// start (version N is the Nth entry). Never edit an entry that has shipped:
+// add one. Two adjacent versions replicate to each other: the replicated row
+// (redundancy/storage.ts) is the same in every version, and the hello of the
+// replication protocol refuses a peer whose schema is more than one apart.
+
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE tandem_state (last_seq INTEGER NOT NULL, last_epoch INTEGER NOT NULL);
+   INSERT INTO tandem_state (last_seq, last_epoch) VALUES (0, 0);
+   CREATE TABLE tandem_rows (
+     seq INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, at INTEGER NOT NULL,
+     tbl TEXT NOT NULL, kind TEXT NOT NULL, key TEXT, body TEXT);
+   CREATE INDEX tandem_rows_table ON tandem_rows (tbl, seq);
+   CREATE INDEX tandem_rows_age ON tandem_rows (tbl, at);
+   CREATE UNIQUE INDEX tandem_rows_key ON tandem_rows (tbl, key) WHERE key IS NOT NULL;
+   CREATE TABLE tandem_epochs (epoch INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL);
+   CREATE TABLE tandem_divergence (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, found_at INTEGER NOT NULL, active_epoch INTEGER NOT NULL,
+     seq INTEGER NOT NULL, epoch INTEGER NOT NULL, at INTEGER NOT NULL,
+     tbl TEXT NOT NULL, kind TEXT NOT NULL, key TEXT, body TEXT);`,
+];
+
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE tandem_state (last_seq BIGINT NOT NULL, last_epoch BIGINT NOT NULL);
+   INSERT INTO tandem_state (last_seq, last_epoch) VALUES (0, 0);
+   CREATE TABLE tandem_rows (
+     seq BIGINT PRIMARY KEY, epoch BIGINT NOT NULL, at BIGINT NOT NULL,
+     tbl TEXT NOT NULL, kind TEXT NOT NULL, key TEXT, body TEXT);
+   CREATE INDEX tandem_rows_table ON tandem_rows (tbl, seq);
+   CREATE INDEX tandem_rows_age ON tandem_rows (tbl, at);
+   CREATE UNIQUE INDEX tandem_rows_key ON tandem_rows (tbl, key) WHERE key IS NOT NULL;
+   CREATE TABLE tandem_epochs (epoch BIGINT PRIMARY KEY, first_seq BIGINT NOT NULL);
+   CREATE TABLE tandem_divergence (
+     id BIGSERIAL PRIMARY KEY, found_at BIGINT NOT NULL, active_epoch BIGINT NOT NULL,
+     seq BIGINT NOT NULL, epoch BIGINT NOT NULL, at BIGINT NOT NULL,
+     tbl TEXT NOT NULL, kind TEXT NOT NULL, key TEXT, body TEXT);`,
+];

@@ -1,0 +1,250 @@
+// The SQLite storage adapter: the embedded default, one file in the node's
+// data dir. WAL mode with synchronous FULL: a commit is on disk (WAL fsynced)
+// when apply() returns, which is what S2 needs of the standby's
+// acknowledgement and of the active's own copy. better-sqlite3 is
+// synchronous: a commit holds the event loop for its fsync (≈1 ms on an SSD),
+// which the replicator's group commit spreads over many rows.
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { TandemError } from "../../core/errors.js";
+import { canonicalRow, StorageGapError, type DivergentRow, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreState } from "../../redundancy/storage.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+
+interface RowRecord {
+  seq: number;
+  epoch: number;
+  at: number;
+  tbl: string;
+  kind: RowKind;
+  key: string | null;
+  body: string | null;
+}
+
+const toRow = (r: RowRecord): Row => ({ seq: r.seq, epoch: r.epoch, at: r.at, table: r.tbl, kind: r.kind, key: r.key, body: r.body });
+
+export interface SqliteOptions {
+  file: string;
+  /** FULL (default): every commit fsynced; NORMAL only where durability is not promised (benchmarks of the engine itself) */
+  synchronous?: "FULL" | "NORMAL";
+}
+
+export class SqliteStorage implements Storage {
+  readonly engine = "sqlite" as const;
+  readonly where: string;
+  private db: Database.Database | null = null;
+  private stmts!: Stmts;
+  private last = { seq: 0, epoch: 0 };
+
+  constructor(private readonly opts: SqliteOptions) {
+    this.where = opts.file;
+  }
+
+  async open(): Promise<void> {
+    mkdirSync(dirname(this.opts.file), { recursive: true });
+    let db: Database.Database;
+    try {
+      db = new Database(this.opts.file);
+    } catch (err) {
+      throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `cannot open: ${(err as Error).message}`]);
+    }
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${this.opts.synchronous ?? "FULL"}`);
+      db.pragma("busy_timeout = 5000");
+      // a checkpoint every 4 MB of WAL keeps the WAL small without a pause per commit
+      db.pragma("wal_autocheckpoint = 1000");
+      db.pragma("journal_size_limit = 67108864");
+      this.migrate(db);
+    } catch (err) {
+      db.close();
+      if (err instanceof TandemError) throw err;
+      throw new TandemError("TANDEM_ERR_DATABASE", [this.where, (err as Error).message]);
+    }
+    this.db = db;
+    this.stmts = prepareStatements(db);
+    const meta = this.stmts.meta.get() as { seq: number; epoch: number };
+    this.last = { seq: meta.seq, epoch: meta.epoch };
+  }
+
+  private migrate(db: Database.Database): void {
+    db.exec("CREATE TABLE IF NOT EXISTS tandem_schema (version INTEGER NOT NULL)");
+    const row = db.prepare("SELECT version FROM tandem_schema").get() as { version: number } | undefined;
+    const have = row?.version ?? 0;
+    const known = SQLITE_MIGRATIONS.length;
+    if (have > known) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `schema version ${have} is newer than this build knows (${known}): run the newer Tandem, or restore a backup made by this one`]);
+    for (let v = have; v < known; v++) {
+      db.transaction(() => {
+        db.exec(SQLITE_MIGRATIONS[v]);
+        if (v === 0) db.prepare("INSERT INTO tandem_schema (version) VALUES (?)").run(v + 1);
+        else db.prepare("UPDATE tandem_schema SET version = ?").run(v + 1);
+      })();
+    }
+  }
+
+  private get conn(): Database.Database {
+    if (!this.db) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, "not open"]);
+    return this.db;
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    this.db = null;
+    db?.close();
+  }
+
+  async schemaVersion(): Promise<number> {
+    return (this.conn.prepare("SELECT version FROM tandem_schema").get() as { version: number }).version;
+  }
+
+  async state(): Promise<StoreState> {
+    this.conn;
+    const epochs = this.stmts.epochs.all() as StoreState["epochs"];
+    const rows = (this.stmts.count.get() as { n: number }).n;
+    return { lastSeq: this.last.seq, lastEpoch: this.last.epoch, epochs, rows };
+  }
+
+  async apply(afterSeq: number, rows: Row[]): Promise<void> {
+    const db = this.conn;
+    if (afterSeq > this.last.seq) throw new StorageGapError(afterSeq, this.last.seq);
+    const s = this.stmts;
+    const last = { ...this.last };
+    db.transaction(() => {
+      for (const r of rows) {
+        if (r.seq <= last.seq) continue;
+        if (r.epoch < last.epoch) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `row ${r.seq} carries epoch ${r.epoch}, below epoch ${last.epoch} of row ${last.seq}`]);
+        if (r.epoch > last.epoch) s.addEpoch.run(r.epoch, r.seq);
+        applyRow(s, r);
+        last.seq = r.seq;
+        last.epoch = r.epoch;
+      }
+      s.setMeta.run(last.seq, last.epoch);
+    }).immediate();
+    this.last = last;
+  }
+
+  async rowsAfter(afterSeq: number, limit: number): Promise<Row[]> {
+    return (this.stmts.after.all(afterSeq, limit) as RowRecord[]).map(toRow);
+  }
+
+  async read(table: string, opts: ReadOptions = {}): Promise<Row[]> {
+    return (this.stmts.read.all(table, opts.afterSeq ?? 0, opts.limit ?? 1000) as RowRecord[]).map(toRow);
+  }
+
+  async get(table: string, key: string): Promise<Row | null> {
+    const r = this.stmts.get.get(table, key) as RowRecord | undefined;
+    return r ? toRow(r) : null;
+  }
+
+  async count(table: string): Promise<number> {
+    return (this.stmts.countTable.get(table) as { n: number }).n;
+  }
+
+  async checksums(fromSeq: number, toSeq: number, span: number): Promise<RangeSum[]> {
+    const out: RangeSum[] = [];
+    for (let a = fromSeq; a <= toSeq; a += span) {
+      const b = Math.min(toSeq, a + span - 1);
+      const h = createHash("sha256");
+      let n = 0;
+      for (const r of this.stmts.range.iterate(a, b) as IterableIterator<RowRecord>) {
+        h.update(canonicalRow(toRow(r)));
+        n++;
+      }
+      out.push({ fromSeq: a, toSeq: b, rows: n, hash: h.digest("hex") });
+    }
+    return out;
+  }
+
+  async setAside(afterSeq: number, activeEpoch: number, now: number): Promise<number> {
+    const s = this.stmts;
+    let moved = 0;
+    this.conn.transaction(() => {
+      moved = s.aside.run(now, activeEpoch, afterSeq).changes;
+      s.dropAfter.run(afterSeq);
+      s.dropEpochsAfter.run(afterSeq);
+      const top = s.lastRow.get() as { seq: number; epoch: number } | undefined;
+      const seq = Math.min(this.last.seq, afterSeq);
+      s.setMeta.run(seq, top?.epoch ?? 0);
+      this.last = { seq, epoch: top?.epoch ?? 0 };
+    }).immediate();
+    return moved;
+  }
+
+  async divergent(opts: ReadOptions = {}): Promise<DivergentRow[]> {
+    return (this.stmts.divergent.all(opts.afterSeq ?? 0, opts.limit ?? 1000) as (RowRecord & { id: number; foundAt: number; activeEpoch: number })[]).map((r) => ({
+      ...toRow(r),
+      id: r.id,
+      foundAt: r.foundAt,
+      activeEpoch: r.activeEpoch,
+    }));
+  }
+
+  async discardDivergent(id: number): Promise<boolean> {
+    return this.stmts.discard.run(id).changes > 0;
+  }
+
+  async truncate(): Promise<void> {
+    this.conn.transaction(() => {
+      this.conn.exec("DELETE FROM tandem_rows; DELETE FROM tandem_epochs; UPDATE tandem_state SET last_seq = 0, last_epoch = 0");
+    }).immediate();
+    this.last = { seq: 0, epoch: 0 };
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+return {
+    meta: db.prepare("SELECT last_seq AS seq, last_epoch AS epoch FROM tandem_state"),
+    setMeta: db.prepare("UPDATE tandem_state SET last_seq = ?, last_epoch = ?"),
+    insert: db.prepare("INSERT INTO tandem_rows (seq, epoch, at, tbl, kind, key, body) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+    dropKey: db.prepare("DELETE FROM tandem_rows WHERE tbl = ? AND key = ?"),
+    purge: db.prepare("DELETE FROM tandem_rows WHERE tbl = ? AND at < ? AND kind <> 'purge'"),
+    addEpoch: db.prepare("INSERT OR IGNORE INTO tandem_epochs (epoch, first_seq) VALUES (?, ?)"),
+    epochs: db.prepare("SELECT epoch, first_seq AS firstSeq FROM tandem_epochs ORDER BY epoch"),
+    count: db.prepare("SELECT count(*) AS n FROM tandem_rows"),
+    after: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE seq > ? ORDER BY seq LIMIT ?"),
+    range: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE seq >= ? AND seq <= ? ORDER BY seq"),
+    read: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE tbl = ? AND seq > ? AND kind IN ('ins', 'put') ORDER BY seq LIMIT ?"),
+    get: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE tbl = ? AND key = ? AND kind IN ('ins', 'put')"),
+    countTable: db.prepare("SELECT count(*) AS n FROM tandem_rows WHERE tbl = ? AND kind IN ('ins', 'put')"),
+    aside: db.prepare(
+      "INSERT INTO tandem_divergence (found_at, active_epoch, seq, epoch, at, tbl, kind, key, body) SELECT ?, ?, seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE seq > ? ORDER BY seq",
+    ),
+    dropAfter: db.prepare("DELETE FROM tandem_rows WHERE seq > ?"),
+    lastRow: db.prepare("SELECT seq, epoch FROM tandem_rows ORDER BY seq DESC LIMIT 1"),
+    dropEpochsAfter: db.prepare("DELETE FROM tandem_epochs WHERE first_seq > ?"),
+    divergent: db.prepare(
+      "SELECT id, found_at AS foundAt, active_epoch AS activeEpoch, seq, epoch, at, tbl, kind, key, body FROM tandem_divergence WHERE id > ? ORDER BY id LIMIT ?",
+    ),
+    discard: db.prepare("DELETE FROM tandem_divergence WHERE id = ?"),
+  };
+}
+
+type Stmts = ReturnType<typeof prepareStatements>;
+
+function applyRow(s: Stmts, r: Row): void {
+  switch (r.kind) {
+    case "ins":
+      s.insert.run(r.seq, r.epoch, r.at, r.table, r.kind, r.key, r.body);
+      return;
+    case "put":
+    case "del":
+      if (r.key === null) throw new Error(`row ${r.seq}: a ${r.kind} needs a key`);
+      s.dropKey.run(r.table, r.key);
+      s.insert.run(r.seq, r.epoch, r.at, r.table, r.kind, r.key, r.kind === "del" ? null : r.body);
+      return;
+    case "purge": {
+      const before = purgeBefore(r);
+      s.purge.run(r.table, before);
+      s.insert.run(r.seq, r.epoch, r.at, r.table, r.kind, null, r.body);
+      return;
+    }
+  }
+}
+
+/** the `before` of a purge row's body */
+export function purgeBefore(r: Row): number {
+  const b = r.body === null ? null : (JSON.parse(r.body) as { before?: unknown });
+  if (!b || !Number.isSafeInteger(b.before)) throw new Error(`row ${r.seq}: a purge needs a body {"before": ms}`);
+  return b.before as number;
+}
