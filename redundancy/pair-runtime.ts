@@ -51,6 +51,8 @@ export interface PairRuntimeEvents {
   "stop-services": [reason: string];
   /** a message for the node's own parts (services) from the authenticated peer: its body is not yet checked */
   "peer-app": [topic: string, data: Record<string, unknown>];
+  /** the authenticated peer connection came up or went down (replication resumes or journals) */
+  "peer-connection": [up: boolean];
   fatal: [err: Error];
 }
 
@@ -91,7 +93,10 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
         heartbeat: (link, seq, inc, hb) => this.dispatch({ type: "heartbeat", link, seq, inc, hb }),
         grant: (_link, sentAt, leaseMs, epoch) => this.dispatch({ type: "grant", sentAt, leaseMs, epoch }),
         message: (msg) => this.onPeerMessage(msg),
-        tcp: (status) => this.dispatch({ type: "tcp", status }),
+        tcp: (status) => {
+          this.dispatch({ type: "tcp", status });
+          if (status !== "refused") this.emit("peer-connection", status === "up");
+        },
         linkRefused: (link) => this.dispatch({ type: "link-refused", link }),
         app: (topic, data) => this.emit("peer-app", topic, data),
       },

@@ -1,0 +1,130 @@
+// The standby's side of replication: it applies the active's rows in order,
+// durably, and acknowledges what it holds. It refuses rows from an active
+// whose epoch is below the one it knows (S1: a deposed active cannot write
+// into the pair's database), and answers a gap by saying what it holds.
+import { StorageGapError } from "../storage.js";
+import type { Hello, Probe, Resume, Rows } from "./protocol.js";
+import type { ReplicatorDeps } from "./settings.js";
+
+export interface FollowerStatus {
+  lastSeq: number;
+  /** the active's catch-up or snapshot, as it announced it */
+  catchUp: { from: number; total: number; snapshot: boolean } | null;
+  refused: number;
+  setAside: number;
+}
+
+export class Follower {
+  /** applies run one after the other, in the order the rows came */
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private lastSeq = 0;
+  /** set after a gap until the active answers our hello: rows meanwhile are dropped, not counted as gaps again */
+  private awaitingResume = false;
+  private catchUp: FollowerStatus["catchUp"] = null;
+  private refused = 0;
+  private setAsideTotal = 0;
+  private lastRefuseLog = -Infinity;
+
+  constructor(
+    private readonly d: ReplicatorDeps,
+    private readonly schema: number,
+  ) {}
+
+  async start(): Promise<void> {
+    this.lastSeq = (await this.d.storage.state()).lastSeq;
+    this.hello();
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.chain;
+  }
+
+  onConnection(up: boolean): void {
+    if (up) this.hello();
+  }
+
+  onProbe(p: Probe): void {
+    if (this.stale(p.epoch)) return;
+    this.hello();
+  }
+
+  /** runs after everything before it; an error is logged, never left unhandled */
+  private enqueue(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((err: unknown) => this.d.log.error(`replication: ${(err as Error).message}`));
+  }
+
+  private hello(): void {
+    if (this.stopped) return;
+    this.enqueue(async () => {
+      if (this.stopped) return;
+      const st = await this.d.storage.state();
+      this.lastSeq = st.lastSeq;
+      const msg: Hello = { t: "hello", schema: this.schema, epoch: this.d.epoch(), lastSeq: st.lastSeq, lastEpoch: st.lastEpoch, epochs: st.epochs };
+      this.awaitingResume = this.d.send(msg);
+    });
+  }
+
+  /** an active below the epoch this node knows: refused, and told so */
+  private stale(epoch: number): boolean {
+    const mine = this.d.epoch();
+    if (epoch >= mine) return false;
+    this.refused++;
+    const now = this.d.clock.now();
+    if (now - this.lastRefuseLog > 5000) {
+      this.lastRefuseLog = now;
+      this.d.log.warn({ epoch, known: mine }, `refused replication from an active in epoch ${epoch}: this node knows epoch ${mine} (further refusals counted)`);
+    }
+    this.d.send({ t: "refuse", epoch: mine, reason: `epoch ${epoch} is older than the pair's epoch ${mine}` });
+    return true;
+  }
+
+  onResume(r: Resume): void {
+    if (this.stale(r.epoch)) return;
+    this.enqueue(async () => {
+      if (this.stopped) return;
+      this.awaitingResume = false;
+      if (r.diverged) {
+        const moved = await this.d.storage.setAside(r.keep, r.epoch, (this.d.wallClock ?? Date.now)());
+        this.setAsideTotal += moved;
+        this.d.log.warn(
+          { moved, keep: r.keep, epoch: r.epoch },
+          `${moved} records written here under an older epoch were never seen by the active (epoch ${r.epoch}): they are kept aside for an operator (tandem divergence list); this database is rebuilt from the active`,
+        );
+        await this.d.storage.truncate();
+        this.lastSeq = 0;
+        this.hello();
+        return;
+      }
+      this.catchUp = r.total > 0 ? { from: r.from, total: r.total, snapshot: r.from === 0 } : null;
+    });
+  }
+
+  onRows(m: Rows): void {
+    if (this.stale(m.epoch)) return;
+    this.enqueue(async () => {
+      if (this.stopped || this.awaitingResume) return;
+      try {
+        await this.d.storage.apply(m.after, m.rows);
+      } catch (err) {
+        if (err instanceof StorageGapError) {
+          this.d.log.info(`replication: rows after ${err.expected} but this database holds up to ${err.have}: asking the active to resume`);
+          this.hello();
+          return;
+        }
+        this.d.log.error(`replication: this database refused rows ${m.rows[0]?.seq}..${m.rows[m.rows.length - 1]?.seq}: ${(err as Error).message}`);
+        this.d.send({ t: "refuse", epoch: this.d.epoch(), reason: `the standby's database refused the rows: ${(err as Error).message}` });
+        return;
+      }
+      const last = m.rows.length ? m.rows[m.rows.length - 1].seq : m.after;
+      if (last > this.lastSeq) this.lastSeq = last;
+      if (this.catchUp && this.lastSeq >= this.catchUp.from + this.catchUp.total) this.catchUp = null;
+      this.d.send({ t: "ack", epoch: this.d.epoch(), seq: this.lastSeq });
+    });
+  }
+
+  status(): FollowerStatus {
+    return { lastSeq: this.lastSeq, catchUp: this.catchUp, refused: this.refused, setAside: this.setAsideTotal };
+  }
+}

@@ -1,0 +1,349 @@
+// The active's side of replication: it orders every write (seq), commits it
+// to its own database and sends it to the peer's (dual write), and answers
+// each writer once the write is acknowledged as the mode says.
+//
+// Group commit: writes that arrive while a batch commits wait together and
+// go as the next batch (one transaction here, one message and one
+// transaction on the peer). A batch is sent to the peer *before* the local
+// commit, so both disks work at once.
+//
+// The peer session: `away` (no connection, or no acknowledgement within
+// ackTimeoutMs) → `resuming` (asked the follower what it holds) →
+// `catching-up` (streaming every row above that, in seq order, a window of
+// chunks in flight; new writes go to the local database only and are picked
+// up by the stream, since they land above it) → `live` (each batch sent as
+// it commits). The rows themselves are the journal (storage.ts).
+import { TandemError } from "../../core/errors.js";
+import type { Row, RowWrite, StoreState } from "../storage.js";
+import { matchPoint } from "./match.js";
+import type { Ack, Hello, Refuse } from "./protocol.js";
+import type { ReplicatorDeps } from "./settings.js";
+
+export type PeerPhase = "away" | "resuming" | "catching-up" | "live";
+
+interface Pending {
+  writes: RowWrite[];
+  bytes: number;
+  resolve(rows: Row[]): void;
+  reject(err: Error): void;
+}
+
+interface Waiting {
+  upTo: number;
+  rows: Row[];
+  sentAt: number;
+  resolve(rows: Row[]): void;
+  reject(err: Error): void;
+}
+
+const rowBytes = (w: RowWrite): number => 64 + w.table.length + (w.key?.length ?? 0) + (w.body?.length ?? 0);
+
+export interface LeaderStatus {
+  phase: PeerPhase;
+  head: number;
+  peerSeq: number;
+  lagRecords: number;
+  lagMs: number;
+  catchUp: { from: number; total: number; sent: number; snapshot: boolean } | null;
+}
+
+export class Leader {
+  private queue: Pending[] = [];
+  private waiting: Waiting[] = [];
+  private flushing = false;
+  private applying = false;
+  private stopped = false;
+  private head = 0;
+  private phase: PeerPhase = "away";
+  private peerSeq = 0;
+  /** oldest write the peer has not acknowledged (ms), for the lag */
+  private unackedSince: number | null = null;
+  private catchUp: { cursor: number; inflight: number[]; from: number; total: number; snapshot: boolean; pumping: boolean } | null = null;
+  private timer: unknown = null;
+  private lagWaiters: (() => void)[] = [];
+  private readonly wall: () => number;
+  /** when an away peer is asked again (sooner after a reconnect, later after a refusal) */
+  private nextProbeAt = 0;
+
+  constructor(
+    private readonly d: ReplicatorDeps,
+    readonly epoch: number,
+  ) {
+    this.wall = d.wallClock ?? Date.now;
+  }
+
+  /** Opens the epoch: its marker row is the first write, then asks the peer what it holds. */
+  async start(reason: string): Promise<void> {
+    this.head = (await this.d.storage.state()).lastSeq;
+    this.timer = this.d.clock.setTimeout(() => this.tick(), this.d.settings.ackTimeoutMs / 4);
+    this.probe();
+    await this.write([{ table: "_epochs", kind: "put", key: String(this.epoch), body: JSON.stringify({ node: this.d.nodeId, reason }) }], true);
+  }
+
+  stop(why: string): void {
+    this.stopped = true;
+    if (this.timer !== null) this.d.clock.clearTimeout(this.timer);
+    this.timer = null;
+    const err = new TandemError("TANDEM_ERR_NOT_REPLICATED", [`${why}; nothing was acknowledged`]);
+    for (const p of this.queue.splice(0)) p.reject(err);
+    for (const w of this.waiting.splice(0)) w.reject(new TandemError("TANDEM_ERR_NOT_REPLICATED", [`${why} before the peer acknowledged it (it is on this node's database; the peer gets it when the pair agrees again)`]));
+    for (const f of this.lagWaiters.splice(0)) f();
+  }
+
+  /** Orders, commits and replicates writes; resolves with the stamped rows once acknowledged. */
+  write(writes: RowWrite[], internal = false): Promise<Row[]> {
+    if (this.stopped) return Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "standby"]));
+    const s = this.d.settings;
+    if (!internal && s.mode === "sync" && s.whenPeerAway === "refuse" && this.phase !== "live") {
+      return Promise.reject(new TandemError("TANDEM_ERR_NOT_REPLICATED", [`the peer is ${this.phase === "away" ? "away" : "catching up"} and replication.whenPeerAway is refuse: nothing was written`]));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ writes, bytes: writes.reduce((n, w) => n + rowBytes(w), 0), resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        // one turn of the event loop gathers what arrives meanwhile: the group
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private takeBatch(): Pending[] {
+    const s = this.d.settings;
+    const out: Pending[] = [];
+    let n = 0;
+    let bytes = 0;
+    while (this.queue.length) {
+      const p = this.queue[0];
+      if (out.length && (n + p.writes.length > s.batchMaxRecords || bytes + p.bytes > s.batchMaxBytes)) break;
+      out.push(this.queue.shift() as Pending);
+      n += p.writes.length;
+      bytes += p.bytes;
+    }
+    return out;
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length && !this.stopped) {
+        await this.lagRoom();
+        if (this.stopped) break;
+        const batch = this.takeBatch();
+        if (!this.d.canWrite()) {
+          const err = new TandemError("TANDEM_ERR_LEASE", ["write", "this node may not act now (no valid lease)"]);
+          for (const p of batch) p.reject(err);
+          continue;
+        }
+        await this.commit(batch);
+      }
+    } finally {
+      this.flushing = false;
+      if (this.queue.length && !this.stopped) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const at = this.wall();
+    let seq = this.head;
+    const per = batch.map((p) => p.writes.map((w): Row => ({ ...w, seq: ++seq, epoch: this.epoch, at })));
+    const rows = per.flat();
+    const after = this.head;
+    const live = this.phase === "live" && this.d.settings.mode !== "none";
+    if (live && !this.d.send({ t: "rows", epoch: this.epoch, after, rows })) this.away("the peer connection is down");
+    const sentLive = live && this.phase === "live";
+    this.applying = true;
+    try {
+      await this.d.storage.apply(after, rows);
+    } catch (err) {
+      const e = err instanceof TandemError ? err : new TandemError("TANDEM_ERR_NOT_REPLICATED", [`this node's database refused the write: ${(err as Error).message}`]);
+      for (const p of batch) p.reject(e);
+      // the peer may hold rows this store does not: it must say what it holds before anything more goes
+      if (sentLive) this.away("this node's database refused a batch the peer was sent");
+      this.head = (await this.d.storage.state().catch(() => ({ lastSeq: this.head }) as StoreState)).lastSeq;
+      return;
+    } finally {
+      this.applying = false;
+    }
+    this.head = seq;
+    const now = this.d.clock.now();
+    batch.forEach((p, i) => {
+      const mine = per[i];
+      if (this.d.settings.mode !== "sync") return p.resolve(mine);
+      if (sentLive && this.phase === "live") {
+        this.unackedSince ??= now;
+        this.waiting.push({ upTo: mine[mine.length - 1]?.seq ?? seq, rows: mine, sentAt: now, resolve: p.resolve, reject: p.reject });
+        return;
+      }
+      // the peer is away or catching up: the policy decides
+      if (this.d.settings.whenPeerAway === "accept") return p.resolve(mine);
+      p.reject(new TandemError("TANDEM_ERR_NOT_REPLICATED", ["the peer went away before this write reached it; it is on this node's database only and reaches the peer when it returns, but it is not acknowledged as replicated"]));
+    });
+    if (this.d.settings.mode === "async" && this.phase === "live") this.unackedSince ??= now;
+    this.settle();
+    if (this.catchUp && !this.catchUp.pumping) void this.pump();
+  }
+
+  // ------------------------------------------------------------ the peer
+
+  /** asks the follower what it holds */
+  private probe(): void {
+    if (this.d.settings.mode === "none") return;
+    this.phase = "resuming";
+    this.nextProbeAt = this.d.clock.now() + this.d.settings.ackTimeoutMs;
+    if (!this.d.send({ t: "probe", epoch: this.epoch })) this.phase = "away";
+  }
+
+  onConnection(up: boolean): void {
+    if (this.stopped) return;
+    if (up) this.probe();
+    else this.away("the peer connection is down");
+  }
+
+  async onHello(h: Hello): Promise<void> {
+    if (this.stopped || this.d.settings.mode === "none") return;
+    if (h.epoch > this.epoch) return this.away(`the peer knows epoch ${h.epoch}, above this node's ${this.epoch}`, 5000);
+    const mine = await this.d.storage.state();
+    if (this.stopped) return;
+    const m = matchPoint(mine, h);
+    this.catchUp = null;
+    this.dropWaiting();
+    if (m.diverged) {
+      this.d.log.warn({ keep: m.keep, peerSeq: h.lastSeq }, `the peer holds writes above ${m.keep} that this active never saw: it sets them aside for an operator and takes a snapshot`);
+      this.phase = "resuming";
+      this.d.send({ t: "resume", epoch: this.epoch, from: m.keep, keep: m.keep, diverged: true, total: 0 });
+      return;
+    }
+    const snapshot = m.keep === 0 && mine.lastSeq > 0;
+    this.peerSeq = m.keep;
+    this.phase = "catching-up";
+    this.catchUp = { cursor: m.keep, inflight: [], from: m.keep, total: Math.max(0, this.head - m.keep), snapshot, pumping: false };
+    this.d.send({ t: "resume", epoch: this.epoch, from: m.keep, keep: m.keep, diverged: false, total: this.catchUp.total });
+    this.d.log.info({ from: m.keep, head: this.head }, snapshot ? `the peer is empty: sending it a snapshot of ${mine.rows} rows` : `the peer holds up to ${m.keep}: catching it up to ${this.head}`);
+    void this.pump();
+  }
+
+  onAck(a: Ack): void {
+    if (this.stopped || a.seq <= this.peerSeq) return;
+    this.peerSeq = a.seq;
+    this.settle();
+    const c = this.catchUp;
+    if (c) {
+      while (c.inflight.length && c.inflight[0] <= a.seq) c.inflight.shift();
+      if (!c.pumping) void this.pump();
+    }
+  }
+
+  onRefuse(r: Refuse): void {
+    this.d.log.warn({ peerEpoch: r.epoch }, `the peer refused replication: ${r.reason}`);
+    this.away(`the peer refused: ${r.reason}`, 5000);
+  }
+
+  /** streams rows above the cursor, a window of chunks in flight; goes live once it reaches the head */
+  private async pump(): Promise<void> {
+    const c = this.catchUp;
+    if (!c || c.pumping || this.stopped) return;
+    c.pumping = true;
+    try {
+      while (this.catchUp === c && c.inflight.length < this.d.settings.catchUpWindow) {
+        const rows = await this.d.storage.rowsAfter(c.cursor, this.d.settings.catchUpChunk);
+        if (this.catchUp !== c) return;
+        if (rows.length === 0) {
+          // everything up to the head is on its way: from now on each batch goes as it commits
+          if (this.applying || c.cursor < this.head) return; // a commit in flight: its end calls us again
+          this.catchUp = null;
+          this.phase = "live";
+          if (this.peerSeq < this.head) this.unackedSince ??= this.d.clock.now();
+          this.d.log.info({ seq: this.head }, "the peer has caught up: writing to both databases again");
+          return;
+        }
+        const cut = cutByBytes(rows, this.d.settings.batchMaxBytes);
+        if (!this.d.send({ t: "rows", epoch: this.epoch, after: c.cursor, rows: cut })) return this.away("the peer connection is down");
+        c.cursor = cut[cut.length - 1].seq;
+        c.inflight.push(c.cursor);
+      }
+    } catch (err) {
+      this.d.log.error(`catch-up read failed: ${(err as Error).message}`);
+      this.away("this node's database could not be read for the catch-up");
+    } finally {
+      c.pumping = false;
+    }
+  }
+
+  private away(why: string, backOffMs = 0): void {
+    if (backOffMs) this.nextProbeAt = this.d.clock.now() + backOffMs;
+    if (this.phase === "away" && !this.catchUp) return;
+    if (this.phase !== "away") this.d.log.warn(`replication: the peer is away (${why}); writes go to this database ${this.d.settings.mode === "sync" && this.d.settings.whenPeerAway === "refuse" ? "only as far as already begun; new writes are refused" : "and reach the peer when it returns"}`);
+    this.phase = "away";
+    this.catchUp = null;
+    this.dropWaiting();
+  }
+
+  /** the writes waiting for the peer: acknowledged on one copy (accept) or refused (refuse) */
+  private dropWaiting(): void {
+    const accept = this.d.settings.whenPeerAway === "accept";
+    for (const w of this.waiting.splice(0)) {
+      if (accept) w.resolve(w.rows);
+      else w.reject(new TandemError("TANDEM_ERR_NOT_REPLICATED", ["the peer went away before it acknowledged this write; it is on this node's database only (it reaches the peer when it returns) and is not acknowledged as replicated"]));
+    }
+    this.unackedSince = null;
+    for (const f of this.lagWaiters.splice(0)) f();
+  }
+
+  private settle(): void {
+    while (this.waiting.length && this.waiting[0].upTo <= this.peerSeq) {
+      const w = this.waiting.shift() as Waiting;
+      w.resolve(w.rows);
+    }
+    if (this.peerSeq >= this.head) this.unackedSince = null;
+    else if (this.waiting.length) this.unackedSince = this.waiting[0].sentAt;
+    if (this.lagWaiters.length && !this.lagging()) for (const f of this.lagWaiters.splice(0)) f();
+  }
+
+  private lagging(): boolean {
+    const s = this.d.settings;
+    if (s.mode !== "async" || this.phase !== "live") return false;
+    const ms = this.unackedSince === null ? 0 : this.d.clock.now() - this.unackedSince;
+    return this.head - this.peerSeq > s.maxLagRecords || ms > s.maxLagMs;
+  }
+
+  /** async: writers wait while the peer is further behind than the bounds allow */
+  private lagRoom(): Promise<void> {
+    if (!this.lagging()) return Promise.resolve();
+    return new Promise((r) => this.lagWaiters.push(r));
+  }
+
+  private tick(): void {
+    this.timer = null;
+    if (this.stopped) return;
+    const now = this.d.clock.now();
+    if (this.phase === "live" && this.unackedSince !== null && now - this.unackedSince > this.d.settings.ackTimeoutMs) {
+      this.away(`no acknowledgement for ${now - this.unackedSince} ms`);
+    }
+    if (this.phase === "away" && now >= this.nextProbeAt) this.probe();
+    if (this.lagWaiters.length && !this.lagging()) for (const f of this.lagWaiters.splice(0)) f();
+    this.timer = this.d.clock.setTimeout(() => this.tick(), this.d.settings.ackTimeoutMs / 4);
+  }
+
+  status(): LeaderStatus {
+    const c = this.catchUp;
+    return {
+      phase: this.phase,
+      head: this.head,
+      peerSeq: this.peerSeq,
+      lagRecords: Math.max(0, this.head - this.peerSeq),
+      lagMs: this.unackedSince === null ? 0 : Math.max(0, this.d.clock.now() - this.unackedSince),
+      catchUp: c ? { from: c.from, total: c.total, sent: c.cursor - c.from, snapshot: c.snapshot } : null,
+    };
+  }
+}
+
+function cutByBytes(rows: Row[], max: number): Row[] {
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i++) {
+    bytes += 64 + rows[i].table.length + (rows[i].key?.length ?? 0) + (rows[i].body?.length ?? 0);
+    if (bytes > max && i > 0) return rows.slice(0, i);
+  }
+  return rows;
+}

@@ -1,0 +1,135 @@
+// The replication messages, carried on the authenticated peer connection as
+// `app` frames with topic "repl". The peer is authenticated but its bodies are
+// still checked field by field: a bug or a version skew on the other side
+// must be a logged refusal, never a crash or a bad row on disk (S5).
+import { ROW_KINDS, type EpochStart, type Row, type RowKind } from "../storage.js";
+
+export const REPL_TOPIC = "repl";
+
+/** the follower's word on what it holds: sent when the connection comes up and whenever rows do not fit */
+export interface Hello {
+  t: "hello";
+  /** the follower's schema version (two adjacent versions replicate) */
+  schema: number;
+  /** the follower's epoch (rows from an active below it are refused) */
+  epoch: number;
+  lastSeq: number;
+  lastEpoch: number;
+  epochs: EpochStart[];
+}
+
+/** rows from the active, in seq order; `after` is the seq the active assumes the follower holds */
+export interface Rows {
+  t: "rows";
+  epoch: number;
+  after: number;
+  rows: Row[];
+}
+
+/** the follower holds everything up to `seq` durably */
+export interface Ack {
+  t: "ack";
+  epoch: number;
+  seq: number;
+}
+
+/** the follower refuses the active's rows (a stale epoch, a schema too far apart, a store error) */
+export interface Refuse {
+  t: "refuse";
+  epoch: number;
+  reason: string;
+}
+
+/** the active's verdict on a hello: go on from `from`; `diverged`: set aside everything above `keep`, then take a snapshot */
+export interface Resume {
+  t: "resume";
+  epoch: number;
+  from: number;
+  diverged: boolean;
+  keep: number;
+  /** rows the active holds above `from` (progress: records and percent) */
+  total: number;
+}
+
+/** the active asks the follower what it holds (it answers with a hello) */
+export interface Probe {
+  t: "probe";
+  epoch: number;
+}
+
+export type ReplMessage = Hello | Rows | Ack | Refuse | Resume | Probe;
+
+/** rows go on the wire as arrays: [seq, epoch, at, table, kind, key, body] */
+type WireRow = [number, number, number, string, RowKind, string | null, string | null];
+
+export function encode(msg: ReplMessage): Record<string, unknown> {
+  if (msg.t !== "rows") return { ...msg };
+  return { t: "rows", epoch: msg.epoch, after: msg.after, rows: msg.rows.map((r): WireRow => [r.seq, r.epoch, r.at, r.table, r.kind, r.key, r.body]) };
+}
+
+const isInt = (x: unknown, min = 0): x is number => Number.isSafeInteger(x) && (x as number) >= min;
+const isStr = (x: unknown, max: number): x is string => typeof x === "string" && x.length <= max;
+const KINDS: ReadonlySet<string> = new Set(ROW_KINDS);
+
+/** Table names on the wire: as the API allows them, plus Tandem's own (leading underscore). */
+const WIRE_TABLE = /^_?[A-Za-z][A-Za-z0-9_]{0,62}$/;
+
+function parseRow(x: unknown, i: number, maxBody: number): Row | string {
+  if (!Array.isArray(x) || x.length !== 7) return `rows[${i}]: not a row`;
+  const [seq, epoch, at, table, kind, key, body] = x as unknown[];
+  if (!isInt(seq, 1) || !isInt(epoch) || !isInt(at)) return `rows[${i}]: seq, epoch or at`;
+  if (!isStr(table, 64) || !WIRE_TABLE.test(table)) return `rows[${i}]: table`;
+  if (!isStr(kind, 8) || !KINDS.has(kind)) return `rows[${i}]: kind`;
+  if (key !== null && !isStr(key, 512)) return `rows[${i}]: key`;
+  if (body !== null && !isStr(body, maxBody)) return `rows[${i}]: body`;
+  if ((kind === "put" || kind === "del") && key === null) return `rows[${i}]: a ${kind} without a key`;
+  if (kind !== "del" && body === null) return `rows[${i}]: a ${kind} without a body`;
+  return { seq, epoch, at, table, kind: kind as RowKind, key: key as string | null, body: body as string | null };
+}
+
+function parseEpochs(x: unknown): EpochStart[] | string {
+  if (!Array.isArray(x) || x.length > 100_000) return "epochs";
+  const out: EpochStart[] = [];
+  for (const e of x as unknown[]) {
+    const o = e as Record<string, unknown>;
+    if (typeof e !== "object" || e === null || !isInt(o.epoch) || !isInt(o.firstSeq, 1)) return "epochs";
+    out.push({ epoch: o.epoch, firstSeq: o.firstSeq });
+  }
+  return out;
+}
+
+/** A message from the peer, or why it is refused. */
+export function parse(d: Record<string, unknown>, maxBody: number): ReplMessage | string {
+  if (!isInt(d.epoch)) return "epoch";
+  switch (d.t) {
+    case "hello": {
+      if (!isInt(d.schema, 1) || !isInt(d.lastSeq) || !isInt(d.lastEpoch)) return "hello fields";
+      const epochs = parseEpochs(d.epochs);
+      if (typeof epochs === "string") return epochs;
+      return { t: "hello", schema: d.schema, epoch: d.epoch, lastSeq: d.lastSeq, lastEpoch: d.lastEpoch, epochs };
+    }
+    case "rows": {
+      if (!isInt(d.after) || !Array.isArray(d.rows) || d.rows.length > 100_000) return "rows fields";
+      const rows: Row[] = [];
+      let prev = d.after;
+      for (let i = 0; i < d.rows.length; i++) {
+        const r = parseRow(d.rows[i], i, maxBody);
+        if (typeof r === "string") return r;
+        if (r.seq <= prev) return `rows[${i}]: seq ${r.seq} not above ${prev}`;
+        prev = r.seq;
+        rows.push(r);
+      }
+      return { t: "rows", epoch: d.epoch, after: d.after, rows };
+    }
+    case "probe":
+      return { t: "probe", epoch: d.epoch };
+    case "ack":
+      return isInt(d.seq) ? { t: "ack", epoch: d.epoch, seq: d.seq } : "seq";
+    case "refuse":
+      return isStr(d.reason, 500) ? { t: "refuse", epoch: d.epoch, reason: d.reason } : "reason";
+    case "resume":
+      if (!isInt(d.from) || !isInt(d.keep) || !isInt(d.total) || typeof d.diverged !== "boolean") return "resume fields";
+      return { t: "resume", epoch: d.epoch, from: d.from, keep: d.keep, diverged: d.diverged, total: d.total };
+  }
+  return "type";
+}

@@ -1,0 +1,54 @@
+// What the replicator needs from the node around it, and its settings
+// (the `replication:` config section, resolved with defaults).
+import type { Logger } from "../../core/logger.js";
+import type { Clock } from "../net.js";
+import type { Storage } from "../storage.js";
+import type { ReplMessage } from "./protocol.js";
+
+export interface ReplicationSettings {
+  /** sync: acknowledged once both databases hold it; async: once this one does; none: no second copy */
+  mode: "sync" | "async" | "none";
+  /** sync with the peer away: accept (availability, journal) or refuse (never acknowledged on one copy) */
+  whenPeerAway: "accept" | "refuse";
+  /** a peer that acknowledges nothing this long is away (frozen, cut off) */
+  ackTimeoutMs: number;
+  /** async: writers wait while the peer is this far behind (records / ms) */
+  maxLagRecords: number;
+  maxLagMs: number;
+  /** group commit: at most this many records and bytes per batch */
+  batchMaxRecords: number;
+  batchMaxBytes: number;
+  /** catch-up: rows per message and messages in flight */
+  catchUpChunk: number;
+  catchUpWindow: number;
+  maxRecordBytes: number;
+}
+
+export const DEFAULT_REPLICATION: ReplicationSettings = {
+  mode: "sync",
+  whenPeerAway: "accept",
+  ackTimeoutMs: 1000,
+  maxLagRecords: 10_000,
+  maxLagMs: 2_000,
+  batchMaxRecords: 1000,
+  batchMaxBytes: 512 * 1024,
+  catchUpChunk: 2000,
+  catchUpWindow: 4,
+  maxRecordBytes: 64 * 1024,
+};
+
+export interface ReplicatorDeps {
+  nodeId: string;
+  storage: Storage;
+  settings: ReplicationSettings;
+  clock: Clock;
+  log: Logger;
+  /** a message to the peer over the authenticated peer connection; false when it is down */
+  send(msg: ReplMessage): boolean;
+  /** may this node write now (active, valid lease)? asked before every commit */
+  canWrite(): boolean;
+  /** the epoch this node knows (its own, or a higher one it has seen) */
+  epoch(): number;
+  /** the wall clock for the rows' `at` */
+  wallClock?: () => number;
+}
