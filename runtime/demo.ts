@@ -93,6 +93,7 @@ peer:
   id: ${peer}
   listen: 127.0.0.1:${me ? ports.peerA : ports.peerB}
   address: 127.0.0.1:${me ? ports.peerB : ports.peerA}
+  api: http://127.0.0.1:${me ? ports.httpB : ports.httpA}
   links:
     - name: lan
       bind: 127.0.0.1:${me ? ports.lanA : ports.lanB}
@@ -111,6 +112,16 @@ takeover:
   autoConfirmMs: 0
 failback:
   mode: manual
+# each node's own SQLite database in its data dir; every record written to both (docs/replication.md)
+database:
+  engine: sqlite
+  file: tandem.db
+replication:
+  mode: sync
+  whenPeerAway: accept
+  tables:
+    # scripts write here: POST /api/v1/records/batch_log
+    batch_log: { retentionDays: 30 }
 http:
   listen: 127.0.0.1:${me ? ports.httpA : ports.httpB}
   users:

@@ -1,6 +1,8 @@
 // What the HTTP API and the CLI see of a running node. The node runtime
 // (runtime/node.ts) implements it; the API layer only calls it.
 import type { AuditVerifyResult } from "./audit/chain.js";
+import type { ReplicationStatus } from "../redundancy/replication/replicator.js";
+import type { RecordAnswer, RecordView } from "./records.js";
 import type { TagSnapshot } from "../drivers/tag-model.js";
 import type { Actor, LogLevel, NodeState, Role } from "../core/types.js";
 
@@ -31,7 +33,8 @@ export interface NodeStatus {
   };
   witness: { configured: boolean; reachable: boolean; address?: string; holder?: string | null; holderEpoch?: number | null };
   context: { held: boolean; seq: number; heldSince?: string | null; autoConfirmAt?: string | null };
-  replication: { mode: "sync" | "async" | "none"; lagRecords: number; journalRecords: number };
+  /** replication (runtime/records.ts; the fields beyond the first three: ReplicationStatus) */
+  replication: { mode: "sync" | "async" | "none"; lagRecords: number; journalRecords: number } & Partial<ReplicationStatus & { engine: string; database: string }>;
   /** PLC connections per device and endpoint, when the node has drivers */
   devices?: { device: string; endpoint: string; connected: boolean; path?: string }[];
   /** the standby lost the active on every link and has no witness: an operator decides */
@@ -165,4 +168,16 @@ export interface NodeController {
   serviceAction(actor: Actor, name: string, action: "start" | "stop" | "restart"): Promise<{ name: string; action: string; instances: string[] }>;
   /** events a service reports it handled (for events/s and the fewest-events scheme); throws TANDEM_ERR_SERVICE_UNKNOWN */
   serviceEvents(name: string, count: number): { name: string; accepted: boolean };
+  /** a record from a service or script (active or held only); answered once acknowledged per the replication mode */
+  writeRecord(table: string, data: unknown, idempotencyKey?: string): Promise<RecordAnswer>;
+  readRecords(table: string, afterSeq: number, limit: number): Promise<{ table: string; records: RecordView[]; next: number | null }>;
+  /** records a rejoining node wrote under an old epoch, kept aside */
+  divergence(afterId: number, limit: number): Promise<DivergenceView>;
+  /** an operator has dealt with a divergent record (audited) */
+  discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }>;
+}
+
+export interface DivergenceView {
+  records: { id: number; table: string; kind: string; key: string | null; seq: number; epoch: number; at: string; foundAt: string; activeEpoch: number; data: unknown }[];
+  next: number | null;
 }

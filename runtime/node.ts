@@ -24,9 +24,10 @@ import { LogManager } from "./logging.js";
 import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
 import { describeState } from "./node-message.js";
+import { openStorage, Records, type RecordAnswer, type RecordView } from "./records.js";
 import { pairView } from "./services/pair-view.js";
 import { Supervisor } from "./services/supervisor.js";
-import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, RefusalRecord, ServicesView, SwitchoverResult, TagView } from "./node-api.js";
+import type { Actor, AuditEntry, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServicesView, SwitchoverResult, TagView } from "./node-api.js";
 
 /** Something whose health lowers the service level (drivers, database …). */
 export interface HealthSource {
@@ -49,6 +50,8 @@ export class TandemNode implements NodeController {
   readonly supervisor: Supervisor;
   /** the PLC drivers, when the config has a drivers section (loaded on start: node-opcua is heavy) */
   drivers: DriverManager | null = null;
+  /** the node's database and its replication (opened first on start) */
+  records: Records | null = null;
   private levelTimer: NodeJS.Timeout | null = null;
   private readonly metricsOut: NodeMetrics;
   private readonly healthSources: HealthSource[] = [];
@@ -130,6 +133,13 @@ export class TandemNode implements NodeController {
     const graceUntil = performance.now() + c.takeover.levelGraceMs;
     this.syslog?.start();
     this.auditLog.open();
+    // storage first: the node serves nothing it could not write down
+    const storage = await openStorage(c.database, c.node.dataDir);
+    this.log.info(`starting: storage (${storage.engine} ${storage.where})`);
+    await storage.open();
+    this.records = new Records(storage, c.replication, this.runtime, c.node.id, this.logs.get("replication"), await storage.schemaVersion());
+    this.records.attach();
+    this.addHealthSource({ name: "replication", health: () => this.records?.health() ?? { penalty: 0, reasons: [] } });
     // The drivers load and start before the node joins the pair: their start-up
     // work (node-opcua alone is a large import) must not stall heartbeats and
     // lease renewals once this node may be active.
@@ -222,6 +232,7 @@ export class TandemNode implements NodeController {
     this.http = null;
     await stepOf("drivers", async () => this.drivers?.stop());
     await stepOf("peer link", () => this.runtime.stop());
+    await stepOf("database", async () => this.records?.stop());
     this.log.info("stopping: stores");
     this.store.markCleanStop(this.runtime.state.context.ownerIsMeClean);
     this.writeAudit("node-stop", "system", "ok", { state: this.runtime.state.state });
@@ -309,7 +320,7 @@ export class TandemNode implements NodeController {
         ? { configured: true, reachable: s.witness.reachable, address: `${c.witness.address.host}:${c.witness.address.port}`, holder: s.witness.holder, holderEpoch: s.witness.holderEpoch }
         : { configured: false, reachable: false },
       context: { held: s.state === "active-held", seq: s.context.seq, heldSince: iso(s.heldSince), autoConfirmAt: iso(s.autoConfirmAt) },
-      replication: { mode: "none", lagRecords: 0, journalRecords: 0 },
+      replication: this.replicationStatus(),
       ...(this.drivers ? { devices: this.drivers.connections() } : {}),
       awaitingOperator: s.awaitingOperator,
       counters: this.runtime.counters(),
@@ -416,6 +427,33 @@ export class TandemNode implements NodeController {
       return drivers.write(name, value, "operator");
     });
     return { name, value: written };
+  }
+
+  // ---------------------------------------------------------- records
+
+  replicationStatus(): NodeStatus["replication"] {
+    return this.records?.status() ?? { mode: this.config.replication.mode, lagRecords: 0, journalRecords: 0 };
+  }
+
+  private openRecords(): Records {
+    if (!this.records) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["the database is not open yet"]);
+    return this.records;
+  }
+
+  writeRecord(table: string, data: unknown, idempotencyKey?: string): Promise<RecordAnswer> {
+    return this.openRecords().write(table, data, idempotencyKey, this.config.peer.api);
+  }
+
+  readRecords(table: string, afterSeq: number, limit: number): Promise<{ table: string; records: RecordView[]; next: number | null }> {
+    return this.openRecords().read(table, afterSeq, limit);
+  }
+
+  divergence(afterId: number, limit: number): Promise<DivergenceView> {
+    return this.openRecords().divergence(afterId, limit);
+  }
+
+  async discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }> {
+    return this.audited(actor, "discard-divergent", { id }, async () => ({ id, discarded: await this.openRecords().storage.discardDivergent(id) }));
   }
 
   // ---------------------------------------------------------- internals

@@ -12,6 +12,7 @@ export type { HostPort };
 
 import { hostPort } from "./host-port.js";
 import { checkServices, servicesSection } from "../services/config-schema.js";
+import { databaseSection, replicationSection } from "./replication-schema.js";
 
 export { parseHostPort, hostPort } from "./host-port.js";
 
@@ -104,6 +105,8 @@ export const configSchema = z
       listen: hostPort,
       /** the peer's TCP peer-connection listener */
       address: hostPort,
+      /** the peer's HTTP address (http://host:port), named to clients this node refuses while it is standby */
+      api: z.string().regex(/^https?:\/\/[^\s/]+\/?$/, "expected http://host:port or https://host:port").optional(),
       /** one or more heartbeat links; losing one of several is not a failure */
       links: z.array(linkSchema).min(1, "at least one heartbeat link is needed"),
       /** mutual TLS on the peer connection, under the HMAC (PEM files; relative paths are resolved against the config file) */
@@ -209,8 +212,8 @@ export const configSchema = z
       .prefault({}),
     drivers: driversSection.optional(),
     watchdog: watchdogSection.optional(),
-    database: notYet("database", "replication comes with the replication issue").optional(),
-    replication: notYet("replication", "replication comes with the replication issue").optional(),
+    database: databaseSection,
+    replication: replicationSection,
     services: servicesSection.default({}),
     processes: notYet("processes", "the process-context issue").optional(),
     mqtt: notYet("mqtt", "the MQTT issue").optional(),

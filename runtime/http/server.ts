@@ -27,6 +27,7 @@ import { depthLimitedJsonParser } from "./json-body.js";
 import { ConnectionGuard, DEFAULT_HTTP_LIMITS, MAX_PARAM_LENGTH, nodeServerOptions, refusalLogGate, type HttpLimits } from "./limits.js";
 import { clientErrorHandler, frameworkErrorsHandler, securityHeaders } from "./raw-replies.js";
 import type { TlsMaterial } from "./tls.js";
+import { registerRecordRoutes } from "./record-routes.js";
 import { registerServiceRoutes } from "./service-routes.js";
 
 declare module "fastify" {
@@ -321,6 +322,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.get(`${api}/tags`, { config: { role: "viewer", action: "read tags" } }, async () => ({ tags: controller.tags() }));
 
   registerServiceRoutes(app, api, controller, actorOf);
+  registerRecordRoutes(app, api, controller, actorOf);
 
   const tagName = { type: "object", required: ["name"], properties: { name: { type: "string", pattern: "^[A-Za-z0-9_./:-]{1,200}$" } } } as const;
 

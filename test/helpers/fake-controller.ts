@@ -3,15 +3,16 @@
 import { TandemError } from "../../core/errors.js";
 import type { LogLevel } from "../../runtime/config/schema.js";
 import type { AuditVerifyResult } from "../../runtime/audit/chain.js";
-import type { Actor, AuditEntry, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, SwitchoverResult, TagView } from "../../runtime/node-api.js";
+import type { RecordAnswer } from "../../runtime/records.js";
+import type { Actor, AuditEntry, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
 export interface FakeCall {
-  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction";
+  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction" | "discardDivergent";
   actor: Actor;
   args: unknown[];
 }
 
-type Method = FakeCall["method"] | "status" | "health" | "audit" | "verifyAudit" | "metrics" | "logLevels" | "tags" | "services";
+type Method = FakeCall["method"] | "status" | "health" | "audit" | "verifyAudit" | "metrics" | "logLevels" | "tags" | "services" | "writeRecord";
 
 export function makeStatus(over: Partial<NodeStatus> = {}): NodeStatus {
   return {
@@ -257,5 +258,45 @@ export class FakeController implements NodeController {
     this.service(name);
     this.events.push({ name, count });
     return { name, accepted: true };
+  }
+
+  /** records tables this fake knows, and what was written to them */
+  recordTables: Record<string, { seq: number; data: unknown; key?: string }[]> = { batch_log: [] };
+  divergent: DivergenceView["records"] = [];
+  private recordSeq = 0;
+
+  private recordTable(table: string) {
+    const t = this.recordTables[table];
+    if (!t) throw new TandemError("TANDEM_ERR_TABLE_UNKNOWN", [table, Object.keys(this.recordTables).join(", ")]);
+    return t;
+  }
+
+  async writeRecord(table: string, data: unknown, idempotencyKey?: string): Promise<RecordAnswer> {
+    this.maybeFail("writeRecord");
+    const t = this.recordTable(table);
+    const s = this.current;
+    if (s.state !== "active" && s.state !== "active-held") throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["record write", s.state], { active: null, activeNode: null });
+    const had = idempotencyKey === undefined ? undefined : t.find((r) => r.key === idempotencyKey);
+    const row = had ?? { seq: ++this.recordSeq, data, key: idempotencyKey };
+    if (!had) t.push(row);
+    return { id: `${s.epoch}-${row.seq}`, table, epoch: s.epoch, seq: row.seq, at: new Date(0).toISOString(), ...(had ? { existing: true } : {}) };
+  }
+
+  async readRecords(table: string, afterSeq: number, limit: number) {
+    const rows = this.recordTable(table).filter((r) => r.seq > afterSeq).slice(0, limit);
+    const epoch = this.current.epoch;
+    return { table, records: rows.map((r) => ({ id: `${epoch}-${r.seq}`, seq: r.seq, epoch, at: new Date(0).toISOString(), data: r.data })), next: rows.length === limit ? rows[rows.length - 1].seq : null };
+  }
+
+  async divergence(afterId: number, limit: number): Promise<DivergenceView> {
+    const rows = this.divergent.filter((r) => r.id > afterId).slice(0, limit);
+    return { records: structuredClone(rows), next: rows.length === limit ? rows[rows.length - 1].id : null };
+  }
+
+  async discardDivergent(actor: Actor, id: number) {
+    this.record("discardDivergent", actor, [id]);
+    const before = this.divergent.length;
+    this.divergent = this.divergent.filter((r) => r.id !== id);
+    return { id, discarded: this.divergent.length < before };
   }
 }
