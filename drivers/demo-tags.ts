@@ -20,7 +20,7 @@ export function demoDriversConfig(simHost: string, modbusPort: number, opcuaPort
       { name: "line1.reactor.temperature", device: "sim-opcua", nodeId: "ns=1;s=Plant.Reactor.Temperature", units: "°C", deadband: 0.05, description: "reactor temperature" },
       { name: "line1.reactor.setpoint", device: "sim-opcua", nodeId: "ns=1;s=Plant.Reactor.Setpoint", writable: true, min: 0, max: 150, units: "°C", description: "reactor temperature setpoint" },
       { name: "line1.reactor.heaterEnable", device: "sim-opcua", nodeId: "ns=1;s=Plant.Reactor.HeaterEnable", writable: true },
-      { name: "line1.batch.step", device: "sim-opcua", nodeId: "ns=1;s=Plant.Batch.Step", description: "0 idle, 1 fill, 2 heat, 3 hold, 4 drain" },
+      { name: "line1.batch.step", device: "sim-opcua", nodeId: "ns=1;s=Plant.Batch.Step", writable: true, min: 0, max: 4, description: "0 idle, 1 fill, 2 heat, 3 hold, 4 drain (the batch process module writes it)" },
       { name: "line1.batch.name", device: "sim-opcua", nodeId: "ns=1;s=Plant.Batch.Name" },
       { name: "line1.tank1.levelUa", device: "sim-opcua", nodeId: "ns=1;s=Plant.Tank1.Level", units: "%", deadband: 0.05, description: "tank 1 level over OPC UA" },
       { name: "line1.pump1.runUa", device: "sim-opcua", nodeId: "ns=1;s=Plant.Pump1.Run", writable: true },

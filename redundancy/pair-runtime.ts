@@ -206,6 +206,13 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     if (up !== this.s.servicesUp) this.dispatch({ type: "services", up });
   }
 
+  /** The latest process-context write this node holds (it rides on a handover). */
+  setContextSeq(seq: number): void {
+    if (seq <= this.s.context.seq) return;
+    if (!this.started) this.s = { ...this.s, context: { ...this.s.context, seq } };
+    else this.dispatch({ type: "context-seq", seq });
+  }
+
   /** A message for the peer's own parts over the peer connection; false when it is down. */
   sendPeerApp(topic: string, data: Record<string, unknown>): boolean {
     if (!this.started || this.stopped) return false;

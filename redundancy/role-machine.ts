@@ -139,6 +139,11 @@ function handle(m: Ctx, ev: Event): void {
       return onPlc(m, ev.epoch, ev.counterStale);
     case "services":
       return onServices(m, ev.up);
+    case "context-seq":
+      // what a handover says and what replication holds only ever move it on;
+      // a reject starts it again from 0 (operator.ts)
+      if (ev.seq > m.s.context.seq) m.s.context.seq = ev.seq;
+      return;
     case "op":
       return onOp(m, ev.id, ev.action, ev.actor, ev.to, ev.force);
     case "fault":

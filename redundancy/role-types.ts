@@ -80,6 +80,8 @@ export type Event =
   | { type: "plc"; epoch: number | null; counterStale: boolean }
   /** the node's services placed `active` are running (or not yet confirmed gone): true; all gone: false */
   | { type: "services"; up: boolean }
+  /** the sequence number of the latest process-context write this node holds (replication) */
+  | { type: "context-seq"; seq: number }
   | { type: "op"; id: number; action: OpAction; actor: Actor; to?: string; force?: boolean }
   /**
    * The adapter could not carry out an effect (the epoch could not be

@@ -120,8 +120,14 @@ replication:
   mode: sync
   whenPeerAway: accept
   tables:
-    # scripts write here: POST /api/v1/records/batch_log
+    # scripts write here: POST /api/v1/records/batch_log (the batch writes one line per batch too)
     batch_log: { retentionDays: 30 }
+# the sample batch (config/demo/batch.js): fill, heat, mix, drain against the simulator, batch after batch;
+# its context is replicated, held after a takeover until an operator confirms (resume) or rejects (restart)
+processes:
+  batch:
+    module: ${JSON.stringify(join(checkoutDir(), "config", "demo", "batch.js"))}
+    options: { fillMs: 8000, heatMs: 6000, mixMs: 5000, drainMs: 6000, heatTo: 70, report: batch_log }
 http:
   listen: 127.0.0.1:${me ? ports.httpA : ports.httpB}
   users:

@@ -3,6 +3,7 @@
 import type { AuditVerifyResult } from "./audit/chain.js";
 import type { ReplicationStatus } from "../redundancy/replication/replicator.js";
 import type { RecordAnswer, RecordView } from "./records.js";
+import type { ProcessView } from "./processes/host.js";
 import type { TagSnapshot } from "../drivers/tag-model.js";
 import type { Actor, LogLevel, NodeState, Role } from "../core/types.js";
 
@@ -173,8 +174,20 @@ export interface NodeController {
   readRecords(table: string, afterSeq: number, limit: number): Promise<{ table: string; records: RecordView[]; next: number | null }>;
   /** records a rejoining node wrote under an old epoch, kept aside */
   divergence(afterId: number, limit: number): Promise<DivergenceView>;
+  /** the process context and the process modules: content, step, sequence, age, writer epoch, held or not */
+  context(): Promise<ContextView>;
   /** an operator has dealt with a divergent record (audited) */
   discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }>;
+}
+
+export interface ContextView {
+  nodeId: string;
+  state: NodeState;
+  epoch: number;
+  held: boolean;
+  /** the sequence number of the latest context write this node holds */
+  seq: number;
+  processes: ProcessView[];
 }
 
 export interface DivergenceView {

@@ -25,9 +25,10 @@ import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
 import { describeState } from "./node-message.js";
 import { openStorage, Records, type RecordAnswer, type RecordView } from "./records.js";
+import { ProcessHost } from "./processes/host.js";
 import { pairView } from "./services/pair-view.js";
 import { Supervisor } from "./services/supervisor.js";
-import type { Actor, AuditEntry, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServicesView, SwitchoverResult, TagView } from "./node-api.js";
+import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServicesView, SwitchoverResult, TagView } from "./node-api.js";
 
 /** Something whose health lowers the service level (drivers, database …). */
 export interface HealthSource {
@@ -52,6 +53,10 @@ export class TandemNode implements NodeController {
   drivers: DriverManager | null = null;
   /** the node's database and its replication (opened first on start) */
   records: Records | null = null;
+  /** the process modules (loaded on start, run while active) */
+  processes: ProcessHost | null = null;
+  /** what keeps a handover waiting: services placed active, running process modules */
+  private readonly upParts = { services: false, processes: false };
   private levelTimer: NodeJS.Timeout | null = null;
   private readonly metricsOut: NodeMetrics;
   private readonly healthSources: HealthSource[] = [];
@@ -94,7 +99,8 @@ export class TandemNode implements NodeController {
       dataDir: c.node.dataDir,
       defaultCwd: opts.configDir ?? process.cwd(),
       log: this.logs.get("services"),
-      pair: pairView(this.runtime, c.heartbeat.timeoutMs),
+      // the role machine waits for services placed active and process modules alike
+      pair: { ...pairView(this.runtime, c.heartbeat.timeoutMs), setServicesUp: (up) => this.reportUp("services", up) },
       apiUrl: () => {
         const a = this.httpAddress ?? c.http.listen;
         return a.port ? `${c.http.tls.enabled ? "https" : "http"}://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}/api/v1` : undefined;
@@ -105,9 +111,14 @@ export class TandemNode implements NodeController {
       this.drivers?.setRole(isActiveState(to), epoch);
       // synchronous: a lost right to act kills services placed `active` before any message says so
       this.supervisor.onPairChange();
+      this.processes?.reconcile();
     });
+    this.runtime.on("context-reset", () => this.processes?.reset());
     this.runtime.on("lease", () => this.supervisor.feedDeadlines());
-    this.runtime.on("stop-services", () => this.supervisor.reconcile());
+    this.runtime.on("stop-services", () => {
+      this.supervisor.reconcile();
+      this.processes?.reconcile();
+    });
     this.runtime.on("peer-app", (topic, data) => {
       if (topic === "services") this.supervisor.onPeerReport(data);
     });
@@ -138,8 +149,10 @@ export class TandemNode implements NodeController {
     this.log.info(`starting: storage (${storage.engine} ${storage.where})`);
     await storage.open();
     this.records = new Records(storage, c.replication, this.runtime, c.node.id, this.logs.get("replication"), await storage.schemaVersion());
-    this.records.attach();
+    await this.records.attach();
     this.addHealthSource({ name: "replication", health: () => this.records?.health() ?? { penalty: 0, reasons: [] } });
+    this.processes = this.makeProcessHost(this.records);
+    await this.processes.load();
     // The drivers load and start before the node joins the pair: their start-up
     // work (node-opcua alone is a large import) must not stall heartbeats and
     // lease renewals once this node may be active.
@@ -214,7 +227,8 @@ export class TandemNode implements NodeController {
         clearTimeout(timer);
       }
     };
-    // services first: those placed `active` must be gone before the role moves
+    // process modules and services first: they must be gone before the role moves
+    await stepOf("process modules", async () => this.processes?.stop());
     await stepOf("services", () => this.supervisor.stop());
     this.supervisor.killAll();
     const system: Actor = { user: "system", role: "admin", from: "SIGTERM" };
@@ -427,6 +441,55 @@ export class TandemNode implements NodeController {
       return drivers.write(name, value, "operator");
     });
     return { name, value: written };
+  }
+
+  // ---------------------------------------------------------- processes
+
+  private makeProcessHost(records: Records): ProcessHost {
+    const rt = this.runtime;
+    return new ProcessHost({
+      processes: this.config.processes,
+      storage: records.storage,
+      log: this.logs.get("processes"),
+      pair: {
+        mayRun: () => rt.state.state === "active" && rt.canAct() && rt.state.switchoverOut?.phase !== "quiescing",
+        held: () => rt.state.state === "active-held",
+        contextSeq: () => rt.state.context.seq,
+      },
+      ports: {
+        write: (writes) => records.replicator.write(writes),
+        tag: (name) => this.drivers?.tag(name),
+        writeTag: (name, value) => {
+          if (!this.drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
+          return this.drivers.write(name, value, "process");
+        },
+        record: async (table, data, key) => {
+          const a = await records.write(table, data, key);
+          return { seq: a.seq, epoch: a.epoch };
+        },
+        wallClock: () => Date.now(),
+      },
+      setUp: (up) => this.reportUp("processes", up),
+    });
+  }
+
+  private reportUp(part: "services" | "processes", up: boolean): void {
+    this.upParts[part] = up;
+    this.runtime.setServicesUp(this.upParts.services || this.upParts.processes);
+  }
+
+  async context(): Promise<ContextView> {
+    const s = this.runtime.state;
+    const host = this.processes;
+    if (host && s.state !== "active") await host.refreshContexts();
+    return {
+      nodeId: this.config.node.id,
+      state: s.state,
+      epoch: s.epoch,
+      held: s.state === "active-held",
+      seq: s.context.seq,
+      processes: host?.views() ?? [],
+    };
   }
 
   // ---------------------------------------------------------- records

@@ -15,6 +15,7 @@ import type { DivergentRow, Row, Storage } from "../redundancy/storage.js";
 import type { DatabaseConfig, ReplicationConfig } from "./config/replication-schema.js";
 import type { DivergenceView } from "./node-api.js";
 import { SqliteStorage } from "./storage/sqlite.js";
+import { CONTEXT_TABLE } from "./processes/context.js";
 
 export interface RecordAnswer {
   id: string;
@@ -42,9 +43,13 @@ export async function openStorage(db: DatabaseConfig, dataDir: string): Promise<
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
+/** how often the active purges records older than their table's retention */
+const RETENTION_EVERY_MS = 10 * 60_000;
+
 export class Records {
   readonly replicator: Replicator;
   private started = false;
+  private retentionTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly storage: Storage,
@@ -65,13 +70,22 @@ export class Records {
         send: (msg) => runtime.sendPeerApp(this.replicator.topic, encode(msg)),
         canWrite: () => isActiveState(runtime.state.state) && runtime.canAct(),
         epoch: () => runtime.state.epoch,
+        onApplied: (rows) => {
+          // the process context's sequence number moves with every context write, on both nodes
+          let seq = 0;
+          for (const r of rows) if (r.table === CONTEXT_TABLE && r.seq > seq) seq = r.seq;
+          if (seq) runtime.setContextSeq(seq);
+        },
       },
       schemaVersion,
     );
   }
 
   /** follows the node's state: lead while active (or held), follow otherwise */
-  attach(): void {
+  async attach(): Promise<void> {
+    // the context's sequence number as the database holds it
+    const ctx = await this.storage.read(CONTEXT_TABLE, { afterSeq: 0, limit: 100_000 });
+    if (ctx.length) this.runtime.setContextSeq(ctx[ctx.length - 1].seq);
     const follow = () => {
       const s = this.runtime.state;
       void this.replicator.setRole(isActiveState(s.state), s.epoch, s.state);
@@ -83,9 +97,31 @@ export class Records {
     });
     follow();
     this.started = true;
+    this.retentionTimer = setInterval(() => void this.purge(), RETENTION_EVERY_MS);
+  }
+
+  /**
+   * Retention: the active writes one purge per table, replicated like any
+   * write, so both databases drop the same rows at the same point in the order.
+   */
+  async purge(now = Date.now()): Promise<number> {
+    if (!isActiveState(this.runtime.state.state)) return 0;
+    const writes = Object.entries(this.cfg.tables)
+      .filter(([, t]) => t.retentionDays > 0)
+      .map(([table, t]) => ({ table, kind: "purge" as const, key: null, body: JSON.stringify({ before: Math.floor(now - t.retentionDays * 86_400_000) }) }));
+    if (!writes.length) return 0;
+    try {
+      await this.replicator.write(writes);
+    } catch (err) {
+      this.log.warn(`retention: the purge was not written (${(err as Error).message}); the next try is in ${RETENTION_EVERY_MS / 60_000} min`);
+      return 0;
+    }
+    return writes.length;
   }
 
   async stop(): Promise<void> {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.retentionTimer = null;
     if (this.started) await this.replicator.stop();
     await this.storage.close();
   }

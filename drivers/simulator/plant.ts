@@ -26,6 +26,12 @@ export interface PlantState {
   /** ms spent in the current step */
   stepTime: number;
   batchName: string;
+  /**
+   * who moves the batch steps: the plant's own timers, or a client (a process
+   * module) once it writes the step register — from then on the plant
+   * follows the client's steps and never advances by itself
+   */
+  sequencer: "plant" | "client";
   /** free memory for clients (watchdog, benchmarks, tests): holding registers 1000–1999 and 900–999 */
   memory: Uint16Array;
 }
@@ -45,6 +51,7 @@ export function initialPlant(): PlantState {
     batchCount: 0,
     stepTime: 0,
     batchName: "BATCH-0000",
+    sequencer: "plant",
     memory: new Uint16Array(2000),
   };
 }
@@ -76,7 +83,9 @@ export function step(s: PlantState, dtMs: number): PlantState {
     batchStep = b;
     stepTime = 0;
   };
-  if (batchStep === 1 && stepTime >= 20_000) next(2);
+  if (s.sequencer === "client") {
+    // a process module drives the steps
+  } else if (batchStep === 1 && stepTime >= 20_000) next(2);
   else if (batchStep === 2 && (Math.abs(reactorTemp - s.reactorSetpoint) < 1 || stepTime >= 120_000)) next(3);
   else if (batchStep === 3 && stepTime >= 30_000) next(4);
   else if (batchStep === 4 && stepTime >= 15_000) {
@@ -112,8 +121,13 @@ export function command(s: PlantState, c: PlantCommand): PlantState | string {
       return { ...s, heaterEnable: c.value };
     case "batchStart":
       return s.batchStep === 0 ? { ...s, batchStep: 1, stepTime: 0, batchName: `BATCH-${String(s.batchCount + 1).padStart(4, "0")}` } : s;
-    case "batchStep":
+    case "batchStep": {
       if (!Number.isInteger(c.value) || c.value < 0 || c.value > 4) return `batch step must be 0–4, got ${c.value}`;
-      return { ...s, batchStep: c.value as BatchStep, stepTime: 0 };
+      if (c.value === s.batchStep && s.sequencer === "client") return s; // the same step again: a re-assertion
+      const done = s.batchStep === 4 && c.value === 0;
+      const fresh = c.value === 1 && s.batchStep !== 1;
+      const batchCount = s.batchCount + (done ? 1 : 0);
+      return { ...s, sequencer: "client", batchStep: c.value as BatchStep, stepTime: 0, batchCount, batchName: fresh ? `BATCH-${String(batchCount + 1).padStart(4, "0")}` : s.batchName };
+    }
   }
 }

@@ -117,6 +117,7 @@ export class Follower {
         this.d.send({ t: "refuse", epoch: this.d.epoch(), reason: `the standby's database refused the rows: ${(err as Error).message}` });
         return;
       }
+      this.d.onApplied?.(m.rows);
       const last = m.rows.length ? m.rows[m.rows.length - 1].seq : m.after;
       if (last > this.lastSeq) this.lastSeq = last;
       if (this.catchUp && this.lastSeq >= this.catchUp.from + this.catchUp.total) this.catchUp = null;

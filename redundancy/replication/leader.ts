@@ -167,6 +167,7 @@ export class Leader {
       this.applying = false;
     }
     this.head = seq;
+    this.d.onApplied?.(rows);
     const now = this.d.clock.now();
     batch.forEach((p, i) => {
       const mine = per[i];

@@ -2,7 +2,7 @@
 // (the `replication:` config section, resolved with defaults).
 import type { Logger } from "../../core/logger.js";
 import type { Clock } from "../net.js";
-import type { Storage } from "../storage.js";
+import type { Row, Storage } from "../storage.js";
 import type { ReplMessage } from "./protocol.js";
 
 export interface ReplicationSettings {
@@ -49,6 +49,8 @@ export interface ReplicatorDeps {
   canWrite(): boolean;
   /** the epoch this node knows (its own, or a higher one it has seen) */
   epoch(): number;
+  /** rows now durable in this node's database (as the leader committed them, or as the follower applied them) */
+  onApplied?(rows: readonly Row[]): void;
   /** the wall clock for the rows' `at` */
   wallClock?: () => number;
 }

@@ -87,6 +87,8 @@ export function onSwitchoverMessage(m: Ctx, msg: PeerMessage, sentAt?: number): 
         count(m, "handover_ignored");
         return;
       }
+      // the context the old active handed over: the new one resumes only once its database holds it
+      if (msg.contextSeq > s.context.seq) s.context.seq = msg.contextSeq;
       activate(m, Math.max(s.epoch, msg.epoch) + 1, sentAt + msg.leaseMs, "switchover", "renew");
       if (s.switchoverAsk) {
         const ask = s.switchoverAsk;

@@ -97,6 +97,7 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
     if (opts.baseDir && f && !isAbsolute(f)) config.http.tls[k] = resolve(opts.baseDir, f);
   }
   for (const s of Object.values(config.services)) if (opts.baseDir && s.cwd && !isAbsolute(s.cwd)) s.cwd = resolve(opts.baseDir, s.cwd);
+  for (const p of Object.values(config.processes)) if (opts.baseDir && !isAbsolute(p.module)) p.module = resolve(opts.baseDir, p.module);
   const peerTls = config.peer.tls;
   if (opts.baseDir && peerTls) for (const k of ["ca", "cert", "key"] as const) if (!isAbsolute(peerTls[k])) peerTls[k] = resolve(opts.baseDir, peerTls[k]);
   return config;

@@ -13,6 +13,7 @@ export type { HostPort };
 import { hostPort } from "./host-port.js";
 import { checkServices, servicesSection } from "../services/config-schema.js";
 import { databaseSection, replicationSection } from "./replication-schema.js";
+import { processesSection } from "../processes/config-schema.js";
 
 export { parseHostPort, hostPort } from "./host-port.js";
 
@@ -215,7 +216,7 @@ export const configSchema = z
     database: databaseSection,
     replication: replicationSection,
     services: servicesSection.default({}),
-    processes: notYet("processes", "the process-context issue").optional(),
+    processes: processesSection,
     mqtt: notYet("mqtt", "the MQTT issue").optional(),
     backup: notYet("backup", "the backup issue").optional(),
     monitoring: notYet("monitoring", "the monitoring issue").optional(),

@@ -29,6 +29,8 @@ export function registerRecordRoutes(app: FastifyInstance, api: string, controll
     async (req) => controller.readRecords(req.params.table, req.query.after, req.query.limit),
   );
 
+  app.get(`${api}/context`, { config: { role: "viewer", action: "read the process context" } }, async () => controller.context());
+
   app.get(`${api}/replication`, { config: { role: "viewer", action: "read the replication state" } }, async () => controller.status().replication);
 
   app.get<{ Querystring: { after: number; limit: number } }>(

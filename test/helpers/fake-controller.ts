@@ -4,7 +4,7 @@ import { TandemError } from "../../core/errors.js";
 import type { LogLevel } from "../../runtime/config/schema.js";
 import type { AuditVerifyResult } from "../../runtime/audit/chain.js";
 import type { RecordAnswer } from "../../runtime/records.js";
-import type { Actor, AuditEntry, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, SwitchoverResult, TagView } from "../../runtime/node-api.js";
+import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
 export interface FakeCall {
   method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction" | "discardDivergent";
@@ -291,6 +291,14 @@ export class FakeController implements NodeController {
   async divergence(afterId: number, limit: number): Promise<DivergenceView> {
     const rows = this.divergent.filter((r) => r.id > afterId).slice(0, limit);
     return { records: structuredClone(rows), next: rows.length === limit ? rows[rows.length - 1].id : null };
+  }
+
+  /** what GET /context answers (the test sets processes) */
+  contextProcesses: ContextView["processes"] = [];
+
+  async context(): Promise<ContextView> {
+    const s = this.current;
+    return { nodeId: s.nodeId, state: s.state, epoch: s.epoch, held: s.state === "active-held", seq: s.context.seq, processes: structuredClone(this.contextProcesses) };
   }
 
   async discardDivergent(actor: Actor, id: number) {
