@@ -11,6 +11,9 @@ import Database from "better-sqlite3";
 import { TandemError } from "../../core/errors.js";
 import { canonicalRow, StorageGapError, type DivergentRow, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreState } from "../../redundancy/storage.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
+import { purgeBefore } from "./rows.js";
+
+export { purgeBefore };
 
 interface RowRecord {
   seq: number;
@@ -240,11 +243,4 @@ function applyRow(s: Stmts, r: Row): void {
       return;
     }
   }
-}
-
-/** the `before` of a purge row's body */
-export function purgeBefore(r: Row): number {
-  const b = r.body === null ? null : (JSON.parse(r.body) as { before?: unknown });
-  if (!b || !Number.isSafeInteger(b.before)) throw new Error(`row ${r.seq}: a purge needs a body {"before": ms}`);
-  return b.before as number;
 }

@@ -1,0 +1,493 @@
+// The PostgreSQL storage adapter: the same tables and the same behaviour as
+// the SQLite adapter (sqlite.ts), for sites that keep their data in a
+// PostgreSQL server. Each node has its own store: two nodes sharing a server
+// use two databases, or two schemas of one database (the `schema` option).
+//
+// Durability: a commit returns once PostgreSQL has flushed it
+// (synchronous_commit on; a session whose server default is off turns it
+// back on for Tandem's own writes).
+//
+// Speed: apply() never sends one statement per row. It cuts a batch at its
+// purges into segments; a segment costs at most two statements (one DELETE
+// of the keys its puts and dels replace, one INSERT … SELECT FROM unnest(…)
+// of the rows that survive it), whatever its size and mix. Around them, one
+// round trip opens the transaction and reads (and locks) the store's state,
+// one records the epochs, moves the state and commits.
+import { createHash } from "node:crypto";
+import pg from "pg";
+import { TandemError } from "../../core/errors.js";
+import { canonicalRow, StorageGapError, type DivergentRow, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreState } from "../../redundancy/storage.js";
+import { POSTGRES_MIGRATIONS } from "./migrations.js";
+import { purgeBefore } from "./rows.js";
+
+const { Pool } = pg;
+
+export interface PostgresOptions {
+  /** postgres://user:password@host:port/database (a password is never shown in `where`) */
+  url: string;
+  /** connections in the pool (default 4): writes go one at a time, reads run beside them */
+  poolSize?: number;
+  /** keep Tandem's tables in this schema (created if missing) instead of the connection's default */
+  schema?: string;
+}
+
+interface RowRecord {
+  seq: number;
+  epoch: number;
+  at: number;
+  tbl: string;
+  kind: RowKind;
+  key: string | null;
+  body: string | null;
+}
+
+const toRow = (r: RowRecord): Row => ({ seq: r.seq, epoch: r.epoch, at: r.at, table: r.tbl, kind: r.kind, key: r.key, body: r.body });
+
+const COLS = "seq, epoch, at, tbl, kind, key, body";
+/** rows per INSERT statement: bounds the size of one statement's arrays */
+const INSERT_CHUNK = 10_000;
+/** rows per read while computing checksums */
+const CHECKSUM_PAGE = 5_000;
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const STRONG_SYNC = new Set(["on", "remote_write", "remote_apply", "local"]);
+
+/** the URL without its password, for logs and status */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "";
+    if (u.searchParams.has("password")) u.searchParams.delete("password");
+    return u.toString();
+  } catch {
+    // not a URL (a key=value connection string): drop what could be a password
+    return url.replace(/(:\/\/[^:/@]*):[^@]*@/, "$1@").replace(/password\s*=\s*('[^']*'|\S+)/gi, "password=***");
+  }
+}
+
+/** a short reason for a failed connection: "ECONNREFUSED 127.0.0.1:5432", or the server's message */
+function connectReason(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return [...new Set(err.errors.map(connectReason))].join("; ");
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e && typeof e.code === "string" && e.address) return `${e.code} ${e.address}${e.port ? `:${e.port}` : ""}`;
+  return (e as Error)?.message || String(err);
+}
+
+/** the text of a database error, with PostgreSQL's detail when it gives one */
+function describe(err: unknown): string {
+  const e = err as Error & { detail?: string };
+  return e.detail ? `${e.message} (${e.detail})` : e.message;
+}
+
+/** a 64-bit advisory lock key for migrating one schema (any node of any build agrees on it) */
+function migrationLockKey(schema: string): string {
+  return createHash("sha256").update(`tandem migrate ${schema}`).digest().readBigInt64BE(0).toString();
+}
+
+function safeInt(n: unknown, what: string, seq: unknown): number {
+  if (!Number.isSafeInteger(n)) throw new Error(`row ${String(seq)}: ${what} ${String(n)} is not an integer`);
+  return n as number;
+}
+
+/** one statement group of a batch: the rows between two purges */
+interface Segment {
+  kind: "rows";
+  /** rows to insert, in seq order; null: replaced later in the same segment */
+  rows: (Row | null)[];
+  /** keyed rows of this segment: the index in `rows` of the key's latest row */
+  keys: Map<string, number>;
+  /** keys whose first row here is a put or a del: their stored row goes first */
+  drop: { tbl: string[]; key: string[] };
+}
+type Step = Segment | { kind: "purge"; table: string; before: number };
+
+const newSegment = (): Segment => ({ kind: "rows", rows: [], keys: new Map(), drop: { tbl: [], key: [] } });
+
+export class PostgresStorage implements Storage {
+  readonly engine = "postgres" as const;
+  readonly where: string;
+  private pool: pg.Pool | null = null;
+  /** writes one at a time in this process */
+  private chain: Promise<unknown> = Promise.resolve();
+  /** how write transactions begin (turning synchronous_commit back on where the server has it off) */
+  private begin = "BEGIN";
+  private readonly t: { state: string; rows: string; epochs: string; divergence: string; schema: string };
+
+  constructor(private readonly opts: PostgresOptions) {
+    this.where = redactUrl(opts.url);
+    if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
+      throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `schema name ${JSON.stringify(opts.schema)}: letters, digits and underscores only, not starting with a digit`]);
+    }
+    const q = opts.schema === undefined ? "" : `"${opts.schema}".`;
+    this.t = { state: `${q}tandem_state`, rows: `${q}tandem_rows`, epochs: `${q}tandem_epochs`, divergence: `${q}tandem_divergence`, schema: `${q}tandem_schema` };
+  }
+
+  async open(): Promise<void> {
+    if (this.pool) return;
+    // BIGINT (int8) comes back as text by default: every one of ours is a
+    // sequence number, epoch, ms timestamp, id or count, all far below 2^53
+    const types = new pg.TypeOverrides();
+    types.setTypeParser(20, (v: string) => Number(v));
+    const pool = new Pool({
+      connectionString: this.opts.url,
+      max: this.opts.poolSize ?? 4,
+      types,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      application_name: "tandem",
+    });
+    // an idle connection the server dropped: the pool removes it and the next query opens another
+    pool.on("error", () => undefined);
+    let c: pg.PoolClient;
+    try {
+      c = await pool.connect();
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `cannot connect: ${connectReason(err)}`]);
+    }
+    c.on("error", () => undefined);
+    try {
+      await this.migrate(c);
+      const sync = (await c.query<{ synchronous_commit: string }>("SHOW synchronous_commit")).rows[0].synchronous_commit;
+      this.begin = STRONG_SYNC.has(sync) ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit TO on";
+      c.release();
+    } catch (err) {
+      await c.query("ROLLBACK").catch(() => undefined);
+      c.release(true);
+      await pool.end().catch(() => undefined);
+      if (err instanceof TandemError) throw err;
+      throw new TandemError("TANDEM_ERR_DATABASE", [this.where, describe(err)]);
+    }
+    this.pool = pool;
+  }
+
+  /** creates or migrates the schema in one transaction, under a lock both nodes of a shared server take */
+  private async migrate(c: pg.PoolClient): Promise<void> {
+    const schema = this.opts.schema;
+    await c.query("BEGIN");
+    await c.query("SELECT pg_advisory_xact_lock($1::bigint)", [migrationLockKey(schema ?? "")]);
+    if (schema !== undefined) {
+      await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      await c.query(`SET LOCAL search_path TO "${schema}"`);
+    }
+    await c.query(`CREATE TABLE IF NOT EXISTS ${this.t.schema} (version INTEGER NOT NULL)`);
+    const row = (await c.query<{ version: number }>(`SELECT version FROM ${this.t.schema}`)).rows[0];
+    const have = row?.version ?? 0;
+    const known = POSTGRES_MIGRATIONS.length;
+    if (have > known) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `schema version ${have} is newer than this build knows (${known}): run the newer Tandem, or restore a backup made by this one`]);
+    for (let v = have; v < known; v++) {
+      await c.query(POSTGRES_MIGRATIONS[v]);
+      if (v === 0) await c.query(`INSERT INTO ${this.t.schema} (version) VALUES ($1)`, [v + 1]);
+      else await c.query(`UPDATE ${this.t.schema} SET version = $1`, [v + 1]);
+    }
+    await c.query("COMMIT");
+  }
+
+  private get conn(): pg.Pool {
+    if (!this.pool) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, "not open"]);
+    return this.pool;
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    if (!pool) return;
+    await this.chain.catch(() => undefined);
+    await pool.end();
+  }
+
+  /** one query on any pooled connection, its errors named after this store */
+  private async query<R extends pg.QueryResultRow>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>> {
+    const pool = this.conn;
+    try {
+      return await pool.query<R>(name === undefined ? { text, values } : { name, text, values });
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  private wrap(err: unknown): Error {
+    if (err instanceof TandemError || err instanceof StorageGapError) return err;
+    return new TandemError("TANDEM_ERR_DATABASE", [this.where, describe(err)]);
+  }
+
+  /** runs fn on one connection; a transaction fn left open is rolled back */
+  private async withClient<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let c: pg.PoolClient;
+    try {
+      c = await pool.connect();
+    } catch (err) {
+      throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `cannot connect: ${connectReason(err)}`]);
+    }
+    const onError = () => undefined;
+    c.on("error", onError);
+    try {
+      const out = await fn(c);
+      c.off("error", onError);
+      c.release();
+      return out;
+    } catch (err) {
+      let broken: Error | undefined;
+      try {
+        await c.query("ROLLBACK");
+      } catch (e) {
+        broken = e as Error; // the connection is gone or unusable: the pool drops it
+      }
+      c.off("error", onError);
+      c.release(broken);
+      throw this.wrap(err);
+    }
+  }
+
+  /** a write: one at a time in this process, in the order called */
+  private serial<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const pool = this.conn;
+    const run = this.chain.then(
+      () => this.withClient(pool, fn),
+      () => this.withClient(pool, fn),
+    );
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** BEGIN, then the store's state, locked against any other writer until commit */
+  private async beginLocked(c: pg.PoolClient): Promise<{ seq: number; epoch: number }> {
+    const res = (await c.query(`${this.begin}; SELECT last_seq, last_epoch FROM ${this.t.state} FOR UPDATE`)) as unknown as pg.QueryResult[];
+    const row = res[res.length - 1].rows[0] as { last_seq: number; last_epoch: number };
+    return { seq: row.last_seq, epoch: row.last_epoch };
+  }
+
+  async schemaVersion(): Promise<number> {
+    return (await this.query<{ version: number }>(`SELECT version FROM ${this.t.schema}`)).rows[0].version;
+  }
+
+  async state(): Promise<StoreState> {
+    // one statement: one snapshot
+    const r = (
+      await this.query<{ last_seq: number; last_epoch: number; n: number; epochs: StoreState["epochs"] }>(
+        `SELECT last_seq, last_epoch,
+           (SELECT count(*) FROM ${this.t.rows}) AS n,
+           (SELECT coalesce(json_agg(json_build_object('epoch', epoch, 'firstSeq', first_seq) ORDER BY epoch), '[]'::json) FROM ${this.t.epochs}) AS epochs
+         FROM ${this.t.state}`,
+      )
+    ).rows[0];
+    return { lastSeq: r.last_seq, lastEpoch: r.last_epoch, epochs: r.epochs, rows: r.n };
+  }
+
+  async apply(afterSeq: number, rows: Row[]): Promise<void> {
+    await this.serial(async (c) => {
+      const last = await this.beginLocked(c);
+      if (afterSeq > last.seq) throw new StorageGapError(afterSeq, last.seq);
+      const { steps, epochs, top } = this.plan(last, rows);
+      if (top.seq === last.seq) {
+        await c.query("COMMIT"); // a resend: nothing new
+        return;
+      }
+      for (const step of steps) {
+        if (step.kind === "purge") {
+          await c.query({ name: "tandem_purge", text: `DELETE FROM ${this.t.rows} WHERE tbl = $1 AND at < $2 AND kind <> 'purge'`, values: [step.table, step.before] });
+          continue;
+        }
+        if (step.drop.tbl.length > 0) {
+          await c.query({
+            name: "tandem_drop_keys",
+            text: `DELETE FROM ${this.t.rows} r USING unnest($1::text[], $2::text[]) AS d (tbl, key) WHERE r.key IS NOT NULL AND r.tbl = d.tbl AND r.key = d.key`,
+            values: [step.drop.tbl, step.drop.key],
+          });
+        }
+        const live = step.rows.filter((r): r is Row => r !== null);
+        for (let i = 0; i < live.length; i += INSERT_CHUNK) await this.insertRows(c, live.slice(i, i + INSERT_CHUNK));
+      }
+      // the numbers are checked safe integers: literals keep this one round trip
+      const addEpochs = epochs.length ? `INSERT INTO ${this.t.epochs} (epoch, first_seq) VALUES ${epochs.map(([e, s]) => `(${e}, ${s})`).join(", ")} ON CONFLICT DO NOTHING; ` : "";
+      await c.query(`${addEpochs}UPDATE ${this.t.state} SET last_seq = ${top.seq}, last_epoch = ${top.epoch}; COMMIT`);
+    });
+  }
+
+  private async insertRows(c: pg.PoolClient, rows: Row[]): Promise<void> {
+    const n = rows.length;
+    const seq = new Array<number>(n);
+    const epoch = new Array<number>(n);
+    const at = new Array<number>(n);
+    const tbl = new Array<string>(n);
+    const kind = new Array<string>(n);
+    const key = new Array<string | null>(n);
+    const body = new Array<string | null>(n);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
+      seq[i] = r.seq;
+      epoch[i] = r.epoch;
+      at[i] = r.at;
+      tbl[i] = r.table;
+      kind[i] = r.kind;
+      key[i] = r.key;
+      body[i] = r.body;
+    }
+    await c.query({
+      name: "tandem_insert",
+      text: `INSERT INTO ${this.t.rows} (${COLS}) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])`,
+      values: [seq, epoch, at, tbl, kind, key, body],
+    });
+  }
+
+  /**
+   * Cuts a batch into statements with the effect of applying its rows one by
+   * one, as sqlite.ts's applyRow does: rows at or below the store's last are
+   * skipped, epochs may not go down. Within a segment (the rows between two
+   * purges), per key: each put or del replaces the key's row, so only the
+   * key's last row is inserted, and the stored row goes first when the key's
+   * first row here is a put or a del; an insert finds the key taken when it
+   * is not the key's first row here (an earlier row holds it), and otherwise
+   * when the store holds the key, which the INSERT's unique index reports.
+   * Throws before anything is written.
+   */
+  private plan(start: { seq: number; epoch: number }, rows: Row[]): { steps: Step[]; epochs: [number, number][]; top: { seq: number; epoch: number } } {
+    const steps: Step[] = [];
+    const epochs: [number, number][] = [];
+    const last = { ...start };
+    let seg = newSegment();
+    const flush = () => {
+      if (seg.rows.length > 0) steps.push(seg);
+      seg = newSegment();
+    };
+    for (const r of rows) {
+      if (r.seq <= last.seq) continue;
+      safeInt(r.seq, "seq", r.seq);
+      safeInt(r.epoch, "epoch", r.seq);
+      safeInt(r.at, "at", r.seq);
+      if (r.epoch < last.epoch) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `row ${r.seq} carries epoch ${r.epoch}, below epoch ${last.epoch} of row ${last.seq}`]);
+      if (r.epoch > last.epoch) epochs.push([r.epoch, r.seq]);
+      switch (r.kind) {
+        case "ins": {
+          if (r.key !== null) {
+            const k = `${r.table}\u0000${r.key}`;
+            if (seg.keys.has(k)) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `row ${r.seq}: key ${JSON.stringify(r.key)} of table ${r.table} is taken by an earlier row (an insert's key is unique in its table)`]);
+            seg.keys.set(k, seg.rows.length);
+          }
+          seg.rows.push(r);
+          break;
+        }
+        case "put":
+        case "del": {
+          if (r.key === null) throw new Error(`row ${r.seq}: a ${r.kind} needs a key`);
+          const k = `${r.table}\u0000${r.key}`;
+          const prev = seg.keys.get(k);
+          if (prev === undefined) {
+            seg.drop.tbl.push(r.table);
+            seg.drop.key.push(r.key);
+          } else seg.rows[prev] = null;
+          seg.keys.set(k, seg.rows.length);
+          seg.rows.push(r.kind === "del" ? { ...r, body: null } : r);
+          break;
+        }
+        case "purge": {
+          const before = purgeBefore(r);
+          flush();
+          steps.push({ kind: "purge", table: r.table, before });
+          // the purge's own row: kept by every purge (kind <> 'purge'), so it may go with the next rows
+          seg.rows.push({ ...r, key: null });
+          break;
+        }
+        default:
+          throw new Error(`row ${r.seq}: unknown kind ${JSON.stringify(r.kind)}`);
+      }
+      last.seq = r.seq;
+      last.epoch = r.epoch;
+    }
+    flush();
+    return { steps, epochs, top: last };
+  }
+
+  async rowsAfter(afterSeq: number, limit: number): Promise<Row[]> {
+    const r = await this.query<RowRecord>(`SELECT ${COLS} FROM ${this.t.rows} WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limitOf(limit)], "tandem_after");
+    return r.rows.map(toRow);
+  }
+
+  async read(table: string, opts: ReadOptions = {}): Promise<Row[]> {
+    const r = await this.query<RowRecord>(`SELECT ${COLS} FROM ${this.t.rows} WHERE tbl = $1 AND seq > $2 AND kind IN ('ins', 'put') ORDER BY seq LIMIT $3`, [table, opts.afterSeq ?? 0, limitOf(opts.limit ?? 1000)]);
+    return r.rows.map(toRow);
+  }
+
+  async get(table: string, key: string): Promise<Row | null> {
+    const r = await this.query<RowRecord>(`SELECT ${COLS} FROM ${this.t.rows} WHERE tbl = $1 AND key = $2 AND kind IN ('ins', 'put')`, [table, key]);
+    return r.rows[0] ? toRow(r.rows[0]) : null;
+  }
+
+  async count(table: string): Promise<number> {
+    return (await this.query<{ n: number }>(`SELECT count(*) AS n FROM ${this.t.rows} WHERE tbl = $1 AND kind IN ('ins', 'put')`, [table])).rows[0].n;
+  }
+
+  async checksums(fromSeq: number, toSeq: number, span: number): Promise<RangeSum[]> {
+    if (!(span >= 1)) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `checksum span ${span}: at least 1`]);
+    const out: RangeSum[] = [];
+    if (fromSeq > toSeq) return out;
+    // one snapshot for the whole read, in pages, so a big range never sits in memory at once
+    return this.withClient(this.conn, async (c) => {
+      await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      let a = fromSeq;
+      let b = Math.min(toSeq, a + span - 1);
+      let h = createHash("sha256");
+      let n = 0;
+      const next = () => {
+        out.push({ fromSeq: a, toSeq: b, rows: n, hash: h.digest("hex") });
+        a += span;
+        b = Math.min(toSeq, a + span - 1);
+        h = createHash("sha256");
+        n = 0;
+      };
+      let cursor = fromSeq - 1;
+      for (;;) {
+        const page = (await c.query<RowRecord>({ name: "tandem_range", text: `SELECT ${COLS} FROM ${this.t.rows} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`, values: [cursor, toSeq, CHECKSUM_PAGE] })).rows;
+        for (const r of page) {
+          while (r.seq > b) next();
+          h.update(canonicalRow(toRow(r)));
+          n++;
+        }
+        if (page.length < CHECKSUM_PAGE) break;
+        cursor = page[page.length - 1].seq;
+      }
+      while (a <= toSeq) next();
+      await c.query("COMMIT");
+      return out;
+    });
+  }
+
+  async setAside(afterSeq: number, activeEpoch: number, now: number): Promise<number> {
+    return this.serial(async (c) => {
+      const last = await this.beginLocked(c);
+      const moved = (
+        await c.query(
+          `INSERT INTO ${this.t.divergence} (found_at, active_epoch, ${COLS}) SELECT $1, $2, ${COLS} FROM ${this.t.rows} WHERE seq > $3 ORDER BY seq`,
+          [now, activeEpoch, afterSeq],
+        )
+      ).rowCount;
+      await c.query(`DELETE FROM ${this.t.rows} WHERE seq > $1`, [afterSeq]);
+      await c.query(`DELETE FROM ${this.t.epochs} WHERE first_seq > $1`, [afterSeq]);
+      const top = (await c.query<{ epoch: number }>(`SELECT epoch FROM ${this.t.rows} ORDER BY seq DESC LIMIT 1`)).rows[0];
+      await c.query(`UPDATE ${this.t.state} SET last_seq = $1, last_epoch = $2`, [Math.min(last.seq, afterSeq), top?.epoch ?? 0]);
+      await c.query("COMMIT");
+      return moved ?? 0;
+    });
+  }
+
+  async divergent(opts: ReadOptions = {}): Promise<DivergentRow[]> {
+    const r = await this.query<RowRecord & { id: number; found_at: number; active_epoch: number }>(
+      `SELECT id, found_at, active_epoch, ${COLS} FROM ${this.t.divergence} WHERE id > $1 ORDER BY id LIMIT $2`,
+      [opts.afterSeq ?? 0, limitOf(opts.limit ?? 1000)],
+    );
+    return r.rows.map((d) => ({ ...toRow(d), id: d.id, foundAt: d.found_at, activeEpoch: d.active_epoch }));
+  }
+
+  async discardDivergent(id: number): Promise<boolean> {
+    return ((await this.query(`DELETE FROM ${this.t.divergence} WHERE id = $1`, [id])).rowCount ?? 0) > 0;
+  }
+
+  async truncate(): Promise<void> {
+    await this.serial(async (c) => {
+      await this.beginLocked(c);
+      await c.query(`TRUNCATE ${this.t.rows}, ${this.t.epochs}; UPDATE ${this.t.state} SET last_seq = 0, last_epoch = 0; COMMIT`);
+    });
+  }
+}
+
+/** SQLite reads a negative LIMIT as no limit; PostgreSQL's is LIMIT NULL */
+const limitOf = (n: number): number | null => (n < 0 ? null : n);

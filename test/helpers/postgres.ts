@@ -1,0 +1,168 @@
+// A real, throwaway PostgreSQL for tests: initdb in a fresh temporary
+// directory, started on a free loopback port with its unix socket in the same
+// directory, stopped with `pg_ctl stop -m immediate` and removed. Debian's
+// server binaries (the `postgresql` package, scripts/test-deps.txt) run as the
+// `postgres` user when the test runs as root (PostgreSQL refuses to run as
+// root), directly otherwise. fsync stays on: the storage tests are about
+// durability (only initdb's own final flush is skipped: the cluster is
+// thrown away anyway).
+import { execFile } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+export interface PgCluster {
+  /** the loopback port it listens on */
+  readonly port: number;
+  /** the temporary directory: data/, the server log, the unix socket */
+  readonly dataDir: string;
+  /** a URL for database `db` as the superuser `test` (no password: trust) */
+  url(db: string): string;
+  /** creates database `name` and returns its URL */
+  createDatabase(name: string): Promise<string>;
+  /** drops database `name`, ending any session still on it */
+  dropDatabase(name: string): Promise<void>;
+  /** stops the server at once (immediate mode) and removes the directory; safe to call twice */
+  stop(): Promise<void>;
+}
+
+const PG_ROOT = "/usr/lib/postgresql";
+const START_ATTEMPTS = 5;
+
+/** the newest version's bin directory under /usr/lib/postgresql */
+export function postgresBinDir(): string {
+  const versions = existsSync(PG_ROOT)
+    ? readdirSync(PG_ROOT)
+        .filter((v) => /^\d+(\.\d+)?$/.test(v) && existsSync(join(PG_ROOT, v, "bin", "initdb")) && existsSync(join(PG_ROOT, v, "bin", "pg_ctl")))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (versions.length === 0) {
+    throw new Error(`PostgreSQL server binaries not found (no ${PG_ROOT}/<version>/bin/initdb): run \`bash scripts/ensure-test-deps.sh\` (it installs Debian's postgresql)`);
+  }
+  return join(PG_ROOT, versions[0], "bin");
+}
+
+const asRoot = () => process.getuid?.() === 0;
+
+/** uid and gid of the postgres user, from /etc/passwd */
+function postgresUser(): { uid: number; gid: number } {
+  const line = readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("postgres:"));
+  if (!line) throw new Error("no `postgres` user to run the server as (tests run as root): run `bash scripts/ensure-test-deps.sh` (it installs Debian's postgresql, which creates it)");
+  const f = line.split(":");
+  return { uid: Number(f[2]), gid: Number(f[3]) };
+}
+
+/** runs a server binary (as postgres when we are root); rejects with its output on failure */
+function run(bin: string, args: string[]): Promise<string> {
+  const [cmd, argv] = asRoot() ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
+  // PG* variables of the caller's environment must not steer the tools
+  const env: NodeJS.ProcessEnv = { LANG: "C", LC_ALL: "C" };
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("PG") && !k.startsWith("LC_") && k !== "LANG") env[k] = v;
+  return new Promise((resolve, reject) => {
+    execFile(cmd, argv, { env, timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${bin.split("/").pop()} ${args.join(" ")}: ${err.message.trim()}\n${stdout}${stderr}`.trim()));
+      else resolve(stdout + stderr);
+    });
+  });
+}
+
+/** a port nothing listens on now: the kernel's pick for port 0 */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+export async function startPostgres(): Promise<PgCluster> {
+  const bin = postgresBinDir();
+  const owner = asRoot() ? postgresUser() : null;
+  const dir = mkdtempSync(join(tmpdir(), "tandem-pg-"));
+  const data = join(dir, "data");
+  const log = join(dir, "postgres.log");
+  let started = false;
+  const stopServer = async () => {
+    await run(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"]).catch(() => undefined);
+  };
+  try {
+    if (owner) chownSync(dir, owner.uid, owner.gid);
+    chmodSync(dir, 0o700);
+    await run(join(bin, "initdb"), ["-D", data, "-U", "test", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]);
+    let port = 0;
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      try {
+        // -w: returns once the server accepts connections
+        await run(join(bin, "pg_ctl"), ["-D", data, "-l", log, "-w", "-t", "30", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on`, "start"]);
+        started = true;
+        break;
+      } catch (err) {
+        // the port was taken between the probe and the bind, most likely: try another
+        await stopServer();
+        if (attempt >= START_ATTEMPTS) throw new Error(`${(err as Error).message}\nserver log:\n${tail(log)}`);
+      }
+    }
+    return cluster(bin, dir, data, port);
+  } catch (err) {
+    if (started) await stopServer();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function cluster(bin: string, dir: string, data: string, port: number): PgCluster {
+  const url = (db: string) => `postgres://test@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: url("postgres") });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  let stopping: Promise<void> | null = null;
+  return {
+    port,
+    dataDir: dir,
+    url,
+    async createDatabase(name) {
+      await admin(`CREATE DATABASE ${quoteIdent(name)}`);
+      return url(name);
+    },
+    async dropDatabase(name) {
+      await admin(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+    },
+    stop() {
+      stopping ??= (async () => {
+        try {
+          await run(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"]);
+        } catch {
+          /* already stopped (or the directory is gone): nothing to stop */
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      })();
+      return stopping;
+    },
+  };
+}
