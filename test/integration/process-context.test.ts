@@ -50,7 +50,8 @@ function stepsWritten(from = 0): number[] {
   return out;
 }
 
-const simLines = () => sim.output().split("\n").length;
+/** complete lines so far: where the next command's line will be */
+const simLines = () => sim.output().split("\n").length - 1;
 
 /** the steps as the plant saw them: repeated writes of the same step (a resumed module re-entering it) are one */
 const collapse = (xs: number[]) => xs.filter((x, i) => i === 0 || x !== xs[i - 1]);

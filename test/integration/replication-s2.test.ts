@@ -7,7 +7,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, killAllChildren, waitUntil } from "../helpers/cluster.js";
-import { killRounds, type Acked } from "../replication/kill-rounds.js";
+import { killRounds, type Acked } from "../helpers/kill-rounds.js";
 
 let c: Cluster | null = null;
 afterEach(async () => {

@@ -4,8 +4,8 @@
 // not through Tandem — checks that every record the API acknowledged is
 // there, with the seq and epoch the answer gave. Used by the integration
 // test (a few rounds per engine) and the soak (many).
-import { Cluster, sleep, waitUntil } from "../helpers/cluster.js";
-import { prng } from "../helpers/prng.js";
+import { Cluster, sleep, waitUntil } from "./cluster.js";
+import { prng } from "./prng.js";
 
 export interface Acked {
   seq: number;
