@@ -84,6 +84,17 @@ export interface RangeSum {
   hash: string;
 }
 
+/**
+ * A read-only view of the store frozen at the moment it was taken; later
+ * writes do not show in it. Both nodes take one at the same point of the
+ * order (a verify marker), so their checksums compare like with like while
+ * writing goes on.
+ */
+export interface StoreSnapshot {
+  checksums(fromSeq: number, toSeq: number, span: number): Promise<RangeSum[]>;
+  release(): Promise<void>;
+}
+
 export interface ReadOptions {
   afterSeq?: number;
   limit?: number;
@@ -122,6 +133,8 @@ export interface Storage {
   count(table: string): Promise<number>;
   /** checksums of the rows in [fromSeq, toSeq], cut into ranges of at most `span` sequence numbers */
   checksums(fromSeq: number, toSeq: number, span: number): Promise<RangeSum[]>;
+  /** a frozen read-only view (see StoreSnapshot); resolves once it is frozen */
+  snapshot(): Promise<StoreSnapshot>;
   /**
    * Moves every row above `afterSeq` into the divergence table (as found
    * under `activeEpoch`) and forgets the epochs they belonged to; returns how

@@ -4,6 +4,7 @@ import type { AuditVerifyResult } from "./audit/chain.js";
 import type { ReplicationStatus } from "../redundancy/replication/replicator.js";
 import type { RecordAnswer, RecordView } from "./records.js";
 import type { ProcessView } from "./processes/host.js";
+import type { VerifyResult } from "../redundancy/replication/verify.js";
 import type { TagSnapshot } from "../drivers/tag-model.js";
 import type { Actor, LogLevel, NodeState, Role } from "../core/types.js";
 
@@ -176,6 +177,10 @@ export interface NodeController {
   divergence(afterId: number, limit: number): Promise<DivergenceView>;
   /** the process context and the process modules: content, step, sequence, age, writer epoch, held or not */
   context(): Promise<ContextView>;
+  /** compares both databases now (on the active; audited) */
+  verifyReplication(actor: Actor): Promise<VerifyResult>;
+  /** the standby rebuilds its copy from the active's (on the active; admin; audited) */
+  resyncReplication(actor: Actor): Promise<{ started: boolean }>;
   /** an operator has dealt with a divergent record (audited) */
   discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }>;
 }

@@ -26,6 +26,7 @@ import { pairRuntimeOptions } from "./pair-options.js";
 import { describeState } from "./node-message.js";
 import { openStorage, Records, type RecordAnswer, type RecordView } from "./records.js";
 import { ProcessHost } from "./processes/host.js";
+import type { VerifyResult } from "../redundancy/replication/verify.js";
 import { pairView } from "./services/pair-view.js";
 import { Supervisor } from "./services/supervisor.js";
 import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServicesView, SwitchoverResult, TagView } from "./node-api.js";
@@ -513,6 +514,22 @@ export class TandemNode implements NodeController {
 
   divergence(afterId: number, limit: number): Promise<DivergenceView> {
     return this.openRecords().divergence(afterId, limit);
+  }
+
+  async verifyReplication(actor: Actor): Promise<VerifyResult> {
+    const records = this.openRecords();
+    if (!isActiveState(this.runtime.state.state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["verify (ask the active)", this.runtime.state.state]);
+    return this.audited(actor, "replication-verify", undefined, () => records.verify(actor.user));
+  }
+
+  async resyncReplication(actor: Actor): Promise<{ started: boolean }> {
+    const records = this.openRecords();
+    if (!isActiveState(this.runtime.state.state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["resync (ask the active)", this.runtime.state.state]);
+    return this.audited(actor, "replication-resync", undefined, async () => {
+      const r = records.resync();
+      if (!r.started) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["the peer connection is down: there is no standby to rebuild"]);
+      return r;
+    });
   }
 
   async discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }> {

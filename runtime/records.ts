@@ -8,6 +8,7 @@ import type { Logger } from "../core/logger.js";
 import { isActiveState } from "../core/types.js";
 import type { PairRuntime } from "../redundancy/pair-runtime.js";
 import { encode } from "../redundancy/replication/protocol.js";
+import { VERIFY_TABLE, type VerifyResult } from "../redundancy/replication/verify.js";
 import { Replicator, type ReplicationStatus } from "../redundancy/replication/replicator.js";
 import { DEFAULT_REPLICATION, type ReplicationSettings } from "../redundancy/replication/settings.js";
 import { systemClock } from "../redundancy/net.js";
@@ -50,6 +51,8 @@ export class Records {
   readonly replicator: Replicator;
   private started = false;
   private retentionTimer: NodeJS.Timeout | null = null;
+  private verifyTimer: NodeJS.Timeout | null = null;
+  private verifying: Promise<VerifyResult> | null = null;
 
   constructor(
     readonly storage: Storage,
@@ -98,6 +101,40 @@ export class Records {
     follow();
     this.started = true;
     this.retentionTimer = setInterval(() => void this.purge(), RETENTION_EVERY_MS);
+    if (this.cfg.verifyEveryMinutes > 0) {
+      this.verifyTimer = setInterval(() => {
+        const s = this.replicator.status();
+        if (s.role === "leader" && s.peer === "live") void this.verify("schedule");
+      }, this.cfg.verifyEveryMinutes * 60_000);
+    }
+  }
+
+  /**
+   * Compares both databases now; a difference is an alarm naming its ranges
+   * (repair: tandem replication resync). One at a time: a second ask joins
+   * the one under way.
+   */
+  verify(by: string): Promise<VerifyResult> {
+    this.verifying ??= this.replicator
+      .verify(by)
+      .then((r) => {
+        if (r.error) this.log.warn(`verify (${by}): nothing compared: ${r.error}`);
+        else if (r.ok) this.log.info({ upTo: r.upTo, rows: r.rows, ranges: r.ranges, ms: r.durationMs }, `verify (${by}): both databases identical up to sequence ${r.upTo} (${r.rows} rows)`);
+        else {
+          const where = r.mismatches.slice(0, 5).map((m) => `${m.fromSeq}–${m.toSeq} (rows here ${m.rowsHere ?? "none"}, on the peer ${m.rowsPeer ?? "none"})`);
+          this.log.error({ alarm: true, mismatches: r.mismatches.length, upTo: r.upTo }, `ALARM: the databases differ in ${r.mismatches.length} range(s) of sequence numbers: ${where.join(", ")}${r.mismatches.length > 5 ? " …" : ""}; repair the standby's copy from the active with: tandem replication resync`);
+        }
+        return r;
+      })
+      .finally(() => (this.verifying = null));
+    return this.verifying;
+  }
+
+  /** the standby rebuilds its copy from the active's */
+  resync(): { started: boolean } {
+    const started = this.replicator.resync();
+    if (started) this.log.warn("resync: the standby empties its database and rebuilds it from this node's; progress: tandem replication status");
+    return { started };
   }
 
   /**
@@ -109,7 +146,8 @@ export class Records {
     const writes = Object.entries(this.cfg.tables)
       .filter(([, t]) => t.retentionDays > 0)
       .map(([table, t]) => ({ table, kind: "purge" as const, key: null, body: JSON.stringify({ before: Math.floor(now - t.retentionDays * 86_400_000) }) }));
-    if (!writes.length) return 0;
+    // verify markers are kept a day
+    writes.push({ table: VERIFY_TABLE, kind: "purge", key: null, body: JSON.stringify({ before: now - 86_400_000 }) });
     try {
       await this.replicator.write(writes);
     } catch (err) {
@@ -121,7 +159,8 @@ export class Records {
 
   async stop(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
-    this.retentionTimer = null;
+    if (this.verifyTimer) clearInterval(this.verifyTimer);
+    this.retentionTimer = this.verifyTimer = null;
     if (this.started) await this.replicator.stop();
     await this.storage.close();
   }

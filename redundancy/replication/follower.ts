@@ -2,8 +2,9 @@
 // durably, and acknowledges what it holds. It refuses rows from an active
 // whose epoch is below the one it knows (S1: a deposed active cannot write
 // into the pair's database), and answers a gap by saying what it holds.
-import { StorageGapError } from "../storage.js";
-import type { Hello, Probe, Resume, Rows } from "./protocol.js";
+import { StorageGapError, type Row, type StoreSnapshot } from "../storage.js";
+import type { Hello, Probe, Resume, Resync, Rows } from "./protocol.js";
+import { markerOf } from "./verify.js";
 import type { ReplicatorDeps } from "./settings.js";
 
 export interface FollowerStatus {
@@ -101,12 +102,53 @@ export class Follower {
     });
   }
 
+  onResync(r: Resync): void {
+    if (this.stale(r.epoch)) return;
+    this.enqueue(async () => {
+      if (this.stopped) return;
+      this.d.log.warn(`the active (epoch ${r.epoch}) asked for a resync: this database is emptied and rebuilt from the active's`);
+      await this.d.storage.truncate();
+      this.lastSeq = 0;
+      this.hello();
+    });
+  }
+
+  /**
+   * Applies a message's rows; at a verify marker the rows up to it are applied,
+   * the view frozen, and the rest applied after: the checksums are of the
+   * same point of the order as the active's.
+   */
+  private async applyRows(after: number, rows: Row[]): Promise<void> {
+    let from = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const marker = markerOf(rows[i]);
+      if (!marker || rows[i].seq <= this.lastSeq) continue;
+      await this.d.storage.apply(after, rows.slice(from, i + 1));
+      after = rows[i].seq;
+      from = i + 1;
+      const snap = await this.d.storage.snapshot().catch(() => null);
+      if (snap) void this.answerVerify(snap, marker.id, rows[i].seq, marker.span);
+    }
+    if (from < rows.length || rows.length === 0) await this.d.storage.apply(after, rows.slice(from));
+  }
+
+  private async answerVerify(snap: StoreSnapshot, id: string, upTo: number, span: number): Promise<void> {
+    try {
+      const sums = await snap.checksums(1, upTo, span);
+      this.d.send({ t: "sums", epoch: this.d.epoch(), id, upTo, sums });
+    } catch (err) {
+      this.d.log.warn(`verify ${id}: the checksums could not be computed: ${(err as Error).message}`);
+    } finally {
+      await snap.release().catch(() => undefined);
+    }
+  }
+
   onRows(m: Rows): void {
     if (this.stale(m.epoch)) return;
     this.enqueue(async () => {
       if (this.stopped || this.awaitingResume) return;
       try {
-        await this.d.storage.apply(m.after, m.rows);
+        await this.applyRows(m.after, m.rows);
       } catch (err) {
         if (err instanceof StorageGapError) {
           this.d.log.info(`replication: rows after ${err.expected} but this database holds up to ${err.have}: asking the active to resume`);

@@ -14,9 +14,12 @@
 // up by the stream, since they land above it) → `live` (each batch sent as
 // it commits). The rows themselves are the journal (storage.ts).
 import { TandemError } from "../../core/errors.js";
+import { randomUUID } from "node:crypto";
 import type { Row, RowWrite, StoreState } from "../storage.js";
 import { matchPoint } from "./match.js";
-import type { Ack, Hello, Refuse } from "./protocol.js";
+import type { Ack, Hello, Refuse, Sums } from "./protocol.js";
+import { compareSums, markerOf, VERIFY_TABLE, type VerifyResult } from "./verify.js";
+import type { StoreSnapshot } from "../storage.js";
 import type { ReplicatorDeps } from "./settings.js";
 
 export type PeerPhase = "away" | "resuming" | "catching-up" | "live";
@@ -64,10 +67,14 @@ export class Leader {
   private readonly wall: () => number;
   /** when an away peer is asked again (sooner after a reconnect, later after a refusal) */
   private nextProbeAt = 0;
+  /** verifies under way: this node's snapshot at the marker, and the follower's answer */
+  private readonly verifies = new Map<string, { snap: StoreSnapshot | null; answer(s: Sums): void }>();
 
   constructor(
     private readonly d: ReplicatorDeps,
     readonly epoch: number,
+    /** this node's schema version: a peer more than one version apart is not replicated to */
+    private readonly schema: number,
   ) {
     this.wall = d.wallClock ?? Date.now;
   }
@@ -118,6 +125,8 @@ export class Leader {
       out.push(this.queue.shift() as Pending);
       n += p.writes.length;
       bytes += p.bytes;
+      // a verify marker ends its batch: both nodes freeze their view right after it
+      if (p.writes.some((w) => w.table === VERIFY_TABLE)) break;
     }
     return out;
   }
@@ -167,6 +176,10 @@ export class Leader {
       this.applying = false;
     }
     this.head = seq;
+    const marker = rows.length ? markerOf(rows[rows.length - 1]) : null;
+    const v = marker ? this.verifies.get(marker.id) : undefined;
+    // frozen before the next batch commits (the flush loop waits for it)
+    if (v) v.snap = await this.d.storage.snapshot().catch(() => null);
     this.d.onApplied?.(rows);
     const now = this.d.clock.now();
     batch.forEach((p, i) => {
@@ -205,6 +218,10 @@ export class Leader {
   async onHello(h: Hello): Promise<void> {
     if (this.stopped || this.d.settings.mode === "none") return;
     if (h.epoch > this.epoch) return this.away(`the peer knows epoch ${h.epoch}, above this node's ${this.epoch}`, 5000);
+    if (Math.abs(h.schema - this.schema) > 1) {
+      this.d.log.error(`the peer's database schema is version ${h.schema}, this node's ${this.schema}: only adjacent versions replicate; upgrade the older node`);
+      return this.away(`schema ${h.schema} and ${this.schema} are not adjacent`, 30_000);
+    }
     const mine = await this.d.storage.state();
     if (this.stopped) return;
     const m = matchPoint(mine, h);
@@ -234,6 +251,54 @@ export class Leader {
       while (c.inflight.length && c.inflight[0] <= a.seq) c.inflight.shift();
       if (!c.pumping) void this.pump();
     }
+  }
+
+  onSums(m: Sums): void {
+    this.verifies.get(m.id)?.answer(m);
+  }
+
+  /**
+   * Compares both databases as they were right after a marker written now
+   * (verify.ts); resolves with the ranges that differ, if any.
+   */
+  async verify(by: string, timeoutMs = 60_000): Promise<VerifyResult> {
+    const startedAt = new Date(this.wall()).toISOString();
+    const t0 = this.d.clock.now();
+    const id = randomUUID();
+    const span = this.d.settings.verifySpan;
+    const result = (r: Partial<VerifyResult>): VerifyResult => ({ id, by, startedAt, durationMs: Math.round(this.d.clock.now() - t0), upTo: 0, ranges: 0, rows: 0, ok: false, mismatches: [], error: null, ...r });
+    if (this.phase !== "live") return result({ error: `the peer is ${this.phase}: there is no second copy to compare now` });
+    let answer!: (s: Sums) => void;
+    let timer: unknown = null;
+    const theirs = new Promise<Sums | null>((resolve) => {
+      answer = resolve;
+      timer = this.d.clock.setTimeout(() => resolve(null), timeoutMs);
+    });
+    const v: { snap: StoreSnapshot | null; answer(s: Sums): void } = { snap: null, answer };
+    this.verifies.set(id, v);
+    try {
+      const [marker] = await this.write([{ table: VERIFY_TABLE, kind: "ins", key: null, body: JSON.stringify({ id, span, by }) }], true);
+      const snap = v.snap as StoreSnapshot | null;
+      if (!snap) return result({ upTo: marker.seq, error: "this node could not freeze a view of its database" });
+      const mine = await snap.checksums(1, marker.seq, span).finally(() => snap.release());
+      const peer = await theirs;
+      if (!peer) return result({ upTo: marker.seq, ranges: mine.length, rows: mine.reduce((n, r) => n + r.rows, 0), error: `the peer sent no checksums within ${timeoutMs} ms` });
+      const mismatches = compareSums(mine, peer.sums);
+      return result({ upTo: marker.seq, ranges: mine.length, rows: mine.reduce((n, r) => n + r.rows, 0), ok: mismatches.length === 0, mismatches });
+    } catch (err) {
+      return result({ error: (err as Error).message });
+    } finally {
+      this.verifies.delete(id);
+      this.d.clock.clearTimeout(timer);
+    }
+  }
+
+  /** the follower rebuilds its copy from this one (after a failed verify) */
+  resync(): boolean {
+    if (this.stopped || !this.d.send({ t: "resync", epoch: this.epoch })) return false;
+    this.away("the peer rebuilds its copy from this node");
+    this.nextProbeAt = 0;
+    return true;
   }
 
   onRefuse(r: Refuse): void {

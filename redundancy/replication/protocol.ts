@@ -2,7 +2,7 @@
 // `app` frames with topic "repl". The peer is authenticated but its bodies are
 // still checked field by field: a bug or a version skew on the other side
 // must be a logged refusal, never a crash or a bad row on disk (S5).
-import { ROW_KINDS, type EpochStart, type Row, type RowKind } from "../storage.js";
+import { ROW_KINDS, type EpochStart, type RangeSum, type Row, type RowKind } from "../storage.js";
 
 export const REPL_TOPIC = "repl";
 
@@ -57,7 +57,22 @@ export interface Probe {
   epoch: number;
 }
 
-export type ReplMessage = Hello | Rows | Ack | Refuse | Resume | Probe;
+/** the follower's checksums at a verify marker (the row `upTo`, table _verify) */
+export interface Sums {
+  t: "sums";
+  epoch: number;
+  id: string;
+  upTo: number;
+  sums: RangeSum[];
+}
+
+/** the active asks the follower to rebuild its copy from the active's (a repair after a failed verify) */
+export interface Resync {
+  t: "resync";
+  epoch: number;
+}
+
+export type ReplMessage = Hello | Rows | Ack | Refuse | Resume | Probe | Sums | Resync;
 
 /** rows go on the wire as arrays: [seq, epoch, at, table, kind, key, body] */
 type WireRow = [number, number, number, string, RowKind, string | null, string | null];
@@ -123,6 +138,18 @@ export function parse(d: Record<string, unknown>, maxBody: number): ReplMessage 
     }
     case "probe":
       return { t: "probe", epoch: d.epoch };
+    case "resync":
+      return { t: "resync", epoch: d.epoch };
+    case "sums": {
+      if (!isStr(d.id, 64) || !isInt(d.upTo) || !Array.isArray(d.sums) || d.sums.length > 100_000) return "sums fields";
+      const sums: RangeSum[] = [];
+      for (const x of d.sums as unknown[]) {
+        const o = x as Record<string, unknown>;
+        if (typeof x !== "object" || x === null || !isInt(o.fromSeq) || !isInt(o.toSeq) || !isInt(o.rows) || !isStr(o.hash, 64) || !/^[0-9a-f]{64}$/.test(o.hash)) return "sums";
+        sums.push({ fromSeq: o.fromSeq, toSeq: o.toSeq, rows: o.rows, hash: o.hash });
+      }
+      return { t: "sums", epoch: d.epoch, id: d.id, upTo: d.upTo, sums };
+    }
     case "ack":
       return isInt(d.seq) ? { t: "ack", epoch: d.epoch, seq: d.seq } : "seq";
     case "refuse":

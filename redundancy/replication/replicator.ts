@@ -6,6 +6,7 @@ import { Follower, type FollowerStatus } from "./follower.js";
 import { Leader, type LeaderStatus } from "./leader.js";
 import { parse, REPL_TOPIC } from "./protocol.js";
 import type { ReplicatorDeps } from "./settings.js";
+import type { VerifyResult } from "./verify.js";
 import type { Row, RowWrite } from "../storage.js";
 
 export interface ReplicationStatus {
@@ -25,6 +26,8 @@ export interface ReplicationStatus {
   catchUp: { records: number; total: number; percent: number; snapshot: boolean } | null;
   refused: number;
   divergentSetAside: number;
+  /** the last comparison of both databases (this node's, as the active that ran it) */
+  lastVerify: VerifyResult | null;
 }
 
 export class Replicator {
@@ -32,6 +35,7 @@ export class Replicator {
   private follower: Follower | null = null;
   private switching: Promise<void> = Promise.resolve();
   private dropped = 0;
+  lastVerify: VerifyResult | null = null;
   private lastDropLog = -Infinity;
 
   constructor(
@@ -51,7 +55,7 @@ export class Replicator {
       await this.follower?.stop();
       this.follower = null;
       if (lead) {
-        const l = new Leader(this.d, epoch);
+        const l = new Leader(this.d, epoch, this.schema);
         this.leader = l;
         await l.start(reason).catch((err: unknown) => this.d.log.error(`replication: could not open epoch ${epoch}: ${(err as Error).message}`));
       } else {
@@ -74,6 +78,20 @@ export class Replicator {
   write(writes: RowWrite[]): Promise<Row[]> {
     if (!this.leader) return Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "not active"]));
     return this.leader.write(writes);
+  }
+
+  /** compares both databases now (verify.ts); only on the active */
+  async verify(by: string): Promise<VerifyResult> {
+    if (!this.leader) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["verify", "not active"]);
+    const r = await this.leader.verify(by);
+    this.lastVerify = r;
+    return r;
+  }
+
+  /** the peer rebuilds its copy from this node's; only on the active */
+  resync(): boolean {
+    if (!this.leader) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["resync", "not active"]);
+    return this.leader.resync();
   }
 
   onConnection(up: boolean): void {
@@ -113,12 +131,18 @@ export class Replicator {
       case "rows":
         f?.onRows(m);
         return;
+      case "resync":
+        f?.onResync(m);
+        return;
+      case "sums":
+        l?.onSums(m);
+        return;
     }
   }
 
   status(): ReplicationStatus {
     const s = this.d.settings;
-    const base = { mode: s.mode, whenPeerAway: s.whenPeerAway, refused: 0, divergentSetAside: 0 };
+    const base = { mode: s.mode, whenPeerAway: s.whenPeerAway, refused: 0, divergentSetAside: 0, lastVerify: this.lastVerify };
     if (this.leader) {
       const l: LeaderStatus = this.leader.status();
       const away = l.phase !== "live";

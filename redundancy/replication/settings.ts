@@ -22,6 +22,8 @@ export interface ReplicationSettings {
   catchUpChunk: number;
   catchUpWindow: number;
   maxRecordBytes: number;
+  /** verify: sequence numbers per checksum range */
+  verifySpan: number;
 }
 
 export const DEFAULT_REPLICATION: ReplicationSettings = {
@@ -35,6 +37,7 @@ export const DEFAULT_REPLICATION: ReplicationSettings = {
   catchUpChunk: 2000,
   catchUpWindow: 4,
   maxRecordBytes: 64 * 1024,
+  verifySpan: 50_000,
 };
 
 export interface ReplicatorDeps {

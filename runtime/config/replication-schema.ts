@@ -37,6 +37,10 @@ export const replicationSection = z
     maxLagMs: ms(10, 600_000).default(D.maxLagMs),
     batchMaxRecords: z.number().int().min(1).max(10_000).default(D.batchMaxRecords),
     maxRecordBytes: z.number().int().min(256).max(256 * 1024).default(D.maxRecordBytes),
+    /** the active compares both databases this often (0: only on demand, tandem replication verify) */
+    verifyEveryMinutes: z.number().min(0).max(10_080).default(5),
+    /** sequence numbers per checksum range: a mismatch names a range this wide */
+    verifySpan: z.number().int().min(100).max(10_000_000).default(D.verifySpan),
     /** the tables services and scripts write through POST /api/v1/records/TABLE */
     tables: z
       .record(

@@ -33,6 +33,18 @@ export function registerRecordRoutes(app: FastifyInstance, api: string, controll
 
   app.get(`${api}/replication`, { config: { role: "viewer", action: "read the replication state" } }, async () => controller.status().replication);
 
+  app.post(
+    `${api}/replication/verify`,
+    { config: { role: "operator", action: "compare both databases" }, schema: { body: { type: "object", additionalProperties: false, properties: {} } } },
+    async (req) => controller.verifyReplication(actorOf(req)),
+  );
+
+  app.post(
+    `${api}/replication/resync`,
+    { config: { role: "admin", action: "rebuild the standby's database from the active's" }, schema: { body: { type: "object", additionalProperties: false, properties: { fromActive: { type: "boolean" } } } } },
+    async (req) => controller.resyncReplication(actorOf(req)),
+  );
+
   app.get<{ Querystring: { after: number; limit: number } }>(
     `${api}/divergence`,
     { config: { role: "viewer", action: "read the divergence table" }, schema: { querystring: page } },

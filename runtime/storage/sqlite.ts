@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { TandemError } from "../../core/errors.js";
-import { canonicalRow, StorageGapError, type DivergentRow, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreState } from "../../redundancy/storage.js";
+import { canonicalRow, StorageGapError, type DivergentRow, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { purgeBefore } from "./rows.js";
 
@@ -145,18 +145,37 @@ export class SqliteStorage implements Storage {
   }
 
   async checksums(fromSeq: number, toSeq: number, span: number): Promise<RangeSum[]> {
-    const out: RangeSum[] = [];
-    for (let a = fromSeq; a <= toSeq; a += span) {
-      const b = Math.min(toSeq, a + span - 1);
-      const h = createHash("sha256");
-      let n = 0;
-      for (const r of this.stmts.range.iterate(a, b) as IterableIterator<RowRecord>) {
-        h.update(canonicalRow(toRow(r)));
-        n++;
-      }
-      out.push({ fromSeq: a, toSeq: b, rows: n, hash: h.digest("hex") });
-    }
-    return out;
+    return rangeSums(this.stmts.range, fromSeq, toSeq, span);
+  }
+
+  /**
+   * A second, read-only connection holding a read transaction: in WAL mode it
+   * sees the database as of its first read, whatever is committed after.
+   */
+  async snapshot(): Promise<StoreSnapshot> {
+    this.conn;
+    const db = new Database(this.opts.file, { readonly: true, fileMustExist: true });
+    db.pragma("busy_timeout = 5000");
+    db.prepare("BEGIN").run();
+    db.prepare("SELECT count(*) FROM tandem_state").get();
+    const range = db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE seq >= ? AND seq <= ? ORDER BY seq");
+    return {
+      async checksums(fromSeq, toSeq, span) {
+        const out: RangeSum[] = [];
+        // one range per turn of the event loop: a big table does not hold the node
+        for (let a = fromSeq; a <= toSeq; a += span) {
+          out.push(...rangeSums(range, a, Math.min(toSeq, a + span - 1), span));
+          await new Promise((r) => setImmediate(r));
+        }
+        return out;
+      },
+      async release() {
+        if (db.open) {
+          db.prepare("COMMIT").run();
+          db.close();
+        }
+      },
+    };
   }
 
   async setAside(afterSeq: number, activeEpoch: number, now: number): Promise<number> {
@@ -224,6 +243,21 @@ return {
 }
 
 type Stmts = ReturnType<typeof prepareStatements>;
+
+function rangeSums(range: Database.Statement, fromSeq: number, toSeq: number, span: number): RangeSum[] {
+  const out: RangeSum[] = [];
+  for (let a = fromSeq; a <= toSeq; a += span) {
+    const b = Math.min(toSeq, a + span - 1);
+    const h = createHash("sha256");
+    let n = 0;
+    for (const r of range.iterate(a, b) as IterableIterator<RowRecord>) {
+      h.update(canonicalRow(toRow(r)));
+      n++;
+    }
+    out.push({ fromSeq: a, toSeq: b, rows: n, hash: h.digest("hex") });
+  }
+  return out;
+}
 
 function applyRow(s: Stmts, r: Row): void {
   switch (r.kind) {

@@ -4,10 +4,11 @@ import { TandemError } from "../../core/errors.js";
 import type { LogLevel } from "../../runtime/config/schema.js";
 import type { AuditVerifyResult } from "../../runtime/audit/chain.js";
 import type { RecordAnswer } from "../../runtime/records.js";
+import type { VerifyResult } from "../../redundancy/replication/verify.js";
 import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
 export interface FakeCall {
-  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction" | "discardDivergent";
+  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction" | "discardDivergent" | "verifyReplication" | "resyncReplication";
   actor: Actor;
   args: unknown[];
 }
@@ -299,6 +300,19 @@ export class FakeController implements NodeController {
   async context(): Promise<ContextView> {
     const s = this.current;
     return { nodeId: s.nodeId, state: s.state, epoch: s.epoch, held: s.state === "active-held", seq: s.context.seq, processes: structuredClone(this.contextProcesses) };
+  }
+
+  /** what POST /replication/verify answers (the test may set it) */
+  replicationVerify: VerifyResult = { id: "v1", by: "operator", startedAt: new Date(0).toISOString(), durationMs: 12, upTo: 100, ranges: 1, rows: 100, ok: true, mismatches: [], error: null };
+
+  async verifyReplication(actor: Actor): Promise<VerifyResult> {
+    this.record("verifyReplication", actor, []);
+    return structuredClone(this.replicationVerify);
+  }
+
+  async resyncReplication(actor: Actor): Promise<{ started: boolean }> {
+    this.record("resyncReplication", actor, []);
+    return { started: true };
   }
 
   async discardDivergent(actor: Actor, id: number) {

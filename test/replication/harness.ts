@@ -33,7 +33,7 @@ export class TestPair {
   /** drop messages of these types (from either side) */
   dropTypes = new Set<string>();
 
-  constructor(settings: Partial<ReplicationSettings> = {}, makeStorage?: (id: string, dir: string) => Storage) {
+  constructor(settings: Partial<ReplicationSettings> = {}, makeStorage?: (id: string, dir: string) => Storage, schemas: { a: number; b: number } = { a: 1, b: 1 }) {
     const s = { ...DEFAULT_REPLICATION, ackTimeoutMs: 400, ...settings };
     const mk = (id: string): TestNode => {
       const storage = makeStorage ? makeStorage(id, this.dir) : new SqliteStorage({ file: join(this.dir, `${id}.db`) });
@@ -49,7 +49,7 @@ export class TestPair {
           canWrite: () => node.canWrite,
           epoch: () => node.epoch,
         },
-        1,
+        schemas[id as "a" | "b"],
       );
       return node;
     };

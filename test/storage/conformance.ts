@@ -205,6 +205,21 @@ export function storageConformance(name: string, factory: StoreFactory): void {
       });
     });
 
+    it("a snapshot keeps the store as it was when taken, while writes go on", async () => {
+      await withStore(factory, async ({ storage: s }) => {
+        await s.apply(0, stamp([ins("log", 1), put("kv", "a", 1), put("kv", "b", 2)], 1, 1));
+        const at3 = await s.checksums(1, 10, 5);
+        const snap = await s.snapshot();
+        try {
+          await s.apply(3, stamp([put("kv", "a", 9), del("kv", "b"), ins("log", 2)], 4, 1));
+          expect(await snap.checksums(1, 10, 5)).toEqual(at3);
+          expect(await s.checksums(1, 10, 5)).not.toEqual(at3);
+        } finally {
+          await snap.release();
+        }
+      });
+    });
+
     it("sets rows above a point aside for an operator, forgets their epochs, and can discard them one by one", async () => {
       await withStore(factory, async ({ storage: s }) => {
         await s.apply(0, stamp([ins("log", 1), ins("log", 2)], 1, 3));
