@@ -112,7 +112,10 @@ export async function killRounds(c: Cluster, read: DbReader, opts: { rounds: num
       checks += ackedNow.size;
       opts.log?.(`round ${round}: killed ${active}, ${ackedNow.size} acknowledged records all on ${standby}`);
       c.startNode(active);
-      await waitUntil(`round ${round}: ${active} back as standby`, () => c.status(active).then((s) => s?.state === "standby"), { timeoutMs: 20_000 });
+      await waitUntil(`round ${round}: ${active} back as standby`, () => c.status(active).then((s) => s?.state === "standby"), {
+        timeoutMs: 20_000,
+        seen: async () => `${active} says ${JSON.stringify((await c.status(active))?.state ?? "nothing")}; its last log lines:\n${c.logTail(active, 25)}\n${c.nodes[active].child.output().slice(-2000)}`,
+      });
     }
   } finally {
     await w.stop();
