@@ -5,17 +5,16 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../core/errors.js";
-import { LOG_LEVELS, isActiveState } from "../core/types.js";
+import { LOG_LEVELS } from "../core/types.js";
 import { loadConfig } from "./config/load.js";
 import { httpsFetch, tlsTrustHint } from "./http/https-fetch.js";
 import { dataDirCertFile } from "./http/tls.js";
 import { hashPassword } from "./auth/passwords.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";
-import { STATE_WORDS, serviceLevelWord, stateLabel } from "./words.js";
-import { formatAudit, formatDevices, formatLevels, formatProbe } from "./status-lines.js";
+import { formatAudit, formatLevels, formatProbe, formatStatus } from "./status-lines.js";
 
 import { SERVICE_ACTION_TIMEOUT_MS, servicesRequest } from "./cli-services.js";
-export { formatDevices } from "./status-lines.js";
+export { formatDevices, formatStatus } from "./status-lines.js";
 
 export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services";
 
@@ -265,38 +264,6 @@ function wholeNumber(p: Parsed, name: string, min: number, max: number): number 
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name}: expected a whole number ${min}–${max}, got '${v}'`);
   return Number(v);
-}
-
-function seen(ms: number | null): string {
-  if (ms === null) return "never seen";
-  return ms < 1000 ? `seen ${Math.round(ms)} ms ago` : `seen ${(ms / 1000).toFixed(1)} s ago`;
-}
-
-export function formatStatus(s: NodeStatus): string[] {
-  const lines: string[] = [];
-  const words = STATE_WORDS[s.state];
-  lines.push(`node ${s.nodeId} (${s.role}) of pair ${s.pairId}: ${stateLabel(s.state)}${words ? ` (${words.meaning})` : ""}`);
-  lines.push(`  epoch ${s.epoch}, service level ${s.serviceLevel} (${serviceLevelWord(s.serviceLevel)})`);
-  if (s.message) lines.push(`  ${s.message}`);
-  if (s.awaitingOperator) {
-    lines.push(`  ! the active is not visible on any link and there is no witness: an operator decides`);
-    lines.push(`    (check that the active server is down, then: tandem promote --yes-the-active-is-down)`);
-  }
-  const acting = isActiveState(s.state);
-  lines.push(`  lease: ${acting ? `${(s.leaseRemainingMs / 1000).toFixed(2)} s left` : "none (not active)"}`);
-  const p = s.peer;
-  const links = p.links.map((l) => `${l.name} ${l.up ? "up" : "DOWN"}`).join(", ") || "none";
-  lines.push(`  peer ${p.nodeId}: ${stateLabel(p.state)}${p.epoch !== null ? `, epoch ${p.epoch}` : ""}, ${p.connected ? "connected" : "not connected"}, ${seen(p.lastSeenMs)}; links: ${links}`);
-  const w = s.witness;
-  lines.push(
-    `  witness: ${!w.configured ? "none configured" : `${w.reachable ? "reachable" : "NOT reachable"}${w.address ? ` at ${w.address}` : ""}${w.holder ? `, lease holder ${w.holder}${w.holderEpoch != null ? ` (epoch ${w.holderEpoch})` : ""}` : ""}`}`,
-  );
-  const c = s.context;
-  lines.push(`  process context: seq ${c.seq}${c.held ? `, HELD${c.heldSince ? ` since ${c.heldSince}` : ""}${c.autoConfirmAt ? `, auto-confirm at ${c.autoConfirmAt}` : ""}` : ""}`);
-  const r = s.replication;
-  lines.push(`  replication: ${r.mode}${r.mode === "none" ? "" : `, ${r.lagRecords} behind, ${r.journalRecords} journalled`}`);
-  lines.push(...formatDevices(s.devices));
-  return lines;
 }
 
 /** Runs one operator command against a node; returns the exit code. */
