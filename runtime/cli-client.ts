@@ -1,6 +1,6 @@
 // The operator commands of the `tandem` CLI that talk to a running node over
 // its HTTP API: status, confirm, reject, switchover, promote, maintenance,
-// log-level, audit; and `hash-password`, which prints a hash for the config.
+// log-level, audit, services, replication, divergence; and `hash-password`, which prints a hash for the config.
 // Exit codes: 0 done, 1 the node refused or could not be reached, 2 usage.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -14,11 +14,12 @@ import type { AuditEntry, NodeStatus } from "./node-api.js";
 import { formatAudit, formatLevels, formatProbe, formatStatus } from "./status-lines.js";
 
 import { SERVICE_ACTION_TIMEOUT_MS, servicesRequest } from "./cli-services.js";
+import { divergenceRequest, replicationRequest, runPlan } from "./cli-replication.js";
 export { formatDevices, formatStatus } from "./status-lines.js";
 
-export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services";
+export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence";
 
-export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services"];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence"];
 
 export interface ClientIo {
   /** one line of output, without its newline */
@@ -45,6 +46,8 @@ const USAGE: Record<ClientCommand, string> = {
   "log-level": "tandem log-level [LEVEL] [--component NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   audit: "tandem audit [--limit N] [--since SEQ] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]; tandem audit verify --config FILE",
   services: "tandem services [list | start NAME | stop NAME | restart NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  replication: "tandem replication [status | verify | resync [--from-active]] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  divergence: "tandem divergence [list | export | discard ID] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
 };
 
 const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
@@ -82,6 +85,8 @@ const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
   "log-level": { component: { type: "string", value: "NAME" } },
   audit: { limit: { type: "string", value: "N" }, since: { type: "string", value: "SEQ" } },
   services: {},
+  replication: { "from-active": { type: "boolean" } },
+  divergence: {},
 };
 
 interface Parsed {
@@ -187,7 +192,12 @@ interface Answer {
   json: unknown;
 }
 
-class ClientFailure extends Error {}
+/** status and code: the node's HTTP status and API error code, when it answered one */
+class ClientFailure extends Error {
+  constructor(message: string, readonly status?: number, readonly code?: string) {
+    super(message);
+  }
+}
 
 function describeFetchError(e: unknown, timeoutMs: number, base: string, caGiven: boolean): string {
   const err = e as Error & { cause?: { code?: string; message?: string; cause?: { code?: string } } };
@@ -239,7 +249,7 @@ async function request(
     const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
     let msg = e?.message ?? `the node answered HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
     if (res.status === 401 && !auth) msg += ` (${CREDENTIALS_NOTE})`;
-    throw new ClientFailure(msg);
+    throw new ClientFailure(msg, res.status, e?.code);
   }
   if (json === undefined) throw new ClientFailure(`the node at ${base} did not answer JSON (is it a Tandem node?)`);
   return { status: res.status, text, json };
@@ -390,6 +400,13 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
           const a = await request(f, base, auth, r.method, r.path, r.body, SERVICE_ACTION_TIMEOUT_MS);
           print(a, () => r.format(a.json));
         };
+        break;
+      }
+      case "replication":
+      case "divergence": {
+        const r = cmd === "replication" ? replicationRequest(p.positionals, flag(p, "from-active")) : divergenceRequest(p.positionals);
+        if (typeof r === "string") throw new UsageError(r);
+        call = () => runPlan(r, (method, path, body, ms) => request(f, base, auth, method, path, body, ms), out, json);
         break;
       }
     }
