@@ -110,18 +110,18 @@ export async function runPlan(plan: ClientPlan, send: Send, out: (line: string) 
 /** The replication view for a plant engineer: mode, what an acknowledgement means now, the peer, lag, journal, catch-up. */
 export function formatReplication(r: NodeStatus["replication"]): string[] {
   const lines = [`replication: ${r.mode === "none" ? W.modeOff : say(W.mode, { mode: r.mode, whenPeerAway: r.whenPeerAway ?? "accept" })}`, `  ${ackText(r)}`];
-  if (r.role) lines.push(`  role: ${REPLICATION_ROLE_WORDS[r.role].label} (${REPLICATION_ROLE_WORDS[r.role].meaning})`);
-  if (r.peer && r.peer !== "n/a") lines.push(`  peer: ${PEER_PHASE_WORDS[r.peer].label} (${PEER_PHASE_WORDS[r.peer].meaning})`);
+  if (r.role) lines.push(`  role: ${say(W.phrase, { ...REPLICATION_ROLE_WORDS[r.role] })}`);
+  if (r.peer && r.peer !== "n/a") lines.push(`  peer: ${say(W.phrase, { ...PEER_PHASE_WORDS[r.peer] })}`);
   // lag and journal are the active's view of its peer; a standby knows how far it has applied
   if (r.role === "follower") lines.push(`  ${say(W.applied, { last: count(r.lastSeq ?? 0) })}`);
   else if (r.mode !== "none") {
-    const seqs = r.lastSeq !== undefined ? ` (${say(W.seqs, { last: count(r.lastSeq), peer: r.peerSeq == null ? "–" : count(r.peerSeq) })})` : "";
+    const seqs = r.lastSeq !== undefined ? ` (${say(W.seqs, { last: count(r.lastSeq), peer: r.peerSeq == null ? W.unknown : count(r.peerSeq) })})` : "";
     lines.push(`  lag: ${say(W.lag, { records: count(r.lagRecords), ms: count(r.lagMs ?? 0) })}${seqs}`);
     lines.push(`  journal: ${say(W.journal, { n: count(r.journalRecords) })}`);
   }
   const c = catchUpText(r.catchUp);
   if (c) lines.push(`  ${c}`);
-  if (r.engine) lines.push(`  database: ${say(W.database, { engine: r.engine, database: r.database ?? "?" })}`);
+  if (r.engine) lines.push(`  database: ${say(W.database, { engine: r.engine, database: r.database ?? W.unknown })}`);
   if (r.divergentSetAside) lines.push(`  set aside: ${say(W.setAside, { n: count(r.divergentSetAside) })}`);
   if (r.refused) lines.push(`  refused: ${say(W.refused, { n: count(r.refused) })}`);
   return lines;

@@ -55,9 +55,16 @@ export const REPLICATION_ROLE_WORDS: Readonly<Record<ReplicationStatus["role"], 
 /** Lines and labels the CLI and the panel share; {name} marks are filled in. */
 export const REPLICATION_PANEL_WORDS = {
   title: "Replication",
-  labels: { mode: "Mode", ack: "Writes", role: "This node", peer: "Peer", lag: "Lag", journal: "Journal", catchUp: "Catch-up", database: "Database", setAside: "Set aside" },
+  /** the panel's rows, in this order */
+  labels: { mode: "Mode", role: "This node", peer: "Peer", lag: "Lag", seq: "Sequence", journal: "Journal", catchup: "Catch-up", database: "Database", setaside: "Set aside", refused: "Refused" },
+  /** a role or a peer phase with what it means */
+  phrase: "{label} ({meaning})",
+  /** how counts are written (12,345), in the terminal and the browser alike */
+  numbers: "en-US",
   mode: "{mode} (when the peer is away: {whenPeerAway})",
   modeOff: "off",
+  /** a figure not known (the peer's seq while it is away) */
+  unknown: "–",
   lag: "{records} records, {ms} ms",
   seqs: "last seq {last}, the peer's {peer}",
   applied: "applied up to seq {last}",
@@ -66,7 +73,7 @@ export const REPLICATION_PANEL_WORDS = {
   catchUpSnapshot: "catching up from a snapshot: {records} of {total} records ({percent}%)",
   noCatchUp: "none running",
   database: "{engine} at {database}",
-  setAside: "{n} divergent records set aside (tandem divergence list)",
+  setAside: "{n} divergent records (tandem divergence list)",
   refused: "{n} replication messages refused from an active in an older epoch",
 } as const;
 
@@ -93,7 +100,7 @@ export function say(template: string, values: Record<string, string | number>): 
 }
 
 /** A count as an engineer reads it: 12,345 (the HMI formats the same way). */
-export const count = (n: number): string => n.toLocaleString("en-US");
+export const count = (n: number): string => n.toLocaleString(REPLICATION_PANEL_WORDS.numbers);
 
 /** The facts the rules match on; a node whose database is not open yet is starting. */
 export function ackFacts(r: NodeStatus["replication"]): AckFacts {

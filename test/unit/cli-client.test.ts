@@ -277,7 +277,7 @@ describe("tandem replication and tandem divergence", () => {
     expect(out).toContain("  standby: this node applies the active's writes and takes none of its own");
     expect(out).toContain("  applied up to seq 900");
     expect(out).toContain("  catching up from a snapshot: 900 of 4,000 records (22%)");
-    expect(out).toContain("  set aside: 3 divergent records set aside (tandem divergence list)");
+    expect(out).toContain("  set aside: 3 divergent records (tandem divergence list)");
     expect(out).not.toMatch(/peer:|lag:|journal:/);
   });
 
