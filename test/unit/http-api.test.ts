@@ -234,9 +234,14 @@ describe("routes", () => {
     const js = await call("GET", "/app.js");
     expect(js.status).toBe(200);
     expect(js.headers.get("content-type")).toMatch(/^text\/javascript/);
-    const panel = await call("GET", "/services.js");
-    expect(panel.status).toBe(200);
-    expect(panel.headers.get("content-type")).toMatch(/^text\/javascript/);
+    // every script the page loads is served, as JavaScript (a missing route answers JSON, which the browser refuses to run)
+    const scripts = [...res.text.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]!);
+    expect(scripts).toEqual(["/words.js", "/app.js", "/services.js", "/replication.js"]);
+    for (const src of scripts) {
+      const r = await call("GET", src);
+      expect(r.status, src).toBe(200);
+      expect(r.headers.get("content-type"), src).toMatch(/^text\/javascript/);
+    }
     const css = await call("GET", "/style.css");
     expect(css.headers.get("content-type")).toMatch(/^text\/css/);
   });
