@@ -1,25 +1,25 @@
 // The operator commands of the `tandem` CLI that talk to a running node over
 // its HTTP API: status, confirm, reject, switchover, promote, maintenance,
-// log-level, audit; and `hash-password`, which prints a hash for the config.
+// log-level, audit, services, replication, divergence; and `hash-password`, which prints a hash for the config.
 // Exit codes: 0 done, 1 the node refused or could not be reached, 2 usage.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../core/errors.js";
-import { LOG_LEVELS, isActiveState } from "../core/types.js";
+import { LOG_LEVELS } from "../core/types.js";
 import { loadConfig } from "./config/load.js";
 import { httpsFetch, tlsTrustHint } from "./http/https-fetch.js";
 import { dataDirCertFile } from "./http/tls.js";
 import { hashPassword } from "./auth/passwords.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";
-import { STATE_WORDS, serviceLevelWord, stateLabel } from "./words.js";
-import { formatAudit, formatDevices, formatLevels, formatProbe } from "./status-lines.js";
+import { formatAudit, formatLevels, formatProbe, formatStatus } from "./status-lines.js";
 
 import { SERVICE_ACTION_TIMEOUT_MS, servicesRequest } from "./cli-services.js";
-export { formatDevices } from "./status-lines.js";
+import { divergenceRequest, replicationRequest, runPlan } from "./cli-replication.js";
+export { formatDevices, formatStatus } from "./status-lines.js";
 
-export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services";
+export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence";
 
-export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services"];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence"];
 
 export interface ClientIo {
   /** one line of output, without its newline */
@@ -46,6 +46,8 @@ const USAGE: Record<ClientCommand, string> = {
   "log-level": "tandem log-level [LEVEL] [--component NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   audit: "tandem audit [--limit N] [--since SEQ] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]; tandem audit verify --config FILE",
   services: "tandem services [list | start NAME | stop NAME | restart NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  replication: "tandem replication [status | verify | resync [--from-active]] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  divergence: "tandem divergence [list | export | discard ID] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
 };
 
 const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
@@ -83,6 +85,8 @@ const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
   "log-level": { component: { type: "string", value: "NAME" } },
   audit: { limit: { type: "string", value: "N" }, since: { type: "string", value: "SEQ" } },
   services: {},
+  replication: { "from-active": { type: "boolean" } },
+  divergence: {},
 };
 
 interface Parsed {
@@ -188,7 +192,12 @@ interface Answer {
   json: unknown;
 }
 
-class ClientFailure extends Error {}
+/** status and code: the node's HTTP status and API error code, when it answered one */
+class ClientFailure extends Error {
+  constructor(message: string, readonly status?: number, readonly code?: string) {
+    super(message);
+  }
+}
 
 function describeFetchError(e: unknown, timeoutMs: number, base: string, caGiven: boolean): string {
   const err = e as Error & { cause?: { code?: string; message?: string; cause?: { code?: string } } };
@@ -240,7 +249,7 @@ async function request(
     const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
     let msg = e?.message ?? `the node answered HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
     if (res.status === 401 && !auth) msg += ` (${CREDENTIALS_NOTE})`;
-    throw new ClientFailure(msg);
+    throw new ClientFailure(msg, res.status, e?.code);
   }
   if (json === undefined) throw new ClientFailure(`the node at ${base} did not answer JSON (is it a Tandem node?)`);
   return { status: res.status, text, json };
@@ -265,38 +274,6 @@ function wholeNumber(p: Parsed, name: string, min: number, max: number): number 
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name}: expected a whole number ${min}–${max}, got '${v}'`);
   return Number(v);
-}
-
-function seen(ms: number | null): string {
-  if (ms === null) return "never seen";
-  return ms < 1000 ? `seen ${Math.round(ms)} ms ago` : `seen ${(ms / 1000).toFixed(1)} s ago`;
-}
-
-export function formatStatus(s: NodeStatus): string[] {
-  const lines: string[] = [];
-  const words = STATE_WORDS[s.state];
-  lines.push(`node ${s.nodeId} (${s.role}) of pair ${s.pairId}: ${stateLabel(s.state)}${words ? ` (${words.meaning})` : ""}`);
-  lines.push(`  epoch ${s.epoch}, service level ${s.serviceLevel} (${serviceLevelWord(s.serviceLevel)})`);
-  if (s.message) lines.push(`  ${s.message}`);
-  if (s.awaitingOperator) {
-    lines.push(`  ! the active is not visible on any link and there is no witness: an operator decides`);
-    lines.push(`    (check that the active server is down, then: tandem promote --yes-the-active-is-down)`);
-  }
-  const acting = isActiveState(s.state);
-  lines.push(`  lease: ${acting ? `${(s.leaseRemainingMs / 1000).toFixed(2)} s left` : "none (not active)"}`);
-  const p = s.peer;
-  const links = p.links.map((l) => `${l.name} ${l.up ? "up" : "DOWN"}`).join(", ") || "none";
-  lines.push(`  peer ${p.nodeId}: ${stateLabel(p.state)}${p.epoch !== null ? `, epoch ${p.epoch}` : ""}, ${p.connected ? "connected" : "not connected"}, ${seen(p.lastSeenMs)}; links: ${links}`);
-  const w = s.witness;
-  lines.push(
-    `  witness: ${!w.configured ? "none configured" : `${w.reachable ? "reachable" : "NOT reachable"}${w.address ? ` at ${w.address}` : ""}${w.holder ? `, lease holder ${w.holder}${w.holderEpoch != null ? ` (epoch ${w.holderEpoch})` : ""}` : ""}`}`,
-  );
-  const c = s.context;
-  lines.push(`  process context: seq ${c.seq}${c.held ? `, HELD${c.heldSince ? ` since ${c.heldSince}` : ""}${c.autoConfirmAt ? `, auto-confirm at ${c.autoConfirmAt}` : ""}` : ""}`);
-  const r = s.replication;
-  lines.push(`  replication: ${r.mode}${r.mode === "none" ? "" : `, ${r.lagRecords} behind, ${r.journalRecords} journalled`}`);
-  lines.push(...formatDevices(s.devices));
-  return lines;
 }
 
 /** Runs one operator command against a node; returns the exit code. */
@@ -423,6 +400,13 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
           const a = await request(f, base, auth, r.method, r.path, r.body, SERVICE_ACTION_TIMEOUT_MS);
           print(a, () => r.format(a.json));
         };
+        break;
+      }
+      case "replication":
+      case "divergence": {
+        const r = cmd === "replication" ? replicationRequest(p.positionals, flag(p, "from-active")) : divergenceRequest(p.positionals);
+        if (typeof r === "string") throw new UsageError(r);
+        call = () => runPlan(r, (method, path, body, ms) => request(f, base, auth, method, path, body, ms), out, json);
         break;
       }
     }

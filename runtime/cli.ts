@@ -43,9 +43,15 @@ const USAGE = `tandem — redundant plant-server runtime
   tandem audit verify --config FILE check this host's node's audit chain: exit 0, or print the first bad line and exit 1
   tandem services [list | start NAME | stop NAME | restart NAME]
                                     the supervised services: placement, state, pid, restarts, CPU, RSS (operator for actions)
+  tandem replication [status | verify | resync [--from-active]]
+                                    replication mode, what a write's acknowledgement means now, peer, lag, journal,
+                                    catch-up; compare both databases (operator); repair from the active (admin)
+  tandem divergence [list | export | discard ID]
+                                    records a rejoining node wrote under an old epoch, set aside: list them, print
+                                    them all as JSON lines, or discard one once dealt with (operator)
   tandem hash-password              read a password on stdin, print its hash for the config
 
-Client commands (status … services) take --node URL (default ${DEFAULT_NODE_URL}) or
+Client commands (status … divergence) take --node URL (default ${DEFAULT_NODE_URL}) or
 --config FILE (its http.listen), --json for the API's answer as is, and
 credentials from --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the
 command line). Example: TANDEM_USER=viewer TANDEM_PASSWORD=viewer tandem status`;

@@ -1,5 +1,5 @@
 // The node's Prometheus metrics (GET /api/v1/metrics). Gauges read the node's
-// state, and its services' (Supervisor.views()), when scraped. Counters are
+// state, its services' (Supervisor.views()) and its replication's, when scraped. Counters are
 // what the components published on their diagnostics channels
 // (core/diagnostics.ts): the peer link, the witness client, the drivers and
 // the log say what happened, this module decides how it is counted and
@@ -11,7 +11,7 @@ import { NODE_STATES } from "../core/types.js";
 import { linkStatus } from "../redundancy/failure-detector.js";
 import type { PairRuntime } from "../redundancy/pair-runtime.js";
 import type { LogManager } from "./logging.js";
-import { SERVICE_STATES, type ServiceView } from "./node-api.js";
+import { SERVICE_STATES, type NodeStatus, type ServiceView } from "./node-api.js";
 
 /** Every counter a node can show: name → help and label names. */
 export const COUNTERS = {
@@ -156,6 +156,8 @@ export interface NodeMetricsOptions {
   heartbeatTimeoutMs: number;
   /** the supervised services as the API shows them (Supervisor.views()); no per-service metrics without it */
   services?: () => ServiceView[];
+  /** the replication as the status shows it (Records.status()); no replication metrics without it */
+  replication?: () => NodeStatus["replication"];
 }
 
 /** The node's registry, its gauges and the counters fed by the diagnostics channels. */
@@ -170,6 +172,7 @@ export class NodeMetrics {
     r.setDefaultLabels({ pair: o.pair, node: o.node });
     this.gauges();
     if (o.services) serviceMetrics(r, o.services);
+    if (o.replication) replicationMetrics(r, o.replication);
     for (const [name, spec] of Object.entries(COUNTERS)) {
       this.counters.set(name as CounterName, new Counter({ name, help: spec.help, labelNames: spec.labels, registers: [r] }));
     }
@@ -284,4 +287,46 @@ export function serviceMetrics(r: Registry, views: () => ServiceView[]): void {
   const uptime = new Gauge({ name: "tandem_service_uptime_seconds", help: "Seconds since the service instance last started on this node; 0 when it does not run here", labelNames, registers: [r] });
   const failed = new Gauge({ name: "tandem_services_failed", help: "Services on this node that failed (gave up restarting after too many failed runs in a row) and wait for an operator to start them; each one lowers the node's service level (tandem_service_level)", registers: [r] });
   const all = [up, state, healthy, restarts, cpu, rss, read, written, events, uptime, failed];
+}
+
+/** What a write's acknowledgement means now, as tandem_replication_acknowledging's label. */
+const ACKNOWLEDGING = ["both", "local", "refusing"] as const;
+
+/**
+ * Replication metrics, read from the replication status when scraped. A
+ * figure that means nothing on this node now has no series rather than a
+ * made-up value: peer_live only where this node leads (the standby does not
+ * track its peer), the catch-up ratio only while a catch-up runs.
+ */
+export function replicationMetrics(r: Registry, status: () => NodeStatus["replication"]): void {
+  // The status counts refusals per follower run: it starts again at 0 when
+  // the node leads and follows again. The counter adds what is new since the
+  // last scrape, so it only goes up while the node runs.
+  let refusedSeen = 0;
+  const refresh = () => {
+    const s = status();
+    lagRecords.set(s.lagRecords);
+    lagSeconds.set((s.lagMs ?? 0) / 1000);
+    journal.set(s.journalRecords);
+    lastSeq.set(s.lastSeq ?? 0);
+    // remove(), not reset(): an unlabelled gauge that is reset still shows 0
+    peerLive.remove();
+    if (s.role === "leader" && s.mode !== "none" && s.peer) peerLive.set(s.peer === "live" ? 1 : 0);
+    for (const a of ACKNOWLEDGING) acknowledging.set({ mode: a }, s.acknowledging === a ? 1 : 0);
+    catchUp.remove();
+    if (s.catchUp) catchUp.set(s.catchUp.total > 0 ? s.catchUp.records / s.catchUp.total : 1);
+    setAside.set(s.divergentSetAside ?? 0);
+    const now = s.refused ?? 0;
+    refused.inc(now >= refusedSeen ? now - refusedSeen : now);
+    refusedSeen = now;
+  };
+  const lagRecords = new Gauge({ name: "tandem_replication_lag_records", help: "Records the active has committed that its peer has not acknowledged (0 on the standby)", registers: [r], collect: refresh });
+  const lagSeconds = new Gauge({ name: "tandem_replication_lag_seconds", help: "Seconds since the connected peer last held every record the active committed: 0 when it holds them all, while it is away (the lag in records still counts) and on the standby", registers: [r] });
+  const journal = new Gauge({ name: "tandem_replication_journal_records", help: "Records on the active not yet on the peer, kept to send when it returns or catches up (0 on the standby)", registers: [r] });
+  const lastSeq = new Gauge({ name: "tandem_replication_last_seq", help: "The newest record's sequence number in this node's database: written (active) or applied (standby)", registers: [r] });
+  const peerLive = new Gauge({ name: "tandem_replication_peer_live", help: "On the active: 1 while the peer takes every write as it is made, 0 while it is away, resuming or catching up. No series on the standby or with replication off", registers: [r] });
+  const acknowledging = new Gauge({ name: "tandem_replication_acknowledging", help: "1 for what a write's acknowledgement means now: both (both databases hold it), local (this node's only: async, replication off, or the peer away with whenPeerAway accept), refusing (the peer is away and whenPeerAway is refuse); all 0 on the standby", labelNames: ["mode"] as const, registers: [r] });
+  const catchUp = new Gauge({ name: "tandem_replication_catchup_ratio", help: "How far the running catch-up has come, 0–1 (records sent or applied of those to catch up). No series while none runs", registers: [r] });
+  const setAside = new Gauge({ name: "tandem_replication_divergent_set_aside", help: "Records this node set aside into the divergence table when it rejoined, since it last began to follow (0 while it is active); tandem divergence list shows the table", registers: [r] });
+  const refused = new Counter({ name: "tandem_replication_refused_total", help: "Replication messages this node refused from an active in an epoch older than the pair's (a stale active still sending)", registers: [r] });
 }

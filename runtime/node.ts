@@ -133,7 +133,7 @@ export class TandemNode implements NodeController {
       process.exitCode = 1;
       void this.stop();
     });
-    this.metricsOut = new NodeMetrics({ pair: c.pair.id, node: c.node.id, runtime: this.runtime, logs: this.logs, heartbeatTimeoutMs: c.heartbeat.timeoutMs, services: () => this.supervisor.views() });
+    this.metricsOut = new NodeMetrics({ pair: c.pair.id, node: c.node.id, runtime: this.runtime, logs: this.logs, heartbeatTimeoutMs: c.heartbeat.timeoutMs, services: () => this.supervisor.views(), replication: () => this.replicationStatus() });
   }
 
   addHealthSource(src: HealthSource): void {

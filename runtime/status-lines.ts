@@ -1,7 +1,9 @@
-// Lines for a terminal: the node's device connections and paths (`tandem
-// status`), a probe's result (`tandem status --probe`), audit entries and log
+// Lines for a terminal: the node's view and its device connections and paths
+// (`tandem status`), a probe's result (`tandem status --probe`), audit entries and log
 // levels. Pure.
+import { isActiveState } from "../core/types.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";
+import { STATE_WORDS, serviceLevelWord, stateLabel } from "./words.js";
 import type { ProbeDevice } from "./probe.js";
 
 /** Device connections and paths: one line per device, the endpoint in use first. */
@@ -42,5 +44,37 @@ export function formatAudit(entries: AuditEntry[]): string[] {
 export function formatLevels(l: { default: string; components: Record<string, string> }): string[] {
   const lines = [`default: ${l.default}`];
   for (const [c, v] of Object.entries(l.components).sort()) lines.push(`${c}: ${v}`);
+  return lines;
+}
+
+function seen(ms: number | null): string {
+  if (ms === null) return "never seen";
+  return ms < 1000 ? `seen ${Math.round(ms)} ms ago` : `seen ${(ms / 1000).toFixed(1)} s ago`;
+}
+
+export function formatStatus(s: NodeStatus): string[] {
+  const lines: string[] = [];
+  const words = STATE_WORDS[s.state];
+  lines.push(`node ${s.nodeId} (${s.role}) of pair ${s.pairId}: ${stateLabel(s.state)}${words ? ` (${words.meaning})` : ""}`);
+  lines.push(`  epoch ${s.epoch}, service level ${s.serviceLevel} (${serviceLevelWord(s.serviceLevel)})`);
+  if (s.message) lines.push(`  ${s.message}`);
+  if (s.awaitingOperator) {
+    lines.push(`  ! the active is not visible on any link and there is no witness: an operator decides`);
+    lines.push(`    (check that the active server is down, then: tandem promote --yes-the-active-is-down)`);
+  }
+  const acting = isActiveState(s.state);
+  lines.push(`  lease: ${acting ? `${(s.leaseRemainingMs / 1000).toFixed(2)} s left` : "none (not active)"}`);
+  const p = s.peer;
+  const links = p.links.map((l) => `${l.name} ${l.up ? "up" : "DOWN"}`).join(", ") || "none";
+  lines.push(`  peer ${p.nodeId}: ${stateLabel(p.state)}${p.epoch !== null ? `, epoch ${p.epoch}` : ""}, ${p.connected ? "connected" : "not connected"}, ${seen(p.lastSeenMs)}; links: ${links}`);
+  const w = s.witness;
+  lines.push(
+    `  witness: ${!w.configured ? "none configured" : `${w.reachable ? "reachable" : "NOT reachable"}${w.address ? ` at ${w.address}` : ""}${w.holder ? `, lease holder ${w.holder}${w.holderEpoch != null ? ` (epoch ${w.holderEpoch})` : ""}` : ""}`}`,
+  );
+  const c = s.context;
+  lines.push(`  process context: seq ${c.seq}${c.held ? `, HELD${c.heldSince ? ` since ${c.heldSince}` : ""}${c.autoConfirmAt ? `, auto-confirm at ${c.autoConfirmAt}` : ""}` : ""}`);
+  const r = s.replication;
+  lines.push(`  replication: ${r.mode}${r.mode === "none" ? "" : `, ${r.lagRecords} behind, ${r.journalRecords} journalled`}`);
+  lines.push(...formatDevices(s.devices));
   return lines;
 }

@@ -1,11 +1,13 @@
 // The words operators read for the node states, the service level, the log
-// levels and the audited actions (and the services', from service-words.ts):
-// defined once here, printed by the CLI (cli-client.ts, cli-services.ts) and
+// levels and the audited actions (and the services', from service-words.ts,
+// and replication's, from replication-words.ts): defined once here, printed by
+// the CLI (cli-client.ts, cli-services.ts, cli-replication.ts) and
 // served to the HMI as /words.js, so the terminal and the browser never
 // disagree. The state and level lists themselves come from
 // core/types.ts; a state added there without words here fails to compile.
 import { LOG_LEVELS, NODE_STATES, isActiveState, type NodeState } from "../core/types.js";
 import { SERVICE_WORDS } from "./service-words.js";
+import { REPLICATION_WORDS } from "./replication-words.js";
 
 export interface StateWords {
   /** the state as shown big: upper case, what an operator scans for */
@@ -59,6 +61,8 @@ export const ACTION_WORDS: Readonly<Record<string, string>> = {
   "service-start": "Start a service",
   "service-stop": "Stop a service",
   "service-restart": "Restart a service",
+  "discard-divergent": "Discard a divergent record",
+  discardDivergent: "Discard a divergent record",
 };
 
 /** Everything above as one object, the shape the HMI reads. */
@@ -71,6 +75,7 @@ export const HMI_WORDS = {
   logLevels: LOG_LEVELS,
   actionWords: ACTION_WORDS,
   services: SERVICE_WORDS,
+  replication: REPLICATION_WORDS,
 } as const;
 
 /**

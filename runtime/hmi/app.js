@@ -4,7 +4,8 @@
 // X-Tandem-Client: hmi (no browser Basic dialog; needed for cookie actions).
 // Size: the HMI is plain scripts with no build step or module loader; this one's
 // sections (login, polling, rendering, log levels, actions) share a few globals,
-// which the services panel (services.js, loaded after this one) uses too.
+// which the services and replication panels (services.js, replication.js,
+// loaded after this one) use too.
 "use strict";
 
 const API = "/api/v1";
@@ -230,8 +231,7 @@ function render(s) {
   text("since", when(s.since));
   const ctx = s.context || {};
   text("context", (ctx.held ? "HELD at seq " : "running, seq ") + ctx.seq + (ctx.held && ctx.heldSince ? " since " + when(ctx.heldSince) : ""));
-  const r = s.replication || {};
-  text("replication", r.mode === "none" ? "off" : r.mode + ", " + r.lagRecords + " behind, " + r.journalRecords + " journalled");
+  if (typeof replicationPanel === "object") replicationPanel.render(s.replication || null);
 
   const p = s.peer || {};
   text("peer-id", p.nodeId || "");

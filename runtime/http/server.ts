@@ -413,6 +413,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.get("/index.html", sendHmi("index.html"));
   app.get("/app.js", sendHmi("app.js"));
   app.get("/services.js", sendHmi("services.js"));
+  app.get("/replication.js", sendHmi("replication.js"));
   app.get(`/${HMI_WORDS_FILE}`, sendHmi(HMI_WORDS_FILE));
   app.get("/style.css", sendHmi("style.css"));
 

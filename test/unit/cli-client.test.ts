@@ -10,6 +10,8 @@ import { createHttpServer, type HttpServer } from "../../runtime/http/server.js"
 import { hashPassword, verifyPassword } from "../../runtime/auth/passwords.js";
 import { silentLogs } from "../../runtime/logging.js";
 import { runClientCommand, runHashPassword, type ClientCommand } from "../../runtime/cli-client.js";
+import { replicationRequest, runPlan } from "../../runtime/cli-replication.js";
+import type { NodeStatus } from "../../runtime/node-api.js";
 import { LOG_LEVELS } from "../../core/types.js";
 import { FakeController } from "../helpers/fake-controller.js";
 
@@ -209,6 +211,156 @@ describe("actions", () => {
     const r = await run("audit", ["--limit", "5", "--node", url]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/otto \(operator\) confirm ok epoch 7/);
+  });
+});
+
+describe("tandem replication and tandem divergence", () => {
+  const leader = (over: Partial<NodeStatus["replication"]> = {}): NodeStatus["replication"] => ({
+    mode: "sync",
+    role: "leader",
+    peer: "live",
+    acknowledging: "both",
+    whenPeerAway: "accept",
+    lastSeq: 1234,
+    peerSeq: 1234,
+    lagRecords: 0,
+    lagMs: 0,
+    journalRecords: 0,
+    catchUp: null,
+    refused: 0,
+    divergentSetAside: 0,
+    engine: "sqlite",
+    database: "/data/a/records.db",
+    ...over,
+  });
+  const record = (id: number, data: unknown = { batch: `B-${id}`, step: 3 }) => ({
+    id, table: "batch_log", kind: "ins", key: null, seq: 40 + id, epoch: 6, at: "2024-05-01T02:59:58.123Z", foundAt: "2024-05-01T03:01:00.000Z", activeEpoch: 7, data,
+  });
+  beforeEach(() => {
+    fake.divergent = [];
+  });
+
+  it("status says the mode and what an acknowledgement means now, then role, peer, lag, journal and database", async () => {
+    fake.set({ replication: leader() });
+    const r = await run("replication", ["--node", url]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n")).toEqual([
+      "replication: sync (when the peer is away: accept)",
+      "  sync: a write is acknowledged once both databases hold it",
+      "  role: leader (this node is active: it orders, commits and sends every write)",
+      "  peer: live (holds every acknowledged write and takes each new one as it is made)",
+      "  lag: 0 records, 0 ms (last seq 1,234, the peer's 1,234)",
+      "  journal: 0 records not yet on the peer",
+      "  database: sqlite at /data/a/records.db",
+    ]);
+    // `status` is the default word; --json prints the API's object as is
+    expect((await run("replication", ["status", "--node", url])).out).toBe(r.out);
+    const j = await run("replication", ["--node", url, "--json"]);
+    expect(JSON.parse(j.out)).toEqual(leader());
+  });
+
+  it("says when writes are acknowledged on this node only, or refused, and how far a catch-up has come", async () => {
+    fake.set({ replication: leader({ peer: "away", acknowledging: "local", peerSeq: null, lagRecords: 2500, lagMs: 61_000, journalRecords: 2500 }) });
+    let out = (await run("replication", ["--node", url])).out;
+    expect(out).toContain("  peer away: writes are acknowledged on this node only (whenPeerAway: accept) and reach the peer when it returns");
+    expect(out).toContain("  lag: 2,500 records, 61,000 ms (last seq 1,234, the peer's –)");
+    expect(out).toContain("  journal: 2,500 records not yet on the peer");
+    fake.set({ replication: leader({ peer: "away", acknowledging: "refusing", whenPeerAway: "refuse" }) });
+    expect((await run("replication", ["--node", url])).out).toContain("  refusing writes: the peer is away and whenPeerAway is refuse");
+    fake.set({ replication: leader({ peer: "catching-up", acknowledging: "local", catchUp: { records: 12_345, total: 50_000, percent: 24, snapshot: false } }) });
+    out = (await run("replication", ["--node", url])).out;
+    expect(out).toContain("  catching up: 12,345 of 50,000 records (24%)");
+    expect(out).toContain("  peer catching up: writes are acknowledged on this node only (whenPeerAway: accept) until the peer has caught up");
+    fake.set({ replication: { ...leader(), role: "follower", peer: "n/a", acknowledging: "n/a", lastSeq: 900, catchUp: { records: 900, total: 4000, percent: 22, snapshot: true }, divergentSetAside: 3 } });
+    out = (await run("replication", ["--node", url])).out;
+    expect(out).toContain("  standby: this node applies the active's writes and takes none of its own");
+    expect(out).toContain("  applied up to seq 900");
+    expect(out).toContain("  catching up from a snapshot: 900 of 4,000 records (22%)");
+    expect(out).toContain("  set aside: 3 divergent records (tandem divergence list)");
+    expect(out).not.toMatch(/peer:|lag:|journal:/);
+  });
+
+  it("verify and resync: a node without the endpoint yet says so in a line, exit 1, no stack", async () => {
+    const env = { TANDEM_USER: "ada", TANDEM_PASSWORD: "a-pass" };
+    const v = await run("replication", ["verify", "--node", url], env);
+    expect(v.code).toBe(1);
+    expect(v.err).toBe("tandem replication: this node does not offer a replication check yet (it has no POST /api/v1/replication/verify; a later Tandem version brings it)");
+    const r = await run("replication", ["resync", "--from-active", "--node", url], env);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe("tandem replication: this node does not offer a replication resync yet (it has no POST /api/v1/replication/resync; a later Tandem version brings it)");
+    expect(r.out).toBe("");
+  });
+
+  it("verify and resync send what the endpoints will take, and a check that finds a difference exits 1", async () => {
+    const sent: unknown[][] = [];
+    const answer = (json: unknown) => async (...a: unknown[]) => (sent.push(a), { text: JSON.stringify(json), json });
+    const out: string[] = [];
+    const resync = replicationRequest(["resync"], true);
+    if (typeof resync === "string") throw new Error(resync);
+    await runPlan(resync, answer({ summary: "resync started: 50,000 records from a" }), (l) => out.push(l), false);
+    expect(sent[0]!.slice(0, 3)).toEqual(["POST", "/replication/resync", { fromActive: true }]);
+    expect(out).toEqual(["resync started: 50,000 records from a"]);
+    const verify = replicationRequest(["verify"], false);
+    if (typeof verify === "string") throw new Error(verify);
+    await expect(runPlan(verify, answer({ ok: false, summary: "batch_log differs from seq 41" }), (l) => out.push(l), false)).rejects.toThrow("the two databases differ");
+    expect(sent[1]!.slice(0, 3)).toEqual(["POST", "/replication/verify", {}]);
+    expect(out.at(-1)).toBe("batch_log differs from seq 41");
+  });
+
+  it("divergence list shows each record set aside, its data cut to fit a line; an empty table says so", async () => {
+    const empty = await run("divergence", ["--node", url]);
+    expect(empty.code).toBe(0);
+    expect(empty.out).toBe("no divergent records: nothing was set aside");
+    fake.divergent = [record(1), record(2, { note: "x".repeat(100) }), { ...record(3), kind: "del", data: null }];
+    const r = await run("divergence", ["list", "--node", url]);
+    expect(r.code).toBe(0);
+    const lines = r.out.split("\n");
+    expect(lines[0]).toMatch(/^ID +TABLE +SEQ +EPOCH +WRITTEN AT +FOUND AT +DATA$/);
+    expect(lines[1]).toMatch(/^1 +batch_log +41 +6 +2024-05-01 02:59:58Z +2024-05-01 03:01:00Z +\{"batch":"B-1","step":3\}$/);
+    expect(lines[2]).toMatch(/ \{"note":"x+…$/);
+    expect(lines[2]!.slice(lines[2]!.indexOf('{"note"'))).toHaveLength(60);
+    expect(lines[3]).toMatch(/ \(del\)$/);
+  });
+
+  it("divergence export prints every record as a JSON line, page after page", async () => {
+    fake.divergent = Array.from({ length: 1500 }, (_, k) => record(k + 1));
+    const r = await run("divergence", ["export", "--node", url]);
+    expect(r.code).toBe(0);
+    const lines = r.out.split("\n").map((l) => JSON.parse(l) as { id: number });
+    expect(lines.map((x) => x.id)).toEqual(fake.divergent.map((x) => x.id));
+    expect(lines[0]).toEqual(record(1));
+  });
+
+  it("divergence discard ID discards one record as the operator who asked; one that is not there exits 1", async () => {
+    fake.divergent = [record(1), record(2)];
+    const r = await run("divergence", ["discard", "2", "--node", url]);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe("divergent record 2 discarded");
+    expect(fake.callsOf("discardDivergent").map((c) => [c.actor.user, ...c.args])).toEqual([["otto", 2]]);
+    expect(fake.divergent.map((x) => x.id)).toEqual([1]);
+    const again = await run("divergence", ["discard", "2", "--node", url]);
+    expect(again.code).toBe(1);
+    expect(again.err).toBe("tandem divergence: no divergent record 2: nothing discarded (tandem divergence list shows what is there)");
+  });
+
+  it("usage errors exit 2 and reach no node", async () => {
+    const cases: [ClientCommand, string[], RegExp][] = [
+      ["replication", ["sideways"], /expected status, verify or resync, got 'sideways'/],
+      ["replication", ["verify", "--from-active"], /--from-active is for resync/],
+      ["replication", ["status", "extra"], /unexpected argument 'extra'/],
+      ["divergence", ["discard"], /discard needs the record's ID/],
+      ["divergence", ["discard", "abc"], /'abc' is not a divergent record's ID/],
+      ["divergence", ["list", "7"], /unexpected argument '7' \(list takes none\)/],
+      ["divergence", ["--from-active"], /unknown option '--from-active'/],
+    ];
+    for (const [cmd, argv, msg] of cases) {
+      const r = await run(cmd, [...argv, "--node", url], {});
+      expect(r.code, `${cmd} ${argv.join(" ")}`).toBe(2);
+      expect(r.err, `${cmd} ${argv.join(" ")}`).toMatch(msg);
+      expect(r.err).toContain("usage: tandem " + cmd);
+    }
+    expect(fake.calls).toHaveLength(0);
   });
 });
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
-import { formatDevices } from "../../runtime/cli-client.js";
+import { CLIENT_COMMANDS, formatDevices } from "../../runtime/cli-client.js";
 import { main } from "../../runtime/cli.js";
 import { loadConfig } from "../../runtime/config/load.js";
 import { runImportTags } from "../../runtime/import-tags.js";
@@ -152,5 +152,16 @@ describe("status", () => {
         { device: "scada", endpoint: "opc.tcp://10.0.1.20:4840", connected: false },
       ]),
     ).toEqual(["  devices:", "    plc1: connected via 10.0.2.10:502 (alternate 1); also 10.0.1.10:502", "    scada: NOT connected (opc.tcp://10.0.1.20:4840)"]);
+  });
+});
+
+describe("help", () => {
+  it("lists every client command, the replication ones with their words", async () => {
+    const r = await capture(() => main(["help"]));
+    expect(r.code).toBe(0);
+    const text = r.out.join("\n");
+    for (const cmd of CLIENT_COMMANDS) expect(text, cmd).toMatch(new RegExp(`^  tandem (\\S+ \\| )*${cmd}\\b`, "m"));
+    expect(text).toContain("tandem replication [status | verify | resync [--from-active]]");
+    expect(text).toContain("tandem divergence [list | export | discard ID]");
   });
 });

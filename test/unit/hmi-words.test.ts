@@ -13,6 +13,8 @@ import { silentLogs } from "../../runtime/logging.js";
 import { ACTION_WORDS, HMI_WORDS, SERVICE_LEVEL_BANDS, STATE_WORDS, serviceLevelWord } from "../../runtime/words.js";
 import { FakeController } from "../helpers/fake-controller.js";
 import { formatServices, servicesRequest } from "../../runtime/cli-services.js";
+import { formatReplication } from "../../runtime/cli-replication.js";
+import { ACK_RULES, PEER_PHASE_WORDS, REPLICATION_PANEL_WORDS, REPLICATION_ROLE_WORDS, ackText, type AckFacts } from "../../runtime/replication-words.js";
 import type { ServiceView } from "../../runtime/node-api.js";
 import {
   SERVICE_ACTION_DONE,
@@ -25,6 +27,25 @@ import {
 } from "../../runtime/service-words.js";
 
 const hmiDir = findHmiDir()!;
+
+/**
+ * A panel script's string literals, and those that read as text. Every
+ * literal should be code: a lower-case token (an id, a tag, an event, a class,
+ * an action), a list of classes the style sheet defines, or an HTTP method.
+ * Text a person reads has a capital or a space between words; it comes from words.js.
+ */
+function textLiterals(js: string, css: string): { literals: string[]; text: string[] } {
+  const classes = new Set([...css.matchAll(/\.([a-z][a-z0-9-]*)/g)].map((m) => m[1]));
+  const code = js.replace(/\/\/.*$/gm, "").replace(/\/\*[\s\S]*?\*\//g, "");
+  const literals = [...code.matchAll(/(["'`])((?:\\.|(?!\1)[^\\\n])*)\1/g)].map((m) => m[2]!);
+  const text = literals.filter((l) => {
+    if (l === "use strict" || l === "GET" || l === "POST") return false;
+    if (/[A-Z]/.test(l)) return true;
+    const tokens = l.trim().split(/\s+/).filter(Boolean);
+    return tokens.length > 1 ? tokens.some((t) => !classes.has(t)) : /[^\w\s#/[\]=.-]/.test(l);
+  });
+  return { literals, text };
+}
 const appJs = readFileSync(join(hmiDir, "app.js"), "utf8");
 const indexHtml = readFileSync(join(hmiDir, "index.html"), "utf8");
 
@@ -134,21 +155,39 @@ describe("the services' words: one set for the CLI and the services panel", () =
   it("the page loads services.js after app.js, and services.js holds no words of its own", () => {
     expect(indexHtml.indexOf('src="/services.js"')).toBeGreaterThan(indexHtml.indexOf('src="/app.js"'));
     expect(servicesJs).not.toMatch(/innerHTML|insertAdjacentHTML|document\.write/); // text goes in as text
-    // Every string literal is code, not text: a lower-case token (an id, a tag, an event, a class, an
-    // action), a list of classes the style sheet defines, or an HTTP method. Text a person reads has a
-    // capital or a space between words; it comes from words.js.
-    const classes = new Set([...css.matchAll(/\.([a-z][a-z0-9-]*)/g)].map((m) => m[1]));
-    const code = servicesJs.replace(/\/\/.*$/gm, "").replace(/\/\*[\s\S]*?\*\//g, "");
-    const literals = [...code.matchAll(/(["'`])((?:\\.|(?!\1)[^\\\n])*)\1/g)].map((m) => m[2]!);
+    const { literals, text } = textLiterals(servicesJs, css);
     expect(literals.length).toBeGreaterThan(20);
-    const text = literals.filter((l) => {
-      if (l === "use strict" || l === "GET" || l === "POST") return false;
-      if (/[A-Z]/.test(l)) return true;
-      const tokens = l.trim().split(/\s+/).filter(Boolean);
-      return tokens.length > 1 ? tokens.some((t) => !classes.has(t)) : /[^\w\s#/[\]=.-]/.test(l);
-    });
     expect(text).toEqual([]);
     // and no copy of a services word
     for (const w of Object.values(SERVICE_PANEL_WORDS.buttons)) expect(servicesJs).not.toContain(`"${w}"`);
+  });
+});
+
+describe("the replication words: one set for the CLI and the replication panel", () => {
+  const replicationJs = readFileSync(join(hmiDir, "replication.js"), "utf8");
+  const css = readFileSync(join(hmiDir, "style.css"), "utf8");
+
+  it("every mode, role, acknowledgement and peer phase has a line, and the CLI prints the one the panel shows", () => {
+    const phases = Object.keys(PEER_PHASE_WORDS) as AckFacts["peer"][];
+    for (const mode of ["sync", "async", "none"] as const)
+      for (const role of Object.keys(REPLICATION_ROLE_WORDS) as AckFacts["role"][])
+        for (const acknowledging of ["both", "local", "refusing", "n/a"] as const)
+          for (const peer of phases) {
+            const r = { mode, role, acknowledging, peer, lagRecords: 0, journalRecords: 0 };
+            const line = ackText(r);
+            expect(line, JSON.stringify(r)).not.toMatch(/\{\w+\}/);
+            expect(formatReplication(r)[1]).toBe(`  ${line}`);
+          }
+    expect(HMI_WORDS.replication.ackRules).toBe(ACK_RULES);
+    expect(ACK_RULES.at(-1)!.when).toEqual({}); // the last rule matches whatever is left
+  });
+
+  it("the page loads replication.js after app.js, and replication.js holds no words of its own", () => {
+    expect(indexHtml.indexOf('src="/replication.js"')).toBeGreaterThan(indexHtml.indexOf('src="/app.js"'));
+    expect(replicationJs).not.toMatch(/innerHTML|insertAdjacentHTML|document\.write/);
+    const { literals, text } = textLiterals(replicationJs, css);
+    expect(literals.length).toBeGreaterThan(10);
+    expect(text).toEqual([]);
+    for (const w of Object.values(REPLICATION_PANEL_WORDS.labels)) expect(replicationJs).not.toContain(`"${w}"`);
   });
 });

@@ -173,6 +173,25 @@ describe("routes", () => {
     expect(bad.json.error.message).toContain("querystring.limit");
   });
 
+  it("/records and /divergence read whole numbers from the query string and the path (the server coerces no types)", async () => {
+    fake.recordTables.batch_log = [1, 2, 3].map((seq) => ({ seq, data: { n: seq } }));
+    const r = await call("GET", "/api/v1/records/batch_log?after=1&limit=1", { who: "viewer" });
+    expect(r.status, r.text).toBe(200);
+    expect(r.json).toMatchObject({ table: "batch_log", records: [{ seq: 2, data: { n: 2 } }], next: 2 });
+    const all = await call("GET", "/api/v1/records/batch_log", { who: "viewer" });
+    expect(all.json.records.map((x: { seq: number }) => x.seq)).toEqual([1, 2, 3]);
+    const row = { table: "batch_log", kind: "ins", key: null, seq: 1, epoch: 6, at: "2024-05-01T03:00:00.000Z", foundAt: "2024-05-01T03:00:01.000Z", activeEpoch: 7, data: {} };
+    fake.divergent = [4, 9].map((id) => ({ ...row, id }));
+    expect((await call("GET", "/api/v1/divergence?after=4&limit=10", { who: "viewer" })).json).toEqual({ records: [{ ...row, id: 9 }], next: null });
+    expect((await call("GET", "/api/v1/divergence", { who: "viewer" })).json.records).toHaveLength(2);
+    for (const q of ["limit=0", "limit=1001", "after=-1", "after=x"]) expect((await call("GET", `/api/v1/divergence?${q}`, { who: "viewer" })).status, q).toBe(400);
+    const d = await call("POST", "/api/v1/divergence/9/discard", { who: "operator", body: {} });
+    expect(d.json).toEqual({ id: 9, discarded: true });
+    expect((await call("POST", "/api/v1/divergence/0/discard", { who: "operator", body: {} })).status).toBe(400);
+    fake.recordTables.batch_log = [];
+    fake.divergent = [];
+  });
+
   it("/switchover passes the target node; /maintenance passes enter and force", async () => {
     const s = await call("POST", "/api/v1/switchover", { who: "admin", body: { to: "b" } });
     expect(s.json).toMatchObject({ from: "a", to: "b" });
@@ -215,9 +234,14 @@ describe("routes", () => {
     const js = await call("GET", "/app.js");
     expect(js.status).toBe(200);
     expect(js.headers.get("content-type")).toMatch(/^text\/javascript/);
-    const panel = await call("GET", "/services.js");
-    expect(panel.status).toBe(200);
-    expect(panel.headers.get("content-type")).toMatch(/^text\/javascript/);
+    // every script the page loads is served, as JavaScript (a missing route answers JSON, which the browser refuses to run)
+    const scripts = [...res.text.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]!);
+    expect(scripts).toEqual(["/words.js", "/app.js", "/services.js", "/replication.js"]);
+    for (const src of scripts) {
+      const r = await call("GET", src);
+      expect(r.status, src).toBe(200);
+      expect(r.headers.get("content-type"), src).toMatch(/^text\/javascript/);
+    }
     const css = await call("GET", "/style.css");
     expect(css.headers.get("content-type")).toMatch(/^text\/css/);
   });

@@ -8,8 +8,8 @@ import { resolve } from "node:path";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { COUNT_CHANNELS, counterFor, countedFields, type CountChannel, type CountEvent } from "../../core/diagnostics.js";
-import { classify, COUNTERS, serviceMetrics } from "../../runtime/metrics.js";
-import { SERVICE_STATES, type ServiceView } from "../../runtime/node-api.js";
+import { classify, COUNTERS, replicationMetrics, serviceMetrics } from "../../runtime/metrics.js";
+import { SERVICE_STATES, type NodeStatus, type ServiceView } from "../../runtime/node-api.js";
 import { parseProm, type Sample } from "../helpers/prom-text.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -232,5 +232,68 @@ describe("per-service metrics, read from the services' views at each scrape", ()
     const none = await scrape();
     expect(none.samples.map((x) => x.name)).toEqual(["tandem_services_failed"]);
     expect(none.value("tandem_services_failed")).toBe(0);
+  });
+});
+
+describe("replication metrics, read from the replication status at each scrape", () => {
+  const leader: NodeStatus["replication"] = {
+    mode: "sync", role: "leader", peer: "live", acknowledging: "both", whenPeerAway: "accept", lastSeq: 50_000, peerSeq: 50_000,
+    lagRecords: 0, lagMs: 0, journalRecords: 0, catchUp: null, refused: 0, divergentSetAside: 0, engine: "sqlite", database: "/data/a/records.db",
+  };
+  let status: NodeStatus["replication"] = leader;
+  const registry = new Registry();
+  replicationMetrics(registry, () => status);
+  const scrape = async () => {
+    const samples = parseProm(await registry.metrics());
+    const value = (name: string, labels: Record<string, string> = {}) => samples.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v)).map((x) => x.value);
+    return { samples, value, acknowledging: () => Object.fromEntries(samples.filter((x) => x.name === "tandem_replication_acknowledging").map((x) => [x.labels.mode, x.value])) };
+  };
+
+  it("a live sync pair: both databases acknowledge, nothing behind", async () => {
+    status = leader;
+    const m = await scrape();
+    expect(m.acknowledging()).toEqual({ both: 1, local: 0, refusing: 0 });
+    expect(m.value("tandem_replication_peer_live")).toEqual([1]);
+    expect(m.value("tandem_replication_last_seq")).toEqual([50_000]);
+    for (const name of ["tandem_replication_lag_records", "tandem_replication_lag_seconds", "tandem_replication_journal_records", "tandem_replication_divergent_set_aside", "tandem_replication_refused_total"]) expect(m.value(name), name).toEqual([0]);
+    expect(m.value("tandem_replication_catchup_ratio")).toEqual([]); // no catch-up runs
+  });
+
+  it("a peer catching up: lag, journal and how far it has come; writes acknowledged here only", async () => {
+    status = { ...leader, peer: "catching-up", acknowledging: "local", peerSeq: 12_345, lagRecords: 37_655, lagMs: 2500, journalRecords: 37_655, catchUp: { records: 12_345, total: 50_000, percent: 24, snapshot: false } };
+    const m = await scrape();
+    expect(m.acknowledging()).toEqual({ both: 0, local: 1, refusing: 0 });
+    expect(m.value("tandem_replication_peer_live")).toEqual([0]);
+    expect(m.value("tandem_replication_lag_records")).toEqual([37_655]);
+    expect(m.value("tandem_replication_lag_seconds")).toEqual([2.5]);
+    expect(m.value("tandem_replication_journal_records")).toEqual([37_655]);
+    expect(m.value("tandem_replication_catchup_ratio")).toEqual([0.2469]);
+    status = { ...leader, peer: "away", acknowledging: "refusing", whenPeerAway: "refuse", peerSeq: null, lagRecords: 10 };
+    expect((await scrape()).acknowledging()).toEqual({ both: 0, local: 0, refusing: 1 });
+  });
+
+  it("a standby: no peer series, what it set aside, and refusals counted across follower runs", async () => {
+    status = { ...leader, role: "follower", peer: "n/a", acknowledging: "n/a", lastSeq: 900, peerSeq: null, refused: 4, divergentSetAside: 3 };
+    let m = await scrape();
+    expect(m.value("tandem_replication_peer_live")).toEqual([]);
+    expect(m.acknowledging()).toEqual({ both: 0, local: 0, refusing: 0 });
+    expect(m.value("tandem_replication_last_seq")).toEqual([900]);
+    expect(m.value("tandem_replication_divergent_set_aside")).toEqual([3]);
+    expect(m.value("tandem_replication_refused_total")).toEqual([4]);
+    status = { ...status, refused: 6 };
+    expect((await scrape()).value("tandem_replication_refused_total")).toEqual([6]);
+    // it led, and follows again: the status counts from 0, the counter goes on
+    status = { ...status, refused: 2 };
+    m = await scrape();
+    expect(m.value("tandem_replication_refused_total")).toEqual([8]);
+    expect((await registry.metrics())).toMatch(/^# TYPE tandem_replication_refused_total counter$/m);
+  });
+
+  it("a node whose database is not open yet shows zeros, not an error", async () => {
+    status = { mode: "sync", lagRecords: 0, journalRecords: 0 };
+    const m = await scrape();
+    expect(m.value("tandem_replication_last_seq")).toEqual([0]);
+    expect(m.value("tandem_replication_peer_live")).toEqual([]);
+    expect(m.acknowledging()).toEqual({ both: 0, local: 0, refusing: 0 });
   });
 });
