@@ -2,7 +2,6 @@
 // (runtime/node.ts) implements it; the API layer only calls it.
 import type { AuditVerifyResult } from "./audit/chain.js";
 import type { ReplicationStatus } from "../redundancy/replication/replicator.js";
-import type { RecordAnswer, RecordView } from "./records.js";
 import type { ProcessView } from "./processes/host.js";
 import type { VerifyResult } from "../redundancy/replication/verify.js";
 import type { TagSnapshot } from "../drivers/tag-model.js";
@@ -183,6 +182,24 @@ export interface NodeController {
   resyncReplication(actor: Actor): Promise<{ started: boolean }>;
   /** an operator has dealt with a divergent record (audited) */
   discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }>;
+}
+
+export interface RecordAnswer {
+  id: string;
+  table: string;
+  epoch: number;
+  seq: number;
+  at: string;
+  /** true when an earlier write with the same idempotency key is the answer */
+  existing?: boolean;
+}
+
+export interface RecordView {
+  id: string;
+  seq: number;
+  epoch: number;
+  at: string;
+  data: unknown;
 }
 
 export interface ContextView {

@@ -1,9 +1,15 @@
 // The composition root of one node. It starts storage (epoch store, audit
-// log), the drivers (loaded before the node joins the pair: node-opcua's
-// start-up work must not stall heartbeats once this node may be active), the
-// peer link and role machine, the services, then the HTTP API; it stops the
-// services (which must be gone before a handover), hands over, and stops the
-// rest in reverse. stop() releases every timer, socket, child and file handle.
+// log, the database with replication and the process modules: node-data.ts),
+// the drivers (loaded before the node joins the pair: node-opcua's start-up
+// work must not stall heartbeats once this node may be active), the peer
+// link and role machine, the services, then the HTTP API; it stops the
+// process modules and services (which must be gone before a handover), hands
+// over, and stops the rest in reverse. stop() releases every timer, socket,
+// child and file handle.
+//
+// Size: it is also the NodeController the API calls, one short method per
+// operation (auditing, then handing over to the part that does it); the
+// parts themselves live in their own files.
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { DriverManager } from "../drivers/manager.js";
@@ -24,12 +30,11 @@ import { LogManager } from "./logging.js";
 import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
 import { describeState } from "./node-message.js";
-import { openStorage, Records, type RecordAnswer, type RecordView } from "./records.js";
-import { ProcessHost } from "./processes/host.js";
+import { NodeData } from "./node-data.js";
 import type { VerifyResult } from "../redundancy/replication/verify.js";
 import { pairView } from "./services/pair-view.js";
 import { Supervisor } from "./services/supervisor.js";
-import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServicesView, SwitchoverResult, TagView } from "./node-api.js";
+import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, RecordAnswer, RecordView, NodeState, NodeStatus, RefusalRecord, ServicesView, SwitchoverResult, TagView } from "./node-api.js";
 
 /** Something whose health lowers the service level (drivers, database …). */
 export interface HealthSource {
@@ -52,10 +57,8 @@ export class TandemNode implements NodeController {
   readonly supervisor: Supervisor;
   /** the PLC drivers, when the config has a drivers section (loaded on start: node-opcua is heavy) */
   drivers: DriverManager | null = null;
-  /** the node's database and its replication (opened first on start) */
-  records: Records | null = null;
-  /** the process modules (loaded on start, run while active) */
-  processes: ProcessHost | null = null;
+  /** the node's database, its replication and the process modules (opened first on start) */
+  readonly data: NodeData;
   /** what keeps a handover waiting: services placed active, running process modules */
   private readonly upParts = { services: false, processes: false };
   private levelTimer: NodeJS.Timeout | null = null;
@@ -92,6 +95,7 @@ export class TandemNode implements NodeController {
       onLine: (line, entry) => this.syslog?.send(line, entry),
     });
     this.runtime = new PairRuntime(pairRuntimeOptions(c, this.store, this.logs.get("pair")));
+    this.data = new NodeData({ config: c, runtime: this.runtime, log: (name) => this.logs.get(name), drivers: () => this.drivers, setProcessesUp: (up) => this.reportUp("processes", up) });
     this.supervisor = new Supervisor({
       services: c.services,
       pairId: c.pair.id,
@@ -112,13 +116,13 @@ export class TandemNode implements NodeController {
       this.drivers?.setRole(isActiveState(to), epoch);
       // synchronous: a lost right to act kills services placed `active` before any message says so
       this.supervisor.onPairChange();
-      this.processes?.reconcile();
+      this.data.onPairChange();
     });
-    this.runtime.on("context-reset", () => this.processes?.reset());
+    this.runtime.on("context-reset", () => this.data.onContextReset());
     this.runtime.on("lease", () => this.supervisor.feedDeadlines());
     this.runtime.on("stop-services", () => {
       this.supervisor.reconcile();
-      this.processes?.reconcile();
+      this.data.onPairChange();
     });
     this.runtime.on("peer-app", (topic, data) => {
       if (topic === "services") this.supervisor.onPeerReport(data);
@@ -146,14 +150,8 @@ export class TandemNode implements NodeController {
     this.syslog?.start();
     this.auditLog.open();
     // storage first: the node serves nothing it could not write down
-    const storage = await openStorage(c.database, c.node.dataDir);
-    this.log.info(`starting: storage (${storage.engine} ${storage.where})`);
-    await storage.open();
-    this.records = new Records(storage, c.replication, this.runtime, c.node.id, this.logs.get("replication"), await storage.schemaVersion());
-    await this.records.attach();
-    this.addHealthSource({ name: "replication", health: () => this.records?.health() ?? { penalty: 0, reasons: [] } });
-    this.processes = this.makeProcessHost(this.records);
-    await this.processes.load();
+    await this.data.open();
+    this.addHealthSource({ name: "replication", health: () => this.data.health() });
     // The drivers load and start before the node joins the pair: their start-up
     // work (node-opcua alone is a large import) must not stall heartbeats and
     // lease renewals once this node may be active.
@@ -229,7 +227,7 @@ export class TandemNode implements NodeController {
       }
     };
     // process modules and services first: they must be gone before the role moves
-    await stepOf("process modules", async () => this.processes?.stop());
+    await stepOf("process modules", () => this.data.stopProcesses());
     await stepOf("services", () => this.supervisor.stop());
     this.supervisor.killAll();
     const system: Actor = { user: "system", role: "admin", from: "SIGTERM" };
@@ -247,7 +245,7 @@ export class TandemNode implements NodeController {
     this.http = null;
     await stepOf("drivers", async () => this.drivers?.stop());
     await stepOf("peer link", () => this.runtime.stop());
-    await stepOf("database", async () => this.records?.stop());
+    await stepOf("database", () => this.data.close());
     this.log.info("stopping: stores");
     this.store.markCleanStop(this.runtime.state.context.ownerIsMeClean);
     this.writeAudit("node-stop", "system", "ok", { state: this.runtime.state.state });
@@ -444,96 +442,45 @@ export class TandemNode implements NodeController {
     return { name, value: written };
   }
 
-  // ---------------------------------------------------------- processes
-
-  private makeProcessHost(records: Records): ProcessHost {
-    const rt = this.runtime;
-    return new ProcessHost({
-      processes: this.config.processes,
-      storage: records.storage,
-      log: this.logs.get("processes"),
-      pair: {
-        mayRun: () => rt.state.state === "active" && rt.canAct() && rt.state.switchoverOut?.phase !== "quiescing",
-        held: () => rt.state.state === "active-held",
-        contextSeq: () => rt.state.context.seq,
-      },
-      ports: {
-        write: (writes) => records.replicator.write(writes),
-        tag: (name) => this.drivers?.tag(name),
-        writeTag: (name, value) => {
-          if (!this.drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
-          return this.drivers.write(name, value, "process");
-        },
-        record: async (table, data, key) => {
-          const a = await records.write(table, data, key);
-          return { seq: a.seq, epoch: a.epoch };
-        },
-        wallClock: () => Date.now(),
-      },
-      setUp: (up) => this.reportUp("processes", up),
-    });
-  }
+  // ------------------------------------------------ records and context
 
   private reportUp(part: "services" | "processes", up: boolean): void {
     this.upParts[part] = up;
     this.runtime.setServicesUp(this.upParts.services || this.upParts.processes);
   }
 
-  async context(): Promise<ContextView> {
-    const s = this.runtime.state;
-    const host = this.processes;
-    if (host && s.state !== "active") await host.refreshContexts();
-    return {
-      nodeId: this.config.node.id,
-      state: s.state,
-      epoch: s.epoch,
-      held: s.state === "active-held",
-      seq: s.context.seq,
-      processes: host?.views() ?? [],
-    };
+  context(): Promise<ContextView> {
+    return this.data.context();
   }
-
-  // ---------------------------------------------------------- records
 
   replicationStatus(): NodeStatus["replication"] {
-    return this.records?.status() ?? { mode: this.config.replication.mode, lagRecords: 0, journalRecords: 0 };
-  }
-
-  private openRecords(): Records {
-    if (!this.records) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["the database is not open yet"]);
-    return this.records;
+    return this.data.replicationStatus();
   }
 
   writeRecord(table: string, data: unknown, idempotencyKey?: string): Promise<RecordAnswer> {
-    return this.openRecords().write(table, data, idempotencyKey, this.config.peer.api);
+    return this.data.writeRecord(table, data, idempotencyKey);
   }
 
   readRecords(table: string, afterSeq: number, limit: number): Promise<{ table: string; records: RecordView[]; next: number | null }> {
-    return this.openRecords().read(table, afterSeq, limit);
+    return this.data.readRecords(table, afterSeq, limit);
   }
 
   divergence(afterId: number, limit: number): Promise<DivergenceView> {
-    return this.openRecords().divergence(afterId, limit);
+    return this.data.divergence(afterId, limit);
   }
 
   async verifyReplication(actor: Actor): Promise<VerifyResult> {
-    const records = this.openRecords();
-    if (!isActiveState(this.runtime.state.state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["verify (ask the active)", this.runtime.state.state]);
-    return this.audited(actor, "replication-verify", undefined, () => records.verify(actor.user));
+    this.data.onActive("verify");
+    return this.audited(actor, "replication-verify", undefined, () => this.data.verify(actor.user));
   }
 
   async resyncReplication(actor: Actor): Promise<{ started: boolean }> {
-    const records = this.openRecords();
-    if (!isActiveState(this.runtime.state.state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["resync (ask the active)", this.runtime.state.state]);
-    return this.audited(actor, "replication-resync", undefined, async () => {
-      const r = records.resync();
-      if (!r.started) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["the peer connection is down: there is no standby to rebuild"]);
-      return r;
-    });
+    this.data.onActive("resync");
+    return this.audited(actor, "replication-resync", undefined, async () => this.data.resync());
   }
 
   async discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }> {
-    return this.audited(actor, "discard-divergent", { id }, async () => ({ id, discarded: await this.openRecords().storage.discardDivergent(id) }));
+    return this.audited(actor, "discard-divergent", { id }, async () => ({ id, discarded: await this.data.discardDivergent(id) }));
   }
 
   // ---------------------------------------------------------- internals

@@ -14,27 +14,9 @@ import { DEFAULT_REPLICATION, type ReplicationSettings } from "../redundancy/rep
 import { systemClock } from "../redundancy/net.js";
 import type { DivergentRow, Row, Storage } from "../redundancy/storage.js";
 import type { DatabaseConfig, ReplicationConfig } from "./config/replication-schema.js";
-import type { DivergenceView } from "./node-api.js";
+import type { DivergenceView, RecordAnswer, RecordView } from "./node-api.js";
 import { SqliteStorage } from "./storage/sqlite.js";
 import { CONTEXT_TABLE } from "./processes/context.js";
-
-export interface RecordAnswer {
-  id: string;
-  table: string;
-  epoch: number;
-  seq: number;
-  at: string;
-  /** true when an earlier write with the same idempotency key is the answer */
-  existing?: boolean;
-}
-
-export interface RecordView {
-  id: string;
-  seq: number;
-  epoch: number;
-  at: string;
-  data: unknown;
-}
 
 export async function openStorage(db: DatabaseConfig, dataDir: string): Promise<Storage> {
   if (db.engine === "sqlite") return new SqliteStorage({ file: isAbsolute(db.file) ? db.file : join(dataDir, db.file) });

@@ -3,7 +3,7 @@
 import { TandemError } from "../../core/errors.js";
 import type { LogLevel } from "../../runtime/config/schema.js";
 import type { AuditVerifyResult } from "../../runtime/audit/chain.js";
-import type { RecordAnswer } from "../../runtime/records.js";
+import type { RecordAnswer } from "../../runtime/node-api.js";
 import type { VerifyResult } from "../../redundancy/replication/verify.js";
 import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 

@@ -1,0 +1,144 @@
+// The node's data side, composed: its database and replication (records.ts)
+// and the process modules that keep their context in it (processes/). The
+// node (node.ts) owns one, opens it first on start and closes it last, and
+// forwards the pair's state changes to it.
+import { TandemError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import { isActiveState } from "../core/types.js";
+import type { DriverManager } from "../drivers/manager.js";
+import type { PairRuntime } from "../redundancy/pair-runtime.js";
+import type { VerifyResult } from "../redundancy/replication/verify.js";
+import type { TandemConfig } from "./config/schema.js";
+import type { ContextView, DivergenceView, NodeStatus, RecordAnswer, RecordView } from "./node-api.js";
+import { ProcessHost } from "./processes/host.js";
+import { openStorage, Records } from "./records.js";
+
+export interface NodeDataOptions {
+  config: TandemConfig;
+  runtime: PairRuntime;
+  log: (component: string) => Logger;
+  drivers: () => DriverManager | null;
+  /** whether process modules run or stop (a switchover waits for them as for services placed active) */
+  setProcessesUp(up: boolean): void;
+}
+
+export class NodeData {
+  records: Records | null = null;
+  processes: ProcessHost | null = null;
+
+  constructor(private readonly o: NodeDataOptions) {}
+
+  /** opens and migrates the database, follows the pair, loads the process modules */
+  async open(): Promise<void> {
+    const c = this.o.config;
+    const storage = await openStorage(c.database, c.node.dataDir);
+    this.o.log("node").info(`starting: storage (${storage.engine} ${storage.where})`);
+    await storage.open();
+    const records = new Records(storage, c.replication, this.o.runtime, c.node.id, this.o.log("replication"), await storage.schemaVersion());
+    this.records = records;
+    await records.attach();
+    this.processes = this.makeProcessHost(records);
+    await this.processes.load();
+  }
+
+  health(): { penalty: number; reasons: string[] } {
+    return this.records?.health() ?? { penalty: 0, reasons: [] };
+  }
+
+  /** the pair's state changed, or a switchover asks for everything placed active to stop */
+  onPairChange(): void {
+    this.processes?.reconcile();
+  }
+
+  /** a reject: the process context starts again from the beginning */
+  onContextReset(): void {
+    this.processes?.reset();
+  }
+
+  async stopProcesses(): Promise<void> {
+    await this.processes?.stop();
+  }
+
+  async close(): Promise<void> {
+    await this.records?.stop();
+  }
+
+  private makeProcessHost(records: Records): ProcessHost {
+    const rt = this.o.runtime;
+    return new ProcessHost({
+      processes: this.o.config.processes,
+      storage: records.storage,
+      log: this.o.log("processes"),
+      pair: {
+        mayRun: () => rt.state.state === "active" && rt.canAct() && rt.state.switchoverOut?.phase !== "quiescing",
+        held: () => rt.state.state === "active-held",
+        contextSeq: () => rt.state.context.seq,
+      },
+      ports: {
+        write: (writes) => records.replicator.write(writes),
+        tag: (name) => this.o.drivers()?.tag(name),
+        writeTag: (name, value) => {
+          const d = this.o.drivers();
+          if (!d) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
+          return d.write(name, value, "process");
+        },
+        record: async (table, data, key) => {
+          const a = await records.write(table, data, key);
+          return { seq: a.seq, epoch: a.epoch };
+        },
+        wallClock: () => Date.now(),
+      },
+      setUp: (up) => this.o.setProcessesUp(up),
+    });
+  }
+
+  async context(): Promise<ContextView> {
+    const s = this.o.runtime.state;
+    const host = this.processes;
+    if (host && s.state !== "active") await host.refreshContexts();
+    return { nodeId: this.o.config.node.id, state: s.state, epoch: s.epoch, held: s.state === "active-held", seq: s.context.seq, processes: host?.views() ?? [] };
+  }
+
+  replicationStatus(): NodeStatus["replication"] {
+    return this.records?.status() ?? { mode: this.o.config.replication.mode, lagRecords: 0, journalRecords: 0 };
+  }
+
+  private open_(): Records {
+    if (!this.records) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["the database is not open yet"]);
+    return this.records;
+  }
+
+  writeRecord(table: string, data: unknown, idempotencyKey?: string): Promise<RecordAnswer> {
+    return this.open_().write(table, data, idempotencyKey, this.o.config.peer.api);
+  }
+
+  readRecords(table: string, afterSeq: number, limit: number): Promise<{ table: string; records: RecordView[]; next: number | null }> {
+    return this.open_().read(table, afterSeq, limit);
+  }
+
+  divergence(afterId: number, limit: number): Promise<DivergenceView> {
+    return this.open_().divergence(afterId, limit);
+  }
+
+  /** checks before an audited verify or resync: only the active compares or rebuilds */
+  onActive(what: string): Records {
+    const records = this.open_();
+    const state = this.o.runtime.state.state;
+    if (!isActiveState(state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", [`${what} (ask the active)`, state]);
+    return records;
+  }
+
+  verify(by: string): Promise<VerifyResult> {
+    return this.onActive("verify").verify(by);
+  }
+
+  resync(): { started: boolean } {
+    const r = this.onActive("resync").resync();
+    if (!r.started) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["the peer connection is down: there is no standby to rebuild"]);
+    return r;
+  }
+
+  async discardDivergent(id: number): Promise<boolean> {
+    return this.open_().storage.discardDivergent(id);
+  }
+}
