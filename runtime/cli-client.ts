@@ -1,6 +1,6 @@
 // The operator commands of the `tandem` CLI that talk to a running node over
 // its HTTP API: status, confirm, reject, switchover, promote, maintenance,
-// log-level, audit, services, replication, divergence; and `hash-password`, which prints a hash for the config.
+// log-level, audit, services, replication, divergence, context; and `hash-password`, which prints a hash for the config.
 // Exit codes: 0 done, 1 the node refused or could not be reached, 2 usage.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -15,11 +15,12 @@ import { formatAudit, formatLevels, formatProbe, formatStatus } from "./status-l
 
 import { SERVICE_ACTION_TIMEOUT_MS, servicesRequest } from "./cli-services.js";
 import { divergenceRequest, replicationRequest, runPlan } from "./cli-replication.js";
+import { contextRequest } from "./cli-context.js";
 export { formatDevices, formatStatus } from "./status-lines.js";
 
-export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence";
+export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence" | "context";
 
-export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence"];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence", "context"];
 
 export interface ClientIo {
   /** one line of output, without its newline */
@@ -48,6 +49,7 @@ const USAGE: Record<ClientCommand, string> = {
   services: "tandem services [list | start NAME | stop NAME | restart NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   replication: "tandem replication [status | verify | resync [--from-active]] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   divergence: "tandem divergence [list | export | discard ID] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  context: "tandem context [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
 };
 
 const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
@@ -87,6 +89,7 @@ const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
   services: {},
   replication: { "from-active": { type: "boolean" } },
   divergence: {},
+  context: {},
 };
 
 interface Parsed {
@@ -403,8 +406,9 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
         break;
       }
       case "replication":
-      case "divergence": {
-        const r = cmd === "replication" ? replicationRequest(p.positionals, flag(p, "from-active")) : divergenceRequest(p.positionals);
+      case "divergence":
+      case "context": {
+        const r = cmd === "replication" ? replicationRequest(p.positionals, flag(p, "from-active")) : cmd === "divergence" ? divergenceRequest(p.positionals) : contextRequest(p.positionals);
         if (typeof r === "string") throw new UsageError(r);
         call = () => runPlan(r, (method, path, body, ms) => request(f, base, auth, method, path, body, ms), out, json);
         break;

@@ -3,6 +3,7 @@
 // how their answers read in a terminal. The words are replication-words.ts's,
 // the ones the HMI shows too.
 import type { DivergenceView, NodeStatus } from "./node-api.js";
+import type { VerifyResult } from "../redundancy/replication/verify.js";
 import { DIVERGENCE_WORDS, PEER_PHASE_WORDS, REPLICATION_PANEL_WORDS as W, REPLICATION_ROLE_WORDS, ackText, catchUpText, count, say } from "./replication-words.js";
 
 const TIMEOUT_MS = 10_000;
@@ -42,8 +43,8 @@ export function replicationRequest(words: string[], fromActive: boolean): Client
     path,
     body: fromActive ? { fromActive: true } : {},
     timeoutMs: LONG_TIMEOUT_MS,
-    format: (j) => outcome(j, what === "verify" ? "checked" : "resync started"),
-    failed: (j) => ((j as { ok?: unknown }).ok === false ? (what === "verify" ? "the two databases differ" : "the resync did not complete") : null),
+    format: (j) => (what === "verify" ? formatVerify(j as VerifyResult) : outcome(j, "resync started: the standby empties its database and rebuilds it from the active's (progress: tandem replication status)")),
+    failed: (j) => (what === "verify" ? verifyFailure(j as VerifyResult) : (j as { started?: unknown }).started === false ? "the resync did not start" : null),
     missing: missing(what === "verify" ? "a replication check" : "a replication resync", "POST", path),
   };
 }
@@ -129,10 +130,30 @@ export function formatReplication(r: NodeStatus["replication"]): string[] {
 
 /** An answer whose shape the endpoint defines (verify, resync): its summary or message when it has one. */
 function outcome(j: unknown, done: string): string[] {
-  const o = (j ?? {}) as { summary?: unknown; message?: unknown };
+  const o = (j ?? {}) as { summary?: unknown; message?: unknown; started?: unknown };
   if (typeof o.summary === "string") return [o.summary];
   if (typeof o.message === "string") return [o.message];
+  if (o.started === true) return [done];
   return [`${done}: ${JSON.stringify(j)}`];
+}
+
+/** a verify's answer: identical up to a point, the ranges that differ, or why nothing was compared */
+export function formatVerify(r: VerifyResult): string[] {
+  if (r.error) return [`nothing compared: ${r.error}`];
+  const head = `compared both databases as they were at sequence ${count(r.upTo)}: ${count(r.rows)} rows in ${count(r.ranges)} ranges, ${count(r.durationMs)} ms`;
+  if (r.ok) return [head, "identical"];
+  return [
+    head,
+    `they differ in ${r.mismatches.length} range(s) of sequence numbers:`,
+    ...r.mismatches.slice(0, 20).map((m) => `  ${m.fromSeq}–${m.toSeq}: ${m.rowsHere === null ? "no" : count(m.rowsHere)} rows on the active, ${m.rowsPeer === null ? "no" : count(m.rowsPeer)} on the standby`),
+    ...(r.mismatches.length > 20 ? [`  … and ${r.mismatches.length - 20} more`] : []),
+    "repair the standby's copy from the active's: tandem replication resync (admin)",
+  ];
+}
+
+function verifyFailure(r: VerifyResult): string | null {
+  if (r.error) return "nothing was compared";
+  return r.ok ? null : "the two databases differ";
 }
 
 const time = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$/, "Z");

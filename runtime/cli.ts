@@ -49,9 +49,11 @@ const USAGE = `tandem — redundant plant-server runtime
   tandem divergence [list | export | discard ID]
                                     records a rejoining node wrote under an old epoch, set aside: list them, print
                                     them all as JSON lines, or discard one once dealt with (operator)
+  tandem context                    the process context: each process module's state, step, content, timers,
+                                    the sequence number, epoch and age of its last write; held or not
   tandem hash-password              read a password on stdin, print its hash for the config
 
-Client commands (status … divergence) take --node URL (default ${DEFAULT_NODE_URL}) or
+Client commands (status … context) take --node URL (default ${DEFAULT_NODE_URL}) or
 --config FILE (its http.listen), --json for the API's answer as is, and
 credentials from --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the
 command line). Example: TANDEM_USER=viewer TANDEM_PASSWORD=viewer tandem status`;

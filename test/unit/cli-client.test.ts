@@ -281,15 +281,30 @@ describe("tandem replication and tandem divergence", () => {
     expect(out).not.toMatch(/peer:|lag:|journal:/);
   });
 
-  it("verify and resync: a node without the endpoint yet says so in a line, exit 1, no stack", async () => {
+  it("verify prints what was compared and where the databases differ (exit 1 then); resync says it started; context shows the held batch", async () => {
     const env = { TANDEM_USER: "ada", TANDEM_PASSWORD: "a-pass" };
-    const v = await run("replication", ["verify", "--node", url], env);
-    expect(v.code).toBe(1);
-    expect(v.err).toBe("tandem replication: this node does not offer a replication check yet (it has no POST /api/v1/replication/verify; a later Tandem version brings it)");
+    const ok = await run("replication", ["verify", "--node", url], env);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain("compared both databases as they were at sequence 100: 100 rows in 1 ranges");
+    expect(ok.out).toContain("identical");
+    fake.replicationVerify = { ...fake.replicationVerify, ok: false, mismatches: [{ fromSeq: 50_001, toSeq: 100_000, rowsHere: 40_000, rowsPeer: 39_999 }] };
+    const bad = await run("replication", ["verify", "--node", url], env);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain("  50001–100000: 40,000 rows on the active, 39,999 on the standby");
+    expect(bad.out).toContain("tandem replication resync");
+    expect(bad.err).toContain("the two databases differ");
     const r = await run("replication", ["resync", "--from-active", "--node", url], env);
-    expect(r.code).toBe(1);
-    expect(r.err).toBe("tandem replication: this node does not offer a replication resync yet (it has no POST /api/v1/replication/resync; a later Tandem version brings it)");
-    expect(r.out).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^resync started: the standby empties its database and rebuilds it/);
+    fake.setState("active-held");
+    fake.contextProcesses = [
+      { name: "batch", state: "held", error: null, step: "heat", content: { batch: 3, step: "heat" }, timers: { heat: "2026-11-30T03:00:00.000Z" }, seq: 1230, epoch: 6, writtenAt: "2026-11-30T02:59:55.000Z", ageMs: 12_000, resumedFrom: null },
+    ];
+    const c = await run("context", ["--node", url], env);
+    expect(c.code).toBe(0);
+    expect(c.out).toContain("the process is HELD after a takeover");
+    expect(c.out).toMatch(/batch\s+held\s+heat\s+1230\s+6\s+12s/);
+    expect(c.out).toContain("  batch: timer heat due 2026-11-30T03:00:00.000Z");
   });
 
   it("verify and resync send what the endpoints will take, and a check that finds a difference exits 1", async () => {
@@ -298,14 +313,15 @@ describe("tandem replication and tandem divergence", () => {
     const out: string[] = [];
     const resync = replicationRequest(["resync"], true);
     if (typeof resync === "string") throw new Error(resync);
-    await runPlan(resync, answer({ summary: "resync started: 50,000 records from a" }), (l) => out.push(l), false);
+    await runPlan(resync, answer({ started: true }), (l) => out.push(l), false);
     expect(sent[0]!.slice(0, 3)).toEqual(["POST", "/replication/resync", { fromActive: true }]);
-    expect(out).toEqual(["resync started: 50,000 records from a"]);
+    expect(out[0]).toMatch(/^resync started/);
     const verify = replicationRequest(["verify"], false);
     if (typeof verify === "string") throw new Error(verify);
-    await expect(runPlan(verify, answer({ ok: false, summary: "batch_log differs from seq 41" }), (l) => out.push(l), false)).rejects.toThrow("the two databases differ");
+    const differ = { id: "x", by: "ada", startedAt: "", durationMs: 5, upTo: 41, ranges: 1, rows: 41, ok: false, mismatches: [{ fromSeq: 1, toSeq: 41, rowsHere: 41, rowsPeer: 40 }], error: null };
+    await expect(runPlan(verify, answer(differ), (l) => out.push(l), false)).rejects.toThrow("the two databases differ");
     expect(sent[1]!.slice(0, 3)).toEqual(["POST", "/replication/verify", {}]);
-    expect(out.at(-1)).toBe("batch_log differs from seq 41");
+    expect(out.at(-1)).toMatch(/tandem replication resync/);
   });
 
   it("divergence list shows each record set aside, its data cut to fit a line; an empty table says so", async () => {
