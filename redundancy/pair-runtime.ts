@@ -206,6 +206,13 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     if (up !== this.s.servicesUp) this.dispatch({ type: "services", up });
   }
 
+  /** Replication's word: the standby holds every write this node acknowledged (a switchover waits for it). */
+  setDrained(drained: boolean): void {
+    if (drained === this.s.drained) return;
+    if (!this.started) this.s = { ...this.s, drained };
+    else this.dispatch({ type: "drained", drained });
+  }
+
   /** The latest process-context write this node holds (it rides on a handover). */
   setContextSeq(seq: number): void {
     if (seq <= this.s.context.seq) return;

@@ -20,7 +20,7 @@ import { peerVisible } from "./failure-detector.js";
 import { audit, event, isActive, sendHeartbeat, transition, type Ctx } from "./role/ctx.js";
 import { onBye, onGrant, onHeartbeat, onLeaseRefused, onLinkRefused, onPlc, onTcp } from "./role/inputs.js";
 import { onOp } from "./role/operator.js";
-import { expireSwitchovers, finishSwitchover, onServices, onSwitchoverMessage, startSwitchover, switchoverPossible } from "./role/switchover.js";
+import { expireSwitchovers, finishSwitchover, onDrained, onServices, onSwitchoverMessage, startSwitchover, switchoverPossible } from "./role/switchover.js";
 import { evalStandby, evalStarting } from "./role/takeover.js";
 import { onWitnessReply, onWitnessTimeout, witnessCadence } from "./role/witness.js";
 import type { Effect, Event, RoleParams, RoleState } from "./role-types.js";
@@ -69,6 +69,7 @@ export function initialState(p: RoleParams, epoch: number, now: number, context 
     fault: null,
     plc: { epoch: null, counterStale: false },
     servicesUp: false,
+    drained: true,
     standbyAfterServices: null,
     counters: {},
   };
@@ -139,6 +140,8 @@ function handle(m: Ctx, ev: Event): void {
       return onPlc(m, ev.epoch, ev.counterStale);
     case "services":
       return onServices(m, ev.up);
+    case "drained":
+      return onDrained(m, ev.drained);
     case "context-seq":
       // what a handover says and what replication holds only ever move it on;
       // a reject starts it again from 0 (operator.ts)

@@ -80,6 +80,8 @@ export type Event =
   | { type: "plc"; epoch: number | null; counterStale: boolean }
   /** the node's services placed `active` are running (or not yet confirmed gone): true; all gone: false */
   | { type: "services"; up: boolean }
+  /** whether the standby holds every write this node acknowledged (replication) */
+  | { type: "drained"; drained: boolean }
   /** the sequence number of the latest process-context write this node holds (replication) */
   | { type: "context-seq"; seq: number }
   | { type: "op"; id: number; action: OpAction; actor: Actor; to?: string; force?: boolean }
@@ -250,6 +252,12 @@ export interface RoleState {
   plc: { epoch: number | null; counterStale: boolean };
   /** services placed `active` run here (or are not yet confirmed gone): this node does not say standby until they are gone */
   servicesUp: boolean;
+  /**
+   * the standby holds every write this node acknowledged (replication live,
+   * and in async mode nothing in flight): a switchover offers the role only
+   * then, so a planned move loses nothing
+   */
+  drained: boolean;
   /** a move to standby that waits for servicesUp to clear (the node says isolated meanwhile): its reason */
   standbyAfterServices: string | null;
   /** held-over counters */

@@ -41,6 +41,16 @@ export class NodeData {
     await this.processes.load();
   }
 
+  /**
+   * Does the standby hold every write this node acknowledged? (sync: the peer
+   * is live; async: live with nothing in flight.) A switchover waits for it.
+   */
+  drained(): boolean {
+    const st = this.records?.replicator.status();
+    if (!st || st.mode === "none" || st.role !== "leader") return true;
+    return st.peer === "live" && (st.mode === "sync" || st.lagRecords === 0);
+  }
+
   health(): { penalty: number; reasons: string[] } {
     return this.records?.health() ?? { penalty: 0, reasons: [] };
   }

@@ -121,6 +121,7 @@ export class TandemNode implements NodeController {
     this.runtime.on("context-reset", () => this.data.onContextReset());
     this.runtime.on("lease", () => this.supervisor.feedDeadlines());
     this.runtime.on("stop-services", () => {
+      this.runtime.setDrained(this.data.drained());
       this.supervisor.reconcile();
       this.data.onPairChange();
     });
@@ -184,6 +185,7 @@ export class TandemNode implements NodeController {
     await this.runtime.start();
     this.levelTimer = setInterval(() => {
       this.runtime.setLevel(this.computeLevel().level, settled());
+      this.runtime.setDrained(this.data.drained());
       const w = this.drivers?.watchdogView();
       // a counter is evidence only while this node reads the PLC without errors
       if (w?.configured) this.runtime.setPlc(w.plcEpoch, w.counterStale && w.error === null);

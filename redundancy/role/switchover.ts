@@ -40,10 +40,11 @@ export function startSwitchover(m: Ctx, replyId: number | null, actor: Actor | "
   s.switchoverOut = { phase: "offered", target: p.peerId, startedAt: now, deadline: now + p.switchoverTimeoutMs, epoch: s.epoch, reason, replyId, actor, thenMaintenance };
   audit(m, "switchover", actor, "ok", { to: p.peerId, reason, by: user });
   event(m, "switchover-started", `switchover to ${p.peerId} started (${reason})`);
-  if (s.servicesUp) {
-    // our services placed `active` stop (gracefully) before we offer: the
-    // lease the handover gives counts from the peer's accept, so nothing
-    // long may come between the accept and the handover
+  if (s.servicesUp || !s.drained) {
+    // our services placed `active` and process modules stop (gracefully), and
+    // the standby catches up with replication, before we offer: the lease the
+    // handover gives counts from the peer's accept, so nothing long may come
+    // between the accept and the handover
     s.switchoverOut.phase = "quiescing";
     m.fx.push({ type: "stop-services", reason: `switchover to ${p.peerId}` });
     return;
@@ -136,13 +137,24 @@ export function onServices(m: Ctx, up: boolean): void {
   const { s } = m;
   s.servicesUp = up;
   if (up) return;
-  const out = s.switchoverOut;
-  if (out?.phase === "quiescing" && isActive(s.state)) {
-    out.phase = "offered";
-    m.fx.push({ type: "peer-send", msg: { type: "switchover-offer", epoch: s.epoch, reason: out.reason } });
-    return;
-  }
+  if (offerIfQuiet(m)) return;
   if (s.state === "isolated" && s.standbyAfterServices !== null && s.fault === null) transition(m, "standby", s.standbyAfterServices);
+}
+
+/** Replication's word: the standby holds (or no longer holds) every write this node acknowledged. */
+export function onDrained(m: Ctx, drained: boolean): void {
+  m.s.drained = drained;
+  if (drained) offerIfQuiet(m);
+}
+
+/** a quiescing switchover offers the role once nothing runs that must stop first and the standby caught up */
+function offerIfQuiet(m: Ctx): boolean {
+  const { s } = m;
+  const out = s.switchoverOut;
+  if (out?.phase !== "quiescing" || !isActive(s.state) || s.servicesUp || !s.drained) return false;
+  out.phase = "offered";
+  m.fx.push({ type: "peer-send", msg: { type: "switchover-offer", epoch: s.epoch, reason: out.reason } });
+  return true;
 }
 
 /** Deadlines of switchovers in progress, both directions. */
@@ -175,7 +187,9 @@ export function expireSwitchovers(m: Ctx): void {
         out.phase === "offered"
           ? `the peer ${p.peerId} did not accept`
           : out.phase === "quiescing"
-            ? `this node's services placed active did not stop within ${p.switchoverTimeoutMs} ms`
+            ? s.servicesUp
+              ? `this node's services placed active did not stop within ${p.switchoverTimeoutMs} ms (they and the process modules stop before the role moves)`
+              : `the standby did not catch up with replication within ${p.switchoverTimeoutMs} ms (it would lack writes this node acknowledged)`
             : `the peer ${p.peerId} did not report active`;
       event(m, "switchover-failed", `switchover to ${p.peerId} failed: ${why}`);
       if (out.phase !== "handed-over") leaveIfStopping(m);
