@@ -50,7 +50,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type Health = { state: string; epoch: number };
+type Health = { state: string; epoch: number; replication?: { peer?: string } };
 async function health(id: "a" | "b"): Promise<Health | null> {
   try {
     const r = await fetch(`http://127.0.0.1:${port[id]}/api/v1/status`, { headers: auth("viewer"), signal: AbortSignal.timeout(1000) });
@@ -122,7 +122,7 @@ describe("tandem demo (npm start)", () => {
     expect((await answer(active)).state).toBe("active");
     // each command is on a line of its own, indented under what it does
     const commands = block.split("\n").filter((l) => /^ {6}\S/.test(l)).map((l) => l.trim());
-    expect(commands).toHaveLength(10);
+    expect(commands).toHaveLength(15);
     const run = async (i: number, starts: string) => {
       expect(commands[i]!.startsWith(starts), `command ${i + 1} is '${starts}…': ${commands[i]}`).toBe(true);
       const r = await shell(commands[i]!, cwd!);
@@ -137,39 +137,55 @@ describe("tandem demo (npm start)", () => {
     expect(services).toMatch(new RegExp(`^job-agent +active +running +${active} `, "m"));
     expect(services).toMatch(new RegExp(`^web +both +running +${active} `, "m"));
     expect(services).toMatch(/^worker#1 +balanced +/m);
+    // 3. the sample batch runs on the active; its context is the same on the standby
+    await waitUntil("the batch running", async () => /^batch +running +(fill|heat|mix|drain) /m.test((await shell(commands[2]!, cwd!)).out), { timeoutMs: 30_000 });
+    expect(await run(2, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem context")).toMatch(/^batch +running +(fill|heat|mix|drain) +\d+/m);
+    // 4. a record, answered once both databases hold it
+    const rec = JSON.parse(await run(3, "curl -u operator:operator ")) as { seq: number; epoch: number; table: string };
+    expect(rec).toMatchObject({ table: "batch_log" });
 
-    // 3. kill -9 of the active: the standby takes over held, in the next epoch; the demo restarts the killed node
+    // 5. kill -9 of the active: the standby takes over held, in the next epoch; the demo restarts the killed node
     const epoch = (await answer(active)).epoch;
-    await run(2, "kill -9 $(cat ");
+    await run(4, "kill -9 $(cat ");
     const held = await until(standby, "held takeover", (h) => h.state === "active-held");
     expect(held.epoch).toBe(epoch + 1);
+    // 6. the batch is held on the new active, at the step it was on
+    const heldContext = await run(5, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem context");
+    expect(heldContext).toContain("the process is HELD after a takeover");
+    expect(heldContext).toMatch(/^batch +held +(fill|heat|mix|drain) /m);
 
-    // 4. an operator confirms: the process resumes on the new active
-    expect(await run(3, "TANDEM_USER=operator TANDEM_PASSWORD=operator npx tandem confirm")).toContain("confirmed: the process resumes; node is active");
+    // 7. an operator confirms: the process resumes on the new active
+    expect(await run(6, "TANDEM_USER=operator TANDEM_PASSWORD=operator npx tandem confirm")).toContain("confirmed: the process resumes; node is active");
     expect((await answer(standby)).state).toBe("active");
-    // 5. the job agent writes from the new active, under its epoch (it started while held)
+    // 8. the record written before the kill is there, as it was answered
+    const records = JSON.parse(await run(7, "curl -u viewer:viewer ")) as { records: { seq: number; epoch: number; data: { order: string } }[] };
+    expect(records.records.find((r) => r.seq === rec.seq)).toMatchObject({ epoch: rec.epoch, data: { order: "4711" } });
+    // 9. the job agent writes from the new active, under its epoch (it started while held)
     await waitUntil("the job agent writes from the new active", async () => (await shell(`tail -n 1 ${join(dir, "job-agent.out")}`, cwd!)).out.includes(`node=${standby} epoch=${epoch + 1}`), { timeoutMs: 10_000 });
-    expect(await run(4, "tail -n 3 ")).toContain(`node=${standby} epoch=${epoch + 1}`);
+    expect(await run(8, "tail -n 3 ")).toContain(`node=${standby} epoch=${epoch + 1}`);
 
-    // 6. once the killed node is back as standby, an admin switches the role back to it
+    // 10. once the killed node is back as standby (and caught up), an admin switches the role back to it
     await until(active, "restarted as standby", (h) => h.state === "standby" && h.epoch === epoch + 1, 30_000);
     expect(demo!.output()).toMatch(new RegExp(`${active} exited \\(SIGKILL\\); restarting it in 3 s`));
-    expect(await run(5, "TANDEM_USER=admin TANDEM_PASSWORD=admin npx tandem switchover")).toContain(`switched over from ${standby} to ${active}: epoch ${epoch + 2}`);
+    expect(await run(9, "TANDEM_USER=admin TANDEM_PASSWORD=admin npx tandem switchover")).toContain(`switched over from ${standby} to ${active}: epoch ${epoch + 2}`);
     await until(active, "active again", (h) => h.state === "active" && h.epoch === epoch + 2);
+    // 11. both databases compared while the batch writes on
+    await waitUntil("the standby live again", async () => (await answer(active)).replication?.peer === "live", { timeoutMs: 20_000 });
+    expect(await run(10, "TANDEM_USER=operator TANDEM_PASSWORD=operator npx tandem replication verify")).toContain("identical");
 
-    // 7. the tags as the active reads them (curl exits 0 on any HTTP answer: the body says what it was)
-    const tags = JSON.parse(await run(6, "curl -u viewer:viewer ")) as { tags: Tag[] };
+    // 12. the tags as the active reads them (curl exits 0 on any HTTP answer: the body says what it was)
+    const tags = JSON.parse(await run(11, "curl -u viewer:viewer ")) as { tags: Tag[] };
     expect(tags.tags.length).toBeGreaterThanOrEqual(10);
-    // 8. a write through the active, which reaches the plant (the standby reads it back)
-    expect(JSON.parse(await run(7, "curl -u operator:operator "))).toEqual({ name: "line1.tank1.inletValve", value: 40 });
+    // 13. a write through the active, which reaches the plant (the standby reads it back)
+    expect(JSON.parse(await run(12, "curl -u operator:operator "))).toEqual({ name: "line1.tank1.inletValve", value: 40 });
     await waitUntil("the standby reads the written 40", async () => (await tagsOf(standby)).find((t) => t.name === "line1.tank1.inletValve")?.value === 40, { timeoutMs: 5000 });
 
-    // 9. a frozen active: the standby takes over held once the lease ran out
-    await run(8, "kill -STOP $(cat ");
+    // 14. a frozen active: the standby takes over held once the lease ran out
+    await run(13, "kill -STOP $(cat ");
     const held2 = await until(standby, "held takeover of a frozen active", (h) => h.state === "active-held");
     expect(held2.epoch).toBe(epoch + 3);
-    // 10. woken up, it sees the higher epoch and stays standby
-    await run(9, "kill -CONT $(cat ");
+    // 15. woken up, it sees the higher epoch and stays standby
+    await run(14, "kill -CONT $(cat ");
     await until(active, "standby after waking", (h) => h.state === "standby" && h.epoch === epoch + 3);
     expect((await answer(standby)).state).toBe("active-held");
     // the job agent ran on one node at a time: its lines never go back to an older epoch
