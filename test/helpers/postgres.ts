@@ -91,6 +91,25 @@ function tail(file: string, lines = 20): string {
   }
 }
 
+const shq = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+
+/**
+ * The server is not a child of the test process (pg_ctl starts it in the
+ * background): a test process killed before its afterAll would leave it
+ * running. A watchdog in its own session stops it and removes the directory
+ * once this process is gone; it ends by itself once stop() has removed the
+ * directory. Started through a shell that returns at once, so the test holds
+ * no handle on it.
+ */
+function watchdog(bin: string, dir: string, data: string): Promise<void> {
+  const ctl = `${shq(join(bin, "pg_ctl"))} -D ${shq(data)} -m immediate -w -t 30 stop`;
+  const stop = asRoot() ? `runuser -u postgres -- ${ctl}` : ctl;
+  const loop = `while kill -0 ${process.pid} 2>/dev/null && [ -d ${shq(data)} ]; do sleep 1; done; if [ -d ${shq(data)} ]; then ${stop}; rm -rf ${shq(dir)}; fi`;
+  return new Promise((resolve, reject) => {
+    execFile("sh", ["-c", `setsid sh -c ${shq(loop)} </dev/null >/dev/null 2>&1 &`], (err) => (err ? reject(err) : resolve()));
+  });
+}
+
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 export async function startPostgres(): Promise<PgCluster> {
@@ -121,6 +140,7 @@ export async function startPostgres(): Promise<PgCluster> {
         if (attempt >= START_ATTEMPTS) throw new Error(`${(err as Error).message}\nserver log:\n${tail(log)}`);
       }
     }
+    await watchdog(bin, dir, data);
     return cluster(bin, dir, data, port);
   } catch (err) {
     if (started) await stopServer();
