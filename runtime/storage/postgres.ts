@@ -7,12 +7,15 @@
 // (synchronous_commit on; a session whose server default is off turns it
 // back on for Tandem's own writes).
 //
-// Speed: apply() never sends one statement per row. It cuts a batch at its
-// purges into segments; a segment costs at most two statements (one DELETE
-// of the keys its puts and dels replace, one INSERT … SELECT FROM unnest(…)
-// of the rows that survive it), whatever its size and mix. Around them, one
-// round trip opens the transaction and reads (and locks) the store's state,
-// one records the epochs, moves the state and commits.
+// Speed: apply() never sends one statement per row. A batch without a purge
+// (nearly every batch) is ONE statement, so one round trip and one commit:
+// an INSERT … SELECT FROM unnest(…) of its rows, an upsert (ON CONFLICT on
+// the (tbl, key) index) of the rows whose puts and dels replace a stored
+// key, the epochs it opens and the store's new state, all guarded by the
+// state this adapter last wrote (a row lock on it; when another writer moved
+// it meanwhile, nothing is written and the batch goes the long way). The
+// long way: a transaction that locks and reads the state first, then one
+// such statement per stretch of rows between purges, each purge one DELETE.
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { TandemError } from "../../core/errors.js";
@@ -44,8 +47,8 @@ interface RowRecord {
 const toRow = (r: RowRecord): Row => ({ seq: r.seq, epoch: r.epoch, at: r.at, table: r.tbl, kind: r.kind, key: r.key, body: r.body });
 
 const COLS = "seq, epoch, at, tbl, kind, key, body";
-/** rows per INSERT statement: bounds the size of one statement's arrays */
-const INSERT_CHUNK = 10_000;
+/** the biggest batch sent as one statement on the state this adapter last saw (a bigger one is rare: a failed guess would cost it twice) */
+const AT_ONCE_MAX = 10_000;
 /** rows per read while computing checksums */
 const CHECKSUM_PAGE = 5_000;
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -88,19 +91,45 @@ function safeInt(n: unknown, what: string, seq: unknown): number {
   return n as number;
 }
 
-/** one statement group of a batch: the rows between two purges */
+/** the rows of a batch between two purges, as they end up in the store */
 interface Segment {
   kind: "rows";
   /** rows to insert, in seq order; null: replaced later in the same segment */
   rows: (Row | null)[];
-  /** keyed rows of this segment: the index in `rows` of the key's latest row */
-  keys: Map<string, number>;
-  /** keys whose first row here is a put or a del: their stored row goes first */
-  drop: { tbl: string[]; key: string[] };
+  /** keyed rows of this segment: the index in `rows` of the key's latest row, and whether its first row here replaces a stored key (a put or a del) */
+  keys: Map<string, { at: number; replaces: boolean }>;
 }
 type Step = Segment | { kind: "purge"; table: string; before: number };
+interface Plan {
+  steps: Step[];
+  /** epochs the batch opens, with their first seq */
+  epochs: [number, number][];
+  /** the store's last row after the batch */
+  top: { seq: number; epoch: number };
+  /** rows it writes */
+  rows: number;
+}
 
-const newSegment = (): Segment => ({ kind: "rows", rows: [], keys: new Map(), drop: { tbl: [], key: [] } });
+const newSegment = (): Segment => ({ kind: "rows", rows: [], keys: new Map() });
+
+/** a segment's rows in columns, cut in two: rows inserted as they are, and rows that replace a stored key (upserted) */
+function segmentParams(seg: Segment): unknown[] {
+  const cols = () => ({ seq: [] as number[], epoch: [] as number[], at: [] as number[], tbl: [] as string[], kind: [] as string[], key: [] as (string | null)[], body: [] as (string | null)[] });
+  const plain = cols();
+  const upsert = cols();
+  for (const r of seg.rows) {
+    if (r === null) continue;
+    const c = r.key !== null && seg.keys.get(`${r.table}\u0000${r.key}`)?.replaces ? upsert : plain;
+    c.seq.push(r.seq);
+    c.epoch.push(r.epoch);
+    c.at.push(r.at);
+    c.tbl.push(r.table);
+    c.kind.push(r.kind);
+    c.key.push(r.key);
+    c.body.push(r.body);
+  }
+  return [plain.seq, plain.epoch, plain.at, plain.tbl, plain.kind, plain.key, plain.body, upsert.seq, upsert.epoch, upsert.at, upsert.tbl, upsert.kind, upsert.key, upsert.body];
+}
 
 export class PostgresStorage implements Storage {
   readonly engine = "postgres" as const;
@@ -111,6 +140,9 @@ export class PostgresStorage implements Storage {
   /** how write transactions begin (turning synchronous_commit back on where the server has it off) */
   private begin = "BEGIN";
   private readonly t: { state: string; rows: string; epochs: string; divergence: string; schema: string };
+  /** the state this adapter last read or wrote: the guess a one-statement apply is guarded by */
+  private last = { seq: 0, epoch: 0 };
+  private readonly sql: { segment: string; fastApply: string };
 
   constructor(private readonly opts: PostgresOptions) {
     this.where = redactUrl(opts.url);
@@ -119,6 +151,29 @@ export class PostgresStorage implements Storage {
     }
     const q = opts.schema === undefined ? "" : `"${opts.schema}".`;
     this.t = { state: `${q}tandem_state`, rows: `${q}tandem_rows`, epochs: `${q}tandem_epochs`, divergence: `${q}tandem_divergence`, schema: `${q}tandem_schema` };
+    // A segment's two inserts touch disjoint keys: `a` the rows that take a
+    // key nobody here replaced (an insert finding its key stored fails on the
+    // unique index, as in SQLite), `b` the last row of each key whose first
+    // row here is a put or a del, taking the stored row's place.
+    // In the one-statement apply, `g` locks the state row if it is still the
+    // one this adapter last saw, and every part writes only if it was. The
+    // UPDATE (the main statement) runs before the inserts, which nothing
+    // reads: so it must be the UPDATE that evaluates `g` first (its EXISTS is
+    // an initplan, run before the row is updated), and the inserts find `g`
+    // already read — evaluated after the update, `g` would skip the row this
+    // statement changed and match nothing.
+    const guard = (on: boolean) => (on ? " WHERE EXISTS (SELECT 1 FROM g)" : "");
+    const inserts = (guarded: boolean) =>
+      `a AS (INSERT INTO ${this.t.rows} (${COLS}) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])${guard(guarded)}),
+       b AS (INSERT INTO ${this.t.rows} (${COLS}) SELECT * FROM unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[])${guard(guarded)}
+             ON CONFLICT (tbl, key) WHERE key IS NOT NULL DO UPDATE SET seq = EXCLUDED.seq, epoch = EXCLUDED.epoch, at = EXCLUDED.at, kind = EXCLUDED.kind, body = EXCLUDED.body)`;
+    this.sql = {
+      segment: `WITH ${inserts(false)} SELECT 1`,
+      fastApply: `WITH g AS (SELECT 1 FROM ${this.t.state} WHERE last_seq = $15 AND last_epoch = $16 FOR UPDATE),
+       ${inserts(true)},
+       e AS (INSERT INTO ${this.t.epochs} (epoch, first_seq) SELECT * FROM unnest($17::bigint[], $18::bigint[])${guard(true)} ON CONFLICT DO NOTHING)
+       UPDATE ${this.t.state} SET last_seq = $19, last_epoch = $20${guard(true)}`,
+    };
   }
 
   async open(): Promise<void> {
@@ -149,6 +204,8 @@ export class PostgresStorage implements Storage {
       await this.migrate(c);
       const sync = (await c.query<{ synchronous_commit: string }>("SHOW synchronous_commit")).rows[0].synchronous_commit;
       this.begin = STRONG_SYNC.has(sync) ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit TO on";
+      const st = (await c.query<{ last_seq: number; last_epoch: number }>(`SELECT last_seq, last_epoch FROM ${this.t.state}`)).rows[0];
+      this.last = { seq: st.last_seq, epoch: st.last_epoch };
       c.release();
     } catch (err) {
       await c.query("ROLLBACK").catch(() => undefined);
@@ -253,7 +310,8 @@ export class PostgresStorage implements Storage {
   private async beginLocked(c: pg.PoolClient): Promise<{ seq: number; epoch: number }> {
     const res = (await c.query(`${this.begin}; SELECT last_seq, last_epoch FROM ${this.t.state} FOR UPDATE`)) as unknown as pg.QueryResult[];
     const row = res[res.length - 1].rows[0] as { last_seq: number; last_epoch: number };
-    return { seq: row.last_seq, epoch: row.last_epoch };
+    this.last = { seq: row.last_seq, epoch: row.last_epoch };
+    return { ...this.last };
   }
 
   async schemaVersion(): Promise<number> {
@@ -275,6 +333,7 @@ export class PostgresStorage implements Storage {
 
   async apply(afterSeq: number, rows: Row[]): Promise<void> {
     await this.serial(async (c) => {
+      if (await this.applyAtOnce(c, afterSeq, rows)) return;
       const last = await this.beginLocked(c);
       if (afterSeq > last.seq) throw new StorageGapError(afterSeq, last.seq);
       const { steps, epochs, top } = this.plan(last, rows);
@@ -283,50 +342,40 @@ export class PostgresStorage implements Storage {
         return;
       }
       for (const step of steps) {
-        if (step.kind === "purge") {
-          await c.query({ name: "tandem_purge", text: `DELETE FROM ${this.t.rows} WHERE tbl = $1 AND at < $2 AND kind <> 'purge'`, values: [step.table, step.before] });
-          continue;
-        }
-        if (step.drop.tbl.length > 0) {
-          await c.query({
-            name: "tandem_drop_keys",
-            text: `DELETE FROM ${this.t.rows} r USING unnest($1::text[], $2::text[]) AS d (tbl, key) WHERE r.key IS NOT NULL AND r.tbl = d.tbl AND r.key = d.key`,
-            values: [step.drop.tbl, step.drop.key],
-          });
-        }
-        const live = step.rows.filter((r): r is Row => r !== null);
-        for (let i = 0; i < live.length; i += INSERT_CHUNK) await this.insertRows(c, live.slice(i, i + INSERT_CHUNK));
+        if (step.kind === "purge") await c.query({ name: "tandem_purge", text: `DELETE FROM ${this.t.rows} WHERE tbl = $1 AND at < $2 AND kind <> 'purge'`, values: [step.table, step.before] });
+        else await c.query({ name: "tandem_segment", text: this.sql.segment, values: segmentParams(step) });
       }
       // the numbers are checked safe integers: literals keep this one round trip
       const addEpochs = epochs.length ? `INSERT INTO ${this.t.epochs} (epoch, first_seq) VALUES ${epochs.map(([e, s]) => `(${e}, ${s})`).join(", ")} ON CONFLICT DO NOTHING; ` : "";
       await c.query(`${addEpochs}UPDATE ${this.t.state} SET last_seq = ${top.seq}, last_epoch = ${top.epoch}; COMMIT`);
+      this.last = top;
     });
   }
 
-  private async insertRows(c: pg.PoolClient, rows: Row[]): Promise<void> {
-    const n = rows.length;
-    const seq = new Array<number>(n);
-    const epoch = new Array<number>(n);
-    const at = new Array<number>(n);
-    const tbl = new Array<string>(n);
-    const kind = new Array<string>(n);
-    const key = new Array<string | null>(n);
-    const body = new Array<string | null>(n);
-    for (let i = 0; i < n; i++) {
-      const r = rows[i];
-      seq[i] = r.seq;
-      epoch[i] = r.epoch;
-      at[i] = r.at;
-      tbl[i] = r.table;
-      kind[i] = r.kind;
-      key[i] = r.key;
-      body[i] = r.body;
+  /**
+   * A batch without a purge, planned on the state this adapter last saw, as
+   * one statement (its own transaction). False when it cannot go that way:
+   * a purge, a batch too big for one statement, a server that does not
+   * flush commits by default, nothing new or an error in
+   * it by that state (the long way reads the store's state and decides), or
+   * a state someone else moved (the guard matched nothing: nothing written).
+   */
+  private async applyAtOnce(c: pg.PoolClient, afterSeq: number, rows: Row[]): Promise<boolean> {
+    const last = this.last;
+    // (a server whose synchronous_commit is off would not flush a statement's own commit)
+    if (afterSeq > last.seq || rows.length > AT_ONCE_MAX || this.begin !== "BEGIN") return false;
+    let plan: Plan;
+    try {
+      plan = this.plan(last, rows);
+    } catch {
+      return false;
     }
-    await c.query({
-      name: "tandem_insert",
-      text: `INSERT INTO ${this.t.rows} (${COLS}) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])`,
-      values: [seq, epoch, at, tbl, kind, key, body],
-    });
+    if (plan.rows === 0 || plan.steps.length !== 1 || plan.steps[0].kind !== "rows") return false;
+    const values = [...segmentParams(plan.steps[0]), last.seq, last.epoch, plan.epochs.map((e) => e[0]), plan.epochs.map((e) => e[1]), plan.top.seq, plan.top.epoch];
+    const res = await c.query({ name: "tandem_apply", text: this.sql.fastApply, values });
+    if (res.rowCount !== 1) return false;
+    this.last = plan.top;
+    return true;
   }
 
   /**
@@ -334,16 +383,17 @@ export class PostgresStorage implements Storage {
    * one, as sqlite.ts's applyRow does: rows at or below the store's last are
    * skipped, epochs may not go down. Within a segment (the rows between two
    * purges), per key: each put or del replaces the key's row, so only the
-   * key's last row is inserted, and the stored row goes first when the key's
+   * key's last row is written, in place of the stored row when the key's
    * first row here is a put or a del; an insert finds the key taken when it
    * is not the key's first row here (an earlier row holds it), and otherwise
-   * when the store holds the key, which the INSERT's unique index reports.
+   * when the store holds the key, which the unique index reports.
    * Throws before anything is written.
    */
-  private plan(start: { seq: number; epoch: number }, rows: Row[]): { steps: Step[]; epochs: [number, number][]; top: { seq: number; epoch: number } } {
+  private plan(start: { seq: number; epoch: number }, rows: Row[]): Plan {
     const steps: Step[] = [];
     const epochs: [number, number][] = [];
     const last = { ...start };
+    let n = 0;
     let seg = newSegment();
     const flush = () => {
       if (seg.rows.length > 0) steps.push(seg);
@@ -361,7 +411,7 @@ export class PostgresStorage implements Storage {
           if (r.key !== null) {
             const k = `${r.table}\u0000${r.key}`;
             if (seg.keys.has(k)) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `row ${r.seq}: key ${JSON.stringify(r.key)} of table ${r.table} is taken by an earlier row (an insert's key is unique in its table)`]);
-            seg.keys.set(k, seg.rows.length);
+            seg.keys.set(k, { at: seg.rows.length, replaces: false });
           }
           seg.rows.push(r);
           break;
@@ -371,11 +421,8 @@ export class PostgresStorage implements Storage {
           if (r.key === null) throw new Error(`row ${r.seq}: a ${r.kind} needs a key`);
           const k = `${r.table}\u0000${r.key}`;
           const prev = seg.keys.get(k);
-          if (prev === undefined) {
-            seg.drop.tbl.push(r.table);
-            seg.drop.key.push(r.key);
-          } else seg.rows[prev] = null;
-          seg.keys.set(k, seg.rows.length);
+          if (prev) seg.rows[prev.at] = null;
+          seg.keys.set(k, { at: seg.rows.length, replaces: prev ? prev.replaces : true });
           seg.rows.push(r.kind === "del" ? { ...r, body: null } : r);
           break;
         }
@@ -392,9 +439,10 @@ export class PostgresStorage implements Storage {
       }
       last.seq = r.seq;
       last.epoch = r.epoch;
+      n++;
     }
     flush();
-    return { steps, epochs, top: last };
+    return { steps, epochs, top: last, rows: n };
   }
 
   async rowsAfter(afterSeq: number, limit: number): Promise<Row[]> {
@@ -463,8 +511,10 @@ export class PostgresStorage implements Storage {
       await c.query(`DELETE FROM ${this.t.rows} WHERE seq > $1`, [afterSeq]);
       await c.query(`DELETE FROM ${this.t.epochs} WHERE first_seq > $1`, [afterSeq]);
       const top = (await c.query<{ epoch: number }>(`SELECT epoch FROM ${this.t.rows} ORDER BY seq DESC LIMIT 1`)).rows[0];
-      await c.query(`UPDATE ${this.t.state} SET last_seq = $1, last_epoch = $2`, [Math.min(last.seq, afterSeq), top?.epoch ?? 0]);
+      const cut = { seq: Math.min(last.seq, afterSeq), epoch: top?.epoch ?? 0 };
+      await c.query(`UPDATE ${this.t.state} SET last_seq = $1, last_epoch = $2`, [cut.seq, cut.epoch]);
       await c.query("COMMIT");
+      this.last = cut;
       return moved ?? 0;
     });
   }
@@ -485,6 +535,7 @@ export class PostgresStorage implements Storage {
     await this.serial(async (c) => {
       await this.beginLocked(c);
       await c.query(`TRUNCATE ${this.t.rows}, ${this.t.epochs}; UPDATE ${this.t.state} SET last_seq = 0, last_epoch = 0; COMMIT`);
+      this.last = { seq: 0, epoch: 0 };
     });
   }
 }

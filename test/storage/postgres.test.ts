@@ -11,12 +11,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Row, RowWrite } from "../../redundancy/storage.js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { StorageGapError, type Row, type RowWrite } from "../../redundancy/storage.js";
 import { PostgresStorage, redactUrl } from "../../runtime/storage/postgres.js";
 import { SqliteStorage } from "../../runtime/storage/sqlite.js";
 import { startPostgres, type PgCluster } from "../helpers/postgres.js";
 import { stamp, storageConformance, type StoreHandle } from "./conformance.js";
+
+// A store here is a database: CREATE DATABASE, the migration and DROP
+// DATABASE (a checkpoint) cost ≈0.3 s idle and over 1 s under a loaded
+// suite, and the conformance property test makes 30 of them: more time than
+// the suite's default, not a weaker test.
+vi.setConfig({ testTimeout: 180_000 });
 
 let cluster: PgCluster;
 let dbs = 0;
@@ -40,18 +46,18 @@ async function behind(url: string, sql: string, values: unknown[] = []): Promise
   }
 }
 
-async function pgStore(opts: { schema?: string } = {}): Promise<StoreHandle & { url: string }> {
+/** a store in a database of its own */
+async function pgStore(): Promise<StoreHandle & { url: string }> {
   const name = `t${process.pid}_${++dbs}`;
   const url = await cluster.createDatabase(name);
-  const table = (t: string) => (opts.schema ? `"${opts.schema}".${t}` : t);
   const h: StoreHandle & { url: string } = {
     url,
-    storage: new PostgresStorage({ url, ...opts }),
+    storage: new PostgresStorage({ url }),
     async tamper(seq, body) {
-      await behind(url, `UPDATE ${table("tandem_rows")} SET body = $1 WHERE seq = $2`, [body, seq]);
+      await behind(url, "UPDATE tandem_rows SET body = $1 WHERE seq = $2", [body, seq]);
     },
     async reopen() {
-      return new PostgresStorage({ url, ...opts });
+      return new PostgresStorage({ url });
     },
     async cleanup() {
       await h.storage.close();
@@ -61,8 +67,32 @@ async function pgStore(opts: { schema?: string } = {}): Promise<StoreHandle & { 
   return h;
 }
 
-storageConformance("postgres", () => pgStore());
-storageConformance("postgres (own schema)", () => pgStore({ schema: "tandem_node_a" }));
+/** a store in a schema of its own, beside the others in one shared database (as two nodes sharing a database keep theirs) */
+let shared: Promise<string> | null = null;
+let schemas = 0;
+async function pgSchemaStore(): Promise<StoreHandle & { url: string }> {
+  shared ??= cluster.createDatabase(`shared${process.pid}`);
+  const url = await shared;
+  const schema = `node_${++schemas}`;
+  const h: StoreHandle & { url: string } = {
+    url,
+    storage: new PostgresStorage({ url, schema }),
+    async tamper(seq, body) {
+      await behind(url, `UPDATE ${schema}.tandem_rows SET body = $1 WHERE seq = $2`, [body, seq]);
+    },
+    async reopen() {
+      return new PostgresStorage({ url, schema });
+    },
+    async cleanup() {
+      await h.storage.close();
+      await behind(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    },
+  };
+  return h;
+}
+
+storageConformance("postgres", pgStore);
+storageConformance("postgres (a schema of a shared database)", pgSchemaStore);
 
 const ins = (table: string, body: unknown, key: string | null = null): RowWrite => ({ table, kind: "ins", key, body: JSON.stringify(body) });
 const put = (table: string, key: string, body: unknown): RowWrite => ({ table, kind: "put", key, body: JSON.stringify(body) });
@@ -103,6 +133,14 @@ describe("postgres adapter", () => {
       expect(await other.state()).toEqual(st);
       expect((await other.read("log")).map((r) => r.body)).toContain('"z"');
       expect(await h.storage.checksums(1, 4, 2)).toEqual(await other.checksums(1, 4, 2));
+      // one empties the store behind the other's back: the other's idea of
+      // where the store stands is stale (4), the store's own state decides
+      await other.truncate();
+      const gap = await h.storage.apply(4, stamp([ins("log", 5)], 5, 7)).catch((e: unknown) => e);
+      expect(gap).toBeInstanceOf(StorageGapError);
+      expect((gap as StorageGapError).have).toBe(0);
+      await h.storage.apply(0, stamp([ins("log", 1), ins("log", 2)], 1, 8)); // at or below 4, but not a resend here
+      expect(await other.state()).toMatchObject({ lastSeq: 2, lastEpoch: 8, rows: 2, epochs: [{ epoch: 8, firstSeq: 1 }] });
     } finally {
       await other.close();
       await h.cleanup();
@@ -110,14 +148,15 @@ describe("postgres adapter", () => {
   });
 
   it("keeps two stores apart in two schemas of one database (two nodes sharing one database)", async () => {
-    const h = await pgStore({ schema: "node_a" });
+    const h = await pgStore();
+    const a = new PostgresStorage({ url: h.url, schema: "node_a" });
     const b = new PostgresStorage({ url: h.url, schema: "node_b" });
     try {
       // both open at once: the migrations take turns under the advisory lock
-      await Promise.all([h.storage.open(), b.open()]);
-      await h.storage.apply(0, stamp([ins("log", "a1"), ins("log", "a2")], 1, 1));
+      await Promise.all([a.open(), b.open()]);
+      await a.apply(0, stamp([ins("log", "a1"), ins("log", "a2")], 1, 1));
       await b.apply(0, stamp([ins("log", "b1")], 1, 2));
-      expect(await h.storage.state()).toMatchObject({ lastSeq: 2, lastEpoch: 1, rows: 2 });
+      expect(await a.state()).toMatchObject({ lastSeq: 2, lastEpoch: 1, rows: 2 });
       expect(await b.state()).toMatchObject({ lastSeq: 1, lastEpoch: 2, rows: 1 });
       expect((await b.read("log")).map((r) => r.body)).toEqual(['"b1"']);
       const tables = await behind(h.url, "SELECT table_schema, count(*)::int AS n FROM information_schema.tables WHERE table_name LIKE 'tandem_%' GROUP BY 1 ORDER BY 1");
@@ -126,7 +165,15 @@ describe("postgres adapter", () => {
         { table_schema: "node_b", n: 5 },
       ]);
       expect(() => new PostgresStorage({ url: h.url, schema: 'x"; DROP TABLE y; --' })).toThrow(/schema name/);
+      // each schema has its own version: a newer one in node_b does not stop node_a
+      await behind(h.url, "UPDATE node_b.tandem_schema SET version = 99");
+      await a.close();
+      await b.close();
+      await expect(b.open()).rejects.toThrow(/schema version 99 is newer/);
+      await a.open();
+      expect(await a.schemaVersion()).toBe(1);
     } finally {
+      await a.close();
       await b.close();
       await h.cleanup();
     }
@@ -185,7 +232,7 @@ describe("postgres adapter", () => {
             { minLength: 1, maxLength: 6 },
           ),
           async (batches) => {
-            const h = await pgStore();
+            const h = await pgSchemaStore();
             const lite = new SqliteStorage({ file: join(dir, `s${++n}.db`) });
             try {
               await h.storage.open();
@@ -213,7 +260,7 @@ describe("postgres adapter", () => {
             }
           },
         ),
-        { numRuns: 40 },
+        { numRuns: 25 },
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
