@@ -1,13 +1,15 @@
 // The words operators read for the node states, the service level, the log
 // levels and the audited actions (and the services', from service-words.ts,
-// and replication's, from replication-words.ts): defined once here, printed by
-// the CLI (cli-client.ts, cli-services.ts, cli-replication.ts) and
+// replication's, from replication-words.ts, and the process context's, from
+// context-words.ts): defined once here, printed by the CLI (cli-client.ts,
+// cli-services.ts, cli-replication.ts, cli-context.ts) and
 // served to the HMI as /words.js, so the terminal and the browser never
 // disagree. The state and level lists themselves come from
 // core/types.ts; a state added there without words here fails to compile.
 import { LOG_LEVELS, NODE_STATES, isActiveState, type NodeState } from "../core/types.js";
 import { SERVICE_WORDS } from "./service-words.js";
 import { REPLICATION_WORDS } from "./replication-words.js";
+import { CONTEXT_WORDS } from "./context-words.js";
 
 export interface StateWords {
   /** the state as shown big: upper case, what an operator scans for */
@@ -76,6 +78,7 @@ export const HMI_WORDS = {
   actionWords: ACTION_WORDS,
   services: SERVICE_WORDS,
   replication: REPLICATION_WORDS,
+  context: CONTEXT_WORDS,
 } as const;
 
 /**

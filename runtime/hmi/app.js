@@ -4,8 +4,8 @@
 // X-Tandem-Client: hmi (no browser Basic dialog; needed for cookie actions).
 // Size: the HMI is plain scripts with no build step or module loader; this one's
 // sections (login, polling, rendering, log levels, actions) share a few globals,
-// which the services and replication panels (services.js, replication.js,
-// loaded after this one) use too.
+// which the services, replication and process panels (services.js,
+// replication.js, context.js, loaded after this one) use too.
 "use strict";
 
 const API = "/api/v1";
@@ -142,9 +142,10 @@ function showBoard() {
   panels((p) => p.start());
 }
 
-// The panels in scripts of their own (services.js), when the page has them.
+// The panels in scripts of their own (services.js, context.js), when the page has them.
 function panels(fn) {
   if (typeof servicesPanel === "object") fn(servicesPanel);
+  if (typeof contextPanel === "object") fn(contextPanel);
 }
 
 // ---- polling ----
@@ -164,6 +165,7 @@ async function poll() {
     show("conn-error", false);
     $("board").classList.remove("stale");
     render(status);
+    if (typeof contextPanel === "object") await contextPanel.refresh(status);
     await loadTags();
     if (polls % AUDIT_EVERY === 0) await loadAudit();
   } catch (e) {

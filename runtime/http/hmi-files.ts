@@ -1,4 +1,4 @@
-// The operator HMI is five static files in runtime/hmi/ and one generated
+// The operator HMI is six static files in runtime/hmi/ and one generated
 // script, words.js (the state, level and action words from runtime/words.ts,
 // the same the CLI prints). The static files are found by walking up from this
 // module to the folder holding package.json, so the same code works from the
@@ -18,6 +18,7 @@ export const HMI_FILES: Record<string, string> = {
   "app.js": "text/javascript; charset=utf-8",
   "services.js": "text/javascript; charset=utf-8",
   "replication.js": "text/javascript; charset=utf-8",
+  "context.js": "text/javascript; charset=utf-8",
   "style.css": "text/css; charset=utf-8",
 };
 

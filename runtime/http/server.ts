@@ -414,6 +414,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.get("/app.js", sendHmi("app.js"));
   app.get("/services.js", sendHmi("services.js"));
   app.get("/replication.js", sendHmi("replication.js"));
+  app.get("/context.js", sendHmi("context.js"));
   app.get(`/${HMI_WORDS_FILE}`, sendHmi(HMI_WORDS_FILE));
   app.get("/style.css", sendHmi("style.css"));
 

@@ -303,7 +303,8 @@ describe("tandem replication and tandem divergence", () => {
     const c = await run("context", ["--node", url], env);
     expect(c.code).toBe(0);
     expect(c.out).toContain("the process is HELD after a takeover");
-    expect(c.out).toMatch(/batch\s+held\s+heat\s+1230\s+6\s+12s/);
+    expect(c.out).toMatch(/batch\s+held\s+heat\s+1230\s+6\s+12 s/);
+    expect(c.out).toContain("  batch: held at step heat, context sequence 1230, written 12 s ago in epoch 6");
     expect(c.out).toContain("  batch: timer heat due 2026-11-30T03:00:00.000Z");
   });
 

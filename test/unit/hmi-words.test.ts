@@ -16,6 +16,9 @@ import { formatServices, servicesRequest } from "../../runtime/cli-services.js";
 import { formatReplication } from "../../runtime/cli-replication.js";
 import { ACK_RULES, PEER_PHASE_WORDS, REPLICATION_PANEL_WORDS, REPLICATION_ROLE_WORDS, ackText, type AckFacts } from "../../runtime/replication-words.js";
 import type { ServiceView } from "../../runtime/node-api.js";
+import { formatContext } from "../../runtime/cli-context.js";
+import { CONTEXT_PANEL_WORDS, PROCESS_STATE_WORDS, duration, heldLine, processStateText } from "../../runtime/context-words.js";
+import type { ProcessView } from "../../runtime/processes/host.js";
 import {
   SERVICE_ACTION_DONE,
   SERVICE_HEALTH_WORDS,
@@ -189,5 +192,44 @@ describe("the replication words: one set for the CLI and the replication panel",
     expect(literals.length).toBeGreaterThan(10);
     expect(text).toEqual([]);
     for (const w of Object.values(REPLICATION_PANEL_WORDS.labels)) expect(replicationJs).not.toContain(`"${w}"`);
+  });
+});
+
+describe("the process context's words: one set for the CLI and the process panel", () => {
+  const contextJs = readFileSync(join(hmiDir, "context.js"), "utf8");
+  const css = readFileSync(join(hmiDir, "style.css"), "utf8");
+  const batch: ProcessView = { name: "batch", state: "held", error: null, step: "heat", content: { batch: 3, step: "heat" }, timers: {}, seq: 1230, epoch: 6, writtenAt: "2026-11-30T02:59:55.000Z", ageMs: 12_000, resumedFrom: null };
+
+  it("every process state has a label and a meaning; idle on a standby says where the batch runs", () => {
+    expect(Object.keys(PROCESS_STATE_WORDS).sort()).toEqual(["failed", "held", "idle", "loading", "running", "stopped", "stopping", "waiting"]);
+    for (const [s, w] of Object.entries(PROCESS_STATE_WORDS)) {
+      expect(w.label, s).toBe(s); // the host's own word, as its log lines say it
+      expect(w.meaning.length, s).toBeGreaterThan(3);
+    }
+    expect(processStateText("idle", "standby")).toBe("idle: runs on the active");
+    expect(processStateText("idle", "active")).toBe(`idle: ${PROCESS_STATE_WORDS.idle.meaning}`);
+    expect(processStateText("failed", "standby")).toBe("failed: stopped by an error: see the node's log");
+  });
+
+  it("durations count in s, min and h; the held line names step, sequence, age and epoch", () => {
+    expect([0, 12_000, 119_000, 120_000, 7_199_000, 7_200_000].map(duration)).toEqual(["0 s", "12 s", "119 s", "2 min", "120 min", "2 h"]);
+    expect(heldLine(batch, "active-held")).toBe("batch: held at step heat, context sequence 1230, written 12 s ago in epoch 6");
+    expect(heldLine({ ...batch, seq: null, epoch: null, step: null, ageMs: null }, "active-held")).toBe(CONTEXT_PANEL_WORDS.heldEmpty.replace("{name}", "batch"));
+    expect(heldLine({ ...batch, state: "failed" }, "active-held")).toBe("batch: failed: stopped by an error: see the node's log");
+    const lines = formatContext({ nodeId: "b", state: "active-held", epoch: 7, held: true, seq: 1230, processes: [batch] });
+    expect(lines).toContain(`  ${heldLine(batch, "active-held")}`);
+    expect(HMI_WORDS.context.panel).toBe(CONTEXT_PANEL_WORDS);
+  });
+
+  it("the page loads context.js after app.js, and context.js holds no words of its own", () => {
+    expect(indexHtml.indexOf('src="/context.js"')).toBeGreaterThan(indexHtml.indexOf('src="/app.js"'));
+    expect(indexHtml).toContain('id="context-card"');
+    expect(indexHtml.indexOf('id="held-context"')).toBeLessThan(indexHtml.indexOf('id="held-actions"')); // beside confirm and reject
+    expect(contextJs).not.toMatch(/innerHTML|insertAdjacentHTML|document\.write/);
+    const { literals, text } = textLiterals(contextJs, css);
+    expect(literals.length).toBeGreaterThan(10);
+    expect(text).toEqual([]);
+    for (const w of [...Object.values(CONTEXT_PANEL_WORDS.labels), CONTEXT_PANEL_WORDS.title, CONTEXT_PANEL_WORDS.step]) expect(contextJs).not.toContain(`"${w}"`);
+    for (const w of Object.values(PROCESS_STATE_WORDS)) expect(contextJs).not.toContain(w.meaning);
   });
 });
