@@ -16,8 +16,12 @@ import pg from "pg";
 export interface PgCluster {
   /** the loopback port it listens on */
   readonly port: number;
-  /** the temporary directory: data/, the server log, the unix socket */
+  /** the cluster's data directory (PGDATA), inside a temporary directory that also holds the log and the unix socket */
   readonly dataDir: string;
+  /** the server's log */
+  readonly logFile: string;
+  /** the directory of the unix socket (`postgres://test@/db?host=<socketDir>&port=<port>`) */
+  readonly socketDir: string;
   /** a URL for database `db` as the superuser `test` (no password: trust) */
   url(db: string): string;
   /** creates database `name` and returns its URL */
@@ -181,7 +185,9 @@ function cluster(bin: string, dir: string, data: string, port: number): PgCluste
   };
   return {
     port,
-    dataDir: dir,
+    dataDir: data,
+    logFile: join(dir, "postgres.log"),
+    socketDir: dir,
     url,
     async createDatabase(name) {
       const spare = spares.shift();

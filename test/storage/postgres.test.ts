@@ -5,7 +5,7 @@
 // one database, connection errors, and — since apply() turns a batch into a
 // few set-based statements instead of replaying it row by row — batches of
 // every mix applied to both adapters with the same outcome.
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,9 +19,9 @@ import { startPostgres, type PgCluster } from "../helpers/postgres.js";
 import { stamp, storageConformance, type StoreHandle } from "./conformance.js";
 
 // A store here is a database: CREATE DATABASE, the migration and DROP
-// DATABASE (a checkpoint) cost ≈0.3 s idle and over 1 s under a loaded
-// suite, and the conformance property test makes 30 of them: more time than
-// the suite's default, not a weaker test.
+// DATABASE (which forces a checkpoint) cost ≈0.3 s idle and over 1 s under a
+// loaded suite, and the conformance property test makes 30 of them: more
+// time than the suite's default, not a weaker test.
 vi.setConfig({ testTimeout: 180_000 });
 
 let cluster: PgCluster;
@@ -96,6 +96,24 @@ storageConformance("postgres (a schema of a shared database)", pgSchemaStore);
 
 const ins = (table: string, body: unknown, key: string | null = null): RowWrite => ({ table, kind: "ins", key, body: JSON.stringify(body) });
 const put = (table: string, key: string, body: unknown): RowWrite => ({ table, kind: "put", key, body: JSON.stringify(body) });
+
+describe("the test PostgreSQL", () => {
+  it("is durable (fsync and synchronous_commit on), hands out fresh databases, and stops once however often asked", async () => {
+    const r = await behind(cluster.url("postgres"), "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sync, current_setting('listen_addresses') AS listen");
+    expect(r.rows).toEqual([{ fsync: "on", sync: "on", listen: "127.0.0.1" }]);
+    const other = await startPostgres();
+    expect(other.port).not.toBe(cluster.port);
+    expect(existsSync(join(other.dataDir, "PG_VERSION"))).toBe(true);
+    const url = await other.createDatabase("fresh");
+    expect((await behind(url, "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'")).rows).toEqual([{ n: 0 }]);
+    await other.dropDatabase("fresh");
+    await expect(behind(url, "SELECT 1")).rejects.toThrow(/does not exist/);
+    await Promise.all([other.stop(), other.stop()]);
+    await other.stop();
+    expect(existsSync(other.socketDir)).toBe(false);
+    await expect(behind(other.url("postgres"), "SELECT 1")).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
 
 describe("postgres adapter", () => {
   it("refuses a schema newer than it knows", async () => {
@@ -212,6 +230,37 @@ describe("postgres adapter", () => {
     const missing = new PostgresStorage({ url: cluster.url("no_such_db") });
     await expect(missing.open()).rejects.toThrow(/cannot connect: database "no_such_db" does not exist/);
     await expect(missing.state()).rejects.toThrow(/not open/);
+  });
+
+  it("checksums a range bigger than one read, with gaps, exactly as SQLite does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tandem-pg-sums-"));
+    const h = await pgSchemaStore();
+    const lite = new SqliteStorage({ file: join(dir, "s.db") });
+    try {
+      await h.storage.open();
+      await lite.open();
+      // 12,000 rows, a third of them puts over 100 keys: the replaced ones leave gaps
+      const writes: RowWrite[] = Array.from({ length: 12_000 }, (_, i) => (i % 3 === 0 ? put("kv", `k${i % 100}`, i) : ins("log", { i, s: 'q"uote\\' })));
+      for (let i = 0; i < writes.length; i += 1000) {
+        const rows = stamp(writes.slice(i, i + 1000), i + 1, 1);
+        await h.storage.apply(i, rows);
+        await lite.apply(i, rows);
+      }
+      expect((await h.storage.state()).rows).toBe(8_100);
+      for (const [from, to, span] of [
+        [1, 12_000, 1000],
+        [3, 11_999, 777],
+        [5_000, 5_000, 1],
+        [11_990, 12_010, 4],
+      ]) {
+        expect(await h.storage.checksums(from, to, span)).toEqual(await lite.checksums(from, to, span));
+      }
+      expect(await h.storage.checksums(10, 9, 5)).toEqual([]);
+    } finally {
+      await lite.close();
+      await h.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("applies any mix of inserts, keyed writes, deletes and purges exactly as the SQLite adapter does, failures included", async () => {
