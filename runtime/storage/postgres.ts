@@ -16,10 +16,13 @@
 // it meanwhile, nothing is written and the batch goes the long way). The
 // long way: a transaction that locks and reads the state first, then one
 // such statement per stretch of rows between purges, each purge one DELETE.
-import { createHash } from "node:crypto";
 import pg from "pg";
 import { TandemError } from "../../core/errors.js";
-import { canonicalRow, StorageGapError, type DivergentRow, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreState } from "../../redundancy/storage.js";
+import { StorageGapError, type DivergentRow, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
+import { COLS, rangeSums, toRow, type RowRecord } from "./postgres-read.js";
+import { connectReason, describe, migrationLockKey, newSegment, redactUrl, safeInt, segmentParams, type Plan, type Segment, type Step } from "./postgres-parts.js";
+
+export { redactUrl };
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { purgeBefore } from "./rows.js";
 
@@ -34,102 +37,10 @@ export interface PostgresOptions {
   schema?: string;
 }
 
-interface RowRecord {
-  seq: number;
-  epoch: number;
-  at: number;
-  tbl: string;
-  kind: RowKind;
-  key: string | null;
-  body: string | null;
-}
-
-const toRow = (r: RowRecord): Row => ({ seq: r.seq, epoch: r.epoch, at: r.at, table: r.tbl, kind: r.kind, key: r.key, body: r.body });
-
-const COLS = "seq, epoch, at, tbl, kind, key, body";
 /** the biggest batch sent as one statement on the state this adapter last saw (a bigger one is rare: a failed guess would cost it twice) */
 const AT_ONCE_MAX = 10_000;
-/** rows per read while computing checksums */
-const CHECKSUM_PAGE = 5_000;
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const STRONG_SYNC = new Set(["on", "remote_write", "remote_apply", "local"]);
-
-/** the URL without its password, for logs and status */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "";
-    if (u.searchParams.has("password")) u.searchParams.delete("password");
-    return u.toString();
-  } catch {
-    // not a URL (a key=value connection string): drop what could be a password
-    return url.replace(/(:\/\/[^:/@]*):[^@]*@/, "$1@").replace(/password\s*=\s*('[^']*'|\S+)/gi, "password=***");
-  }
-}
-
-/** a short reason for a failed connection: "ECONNREFUSED 127.0.0.1:5432", or the server's message */
-function connectReason(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) return [...new Set(err.errors.map(connectReason))].join("; ");
-  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (e && typeof e.code === "string" && e.address) return `${e.code} ${e.address}${e.port ? `:${e.port}` : ""}`;
-  return (e as Error)?.message || String(err);
-}
-
-/** the text of a database error, with PostgreSQL's detail when it gives one */
-function describe(err: unknown): string {
-  const e = err as Error & { detail?: string };
-  return e.detail ? `${e.message} (${e.detail})` : e.message;
-}
-
-/** a 64-bit advisory lock key for migrating one schema (any node of any build agrees on it) */
-function migrationLockKey(schema: string): string {
-  return createHash("sha256").update(`tandem migrate ${schema}`).digest().readBigInt64BE(0).toString();
-}
-
-function safeInt(n: unknown, what: string, seq: unknown): number {
-  if (!Number.isSafeInteger(n)) throw new Error(`row ${String(seq)}: ${what} ${String(n)} is not an integer`);
-  return n as number;
-}
-
-/** the rows of a batch between two purges, as they end up in the store */
-interface Segment {
-  kind: "rows";
-  /** rows to insert, in seq order; null: replaced later in the same segment */
-  rows: (Row | null)[];
-  /** keyed rows of this segment: the index in `rows` of the key's latest row, and whether its first row here replaces a stored key (a put or a del) */
-  keys: Map<string, { at: number; replaces: boolean }>;
-}
-type Step = Segment | { kind: "purge"; table: string; before: number };
-interface Plan {
-  steps: Step[];
-  /** epochs the batch opens, with their first seq */
-  epochs: [number, number][];
-  /** the store's last row after the batch */
-  top: { seq: number; epoch: number };
-  /** rows it writes */
-  rows: number;
-}
-
-const newSegment = (): Segment => ({ kind: "rows", rows: [], keys: new Map() });
-
-/** a segment's rows in columns, cut in two: rows inserted as they are, and rows that replace a stored key (upserted) */
-function segmentParams(seg: Segment): unknown[] {
-  const cols = () => ({ seq: [] as number[], epoch: [] as number[], at: [] as number[], tbl: [] as string[], kind: [] as string[], key: [] as (string | null)[], body: [] as (string | null)[] });
-  const plain = cols();
-  const upsert = cols();
-  for (const r of seg.rows) {
-    if (r === null) continue;
-    const c = r.key !== null && seg.keys.get(`${r.table}\u0000${r.key}`)?.replaces ? upsert : plain;
-    c.seq.push(r.seq);
-    c.epoch.push(r.epoch);
-    c.at.push(r.at);
-    c.tbl.push(r.table);
-    c.kind.push(r.kind);
-    c.key.push(r.key);
-    c.body.push(r.body);
-  }
-  return [plain.seq, plain.epoch, plain.at, plain.tbl, plain.kind, plain.key, plain.body, upsert.seq, upsert.epoch, upsert.at, upsert.tbl, upsert.kind, upsert.key, upsert.body];
-}
 
 export class PostgresStorage implements Storage {
   readonly engine = "postgres" as const;
@@ -466,37 +377,44 @@ export class PostgresStorage implements Storage {
 
   async checksums(fromSeq: number, toSeq: number, span: number): Promise<RangeSum[]> {
     if (!(span >= 1)) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `checksum span ${span}: at least 1`]);
-    const out: RangeSum[] = [];
-    if (fromSeq > toSeq) return out;
     // one snapshot for the whole read, in pages, so a big range never sits in memory at once
     return this.withClient(this.conn, async (c) => {
       await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      let a = fromSeq;
-      let b = Math.min(toSeq, a + span - 1);
-      let h = createHash("sha256");
-      let n = 0;
-      const next = () => {
-        out.push({ fromSeq: a, toSeq: b, rows: n, hash: h.digest("hex") });
-        a += span;
-        b = Math.min(toSeq, a + span - 1);
-        h = createHash("sha256");
-        n = 0;
-      };
-      let cursor = fromSeq - 1;
-      for (;;) {
-        const page = (await c.query<RowRecord>({ name: "tandem_range", text: `SELECT ${COLS} FROM ${this.t.rows} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`, values: [cursor, toSeq, CHECKSUM_PAGE] })).rows;
-        for (const r of page) {
-          while (r.seq > b) next();
-          h.update(canonicalRow(toRow(r)));
-          n++;
-        }
-        if (page.length < CHECKSUM_PAGE) break;
-        cursor = page[page.length - 1].seq;
-      }
-      while (a <= toSeq) next();
+      const out = await rangeSums(c, this.t.rows, fromSeq, toSeq, span);
       await c.query("COMMIT");
       return out;
     });
+  }
+
+  /**
+   * A connection of the pool holding a repeatable-read transaction: its
+   * snapshot is taken at its first query, before this resolves, and sees
+   * nothing committed after.
+   */
+  async snapshot(): Promise<StoreSnapshot> {
+    const c = await this.conn.connect();
+    try {
+      await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      await c.query(`SELECT 1 FROM ${this.t.state}`);
+    } catch (err) {
+      c.release(err as Error);
+      throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `snapshot: ${(err as Error).message}`]);
+    }
+    let released = false;
+    const table = this.t.rows;
+    const where = this.where;
+    return {
+      async checksums(fromSeq, toSeq, span) {
+        if (!(span >= 1)) throw new TandemError("TANDEM_ERR_DATABASE", [where, `checksum span ${span}: at least 1`]);
+        return rangeSums(c, table, fromSeq, toSeq, span);
+      },
+      async release() {
+        if (released) return;
+        released = true;
+        await c.query("COMMIT").catch(() => undefined);
+        c.release();
+      },
+    };
   }
 
   async setAside(afterSeq: number, activeEpoch: number, now: number): Promise<number> {
