@@ -65,6 +65,7 @@ export interface PeerLinkHandlers {
 }
 
 const publishCount = counterFor(COUNT_CHANNELS.peerLink);
+const TCP_REPLAY_WINDOW = 1 << 16;
 const STATES: ReadonlySet<string> = new Set(NODE_STATES);
 const PEER_TYPES = new Set(["switchover-offer", "switchover-accept", "switchover-refuse", "handover", "switchover-request", "lease-refuse", "bye"]);
 
@@ -119,6 +120,13 @@ const showAddress = (host: string | undefined, port: number | undefined): string
 export class PeerLink {
   private readonly sender: Sender;
   private readonly guard: ReplayGuard;
+  /**
+   * The peer connection's own window: TCP keeps each connection in order, but
+   * two connections (ours and the peer's) share one sequence space, and
+   * replication sends bursts of frames on one while a frame is in flight on
+   * the other; a heartbeat-sized window would call that frame a replay.
+   */
+  private readonly tcpGuard = new ReplayGuard(TCP_REPLAY_WINDOW);
   private readonly net: Network;
   private readonly clock: Clock;
   /** per link: the socket heartbeats arrive on (bound to the link's address) */
@@ -238,7 +246,13 @@ export class PeerLink {
   sendApp(topic: string, data: Record<string, unknown>): boolean {
     const conn = this.outbound?.authed ? this.outbound : [...this.conns].find((c) => c.authed);
     if (!conn) return false;
-    conn.socket.write(frame(this.sender.seal("tcp", "app", { topic, data }).bytes));
+    const bytes = this.sender.seal("tcp", "app", { topic, data }).bytes;
+    if (bytes.length > AUTHED_MAX_FRAME) {
+      // the peer would close the connection over it: a bug in the sender's limits, said and not sent
+      this.warn(`peer connection: an app message on '${topic}' of ${bytes.length} bytes is over the ${AUTHED_MAX_FRAME}-byte frame limit; not sent`, "app_too_large");
+      return false;
+    }
+    conn.socket.write(frame(bytes));
     return true;
   }
 
@@ -249,12 +263,13 @@ export class PeerLink {
   // -------------------------------------------------------------- receiving
 
   private accept(buf: Buffer, ch: string): Envelope | null {
-    const r = open(buf, (pair) => (pair === this.opts.pairId ? this.opts.key : undefined));
+    // a frame may be as large as the frame decoder lets through (replication batches); a datagram keeps wire.ts's limit
+    const r = open(buf, (pair) => (pair === this.opts.pairId ? this.opts.key : undefined), ch === "tcp" ? { maxBytes: AUTHED_MAX_FRAME } : undefined);
     if (!r.ok) return this.drop(`rejected_${r.reason.replace(/-/g, "_")}`, `${ch}: ${r.reason}: ${r.detail}`);
     const env = r.env;
     if (env.from !== this.opts.peerId) return this.drop("rejected_wrong_sender", `${ch}: message from '${env.from}', expected '${this.opts.peerId}'`);
     if (env.ch !== ch) return this.drop("rejected_wrong_channel", `${ch}: message meant for channel '${env.ch}'`);
-    const verdict = this.guard.check(env.from, env.ch, env.inc, env.seq);
+    const verdict = (ch === "tcp" ? this.tcpGuard : this.guard).check(env.from, env.ch, env.inc, env.seq);
     if (verdict !== "ok") return this.drop(`rejected_${verdict.replace(/-/g, "_")}`, `${ch}: ${verdict} (inc ${env.inc} seq ${env.seq})`);
     return env;
   }

@@ -7,6 +7,9 @@ import type { Hello, Probe, Resume, Resync, Rows } from "./protocol.js";
 import { markerOf } from "./verify.js";
 import type { ReplicatorDeps } from "./settings.js";
 
+/** the most rows applied in one transaction when queued messages are merged */
+const MERGE_ROWS = 50_000;
+
 export interface FollowerStatus {
   lastSeq: number;
   /** the active's catch-up or snapshot, as it announced it */
@@ -26,24 +29,29 @@ export class Follower {
   private refused = 0;
   private setAsideTotal = 0;
   private lastRefuseLog = -Infinity;
+  /**
+   * Rows messages waiting for the apply job of their generation: messages
+   * that arrive while a transaction commits are applied together in the next
+   * one (one fsync for many chunks of a catch-up). Any other message starts
+   * a new generation, so rows never jump ahead of a resume or a resync.
+   */
+  private readonly rowsQueue: { gen: number; m: Rows }[] = [];
+  private gen = 0;
+  private drainFor = -1;
 
   constructor(
     private readonly d: ReplicatorDeps,
     private readonly schema: number,
   ) {}
 
+  /** the active asks what this node holds (a probe) when it starts leading and when the connection comes up */
   async start(): Promise<void> {
     this.lastSeq = (await this.d.storage.state()).lastSeq;
-    this.hello();
   }
 
   stop(): Promise<void> {
     this.stopped = true;
     return this.chain;
-  }
-
-  onConnection(up: boolean): void {
-    if (up) this.hello();
   }
 
   onProbe(p: Probe): void {
@@ -52,7 +60,8 @@ export class Follower {
   }
 
   /** runs after everything before it; an error is logged, never left unhandled */
-  private enqueue(fn: () => Promise<void>): void {
+  private enqueue(fn: () => Promise<void>, rows = false): void {
+    if (!rows) this.gen++;
     this.chain = this.chain.then(fn).catch((err: unknown) => this.d.log.error(`replication: ${(err as Error).message}`));
   }
 
@@ -145,26 +154,53 @@ export class Follower {
 
   onRows(m: Rows): void {
     if (this.stale(m.epoch)) return;
-    this.enqueue(async () => {
-      if (this.stopped || this.awaitingResume) return;
-      try {
-        await this.applyRows(m.after, m.rows);
-      } catch (err) {
-        if (err instanceof StorageGapError) {
-          this.d.log.info(`replication: rows after ${err.expected} but this database holds up to ${err.have}: asking the active to resume`);
-          this.hello();
-          return;
-        }
-        this.d.log.error(`replication: this database refused rows ${m.rows[0]?.seq}..${m.rows[m.rows.length - 1]?.seq}: ${(err as Error).message}`);
-        this.d.send({ t: "refuse", epoch: this.d.epoch(), reason: `the standby's database refused the rows: ${(err as Error).message}` });
-        return;
+    this.rowsQueue.push({ gen: this.gen, m });
+    if (this.drainFor === this.gen) return;
+    const gen = this.gen;
+    this.drainFor = gen;
+    this.enqueue(() => this.drain(gen), true);
+  }
+
+  /** applies the queued rows messages of one generation, those that follow each other in one transaction */
+  private async drain(gen: number): Promise<void> {
+    while (this.rowsQueue.length && this.rowsQueue[0].gen === gen) {
+      const first = (this.rowsQueue.shift() as { m: Rows }).m;
+      const after = first.after;
+      const rows = [...first.rows];
+      let last = rows.length ? rows[rows.length - 1].seq : after;
+      while (rows.length < MERGE_ROWS && this.rowsQueue.length && this.rowsQueue[0].gen === gen && this.rowsQueue[0].m.after === last) {
+        const next = (this.rowsQueue.shift() as { m: Rows }).m;
+        rows.push(...next.rows);
+        if (next.rows.length) last = next.rows[next.rows.length - 1].seq;
       }
-      this.d.onApplied?.(m.rows);
-      const last = m.rows.length ? m.rows[m.rows.length - 1].seq : m.after;
-      if (last > this.lastSeq) this.lastSeq = last;
-      if (this.catchUp && this.lastSeq >= this.catchUp.from + this.catchUp.total) this.catchUp = null;
-      this.d.send({ t: "ack", epoch: this.d.epoch(), seq: this.lastSeq });
-    });
+      if (this.stopped || this.awaitingResume) continue;
+      if (!(await this.applyAndAck(after, rows))) {
+        // a gap or a refusal: what is queued of this generation assumed the rows that did not go in
+        while (this.rowsQueue.length && this.rowsQueue[0].gen === gen) this.rowsQueue.shift();
+      }
+    }
+    if (this.drainFor === gen) this.drainFor = -1;
+  }
+
+  private async applyAndAck(after: number, rows: Row[]): Promise<boolean> {
+    try {
+      await this.applyRows(after, rows);
+    } catch (err) {
+      if (err instanceof StorageGapError) {
+        this.d.log.info(`replication: rows after ${err.expected} but this database holds up to ${err.have}: asking the active to resume`);
+        this.hello();
+        return false;
+      }
+      this.d.log.error(`replication: this database refused rows ${rows[0]?.seq}..${rows[rows.length - 1]?.seq}: ${(err as Error).message}`);
+      this.d.send({ t: "refuse", epoch: this.d.epoch(), reason: `the standby's database refused the rows: ${(err as Error).message}` });
+      return false;
+    }
+    this.d.onApplied?.(rows);
+    const last = rows.length ? rows[rows.length - 1].seq : after;
+    if (last > this.lastSeq) this.lastSeq = last;
+    if (this.catchUp && this.lastSeq >= this.catchUp.from + this.catchUp.total) this.catchUp = null;
+    this.d.send({ t: "ack", epoch: this.d.epoch(), seq: this.lastSeq });
+    return true;
   }
 
   status(): FollowerStatus {

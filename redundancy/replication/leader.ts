@@ -26,6 +26,8 @@ export type PeerPhase = "away" | "resuming" | "catching-up" | "live";
 
 interface Pending {
   writes: RowWrite[];
+  /** Tandem's own (an epoch's marker, a verify marker): never refused by whenPeerAway */
+  internal: boolean;
   bytes: number;
   resolve(rows: Row[]): void;
   reject(err: Error): void;
@@ -39,7 +41,8 @@ interface Waiting {
   reject(err: Error): void;
 }
 
-const rowBytes = (w: RowWrite): number => 64 + w.table.length + (w.key?.length ?? 0) + (w.body?.length ?? 0);
+/** a row's size on the wire, at worst: JSON escapes a body's quotes (a JSON text inside a JSON string), so twice its length */
+const rowBytes = (w: Pick<RowWrite, "table" | "key" | "body">): number => 64 + w.table.length + (w.key?.length ?? 0) + 2 * (w.body?.length ?? 0);
 
 export interface LeaderStatus {
   phase: PeerPhase;
@@ -61,12 +64,14 @@ export class Leader {
   private peerSeq = 0;
   /** oldest write the peer has not acknowledged (ms), for the lag */
   private unackedSince: number | null = null;
-  private catchUp: { cursor: number; inflight: number[]; from: number; total: number; snapshot: boolean; pumping: boolean } | null = null;
+  private catchUp: { cursor: number; inflight: number[]; from: number; total: number; snapshot: boolean; pumping: boolean; sentAt: number } | null = null;
   private timer: unknown = null;
   private lagWaiters: (() => void)[] = [];
   private readonly wall: () => number;
   /** when an away peer is asked again (sooner after a reconnect, later after a refusal) */
   private nextProbeAt = 0;
+  /** the last acknowledgement that moved the peer on (a catch-up whose chunks get no answer is resumed) */
+  private lastAckAt = 0;
   /** verifies under way: this node's snapshot at the marker, and the follower's answer */
   private readonly verifies = new Map<string, { snap: StoreSnapshot | null; answer(s: Sums): void }>();
 
@@ -105,7 +110,7 @@ export class Leader {
       return Promise.reject(new TandemError("TANDEM_ERR_NOT_REPLICATED", [`the peer is ${this.phase === "away" ? "away" : "catching up"} and replication.whenPeerAway is refuse: nothing was written`]));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ writes, bytes: writes.reduce((n, w) => n + rowBytes(w), 0), resolve, reject });
+      this.queue.push({ writes, internal, bytes: writes.reduce((n, w) => n + rowBytes(w), 0), resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         // one turn of the event loop gathers what arrives meanwhile: the group
@@ -133,7 +138,10 @@ export class Leader {
 
   private async flush(): Promise<void> {
     try {
-      while (this.queue.length && !this.stopped) {
+      for (let first = true; this.queue.length && !this.stopped; first = false) {
+        // a turn of the event loop between batches: a synchronous store (SQLite) and writers that
+        // write again at once would otherwise keep timers and sockets waiting
+        if (!first) await new Promise((r) => setImmediate(r));
         await this.lagRoom();
         if (this.stopped) break;
         const batch = this.takeBatch();
@@ -190,8 +198,8 @@ export class Leader {
         this.waiting.push({ upTo: mine[mine.length - 1]?.seq ?? seq, rows: mine, sentAt: now, resolve: p.resolve, reject: p.reject });
         return;
       }
-      // the peer is away or catching up: the policy decides
-      if (this.d.settings.whenPeerAway === "accept") return p.resolve(mine);
+      // the peer is away or catching up: the policy decides (Tandem's own rows reach it with the catch-up)
+      if (this.d.settings.whenPeerAway === "accept" || p.internal) return p.resolve(mine);
       p.reject(new TandemError("TANDEM_ERR_NOT_REPLICATED", ["the peer went away before this write reached it; it is on this node's database only and reaches the peer when it returns, but it is not acknowledged as replicated"]));
     });
     if (this.d.settings.mode === "async" && this.phase === "live") this.unackedSince ??= now;
@@ -201,17 +209,23 @@ export class Leader {
 
   // ------------------------------------------------------------ the peer
 
-  /** asks the follower what it holds */
-  private probe(): void {
+  /**
+   * Asks the follower what it holds. One question at a time: a start and a
+   * connection coming up together ask once (two answers would start the
+   * catch-up twice); an unanswered one is asked again after ackTimeoutMs.
+   */
+  private probe(force = false): void {
     if (this.d.settings.mode === "none") return;
+    const now = this.d.clock.now();
+    if (!force && this.phase === "resuming" && now < this.nextProbeAt) return;
     this.phase = "resuming";
-    this.nextProbeAt = this.d.clock.now() + this.d.settings.ackTimeoutMs;
+    this.nextProbeAt = now + this.d.settings.ackTimeoutMs;
     if (!this.d.send({ t: "probe", epoch: this.epoch })) this.phase = "away";
   }
 
   onConnection(up: boolean): void {
     if (this.stopped) return;
-    if (up) this.probe();
+    if (up) this.probe(true);
     else this.away("the peer connection is down");
   }
 
@@ -236,7 +250,7 @@ export class Leader {
     const snapshot = m.keep === 0 && mine.lastSeq > 0;
     this.peerSeq = m.keep;
     this.phase = "catching-up";
-    this.catchUp = { cursor: m.keep, inflight: [], from: m.keep, total: Math.max(0, this.head - m.keep), snapshot, pumping: false };
+    this.catchUp = { cursor: m.keep, inflight: [], from: m.keep, total: Math.max(0, this.head - m.keep), snapshot, pumping: false, sentAt: this.d.clock.now() };
     this.d.send({ t: "resume", epoch: this.epoch, from: m.keep, keep: m.keep, diverged: false, total: this.catchUp.total });
     this.d.log.info({ from: m.keep, head: this.head }, snapshot ? `the peer is empty: sending it a snapshot of ${mine.rows} rows` : `the peer holds up to ${m.keep}: catching it up to ${this.head}`);
     void this.pump();
@@ -245,6 +259,7 @@ export class Leader {
   onAck(a: Ack): void {
     if (this.stopped || a.seq <= this.peerSeq) return;
     this.peerSeq = a.seq;
+    this.lastAckAt = this.d.clock.now();
     this.settle();
     const c = this.catchUp;
     if (c) {
@@ -328,6 +343,7 @@ export class Leader {
         if (!this.d.send({ t: "rows", epoch: this.epoch, after: c.cursor, rows: cut })) return this.away("the peer connection is down");
         c.cursor = cut[cut.length - 1].seq;
         c.inflight.push(c.cursor);
+        c.sentAt = this.d.clock.now();
       }
     } catch (err) {
       this.d.log.error(`catch-up read failed: ${(err as Error).message}`);
@@ -387,7 +403,14 @@ export class Leader {
     if (this.phase === "live" && this.unackedSince !== null && now - this.unackedSince > this.d.settings.ackTimeoutMs) {
       this.away(`no acknowledgement for ${now - this.unackedSince} ms`);
     }
-    if (this.phase === "away" && now >= this.nextProbeAt) this.probe();
+    // a chunk lost on a connection that went away: ask where the peer is and go on from there
+    const c = this.catchUp;
+    if (this.phase === "catching-up" && c && c.inflight.length && now - Math.max(this.lastAckAt, c.sentAt) > this.d.settings.ackTimeoutMs) {
+      this.d.log.info(`replication: no acknowledgement of the catch-up for ${Math.round(now - Math.max(this.lastAckAt, c.sentAt))} ms: asking the peer where it is`);
+      this.catchUp = null;
+      this.probe();
+    }
+    if ((this.phase === "away" || this.phase === "resuming") && now >= this.nextProbeAt) this.probe(true);
     if (this.lagWaiters.length && !this.lagging()) for (const f of this.lagWaiters.splice(0)) f();
     this.timer = this.d.clock.setTimeout(() => this.tick(), this.d.settings.ackTimeoutMs / 4);
   }
@@ -408,7 +431,7 @@ export class Leader {
 function cutByBytes(rows: Row[], max: number): Row[] {
   let bytes = 0;
   for (let i = 0; i < rows.length; i++) {
-    bytes += 64 + rows[i].table.length + (rows[i].key?.length ?? 0) + (rows[i].body?.length ?? 0);
+    bytes += rowBytes(rows[i]);
     if (bytes > max && i > 0) return rows.slice(0, i);
   }
   return rows;

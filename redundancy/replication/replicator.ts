@@ -96,7 +96,6 @@ export class Replicator {
 
   onConnection(up: boolean): void {
     this.leader?.onConnection(up);
-    this.follower?.onConnection(up);
   }
 
   onMessage(data: Record<string, unknown>): void {

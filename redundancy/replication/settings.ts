@@ -15,7 +15,7 @@ export interface ReplicationSettings {
   /** async: writers wait while the peer is this far behind (records / ms) */
   maxLagRecords: number;
   maxLagMs: number;
-  /** group commit: at most this many records and bytes per batch */
+  /** group commit: at most this many records and bytes per batch (bytes as on the wire, at worst: under the peer connection's 1 MiB frame) */
   batchMaxRecords: number;
   batchMaxBytes: number;
   /** catch-up: rows per message and messages in flight */

@@ -3,224 +3,274 @@
 // snapshot of an empty joiner, a divergent rejoin, a stale epoch (S1).
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { ReplicationSettings } from "../../redundancy/replication/settings.js";
+import { PostgresStorage } from "../../runtime/storage/postgres.js";
+import { startPostgres, type PgCluster } from "../helpers/postgres.js";
 import { rec, TestPair, until } from "./harness.js";
 
-let pair: TestPair | null = null;
-afterEach(async () => {
-  await pair?.close();
-  pair = null;
-});
-
-async function sums(p: TestPair) {
-  const top = Math.max((await p.a.storage.state()).lastSeq, 1);
-  return [await p.a.storage.checksums(1, top, 1000), await p.b.storage.checksums(1, top, 1000)];
+interface Engine {
+  pair(settings?: Partial<ReplicationSettings>, storage?: undefined, schemas?: { a: number; b: number }): Promise<TestPair>;
+  /** changes a row of b's database behind its back */
+  tamper(p: TestPair, seq: number, body: string): Promise<void>;
 }
 
-describe("S2 sync: acknowledged only when both databases hold it", () => {
-  it("a write is not acknowledged while the peer's acknowledgement is held, and is on both disks when it is", async () => {
-    pair = new TestPair();
-    const { a, b } = pair;
-    await pair.open();
-    await pair.lead(a, 1);
-    await until("the peer is live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
-    pair.hold();
-    let done = false;
-    const w = a.repl.write([rec("batch_log", { batch: 1 })]).then((r) => ((done = true), r));
-    await new Promise((r) => setTimeout(r, 100));
-    expect(done).toBe(false);
-    expect(await b.storage.count("batch_log")).toBe(0);
-    pair.release();
-    const rows = await w;
-    expect(await b.storage.get("batch_log", "x")).toBeNull();
-    const onB = await b.storage.read("batch_log");
-    expect(onB.map((r) => [r.seq, r.epoch, r.body])).toEqual([[rows[0].seq, 1, '{"batch":1}']]);
-    expect(a.repl.status()).toMatchObject({ role: "leader", peer: "live", acknowledging: "both", lagRecords: 0 });
-  });
-
-  it("groups concurrent writes into few transactions and keeps their order on both sides", async () => {
-    pair = new TestPair();
-    const { a, b } = pair;
-    await pair.open();
-    await pair.lead(a, 1);
-    await until("the peer is live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
-    const before = a.sent.rows ?? 0;
-    const all = await Promise.all(Array.from({ length: 2000 }, (_, i) => a.repl.write([rec("t", { i })])));
-    const seqs = all.map((r) => r[0].seq);
-    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
-    expect((a.sent.rows ?? 0) - before).toBeLessThan(50);
-    const [sa, sb] = await sums(pair);
-    expect(sb).toEqual(sa);
-    expect(await b.storage.count("t")).toBe(2000);
-  });
-});
-
-describe("peer away: journal, then catch-up in order", () => {
-  it("accepts writes locally while the peer is away (accept), reports the journal, and replays it when the peer returns", async () => {
-    pair = new TestPair({ whenPeerAway: "accept" });
-    const { a, b } = pair;
-    await pair.open();
-    await pair.lead(a, 1);
-    await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
-    pair.cut();
-    for (let i = 0; i < 50; i++) await a.repl.write(Array.from({ length: 10 }, (_, j) => rec("t", { i, j })));
-    const st = a.repl.status();
-    expect(st).toMatchObject({ peer: "away", acknowledging: "local", journalRecords: 500 });
-    expect(await b.storage.count("t")).toBe(0);
-    pair.heal();
-    await until("caught up", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
-    const [sa, sb] = await sums(pair);
-    expect(sb).toEqual(sa);
-    expect(await b.storage.count("t")).toBe(500);
-    expect(a.repl.status().journalRecords).toBe(0);
-  });
-
-  it("refuses writes while the peer is away when whenPeerAway is refuse, writing nothing", async () => {
-    pair = new TestPair({ whenPeerAway: "refuse" });
-    const { a } = pair;
-    await pair.open();
-    await pair.lead(a, 1);
-    await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
-    pair.cut();
-    const before = (await a.storage.state()).lastSeq;
-    await expect(a.repl.write([rec("t", 1)])).rejects.toThrow(/whenPeerAway is refuse: nothing was written/);
-    expect((await a.storage.state()).lastSeq).toBe(before);
-    expect(a.repl.status().acknowledging).toBe("refusing");
-  });
-
-  it("a peer that stops acknowledging (frozen) is declared away after ackTimeoutMs and the waiting writes follow the policy", async () => {
-    pair = new TestPair({ whenPeerAway: "accept", ackTimeoutMs: 200 });
-    const { a } = pair;
-    await pair.open();
-    await pair.lead(a, 1);
-    await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
-    pair.dropTypes.add("ack");
-    const t0 = Date.now();
-    await a.repl.write([rec("t", 1)]);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
-    expect(a.repl.status().peer).not.toBe("live");
-  });
-});
-
-describe("snapshot and divergence", () => {
-  it("an empty joiner gets every row, with progress, and then follows live", async () => {
-    pair = new TestPair({ catchUpChunk: 500 });
-    const { a, b } = pair;
-    await pair.open();
-    pair.cut();
-    await pair.lead(a, 1);
-    for (let i = 0; i < 20; i++) await a.repl.write(Array.from({ length: 500 }, (_, j) => rec("hist", { i, j })));
-    await a.repl.write([{ table: "_context", kind: "put", key: "batch", body: '{"step":"heat"}' }]);
-    pair.heal();
-    await until("snapshot starts", () => a.repl.status().catchUp !== null || a.repl.status().peer === "live");
-    await until("caught up", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0, 10_000);
-    const [sa, sb] = await sums(pair);
-    expect(sb).toEqual(sa);
-    expect((await b.storage.get("_context", "batch"))?.body).toBe('{"step":"heat"}');
-    await a.repl.write([rec("hist", "after")]);
-    expect(await b.storage.count("hist")).toBe(10_001);
-  });
-
-  it("a node that wrote under an old epoch what the new active never saw sets it aside and is rebuilt from the active", async () => {
-    pair = new TestPair({ whenPeerAway: "accept" });
-    const { a, b } = pair;
-    await pair.open();
-    await pair.lead(a, 1);
-    await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
-    await a.repl.write([rec("t", "both-1"), rec("t", "both-2")]);
-    pair.cut();
-    // a goes on alone (accepted locally), then b takes over in epoch 2 and writes
-    await a.repl.write([rec("t", "only-a-1"), rec("t", "only-a-2")]);
-    await pair.lead(b, 2);
-    await b.repl.write([rec("t", "b-after-takeover")]);
-    expect(b.repl.status().role).toBe("leader");
-    pair.heal();
-    await until("a rebuilt", async () => b.repl.status().peer === "live" && b.repl.status().lagRecords === 0 && (await a.storage.divergent()).length > 0, 10_000);
-    const d = await a.storage.divergent();
-    expect(d.filter((r) => r.table === "t").map((r) => [r.body, r.epoch, r.activeEpoch])).toEqual([
-      ['"only-a-1"', 1, 2],
-      ['"only-a-2"', 1, 2],
-    ]);
-    const [sa, sb] = await sums(pair);
-    expect(sa).toEqual(sb);
-    expect((await a.storage.read("t")).map((r) => r.body)).toEqual(['"both-1"', '"both-2"', '"b-after-takeover"']);
-    expect(a.repl.status().divergentSetAside).toBeGreaterThanOrEqual(2);
-  });
-});
-
-describe("S1: rows from an active below the epoch a node knows are refused", () => {
-  it("a deposed active's rows never reach the database of a node that knows a newer epoch", async () => {
-    pair = new TestPair({ whenPeerAway: "accept" });
-    const { a, b } = pair;
-    await pair.open();
-    await pair.lead(a, 1);
-    await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
-    // b learns of epoch 3 (say, from the witness) while a still believes it leads epoch 1
-    b.epoch = 3;
-    const before = await b.storage.state();
-    await a.repl.write([rec("t", "stale")]);
-    await until("a hears the refusal", () => a.repl.status().peer === "away");
-    expect(await b.storage.state()).toEqual(before);
-    expect(b.repl.status().refused).toBeGreaterThan(0);
-  });
-});
-
-describe("verify and resync", () => {
-  it("finds a row altered behind the standby's back while writes go on, names its range, and a resync repairs it", async () => {
-    pair = new TestPair({ verifySpan: 100 });
-    const { a, b } = pair;
-    await pair.open();
-    await pair.lead(a, 1);
-    await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
-    for (let i = 0; i < 5; i++) await a.repl.write(Array.from({ length: 100 }, (_, j) => rec("hist", { i, j })));
-    const ok = await a.repl.verify("test");
-    expect(ok).toMatchObject({ ok: true, error: null, mismatches: [] });
-    expect(ok.rows).toBeGreaterThan(500);
-    // a disk fault or a hand edit on the standby
-    const victim = (await b.storage.read("hist", { afterSeq: 250, limit: 1 }))[0];
-    const db = new Database(join(pair.dir, "b.db"));
-    db.prepare("UPDATE tandem_rows SET body = ? WHERE seq = ?").run('{"tampered":true}', victim.seq);
+const sqlite: Engine = {
+  async pair(settings, _s, schemas) {
+    return new TestPair(settings, undefined, schemas);
+  },
+  async tamper(p, seq, body) {
+    const db = new Database(join(p.dir, "b.db"));
+    db.prepare("UPDATE tandem_rows SET body = ? WHERE seq = ?").run(body, seq);
     db.close();
-    // writes go on while the verify runs: both sides compare the same point
-    const writing = Promise.all(Array.from({ length: 20 }, (_, i) => a.repl.write([rec("hist", { more: i })])));
-    const bad = await a.repl.verify("test");
-    await writing;
-    expect(bad.ok).toBe(false);
-    const from = Math.floor((victim.seq - 1) / 100) * 100 + 1;
-    expect(bad.mismatches).toEqual([{ fromSeq: from, toSeq: from + 99, rowsHere: 100, rowsPeer: 100 }]);
-    expect(a.repl.status().lastVerify?.ok).toBe(false);
-    expect(a.repl.resync()).toBe(true);
-    await until("rebuilt", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0, 10_000);
-    expect((await a.repl.verify("test")).ok).toBe(true);
-    const [sa, sb] = await sums(pair);
-    expect(sb).toEqual(sa);
-  });
+  },
+};
 
-  it("says there is nothing to compare while the peer is away", async () => {
-    pair = new TestPair();
-    const { a } = pair;
-    await pair.open();
-    await pair.lead(a, 1);
-    pair.cut();
-    const r = await a.repl.verify("test");
-    expect(r.ok).toBe(false);
-    expect(r.error).toMatch(/the peer is away/);
-  });
+let cluster: PgCluster | null = null;
+let dbs = 0;
+const urls = new Map<TestPair, { a: string; b: string }>();
+const postgres: Engine = {
+  async pair(settings, _s, schemas) {
+    cluster ??= await startPostgres();
+    const u = { a: await cluster.createDatabase(`repl_${++dbs}_a`), b: await cluster.createDatabase(`repl_${dbs}_b`) };
+    const p = new TestPair(settings, (id) => new PostgresStorage({ url: u[id as "a" | "b"], poolSize: 3 }), schemas);
+    urls.set(p, u);
+    return p;
+  },
+  async tamper(p, seq, body) {
+    const c = new pg.Client({ connectionString: urls.get(p)!.b });
+    await c.connect();
+    await c.query("UPDATE tandem_rows SET body = $1 WHERE seq = $2", [body, seq]);
+    await c.end();
+  },
+};
+
+afterAll(async () => {
+  await cluster?.stop();
 });
 
-describe("schema versions", () => {
-  it("two adjacent schema versions replicate to each other; two apart do not", async () => {
-    pair = new TestPair({}, undefined, { a: 2, b: 1 });
-    await pair.open();
-    await pair.lead(pair.a, 1);
-    await until("live across versions 2 → 1", () => pair!.a.repl.status().peer === "live" && pair!.a.repl.status().lagRecords === 0);
-    await pair.a.repl.write([rec("t", "v2 to v1")]);
-    expect(await pair.b.storage.count("t")).toBe(1);
-    await pair.close();
-    pair = new TestPair({}, undefined, { a: 3, b: 1 });
-    await pair.open();
-    await pair.lead(pair.a, 1);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(pair.a.repl.status().peer).toBe("away");
+
+function replicationSuite(name: string, engine: Engine): void {
+describe(`replication on ${name}`, () => {
+  let pair: TestPair | null = null;
+  afterEach(async () => {
+    await pair?.close();
+    pair = null;
+  });
+
+  async function sums(p: TestPair) {
+    const top = Math.max((await p.a.storage.state()).lastSeq, 1);
+    return [await p.a.storage.checksums(1, top, 1000), await p.b.storage.checksums(1, top, 1000)];
+  }
+
+  describe("S2 sync: acknowledged only when both databases hold it", () => {
+    it("a write is not acknowledged while the peer's acknowledgement is held, and is on both disks when it is", async () => {
+      pair = await engine.pair();
+      const { a, b } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("the peer is live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      pair.hold();
+      let done = false;
+      const w = a.repl.write([rec("batch_log", { batch: 1 })]).then((r) => ((done = true), r));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(done).toBe(false);
+      expect(await b.storage.count("batch_log")).toBe(0);
+      pair.release();
+      const rows = await w;
+      expect(await b.storage.get("batch_log", "x")).toBeNull();
+      const onB = await b.storage.read("batch_log");
+      expect(onB.map((r) => [r.seq, r.epoch, r.body])).toEqual([[rows[0].seq, 1, '{"batch":1}']]);
+      expect(a.repl.status()).toMatchObject({ role: "leader", peer: "live", acknowledging: "both", lagRecords: 0 });
+    });
+
+    it("groups concurrent writes into few transactions and keeps their order on both sides", async () => {
+      pair = await engine.pair();
+      const { a, b } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("the peer is live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      const before = a.sent.rows ?? 0;
+      const all = await Promise.all(Array.from({ length: 2000 }, (_, i) => a.repl.write([rec("t", { i })])));
+      const seqs = all.map((r) => r[0].seq);
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+      expect((a.sent.rows ?? 0) - before).toBeLessThan(50);
+      const [sa, sb] = await sums(pair);
+      expect(sb).toEqual(sa);
+      expect(await b.storage.count("t")).toBe(2000);
+    });
+  });
+
+  describe("peer away: journal, then catch-up in order", () => {
+    it("accepts writes locally while the peer is away (accept), reports the journal, and replays it when the peer returns", async () => {
+      pair = await engine.pair({ whenPeerAway: "accept" });
+      const { a, b } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      pair.cut();
+      for (let i = 0; i < 50; i++) await a.repl.write(Array.from({ length: 10 }, (_, j) => rec("t", { i, j })));
+      const st = a.repl.status();
+      expect(st).toMatchObject({ peer: "away", acknowledging: "local", journalRecords: 500 });
+      expect(await b.storage.count("t")).toBe(0);
+      pair.heal();
+      await until("caught up", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      const [sa, sb] = await sums(pair);
+      expect(sb).toEqual(sa);
+      expect(await b.storage.count("t")).toBe(500);
+      expect(a.repl.status().journalRecords).toBe(0);
+    });
+
+    it("refuses writes while the peer is away when whenPeerAway is refuse, writing nothing", async () => {
+      pair = await engine.pair({ whenPeerAway: "refuse" });
+      const { a } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      pair.cut();
+      const before = (await a.storage.state()).lastSeq;
+      await expect(a.repl.write([rec("t", 1)])).rejects.toThrow(/whenPeerAway is refuse: nothing was written/);
+      expect((await a.storage.state()).lastSeq).toBe(before);
+      expect(a.repl.status().acknowledging).toBe("refusing");
+    });
+
+    it("a peer that stops acknowledging (frozen) is declared away after ackTimeoutMs and the waiting writes follow the policy", async () => {
+      pair = await engine.pair({ whenPeerAway: "accept", ackTimeoutMs: 200 });
+      const { a } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      pair.dropTypes.add("ack");
+      const t0 = Date.now();
+      await a.repl.write([rec("t", 1)]);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+      expect(a.repl.status().peer).not.toBe("live");
+    });
+  });
+
+  describe("snapshot and divergence", () => {
+    it("an empty joiner gets every row, with progress, and then follows live", async () => {
+      pair = await engine.pair({ catchUpChunk: 500 });
+      const { a, b } = pair;
+      await pair.open();
+      pair.cut();
+      await pair.lead(a, 1);
+      for (let i = 0; i < 20; i++) await a.repl.write(Array.from({ length: 500 }, (_, j) => rec("hist", { i, j })));
+      await a.repl.write([{ table: "_context", kind: "put", key: "batch", body: '{"step":"heat"}' }]);
+      pair.heal();
+      await until("snapshot starts", () => a.repl.status().catchUp !== null || a.repl.status().peer === "live");
+      await until("caught up", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0, 10_000);
+      const [sa, sb] = await sums(pair);
+      expect(sb).toEqual(sa);
+      expect((await b.storage.get("_context", "batch"))?.body).toBe('{"step":"heat"}');
+      await a.repl.write([rec("hist", "after")]);
+      expect(await b.storage.count("hist")).toBe(10_001);
+    });
+
+    it("a node that wrote under an old epoch what the new active never saw sets it aside and is rebuilt from the active", async () => {
+      pair = await engine.pair({ whenPeerAway: "accept" });
+      const { a, b } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      await a.repl.write([rec("t", "both-1"), rec("t", "both-2")]);
+      pair.cut();
+      // a goes on alone (accepted locally), then b takes over in epoch 2 and writes
+      await a.repl.write([rec("t", "only-a-1"), rec("t", "only-a-2")]);
+      await pair.lead(b, 2);
+      await b.repl.write([rec("t", "b-after-takeover")]);
+      expect(b.repl.status().role).toBe("leader");
+      pair.heal();
+      await until("a rebuilt", async () => b.repl.status().peer === "live" && b.repl.status().lagRecords === 0 && (await a.storage.divergent()).length > 0, 10_000);
+      const d = await a.storage.divergent();
+      expect(d.filter((r) => r.table === "t").map((r) => [r.body, r.epoch, r.activeEpoch])).toEqual([
+        ['"only-a-1"', 1, 2],
+        ['"only-a-2"', 1, 2],
+      ]);
+      const [sa, sb] = await sums(pair);
+      expect(sa).toEqual(sb);
+      expect((await a.storage.read("t")).map((r) => r.body)).toEqual(['"both-1"', '"both-2"', '"b-after-takeover"']);
+      expect(a.repl.status().divergentSetAside).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  describe("S1: rows from an active below the epoch a node knows are refused", () => {
+    it("a deposed active's rows never reach the database of a node that knows a newer epoch", async () => {
+      pair = await engine.pair({ whenPeerAway: "accept" });
+      const { a, b } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      // b learns of epoch 3 (say, from the witness) while a still believes it leads epoch 1
+      b.epoch = 3;
+      const before = await b.storage.state();
+      await a.repl.write([rec("t", "stale")]);
+      await until("a hears the refusal", () => a.repl.status().peer === "away");
+      expect(await b.storage.state()).toEqual(before);
+      expect(b.repl.status().refused).toBeGreaterThan(0);
+    });
+  });
+
+  describe("verify and resync", () => {
+    it("finds a row altered behind the standby's back while writes go on, names its range, and a resync repairs it", async () => {
+      pair = await engine.pair({ verifySpan: 100 });
+      const { a, b } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      for (let i = 0; i < 5; i++) await a.repl.write(Array.from({ length: 100 }, (_, j) => rec("hist", { i, j })));
+      const ok = await a.repl.verify("test");
+      expect(ok).toMatchObject({ ok: true, error: null, mismatches: [] });
+      expect(ok.rows).toBeGreaterThan(500);
+      // a disk fault or a hand edit on the standby
+      const victim = (await b.storage.read("hist", { afterSeq: 250, limit: 1 }))[0];
+      await engine.tamper(pair, victim.seq, '{"tampered":true}');
+      // writes go on while the verify runs: both sides compare the same point
+      const writing = Promise.all(Array.from({ length: 20 }, (_, i) => a.repl.write([rec("hist", { more: i })])));
+      const bad = await a.repl.verify("test");
+      await writing;
+      expect(bad.ok).toBe(false);
+      const from = Math.floor((victim.seq - 1) / 100) * 100 + 1;
+      expect(bad.mismatches).toEqual([{ fromSeq: from, toSeq: from + 99, rowsHere: 100, rowsPeer: 100 }]);
+      expect(a.repl.status().lastVerify?.ok).toBe(false);
+      expect(a.repl.resync()).toBe(true);
+      await until("rebuilt", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0, 10_000);
+      expect((await a.repl.verify("test")).ok).toBe(true);
+      const [sa, sb] = await sums(pair);
+      expect(sb).toEqual(sa);
+    });
+
+    it("says there is nothing to compare while the peer is away", async () => {
+      pair = await engine.pair();
+      const { a } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      pair.cut();
+      const r = await a.repl.verify("test");
+      expect(r.ok).toBe(false);
+      expect(r.error).toMatch(/the peer is away/);
+    });
+  });
+
+  describe("schema versions", () => {
+    it("two adjacent schema versions replicate to each other; two apart do not", async () => {
+      pair = await engine.pair({}, undefined, { a: 2, b: 1 });
+      await pair.open();
+      await pair.lead(pair.a, 1);
+      await until("live across versions 2 → 1", () => pair!.a.repl.status().peer === "live" && pair!.a.repl.status().lagRecords === 0);
+      await pair.a.repl.write([rec("t", "v2 to v1")]);
+      expect(await pair.b.storage.count("t")).toBe(1);
+      await pair.close();
+      pair = await engine.pair({}, undefined, { a: 3, b: 1 });
+      await pair.open();
+      await pair.lead(pair.a, 1);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(pair.a.repl.status().peer).toBe("away");
+    });
   });
 });
+}
+
+replicationSuite("sqlite", sqlite);
+replicationSuite("postgres", postgres);
