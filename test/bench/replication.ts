@@ -361,7 +361,7 @@ interface CatchUp {
 }
 
 /** the standby started again (over `store`) after `records` were written without it: the time until it is live with nothing left */
-async function timeCatchUp(pair: BenchPair, store: StoreSpec, timeoutMs: number): Promise<CatchUp> {
+async function timeCatchUp(pair: BenchPair, store: StoreSpec, standbyHolds: number, timeoutMs: number): Promise<CatchUp> {
   const before = pair.leader.tcp.ups;
   const head = pair.leader.repl.status().lastSeq;
   const activeBefore = copyTimes(pair.leaderTimes);
@@ -381,7 +381,8 @@ async function timeCatchUp(pair: BenchPair, store: StoreSpec, timeoutMs: number)
     2,
   );
   const activeAfter = copyTimes(pair.leaderTimes);
-  const records = total ?? 0;
+  // the active's word (its resume's total), or what it held above what the standby held (every row is an insert: none gone)
+  const records = total ?? head - standbyHolds;
   const seconds = (done - upAt) / 1000;
   const finalHead = pair.leader.repl.status().lastSeq;
   const [mine] = await pair.leaderStore.checksums(1, finalHead, finalHead);
@@ -411,6 +412,7 @@ async function catchUpRuns(o: Opts, stores: Stores): Promise<{ outage: CatchUp; 
     for (let i = 0; i < 10; i++) await pair.leader.repl.write(small);
     await pair.until("the standby holding the first writes", () => pair.caughtUp(), DRAIN_WITHIN_MS, 5);
     log(`catch-up: the standby stops; the active writes ${o.records} records without it`);
+    const standbyHolds = pair.leader.repl.status().peerSeq ?? 0;
     await pair.stopPeer();
     await pair.until("the active seeing the peer away", () => pair.leader.repl.status().peer === "away", 10_000, 5);
     const big = batchOf(1000);
@@ -418,11 +420,11 @@ async function catchUpRuns(o: Opts, stores: Stores): Promise<{ outage: CatchUp; 
     for (let n = 0; n < o.records; n += big.length) await pair.leader.repl.write(n + big.length <= o.records ? big : big.slice(0, o.records - n));
     const written = { records: o.records, seconds: round((performance.now() - t0) / 1000, 3) };
     log(`catch-up: written in ${written.seconds} s; the standby starts again over its own store`);
-    const outage = await timeCatchUp(pair, b, timeoutMs);
+    const outage = await timeCatchUp(pair, b, standbyHolds, timeoutMs);
     log(`catch-up: ${outage.records} records in ${outage.seconds} s = ${outage.recordsPerS} records/s; an empty joiner next`);
     await pair.stopPeer();
     joiner = await stores.fresh("b");
-    const emptyJoiner = await timeCatchUp(pair, joiner, timeoutMs);
+    const emptyJoiner = await timeCatchUp(pair, joiner, 0, timeoutMs);
     log(`empty joiner: ${emptyJoiner.records} records in ${emptyJoiner.seconds} s = ${emptyJoiner.recordsPerS} records/s`);
     return { outage, emptyJoiner, written };
   } finally {
