@@ -27,41 +27,22 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { DEFAULT_REPLICATION, type ReplicationSettings } from "../../redundancy/replication/settings.js";
-import type { Row, RowWrite } from "../../redundancy/storage.js";
 import { POSTGRES_MIGRATIONS } from "../../runtime/storage/migrations.js";
 import { postgresBinDir, startPostgres, type PgCluster } from "../helpers/postgres.js";
 import { startStreamingPair, STANDBY_NAME, type ReplicationRow, type StreamingPair } from "./pg-streaming.js";
 import { EPOCH, openStore, PAIR_ID, RECONNECT_MS, REPLAY_WINDOW, type StoreSpec, type StoreTimes } from "./replication-node.js";
-import { BenchPair, killPeers, sleep } from "./replication-pair.js";
+import { BenchPair, killPeers } from "./replication-pair.js";
+import { batchOf, body, MAX_SAMPLES, measure, round, stamped, TABLE, type Run } from "./replication-load.js";
+import { ratios, tables } from "./replication-report.js";
 import { log, summary, type Summary } from "./stats.js";
 
-type Engine = "sqlite" | "postgres";
+export type Engine = "sqlite" | "postgres";
 
-const BODY_BYTES = 100;
-const TABLE = "bench";
 /** writes in flight for the async lag run */
 const ASYNC_WRITERS = 4;
 const LAG_SAMPLE_MS = 10;
-/** latency samples kept per run (the first ones): summary() spreads them into Math.min */
-const MAX_SAMPLES = 50_000;
-/** each timed loop stops at this many records too, whatever --seconds says */
-const MAX_RECORDS_PER_RUN = 20_000_000;
 const LIVE_WITHIN_MS = 30_000;
 const DRAIN_WITHIN_MS = 60_000;
-
-/** one record's body: ~100 bytes of JSON, as a tag-history or event record might be */
-function body(i: number): string {
-  const rec = (pad: string) => JSON.stringify({ n: i, tag: "line1.tank1.level", v: 12.345678, q: "good", pad });
-  return rec("x".repeat(Math.max(0, BODY_BYTES - rec("").length)));
-}
-
-const batchOf = (n: number): RowWrite[] => Array.from({ length: n }, (_, i) => ({ table: TABLE, kind: "ins", key: null, body: body(i) }));
-
-/** the rows the local writer applies: stamped as the active would stamp them */
-const stamped = (writes: RowWrite[], after: number): Row[] => {
-  const at = Date.now();
-  return writes.map((w, i) => ({ ...w, seq: after + i + 1, epoch: EPOCH, at }));
-};
 
 /** what the peer link carries, probed at the start (probeTransport) */
 interface Transport {
@@ -86,61 +67,6 @@ interface Opts {
   out?: string;
   quick: boolean;
 }
-
-// ------------------------------------------------------------ measuring
-
-interface Run {
-  batch: number;
-  inFlight: number;
-  records: number;
-  seconds: number;
-  recordsPerS: number;
-  /** ms per write (per batch), from its call to its answer */
-  latencyMs: Summary | null;
-  errors: number;
-  firstError: string | null;
-}
-
-/** `k` loops calling `once` back to back: a warm-up, then `seconds` timed (and at most MAX_RECORDS_PER_RUN records) */
-async function measure(o: Opts, batch: number, k: number, once: (loop: number) => Promise<unknown>, onTimed?: () => void): Promise<Run> {
-  const warmEnd = performance.now() + o.warmupS * 1000;
-  await Promise.all(
-    Array.from({ length: k }, async (_, loop) => {
-      // a refusal here shows again in the timed part, where it is counted
-      while (performance.now() < warmEnd) await once(loop).catch(() => sleep(10));
-    }),
-  );
-  const lat: number[] = [];
-  let done = 0;
-  let started = 0;
-  let errors = 0;
-  let firstError: string | null = null;
-  const maxBatches = Math.ceil(MAX_RECORDS_PER_RUN / batch);
-  onTimed?.();
-  const t0 = performance.now();
-  const end = t0 + o.seconds * 1000;
-  await Promise.all(
-    Array.from({ length: k }, async (_, loop) => {
-      while (performance.now() < end && started < maxBatches) {
-        started++;
-        const s = performance.now();
-        try {
-          await once(loop);
-          done++;
-          if (lat.length < MAX_SAMPLES) lat.push(performance.now() - s);
-        } catch (err) {
-          errors++;
-          firstError ??= (err as Error).message;
-          await sleep(10);
-        }
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  return { batch, inFlight: k, records: done * batch, seconds: round(seconds, 3), recordsPerS: Math.round((done * batch) / seconds), latencyMs: summary(lat), errors, firstError };
-}
-
-const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 // ------------------------------------------------------------ stores
 
@@ -240,7 +166,7 @@ async function probeTransport(noWorkaround: boolean): Promise<Transport> {
   }
 }
 
-interface PairRun extends Run {
+export interface PairRun extends Run {
   /** samples (every 10 ms) in which the active did not see the peer live */
   peerNotLive: number;
   samples: number;
@@ -267,7 +193,7 @@ function timesBetween(a: StoreTimes, b: StoreTimes) {
   };
   return { apply: d(a.apply, b.apply), rowsAfter: d(a.rowsAfter, b.rowsAfter) };
 }
-type TimesDelta = ReturnType<typeof timesBetween>;
+export type TimesDelta = ReturnType<typeof timesBetween>;
 
 /** a fresh pair, the peer live, `k` writers of `batch`-record writes for --seconds; then both stores hold the same head */
 async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: number, k: number): Promise<PairRun> {
@@ -283,6 +209,7 @@ async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: n
     const phases: PairRun["phases"] = [];
     const lagRecords: number[] = [];
     const lagMs: number[] = [];
+    const standbyBefore = (await pair.peerState()).times;
     const sampleFrom = performance.now();
     let lastPeer = "live";
     const sampler = setInterval(() => {
@@ -300,7 +227,6 @@ async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: n
     // arriving over HTTP or from a timer does (--async-no-yield: back to back)
     const yieldFirst = mode === "async" && o.asyncYield;
     let run: Run;
-    const standbyBefore = (await pair.peerState()).times;
     let activeBefore = copyTimes(pair.leaderTimes);
     let activeAfter: StoreTimes;
     try {
@@ -312,7 +238,12 @@ async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: n
           if (yieldFirst) await new Promise((r) => setImmediate(r));
           return pair.leader.repl.write(writes);
         },
-        () => (activeBefore = copyTimes(pair.leaderTimes)),
+        () => {
+          // the figures are of the timed part: the warm-up's samples go (its phase changes stay in `phases`)
+          activeBefore = copyTimes(pair.leaderTimes);
+          samples = notLive = 0;
+          lagRecords.length = lagMs.length = 0;
+        },
       );
     } finally {
       clearInterval(sampler);
@@ -344,7 +275,7 @@ async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: n
   }
 }
 
-interface CatchUp {
+export interface CatchUp {
   /** records the standby lacked when it came back */
   records: number;
   /** from the active seeing the connection up to the peer live with nothing left */
@@ -435,7 +366,7 @@ async function catchUpRuns(o: Opts, stores: Stores): Promise<{ outage: CatchUp; 
 
 // ------------------------------------------------------------ PostgreSQL's own streaming replication
 
-interface StreamingRun extends Run {
+export interface StreamingRun extends Run {
   synchronousCommit: "on" | "local";
   /** pg_stat_replication's row for the standby, before and after the run */
   before: ReplicationRow | null;
@@ -485,7 +416,7 @@ async function streamingRun(o: Opts, sp: StreamingPair, n: number, batch: number
 
 // ------------------------------------------------------------ one engine
 
-interface BatchResult {
+export interface BatchResult {
   batch: number;
   /** reference 1 before and after the pair's runs of this batch size, and their mean (the ratios' denominator) */
   local: { before: Run | null; after: Run | null; meanRecordsPerS: number | null };
@@ -494,7 +425,7 @@ interface BatchResult {
   streaming: StreamingRun[];
 }
 
-interface EngineResult {
+export interface EngineResult {
   engine: Engine;
   store: Record<string, unknown>;
   streamingSettings: unknown;
@@ -646,82 +577,6 @@ async function runEngine(o: Opts, engine: Engine): Promise<EngineResult> {
   }
   result.seconds = Math.round((Date.now() - t0) / 1000);
   return result;
-}
-
-// ------------------------------------------------------------ report
-
-const TARGET_RATIO = 0.85;
-const TARGET_CATCH_UP = 100_000;
-
-const fmt = (n: number | null | undefined) => (n === null || n === undefined ? "—" : Math.round(n).toLocaleString("en-US"));
-const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? round(a / b, 2) : null);
-const lat = (r: Run) => (r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p99}` : "—");
-
-function ratios(e: EngineResult) {
-  return e.batches.map((b) => {
-    const ref = b.local.meanRecordsPerS;
-    const sync = Object.fromEntries(b.sync.map((r) => [r.inFlight, r]));
-    const str = (sc: "on" | "local", k: number) => b.streaming.find((r) => r.synchronousCommit === sc && r.inFlight === k) ?? null;
-    return {
-      batch: b.batch,
-      tandemSyncToLocal: { 1: ratio(sync[1]?.recordsPerS, ref), 4: ratio(sync[4]?.recordsPerS, ref) },
-      ...(e.engine === "postgres"
-        ? {
-            streamingSyncToLocal: { 1: ratio(str("on", 1)?.recordsPerS, ref), 4: ratio(str("on", 4)?.recordsPerS, ref) },
-            streamingSyncToItsLocal: { 1: ratio(str("on", 1)?.recordsPerS, str("local", 1)?.recordsPerS), 4: ratio(str("on", 4)?.recordsPerS, str("local", 4)?.recordsPerS) },
-            tandemSyncToStreamingSync: { 1: ratio(sync[1]?.recordsPerS, str("on", 1)?.recordsPerS), 4: ratio(sync[4]?.recordsPerS, str("on", 4)?.recordsPerS) },
-          }
-        : {}),
-      target: { rule: `Tandem sync, 1 in flight ÷ the local writer ≥ ${TARGET_RATIO}`, met: ratio(sync[1]?.recordsPerS, ref) === null ? null : ratio(sync[1]?.recordsPerS, ref)! >= TARGET_RATIO },
-    };
-  });
-}
-
-function tables(e: EngineResult): string {
-  const out: string[] = [`### ${e.engine}`, ""];
-  out.push(`| writer | batch | in flight | records/s | ÷ local writer | ms per write p50 / p99 | checks |`, `|---|---|---|---|---|---|---|`);
-  for (const b of e.batches) {
-    const ref = b.local.meanRecordsPerS;
-    const localRow = (what: string, r: Run | null) => r && out.push(`| ${what} | ${b.batch} | 1 | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${r.errors ? `${r.errors} errors` : ""} |`);
-    localRow("local writer (reference 1), before", b.local.before);
-    localRow("local writer (reference 1), after", b.local.after);
-    out.push(`| **local writer, mean** | ${b.batch} | 1 | **${fmt(ref)}** | 1.00 | | |`);
-    for (const r of b.sync) {
-      const tx = `transactions: active ${r.times.active.apply.calls} × ${r.times.active.apply.msPerCall ?? "—"} ms, standby ${r.times.standby.apply.calls} × ${r.times.standby.apply.msPerCall ?? "—"} ms`;
-      const checks = [r.check.same ? "both stores at the same head" : `HEADS DIFFER (${r.check.head} / ${r.check.standbyLastSeq})`, tx, r.peerNotLive ? `peer not live in ${r.peerNotLive}/${r.samples} samples` : "", r.errors ? `${r.errors} refused (${r.firstError})` : ""].filter(Boolean).join("; ");
-      out.push(`| **Tandem sync dual-write** | ${b.batch} | ${r.inFlight} | **${fmt(r.recordsPerS)}** | **${ratio(r.recordsPerS, ref) ?? "—"}** | ${lat(r)} | ${checks} |`);
-    }
-    for (const r of b.streaming) {
-      const sync = r.synchronousCommit === "on";
-      const ok = sync ? (r.before?.sync_state === "sync" && r.after?.sync_state === "sync" ? "standby sync_state = sync before and after" : `standby ${r.before?.sync_state} / ${r.after?.sync_state}`) : "";
-      out.push(`| PostgreSQL ${sync ? "synchronous streaming replication (reference 2)" : "primary, synchronous_commit = local"} | ${b.batch} | ${r.inFlight} | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${[ok, r.errors ? `${r.errors} errors` : ""].filter(Boolean).join("; ")} |`);
-    }
-  }
-  const rt = ratios(e);
-  out.push("", `| batch | Tandem sync ÷ local writer (1 / 4 in flight) | target ≥ ${TARGET_RATIO} (1 in flight) |${e.engine === "postgres" ? " streaming sync ÷ local writer (1 / 4) | streaming sync ÷ its own synchronous_commit local (1 / 4) | Tandem sync ÷ streaming sync (1 / 4) |" : ""}`);
-  out.push(`|---|---|---|${e.engine === "postgres" ? "---|---|---|" : ""}`);
-  for (const r of rt) {
-    const pair = (x: Record<number, number | null> | undefined) => (x ? `${x[1] ?? "—"} / ${x[4] ?? "—"}` : "");
-    out.push(`| ${r.batch} | ${pair(r.tandemSyncToLocal)} | ${r.target.met === null ? "—" : r.target.met ? "met" : "**not met**"} |${e.engine === "postgres" ? ` ${pair(r.streamingSyncToLocal)} | ${pair(r.streamingSyncToItsLocal)} | ${pair(r.tandemSyncToStreamingSync)} |` : ""}`);
-  }
-  const a = e.async;
-  if (a?.lag) {
-    out.push(
-      "",
-      `| async, ${a.inFlight} writers of ${a.batch} | records/s | lag records p50 / p99 / max | lag ms p50 / p99 / max | samples | bounds |`,
-      `|---|---|---|---|---|---|`,
-      `| ${e.engine} | ${fmt(a.recordsPerS)} | ${a.lag.records ? `${a.lag.records.p50} / ${a.lag.records.p99} / ${a.lag.records.max}` : "—"} | ${a.lag.ms ? `${a.lag.ms.p50} / ${a.lag.ms.p99} / ${a.lag.ms.max}` : "—"} | ${a.samples} | maxLagRecords ${a.lag.maxLagRecords}, maxLagMs ${a.lag.maxLagMs} |`,
-    );
-  }
-  const c = e.catchUp;
-  if (c) {
-    const row = (what: string, x: CatchUp) =>
-      `| ${what} | ${fmt(x.records)} | ${x.seconds} s | **${fmt(x.recordsPerS)}** | ${x.recordsPerS >= TARGET_CATCH_UP ? "met" : "**not met**"} | ${x.fromReadyS} s | ${x.times.active.rowsAfter.calls} reads, ${x.times.active.rowsAfter.ms} ms | ${x.times.standby.apply.calls} transactions, ${x.times.standby.apply.ms} ms | ${x.check.same ? "checksums equal" : "CHECKSUMS DIFFER"}${x.standby.gaps ? `; ${x.standby.gaps} gap${x.standby.gaps > 1 ? "s" : ""} (resumed)` : ""} |`;
-    out.push("", `| catch-up | records | time | records/s | target ≥ ${fmt(TARGET_CATCH_UP)}/s | from the standby's start | the active's reads | the standby's transactions | check |`, `|---|---|---|---|---|---|---|---|---|`, row("after an outage", c.outage), row("empty joiner (snapshot)", c.emptyJoiner));
-    out.push("", `(the active wrote the ${fmt(c.written.records)} records in batches of 1000 while the standby was away: ${c.written.seconds} s)`);
-  }
-  if (e.failures.length) out.push("", "Failures:", ...e.failures.map((f) => `- ${f}`));
-  return out.join("\n");
 }
 
 // ------------------------------------------------------------ main
