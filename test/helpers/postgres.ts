@@ -50,6 +50,11 @@ export function postgresBinDir(): string {
 
 const asRoot = () => process.getuid?.() === 0;
 
+/** uid and gid a server's directories must belong to: the postgres user's when we are root, null (ours) otherwise */
+export function postgresOwner(): { uid: number; gid: number } | null {
+  return asRoot() ? postgresUser() : null;
+}
+
 /** uid and gid of the postgres user, from /etc/passwd */
 function postgresUser(): { uid: number; gid: number } {
   const line = readFileSync("/etc/passwd", "utf8")
@@ -61,7 +66,7 @@ function postgresUser(): { uid: number; gid: number } {
 }
 
 /** runs a server binary (as postgres when we are root); rejects with its output on failure */
-function run(bin: string, args: string[]): Promise<string> {
+export function runPgBinary(bin: string, args: string[]): Promise<string> {
   const [cmd, argv] = asRoot() ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
   // PG* variables of the caller's environment must not steer the tools
   const env: NodeJS.ProcessEnv = { LANG: "C", LC_ALL: "C" };
@@ -75,7 +80,7 @@ function run(bin: string, args: string[]): Promise<string> {
 }
 
 /** a port nothing listens on now: the kernel's pick for port 0 */
-function freePort(): Promise<number> {
+export function freePgPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.unref();
@@ -87,7 +92,8 @@ function freePort(): Promise<number> {
   });
 }
 
-function tail(file: string, lines = 20): string {
+/** the last lines of a server log, for an error message */
+export function logTail(file: string, lines = 20): string {
   try {
     return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
   } catch {
@@ -118,30 +124,30 @@ const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 export async function startPostgres(): Promise<PgCluster> {
   const bin = postgresBinDir();
-  const owner = asRoot() ? postgresUser() : null;
+  const owner = postgresOwner();
   const dir = mkdtempSync(join(tmpdir(), "tandem-pg-"));
   const data = join(dir, "data");
   const log = join(dir, "postgres.log");
   let started = false;
   const stopServer = async () => {
-    await run(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"]).catch(() => undefined);
+    await runPgBinary(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"]).catch(() => undefined);
   };
   try {
     if (owner) chownSync(dir, owner.uid, owner.gid);
     chmodSync(dir, 0o700);
-    await run(join(bin, "initdb"), ["-D", data, "-U", "test", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]);
+    await runPgBinary(join(bin, "initdb"), ["-D", data, "-U", "test", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]);
     let port = 0;
     for (let attempt = 1; ; attempt++) {
-      port = await freePort();
+      port = await freePgPort();
       try {
         // -w: returns once the server accepts connections
-        await run(join(bin, "pg_ctl"), ["-D", data, "-l", log, "-w", "-t", "30", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on`, "start"]);
+        await runPgBinary(join(bin, "pg_ctl"), ["-D", data, "-l", log, "-w", "-t", "30", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on`, "start"]);
         started = true;
         break;
       } catch (err) {
         // the port was taken between the probe and the bind, most likely: try another
         await stopServer();
-        if (attempt >= START_ATTEMPTS) throw new Error(`${(err as Error).message}\nserver log:\n${tail(log)}`);
+        if (attempt >= START_ATTEMPTS) throw new Error(`${(err as Error).message}\nserver log:\n${logTail(log)}`);
       }
     }
     await watchdog(bin, dir, data);
@@ -203,7 +209,7 @@ function cluster(bin: string, dir: string, data: string, port: number): PgCluste
     stop() {
       stopping ??= (async () => {
         try {
-          await run(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"]);
+          await runPgBinary(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"]);
         } catch {
           /* already stopped (or the directory is gone): nothing to stop */
         } finally {

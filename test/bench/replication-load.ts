@@ -1,0 +1,82 @@
+// The load the replication bench applies and how it times it: the records
+// (~100 bytes of JSON each, in batches), and `measure`, k writer loops back to
+// back for a warm-up and then a timed part.
+import { performance } from "node:perf_hooks";
+import type { Row, RowWrite } from "../../redundancy/storage.js";
+import { EPOCH } from "./replication-node.js";
+import { sleep } from "./replication-pair.js";
+import { summary, type Summary } from "./stats.js";
+
+export const BODY_BYTES = 100;
+export const TABLE = "bench";
+/** latency samples kept per run (the first ones): summary() spreads them into Math.min */
+export const MAX_SAMPLES = 50_000;
+/** each timed loop stops at this many records too, whatever --seconds says */
+const MAX_RECORDS_PER_RUN = 20_000_000;
+
+/** one record's body: ~100 bytes of JSON, as a tag-history or event record might be */
+export function body(i: number): string {
+  const rec = (pad: string) => JSON.stringify({ n: i, tag: "line1.tank1.level", v: 12.345678, q: "good", pad });
+  return rec("x".repeat(Math.max(0, BODY_BYTES - rec("").length)));
+}
+
+export const batchOf = (n: number): RowWrite[] => Array.from({ length: n }, (_, i) => ({ table: TABLE, kind: "ins", key: null, body: body(i) }));
+
+/** the rows the local writer applies: stamped as the active would stamp them */
+export const stamped = (writes: RowWrite[], after: number): Row[] => {
+  const at = Date.now();
+  return writes.map((w, i) => ({ ...w, seq: after + i + 1, epoch: EPOCH, at }));
+};
+
+export interface Run {
+  batch: number;
+  inFlight: number;
+  records: number;
+  seconds: number;
+  recordsPerS: number;
+  /** ms per write (per batch), from its call to its answer */
+  latencyMs: Summary | null;
+  errors: number;
+  firstError: string | null;
+}
+
+/** `k` loops calling `once` back to back: a warm-up, then `seconds` timed (and at most MAX_RECORDS_PER_RUN records) */
+export async function measure(o: { seconds: number; warmupS: number }, batch: number, k: number, once: (loop: number) => Promise<unknown>, onTimed?: () => void): Promise<Run> {
+  const warmEnd = performance.now() + o.warmupS * 1000;
+  await Promise.all(
+    Array.from({ length: k }, async (_, loop) => {
+      // a refusal here shows again in the timed part, where it is counted
+      while (performance.now() < warmEnd) await once(loop).catch(() => sleep(10));
+    }),
+  );
+  const lat: number[] = [];
+  let done = 0;
+  let started = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+  const maxBatches = Math.ceil(MAX_RECORDS_PER_RUN / batch);
+  onTimed?.();
+  const t0 = performance.now();
+  const end = t0 + o.seconds * 1000;
+  await Promise.all(
+    Array.from({ length: k }, async (_, loop) => {
+      while (performance.now() < end && started < maxBatches) {
+        started++;
+        const s = performance.now();
+        try {
+          await once(loop);
+          done++;
+          if (lat.length < MAX_SAMPLES) lat.push(performance.now() - s);
+        } catch (err) {
+          errors++;
+          firstError ??= (err as Error).message;
+          await sleep(10);
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return { batch, inFlight: k, records: done * batch, seconds: round(seconds, 3), recordsPerS: Math.round((done * batch) / seconds), latencyMs: summary(lat), errors, firstError };
+}
+
+export const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;

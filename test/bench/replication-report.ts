@@ -1,0 +1,82 @@
+// The replication bench's tables and ratios (replication.ts measures, this
+// prints): per engine, the throughput runs with their ratios to the local
+// writer and, for PostgreSQL, to its own streaming replication; the async
+// lag; the catch-up.
+import type { Run } from "./replication-load.js";
+import type { CatchUp, EngineResult } from "./replication.js";
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+export const TARGET_RATIO = 0.85;
+export const TARGET_CATCH_UP = 100_000;
+
+const fmt = (n: number | null | undefined) => (n === null || n === undefined ? "—" : Math.round(n).toLocaleString("en-US"));
+const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? round(a / b, 2) : null);
+const lat = (r: Run) => (r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p99}` : "—");
+
+export function ratios(e: EngineResult) {
+  return e.batches.map((b) => {
+    const ref = b.local.meanRecordsPerS;
+    const sync = Object.fromEntries(b.sync.map((r) => [r.inFlight, r]));
+    const str = (sc: "on" | "local", k: number) => b.streaming.find((r) => r.synchronousCommit === sc && r.inFlight === k) ?? null;
+    return {
+      batch: b.batch,
+      tandemSyncToLocal: { 1: ratio(sync[1]?.recordsPerS, ref), 4: ratio(sync[4]?.recordsPerS, ref) },
+      ...(e.engine === "postgres"
+        ? {
+            streamingSyncToLocal: { 1: ratio(str("on", 1)?.recordsPerS, ref), 4: ratio(str("on", 4)?.recordsPerS, ref) },
+            streamingSyncToItsLocal: { 1: ratio(str("on", 1)?.recordsPerS, str("local", 1)?.recordsPerS), 4: ratio(str("on", 4)?.recordsPerS, str("local", 4)?.recordsPerS) },
+            tandemSyncToStreamingSync: { 1: ratio(sync[1]?.recordsPerS, str("on", 1)?.recordsPerS), 4: ratio(sync[4]?.recordsPerS, str("on", 4)?.recordsPerS) },
+          }
+        : {}),
+      target: { rule: `Tandem sync, 1 in flight ÷ the local writer ≥ ${TARGET_RATIO}`, met: ratio(sync[1]?.recordsPerS, ref) === null ? null : ratio(sync[1]?.recordsPerS, ref)! >= TARGET_RATIO },
+    };
+  });
+}
+
+export function tables(e: EngineResult): string {
+  const out: string[] = [`### ${e.engine}`, ""];
+  out.push(`| writer | batch | in flight | records/s | ÷ local writer | ms per write p50 / p99 | checks |`, `|---|---|---|---|---|---|---|`);
+  for (const b of e.batches) {
+    const ref = b.local.meanRecordsPerS;
+    const localRow = (what: string, r: Run | null) => r && out.push(`| ${what} | ${b.batch} | 1 | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${r.errors ? `${r.errors} errors` : ""} |`);
+    localRow("local writer (reference 1), before", b.local.before);
+    localRow("local writer (reference 1), after", b.local.after);
+    out.push(`| **local writer, mean** | ${b.batch} | 1 | **${fmt(ref)}** | 1.00 | | |`);
+    for (const r of b.sync) {
+      const tx = `transactions: active ${r.times.active.apply.calls} × ${r.times.active.apply.msPerCall ?? "—"} ms, standby ${r.times.standby.apply.calls} × ${r.times.standby.apply.msPerCall ?? "—"} ms`;
+      const checks = [r.check.same ? "both stores at the same head" : `HEADS DIFFER (${r.check.head} / ${r.check.standbyLastSeq})`, tx, r.peerNotLive ? `peer not live in ${r.peerNotLive}/${r.samples} samples` : "", r.errors ? `${r.errors} refused (${r.firstError})` : ""].filter(Boolean).join("; ");
+      out.push(`| **Tandem sync dual-write** | ${b.batch} | ${r.inFlight} | **${fmt(r.recordsPerS)}** | **${ratio(r.recordsPerS, ref) ?? "—"}** | ${lat(r)} | ${checks} |`);
+    }
+    for (const r of b.streaming) {
+      const sync = r.synchronousCommit === "on";
+      const ok = sync ? (r.before?.sync_state === "sync" && r.after?.sync_state === "sync" ? "standby sync_state = sync before and after" : `standby ${r.before?.sync_state} / ${r.after?.sync_state}`) : "";
+      out.push(`| PostgreSQL ${sync ? "synchronous streaming replication (reference 2)" : "primary, synchronous_commit = local"} | ${b.batch} | ${r.inFlight} | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${[ok, r.errors ? `${r.errors} errors` : ""].filter(Boolean).join("; ")} |`);
+    }
+  }
+  const rt = ratios(e);
+  out.push("", `| batch | Tandem sync ÷ local writer (1 / 4 in flight) | target ≥ ${TARGET_RATIO} (1 in flight) |${e.engine === "postgres" ? " streaming sync ÷ local writer (1 / 4) | streaming sync ÷ its own synchronous_commit local (1 / 4) | Tandem sync ÷ streaming sync (1 / 4) |" : ""}`);
+  out.push(`|---|---|---|${e.engine === "postgres" ? "---|---|---|" : ""}`);
+  for (const r of rt) {
+    const pair = (x: Record<number, number | null> | undefined) => (x ? `${x[1] ?? "—"} / ${x[4] ?? "—"}` : "");
+    out.push(`| ${r.batch} | ${pair(r.tandemSyncToLocal)} | ${r.target.met === null ? "—" : r.target.met ? "met" : "**not met**"} |${e.engine === "postgres" ? ` ${pair(r.streamingSyncToLocal)} | ${pair(r.streamingSyncToItsLocal)} | ${pair(r.tandemSyncToStreamingSync)} |` : ""}`);
+  }
+  const a = e.async;
+  if (a?.lag) {
+    out.push(
+      "",
+      `| async, ${a.inFlight} writers of ${a.batch} | records/s | lag records p50 / p99 / max | lag ms p50 / p99 / max | samples | bounds |`,
+      `|---|---|---|---|---|---|`,
+      `| ${e.engine} | ${fmt(a.recordsPerS)} | ${a.lag.records ? `${a.lag.records.p50} / ${a.lag.records.p99} / ${a.lag.records.max}` : "—"} | ${a.lag.ms ? `${a.lag.ms.p50} / ${a.lag.ms.p99} / ${a.lag.ms.max}` : "—"} | ${a.samples} | maxLagRecords ${a.lag.maxLagRecords}, maxLagMs ${a.lag.maxLagMs} |`,
+    );
+  }
+  const c = e.catchUp;
+  if (c) {
+    const row = (what: string, x: CatchUp) =>
+      `| ${what} | ${fmt(x.records)} | ${x.seconds} s | **${fmt(x.recordsPerS)}** | ${x.recordsPerS >= TARGET_CATCH_UP ? "met" : "**not met**"} | ${x.fromReadyS} s | ${x.times.active.rowsAfter.calls} reads, ${x.times.active.rowsAfter.ms} ms | ${x.times.standby.apply.calls} transactions, ${x.times.standby.apply.ms} ms | ${x.check.same ? "checksums equal" : "CHECKSUMS DIFFER"}${x.standby.gaps ? `; ${x.standby.gaps} gap${x.standby.gaps > 1 ? "s" : ""} (resumed)` : ""} |`;
+    out.push("", `| catch-up | records | time | records/s | target ≥ ${fmt(TARGET_CATCH_UP)}/s | from the standby's start | the active's reads | the standby's transactions | check |`, `|---|---|---|---|---|---|---|---|---|`, row("after an outage", c.outage), row("empty joiner (snapshot)", c.emptyJoiner));
+    out.push("", `(the active wrote the ${fmt(c.written.records)} records in batches of 1000 while the standby was away: ${c.written.seconds} s)`);
+  }
+  if (e.failures.length) out.push("", "Failures:", ...e.failures.map((f) => `- ${f}`));
+  return out.join("\n");
+}
