@@ -25,6 +25,7 @@ export function demoDriversConfig(simHost: string, modbusPort: number, opcuaPort
       { name: "line1.tank1.levelUa", device: "sim-opcua", nodeId: "ns=1;s=Plant.Tank1.Level", units: "%", deadband: 0.05, description: "tank 1 level over OPC UA" },
       { name: "line1.pump1.runUa", device: "sim-opcua", nodeId: "ns=1;s=Plant.Pump1.Run", writable: true },
       { name: "line1.tank1.inletValveUa", device: "sim-opcua", nodeId: "ns=1;s=Plant.Tank1.InletValve", writable: true, min: 0, max: 100, units: "%" },
+      { name: "line1.reactor.highLimit", device: "sim-modbus", address: "hr:100", type: "uint16", writable: true, min: 0, max: 150, units: "°C", description: "operator's high-temperature alarm limit (the batch does not write it)" },
     ],
   };
 }

@@ -412,7 +412,7 @@ export function thingsToTry(o: { active: "a" | "b"; urls: { a: string; b: string
     [`Once ${act} is back as standby and caught up, a planned switchover returns the role to it (nothing held):`, `${as("admin")} npx tandem switchover --node ${o.urls[act]}`],
     [`Both databases compared, range by range, while the batch writes on:`, `${as("operator")} npx tandem replication verify --node ${o.urls[act]}`],
     [`The plant's tags as node ${act} reads them:`, `curl -u viewer:viewer ${o.urls[act]}/api/v1/tags`],
-    [`Open the tank's inlet valve to 40 % through the active (the standby would refuse):`, `curl -u operator:operator -H 'content-type: application/json' -d '{"value":40}' ${o.urls[act]}/api/v1/tags/line1.tank1.inletValve`],
+    [`Set the reactor's high-temperature limit to 90 °C through the active (the standby would refuse; the batch drives the valves and the heater itself):`, `curl -u operator:operator -H 'content-type: application/json' -d '{"value":90}' ${o.urls[act]}/api/v1/tags/line1.reactor.highLimit`],
     [`Freeze node ${act}: it loses its lease, ${sb} takes over HELD once the witness's lease for ${act} runs out:`, `kill -STOP ${pid(act)}`],
     [`Wake it: it sees the higher epoch and becomes standby, never acting on the old one:`, `kill -CONT ${pid(act)}`],
   ];

@@ -19,6 +19,10 @@
 //     again: from its connection up to "live, nothing left"; and the same
 //     for an empty joiner (a snapshot: the same mechanism from 0).
 //   npm run bench:replication [-- --engine sqlite|postgres|both --seconds S --records N --batches 100,1000 --out FILE --quick]
+//
+// Size: one script, read top to bottom as the run goes (the measurements in
+// the order above, then the report); the pair, the load, the streaming
+// reference and the tables are in replication-*.ts and pg-streaming.ts.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";

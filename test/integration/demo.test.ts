@@ -104,12 +104,12 @@ describe("tandem demo (npm start)", () => {
     for (const t of tags) expect(Object.keys(t)).toEqual(expect.arrayContaining(["name", "driver", "value", "quality", "timestamp", "writable"]));
     await waitUntil("all tags good on the standby", async () => (await tagsOf(standby)).every((x) => x.quality === "good"), { timeoutMs: 20_000 });
     const write = (id: "a" | "b", value: number) =>
-      fetch(`http://127.0.0.1:${port[id]}/api/v1/tags/line1.tank1.inletValve`, { method: "POST", headers: { ...auth("operator"), "content-type": "application/json" }, body: JSON.stringify({ value }) });
+      fetch(`http://127.0.0.1:${port[id]}/api/v1/tags/line1.reactor.highLimit`, { method: "POST", headers: { ...auth("operator"), "content-type": "application/json" }, body: JSON.stringify({ value }) });
     expect((await write(active, 42)).status).toBe(200);
     const refused = await write(standby, 43);
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/not active/);
-    await waitUntil("the standby reads the value the active wrote", async () => (await tagsOf(standby)).find((t) => t.name === "line1.tank1.inletValve")?.value === 42, { timeoutMs: 5000 });
+    await waitUntil("the standby reads the value the active wrote", async () => (await tagsOf(standby)).find((t) => t.name === "line1.reactor.highLimit")?.value === 42, { timeoutMs: 5000 });
   }, 90_000);
 
   it("every command under 'Things to try' works exactly as printed, in order: kill -9 and SIGSTOP of the active give a held takeover, the killed node comes back as standby (S1, S3)", async () => {
@@ -177,8 +177,8 @@ describe("tandem demo (npm start)", () => {
     const tags = JSON.parse(await run(11, "curl -u viewer:viewer ")) as { tags: Tag[] };
     expect(tags.tags.length).toBeGreaterThanOrEqual(10);
     // 13. a write through the active, which reaches the plant (the standby reads it back)
-    expect(JSON.parse(await run(12, "curl -u operator:operator "))).toEqual({ name: "line1.tank1.inletValve", value: 40 });
-    await waitUntil("the standby reads the written 40", async () => (await tagsOf(standby)).find((t) => t.name === "line1.tank1.inletValve")?.value === 40, { timeoutMs: 5000 });
+    expect(JSON.parse(await run(12, "curl -u operator:operator "))).toEqual({ name: "line1.reactor.highLimit", value: 90 });
+    await waitUntil("the standby reads the written 90", async () => (await tagsOf(standby)).find((t) => t.name === "line1.reactor.highLimit")?.value === 90, { timeoutMs: 5000 });
 
     // 14. a frozen active: the standby takes over held once the lease ran out
     await run(13, "kill -STOP $(cat ");
