@@ -4,21 +4,10 @@
 // caller holds in one snapshot.
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import { canonicalRow, type RangeSum, type Row, type RowKind } from "../../redundancy/storage.js";
+import { canonicalRow, type RangeSum } from "../../redundancy/storage.js";
+import { COLS, toRow, type RowRecord } from "./rows.js";
 
-export interface RowRecord {
-  seq: number;
-  epoch: number;
-  at: number;
-  tbl: string;
-  kind: RowKind;
-  key: string | null;
-  body: string | null;
-}
-
-export const toRow = (r: RowRecord): Row => ({ seq: r.seq, epoch: r.epoch, at: r.at, table: r.tbl, kind: r.kind, key: r.key, body: r.body });
-
-export const COLS = "seq, epoch, at, tbl, kind, key, body";
+export { COLS, toRow, type RowRecord };
 
 /** rows per read while computing checksums */
 const CHECKSUM_PAGE = 5_000;

@@ -9,23 +9,12 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { TandemError } from "../../core/errors.js";
-import { canonicalRow, StorageGapError, type DivergentRow, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
+import { canonicalRow, StorageGapError, type DivergentRow, type RangeSum, type ReadOptions, type Row, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
-import { purgeBefore } from "./rows.js";
+import { purgeBefore, toRow, type RowRecord } from "./rows.js";
 
 export { purgeBefore };
 
-interface RowRecord {
-  seq: number;
-  epoch: number;
-  at: number;
-  tbl: string;
-  kind: RowKind;
-  key: string | null;
-  body: string | null;
-}
-
-const toRow = (r: RowRecord): Row => ({ seq: r.seq, epoch: r.epoch, at: r.at, table: r.tbl, kind: r.kind, key: r.key, body: r.body });
 
 export interface SqliteOptions {
   file: string;

@@ -1,23 +1,14 @@
 // The database, replication and processes sections (S5: refused at start
 // with the key path and the reason; defaults that make a working node).
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../core/errors.js";
 import { parseConfig } from "../../runtime/config/load.js";
 import { initialPlant, command } from "../../drivers/simulator/plant.js";
-import { minimalConfig, TEST_KEY } from "../helpers/min-config.js";
+import { configProblems, minimalConfig, TEST_KEY } from "../helpers/min-config.js";
 
 const minimal = minimalConfig({ key: "${PAIR_KEY}" });
 const env = { PAIR_KEY: TEST_KEY };
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, { env });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  return [];
-}
+const problems = (text: string, e: NodeJS.ProcessEnv = env) => configProblems(text, e);
 
 describe("config: database, replication, processes (S5)", () => {
   it("a node without them has its own SQLite database, sync replication and no process modules", () => {

@@ -7,21 +7,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../runtime/auth/passwords.js";
 import { loadConfig, parseConfig } from "../../runtime/config/load.js";
 import { parseHostPort } from "../../runtime/config/schema.js";
-import { ConfigError } from "../../core/errors.js";
-import { minimalConfig, TEST_KEY } from "../helpers/min-config.js";
+import { configProblems, minimalConfig, TEST_KEY } from "../helpers/min-config.js";
 
 const KEY = TEST_KEY;
 const minimal = minimalConfig({ key: "${PAIR_KEY}" });
 
-function problems(text: string, env: NodeJS.ProcessEnv = { PAIR_KEY: KEY }): string[] {
-  try {
-    parseConfig(text, { env });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  return [];
-}
+const problems = (text: string, e: NodeJS.ProcessEnv = { PAIR_KEY: KEY }) => configProblems(text, e);
 
 describe("config", () => {
   it("applies defaults and resolves the data dir against the file's folder", () => {
