@@ -74,6 +74,20 @@ function show(id, on) {
   $(id).hidden = !on;
 }
 
+/** An element; `classes` is a list (or one name), `content` its text, `title` its tooltip. Shared by the panels. */
+function el(tag, classes, content, title) {
+  const e = document.createElement(tag);
+  if (classes) e.classList.add(...[].concat(classes).filter(Boolean));
+  if (content !== undefined && content !== null) e.textContent = content;
+  if (title) e.title = title;
+  return e;
+}
+
+/** A word with its {name} marks filled in. Shared by the panels. */
+function say(template, values) {
+  return template.replace(/\{(\w+)\}/g, (m, k) => (values && k in values ? String(values[k]) : m));
+}
+
 function text(id, value) {
   $(id).textContent = value;
 }

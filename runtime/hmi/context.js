@@ -3,7 +3,7 @@
 // watches), the context compactly, timers with the time left, and the
 // sequence, epoch and age of the last write. On a held node the same facts go
 // into the held banner, beside confirm and reject: what a confirm resumes.
-// A plain script loaded after app.js: it uses app.js's api(), show() and $(),
+// A plain script loaded after app.js: it uses app.js's api(), show(), el(), say() and $(),
 // and app.js awaits contextPanel.refresh(status) at each poll; it fetches the
 // context every second poll, and at once when the node's state or context
 // sequence moved. Ages and time left count from the node's clock (a write's
@@ -23,10 +23,6 @@ const contextPanel = (() => {
   let seen = ""; // the node's state and context sequence it was fetched for
   let since = 0; // polls since the last fetch
 
-  /** A word with its {name} marks filled in. */
-  function say(template, values) {
-    return template.replace(/\{(\w+)\}/g, (m, k) => (values && k in values ? String(values[k]) : m));
-  }
 
   /** A duration as the CLI prints it (context-words.ts, duration). */
   function duration(ms) {
@@ -34,12 +30,6 @@ const contextPanel = (() => {
     return say(d.text, { n: Math.max(0, Math.round(ms / d.unit)) });
   }
 
-  function el(tag, classes, content) {
-    const e = document.createElement(tag);
-    if (classes) e.classList.add(...[].concat(classes).filter(Boolean));
-    if (content !== undefined && content !== null) e.textContent = content;
-    return e;
-  }
 
   function build() {
     built = true;

@@ -1,7 +1,7 @@
 // Tandem operator HMI: the replication panel. From the status app.js polls
 // every second: the mode and what a write's acknowledgement means now, this
 // node's part, the peer's phase, the lag, the journal and a catch-up's
-// progress. A plain script loaded after app.js: it uses app.js's $() and
+// progress. A plain script loaded after app.js: it uses app.js's $(), el(), say() and
 // show(), and app.js calls replicationPanel.render(status.replication) at each
 // poll (a failed poll dims the board, this panel with it). Every word a person
 // reads comes from /words.js (runtime/replication-words.ts, which the CLI
@@ -13,20 +13,10 @@ const replicationPanel = (() => {
   const P = W ? W.panel : null;
   let built = false;
 
-  /** A word with its {name} marks filled in. */
-  function say(template, values) {
-    return template.replace(/\{(\w+)\}/g, (m, k) => (values && k in values ? String(values[k]) : m));
-  }
 
   /** A count as the CLI prints it: 12,345. */
   const count = (n) => Number(n || 0).toLocaleString(P.numbers);
 
-  function el(tag, classes, content) {
-    const e = document.createElement(tag);
-    if (classes) e.classList.add(...[].concat(classes).filter(Boolean));
-    if (content !== undefined && content !== null) e.textContent = content;
-    return e;
-  }
 
   function build() {
     built = true;

@@ -3,7 +3,7 @@
 // under its service; operators start, stop and restart a service (by name,
 // all its instances) behind the same second confirmation as the other actions.
 // A plain script loaded after app.js: it uses app.js's api(), ask(), notice(),
-// can(), when(), show(), $() and `me`, and app.js calls servicesPanel.start()
+// can(), when(), show(), el(), say(), $() and `me`, and app.js calls servicesPanel.start()
 // and .stop() as the board is shown and left. Every word a person reads comes
 // from /words.js (runtime/service-words.ts); this file holds none of its own.
 "use strict";
@@ -25,19 +25,7 @@ const servicesPanel = (() => {
   let built = false;
   let lastOk = 0;
 
-  /** A word with its {name} marks filled in. */
-  function say(template, values) {
-    return template.replace(/\{(\w+)\}/g, (m, k) => (values && k in values ? String(values[k]) : m));
-  }
 
-  /** An element; `classes` is a list (or one name), `content` its text. */
-  function el(tag, classes, content, title) {
-    const e = document.createElement(tag);
-    if (classes) e.classList.add(...[].concat(classes).filter(Boolean));
-    if (content !== undefined && content !== null) e.textContent = content;
-    if (title) e.title = title;
-    return e;
-  }
 
   function build() {
     if (built) return;
