@@ -250,14 +250,19 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
   // narrate state changes, and where the services run
   const last: Record<string, string> = {};
   const lastServices: Record<string, string> = {};
+  const lastBatch = { line: "" };
   let ticks = 0;
   const poll = setInterval(() => {
-    if (ticks++ % 8 === 0) for (const name of ["a", "b"] as const) narrateServices(urls[name], name, lastServices, say);
+    if (ticks % 8 === 0) for (const name of ["a", "b"] as const) narrateServices(urls[name], name, lastServices, say);
+    // the batch, as the acting node runs (or holds) it
+    if (ticks++ % 4 === 0) for (const name of ["a", "b"] as const) if (/^active/.test(last[name] ?? "")) narrateBatch(urls[name], name, lastBatch, say);
     for (const name of ["a", "b"] as const) {
       // /status (viewer): /health tells only whether a node serves, not its state and epoch
       fetch(`${urls[name]}/api/v1/status`, { headers: { authorization: `Basic ${Buffer.from("viewer:viewer").toString("base64")}` }, signal: AbortSignal.timeout(400) })
         .then((r) => r.json() as Promise<{ state: string; epoch: number; serviceLevel: number }>)
         .then((h) => {
+          // an answer without a state (the node still opening, an error body) says nothing yet
+          if (typeof h.state !== "string") return;
           const now = `${h.state} (epoch ${h.epoch})`;
           if (last[name] !== now) {
             say(`node ${name}: ${last[name] ?? "up"} → ${now}${h.state === "active-held" ? "  — held: an operator must confirm or reject" : ""}`);
@@ -333,6 +338,20 @@ function narrateServices(url: string, name: string, last: Record<string, string>
       last[name] = now;
     })
     .catch(() => void (last[name] = "none"));
+}
+
+/** Says where the sample batch is when its step (or held state) changes: a takeover visibly resumes at the right step. */
+function narrateBatch(url: string, name: string, last: { line: string }, say: (line: string) => void): void {
+  fetch(`${url}/api/v1/context`, { headers: { authorization: `Basic ${Buffer.from("viewer:viewer").toString("base64")}` }, signal: AbortSignal.timeout(800) })
+    .then((r) => r.json() as Promise<{ processes?: { name: string; state: string; step: string | null; content: { batch?: number } }[] }>)
+    .then((v) => {
+      const b = v.processes?.find((p) => p.name === "batch");
+      if (!b || !b.step) return;
+      const line = b.state === "held" ? `batch ${b.content.batch ?? "?"} HELD at ${b.step} on node ${name}: confirm resumes it there, reject restarts it` : b.state === "running" ? `batch ${b.content.batch ?? "?"}: ${b.step} (node ${name})` : "";
+      if (line && line !== last.line) say(line);
+      if (line) last.line = line;
+    })
+    .catch(() => undefined);
 }
 
 /** The checkout (or installed package) the demo runs from: where `npx tandem` finds this CLI. */
