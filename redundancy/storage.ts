@@ -100,10 +100,20 @@ export interface ReadOptions {
   limit?: number;
 }
 
+export interface ApplyOptions {
+  /**
+   * false: the commit is written to the operating system (SQLite) or the
+   * server's WAL (PostgreSQL) but not waited for on the disk: it survives
+   * this process, not a power loss, until flush(). Default true.
+   */
+  flush?: boolean;
+}
+
 /**
  * A store of replicated rows. Every method that changes it is one
  * transaction, durable when its promise resolves (SQLite: WAL with
- * synchronous FULL; PostgreSQL: synchronous_commit on).
+ * synchronous FULL; PostgreSQL: synchronous_commit on) — except an apply
+ * asked not to flush, which is durable once flush() resolves.
  */
 export interface Storage {
   readonly engine: "sqlite" | "postgres";
@@ -122,7 +132,12 @@ export interface Storage {
    * below lastSeq are skipped (a resend). Gaps between rows are allowed (a
    * catch-up sends only rows that still exist).
    */
-  apply(afterSeq: number, rows: Row[]): Promise<void>;
+  apply(afterSeq: number, rows: Row[], opts?: ApplyOptions): Promise<void>;
+  /**
+   * Makes every row applied so far durable (after applies with `flush:
+   * false`); resolves at once when nothing waits for the disk.
+   */
+  flush(): Promise<void>;
   /** rows with seq > afterSeq, in seq order, at most `limit` */
   rowsAfter(afterSeq: number, limit: number): Promise<Row[]>;
   /** the live rows of one table (no tombstones), in seq order */

@@ -5,6 +5,7 @@
 import { StorageGapError, type Row, type StoreSnapshot } from "../storage.js";
 import type { Hello, Probe, Resume, Resync, Rows } from "./protocol.js";
 import { markerOf } from "./verify.js";
+import type { Clock } from "../net.js";
 import type { ReplicatorDeps } from "./settings.js";
 
 /** the most rows applied in one transaction when queued messages are merged */
@@ -38,6 +39,8 @@ export class Follower {
   private readonly rowsQueue: { gen: number; m: Rows }[] = [];
   private gen = 0;
   private drainFor = -1;
+  /** syncAck written: the flush of what was acknowledged unflushed, pending */
+  private flushTimer: ReturnType<Clock["setTimeout"]> | null = null;
 
   constructor(
     private readonly d: ReplicatorDeps,
@@ -49,9 +52,30 @@ export class Follower {
     this.lastSeq = (await this.d.storage.state()).lastSeq;
   }
 
-  stop(): Promise<void> {
+  /** stops applying; what was acknowledged unflushed is flushed before it resolves (the node may act as active next) */
+  async stop(): Promise<void> {
     this.stopped = true;
-    return this.chain;
+    if (this.flushTimer !== null) this.d.clock.clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    await this.chain;
+    await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      await this.d.storage.flush();
+    } catch (err) {
+      this.d.log.error(`replication: rows acknowledged as written could not be flushed to this node's disk: ${(err as Error).message}`);
+    }
+  }
+
+  /** syncAck written: a flush within flushWrittenMs of the first unflushed apply, in the apply order */
+  private flushSoon(): void {
+    if (this.flushTimer !== null || this.stopped) return;
+    this.flushTimer = this.d.clock.setTimeout(() => {
+      this.flushTimer = null;
+      this.enqueue(() => this.flush());
+    }, this.d.settings.flushWrittenMs);
   }
 
   onProbe(p: Probe): void {
@@ -132,13 +156,19 @@ export class Follower {
     for (let i = 0; i < rows.length; i++) {
       const marker = markerOf(rows[i]);
       if (!marker || rows[i].seq <= this.lastSeq) continue;
-      await this.d.storage.apply(after, rows.slice(from, i + 1));
+      await this.d.storage.apply(after, rows.slice(from, i + 1), this.applyOpts());
       after = rows[i].seq;
       from = i + 1;
       const snap = await this.d.storage.snapshot().catch(() => null);
       if (snap) void this.answerVerify(snap, marker.id, rows[i].seq, marker.span);
     }
-    if (from < rows.length || rows.length === 0) await this.d.storage.apply(after, rows.slice(from));
+    if (from < rows.length || rows.length === 0) await this.d.storage.apply(after, rows.slice(from), this.applyOpts());
+    if (!this.applyOpts().flush) this.flushSoon();
+  }
+
+  /** syncAck written: applied and acknowledged before the disk has it (flushed soon and before acting) */
+  private applyOpts(): { flush: boolean } {
+    return { flush: this.d.settings.syncAck !== "written" };
   }
 
   private async answerVerify(snap: StoreSnapshot, id: string, upTo: number, span: number): Promise<void> {

@@ -10,6 +10,16 @@ export interface ReplicationSettings {
   mode: "sync" | "async" | "none";
   /** sync with the peer away: accept (availability, journal) or refuse (never acknowledged on one copy) */
   whenPeerAway: "accept" | "refuse";
+  /**
+   * what the standby's acknowledgement means: flushed (on its disk; the
+   * default) or written (committed to its database and its operating
+   * system, flushed within flushWrittenMs and before it acts as active:
+   * PostgreSQL's remote_write). Either way no single failure loses an
+   * acknowledged write; written loses one only if both nodes fail at once.
+   */
+  syncAck: "flushed" | "written";
+  /** syncAck written: the standby flushes what it acknowledged at least this often */
+  flushWrittenMs: number;
   /** a peer that acknowledges nothing this long is away (frozen, cut off) */
   ackTimeoutMs: number;
   /** async: writers wait while the peer is this far behind (records / ms) */
@@ -29,6 +39,8 @@ export interface ReplicationSettings {
 export const DEFAULT_REPLICATION: ReplicationSettings = {
   mode: "sync",
   whenPeerAway: "accept",
+  syncAck: "flushed",
+  flushWrittenMs: 1000,
   ackTimeoutMs: 1000,
   maxLagRecords: 10_000,
   maxLagMs: 2_000,

@@ -32,6 +32,9 @@ export const replicationSection = z
     mode: z.enum(["sync", "async", "none"]).default(D.mode),
     /** sync with the peer away or catching up: accept (keep writing here, journal, catch up later) or refuse (no write acknowledged on one copy) */
     whenPeerAway: z.enum(["accept", "refuse"]).default(D.whenPeerAway),
+    /** what the standby's acknowledgement means: flushed (on its disk) or written (in its database and OS, flushed within flushWrittenMs and before it acts): PostgreSQL's remote_write */
+    syncAck: z.enum(["flushed", "written"]).default(D.syncAck),
+    flushWrittenMs: ms(10, 60_000).default(D.flushWrittenMs),
     ackTimeoutMs: ms(50, 60_000).default(D.ackTimeoutMs),
     maxLagRecords: z.number().int().min(1).max(10_000_000).default(D.maxLagRecords),
     maxLagMs: ms(10, 600_000).default(D.maxLagMs),

@@ -82,3 +82,23 @@ export function segmentParams(seg: Segment): unknown[] {
   return [plain.seq, plain.epoch, plain.at, plain.tbl, plain.kind, plain.key, plain.body, upsert.seq, upsert.epoch, upsert.at, upsert.tbl, upsert.kind, upsert.key, upsert.body];
 }
 
+/** a segment's rows that are inserted as they are (no stored key replaced) */
+export function plainRows(seg: Segment): Row[] {
+  return seg.rows.filter((r): r is Row => r !== null && !(r.key !== null && seg.keys.get(`${r.table}\u0000${r.key}`)?.replaces));
+}
+
+/** `seg` without the rows that plainRows() gives: what is left to upsert */
+export function upsertOnly(seg: Segment): Segment {
+  return { kind: "rows", keys: seg.keys, rows: seg.rows.map((r) => (r !== null && r.key !== null && seg.keys.get(`${r.table}\u0000${r.key}`)?.replaces ? r : null)) };
+}
+
+/** COPY's text format: backslash, tab, newline and carriage return escaped, \N for null */
+const copyField = (v: string | null): string => (v === null ? "\\N" : v.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r")));
+
+/** rows as COPY … FROM STDIN text, in the column order of COLS */
+export function copyText(rows: readonly Row[]): string {
+  let out = "";
+  for (const r of rows) out += `${r.seq}\t${r.epoch}\t${r.at}\t${copyField(r.table)}\t${r.kind}\t${copyField(r.key)}\t${copyField(r.body)}\n`;
+  return out;
+}
+

@@ -3,13 +3,16 @@
 // when apply() returns, which is what S2 needs of the standby's
 // acknowledgement and of the active's own copy. better-sqlite3 is
 // synchronous: a commit holds the event loop for its fsync (≈1 ms on an SSD),
-// which the replicator's group commit spreads over many rows.
+// which the replicator's group commit spreads over many rows. An apply asked
+// not to flush (a standby under replication.syncAck: written) commits with
+// synchronous NORMAL: in the WAL, in the OS, not yet on the disk; the next
+// FULL commit or flush() syncs the WAL and so everything before it.
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { TandemError } from "../../core/errors.js";
-import { canonicalRow, StorageGapError, type DivergentRow, type RangeSum, type ReadOptions, type Row, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
+import { canonicalRow, StorageGapError, type ApplyOptions, type DivergentRow, type RangeSum, type ReadOptions, type Row, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { purgeBefore, toRow, type RowRecord } from "./rows.js";
 
@@ -28,6 +31,9 @@ export class SqliteStorage implements Storage {
   private db: Database.Database | null = null;
   private stmts!: Stmts;
   private last = { seq: 0, epoch: 0 };
+  /** the connection's synchronous setting now, and whether a commit since the last FULL one waits for the disk */
+  private sync: "FULL" | "NORMAL" = "FULL";
+  private unflushed = false;
 
   constructor(private readonly opts: SqliteOptions) {
     this.where = opts.file;
@@ -43,7 +49,8 @@ export class SqliteStorage implements Storage {
     }
     try {
       db.pragma("journal_mode = WAL");
-      db.pragma(`synchronous = ${this.opts.synchronous ?? "FULL"}`);
+      this.sync = this.opts.synchronous ?? "FULL";
+      db.pragma(`synchronous = ${this.sync}`);
       db.pragma("busy_timeout = 5000");
       // a checkpoint every 4 MB of WAL keeps the WAL small without a pause per commit
       db.pragma("wal_autocheckpoint = 1000");
@@ -97,9 +104,10 @@ export class SqliteStorage implements Storage {
     return { lastSeq: this.last.seq, lastEpoch: this.last.epoch, epochs, rows };
   }
 
-  async apply(afterSeq: number, rows: Row[]): Promise<void> {
+  async apply(afterSeq: number, rows: Row[], opts: ApplyOptions = {}): Promise<void> {
     const db = this.conn;
     if (afterSeq > this.last.seq) throw new StorageGapError(afterSeq, this.last.seq);
+    this.setSync(opts.flush === false ? "NORMAL" : (this.opts.synchronous ?? "FULL"));
     const s = this.stmts;
     const last = { ...this.last };
     db.transaction(() => {
@@ -114,6 +122,29 @@ export class SqliteStorage implements Storage {
       s.setMeta.run(last.seq, last.epoch);
     }).immediate();
     this.last = last;
+    // a FULL commit synced the WAL, and with it every NORMAL commit before it
+    this.unflushed = this.sync === "NORMAL";
+  }
+
+  async flush(): Promise<void> {
+    if (!this.unflushed) return;
+    this.setSync(this.opts.synchronous ?? "FULL");
+    // the WAL is synced by a commit; the state row written again is the smallest one
+    const s = this.stmts;
+    const last = this.last;
+    this.conn.transaction(() => s.setMeta.run(last.seq, last.epoch)).immediate();
+    this.unflushed = this.sync === "NORMAL";
+  }
+
+  /** the changes outside apply() are always durable: their commit syncs the WAL, and every unflushed apply before it */
+  private durable(): void {
+    this.setSync(this.opts.synchronous ?? "FULL");
+  }
+
+  private setSync(to: "FULL" | "NORMAL"): void {
+    if (to === this.sync) return;
+    this.conn.pragma(`synchronous = ${to}`);
+    this.sync = to;
   }
 
   async rowsAfter(afterSeq: number, limit: number): Promise<Row[]> {
@@ -168,6 +199,7 @@ export class SqliteStorage implements Storage {
   }
 
   async setAside(afterSeq: number, activeEpoch: number, now: number): Promise<number> {
+    this.durable();
     const s = this.stmts;
     let moved = 0;
     this.conn.transaction(() => {
@@ -179,6 +211,7 @@ export class SqliteStorage implements Storage {
       s.setMeta.run(seq, top?.epoch ?? 0);
       this.last = { seq, epoch: top?.epoch ?? 0 };
     }).immediate();
+    this.unflushed = false;
     return moved;
   }
 
@@ -192,14 +225,19 @@ export class SqliteStorage implements Storage {
   }
 
   async discardDivergent(id: number): Promise<boolean> {
-    return this.stmts.discard.run(id).changes > 0;
+    this.durable();
+    const gone = this.stmts.discard.run(id).changes > 0;
+    if (gone) this.unflushed = false;
+    return gone;
   }
 
   async truncate(): Promise<void> {
+    this.durable();
     this.conn.transaction(() => {
       this.conn.exec("DELETE FROM tandem_rows; DELETE FROM tandem_epochs; UPDATE tandem_state SET last_seq = 0, last_epoch = 0");
     }).immediate();
     this.last = { seq: 0, epoch: 0 };
+    this.unflushed = false;
   }
 }
 

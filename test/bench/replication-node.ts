@@ -11,7 +11,7 @@ import { systemClock } from "../../redundancy/net.js";
 import { encode, REPL_TOPIC } from "../../redundancy/replication/protocol.js";
 import { Replicator } from "../../redundancy/replication/replicator.js";
 import type { ReplicationSettings } from "../../redundancy/replication/settings.js";
-import type { Row, Storage } from "../../redundancy/storage.js";
+import type { ApplyOptions, Row, Storage } from "../../redundancy/storage.js";
 import { keyFromSecret } from "../../redundancy/wire.js";
 import { SqliteStorage } from "../../runtime/storage/sqlite.js";
 import { PostgresStorage } from "../../runtime/storage/postgres.js";
@@ -46,10 +46,10 @@ export function timed(s: Storage): { storage: Storage; times: StoreTimes } {
   const storage = new Proxy(s, {
     get(target, prop) {
       if (prop === "apply")
-        return async (after: number, rows: Row[]) => {
+        return async (after: number, rows: Row[], opts?: ApplyOptions) => {
           const t0 = systemClock.now();
           try {
-            return await target.apply(after, rows);
+            return await target.apply(after, rows, opts);
           } finally {
             times.apply.calls++;
             times.apply.rows += rows.length;

@@ -102,6 +102,51 @@ describe(`replication on ${name}`, () => {
     });
   });
 
+  describe("S2 syncAck written: acknowledged once written on the standby, flushed soon and before it acts", () => {
+    /** b's store calls in order: applies with their flush option, flushes */
+    function watch(n: TestPair["b"]): string[] {
+      const calls: string[] = [];
+      const st = n.storage;
+      const apply = st.apply.bind(st);
+      const flush = st.flush.bind(st);
+      st.apply = (after, rows, opts) => (calls.push(`apply ${opts?.flush === false ? "written" : "flushed"}`), apply(after, rows, opts));
+      st.flush = () => (calls.push("flush"), flush());
+      return calls;
+    }
+
+    it("the standby applies without flushing, flushes within flushWrittenMs, and flushes before it leads", async () => {
+      pair = await engine.pair({ syncAck: "written", flushWrittenMs: 150 });
+      const { a, b } = pair;
+      await pair.open();
+      const calls = watch(b);
+      await pair.lead(a, 1);
+      await until("the peer is live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      calls.length = 0;
+      const rows = await a.repl.write([rec("t", { n: 1 })]);
+      // acknowledged: b holds it (written), the flush is still to come
+      expect((await b.storage.read("t")).map((r) => r.seq)).toEqual([rows[0].seq]);
+      expect(calls).toEqual(["apply written"]);
+      await until("b flushed", () => calls.includes("flush"), 2000);
+      calls.length = 0;
+      // a long flush interval: only the role change can flush what b acknowledged
+      await pair.close();
+      pair = await engine.pair({ syncAck: "written", flushWrittenMs: 60_000 });
+      const p2 = pair;
+      await p2.open();
+      const calls2 = watch(p2.b);
+      await p2.lead(p2.a, 1);
+      await until("the peer is live", () => p2.a.repl.status().peer === "live" && p2.a.repl.status().lagRecords === 0);
+      await p2.a.repl.write([rec("t", { n: 2 })]);
+      calls2.length = 0;
+      p2.a.canWrite = false;
+      await p2.lead(p2.b, 2);
+      // the flush comes before b's first write as the active (its epoch's marker row, flushed)
+      expect(calls2.slice(0, 2)).toEqual(["flush", "apply flushed"]);
+      await p2.b.repl.write([rec("t", { n: 3 })]);
+      expect(await p2.b.storage.count("t")).toBe(2);
+    });
+  });
+
   describe("peer away: journal, then catch-up in order", () => {
     it("accepts writes locally while the peer is away (accept), reports the journal, and replays it when the peer returns", async () => {
       pair = await engine.pair({ whenPeerAway: "accept" });

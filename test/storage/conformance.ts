@@ -104,6 +104,57 @@ export function storageConformance(name: string, factory: StoreFactory): void {
       });
     });
 
+    it("applies asked not to flush (a standby under syncAck: written) keep the same rows and checks; flush() and a reopen keep them", async () => {
+      await withStore(factory, async (h) => {
+        const s = h.storage;
+        const rows = stamp([ins("log", 1), put("cfg", "a", 1), put("cfg", "a", 2), ins("log", 2)], 1, 3);
+        await s.apply(0, rows.slice(0, 2), { flush: false });
+        await s.apply(2, rows.slice(2), { flush: false });
+        const gap = await s.apply(9, stamp([ins("log", 10)], 10, 3), { flush: false }).catch((e: unknown) => e);
+        expect(gap).toBeInstanceOf(StorageGapError);
+        // a purge goes the long way on PostgreSQL (a transaction of several statements)
+        await s.apply(4, [...stamp([ins("log", 3)], 5, 3), { ...stamp([ins("old", 0)], 6, 3)[0], kind: "purge", body: JSON.stringify({ before: 0 }) }], { flush: false });
+        await s.flush();
+        await s.flush(); // nothing left: at once
+        await s.apply(6, stamp([ins("log", 4)], 7, 3));
+        expect(await s.state()).toMatchObject({ lastSeq: 7, lastEpoch: 3 });
+        expect((await s.read("log")).map((r) => JSON.parse(r.body ?? "null"))).toEqual([1, 2, 3, 4]);
+        expect((await s.get("cfg", "a"))?.body).toBe("2");
+        await s.apply(7, stamp([ins("log", 5)], 8, 3), { flush: false });
+        await s.close();
+        const again = await h.reopen();
+        h.storage = again;
+        await again.open();
+        expect(await again.state()).toMatchObject({ lastSeq: 8, lastEpoch: 3 });
+        expect(await again.count("log")).toBe(5);
+      });
+    });
+
+    it("a batch of thousands of rows (a catch-up) keeps every character of its bodies and keys; a key the store holds spoils all of it", async () => {
+      await withStore(factory, async ({ storage: s }) => {
+        const odd = ["tab\there", "new\nline", "cr\rhere", "back\\slash", "\\N", "\\.", "quote\"s", "ünï € ✓ 𝄞", ""];
+        await s.apply(0, stamp([put("cfg", "k0", "stored")], 1, 1));
+        const writes: RowWrite[] = [];
+        for (let i = 0; i < 3000; i++) {
+          const text = odd[i % odd.length];
+          if (i % 500 === 7) writes.push(put("cfg", `k${i % 1000 === 7 ? 0 : i}\t${text}`, { i, text }));
+          else writes.push({ table: "log", kind: "ins", key: i % 3 === 0 ? `id-${i}-${text}` : null, body: JSON.stringify({ i, text }) });
+        }
+        const rows = stamp(writes, 2, 1);
+        await s.apply(1, rows);
+        const st = await s.state();
+        expect(st.lastSeq).toBe(3001);
+        const back = await s.rowsAfter(1, 5000);
+        expect(back).toEqual(rows);
+        expect((await s.get("cfg", "k0"))?.body).toBe('"stored"');
+        // an insert whose key the store holds, at the end of a big batch: nothing of it goes in
+        const dup = stamp([...writes.slice(0, 2000).map((w, i) => ({ ...w, key: w.table === "log" ? `again-${i}` : w.key })), { table: "log", kind: "ins" as const, key: `id-0-${odd[0]}`, body: "{}" }], 3002, 1);
+        await expect(s.apply(3001, dup)).rejects.toThrow();
+        expect((await s.state()).lastSeq).toBe(3001);
+        expect(await s.count("log")).toBe(writes.filter((w) => w.table === "log").length);
+      });
+    });
+
     it("applies a batch whole or not at all: a row of an older epoch spoils the batch it is in", async () => {
       await withStore(factory, async ({ storage: s }) => {
         await s.apply(0, stamp([ins("log", 1)], 1, 5));
