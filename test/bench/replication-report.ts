@@ -14,22 +14,31 @@ const fmt = (n: number | null | undefined) => (n === null || n === undefined ? "
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? round(a / b, 2) : null);
 const lat = (r: Run) => (r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p99}` : "—");
 
+type Ack = "flushed" | "written";
+const ACKS: Ack[] = ["flushed", "written"];
+/** the streaming reference that waits for what the same syncAck waits for */
+const LIKE: Record<Ack, "on" | "remote_write"> = { flushed: "on", written: "remote_write" };
+
 export function ratios(e: EngineResult) {
   return e.batches.map((b) => {
     const ref = b.local.meanRecordsPerS;
-    const sync = Object.fromEntries(b.sync.map((r) => [r.inFlight, r]));
-    const str = (sc: "on" | "local", k: number) => b.streaming.find((r) => r.synchronousCommit === sc && r.inFlight === k) ?? null;
+    const sync = (ack: Ack, k: number) => b.sync.find((r) => r.syncAck === ack && r.inFlight === k) ?? null;
+    const str = (sc: "on" | "remote_write" | "local", k: number) => b.streaming.find((r) => r.synchronousCommit === sc && r.inFlight === k) ?? null;
+    const per = <T>(f: (ack: Ack) => T) => Object.fromEntries(ACKS.map((a) => [a, f(a)])) as Record<Ack, T>;
     return {
       batch: b.batch,
-      tandemSyncToLocal: { 1: ratio(sync[1]?.recordsPerS, ref), 4: ratio(sync[4]?.recordsPerS, ref) },
+      tandemSyncToLocal: per((a) => ({ 1: ratio(sync(a, 1)?.recordsPerS, ref), 4: ratio(sync(a, 4)?.recordsPerS, ref) })),
       ...(e.engine === "postgres"
         ? {
-            streamingSyncToLocal: { 1: ratio(str("on", 1)?.recordsPerS, ref), 4: ratio(str("on", 4)?.recordsPerS, ref) },
-            streamingSyncToItsLocal: { 1: ratio(str("on", 1)?.recordsPerS, str("local", 1)?.recordsPerS), 4: ratio(str("on", 4)?.recordsPerS, str("local", 4)?.recordsPerS) },
-            tandemSyncToStreamingSync: { 1: ratio(sync[1]?.recordsPerS, str("on", 1)?.recordsPerS), 4: ratio(sync[4]?.recordsPerS, str("on", 4)?.recordsPerS) },
+            streamingToLocal: per((a) => ({ 1: ratio(str(LIKE[a], 1)?.recordsPerS, ref), 4: ratio(str(LIKE[a], 4)?.recordsPerS, ref) })),
+            streamingToItsLocal: per((a) => ({ 1: ratio(str(LIKE[a], 1)?.recordsPerS, str("local", 1)?.recordsPerS), 4: ratio(str(LIKE[a], 4)?.recordsPerS, str("local", 4)?.recordsPerS) })),
+            tandemToStreaming: per((a) => ({ 1: ratio(sync(a, 1)?.recordsPerS, str(LIKE[a], 1)?.recordsPerS), 4: ratio(sync(a, 4)?.recordsPerS, str(LIKE[a], 4)?.recordsPerS) })),
           }
         : {}),
-      target: { rule: `Tandem sync, 1 in flight ÷ the local writer ≥ ${TARGET_RATIO}`, met: ratio(sync[1]?.recordsPerS, ref) === null ? null : ratio(sync[1]?.recordsPerS, ref)! >= TARGET_RATIO },
+      target: per((a) => {
+        const r = ratio(sync(a, 1)?.recordsPerS, ref);
+        return { rule: `Tandem sync (syncAck ${a}), 1 in flight ÷ the local writer ≥ ${TARGET_RATIO}`, met: r === null ? null : r >= TARGET_RATIO };
+      }),
     };
   });
 }
@@ -46,20 +55,25 @@ export function tables(e: EngineResult): string {
     for (const r of b.sync) {
       const tx = `transactions: active ${r.times.active.apply.calls} × ${r.times.active.apply.msPerCall ?? "—"} ms, standby ${r.times.standby.apply.calls} × ${r.times.standby.apply.msPerCall ?? "—"} ms`;
       const checks = [r.check.same ? "both stores at the same head" : `HEADS DIFFER (${r.check.head} / ${r.check.standbyLastSeq})`, tx, r.peerNotLive ? `peer not live in ${r.peerNotLive}/${r.samples} samples` : "", r.errors ? `${r.errors} refused (${r.firstError})` : ""].filter(Boolean).join("; ");
-      out.push(`| **Tandem sync dual-write** | ${b.batch} | ${r.inFlight} | **${fmt(r.recordsPerS)}** | **${ratio(r.recordsPerS, ref) ?? "—"}** | ${lat(r)} | ${checks} |`);
+      out.push(`| **Tandem sync dual-write, syncAck ${r.syncAck}** | ${b.batch} | ${r.inFlight} | **${fmt(r.recordsPerS)}** | **${ratio(r.recordsPerS, ref) ?? "—"}** | ${lat(r)} | ${checks} |`);
     }
     for (const r of b.streaming) {
-      const sync = r.synchronousCommit === "on";
+      const sync = r.synchronousCommit !== "local";
       const ok = sync ? (r.before?.sync_state === "sync" && r.after?.sync_state === "sync" ? "standby sync_state = sync before and after" : `standby ${r.before?.sync_state} / ${r.after?.sync_state}`) : "";
-      out.push(`| PostgreSQL ${sync ? "synchronous streaming replication (reference 2)" : "primary, synchronous_commit = local"} | ${b.batch} | ${r.inFlight} | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${[ok, r.errors ? `${r.errors} errors` : ""].filter(Boolean).join("; ")} |`);
+      out.push(`| PostgreSQL ${sync ? `synchronous streaming replication, synchronous_commit = ${r.synchronousCommit} (reference 2)` : "primary, synchronous_commit = local"} | ${b.batch} | ${r.inFlight} | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${[ok, r.errors ? `${r.errors} errors` : ""].filter(Boolean).join("; ")} |`);
     }
   }
   const rt = ratios(e);
-  out.push("", `| batch | Tandem sync ÷ local writer (1 / 4 in flight) | target ≥ ${TARGET_RATIO} (1 in flight) |${e.engine === "postgres" ? " streaming sync ÷ local writer (1 / 4) | streaming sync ÷ its own synchronous_commit local (1 / 4) | Tandem sync ÷ streaming sync (1 / 4) |" : ""}`);
-  out.push(`|---|---|---|${e.engine === "postgres" ? "---|---|---|" : ""}`);
+  const pg = e.engine === "postgres";
+  out.push("", `| batch | syncAck | Tandem sync ÷ local writer (1 / 4 in flight) | target ≥ ${TARGET_RATIO} (1 in flight) |${pg ? " streaming (like for like) ÷ local writer (1 / 4) | streaming ÷ its own synchronous_commit local (1 / 4) | Tandem ÷ streaming (1 / 4) |" : ""}`);
+  out.push(`|---|---|---|---|${pg ? "---|---|---|" : ""}`);
+  const pair = (x: Record<number, number | null> | undefined) => (x ? `${x[1] ?? "—"} / ${x[4] ?? "—"}` : "");
   for (const r of rt) {
-    const pair = (x: Record<number, number | null> | undefined) => (x ? `${x[1] ?? "—"} / ${x[4] ?? "—"}` : "");
-    out.push(`| ${r.batch} | ${pair(r.tandemSyncToLocal)} | ${r.target.met === null ? "—" : r.target.met ? "met" : "**not met**"} |${e.engine === "postgres" ? ` ${pair(r.streamingSyncToLocal)} | ${pair(r.streamingSyncToItsLocal)} | ${pair(r.tandemSyncToStreamingSync)} |` : ""}`);
+    for (const ack of ACKS) {
+      const met = r.target[ack].met;
+      const like = pg ? ` ${pair(r.streamingToLocal?.[ack])} (${LIKE[ack]}) | ${pair(r.streamingToItsLocal?.[ack])} | ${pair(r.tandemToStreaming?.[ack])} |` : "";
+      out.push(`| ${r.batch} | ${ack} | ${pair(r.tandemSyncToLocal[ack])} | ${met === null ? "—" : met ? "met" : "**not met**"} |${like}`);
+    }
   }
   const a = e.async;
   if (a?.lag) {

@@ -171,6 +171,8 @@ async function probeTransport(noWorkaround: boolean): Promise<Transport> {
 }
 
 export interface PairRun extends Run {
+  /** sync runs: what the standby's acknowledgement meant (replication.syncAck) */
+  syncAck: ReplicationSettings["syncAck"];
   /** samples (every 10 ms) in which the active did not see the peer live */
   peerNotLive: number;
   samples: number;
@@ -200,10 +202,10 @@ function timesBetween(a: StoreTimes, b: StoreTimes) {
 export type TimesDelta = ReturnType<typeof timesBetween>;
 
 /** a fresh pair, the peer live, `k` writers of `batch`-record writes for --seconds; then both stores hold the same head */
-async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: number, k: number): Promise<PairRun> {
+async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: number, k: number, syncAck: ReplicationSettings["syncAck"] = "flushed"): Promise<PairRun> {
   const [a, b] = [await stores.fresh("a"), await stores.fresh("b")];
   // sync: refuse, so nothing counted was acknowledged on one copy only; async: the default
-  const settings = settingsFor(o, mode, mode === "sync" ? "refuse" : "accept");
+  const settings = { ...settingsFor(o, mode, mode === "sync" ? "refuse" : "accept"), syncAck };
   const pair = await BenchPair.start(a, b, settings, echo);
   try {
     await pair.until("the peer live", () => pair.caughtUp(), LIVE_WITHIN_MS, 10);
@@ -262,6 +264,7 @@ async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: n
     const st = await pair.peerState();
     return {
       ...run,
+      syncAck,
       peerNotLive: notLive,
       samples,
       phases,
@@ -371,16 +374,19 @@ async function catchUpRuns(o: Opts, stores: Stores): Promise<{ outage: CatchUp; 
 // ------------------------------------------------------------ PostgreSQL's own streaming replication
 
 export interface StreamingRun extends Run {
-  synchronousCommit: "on" | "local";
+  synchronousCommit: StreamingCommit;
   /** pg_stat_replication's row for the standby, before and after the run */
   before: ReplicationRow | null;
   after: ReplicationRow | null;
 }
 
+/** on: the standby's flush awaited; remote_write: its write to the OS (what Tandem's syncAck written matches); local: not awaited */
+export type StreamingCommit = "on" | "remote_write" | "local";
+
 const INSERT = `INSERT INTO tandem_rows (seq, epoch, at, tbl, kind, key, body) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])`;
 
 /** `k` clients, each one 100-row INSERT … unnest per transaction (autocommit), into the tandem_rows table of a fresh database on the primary */
-async function streamingRun(o: Opts, sp: StreamingPair, n: number, batch: number, k: number, sc: "on" | "local"): Promise<StreamingRun> {
+async function streamingRun(o: Opts, sp: StreamingPair, n: number, batch: number, k: number, sc: StreamingCommit): Promise<StreamingRun> {
   const db = `stream_${n}`;
   const url = await sp.primary.createDatabase(db);
   const clients: pg.Client[] = [];
@@ -392,12 +398,12 @@ async function streamingRun(o: Opts, sp: StreamingPair, n: number, batch: number
     for (let i = 0; i < k; i++) {
       const c = new pg.Client({ connectionString: url });
       await c.connect();
-      if (sc === "local") await c.query("SET synchronous_commit = local");
+      if (sc !== "on") await c.query(`SET synchronous_commit = ${sc}`);
       clients.push(c);
     }
     const standby = async () => (await sp.replication()).find((r) => r.application_name === STANDBY_NAME) ?? null;
     const before = await standby();
-    if (sc === "on" && before?.sync_state !== "sync") throw new Error(`the standby is not synchronous: ${JSON.stringify(before)}`);
+    if (sc !== "local" && before?.sync_state !== "sync") throw new Error(`the standby is not synchronous: ${JSON.stringify(before)}`);
     const writes = batchOf(batch);
     let seq = 0;
     // each writer loop its own connection, as k clients of the database would be
@@ -521,10 +527,12 @@ async function runEngine(o: Opts, engine: Engine): Promise<EngineResult> {
       result.batches.push(br);
       log(`${engine}, batches of ${batch}: the local writer (before)`);
       br.local.before = await attempt(failures, `${engine} local writer ${batch} (before)`, () => localWriter(o, stores, batch));
-      for (const k of [1, 4]) {
-        log(`${engine}, batches of ${batch}: Tandem sync dual-write, ${k} in flight`);
-        const r = await attempt(failures, `${engine} sync ${batch}×${k}`, () => pairRun(o, stores, "sync", batch, k));
-        if (r) br.sync.push(r);
+      for (const ack of ["flushed", "written"] as const) {
+        for (const k of [1, 4]) {
+          log(`${engine}, batches of ${batch}: Tandem sync dual-write (syncAck ${ack}), ${k} in flight`);
+          const r = await attempt(failures, `${engine} sync ${ack} ${batch}×${k}`, () => pairRun(o, stores, "sync", batch, k, ack));
+          if (r) br.sync.push(r);
+        }
       }
       if (engine === "postgres") {
         if (!sp) {
@@ -542,7 +550,7 @@ async function runEngine(o: Opts, engine: Engine): Promise<EngineResult> {
           }
         }
         if (sp) {
-          for (const sc of ["on", "local"] as const) {
+          for (const sc of ["on", "remote_write", "local"] as const) {
             for (const k of [1, 4]) {
               log(`postgres, batches of ${batch}: streaming replication, synchronous_commit ${sc}, ${k} client${k > 1 ? "s" : ""}`);
               const r = await attempt(failures, `streaming ${sc} ${batch}×${k}`, () => streamingRun(o, sp!, ++streamN, batch, k, sc));
