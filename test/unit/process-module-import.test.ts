@@ -30,17 +30,18 @@ export const next = (s: Step): Step => (s === Step.Fill ? Step.Heat : Step.Fill)
 
 const MODULE = `import { next, Step, type Recipe } from "./steps.ts";
 import { helperName } from "./lib/name";
+import { colon } from "./lib/colon.js";
 type Options = { recipe?: Recipe };
 export function plan(options: Options): string {
   const r = (options.recipe ?? { heatTo: 60 }) as Recipe;
-  return \`\${helperName}: \${next(Step.Fill)} to \${r.heatTo}\`;
+  return \`\${helperName}\${colon} \${next(Step.Fill)} to \${r.heatTo}\`;
 }
 export async function start(): Promise<void> {}
 `;
 
 describe("TypeScript process modules", () => {
-  it("transpiles a module with types, an interface, an enum, casts and relative .ts imports into the build dir, and imports it", async () => {
-    const s = site({ "batch.ts": MODULE, "steps.ts": HELPER, "lib/name.ts": `export const helperName: string = "batch";\n` });
+  it("transpiles a module with types, an interface, an enum, casts and relative imports (./x.ts, ./x, ./x.js of a .ts file) into the build dir, and imports it", async () => {
+    const s = site({ "batch.ts": MODULE, "steps.ts": HELPER, "lib/name.ts": `export const helperName: string = "batch";\n`, "lib/colon.ts": `export const colon = ":" as const;\n` });
     const mod = (await importModule(join(s.dir, "batch.ts"), "batch", s.build)) as { plan(o: object): string; start: unknown };
     expect(mod.plan({ recipe: { heatTo: 72 } })).toBe("batch: heat to 72");
     expect(typeof mod.start).toBe("function");
