@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync }
 import { isBuiltin } from "node:module";
 import { dirname, extname, isAbsolute, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { build, stop, type BuildFailure, type Message, type Plugin } from "esbuild";
+import type { BuildFailure, Message, Plugin } from "esbuild";
 
 const TYPESCRIPT = new Set([".ts", ".mts"]);
 
@@ -21,10 +21,11 @@ export function isTypeScript(file: string): boolean {
 }
 
 /**
- * Imports `file` for the process `name`; a TypeScript one is transpiled to
+ * Imports the module at `path` for the process `name`; a TypeScript one is transpiled to
  * `buildDir/name/`. A syntax error rejects with `file:line:column: what`.
  */
-export async function importModule(file: string, name: string, buildDir: string): Promise<unknown> {
+export async function importModule(path: string, name: string, buildDir: string): Promise<unknown> {
+  const file = resolve(path); // as Node would take a relative one: from the working directory
   if (!isTypeScript(file)) return import(pathToFileURL(file).href);
   const dir = join(buildDir, name);
   const code = await transpile(file, dir);
@@ -47,6 +48,8 @@ let building = 0;
 
 async function transpile(file: string, outdir: string): Promise<string> {
   const cwd = dirname(file);
+  // loaded here, not at the top: a node with only .js modules (most CLI commands too) never needs it
+  const { build, stop } = await import("esbuild");
   building++;
   try {
     const r = await build({
