@@ -2,6 +2,7 @@
 // and the process modules that keep their context in it (processes/). The
 // node (node.ts) owns one, opens it first on start and closes it last, and
 // forwards the pair's state changes to it.
+import { join } from "node:path";
 import { TandemError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { isActiveState } from "../core/types.js";
@@ -78,6 +79,7 @@ export class NodeData {
     return new ProcessHost({
       processes: this.o.config.processes,
       storage: records.storage,
+      buildDir: join(this.o.config.node.dataDir, "processes"),
       log: this.o.log("processes"),
       pair: {
         mayRun: () => rt.state.state === "active" && rt.canAct() && rt.state.switchoverOut?.phase !== "quiescing",

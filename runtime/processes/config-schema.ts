@@ -5,7 +5,7 @@ import { z } from "zod";
 export const processName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,47}$/, "expected 1–48 letters, digits, '_' or '-', starting with a letter");
 
 export const processSchema = z.strictObject({
-  /** the module file (.js or .mjs, an ES module exporting start and optionally stop); relative to the config file */
+  /** the module file (.js or .mjs; .ts or .mts, transpiled at load: an ES module exporting start and optionally stop); relative to the config file */
   module: z.string().min(1),
   /** handed to the module as ctx.options */
   options: z.record(z.string(), z.unknown()).default({}),

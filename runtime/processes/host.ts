@@ -7,20 +7,18 @@
 // from their initial context; a planned switchover resumes at once.
 //
 // A module that throws is stopped and reported (state `failed`, an alarm in
-// the log); the node goes on.
-import { pathToFileURL } from "node:url";
+// the log); the node goes on. So is one that cannot load: a missing file, a
+// syntax error (a TypeScript module is transpiled at load: module-import.ts).
 import type { Logger } from "../../core/logger.js";
 import type { Row, RowWrite, Storage } from "../../redundancy/storage.js";
 import type { ProcessConfig } from "./config-schema.js";
 import { delWrite, loadContexts, ModuleContext } from "./context.js";
-import { AbortedError, makeContextApi, type ModuleHostPorts, type ProcessContextApi } from "./module-api.js";
+import { AbortedError, makeContextApi, type ModuleHostPorts, type ProcessContextApi, type ProcessModule } from "./module-api.js";
+import { importModule } from "./module-import.js";
 
 export type ProcessState = "loading" | "idle" | "held" | "waiting" | "running" | "stopping" | "stopped" | "failed";
 
-interface ModuleExports {
-  start(ctx: ProcessContextApi): unknown;
-  stop?(ctx: ProcessContextApi): unknown;
-}
+type ModuleExports = ProcessModule;
 
 interface Slot {
   name: string;
@@ -62,6 +60,8 @@ export interface ProcessHostOptions {
   storage: Storage;
   ports: Omit<ModuleHostPorts, "write"> & { write(writes: RowWrite[]): Promise<Row[]> };
   pair: PairForProcesses;
+  /** where TypeScript modules are transpiled to (in the node's data dir) */
+  buildDir: string;
   log: Logger;
   /** reports whether any module is running or stopping (a switchover waits for false) */
   setUp(up: boolean): void;
@@ -96,7 +96,7 @@ export class ProcessHost {
   async load(): Promise<void> {
     for (const s of this.slots) {
       try {
-        const mod = (await import(pathToFileURL(s.config.module).href)) as Partial<ModuleExports>;
+        const mod = (await importModule(s.config.module, s.name, this.o.buildDir)) as Partial<ModuleExports>;
         if (typeof mod.start !== "function") throw new Error("it exports no start(ctx) function");
         if (mod.stop !== undefined && typeof mod.stop !== "function") throw new Error("its stop export is not a function");
         s.exports = mod as ModuleExports;

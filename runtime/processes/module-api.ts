@@ -45,6 +45,12 @@ export interface ProcessContextApi {
   sleep(ms: number): Promise<void>;
 }
 
+/** what a process module exports */
+export interface ProcessModule {
+  start(ctx: ProcessContextApi): unknown;
+  stop?(ctx: ProcessContextApi): unknown;
+}
+
 export interface ModuleHostPorts {
   write(writes: RowWrite[]): Promise<Row[]>;
   tag(name: string): TagSnapshot | undefined;
