@@ -34,6 +34,8 @@ export class Replicator {
   private leader: Leader | null = null;
   private follower: Follower | null = null;
   private switching: Promise<void> = Promise.resolve();
+  /** the epoch of the last setRole(lead) not yet undone: a leader is open or opening in it */
+  private leading: number | null = null;
   private dropped = 0;
   lastVerify: VerifyResult | null = null;
   private lastDropLog = -Infinity;
@@ -47,6 +49,7 @@ export class Replicator {
 
   /** the node is active (lead, in `epoch`) or not (follow); idempotent */
   setRole(lead: boolean, epoch: number, reason: string): Promise<void> {
+    this.leading = lead ? epoch : null;
     this.switching = this.switching.then(async () => {
       if (lead && this.leader?.epoch === epoch) return;
       if (!lead && this.follower) return;
@@ -68,6 +71,7 @@ export class Replicator {
   }
 
   async stop(): Promise<void> {
+    this.leading = null;
     await this.switching;
     this.leader?.stop("the node is stopping");
     this.leader = null;
@@ -76,8 +80,12 @@ export class Replicator {
   }
 
   write(writes: RowWrite[]): Promise<Row[]> {
-    if (!this.leader) return Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "not active"]));
-    return this.leader.write(writes);
+    const notActive = () => Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "not active"]));
+    if (this.leader && this.leader.epoch === this.leading) return this.leader.write(writes);
+    // the node has just become active: the write waits for the leader to open its epoch (the follower's
+    // last applies and flush come first), as a process module that starts with the state change would
+    if (this.leading !== null) return this.switching.then(() => (this.leader ? this.leader.write(writes) : notActive()));
+    return this.leader ? this.leader.write(writes) : notActive();
   }
 
   /** compares both databases now (verify.ts); only on the active */

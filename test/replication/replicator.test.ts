@@ -147,6 +147,25 @@ describe(`replication on ${name}`, () => {
     });
   });
 
+  describe("becoming active", () => {
+    it("a write made as the node becomes active waits for its epoch to open, and is written in that epoch", async () => {
+      pair = await engine.pair({ syncAck: "written", flushWrittenMs: 60_000 });
+      const { a, b } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("the peer is live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      await a.repl.write([rec("t", { n: 1 })]);
+      // b takes over: its first write comes in the same turn as the state change (a process module starting)
+      a.canWrite = false;
+      b.epoch = 2;
+      void a.repl.setRole(false, 2, "test");
+      void b.repl.setRole(true, 2, "test");
+      const [row] = await b.repl.write([rec("t", { n: 2 })]);
+      expect(row.epoch).toBe(2);
+      expect((await b.storage.read("t")).map((r) => r.epoch)).toEqual([1, 2]);
+    });
+  });
+
   describe("peer away: journal, then catch-up in order", () => {
     it("accepts writes locally while the peer is away (accept), reports the journal, and replays it when the peer returns", async () => {
       pair = await engine.pair({ whenPeerAway: "accept" });
