@@ -20,14 +20,11 @@
 // such statement per stretch of rows between purges, each purge one DELETE;
 // a stretch of 1000 plain inserts or more (a catch-up, a snapshot) goes by
 // COPY instead, about twice as fast as the INSERT of arrays.
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import pg from "pg";
-import { from as copyFrom } from "pg-copy-streams";
 import { TandemError } from "../../core/errors.js";
 import { StorageGapError, type ApplyOptions, type DivergentRow, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
 import { COLS, rangeSums, toRow, type RowRecord } from "./postgres-read.js";
-import { connectReason, copyText, describe, migrationLockKey, newSegment, plainRows, redactUrl, safeInt, segmentParams, upsertOnly, type Plan, type Segment, type Step } from "./postgres-parts.js";
+import { connectReason, COPY_FROM_ROWS, describe, migrationLockKey, newSegment, redactUrl, safeInt, segmentParams, writeSegment, type Plan, type Segment, type Step } from "./postgres-parts.js";
 
 export { redactUrl };
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
@@ -46,8 +43,7 @@ export interface PostgresOptions {
 
 /** the biggest batch sent as one statement on the state this adapter last saw (a bigger one is rare: a failed guess would cost it twice) */
 const AT_ONCE_MAX = 10_000;
-/** a segment with at least this many plain inserts is written by COPY (the long way) */
-const COPY_FROM_ROWS = 1000;
+
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const STRONG_SYNC = new Set(["on", "remote_write", "remote_apply", "local"]);
 
@@ -269,7 +265,7 @@ export class PostgresStorage implements Storage {
       }
       for (const step of steps) {
         if (step.kind === "purge") await c.query({ name: "tandem_purge", text: `DELETE FROM ${this.t.rows} WHERE tbl = $1 AND at < $2 AND kind <> 'purge'`, values: [step.table, step.before] });
-        else await this.writeSegment(c, step);
+        else await writeSegment(c, step, this.t.rows, this.sql.segment);
       }
       // the numbers are checked safe integers: literals keep this one round trip
       const addEpochs = epochs.length ? `INSERT INTO ${this.t.epochs} (epoch, first_seq) VALUES ${epochs.map(([e, s]) => `(${e}, ${s})`).join(", ")} ON CONFLICT DO NOTHING; ` : "";
@@ -277,22 +273,6 @@ export class PostgresStorage implements Storage {
       this.last = top;
       this.flushed(flush);
     });
-  }
-
-  /**
-   * A segment's rows: many plain inserts (a catch-up, a snapshot) go by COPY,
-   * about twice the rows per second of an INSERT of arrays; the rows that
-   * replace a stored key by the segment statement's upsert.
-   */
-  private async writeSegment(c: pg.PoolClient, seg: Segment): Promise<void> {
-    const plain = plainRows(seg);
-    if (plain.length < COPY_FROM_ROWS) {
-      await c.query({ name: "tandem_segment", text: this.sql.segment, values: segmentParams(seg) });
-      return;
-    }
-    await pipeline(Readable.from([copyText(plain)]), c.query(copyFrom(`COPY ${this.t.rows} (${COLS}) FROM STDIN`)));
-    const rest = upsertOnly(seg);
-    if (rest.rows.some((r) => r !== null)) await c.query({ name: "tandem_segment", text: this.sql.segment, values: segmentParams(rest) });
   }
 
   /**
