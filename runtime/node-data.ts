@@ -12,6 +12,7 @@ import type { TandemConfig } from "./config/schema.js";
 import type { ContextView, DivergenceView, NodeStatus, RecordAnswer, RecordView } from "./node-api.js";
 import { ProcessHost } from "./processes/host.js";
 import { openStorage, Records } from "./records.js";
+import { openReplicatedSessions, type ReplicatedSessions } from "./auth/replicated-sessions.js";
 
 export interface NodeDataOptions {
   config: TandemConfig;
@@ -25,6 +26,8 @@ export interface NodeDataOptions {
 export class NodeData {
   records: Records | null = null;
   processes: ProcessHost | null = null;
+  /** the HMI sessions the pair shares (null: replication.mode none, each node its own) */
+  sessions: ReplicatedSessions | null = null;
 
   constructor(private readonly o: NodeDataOptions) {}
 
@@ -36,6 +39,7 @@ export class NodeData {
     await storage.open();
     const records = new Records(storage, c.replication, this.o.runtime, c.node.id, this.o.log("replication"), await storage.schemaVersion());
     this.records = records;
+    this.sessions = await openReplicatedSessions(records, { mode: c.replication.mode, ttlMs: c.http.sessionTtlMs, log: this.o.log("http") });
     await records.attach();
     this.processes = this.makeProcessHost(records);
     await this.processes.load();
@@ -70,6 +74,7 @@ export class NodeData {
   }
 
   async close(): Promise<void> {
+    this.sessions?.stop();
     await this.records?.stop();
   }
 

@@ -179,7 +179,8 @@ export class TandemNode implements NodeController {
     // schemas: hundreds of ms on a busy machine) before the node joins the
     // pair, for the drivers' reason above; it listens last.
     const tls = await loadTlsMaterial({ tls: c.http.tls, dataDir: c.node.dataDir, listenHost: c.http.listen.host, nodeId: c.node.id, pairId: c.pair.id, log: this.logs.get("http") });
-    this.http = createHttpServer({ controller: this, http: c.http, tls, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
+    const sessions = this.data.sessions;
+    this.http = createHttpServer({ controller: this, http: c.http, tls, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id, peerId: c.peer.id, sessions: sessions ? { store: sessions.store, hooks: sessions } : undefined });
     await this.http.prepare();
     this.runtime.setLevel(this.computeLevel().level, settled());
     await this.runtime.start();
