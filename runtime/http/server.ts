@@ -292,7 +292,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     async (req) => controller.maintenance(actorOf(req), req.body.enter, req.body.force),
   );
 
-  app.get<{ Querystring: { limit?: string; since?: string } }>(
+  app.get<{ Querystring: { limit?: string; since?: string; source?: "node" | "pair" } }>(
     `${api}/audit`,
     {
       config: { role: "viewer", action: "read the audit log" },
@@ -303,6 +303,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
           properties: {
             limit: { type: "string", pattern: "^[0-9]{1,9}$", description: "a whole number 1–1000" },
             since: { type: "string", pattern: "^[0-9]{1,15}$", description: "a sequence number (whole number ≥ 0)" },
+            source: { type: "string", enum: ["node", "pair"], description: "node: this node's audit log (the default); pair: the replicated _audit table" },
           },
         },
       },
@@ -313,7 +314,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         throw new TandemError("TANDEM_ERR_BAD_REQUEST", [`querystring.limit: expected a whole number 1–1000, got ${limit}`]);
       }
       const since = req.query.since === undefined ? undefined : Number(req.query.since);
-      return { entries: controller.audit({ limit, since }) };
+      if (req.query.source === "pair") return { source: "pair", ...(await controller.pairAudit({ limit, since })) };
+      return { source: "node", entries: controller.audit({ limit, since }) };
     },
   );
 
