@@ -59,6 +59,7 @@ export class ReplicatedAudit {
   private retry: NodeJS.Timeout | null = null;
   private waitingSince: number | null = null;
   private lastWarn = -Infinity;
+  private stopped = false;
   /** lines the store did not get (they are in the file) */
   missed = 0;
 
@@ -70,7 +71,8 @@ export class ReplicatedAudit {
 
   /** a line this node appended to its audit log */
   line(line: string): void {
-    if (!this.port.active()) return;
+    // after the database closed (the node's last lines): the file only
+    if (this.stopped || !this.port.active()) return;
     if (this.pending.length >= MAX_PENDING) return this.miss(1, "too many lines wait for replication to lead");
     this.pending.push(line);
     this.flush();
@@ -114,6 +116,7 @@ export class ReplicatedAudit {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
     this.pending = [];

@@ -83,6 +83,19 @@ describe("the pair's audit", () => {
     a.stop();
   });
 
+  it("after the database closed (the node's last lines) nothing is written and nothing waits", async () => {
+    vi.useFakeTimers();
+    const { s, port } = fakeStore();
+    s.leads = false;
+    const a = new ReplicatedAudit(port, log);
+    a.stop();
+    a.line(line(1));
+    expect(vi.getTimerCount()).toBe(0);
+    s.leads = true;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(s.rows).toEqual([]);
+  });
+
   it("a refused write is counted and logged, not thrown", async () => {
     const { s, port } = fakeStore();
     s.fail = new Error("TANDEM_ERR_LEASE");
