@@ -6,11 +6,15 @@
 // is back. With whenPeerAway: refuse and the peer away a login still works
 // (the session row is Tandem's own write). A login on the standby is its own.
 // The databases are read with better-sqlite3 on the files, not Tandem's adapter.
+// In a real browser (Debian's chromium): the operator logged in on the
+// active's HMI opens the new active's HMI after the kill and is still logged
+// in (both nodes on one host, as one host name for the pair would be).
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { waitUntil, type Cluster } from "../helpers/cluster.js";
+import { shows, startHmiRig } from "../helpers/hmi-browser.js";
 import { useCluster } from "../helpers/use-cluster.js";
 
 const pair = useCluster();
@@ -111,5 +115,40 @@ describe("HMI sessions in the replicated store", () => {
     await waitUntil("the logout on the returned node's database", () => sessionRows(c, active).get(hashOf(cookie.token))?.kind === "del", { timeoutMs: 10_000 });
     expect((await withCookie(c, active, cookie, "GET", "/status")).status).toBe(401);
     expect((await withCookie(c, active, second, "GET", "/whoami")).json).toMatchObject({ user: "admin", role: "admin", nodeId: active });
+  });
+
+  it("in a browser: logged in on the active's HMI, still logged in on the new active's after a kill -9; logged out there, logged out on both", async () => {
+    const rig = await startHmiRig();
+    try {
+      const c = await pair.start({ extra });
+      const { active, standby } = await c.ready();
+      const page = await rig.login("operator", "operator", undefined, c.nodes[active].url);
+      await shows(page, "#who-name", "operator");
+      c.signal(active, "SIGKILL");
+      await c.exited(active);
+      await c.waitFor(standby, (s) => s.state === "active" || s.state === "active-held", 15_000, "the standby takes over");
+
+      // the same browser opens the new active's HMI: no login form, the operator's name and role
+      await page.goto(c.nodes[standby].url + "/");
+      await page.locator("#board").waitFor({ state: "visible" });
+      expect(await page.locator("#login-view").isVisible()).toBe(false);
+      await shows(page, "#who-name", "operator");
+      await shows(page, "#who-role", "operator");
+      const jar = await page.context().cookies();
+      expect(jar.map((k) => k.name)).toEqual([`tandem_session_it_${active}`]); // the old active's cookie, nothing new
+      const token = jar[0].value;
+
+      // log out on the new active's HMI: the session is gone from its database, and from the old one's once it is back
+      await page.locator("#logout").click();
+      await page.locator("#login-view").waitFor({ state: "visible" });
+      expect(await page.context().cookies()).toEqual([]);
+      expect(sessionRows(c, standby).get(hashOf(token))?.kind).toBe("del");
+      c.startNode(active);
+      await c.waitFor(active, (s) => s.state === "standby", 30_000, "the old active back as standby");
+      await waitUntil("the logout on the returned node's database", () => sessionRows(c, active).get(hashOf(token))?.kind === "del", { timeoutMs: 10_000 });
+      expect((await withCookie(c, active, { name: `tandem_session_it_${active}`, token }, "GET", "/status")).status).toBe(401);
+    } finally {
+      await rig.stop();
+    }
   });
 });
