@@ -121,15 +121,17 @@ export class ReplicatedSessions implements SessionHooks {
     }
   }
 
-  ended(s: Session): void {
+  async ended(s: Session): Promise<void> {
     if (!s.stored) return;
     if (!this.port.leads()) {
       this.log.info({ user: s.actor.user }, `the HMI session of '${s.actor.user}' ended on this node, which is not active: the active's copy lasts until it expires`);
       return;
     }
-    this.port.write([sessionDel(s.id)]).catch((err: unknown) => {
+    try {
+      await this.port.write([sessionDel(s.id)]);
+    } catch (err) {
       this.log.warn({ user: s.actor.user }, `the end of the HMI session of '${s.actor.user}' was not written to the replicated store (${(err as Error).message}): the peer's copy lasts until it expires`);
-    });
+    }
   }
 
   /** the active drops expired sessions from both databases */

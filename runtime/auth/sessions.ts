@@ -24,8 +24,8 @@ export interface Session {
 export interface SessionHooks {
   /** a login: resolves once the session is written where it must be (never rejects) */
   created(s: Session): Promise<void>;
-  /** a logout, or a session its user no longer matches */
-  ended(s: Session): void;
+  /** a logout (answered once this resolves), or a session its user no longer matches; never rejects */
+  ended(s: Session): Promise<void>;
 }
 
 export interface SessionStoreOptions {

@@ -81,10 +81,10 @@ export class Authenticator {
     return token;
   }
 
-  /** Ends the session of a token; returns it when there was one. */
-  logout(token: string | undefined): Session | undefined {
+  /** Ends the session of a token, on the pair as the mode says; returns it when there was one. */
+  async logout(token: string | undefined): Promise<Session | undefined> {
     const s = this.sessions.destroy(token);
-    if (s) this.hooks?.ended(s);
+    if (s) await this.hooks?.ended(s);
     return s;
   }
 
@@ -99,7 +99,8 @@ export class Authenticator {
     const u = this.users.get(s.actor.user);
     if (!u || passwordTag(u.passwordHash) !== s.pw) {
       this.sessions.remove(s.id);
-      this.hooks?.ended(s);
+      // not waited for: the request is refused either way
+      void this.hooks?.ended(s);
       return null;
     }
     return { user: u.name, role: u.role };

@@ -382,7 +382,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     },
     async (req, reply) => {
       const actor = await gate.checkPassword(req, reply, req.body.user, req.body.password, "form");
-      auth.logout(req.cookies[SESSION_COOKIE]);
+      await auth.logout(req.cookies[SESSION_COOKIE]);
       const token = await auth.login(actor);
       counts.loginsOk++;
       actors.set(req, { ...actor, via: "cookie" });
@@ -400,7 +400,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.post(`${api}/logout`, { schema: { body: noFields } }, async (req, reply) => {
     const s = gate.sessionOf(req);
     if (s) actors.set(req, { ...s.actor, from: req.ip, via: "cookie" });
-    auth.logout(s?.token ?? req.cookies[SESSION_COOKIE]);
+    await auth.logout(s?.token ?? req.cookies[SESSION_COOKIE]);
     reply.clearCookie(SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "strict", secure: tlsOn });
     // a session of the peer's cookie (a takeover, one address for the pair) ends with it
     if (s && s.cookie !== SESSION_COOKIE) reply.clearCookie(s.cookie, { path: "/", httpOnly: true, sameSite: "strict", secure: tlsOn });

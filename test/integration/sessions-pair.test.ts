@@ -34,6 +34,13 @@ function sessionRows(c: Cluster, id: Id): Map<string, { kind: string; body: stri
   }
 }
 
+/**
+ * Replication live: a login is then answered once both databases hold it. (Just
+ * after start-up the active may still be resuming the standby: a login is then
+ * on the active's database and reaches the standby with the catch-up.)
+ */
+const live = (c: Cluster, id: Id) => c.waitFor(id, (s) => s.replication.role === "leader" && s.replication.peer === "live", 15_000, "replication live");
+
 const hashOf = (token: string) => createHash("sha256").update(token).digest("base64url");
 
 /** the HMI's login form: the session cookie's name and token */
@@ -65,6 +72,7 @@ describe("HMI sessions in the replicated store", () => {
   it("a login on the active holds on the new active after a kill -9; a logout there ends it on both", async () => {
     const c = await pair.start({ extra });
     const { active, standby } = await c.ready();
+    await live(c, active);
 
     const cookie = await login(c, active, "operator");
     expect(cookie.name).toBe(`tandem_session_it_${active}`);
@@ -122,6 +130,7 @@ describe("HMI sessions in the replicated store", () => {
     try {
       const c = await pair.start({ extra });
       const { active, standby } = await c.ready();
+      await live(c, active);
       const page = await rig.login("operator", "operator", undefined, c.nodes[active].url);
       await shows(page, "#who-name", "operator");
       c.signal(active, "SIGKILL");
