@@ -43,7 +43,7 @@ export class NodeData {
     const records = new Records(storage, c.replication, this.o.runtime, c.node.id, this.o.log("replication"), await storage.schemaVersion());
     this.records = records;
     this.sessions = await openReplicatedSessions(records, { mode: c.replication.mode, ttlMs: c.http.sessionTtlMs, log: this.o.log("http") });
-    this.audit = openReplicatedAudit(records, { mode: c.replication.mode, active: () => isActiveState(this.o.runtime.state.state), log: this.o.log("audit") });
+    this.audit = openReplicatedAudit(records, { mode: c.replication.mode, maxRecordBytes: c.replication.maxRecordBytes, active: () => isActiveState(this.o.runtime.state.state), log: this.o.log("audit") });
     await records.attach();
     this.processes = this.makeProcessHost(records);
     await this.processes.load();

@@ -12,6 +12,7 @@
 // by whenPeerAway: refuse, and nobody waits for them: the file is the record
 // an action waits for. Lines written in the moments between the node becoming
 // active and its replication leading wait for it (at most MAX_WAIT_MS).
+import { createHash } from "node:crypto";
 import type { Logger } from "../../core/logger.js";
 import type { ReadOptions, Row, RowWrite } from "../../redundancy/storage.js";
 import type { AuditEntry } from "../node-api.js";
@@ -24,8 +25,20 @@ const MAX_WAIT_MS = 5_000;
 const MAX_PENDING = 1_000;
 const WARN_EVERY_MS = 60_000;
 
-export function auditRow(line: string): RowWrite {
-  return { table: AUDIT_TABLE, kind: "ins", key: null, body: line };
+/**
+ * The row for a line: the line itself, or — when it is longer than a row may
+ * be (replication.maxRecordBytes: the standby refuses longer ones) — the entry
+ * without its details, with `cut` giving the whole line's size and sha256, to
+ * find it in the writer's file (its mac is over the whole line). Null when
+ * even that is too long (a tiny maxRecordBytes): the line stays in the file.
+ */
+export function auditRow(line: string, maxBytes = Infinity): RowWrite | null {
+  const bytes = Buffer.byteLength(line);
+  if (bytes <= maxBytes) return { table: AUDIT_TABLE, kind: "ins", key: null, body: line };
+  const { details: _details, ...entry } = JSON.parse(line) as AuditEntry;
+  const cut = { bytes, sha256: createHash("sha256").update(line, "utf8").digest("hex") };
+  const body = JSON.stringify({ ...entry, cut });
+  return Buffer.byteLength(body) <= maxBytes ? { table: AUDIT_TABLE, kind: "ins", key: null, body } : null;
 }
 
 /** An entry of the pair's audit: the line as the node that wrote it has it, and where it is in the pair's order. */
@@ -67,6 +80,8 @@ export class ReplicatedAudit {
     private readonly port: AuditStorePort,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** replication.maxRecordBytes */
+    private readonly maxBytes = Infinity,
   ) {}
 
   /** a line this node appended to its audit log */
@@ -97,7 +112,9 @@ export class ReplicatedAudit {
     }
     this.waitingSince = null;
     const lines = this.pending.splice(0);
-    this.port.write(lines.map(auditRow)).catch((err: unknown) => this.miss(lines.length, (err as Error).message));
+    const rows = lines.map((l) => auditRow(l, this.maxBytes)).filter((r): r is RowWrite => r !== null);
+    if (rows.length < lines.length) this.miss(lines.length - rows.length, `longer than replication.maxRecordBytes (${this.maxBytes}) even without its details`);
+    if (rows.length) this.port.write(rows).catch((err: unknown) => this.miss(rows.length, (err as Error).message));
   }
 
   private miss(n: number, why: string): void {
@@ -130,7 +147,7 @@ export interface AuditRecordsLike {
 }
 
 /** The pair's audit; null when replication.mode is none (there is no pair copy to keep). */
-export function openReplicatedAudit(records: AuditRecordsLike, o: { mode: string; active: () => boolean; log: Logger }): ReplicatedAudit | null {
+export function openReplicatedAudit(records: AuditRecordsLike, o: { mode: string; maxRecordBytes: number; active: () => boolean; log: Logger }): ReplicatedAudit | null {
   if (o.mode === "none") return null;
   return new ReplicatedAudit(
     {
@@ -140,5 +157,7 @@ export function openReplicatedAudit(records: AuditRecordsLike, o: { mode: string
       read: (table, opts) => records.storage.read(table, opts),
     },
     o.log,
+    Date.now,
+    o.maxRecordBytes,
   );
 }

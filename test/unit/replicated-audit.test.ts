@@ -2,6 +2,7 @@
 // `_audit` (the active's, exactly as in the file), lines that wait for
 // replication to lead after a takeover, and reading them back in the pair's
 // order. The real pair: test/integration/audit-pair.test.ts.
+import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AUDIT_TABLE, auditOfRow, auditRow, ReplicatedAudit, type AuditStorePort } from "../../runtime/audit/replicated-audit.js";
 import type { Row, RowWrite } from "../../redundancy/storage.js";
@@ -48,7 +49,16 @@ describe("the pair's audit", () => {
     expect(page.entries).toEqual([{ ...JSON.parse(line(1)), row: { seq: 1, epoch: 2 } }]);
     expect(page.next).toBe(1);
     expect((await a.list(1, 10)).entries.map((e) => e.seq)).toEqual([2]);
-    expect(auditOfRow({ ...auditRow("{torn"), seq: 9, epoch: 2, at: 0 })).toBeNull();
+    expect(auditOfRow({ ...auditRow("{torn")!, seq: 9, epoch: 2, at: 0 })).toBeNull();
+  });
+
+  it("a line longer than a row may be goes without its details, with the whole line's size and hash", () => {
+    const long = line(5).replace('"epoch":2,', `"epoch":2,"details":{"value":"${"x".repeat(500)}"},`);
+    expect(auditRow(long, 10_000)!.body).toBe(long);
+    const cut = JSON.parse(auditRow(long, 400)!.body!);
+    expect(cut).toEqual({ ...JSON.parse(line(5)), cut: { bytes: Buffer.byteLength(long), sha256: createHash("sha256").update(long).digest("hex") } });
+    expect(Buffer.byteLength(auditRow(long, 400)!.body!)).toBeLessThanOrEqual(400);
+    expect(auditRow(long, 100)).toBeNull();
   });
 
   it("a standby's lines stay in its file", async () => {
