@@ -45,7 +45,7 @@ const USAGE: Record<ClientCommand, string> = {
   promote: "tandem promote --yes-the-active-is-down [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   maintenance: "tandem maintenance enter|leave [--force] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   "log-level": "tandem log-level [LEVEL] [--component NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
-  audit: "tandem audit [--limit N] [--since SEQ] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]; tandem audit verify --config FILE",
+  audit: "tandem audit [--limit N] [--since SEQ] [--pair] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]; tandem audit verify --config FILE",
   services: "tandem services [list | start NAME | stop NAME | restart NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   replication: "tandem replication [status | verify | resync [--from-active]] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   divergence: "tandem divergence [list | export | discard ID] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
@@ -85,7 +85,7 @@ const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
   promote: { "yes-the-active-is-down": { type: "boolean" } },
   maintenance: { force: { type: "boolean" } },
   "log-level": { component: { type: "string", value: "NAME" } },
-  audit: { limit: { type: "string", value: "N" }, since: { type: "string", value: "SEQ" } },
+  audit: { limit: { type: "string", value: "N" }, since: { type: "string", value: "SEQ" }, pair: { type: "boolean" } },
   services: {},
   replication: { "from-active": { type: "boolean" } },
   divergence: {},
@@ -389,6 +389,8 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
         const q = new URLSearchParams();
         if (limit !== undefined) q.set("limit", String(limit));
         if (since !== undefined) q.set("since", String(since));
+        // --pair: the replicated _audit table (the active nodes' lines), not this node's file
+        if (flag(p, "pair")) q.set("source", "pair");
         const qs = q.toString();
         call = async () => {
           const a = await request(f, base, auth, "GET", `/audit${qs ? `?${qs}` : ""}`, undefined, TIMEOUT_MS);

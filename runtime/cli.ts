@@ -38,8 +38,8 @@ const USAGE = `tandem — redundant plant-server runtime
                                     take this node out of the pair and back (admin)
   tandem log-level [LEVEL] [--component NAME]
                                     show or change log levels (LEVEL: ${LOG_LEVELS.join(", ")}; admin to change)
-  tandem audit [--limit N] [--since SEQ]
-                                    the audit log: who did what, when
+  tandem audit [--limit N] [--since SEQ] [--pair]
+                                    the audit log: who did what, when (--pair: the pair's, from the replicated store)
   tandem audit verify --config FILE check this host's node's audit chain: exit 0, or print the first bad line and exit 1
   tandem services [list | start NAME | stop NAME | restart NAME]
                                     the supervised services: placement, state, pid, restarts, CPU, RSS (operator for actions)

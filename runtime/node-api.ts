@@ -149,6 +149,8 @@ export interface NodeController {
   promote(actor: Actor): Promise<{ state: NodeState; epoch: number }>;
   maintenance(actor: Actor, enter: boolean, force?: boolean): Promise<{ state: NodeState }>;
   audit(opts: { limit?: number; since?: number }): AuditEntry[];
+  /** the pair's audit: the lines the active nodes wrote to the replicated `_audit` table, as this node's database holds them (`since`: a row sequence number) */
+  pairAudit(opts: { limit?: number; since?: number }): Promise<{ entries: AuditEntry[]; next: number | null }>;
   /** checks the whole audit chain (runtime/audit/chain.ts) */
   verifyAudit(): Promise<AuditVerifyResult>;
   setLogLevel(actor: Actor, level: LogLevel, component?: string): { default: LogLevel; components: Record<string, LogLevel> };

@@ -13,6 +13,8 @@ import type { TandemConfig } from "./config/schema.js";
 import type { ContextView, DivergenceView, NodeStatus, RecordAnswer, RecordView } from "./node-api.js";
 import { ProcessHost } from "./processes/host.js";
 import { openStorage, Records } from "./records.js";
+import { openReplicatedSessions, type ReplicatedSessions } from "./auth/replicated-sessions.js";
+import { openReplicatedAudit, type ReplicatedAudit } from "./audit/replicated-audit.js";
 
 export interface NodeDataOptions {
   config: TandemConfig;
@@ -26,6 +28,10 @@ export interface NodeDataOptions {
 export class NodeData {
   records: Records | null = null;
   processes: ProcessHost | null = null;
+  /** the HMI sessions the pair shares (null: replication.mode none, each node its own) */
+  sessions: ReplicatedSessions | null = null;
+  /** the pair's audit: the active's audit lines in the store (null: replication.mode none) */
+  audit: ReplicatedAudit | null = null;
 
   constructor(private readonly o: NodeDataOptions) {}
 
@@ -37,6 +43,8 @@ export class NodeData {
     await storage.open();
     const records = new Records(storage, c.replication, this.o.runtime, c.node.id, this.o.log("replication"), await storage.schemaVersion());
     this.records = records;
+    this.sessions = await openReplicatedSessions(records, { mode: c.replication.mode, ttlMs: c.http.sessionTtlMs, log: this.o.log("http") });
+    this.audit = openReplicatedAudit(records, { mode: c.replication.mode, maxRecordBytes: c.replication.maxRecordBytes, active: () => isActiveState(this.o.runtime.state.state), log: this.o.log("audit") });
     await records.attach();
     this.processes = this.makeProcessHost(records);
     await this.processes.load();
@@ -71,6 +79,8 @@ export class NodeData {
   }
 
   async close(): Promise<void> {
+    this.sessions?.stop();
+    this.audit?.stop();
     await this.records?.stop();
   }
 

@@ -92,7 +92,11 @@ export class TandemNode implements NodeController {
     this.syslog = sl ? new SyslogSender({ host: sl.address.host, port: sl.address.port, facility: sl.facility, appName: sl.appName, log: this.logs.get("audit") }) : null;
     this.auditLog = new AuditLog(join(c.node.dataDir, "audit.log"), {
       key: loadAuditKey(c.node.dataDir, c.audit.key, { create: true }),
-      onLine: (line, entry) => this.syslog?.send(line, entry),
+      onLine: (line, entry) => {
+        this.syslog?.send(line, entry);
+        // the pair's copy, when this node is active (runtime/audit/replicated-audit.ts)
+        this.data.audit?.line(line);
+      },
     });
     this.runtime = new PairRuntime(pairRuntimeOptions(c, this.store, this.logs.get("pair")));
     this.data = new NodeData({ config: c, runtime: this.runtime, log: (name) => this.logs.get(name), drivers: () => this.drivers, setProcessesUp: (up) => this.reportUp("processes", up) });
@@ -179,7 +183,8 @@ export class TandemNode implements NodeController {
     // schemas: hundreds of ms on a busy machine) before the node joins the
     // pair, for the drivers' reason above; it listens last.
     const tls = await loadTlsMaterial({ tls: c.http.tls, dataDir: c.node.dataDir, listenHost: c.http.listen.host, nodeId: c.node.id, pairId: c.pair.id, log: this.logs.get("http") });
-    this.http = createHttpServer({ controller: this, http: c.http, tls, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id });
+    const sessions = this.data.sessions;
+    this.http = createHttpServer({ controller: this, http: c.http, tls, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id, peerId: c.peer.id, sessions: sessions ? { store: sessions.store, hooks: sessions } : undefined });
     await this.http.prepare();
     this.runtime.setLevel(this.computeLevel().level, settled());
     await this.runtime.start();
@@ -376,6 +381,12 @@ export class TandemNode implements NodeController {
 
   audit(opts: { limit?: number; since?: number }): AuditEntry[] {
     return this.auditLog.list(opts);
+  }
+
+  async pairAudit(opts: { limit?: number; since?: number }): Promise<{ entries: AuditEntry[]; next: number | null }> {
+    const a = this.data.audit;
+    if (!a) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["replication.mode is none: the pair's audit is not kept; this node's own is (source=node)"]);
+    return a.list(opts.since ?? 0, Math.max(1, Math.min(1000, opts.limit ?? 100)));
   }
 
   verifyAudit(): Promise<AuditVerifyResult> {

@@ -35,6 +35,7 @@ export class Records {
   private retentionTimer: NodeJS.Timeout | null = null;
   private verifyTimer: NodeJS.Timeout | null = null;
   private verifying: Promise<VerifyResult> | null = null;
+  private readonly appliedHooks: ((rows: readonly Row[]) => void)[] = [];
 
   constructor(
     readonly storage: Storage,
@@ -60,10 +61,16 @@ export class Records {
           let seq = 0;
           for (const r of rows) if (r.table === CONTEXT_TABLE && r.seq > seq) seq = r.seq;
           if (seq) runtime.setContextSeq(seq);
+          for (const f of this.appliedHooks) f(rows);
         },
       },
       schemaVersion,
     );
+  }
+
+  /** another part follows the rows applied here (this node's writes and the peer's): the HMI sessions */
+  onApplied(fn: (rows: readonly Row[]) => void): void {
+    this.appliedHooks.push(fn);
   }
 
   /** follows the node's state: lead while active (or held), follow otherwise */

@@ -33,11 +33,13 @@ export function formatProbe(result: ProbeDevice[]): string[] {
   return lines;
 }
 
-export function formatAudit(entries: AuditEntry[]): string[] {
+/** Entries of a node's file; the pair's (with `row`) start with the row's sequence number and the node that wrote it. */
+export function formatAudit(entries: (AuditEntry & { row?: { seq: number } })[]): string[] {
   if (entries.length === 0) return ["no audit entries"];
   return entries.map((e) => {
     const details = e.details && Object.keys(e.details).length ? ` ${JSON.stringify(e.details)}` : "";
-    return `${String(e.seq).padStart(5)} ${e.ts} ${e.user} (${e.role}) ${e.action} ${e.result} epoch ${e.epoch}${e.from ? ` from ${e.from}` : ""}${details}`;
+    const where = e.row ? `${String(e.row.seq).padStart(7)} node ${e.nodeId} ` : "";
+    return `${where}${String(e.seq).padStart(5)} ${e.ts} ${e.user} (${e.role}) ${e.action} ${e.result} epoch ${e.epoch}${e.from ? ` from ${e.from}` : ""}${details}`;
   });
 }
 

@@ -79,13 +79,14 @@ export class Replicator {
     this.follower = null;
   }
 
-  write(writes: RowWrite[]): Promise<Row[]> {
+  /** `internal`: Tandem's own rows (sessions, audit), never refused by whenPeerAway */
+  write(writes: RowWrite[], internal = false): Promise<Row[]> {
     const notActive = () => Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "not active"]));
-    if (this.leader && this.leader.epoch === this.leading) return this.leader.write(writes);
+    if (this.leader && this.leader.epoch === this.leading) return this.leader.write(writes, internal);
     // the node has just become active: the write waits for the leader to open its epoch (the follower's
     // last applies and flush come first), as a process module that starts with the state change would
-    if (this.leading !== null) return this.switching.then(() => (this.leader ? this.leader.write(writes) : notActive()));
-    return this.leader ? this.leader.write(writes) : notActive();
+    if (this.leading !== null) return this.switching.then(() => (this.leader ? this.leader.write(writes, internal) : notActive()));
+    return this.leader ? this.leader.write(writes, internal) : notActive();
   }
 
   /** compares both databases now (verify.ts); only on the active */

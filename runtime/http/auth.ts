@@ -4,7 +4,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Actor, Role } from "../node-api.js";
 import { verifyPassword } from "../auth/passwords.js";
-import { SessionStore } from "../auth/sessions.js";
+import { passwordTag, SessionStore, type Session, type SessionHooks } from "../auth/sessions.js";
+
+export type { SessionHooks };
 
 export const ROLE_RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
 
@@ -42,6 +44,9 @@ export interface AuthenticatorOptions {
   users: HttpUser[];
   sessionTtlMs: number;
   now?: () => number;
+  /** the node's sessions, when it shares them with the pair (runtime/auth/replicated-sessions.ts); a store of its own otherwise */
+  sessions?: SessionStore;
+  hooks?: SessionHooks;
 }
 
 /**
@@ -57,13 +62,48 @@ export class Authenticator {
   private readonly users = new Map<string, HttpUser>();
   private readonly verified = new Map<string, number>();
   private readonly now: () => number;
+  private readonly hooks: SessionHooks | null;
   static readonly CACHE_MS = 60_000;
   static readonly CACHE_MAX = 256;
 
   constructor(opts: AuthenticatorOptions) {
     for (const u of opts.users) this.users.set(u.name, u);
     this.now = opts.now ?? Date.now;
-    this.sessions = new SessionStore({ ttlMs: opts.sessionTtlMs, now: this.now });
+    this.sessions = opts.sessions ?? new SessionStore({ ttlMs: opts.sessionTtlMs, now: this.now });
+    this.hooks = opts.hooks ?? null;
+  }
+
+  /** A session for a checked actor; the token, for the cookie, once the pair holds it as it should. */
+  async login(actor: Actor): Promise<string> {
+    const u = this.users.get(actor.user);
+    const { token, session } = this.sessions.create(actor, u ? passwordTag(u.passwordHash) : "");
+    await this.hooks?.created(session);
+    return token;
+  }
+
+  /** Ends the session of a token, on the pair as the mode says; returns it when there was one. */
+  async logout(token: string | undefined): Promise<Session | undefined> {
+    const s = this.sessions.destroy(token);
+    if (s) await this.hooks?.ended(s);
+    return s;
+  }
+
+  /**
+   * The actor of a session token, or null. The user must still be in this
+   * node's list with the password they logged in with (a removed user or a
+   * changed password ends the session); the role is the list's, now.
+   */
+  session(token: string | undefined): Actor | null {
+    const s = this.sessions.get(token);
+    if (!s) return null;
+    const u = this.users.get(s.actor.user);
+    if (!u || passwordTag(u.passwordHash) !== s.pw) {
+      this.sessions.remove(s.id);
+      // not waited for: the request is refused either way
+      void this.hooks?.ended(s);
+      return null;
+    }
+    return { user: u.name, role: u.role };
   }
 
   /** The actor when these credentials were verified within CACHE_MS (no scrypt runs), else null. */

@@ -19,6 +19,8 @@ export interface GateOptions {
   log: Logger;
   pairId: string;
   nodeId: string;
+  /** the peer's id: its session cookie is taken too, for a session the pair shares (replicated-sessions.ts) */
+  peerId?: string;
   http: { users: HttpUser[]; trustedAddresses?: string[] };
   loginLimits?: Partial<LoginLimitOptions>;
   refusalAudit?: Partial<RefusalAuditOptions>;
@@ -28,6 +30,8 @@ export interface GateOptions {
 
 export class RequestGate {
   readonly sessionCookie: string;
+  /** the cookie names a session is looked for under: this node's, then the peer's */
+  private readonly cookieNames: string[];
   readonly limits: LoginLimits;
   private readonly refusals: RefusalAuditor;
   private readonly auth: Authenticator;
@@ -40,6 +44,7 @@ export class RequestGate {
     this.log = o.log;
     this.counts = o.counts;
     this.sessionCookie = sessionCookieName(o.pairId, o.nodeId);
+    this.cookieNames = o.peerId ? [this.sessionCookie, sessionCookieName(o.pairId, o.peerId)] : [this.sessionCookie];
     this.limits = new LoginLimits(
       { ...o.loginLimits, trusted: [...(o.http.trustedAddresses ?? []), ...(o.loginLimits?.trusted ?? [])] },
       o.http.users.map((u) => u.name),
@@ -105,18 +110,32 @@ export class RequestGate {
     const basic = parseBasic(req.headers.authorization);
     if (basic === "malformed") throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["the Authorization header is not valid HTTP Basic credentials"]);
     if (basic) return { ...(await this.checkPassword(req, reply, basic.user, basic.password, "basic")), via: "basic" };
-    const token = req.cookies[this.sessionCookie];
-    const session = this.auth.sessions.get(token);
+    const session = this.sessionOf(req);
     if (session) return { ...session.actor, from: req.ip, via: "cookie" };
-    if (token) throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["your session has ended; log in again"]);
+    if (req.cookies[this.sessionCookie]) throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["your session has ended; log in again"]);
     throw new TandemError("TANDEM_ERR_UNAUTHORIZED", ["log in first (HMI), or send HTTP Basic credentials (scripts, CLI)"]);
+  }
+
+  /**
+   * The live session a request's cookies name, and under which cookie: this
+   * node's own, or the peer's (the browser sends it where both nodes share a
+   * host name — one address for the pair, or the demo — and after a takeover
+   * the new active holds the old active's sessions).
+   */
+  sessionOf(req: FastifyRequest): { cookie: string; token: string; actor: Actor } | null {
+    for (const cookie of this.cookieNames) {
+      const token = req.cookies[cookie];
+      const actor = token ? this.auth.session(token) : null;
+      if (token && actor) return { cookie, token, actor };
+    }
+    return null;
   }
 
   /** Who the request says it is, unchecked: for the audit of a refusal before any login check. */
   private claimedUser(req: FastifyRequest): string {
     const basic = parseBasic(req.headers.authorization);
     if (basic && basic !== "malformed") return basic.user;
-    return this.auth.sessions.get(req.cookies[this.sessionCookie])?.actor.user ?? "";
+    return this.sessionOf(req)?.actor.user ?? "";
   }
 
   /** A request that changes something: not from another site's page, and JSON (origin-check.ts). */

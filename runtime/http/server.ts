@@ -16,7 +16,8 @@ import type { LogManager } from "../logging.js";
 import type { Actor, NodeController, Role } from "../node-api.js";
 import type { LogLevel } from "../config/schema.js";
 import { LOG_LEVELS, isActiveState } from "../../core/types.js";
-import { Authenticator, parseBasic, type HttpUser } from "./auth.js";
+import type { SessionStore } from "../auth/sessions.js";
+import { Authenticator, parseBasic, type HttpUser, type SessionHooks } from "./auth.js";
 import type { LoginLimitOptions } from "./login-limits.js";
 import { HMI_HEADER, isSafeMethod } from "./origin-check.js";
 import type { RefusalAuditOptions } from "./refusal-audit.js";
@@ -62,6 +63,10 @@ export interface HttpServerOptions {
   logs: LogManager;
   pairId: string;
   nodeId: string;
+  /** the peer's id: a session the pair shares is taken under the peer's cookie too */
+  peerId?: string;
+  /** the node's sessions and what a login or logout tells the pair (runtime/auth/replicated-sessions.ts); this server's own when absent */
+  sessions?: { store: SessionStore; hooks: SessionHooks };
   /** brute-force limits over the defaults (tests shorten them); trusted comes from http.trustedAddresses */
   loginLimits?: Partial<LoginLimitOptions>;
   /** how refusals are aggregated in the audit log (tests shorten the interval) */
@@ -88,7 +93,7 @@ const noFields = { type: "object", additionalProperties: false, properties: {} }
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const { controller } = opts;
   const log = opts.logs.get("http");
-  const auth = new Authenticator({ users: opts.http.users, sessionTtlMs: opts.http.sessionTtlMs });
+  const auth = new Authenticator({ users: opts.http.users, sessionTtlMs: opts.http.sessionTtlMs, sessions: opts.sessions?.store, hooks: opts.sessions?.hooks });
   const hmi = loadHmi(opts.hmiDir === undefined ? undefined : opts.hmiDir);
   const actors = new WeakMap<FastifyRequest, Actor & { via: "basic" | "cookie" }>();
   const counts = {
@@ -287,7 +292,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     async (req) => controller.maintenance(actorOf(req), req.body.enter, req.body.force),
   );
 
-  app.get<{ Querystring: { limit?: string; since?: string } }>(
+  app.get<{ Querystring: { limit?: string; since?: string; source?: "node" | "pair" } }>(
     `${api}/audit`,
     {
       config: { role: "viewer", action: "read the audit log" },
@@ -298,6 +303,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
           properties: {
             limit: { type: "string", pattern: "^[0-9]{1,9}$", description: "a whole number 1–1000" },
             since: { type: "string", pattern: "^[0-9]{1,15}$", description: "a sequence number (whole number ≥ 0)" },
+            source: { type: "string", enum: ["node", "pair"], description: "node: this node's audit log (the default); pair: the replicated _audit table" },
           },
         },
       },
@@ -308,7 +314,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         throw new TandemError("TANDEM_ERR_BAD_REQUEST", [`querystring.limit: expected a whole number 1–1000, got ${limit}`]);
       }
       const since = req.query.since === undefined ? undefined : Number(req.query.since);
-      return { entries: controller.audit({ limit, since }) };
+      if (req.query.source === "pair") return { source: "pair", ...(await controller.pairAudit({ limit, since })) };
+      return { source: "node", entries: controller.audit({ limit, since }) };
     },
   );
 
@@ -375,11 +382,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     },
     async (req, reply) => {
       const actor = await gate.checkPassword(req, reply, req.body.user, req.body.password, "form");
-      auth.sessions.destroy(req.cookies[SESSION_COOKIE]);
-      const session = auth.sessions.create(actor);
+      await auth.logout(req.cookies[SESSION_COOKIE]);
+      const token = await auth.login(actor);
       counts.loginsOk++;
       actors.set(req, { ...actor, via: "cookie" });
-      reply.setCookie(SESSION_COOKIE, session.token, {
+      reply.setCookie(SESSION_COOKIE, token, {
         secure: tlsOn,
         httpOnly: true,
         sameSite: "strict",
@@ -391,10 +398,12 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   );
 
   app.post(`${api}/logout`, { schema: { body: noFields } }, async (req, reply) => {
-    const s = auth.sessions.get(req.cookies[SESSION_COOKIE]);
+    const s = gate.sessionOf(req);
     if (s) actors.set(req, { ...s.actor, from: req.ip, via: "cookie" });
-    auth.sessions.destroy(req.cookies[SESSION_COOKIE]);
+    await auth.logout(s?.token ?? req.cookies[SESSION_COOKIE]);
     reply.clearCookie(SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "strict", secure: tlsOn });
+    // a session of the peer's cookie (a takeover, one address for the pair) ends with it
+    if (s && s.cookie !== SESSION_COOKIE) reply.clearCookie(s.cookie, { path: "/", httpOnly: true, sameSite: "strict", secure: tlsOn });
     return { ok: true };
   });
 

@@ -13,7 +13,7 @@ export interface FakeCall {
   args: unknown[];
 }
 
-type Method = FakeCall["method"] | "status" | "health" | "audit" | "verifyAudit" | "metrics" | "logLevels" | "tags" | "services" | "writeRecord";
+type Method = FakeCall["method"] | "status" | "health" | "audit" | "pairAudit" | "verifyAudit" | "metrics" | "logLevels" | "tags" | "services" | "writeRecord";
 
 export function makeStatus(over: Partial<NodeStatus> = {}): NodeStatus {
   return {
@@ -169,6 +169,14 @@ export class FakeController implements NodeController {
     if (opts.since !== undefined) out = out.filter((e) => e.seq > opts.since!).slice(0, opts.limit ?? 100);
     else out = out.slice(-(opts.limit ?? 100));
     return structuredClone(out);
+  }
+
+  /** what pairAudit answers (a node's `_audit` table) */
+  pairAuditEntries: AuditEntry[] = [];
+
+  async pairAudit(opts: { limit?: number; since?: number }): Promise<{ entries: AuditEntry[]; next: number | null }> {
+    this.maybeFail("pairAudit");
+    return { entries: structuredClone(this.pairAuditEntries.slice(0, opts.limit ?? 100)), next: null };
   }
 
   verifyResult: AuditVerifyResult = { ok: true, lines: 0, entries: 0, keyedFrom: null, unkeyedLines: 0, summary: "ok: 0 lines" };

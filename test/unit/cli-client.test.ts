@@ -211,6 +211,11 @@ describe("actions", () => {
     const r = await run("audit", ["--limit", "5", "--node", url]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/otto \(operator\) confirm ok epoch 7/);
+    // --pair: the replicated table, each line with its row and the node that wrote it
+    fake.pairAuditEntries = [{ seq: 4, ts: "2026-01-01T00:00:00.000Z", user: "otto", role: "operator", from: "10.0.0.1", action: "confirm", result: "ok", nodeId: "b", epoch: 3, prev: "0".repeat(64), row: { seq: 812, epoch: 3 } } as never];
+    const pairs = await run("audit", ["--pair", "--node", url]);
+    expect(pairs.code).toBe(0);
+    expect(pairs.out).toMatch(/^\s*812 node b\s+4 \S+ otto \(operator\) confirm ok epoch 3/m);
   });
 });
 
@@ -418,7 +423,7 @@ describe("failures", () => {
       ["audit", ["--limit", "0"], /--limit: expected a whole number 1–1000/],
       ["audit", ["--since"], /--since needs a value/],
       ["status", ["--user", "otto"], /set TANDEM_PASSWORD\n.*\n  credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD/],
-      ["audit", ["--bogus"], /--limit N, --since SEQ\)\nusage: tandem audit [^\n]*$/], // no credentials note for a wrong option
+      ["audit", ["--bogus"], /--limit N, --since SEQ, --pair\)\nusage: tandem audit [^\n]*$/], // no credentials note for a wrong option
     ];
     const before = fake.calls.length;
     for (const [cmd, argv, msg] of cases) {

@@ -161,7 +161,7 @@ describe("routes", () => {
     }
   });
 
-  it("/audit passes limit and since and wraps the entries", async () => {
+  it("/audit passes limit, since and source and wraps the entries", async () => {
     fake.setState("active-held");
     await call("POST", "/api/v1/confirm", { who: "operator", body: {} });
     const res = await call("GET", "/api/v1/audit?limit=1&since=0", { who: "viewer" });
@@ -171,6 +171,11 @@ describe("routes", () => {
     const bad = await call("GET", "/api/v1/audit?limit=5000", { who: "viewer" });
     expect(bad.status).toBe(400);
     expect(bad.json.error.message).toContain("querystring.limit");
+    // source=pair: the pair's audit (the replicated _audit table); node, the default: this node's file
+    fake.pairAuditEntries = [{ seq: 7, ts: "2026-01-01T00:00:00.000Z", user: "otto", role: "operator", from: "10.0.0.1", action: "confirm", result: "ok", nodeId: "b", epoch: 3, prev: "0".repeat(64) }];
+    expect((await call("GET", "/api/v1/audit?source=pair&limit=10", { who: "viewer" })).json).toMatchObject({ source: "pair", next: null, entries: [{ seq: 7, nodeId: "b" }] });
+    expect((await call("GET", "/api/v1/audit", { who: "viewer" })).json.source).toBe("node");
+    expect((await call("GET", "/api/v1/audit?source=everything", { who: "viewer" })).status).toBe(400);
   });
 
   it("/records and /divergence read whole numbers from the query string and the path (the server coerces no types)", async () => {

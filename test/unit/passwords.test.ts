@@ -1,7 +1,7 @@
 // Password hashes (scrypt) and HMI sessions.
 import { describe, expect, it } from "vitest";
 import { hashPassword, verifyPassword, isPasswordHash } from "../../runtime/auth/passwords.js";
-import { SessionStore } from "../../runtime/auth/sessions.js";
+import { SessionStore, sessionId } from "../../runtime/auth/sessions.js";
 import { configSchema } from "../../runtime/config/schema.js";
 import { parseBasic } from "../../runtime/http/auth.js";
 
@@ -72,14 +72,17 @@ describe("passwords", () => {
 });
 
 describe("sessions", () => {
-  it("creates random tokens, finds them, expires them lazily, destroys them", () => {
+  it("creates random tokens, keeps only their hash, finds them, expires them lazily, destroys them", () => {
     let t = 1000;
     const s = new SessionStore({ ttlMs: 500, now: () => t });
     const a = s.create({ user: "op", role: "operator" });
     const b = s.create({ user: "adm", role: "admin" });
     expect(a.token).toMatch(/^[A-Za-z0-9_-]{43}$/); // 32 bytes base64url
     expect(a.token).not.toBe(b.token);
+    expect(a.session.id).toBe(sessionId(a.token));
+    expect(JSON.stringify(a.session)).not.toContain(a.token);
     expect(s.get(a.token)?.actor).toEqual({ user: "op", role: "operator" });
+    expect(s.get(a.session.id)).toBeUndefined(); // the hash is not a token
     expect(s.get("nope")).toBeUndefined();
     expect(s.get(undefined)).toBeUndefined();
     t += 499;
@@ -87,8 +90,9 @@ describe("sessions", () => {
     t += 1;
     expect(s.get(a.token)).toBeUndefined();
     expect(s.size).toBe(1); // a swept on access, b not yet
-    expect(s.destroy(b.token)).toBe(true);
+    expect(s.destroy(b.token)?.actor.user).toBe("adm");
     expect(s.get(b.token)).toBeUndefined();
+    expect(s.destroy(b.token)).toBeUndefined();
   });
 
   it("stays bounded: expired sessions go first, then the oldest", () => {
