@@ -17,7 +17,7 @@ import { TandemError } from "../../core/errors.js";
 import { randomUUID } from "node:crypto";
 import type { Row, RowWrite, StoreState } from "../storage.js";
 import { matchPoint } from "./match.js";
-import type { Ack, Hello, Refuse, Sums } from "./protocol.js";
+import { writeProblem, type Ack, type Hello, type Refuse, type Sums } from "./protocol.js";
 import { compareSums, markerOf, VERIFY_TABLE, type VerifyResult } from "./verify.js";
 import type { StoreSnapshot } from "../storage.js";
 import type { ReplicatorDeps } from "./settings.js";
@@ -108,6 +108,10 @@ export class Leader {
     const s = this.d.settings;
     if (!internal && s.mode === "sync" && s.whenPeerAway === "refuse" && this.phase !== "live") {
       return Promise.reject(new TandemError("TANDEM_ERR_NOT_REPLICATED", [`the peer is ${this.phase === "away" ? "away" : "catching up"} and replication.whenPeerAway is refuse: nothing was written`]));
+    }
+    for (const w of writes) {
+      const problem = writeProblem(w, s.maxRecordBytes);
+      if (problem) return Promise.reject(new TandemError("TANDEM_ERR_RECORD", [w.table, `${problem}: nothing was written`]));
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ writes, internal, bytes: writes.reduce((n, w) => n + rowBytes(w), 0), resolve, reject });

@@ -89,6 +89,18 @@ const KINDS: ReadonlySet<string> = new Set(ROW_KINDS);
 /** Table names on the wire: as the API allows them, plus Tandem's own (leading underscore). */
 const WIRE_TABLE = /^_?[A-Za-z][A-Za-z0-9_]{0,62}$/;
 
+/**
+ * Why the standby would refuse this write's row (parseRow's limits), or null:
+ * the active refuses it before it is ordered, so no writer — a process
+ * module's context, Tandem's own tables — can stall replication.
+ */
+export function writeProblem(w: { table: string; key: string | null; body: string | null }, maxRecordBytes: number): string | null {
+  if (!WIRE_TABLE.test(w.table)) return "not a table name";
+  if (w.key !== null && w.key.length > 512) return `a key of ${w.key.length} characters (at most 512)`;
+  if (w.body !== null && w.body.length > maxRecordBytes / 4 && Buffer.byteLength(w.body) > maxRecordBytes) return `${Buffer.byteLength(w.body)} bytes, more than replication.maxRecordBytes (${maxRecordBytes})`;
+  return null;
+}
+
 function parseRow(x: unknown, i: number, maxBody: number): Row | string {
   if (!Array.isArray(x) || x.length !== 7) return `rows[${i}]: not a row`;
   const [seq, epoch, at, table, kind, key, body] = x as unknown[];

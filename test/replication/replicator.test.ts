@@ -147,6 +147,22 @@ describe(`replication on ${name}`, () => {
     });
   });
 
+  describe("rows the standby would refuse", () => {
+    it("a write the standby could not take (too large, a key too long) is refused on the active, nothing written, and replication goes on", async () => {
+      pair = await engine.pair({ maxRecordBytes: 1024 });
+      const { a, b } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("the peer is live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      const head = a.repl.status().lastSeq;
+      await expect(a.repl.write([rec("t", { pad: "é".repeat(600) })], true)).rejects.toThrow(/t: \d+ bytes, more than replication.maxRecordBytes \(1024\): nothing was written/);
+      await expect(a.repl.write([{ table: "_context", kind: "put", key: "k".repeat(513), body: "1" }])).rejects.toThrow(/a key of 513 characters/);
+      expect(a.repl.status().lastSeq).toBe(head);
+      await a.repl.write([rec("t", { pad: "x".repeat(900) })]);
+      expect(await b.storage.count("t")).toBe(1);
+    });
+  });
+
   describe("becoming active", () => {
     it("a write made as the node becomes active waits for its epoch to open, and is written in that epoch", async () => {
       pair = await engine.pair({ syncAck: "written", flushWrittenMs: 60_000 });
