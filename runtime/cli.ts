@@ -51,9 +51,13 @@ const USAGE = `tandem — redundant plant-server runtime
                                     them all as JSON lines, or discard one once dealt with (operator)
   tandem context                    the process context: each process module's state, step, content, timers,
                                     the sequence number, epoch and age of its last write; held or not
+  tandem tags [list | history NAME [--since 10m] [--until TIME] [--limit N]]
+                                    the tags now; one tag's recorded values over a time range (the history section)
+  tandem events [--after SEQ] [--limit N]
+                                    the pair's stored events and alarms: takeovers, switchovers, confirms, failures
   tandem hash-password              read a password on stdin, print its hash for the config
 
-Client commands (status … context) take --node URL (default ${DEFAULT_NODE_URL}) or
+Client commands (status … events) take --node URL (default ${DEFAULT_NODE_URL}) or
 --config FILE (its http.listen), --json for the API's answer as is, and
 credentials from --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the
 command line). Example: TANDEM_USER=viewer TANDEM_PASSWORD=viewer tandem status`;

@@ -18,6 +18,8 @@ export interface NodeDataOptions {
   runtime: PairRuntime;
   log: (component: string) => Logger;
   drivers: () => DriverManager | null;
+  /** an alarm of a part (a process module stopped, the databases differ), stored as an event */
+  alarm?: (type: string, text: string) => void;
   /** whether process modules run or stop (a switchover waits for them as for services placed active) */
   setProcessesUp(up: boolean): void;
 }
@@ -36,6 +38,7 @@ export class NodeData {
     await storage.open();
     const records = new Records(storage, c.replication, this.o.runtime, c.node.id, this.o.log("replication"), await storage.schemaVersion());
     this.records = records;
+    if (this.o.alarm) records.onAlarm = this.o.alarm;
     await records.attach();
     this.processes = this.makeProcessHost(records);
     await this.processes.load();
@@ -79,6 +82,7 @@ export class NodeData {
       processes: this.o.config.processes,
       storage: records.storage,
       log: this.o.log("processes"),
+      alarm: (text) => this.o.alarm?.("module-failed", text),
       pair: {
         mayRun: () => rt.state.state === "active" && rt.canAct() && rt.state.switchoverOut?.phase !== "quiescing",
         held: () => rt.state.state === "active-held",

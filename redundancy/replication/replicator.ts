@@ -75,9 +75,10 @@ export class Replicator {
     this.follower = null;
   }
 
-  write(writes: RowWrite[]): Promise<Row[]> {
+  /** `internal`: Tandem's own rows (tag history, events), never refused by whenPeerAway (leader.ts) */
+  write(writes: RowWrite[], internal = false): Promise<Row[]> {
     if (!this.leader) return Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "not active"]));
-    return this.leader.write(writes);
+    return this.leader.write(writes, internal);
   }
 
   /** compares both databases now (verify.ts); only on the active */
