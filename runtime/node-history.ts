@@ -15,7 +15,9 @@ import { followPair } from "./events/pair-events.js";
 import { EVENTS_TABLE, EventRecorder, type EventRow } from "./events/recorder.js";
 import type { Sample } from "./history/deadband.js";
 import { HISTORY_TABLE, historyRange } from "./history/keys.js";
+import { historyMetrics } from "./history/metrics.js";
 import { HistoryRecorder, type HistoryCounters } from "./history/recorder.js";
+import type { Registry } from "prom-client";
 import type { EventsView, HistoryQuery, TagHistoryView } from "./node-api.js";
 import type { Records } from "./records.js";
 
@@ -86,6 +88,11 @@ export class NodeHistory {
 
   counters(): HistoryCounters | null {
     return this.recorder?.counters() ?? null;
+  }
+
+  /** the recorders' counts in the node's metrics */
+  addMetrics(r: Registry): void {
+    historyMetrics(r, () => ({ history: this.counters(), events: { written: this.events.written, expired: this.events.expired } }));
   }
 
   private storage() {

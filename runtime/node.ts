@@ -145,6 +145,7 @@ export class TandemNode implements NodeController {
       void this.stop();
     });
     this.metricsOut = new NodeMetrics({ pair: c.pair.id, node: c.node.id, runtime: this.runtime, logs: this.logs, heartbeatTimeoutMs: c.heartbeat.timeoutMs, services: () => this.supervisor.views(), replication: () => this.replicationStatus() });
+    this.history.addMetrics(this.metricsOut.registry);
   }
 
   addHealthSource(src: HealthSource): void {

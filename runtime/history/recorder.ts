@@ -92,6 +92,8 @@ export class HistoryRecorder {
   private n = 0;
   private readonly counts = { recorded: 0, written: 0, failedWrites: 0 };
   private lastWarn = -Infinity;
+  /** failed writes in a row: the first ones after becoming active are the replicator taking the lead, not worth a warning */
+  private failuresInRow = 0;
   private droppedWarned = 0;
 
   constructor(
@@ -191,12 +193,14 @@ export class HistoryRecorder {
       .write(rows)
       .then(() => {
         this.counts.written += rows.length;
+        this.failuresInRow = 0;
       })
       .catch((err: Error) => {
         this.counts.failedWrites++;
+        this.failuresInRow++;
         if (this.ports.acting()) this.buffer.unshift(rows);
         const now = this.ports.now();
-        if (now - this.lastWarn >= WARN_EVERY_MS) {
+        if (this.failuresInRow >= 3 && now - this.lastWarn >= WARN_EVERY_MS) {
           this.lastWarn = now;
           this.log.warn(`history: ${rows.length} samples not written yet (${err.message}); ${this.buffer.size} wait for the next try`);
         }

@@ -192,11 +192,12 @@ describe("tandem demo (npm start)", () => {
     const limitHistory = await run(15, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem tags history line1.reactor.highLimit");
     expect(limitHistory).toMatch(/^\S+Z +42 +good$/m);
     expect(limitHistory).toMatch(/^\S+Z +90 +good$/m);
-    // 17. the events: both takeovers, the confirm and the switchover
+    // 17. the events: both takeovers (kill -9 and SIGSTOP), the confirm and the switchover (a loaded
+    // machine may add takeovers of its own while the pair starts: they are recorded too)
     const events = await run(16, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem events");
-    expect(events.match(/ ALARM +takeover /g)?.length, events).toBe(2);
-    expect(events).toMatch(/ INFO +confirm +takeover confirmed by operator/);
-    expect(events).toMatch(/ INFO +switchover /);
+    expect(events.match(new RegExp(` ${standby} +ALARM +takeover +took over from ${active}`, "g"))?.length, events).toBeGreaterThanOrEqual(2);
+    expect(events).toMatch(new RegExp(` ${standby} +INFO +confirm +takeover confirmed by operator`));
+    expect(events).toMatch(new RegExp(` ${active} +INFO +switchover +switchover from ${standby}`));
     // the job agent ran on one node at a time: its lines never go back to an older epoch
     const epochs = readFileSync(join(dir, "job-agent.out"), "utf8").split("\n").map((l) => /epoch=(\d+)$/.exec(l)?.[1]).filter(Boolean).map(Number);
     expect(epochs.every((e, i) => i === 0 || e >= epochs[i - 1]!)).toBe(true);
