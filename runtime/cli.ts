@@ -11,6 +11,7 @@ import { loadConfig } from "./config/load.js";
 import type { TandemConfig } from "./config/schema.js";
 import { fastestScanOf, type DeviceConfig } from "../drivers/config-schema.js";
 import { startOrder } from "./services/config-schema.js";
+import { historySummary } from "./history/config-schema.js";
 import { ConfigError, TandemError } from "../core/errors.js";
 
 const USAGE = `tandem — redundant plant-server runtime
@@ -111,6 +112,7 @@ function checkConfig(argv: string[]): number {
     );
     for (const l of deviceSummary(c)) console.log(l);
     for (const l of serviceSummary(c)) console.log(l);
+    for (const l of historySummary(c.history, c.drivers?.tags ?? [])) console.log(l);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

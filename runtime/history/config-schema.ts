@@ -3,6 +3,8 @@
 // how long. Each tag may override the recording keys in its own `history`
 // (drivers/config-schema.ts, tagHistorySchema).
 import { z } from "zod";
+import type { TagConfig } from "../../drivers/config-schema.js";
+import type { HistorySettings } from "./deadband.js";
 
 const ms = (min: number, max: number) => z.number().int("expected whole milliseconds").min(min).max(max);
 
@@ -29,3 +31,22 @@ export const historySection = z
   .prefault({});
 
 export type HistoryConfig = z.output<typeof historySection>;
+
+/** The settings of each tag whose history is recorded (its own over the section's). */
+export function tagSettings(cfg: HistoryConfig, tags: readonly TagConfig[]): Map<string, HistorySettings> {
+  const out = new Map<string, HistorySettings>();
+  for (const t of tags) {
+    const h = t.history ?? {};
+    if (!(h.enabled ?? cfg.enabled)) continue;
+    out.set(t.name, { deadband: h.deadband ?? cfg.deadband, minIntervalMs: h.minIntervalMs ?? cfg.minIntervalMs, maxIntervalMs: h.maxIntervalMs ?? cfg.maxIntervalMs });
+  }
+  return out;
+}
+
+/** What `tandem check-config` says of history: nothing when no tag is recorded. */
+export function historySummary(cfg: HistoryConfig, tags: readonly TagConfig[]): string[] {
+  const n = tagSettings(cfg, tags).size;
+  if (!n) return [];
+  const kept = cfg.retentionDays > 0 ? `kept ${cfg.retentionDays} days` : "kept for ever";
+  return [`  history: ${n} of ${tags.length} tag${tags.length === 1 ? "" : "s"} recorded into _history while active, ${kept}`];
+}

@@ -21,7 +21,7 @@ import type { TagSnapshot } from "../../drivers/tag-model.js";
 import type { TagConfig } from "../../drivers/config-schema.js";
 import type { RowWrite } from "../../redundancy/storage.js";
 import { BoundedBuffer } from "./buffer.js";
-import type { HistoryConfig } from "./config-schema.js";
+import { tagSettings, type HistoryConfig } from "./config-schema.js";
 import { EMPTY, offer, tick, type HistorySettings, type Sample, type TagState } from "./deadband.js";
 import { HISTORY_TABLE, historyKey } from "./keys.js";
 
@@ -50,17 +50,6 @@ export interface HistoryCounters {
   dropped: number;
   failedWrites: number;
   buffered: number;
-}
-
-/** The settings of each tag whose history is recorded (its own over the section's). */
-export function tagSettings(cfg: HistoryConfig, tags: readonly TagConfig[]): Map<string, HistorySettings> {
-  const out = new Map<string, HistorySettings>();
-  for (const t of tags) {
-    const h = t.history ?? {};
-    if (!(h.enabled ?? cfg.enabled)) continue;
-    out.set(t.name, { deadband: h.deadband ?? cfg.deadband, minIntervalMs: h.minIntervalMs ?? cfg.minIntervalMs, maxIntervalMs: h.maxIntervalMs ?? cfg.maxIntervalMs });
-  }
-  return out;
 }
 
 /** a value as JSON keeps it: a bigint becomes a number when exact, else its digits */

@@ -14,6 +14,7 @@ import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoDriversConfig } from "../../drivers/demo-tags.js";
 import { exited, freePort, spawnCli, waitUntil, type Cluster } from "../helpers/cluster.js";
+import { sampleValue } from "../helpers/prom-text.js";
 import { useCluster } from "../helpers/use-cluster.js";
 
 const pair = useCluster();
@@ -105,6 +106,12 @@ describe("tag history and events in the replicated store", () => {
     expect(limits.map((r) => r.v).slice(-2)).toEqual([100, 110]);
     expect(limits.slice(-2).every((r) => r.q === "good")).toBe(true);
     await waitUntil("the standby's copy equal", () => JSON.stringify(history(c, standby, LIMIT)) === JSON.stringify(history(c, active, LIMIT)), { timeoutMs: 10_000 });
+
+    // the active counts what it wrote; nothing was dropped
+    const metrics = await (await fetch(`${c.nodes[active].url}/api/v1/metrics`, { headers: { authorization: `Basic ${Buffer.from("viewer:viewer").toString("base64")}` } })).text();
+    expect(sampleValue(metrics, "tandem_history_samples_written_total")).toBeGreaterThanOrEqual(limits.length);
+    expect(sampleValue(metrics, "tandem_history_samples_dropped_total")).toBe(0);
+    expect(sampleValue(metrics, "tandem_events_written_total")).toBeGreaterThan(0);
 
     // the history endpoint, from either node (the standby reads its own copy)
     const from = limits[0]!.ts;
