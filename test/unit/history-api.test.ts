@@ -124,6 +124,20 @@ describe("tandem tags history / tandem events", () => {
     }
   });
 
+  it("tandem tags lists every tag now: value with units, quality with its reason, source time", async () => {
+    fake.tagList = [
+      { name: "line1.tank.level", driver: "modbus", value: 41.5, quality: "good", timestamp: new Date(T0).toISOString(), receivedAt: null, writable: false, units: "%" },
+      { name: "line1.pump.run", driver: "opcua", value: true, quality: "bad", reason: "comm_lost", timestamp: null, receivedAt: null, writable: true },
+    ];
+    const r = await cli("tags", []);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.split("\n")).toEqual([
+      "TAG               VALUE   QUALITY          SOURCE TIME",
+      "line1.tank.level  41.5 %  good             2026-11-30T05:00:00.000Z",
+      "line1.pump.run    true    bad (comm_lost)  -",
+    ]);
+  });
+
   it("tandem events lists the stored events with their severity", async () => {
     const r = await cli("events", []);
     expect(r.code, r.err).toBe(0);
