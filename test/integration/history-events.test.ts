@@ -3,10 +3,11 @@
 // the tags' changes into _history and both databases hold them (read here
 // with better-sqlite3, not through Tandem); a change within a tag's deadband
 // is not recorded, a quality change is (the simulator stopped: bad,
-// comm_lost); kill -9 of the active leaves the takeover in _events on the
+// comm_lost); a process module that throws and a service given up on are
+// alarms in _events; kill -9 of the active leaves the takeover in _events on the
 // survivor, with what it saw before it was active; the history and events
 // endpoints and CLI commands answer from either node.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -26,6 +27,7 @@ beforeAll(async () => {
   ports = { modbus: await freePort(), opcua: await freePort() };
   sim = spawnCli(["sim", "--modbus-port", String(ports.modbus), "--opcua-port", String(ports.opcua), "--data-dir", join(dir, "sim")]);
   await waitUntil("the simulator serving", () => sim!.output().includes("plant simulator:"), { timeoutMs: 20_000, seen: () => sim!.output() });
+  writeFileSync(join(dir, "thrower.js"), `export async function start(ctx) { await ctx.sleep(200); throw new Error("a bug in the site's module"); }\n`);
 });
 
 afterAll(async () => {
@@ -45,6 +47,11 @@ function extra(): string {
   return `${stringify({ drivers }, { lineWidth: 0 })}
 replication: { mode: sync }
 history: { enabled: true, flushMs: 200 }
+processes:
+  thrower: { module: ${JSON.stringify(join(dir, "thrower.js"))} }
+services:
+  # on both nodes, so the failure lowers both service levels alike
+  crasher: { command: /bin/false, placement: both, restartLimit: 1, restartDelayMs: 100 }
 `;
 }
 
@@ -112,6 +119,11 @@ describe("tag history and events in the replicated store", () => {
     expect(sampleValue(metrics, "tandem_history_samples_written_total")).toBeGreaterThanOrEqual(limits.length);
     expect(sampleValue(metrics, "tandem_history_samples_dropped_total")).toBe(0);
     expect(sampleValue(metrics, "tandem_events_written_total")).toBeGreaterThan(0);
+
+    // the alarms of the node's parts are events on the active
+    await waitUntil("the module's and the service's alarms", () => ["module-failed", "service-failed"].every((t) => events(c, active).some((e) => e.type === t)), { timeoutMs: 15_000 });
+    expect(events(c, active).find((e) => e.type === "module-failed")).toMatchObject({ severity: "alarm", node: active, text: expect.stringContaining("process thrower stopped: it threw: Error: a bug in the site's module") });
+    expect(events(c, active).find((e) => e.type === "service-failed")).toMatchObject({ severity: "alarm", node: active, text: expect.stringMatching(/^service crasher failed: 2 failed runs in a row/) });
 
     // the history endpoint, from either node (the standby reads its own copy)
     const from = limits[0]!.ts;
