@@ -4,6 +4,7 @@
 // node (node.ts) makes one with the pair runtime (so the events of its first
 // moments are caught), starts it once the database and the drivers are up,
 // and stops it before it hands over the role.
+import { performance } from "node:perf_hooks";
 import { TandemError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { isActiveState } from "../core/types.js";
@@ -72,6 +73,7 @@ export class NodeHistory {
           subscribe: (fn) => drivers.bus.subscribe(fn),
           tags: () => drivers.tags(),
           now: Date.now,
+          elapsed: () => performance.now(),
         },
         this.o.log,
       );

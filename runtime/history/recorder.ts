@@ -35,8 +35,10 @@ export interface HistoryPorts {
   subscribe(fn: (t: TagSnapshot) => void): () => void;
   /** every tag as the drivers hold it now */
   tags(): TagSnapshot[];
-  /** wall clock, ms */
+  /** wall clock, ms since 1970: the time of a sample whose tag carries none */
   now(): number;
+  /** a monotonic clock, ms: the intervals (minIntervalMs, maxIntervalMs, warnings), which a wall clock set back must not stall */
+  elapsed(): number;
 }
 
 /** rows per replicated write (the replicator cuts them into its own batches) */
@@ -122,7 +124,7 @@ export class HistoryRecorder {
   }
 
   /** follows the node's state: true while it may write */
-  private sync(now: number): boolean {
+  private sync(t: number, wall: number): boolean {
     const acting = this.ports.acting();
     if (acting === this.acting) return acting;
     this.acting = acting;
@@ -133,21 +135,21 @@ export class HistoryRecorder {
       return false;
     }
     // a new active: every recorded tag's value now, as the first sample of this term
-    for (const t of this.ports.tags()) this.offer(t, now);
+    for (const tag of this.ports.tags()) this.offer(tag, t, wall);
     return true;
   }
 
   private onTag(t: TagSnapshot): void {
-    const now = this.ports.now();
-    if (this.sync(now)) this.offer(t, now);
+    const [now, wall] = [this.ports.elapsed(), this.ports.now()];
+    if (this.sync(now, wall)) this.offer(t, now, wall);
   }
 
-  private offer(t: TagSnapshot, now: number): void {
-    const cfg = this.settings.get(t.name);
+  private offer(tag: TagSnapshot, now: number, wall: number): void {
+    const cfg = this.settings.get(tag.name);
     if (!cfg) return;
-    const step = offer(this.states.get(t.name) ?? EMPTY, sampleOf(t, now), cfg, now);
-    this.states.set(t.name, step.state);
-    if (step.record) this.enqueue(t.name, step.record);
+    const step = offer(this.states.get(tag.name) ?? EMPTY, sampleOf(tag, wall), cfg, now);
+    this.states.set(tag.name, step.state);
+    if (step.record) this.enqueue(tag.name, step.record);
   }
 
   private enqueue(tag: string, s: Sample): void {
@@ -156,8 +158,8 @@ export class HistoryRecorder {
   }
 
   private onTick(): void {
-    const now = this.ports.now();
-    if (!this.sync(now)) return;
+    const [now, wall] = [this.ports.elapsed(), this.ports.now()];
+    if (!this.sync(now, wall)) return;
     let current: Map<string, TagSnapshot> | null = null;
     for (const [name, st] of this.states) {
       const cfg = this.settings.get(name)!;
@@ -165,7 +167,7 @@ export class HistoryRecorder {
       current ??= new Map(this.ports.tags().map((t) => [t.name, t]));
       const snap = current.get(name);
       // a heartbeat shows the value as of the last read that confirmed it
-      const cur = snap ? { ...sampleOf(snap, now), ts: ms(snap.confirmedAt) ?? now } : null;
+      const cur = snap ? { ...sampleOf(snap, wall), ts: ms(snap.confirmedAt) ?? wall } : null;
       const step = tick(st, cfg, now, cur);
       this.states.set(name, step.state);
       if (step.record) this.enqueue(name, step.record);
@@ -188,7 +190,7 @@ export class HistoryRecorder {
         this.counts.failedWrites++;
         this.failuresInRow++;
         if (this.ports.acting()) this.buffer.unshift(rows);
-        const now = this.ports.now();
+        const now = this.ports.elapsed();
         if (this.failuresInRow >= 3 && now - this.lastWarn >= WARN_EVERY_MS) {
           this.lastWarn = now;
           this.log.warn(`history: ${rows.length} samples not written yet (${err.message}); ${this.buffer.size} wait for the next try`);

@@ -3,6 +3,7 @@
 // with a warning — and a failed write is tried again while the node is
 // active. The recorder runs against a fake store port (this is a unit test of
 // its logic; the real store is in test/integration/history-events.test.ts).
+import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import type { Logger } from "../../core/logger.js";
 import type { TagSnapshot } from "../../drivers/tag-model.js";
@@ -99,6 +100,7 @@ describe("history recorder over a slow store", () => {
         },
         tags: () => [],
         now: Date.now,
+        elapsed: () => performance.now(),
       },
       logger(lines),
     );
@@ -140,6 +142,7 @@ describe("history recorder over a slow store", () => {
         subscribe: (fn) => ((listener = fn), () => (listener = null)),
         tags: () => [snap("a", 1, 10), snap("b", 2, 10), snap("off", 3, 10)],
         now: Date.now,
+        elapsed: () => performance.now(),
       },
       logger([]),
     );
