@@ -7,6 +7,7 @@ import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { ReplicationSettings } from "../../redundancy/replication/settings.js";
 import { PostgresStorage } from "../../runtime/storage/postgres.js";
+import { SqliteStorage } from "../../runtime/storage/sqlite.js";
 import { startPostgres, type PgCluster } from "../helpers/postgres.js";
 import { rec, TestPair, until } from "./harness.js";
 
@@ -274,3 +275,48 @@ describe(`replication on ${name}`, () => {
 
 replicationSuite("sqlite", sqlite);
 replicationSuite("postgres", postgres);
+
+describe("a write as the node becomes active", () => {
+  it("waits until the leader knows where its store ends: numbered above it, after the epoch's marker, never skipped as a resend", async () => {
+    // a store whose state() answers late, as a database over the network does
+    let slow = false;
+    const pair = new TestPair({}, (id, dir) => {
+      const s = new SqliteStorage({ file: join(dir, `${id}.db`) });
+      const state = s.state.bind(s);
+      s.state = async () => {
+        if (slow) await new Promise((r) => setTimeout(r, 100));
+        return state();
+      };
+      return s;
+    });
+    try {
+      const { a, b } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      for (let i = 0; i < 5; i++) await a.repl.write([rec("t", { i })]);
+      const before = (await a.storage.state()).lastSeq;
+      expect(before).toBeGreaterThanOrEqual(6);
+      // the next epoch: the new leader is in place while it still reads the head
+      slow = true;
+      a.epoch = 2;
+      b.epoch = 2;
+      const switched = a.repl.setRole(true, 2, "test");
+      await new Promise((r) => setTimeout(r, 30));
+      const rows = await a.repl.write([rec("t", { early: true })], true);
+      await switched;
+      slow = false;
+      expect(rows[0]!.seq).toBe(before + 2);
+      expect(rows[0]!.epoch).toBe(2);
+      const onA = await a.storage.rowsAfter(before, 10);
+      expect(onA.map((r) => [r.seq, r.table])).toEqual([
+        [before + 1, "_epochs"],
+        [before + 2, "t"],
+      ]);
+      expect((await a.storage.read("t")).map((r) => r.body)).toContain('{"early":true}');
+      await until("on b too", async () => (await b.storage.read("t")).some((r) => r.body === '{"early":true}'));
+    } finally {
+      await pair.close();
+    }
+  });
+});
