@@ -58,6 +58,8 @@ export class Leader {
   private waiting: Waiting[] = [];
   private flushing = false;
   private applying = false;
+  /** the commit in flight: the next leader reads where the store ends only once it is done (idle()) */
+  private applyRun: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private head = 0;
   private phase: PeerPhase = "away";
@@ -117,6 +119,11 @@ export class Leader {
     for (const p of this.queue.splice(0)) p.reject(err);
     for (const w of this.waiting.splice(0)) w.reject(new TandemError("TANDEM_ERR_NOT_REPLICATED", [`${why} before the peer acknowledged it (it is on this node's database; the peer gets it when the pair agrees again)`]));
     for (const f of this.lagWaiters.splice(0)) f();
+  }
+
+  /** Resolves once no commit of this leader is under way; after stop() none starts again. */
+  async idle(): Promise<void> {
+    await this.applyRun;
   }
 
   /** Orders, commits and replicates writes; resolves with the stamped rows once acknowledged. */
@@ -192,7 +199,9 @@ export class Leader {
     const sentLive = live && this.phase === "live";
     this.applying = true;
     try {
-      await this.d.storage.apply(after, rows);
+      const run = this.d.storage.apply(after, rows);
+      this.applyRun = run.catch(() => undefined);
+      await run;
     } catch (err) {
       const e = err instanceof TandemError ? err : new TandemError("TANDEM_ERR_NOT_REPLICATED", [`this node's database refused the write: ${(err as Error).message}`]);
       for (const p of batch) p.reject(e);

@@ -50,8 +50,11 @@ export class Replicator {
     this.switching = this.switching.then(async () => {
       if (lead && this.leader?.epoch === epoch) return;
       if (!lead && this.follower) return;
-      this.leader?.stop(lead ? "the node moved to a new epoch" : "this node is no longer active");
+      const old = this.leader;
+      old?.stop(lead ? "the node moved to a new epoch" : "this node is no longer active");
       this.leader = null;
+      // a commit still under way (a database over the network) must be in the store before the next leader reads where it ends
+      await old?.idle();
       await this.follower?.stop();
       this.follower = null;
       if (lead) {
