@@ -166,6 +166,21 @@ export const ARRAY_ELEMENT_TYPES: readonly ModbusDataType[] = ["bool", "int16", 
 export type TagTypeName = ModbusDataType | `${ModbusDataType}[]`;
 const TAG_TYPES: readonly TagTypeName[] = [...MODBUS_DATA_TYPES, ...ARRAY_ELEMENT_TYPES.map((t) => `${t}[]` as const)];
 
+/**
+ * What tag history records of this tag, over the node's `history` section
+ * (runtime/history/: the drivers only carry it). Each key left out takes the
+ * section's.
+ */
+export const tagHistorySchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  /** absolute, in engineering units (numeric tags): a change within it is not recorded; 0 records every change */
+  deadband: z.number().min(0).optional(),
+  /** at most one value change recorded per this many ms (the latest waits its turn; a quality change never does); 0 no limit */
+  minIntervalMs: ms(0, 86_400_000).optional(),
+  /** a steady value is recorded again after this many ms (a heartbeat sample); 0 never */
+  maxIntervalMs: ms(0, 7 * 86_400_000).optional(),
+});
+
 export const tagSchema = z.strictObject({
   name: tagName,
   /** the device (drivers.devices[].name) the tag is read from; its driver decides the fields below */
@@ -199,6 +214,7 @@ export const tagSchema = z.strictObject({
   max: z.number().finite().optional(),
   description: z.string().max(500).optional(),
   units: z.string().max(32).optional(),
+  history: tagHistorySchema.optional(),
 });
 
 // ---------------------------------------------------------------- section

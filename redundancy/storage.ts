@@ -109,6 +109,15 @@ export interface ApplyOptions {
   flush?: boolean;
 }
 
+/** Keys from `from` (included) to `to` (excluded), compared bytewise. */
+export interface KeyRange {
+  from: string;
+  to: string;
+  limit?: number;
+  /** greatest key first */
+  descending?: boolean;
+}
+
 /**
  * A store of replicated rows. Every method that changes it is one
  * transaction, durable when its promise resolves (SQLite: WAL with
@@ -142,6 +151,13 @@ export interface Storage {
   rowsAfter(afterSeq: number, limit: number): Promise<Row[]>;
   /** the live rows of one table (no tombstones), in seq order */
   read(table: string, opts?: ReadOptions): Promise<Row[]>;
+  /**
+   * The live rows of one table whose key is in a range, in key order (the
+   * (table, key) index serves it): a reader of one series whose keys sort by
+   * time (tag history: runtime/history/keys.ts) reads a time range without
+   * scanning the table.
+   */
+  readKeys(table: string, range: KeyRange): Promise<Row[]>;
   /** one live row of a table by key (a keyed row, or an insert's idempotency key), or null */
   get(table: string, key: string): Promise<Row | null>;
   /** how many live rows a table has */

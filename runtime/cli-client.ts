@@ -16,11 +16,12 @@ import { formatAudit, formatLevels, formatProbe, formatStatus } from "./status-l
 import { SERVICE_ACTION_TIMEOUT_MS, servicesRequest } from "./cli-services.js";
 import { divergenceRequest, replicationRequest, runPlan } from "./cli-replication.js";
 import { contextRequest } from "./cli-context.js";
+import { eventsRequest, tagsRequest } from "./cli-history.js";
 export { formatDevices, formatStatus } from "./status-lines.js";
 
-export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence" | "context";
+export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence" | "context" | "tags" | "events";
 
-export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence", "context"];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence", "context", "tags", "events"];
 
 export interface ClientIo {
   /** one line of output, without its newline */
@@ -50,6 +51,8 @@ const USAGE: Record<ClientCommand, string> = {
   replication: "tandem replication [status | verify | resync [--from-active]] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   divergence: "tandem divergence [list | export | discard ID] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   context: "tandem context [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  tags: "tandem tags [list | history NAME [--since 10m|ISO] [--until 1m|ISO] [--limit N]] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  events: "tandem events [--after SEQ] [--limit N] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
 };
 
 const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
@@ -90,6 +93,8 @@ const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
   replication: { "from-active": { type: "boolean" } },
   divergence: {},
   context: {},
+  tags: { since: { type: "string", value: "TIME" }, until: { type: "string", value: "TIME" }, limit: { type: "string", value: "N" } },
+  events: { after: { type: "string", value: "SEQ" }, limit: { type: "string", value: "N" } },
 };
 
 interface Parsed {
@@ -405,6 +410,16 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
           const a = await request(f, base, auth, r.method, r.path, r.body, SERVICE_ACTION_TIMEOUT_MS);
           print(a, () => r.format(a.json));
         };
+        break;
+      }
+      case "tags":
+      case "events": {
+        const r =
+          cmd === "tags"
+            ? tagsRequest(p.positionals, { since: str(p, "since"), until: str(p, "until"), limit: wholeNumber(p, "limit", 1, 10_000) }, Date.now())
+            : eventsRequest(p.positionals, { after: wholeNumber(p, "after", 0, Number.MAX_SAFE_INTEGER), limit: wholeNumber(p, "limit", 1, 1000) });
+        if (typeof r === "string") throw new UsageError(r);
+        call = () => runPlan(r, (method, path, body, ms) => request(f, base, auth, method, path, body, ms), out, json);
         break;
       }
       case "replication":

@@ -11,6 +11,7 @@ import { loadConfig } from "./config/load.js";
 import type { TandemConfig } from "./config/schema.js";
 import { fastestScanOf, type DeviceConfig } from "../drivers/config-schema.js";
 import { startOrder } from "./services/config-schema.js";
+import { historySummary } from "./history/config-schema.js";
 import { ConfigError, TandemError } from "../core/errors.js";
 
 const USAGE = `tandem — redundant plant-server runtime
@@ -51,9 +52,13 @@ const USAGE = `tandem — redundant plant-server runtime
                                     them all as JSON lines, or discard one once dealt with (operator)
   tandem context                    the process context: each process module's state, step, content, timers,
                                     the sequence number, epoch and age of its last write; held or not
+  tandem tags [list | history NAME [--since 10m] [--until TIME] [--limit N]]
+                                    the tags now; one tag's recorded values over a time range (the history section)
+  tandem events [--after SEQ] [--limit N]
+                                    the pair's stored events and alarms: takeovers, switchovers, confirms, failures
   tandem hash-password              read a password on stdin, print its hash for the config
 
-Client commands (status … context) take --node URL (default ${DEFAULT_NODE_URL}) or
+Client commands (status … events) take --node URL (default ${DEFAULT_NODE_URL}) or
 --config FILE (its http.listen), --json for the API's answer as is, and
 credentials from --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the
 command line). Example: TANDEM_USER=viewer TANDEM_PASSWORD=viewer tandem status`;
@@ -107,6 +112,7 @@ function checkConfig(argv: string[]): number {
     );
     for (const l of deviceSummary(c)) console.log(l);
     for (const l of serviceSummary(c)) console.log(l);
+    for (const l of historySummary(c.history, c.drivers?.tags ?? [])) console.log(l);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

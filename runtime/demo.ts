@@ -128,6 +128,14 @@ processes:
   batch:
     module: ${JSON.stringify(join(checkoutDir(), "config", "demo", "batch.js"))}
     options: { fillMs: 8000, heatMs: 6000, mixMs: 5000, drainMs: 6000, heatTo: 70, report: batch_log }
+# tag history: the active records every tag past its deadband (quality changes always) into the
+# replicated table _history, and again each minute while it holds still; events (takeovers, confirms,
+# alarms) go to _events. Read them: tandem tags history NAME --since 10m, tandem events
+history:
+  enabled: true
+  deadband: 0.5
+  maxIntervalMs: 60000
+  retentionDays: 7
 http:
   listen: 127.0.0.1:${me ? ports.httpA : ports.httpB}
   users:
@@ -434,6 +442,8 @@ export function thingsToTry(o: { active: "a" | "b"; urls: { a: string; b: string
     [`Set the reactor's high-temperature limit to 90 °C through the active (the standby would refuse; the batch drives the valves and the heater itself):`, `curl -u operator:operator -H 'content-type: application/json' -d '{"value":90}' ${o.urls[act]}/api/v1/tags/line1.reactor.highLimit`],
     [`Freeze node ${act}: it loses its lease, ${sb} takes over HELD once the witness's lease for ${act} runs out:`, `kill -STOP ${pid(act)}`],
     [`Wake it: it sees the higher epoch and becomes standby, never acting on the old one:`, `kill -CONT ${pid(act)}`],
+    [`The limit's history, from ${sb}'s own copy of the replicated store (every tag is recorded past its deadband; a quality change always):`, `${as("viewer")} npx tandem tags history line1.reactor.highLimit --since 30m --node ${o.urls[sb]}`],
+    [`The pair's events as the actives recorded them: the takeovers (with what ${sb} saw before it took over), the confirm, the switchover:`, `${as("viewer")} npx tandem events --node ${o.urls[sb]}`],
   ];
   return [
     "",

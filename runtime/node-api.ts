@@ -4,7 +4,7 @@ import type { AuditVerifyResult } from "./audit/chain.js";
 import type { ReplicationStatus } from "../redundancy/replication/replicator.js";
 import type { ProcessView } from "./processes/host.js";
 import type { VerifyResult } from "../redundancy/replication/verify.js";
-import type { TagSnapshot } from "../drivers/tag-model.js";
+import type { Quality, TagSnapshot } from "../drivers/tag-model.js";
 import type { Actor, LogLevel, NodeState, Role } from "../core/types.js";
 
 export type { Actor, NodeState, Role };
@@ -174,6 +174,10 @@ export interface NodeController {
   /** a record from a service or script (active or held only); answered once acknowledged per the replication mode */
   writeRecord(table: string, data: unknown, idempotencyKey?: string): Promise<RecordAnswer>;
   readRecords(table: string, afterSeq: number, limit: number): Promise<{ table: string; records: RecordView[]; next: number | null }>;
+  /** one tag's recorded values in a time range (runtime/history/); throws TANDEM_ERR_TAG_UNKNOWN for a name neither configured nor recorded */
+  tagHistory(name: string, q: HistoryQuery): Promise<TagHistoryView>;
+  /** the stored events and alarms, in the order they were written, after a sequence number */
+  eventHistory(afterSeq: number, limit: number): Promise<EventsView>;
   /** records a rejoining node wrote under an old epoch, kept aside */
   divergence(afterId: number, limit: number): Promise<DivergenceView>;
   /** the process context and the process modules: content, step, sequence, age, writer epoch, held or not */
@@ -194,6 +198,52 @@ export interface RecordAnswer {
   at: string;
   /** true when an earlier write with the same idempotency key is the answer */
   existing?: boolean;
+}
+
+/** A time range of one tag's history (GET /tags/:name/history): source times in ms, both included. */
+export interface HistoryQuery {
+  from: number;
+  to: number;
+  limit: number;
+  /** oldest first (asc) or newest first (desc) */
+  order: "asc" | "desc";
+}
+
+/** One recorded value of a tag: its value, quality (with the reason when not good) and source time. */
+export interface HistorySample {
+  value: unknown;
+  quality: Quality;
+  reason?: string;
+  /** ISO source time (a heartbeat sample: when a read last confirmed the value) */
+  timestamp: string;
+}
+
+export interface TagHistoryView {
+  name: string;
+  from: string;
+  to: string;
+  order: "asc" | "desc";
+  samples: HistorySample[];
+  /** the range holds more samples than `limit`: ask again from the last one's time */
+  more: boolean;
+}
+
+/** One stored event or alarm (GET /events/history). */
+export interface EventView {
+  seq: number;
+  type: string;
+  severity: "info" | "warning" | "alarm";
+  text: string;
+  /** the node that saw it */
+  node: string;
+  /** ISO time it happened (on that node's clock) */
+  at: string;
+}
+
+export interface EventsView {
+  events: EventView[];
+  /** the `after` of the next page, or null when this was the last */
+  next: number | null;
 }
 
 export interface RecordView {

@@ -21,6 +21,8 @@ export interface NodeDataOptions {
   runtime: PairRuntime;
   log: (component: string) => Logger;
   drivers: () => DriverManager | null;
+  /** an alarm of a part (a process module stopped, the databases differ), stored as an event */
+  alarm?: (type: string, text: string) => void;
   /** whether process modules run or stop (a switchover waits for them as for services placed active) */
   setProcessesUp(up: boolean): void;
 }
@@ -45,6 +47,7 @@ export class NodeData {
     this.records = records;
     this.sessions = await openReplicatedSessions(records, { mode: c.replication.mode, ttlMs: c.http.sessionTtlMs, log: this.o.log("http") });
     this.audit = openReplicatedAudit(records, { mode: c.replication.mode, maxRecordBytes: c.replication.maxRecordBytes, active: () => isActiveState(this.o.runtime.state.state), log: this.o.log("audit") });
+    if (this.o.alarm) records.onAlarm = this.o.alarm;
     await records.attach();
     this.processes = this.makeProcessHost(records);
     await this.processes.load();
@@ -91,6 +94,7 @@ export class NodeData {
       storage: records.storage,
       buildDir: join(this.o.config.node.dataDir, "processes"),
       log: this.o.log("processes"),
+      alarm: (text) => this.o.alarm?.("module-failed", text),
       pair: {
         mayRun: () => rt.state.state === "active" && rt.canAct() && rt.state.switchoverOut?.phase !== "quiescing",
         held: () => rt.state.state === "active-held",

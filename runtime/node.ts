@@ -31,9 +31,11 @@ import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
 import { describeState } from "./node-message.js";
 import { NodeData } from "./node-data.js";
+import { NodeHistory } from "./node-history.js";
 import type { VerifyResult } from "../redundancy/replication/verify.js";
 import { pairView } from "./services/pair-view.js";
 import { Supervisor } from "./services/supervisor.js";
+import type { EventsView, HistoryQuery, TagHistoryView } from "./node-api.js";
 import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, RecordAnswer, RecordView, NodeState, NodeStatus, RefusalRecord, ServicesView, SwitchoverResult, TagView } from "./node-api.js";
 
 /** Something whose health lowers the service level (drivers, database …). */
@@ -59,6 +61,8 @@ export class TandemNode implements NodeController {
   drivers: DriverManager | null = null;
   /** the node's database, its replication and the process modules (opened first on start) */
   readonly data: NodeData;
+  /** tag history and events, written into the database while active */
+  readonly history: NodeHistory;
   /** what keeps a handover waiting: services placed active, running process modules */
   private readonly upParts = { services: false, processes: false };
   private levelTimer: NodeJS.Timeout | null = null;
@@ -99,7 +103,8 @@ export class TandemNode implements NodeController {
       },
     });
     this.runtime = new PairRuntime(pairRuntimeOptions(c, this.store, this.logs.get("pair")));
-    this.data = new NodeData({ config: c, runtime: this.runtime, log: (name) => this.logs.get(name), drivers: () => this.drivers, setProcessesUp: (up) => this.reportUp("processes", up) });
+    this.history = new NodeHistory({ config: c, runtime: this.runtime, records: () => this.data.records, drivers: () => this.drivers, log: this.logs.get("history") });
+    this.data = new NodeData({ config: c, runtime: this.runtime, log: (name) => this.logs.get(name), drivers: () => this.drivers, setProcessesUp: (up) => this.reportUp("processes", up), alarm: (type, text) => this.history.alarm(type, text) });
     this.supervisor = new Supervisor({
       services: c.services,
       pairId: c.pair.id,
@@ -108,6 +113,7 @@ export class TandemNode implements NodeController {
       dataDir: c.node.dataDir,
       defaultCwd: opts.configDir ?? process.cwd(),
       log: this.logs.get("services"),
+      alarm: (text) => this.history.alarm("service-failed", text),
       // the role machine waits for services placed active and process modules alike
       pair: { ...pairView(this.runtime, c.heartbeat.timeoutMs), setServicesUp: (up) => this.reportUp("services", up) },
       apiUrl: () => {
@@ -143,6 +149,7 @@ export class TandemNode implements NodeController {
       void this.stop();
     });
     this.metricsOut = new NodeMetrics({ pair: c.pair.id, node: c.node.id, runtime: this.runtime, logs: this.logs, heartbeatTimeoutMs: c.heartbeat.timeoutMs, services: () => this.supervisor.views(), replication: () => this.replicationStatus() });
+    this.history.addMetrics(this.metricsOut.registry);
   }
 
   addHealthSource(src: HealthSource): void {
@@ -175,6 +182,7 @@ export class TandemNode implements NodeController {
       drivers.setRole(isActiveState(this.runtime.state.state), this.runtime.state.epoch);
       await drivers.start();
     }
+    this.history.start();
     // the start-up grace: a level counts in an election once the drivers had
     // their first try at every device (a cold start of both nodes must not
     // hand the role to whichever node's PLC answered first)
@@ -237,6 +245,8 @@ export class TandemNode implements NodeController {
     await stepOf("process modules", () => this.data.stopProcesses());
     await stepOf("services", () => this.supervisor.stop());
     this.supervisor.killAll();
+    // while still active: what is buffered is written before the role moves
+    await stepOf("history and events", () => this.history.stop());
     const system: Actor = { user: "system", role: "admin", from: "SIGTERM" };
     await stepOf("handing over the role", async () => {
       try {
@@ -480,6 +490,14 @@ export class TandemNode implements NodeController {
 
   divergence(afterId: number, limit: number): Promise<DivergenceView> {
     return this.data.divergence(afterId, limit);
+  }
+
+  tagHistory(name: string, q: HistoryQuery): Promise<TagHistoryView> {
+    return this.history.tagHistory(name, q);
+  }
+
+  eventHistory(afterSeq: number, limit: number): Promise<EventsView> {
+    return this.history.eventHistory(afterSeq, limit);
   }
 
   async verifyReplication(actor: Actor): Promise<VerifyResult> {

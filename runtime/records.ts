@@ -36,6 +36,10 @@ export class Records {
   private verifyTimer: NodeJS.Timeout | null = null;
   private verifying: Promise<VerifyResult> | null = null;
   private readonly appliedHooks: ((rows: readonly Row[]) => void)[] = [];
+  /** Tandem's own tables kept for a number of days (tag history, events), beside the configured ones */
+  private readonly ownRetention = new Map<string, number>();
+  /** told of an alarm (the databases differ) besides the log: the node stores it as an event */
+  onAlarm: ((type: string, text: string) => void) | null = null;
 
   constructor(
     readonly storage: Storage,
@@ -111,7 +115,9 @@ export class Records {
         else if (r.ok) this.log.info({ upTo: r.upTo, rows: r.rows, ranges: r.ranges, ms: r.durationMs }, `verify (${by}): both databases identical up to sequence ${r.upTo} (${r.rows} rows)`);
         else {
           const where = r.mismatches.slice(0, 5).map((m) => `${m.fromSeq}–${m.toSeq} (rows here ${m.rowsHere ?? "none"}, on the peer ${m.rowsPeer ?? "none"})`);
-          this.log.error({ alarm: true, mismatches: r.mismatches.length, upTo: r.upTo }, `ALARM: the databases differ in ${r.mismatches.length} range(s) of sequence numbers: ${where.join(", ")}${r.mismatches.length > 5 ? " …" : ""}; repair the standby's copy from the active with: tandem replication resync`);
+          const text = `the databases differ in ${r.mismatches.length} range(s) of sequence numbers: ${where.join(", ")}${r.mismatches.length > 5 ? " …" : ""}; repair the standby's copy from the active with: tandem replication resync`;
+          this.log.error({ alarm: true, mismatches: r.mismatches.length, upTo: r.upTo }, `ALARM: ${text}`);
+          this.onAlarm?.("verify-mismatch", text);
         }
         return r;
       })
@@ -126,13 +132,18 @@ export class Records {
     return { started };
   }
 
+  /** keeps a table of Tandem's own `days` days (0: for ever), purged like the configured tables */
+  retain(table: string, days: number): void {
+    this.ownRetention.set(table, days);
+  }
+
   /**
    * Retention: the active writes one purge per table, replicated like any
    * write, so both databases drop the same rows at the same point in the order.
    */
   async purge(now = Date.now()): Promise<number> {
     if (!isActiveState(this.runtime.state.state)) return 0;
-    const writes = Object.entries(this.cfg.tables)
+    const writes = [...Object.entries(this.cfg.tables), ...[...this.ownRetention].map(([table, retentionDays]) => [table, { retentionDays }] as const)]
       .filter(([, t]) => t.retentionDays > 0)
       .map(([table, t]) => ({ table, kind: "purge" as const, key: null, body: JSON.stringify({ before: Math.floor(now - t.retentionDays * 86_400_000) }) }));
     // verify markers are kept a day

@@ -58,6 +58,8 @@ export class Leader {
   private waiting: Waiting[] = [];
   private flushing = false;
   private applying = false;
+  /** the commit in flight: the next leader reads where the store ends only once it is done (idle()) */
+  private applyRun: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private head = 0;
   private phase: PeerPhase = "away";
@@ -74,6 +76,14 @@ export class Leader {
   private lastAckAt = 0;
   /** verifies under way: this node's snapshot at the marker, and the follower's answer */
   private readonly verifies = new Map<string, { snap: StoreSnapshot | null; answer(s: Sums): void }>();
+  /**
+   * Settled once start() read where this store ends. Nothing is stamped
+   * before: a write that arrives as the node becomes active (its own events)
+   * would otherwise be numbered from 0, and the store skip its rows as a
+   * resend of rows it holds — answered, and lost.
+   */
+  private readonly opened: Promise<void>;
+  private open: () => void = () => {};
 
   constructor(
     private readonly d: ReplicatorDeps,
@@ -82,14 +92,23 @@ export class Leader {
     private readonly schema: number,
   ) {
     this.wall = d.wallClock ?? Date.now;
+    this.opened = new Promise((r) => (this.open = r));
   }
 
   /** Opens the epoch: its marker row is the first write, then asks the peer what it holds. */
   async start(reason: string): Promise<void> {
-    this.head = (await this.d.storage.state()).lastSeq;
+    try {
+      this.head = (await this.d.storage.state()).lastSeq;
+    } catch (err) {
+      this.stop(`this node's database did not say where it ends (${(err as Error).message})`);
+      throw err;
+    } finally {
+      this.open();
+    }
     this.timer = this.d.clock.setTimeout(() => this.tick(), this.d.settings.ackTimeoutMs / 4);
     this.probe();
-    await this.write([{ table: "_epochs", kind: "put", key: String(this.epoch), body: JSON.stringify({ node: this.d.nodeId, reason }) }], true);
+    // ahead of anything written while the head was read
+    await this.write([{ table: "_epochs", kind: "put", key: String(this.epoch), body: JSON.stringify({ node: this.d.nodeId, reason }) }], true, true);
   }
 
   stop(why: string): void {
@@ -102,8 +121,13 @@ export class Leader {
     for (const f of this.lagWaiters.splice(0)) f();
   }
 
+  /** Resolves once no commit of this leader is under way; after stop() none starts again. */
+  async idle(): Promise<void> {
+    await this.applyRun;
+  }
+
   /** Orders, commits and replicates writes; resolves with the stamped rows once acknowledged. */
-  write(writes: RowWrite[], internal = false): Promise<Row[]> {
+  write(writes: RowWrite[], internal = false, first = false): Promise<Row[]> {
     if (this.stopped) return Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "standby"]));
     const s = this.d.settings;
     if (!internal && s.mode === "sync" && s.whenPeerAway === "refuse" && this.phase !== "live") {
@@ -114,7 +138,9 @@ export class Leader {
       if (problem) return Promise.reject(new TandemError("TANDEM_ERR_RECORD", [w.table, `${problem}: nothing was written`]));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ writes, internal, bytes: writes.reduce((n, w) => n + rowBytes(w), 0), resolve, reject });
+      const p = { writes, internal, bytes: writes.reduce((n, w) => n + rowBytes(w), 0), resolve, reject };
+      if (first) this.queue.unshift(p);
+      else this.queue.push(p);
       if (!this.flushing) {
         this.flushing = true;
         // one turn of the event loop gathers what arrives meanwhile: the group
@@ -142,6 +168,7 @@ export class Leader {
 
   private async flush(): Promise<void> {
     try {
+      await this.opened;
       for (let first = true; this.queue.length && !this.stopped; first = false) {
         // a turn of the event loop between batches: a synchronous store (SQLite) and writers that
         // write again at once would otherwise keep timers and sockets waiting
@@ -178,7 +205,9 @@ export class Leader {
     const sentLive = live && this.phase === "live";
     this.applying = true;
     try {
-      await this.d.storage.apply(after, rows);
+      const run = this.d.storage.apply(after, rows);
+      this.applyRun = run.catch(() => undefined);
+      await run;
     } catch (err) {
       const e = err instanceof TandemError ? err : new TandemError("TANDEM_ERR_NOT_REPLICATED", [`this node's database refused the write: ${(err as Error).message}`]);
       for (const p of batch) p.reject(e);

@@ -53,8 +53,11 @@ export class Replicator {
     this.switching = this.switching.then(async () => {
       if (lead && this.leader?.epoch === epoch) return;
       if (!lead && this.follower) return;
-      this.leader?.stop(lead ? "the node moved to a new epoch" : "this node is no longer active");
+      const old = this.leader;
+      old?.stop(lead ? "the node moved to a new epoch" : "this node is no longer active");
       this.leader = null;
+      // a commit still under way (a database over the network) must be in the store before the next leader reads where it ends
+      await old?.idle();
       await this.follower?.stop();
       this.follower = null;
       if (lead) {
@@ -79,7 +82,7 @@ export class Replicator {
     this.follower = null;
   }
 
-  /** `internal`: Tandem's own rows (sessions, audit), never refused by whenPeerAway */
+  /** `internal`: Tandem's own rows (sessions, audit, tag history, events), never refused by whenPeerAway */
   write(writes: RowWrite[], internal = false): Promise<Row[]> {
     const notActive = () => Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "not active"]));
     if (this.leader && this.leader.epoch === this.leading) return this.leader.write(writes, internal);

@@ -14,6 +14,8 @@ import { hostPort } from "./host-port.js";
 import { checkServices, servicesSection } from "../services/config-schema.js";
 import { databaseSection, replicationSection } from "./replication-schema.js";
 import { processesSection } from "../processes/config-schema.js";
+import { historySection } from "../history/config-schema.js";
+import { eventsSection } from "../events/config-schema.js";
 
 export { parseHostPort, hostPort } from "./host-port.js";
 
@@ -217,6 +219,8 @@ export const configSchema = z
     replication: replicationSection,
     services: servicesSection.default({}),
     processes: processesSection,
+    history: historySection,
+    events: eventsSection,
     mqtt: notYet("mqtt", "the MQTT issue").optional(),
     backup: notYet("backup", "the backup issue").optional(),
     monitoring: notYet("monitoring", "the monitoring issue").optional(),
@@ -263,6 +267,15 @@ export function crossSectionIssues(c: Partial<TandemConfig>, ok?: ReadonlySet<st
     const budget = to.leaseMs - to.leaseSafetyMs - hb.intervalMs;
     const budgetText = `takeover.leaseMs − takeover.leaseSafetyMs − heartbeat.intervalMs = ${budget} ms`;
     for (const i of checkWriteTimeouts(c.drivers, budget, budgetText)) issue(i.path, i.message);
+  }
+  if (has("drivers", "history") && c.drivers && c.history) {
+    c.drivers.tags.forEach((t, i) => {
+      const h = t.history;
+      if (!h) return;
+      const min = h.minIntervalMs ?? c.history!.minIntervalMs;
+      const max = h.maxIntervalMs ?? c.history!.maxIntervalMs;
+      if (min > 0 && max > 0 && max < min) issue(["drivers", "tags", i, "history", "maxIntervalMs"], `must be at least the tag's minIntervalMs (${min})`);
+    });
   }
   if (has("services") && c.services) for (const i of checkServices(c.services)) issue(i.path, i.message);
   if (has("http") && c.http) {

@@ -29,6 +29,7 @@ import { ConnectionGuard, DEFAULT_HTTP_LIMITS, MAX_PARAM_LENGTH, nodeServerOptio
 import { clientErrorHandler, frameworkErrorsHandler, securityHeaders } from "./raw-replies.js";
 import type { TlsMaterial } from "./tls.js";
 import { registerRecordRoutes } from "./record-routes.js";
+import { registerHistoryRoutes } from "./history-routes.js";
 import { registerServiceRoutes } from "./service-routes.js";
 
 declare module "fastify" {
@@ -330,6 +331,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   registerServiceRoutes(app, api, controller, actorOf);
   registerRecordRoutes(app, api, controller, actorOf);
+  registerHistoryRoutes(app, api, controller);
 
   const tagName = { type: "object", required: ["name"], properties: { name: { type: "string", pattern: "^[A-Za-z0-9_./:-]{1,200}$" } } } as const;
 

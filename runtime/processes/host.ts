@@ -63,6 +63,8 @@ export interface ProcessHostOptions {
   /** where TypeScript modules are transpiled to (in the node's data dir) */
   buildDir: string;
   log: Logger;
+  /** told of a module's failure besides the log (the node stores it as an event) */
+  alarm?: (text: string) => void;
   /** reports whether any module is running or stopping (a switchover waits for false) */
   setUp(up: boolean): void;
 }
@@ -236,6 +238,7 @@ export class ProcessHost {
     s.state = "failed";
     s.error = why.split("\n")[0];
     this.o.log.error({ alarm: true, process: s.name }, `ALARM: process ${s.name} stopped: ${why}`);
+    this.o.alarm?.(`process ${s.name} stopped: ${s.error}`);
   }
 
   private setUp(up: boolean): void {

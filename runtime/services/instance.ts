@@ -45,6 +45,8 @@ export interface InstanceDeps {
   index: number;
   config: ServiceConfig;
   log: Logger;
+  /** told when the instance is given up on (failed) besides the log (the node stores it as an event) */
+  alarm?: (text: string) => void;
   /** where records of running instances are kept (leftovers.ts) */
   runDir: string;
   /** each instance's temporary directory is made under this */
@@ -319,6 +321,7 @@ export class ServiceInstance {
       this.state = "failed";
       this.reason = `failed: ${this.failuresInRow} failed runs in a row (last: ${what}); not restarted until an operator starts it`;
       this.d.log.error({ alarm: "service-failed", service: this.d.name }, `ALARM: service ${this.d.key} ${this.reason}`);
+      this.d.alarm?.(`service ${this.d.key} ${this.reason}`);
       return;
     }
     const delay = Math.min(c.restartMaxDelayMs, c.restartDelayMs * 2 ** Math.max(0, this.failuresInRow - 1));

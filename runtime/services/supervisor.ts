@@ -45,6 +45,8 @@ export interface SupervisorOptions {
   /** relative cwd values were resolved against the config file; services without one run here */
   defaultCwd: string;
   log: Logger;
+  /** told when a service is given up on, besides the log (the node stores it as an event) */
+  alarm?: (text: string) => void;
   pair: PairView;
   /** the node's API, for TANDEM_API */
   apiUrl?: () => string | undefined;
@@ -98,6 +100,7 @@ export class Supervisor {
             index: i,
             config: c,
             log: o.log.child({ service: key }),
+            ...(o.alarm ? { alarm: o.alarm } : {}),
             runDir: this.runDir,
             tmpRoot: this.tmpRoot,
             now: this.now,

@@ -22,7 +22,7 @@
 // COPY instead, about twice as fast as the INSERT of arrays.
 import pg from "pg";
 import { TandemError } from "../../core/errors.js";
-import { StorageGapError, type ApplyOptions, type DivergentRow, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
+import { StorageGapError, type ApplyOptions, type DivergentRow, type KeyRange, type RangeSum, type ReadOptions, type Row, type RowKind, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
 import { COLS, rangeSums, toRow, type RowRecord } from "./postgres-read.js";
 import { connectReason, COPY_FROM_ROWS, describe, migrationLockKey, newSegment, redactUrl, safeInt, segmentParams, writeSegment, type Plan, type Segment, type Step } from "./postgres-parts.js";
 
@@ -393,6 +393,13 @@ export class PostgresStorage implements Storage {
 
   async read(table: string, opts: ReadOptions = {}): Promise<Row[]> {
     const r = await this.query<RowRecord>(`SELECT ${COLS} FROM ${this.t.rows} WHERE tbl = $1 AND seq > $2 AND kind IN ('ins', 'put') ORDER BY seq LIMIT $3`, [table, opts.afterSeq ?? 0, limitOf(opts.limit ?? 1000)]);
+    return r.rows.map(toRow);
+  }
+
+  async readKeys(table: string, range: KeyRange): Promise<Row[]> {
+    // key is COLLATE "C": bytewise, as SQLite compares; the range implies key IS NOT NULL, so the partial index tandem_rows_key serves it
+    const order = range.descending ? "DESC" : "ASC";
+    const r = await this.query<RowRecord>(`SELECT ${COLS} FROM ${this.t.rows} WHERE tbl = $1 AND key >= $2 AND key < $3 AND kind IN ('ins', 'put') ORDER BY key ${order} LIMIT $4`, [table, range.from, range.to, limitOf(range.limit ?? 1000)]);
     return r.rows.map(toRow);
   }
 

@@ -12,7 +12,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { TandemError } from "../../core/errors.js";
-import { canonicalRow, StorageGapError, type ApplyOptions, type DivergentRow, type RangeSum, type ReadOptions, type Row, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
+import { canonicalRow, StorageGapError, type ApplyOptions, type DivergentRow, type KeyRange, type RangeSum, type ReadOptions, type Row, type Storage, type StoreSnapshot, type StoreState } from "../../redundancy/storage.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { purgeBefore, toRow, type RowRecord } from "./rows.js";
 
@@ -155,6 +155,11 @@ export class SqliteStorage implements Storage {
     return (this.stmts.read.all(table, opts.afterSeq ?? 0, opts.limit ?? 1000) as RowRecord[]).map(toRow);
   }
 
+  async readKeys(table: string, range: KeyRange): Promise<Row[]> {
+    const stmt = range.descending ? this.stmts.keysDesc : this.stmts.keys;
+    return (stmt.all(table, range.from, range.to, range.limit ?? 1000) as RowRecord[]).map(toRow);
+  }
+
   async get(table: string, key: string): Promise<Row | null> {
     const r = this.stmts.get.get(table, key) as RowRecord | undefined;
     return r ? toRow(r) : null;
@@ -242,7 +247,7 @@ export class SqliteStorage implements Storage {
 }
 
 function prepareStatements(db: Database.Database) {
-return {
+  return {
     meta: db.prepare("SELECT last_seq AS seq, last_epoch AS epoch FROM tandem_state"),
     setMeta: db.prepare("UPDATE tandem_state SET last_seq = ?, last_epoch = ?"),
     insert: db.prepare("INSERT INTO tandem_rows (seq, epoch, at, tbl, kind, key, body) VALUES (?, ?, ?, ?, ?, ?, ?)"),
@@ -255,6 +260,9 @@ return {
     range: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE seq >= ? AND seq <= ? ORDER BY seq"),
     read: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE tbl = ? AND seq > ? AND kind IN ('ins', 'put') ORDER BY seq LIMIT ?"),
     get: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE tbl = ? AND key = ? AND kind IN ('ins', 'put')"),
+    // the range on key implies key IS NOT NULL: the partial index tandem_rows_key (tbl, key) serves both orders
+    keys: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE tbl = ? AND key >= ? AND key < ? AND kind IN ('ins', 'put') ORDER BY key LIMIT ?"),
+    keysDesc: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE tbl = ? AND key >= ? AND key < ? AND kind IN ('ins', 'put') ORDER BY key DESC LIMIT ?"),
     countTable: db.prepare("SELECT count(*) AS n FROM tandem_rows WHERE tbl = ? AND kind IN ('ins', 'put')"),
     aside: db.prepare(
       "INSERT INTO tandem_divergence (found_at, active_epoch, seq, epoch, at, tbl, kind, key, body) SELECT ?, ?, seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE seq > ? ORDER BY seq",

@@ -3,7 +3,7 @@
 import { TandemError } from "../../core/errors.js";
 import type { LogLevel } from "../../runtime/config/schema.js";
 import type { AuditVerifyResult } from "../../runtime/audit/chain.js";
-import type { RecordAnswer } from "../../runtime/node-api.js";
+import type { EventView, EventsView, HistoryQuery, HistorySample, RecordAnswer, TagHistoryView } from "../../runtime/node-api.js";
 import type { VerifyResult } from "../../redundancy/replication/verify.js";
 import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
@@ -300,6 +300,28 @@ export class FakeController implements NodeController {
   async divergence(afterId: number, limit: number): Promise<DivergenceView> {
     const rows = this.divergent.filter((r) => r.id > afterId).slice(0, limit);
     return { records: structuredClone(rows), next: rows.length === limit ? rows[rows.length - 1].id : null };
+  }
+
+  /** what GET /tags/:name/history serves, per tag (the test sets them; each sample's timestamp decides whether a range holds it) */
+  history: Record<string, HistorySample[]> = {};
+  /** the queries GET /tags/:name/history passed on */
+  readonly historyQueries: { name: string; q: HistoryQuery }[] = [];
+
+  async tagHistory(name: string, q: HistoryQuery): Promise<TagHistoryView> {
+    this.historyQueries.push({ name, q });
+    const all = this.history[name];
+    if (!all) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
+    const inRange = all.filter((s) => Date.parse(s.timestamp) >= q.from && Date.parse(s.timestamp) <= q.to);
+    if (q.order === "desc") inRange.reverse();
+    return { name, from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString(), order: q.order, samples: inRange.slice(0, q.limit), more: inRange.length > q.limit };
+  }
+
+  /** what GET /events/history serves (the test sets them) */
+  storedEvents: EventView[] = [];
+
+  async eventHistory(afterSeq: number, limit: number): Promise<EventsView> {
+    const rows = this.storedEvents.filter((e) => e.seq > afterSeq).slice(0, limit);
+    return { events: structuredClone(rows), next: rows.length === limit ? rows[rows.length - 1].seq : null };
   }
 
   /** what GET /context answers (the test sets processes) */

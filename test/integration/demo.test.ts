@@ -122,7 +122,7 @@ describe("tandem demo (npm start)", () => {
     expect((await answer(active)).state).toBe("active");
     // each command is on a line of its own, indented under what it does
     const commands = block.split("\n").filter((l) => /^ {6}\S/.test(l)).map((l) => l.trim());
-    expect(commands).toHaveLength(15);
+    expect(commands).toHaveLength(17);
     const run = async (i: number, starts: string) => {
       expect(commands[i]!.startsWith(starts), `command ${i + 1} is '${starts}…': ${commands[i]}`).toBe(true);
       const r = await shell(commands[i]!, cwd!);
@@ -188,6 +188,16 @@ describe("tandem demo (npm start)", () => {
     await run(14, "kill -CONT $(cat ");
     await until(active, "standby after waking", (h) => h.state === "standby" && h.epoch === epoch + 3);
     expect((await answer(standby)).state).toBe("active-held");
+    // 16. the limit's history: the values written, as recorded by the actives of the time
+    const limitHistory = await run(15, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem tags history line1.reactor.highLimit");
+    expect(limitHistory).toMatch(/^\S+Z +42 +good$/m);
+    expect(limitHistory).toMatch(/^\S+Z +90 +good$/m);
+    // 17. the events: both takeovers (kill -9 and SIGSTOP), the confirm and the switchover (a loaded
+    // machine may add takeovers of its own while the pair starts: they are recorded too)
+    const events = await run(16, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem events");
+    expect(events.match(new RegExp(` ${standby} +ALARM +takeover +took over from ${active}`, "g"))?.length, events).toBeGreaterThanOrEqual(2);
+    expect(events).toMatch(new RegExp(` ${standby} +INFO +confirm +takeover confirmed by operator`));
+    expect(events).toMatch(new RegExp(` ${active} +INFO +switchover +switchover from ${standby}`));
     // the job agent ran on one node at a time: its lines never go back to an older epoch
     const epochs = readFileSync(join(dir, "job-agent.out"), "utf8").split("\n").map((l) => /epoch=(\d+)$/.exec(l)?.[1]).filter(Boolean).map(Number);
     expect(epochs.every((e, i) => i === 0 || e >= epochs[i - 1]!)).toBe(true);

@@ -7,6 +7,7 @@ import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { ReplicationSettings } from "../../redundancy/replication/settings.js";
 import { PostgresStorage } from "../../runtime/storage/postgres.js";
+import { SqliteStorage } from "../../runtime/storage/sqlite.js";
 import { startPostgres, type PgCluster } from "../helpers/postgres.js";
 import { rec, TestPair, until } from "./harness.js";
 
@@ -354,3 +355,86 @@ describe(`replication on ${name}`, () => {
 
 replicationSuite("sqlite", sqlite);
 replicationSuite("postgres", postgres);
+
+describe("a write as the node becomes active", () => {
+  it("waits until the leader knows where its store ends: numbered above it, after the epoch's marker, never skipped as a resend", async () => {
+    // a store whose state() answers late, as a database over the network does
+    let slow = false;
+    const pair = new TestPair({}, (id, dir) => {
+      const s = new SqliteStorage({ file: join(dir, `${id}.db`) });
+      const state = s.state.bind(s);
+      s.state = async () => {
+        if (slow) await new Promise((r) => setTimeout(r, 100));
+        return state();
+      };
+      return s;
+    });
+    try {
+      const { a, b } = pair;
+      await pair.open();
+      await pair.lead(a, 1);
+      await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+      for (let i = 0; i < 5; i++) await a.repl.write([rec("t", { i })]);
+      const before = (await a.storage.state()).lastSeq;
+      expect(before).toBeGreaterThanOrEqual(6);
+      // the next epoch: the new leader is in place while it still reads the head
+      slow = true;
+      a.epoch = 2;
+      b.epoch = 2;
+      const switched = a.repl.setRole(true, 2, "test");
+      await new Promise((r) => setTimeout(r, 30));
+      const rows = await a.repl.write([rec("t", { early: true })], true);
+      await switched;
+      slow = false;
+      expect(rows[0]!.seq).toBe(before + 2);
+      expect(rows[0]!.epoch).toBe(2);
+      const onA = await a.storage.rowsAfter(before, 10);
+      expect(onA.map((r) => [r.seq, r.table])).toEqual([
+        [before + 1, "_epochs"],
+        [before + 2, "t"],
+      ]);
+      expect((await a.storage.read("t")).map((r) => r.body)).toContain('{"early":true}');
+      await until("on b too", async () => (await b.storage.read("t")).some((r) => r.body === '{"early":true}'));
+    } finally {
+      await pair.close();
+    }
+  });
+});
+
+describe("a new epoch while a commit is under way", () => {
+  it("the next leader reads where the store ends once the old leader's commit is in: no row numbered twice, none skipped", async () => {
+    // a store whose commits take a while, as a database over the network does
+    let slowApply = false;
+    const pair = new TestPair({ mode: "none" }, (id, dir) => {
+      const s = new SqliteStorage({ file: join(dir, `${id}.db`) });
+      const apply = s.apply.bind(s);
+      s.apply = async (after, rows) => {
+        if (slowApply) await new Promise((r) => setTimeout(r, 100));
+        return apply(after, rows);
+      };
+      return s;
+    });
+    try {
+      const { a } = pair;
+      await pair.open();
+      a.epoch = 1;
+      await a.repl.setRole(true, 1, "test");
+      await a.repl.write([rec("t", { n: 1 })]);
+      slowApply = true;
+      const inFlight = a.repl.write([rec("t", { n: 2 })]).catch((e: Error) => e);
+      await new Promise((r) => setTimeout(r, 30));
+      a.epoch = 2;
+      await a.repl.setRole(true, 2, "test");
+      expect(await inFlight).toHaveLength(1);
+      slowApply = false;
+      await a.repl.write([rec("t", { n: 3 })]);
+      const rows = await a.storage.rowsAfter(0, 100);
+      const seqs = rows.map((r) => r.seq);
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(rows.filter((r) => r.table === "t").map((r) => r.body)).toEqual(['{"n":1}', '{"n":2}', '{"n":3}']);
+      expect(rows.filter((r) => r.table === "_epochs").map((r) => r.key)).toEqual(["1", "2"]);
+    } finally {
+      await pair.close();
+    }
+  });
+});

@@ -311,5 +311,41 @@ export function storageConformance(name: string, factory: StoreFactory): void {
         expect((await s.state()).lastSeq).toBe(2);
       });
     });
+    it("reads one table's rows by a range of keys, in key order either way, live rows only", async () => {
+      await withStore(factory, async ({ storage: s }) => {
+        // keys that sort by time within a series, as tag history writes them
+        const k = (tag: string, t: number, n = 0) => `${tag}@${String(t).padStart(15, "0")}@${n}`;
+        await s.apply(
+          0,
+          stamp(
+            [
+              ins("hist", { v: 1 }, k("t1", 1000)),
+              ins("hist", { v: 2 }, k("t1", 2000)),
+              ins("hist", { v: 3 }, k("t1", 2000, 1)),
+              ins("hist", { v: 4 }, k("t1", 3000)),
+              ins("hist", { v: 5 }, k("t1.x", 2000)),
+              ins("hist", { v: 6 }, k("t10", 2000)),
+              ins("other", { v: 7 }, k("t1", 2000)),
+              ins("hist", { v: 8 }),
+            ],
+            1,
+            1,
+          ),
+        );
+        const vs = (rows: Row[]) => rows.map((r) => (JSON.parse(r.body as string) as { v: number }).v);
+        const t1 = { from: "t1@", to: "t1A" };
+        expect(vs(await s.readKeys("hist", t1))).toEqual([1, 2, 3, 4]);
+        expect(vs(await s.readKeys("hist", { from: k("t1", 2000), to: k("t1", 3000) }))).toEqual([2, 3]);
+        expect(vs(await s.readKeys("hist", { ...t1, descending: true, limit: 2 }))).toEqual([4, 3]);
+        expect(vs(await s.readKeys("hist", { ...t1, limit: 1 }))).toEqual([1]);
+        expect(await s.readKeys("hist", { from: k("t1", 4000), to: "t1A" })).toEqual([]);
+        expect(await s.readKeys("nothing", t1)).toEqual([]);
+        // a purge removes rows from the range as from every read
+        const rows = await s.readKeys("hist", t1);
+        await s.apply(8, stamp([{ table: "hist", kind: "purge", key: null, body: JSON.stringify({ before: rows[2].at }) }], 9, 1));
+        expect(vs(await s.readKeys("hist", t1))).toEqual([3, 4]);
+        expect((await s.readKeys("hist", t1))[0]).toMatchObject({ table: "hist", kind: "ins", key: k("t1", 2000, 1), epoch: 1, seq: 3 });
+      });
+    });
   });
 }

@@ -48,4 +48,21 @@ describe("sqlite adapter", () => {
       await h.cleanup();
     }
   });
+
+  it("reads a range of keys through the (table, key) index, in both orders", async () => {
+    const h = await sqliteStore();
+    try {
+      await h.storage.open();
+      const db = new Database(h.storage.where, { readonly: true });
+      for (const order of ["", " DESC"]) {
+        const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT seq FROM tandem_rows WHERE tbl = ? AND key >= ? AND key < ? AND kind IN ('ins', 'put') ORDER BY key${order} LIMIT ?`).all("h", "a", "b", 10) as { detail: string }[];
+        const text = plan.map((p) => p.detail).join(" | ");
+        expect(text).toContain("USING INDEX tandem_rows_key (tbl=? AND key>? AND key<?)");
+        expect(text).not.toContain("TEMP B-TREE");
+      }
+      db.close();
+    } finally {
+      await h.cleanup();
+    }
+  });
 });

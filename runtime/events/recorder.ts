@@ -1,0 +1,115 @@
+// Events and alarms: what happened to the pair (takeovers, switchovers,
+// confirms and rejects, the node isolated or fenced) and the alarms of its
+// parts (a process module stopped, a service given up on, the databases
+// found different), written by the active into the replicated table
+// `_events` as rows {type, severity, text, node, at}, internal writes (never
+// refused by whenPeerAway: refuse).
+//
+// An event seen while the node is not active (the standby sees the active
+// vanish and starts its takeover) waits here and is written once the node is
+// active — the moments before a takeover are the ones an operator asks about
+// afterwards. It waits at most KEEP_NOT_ACTIVE_MS: a standby that never
+// becomes active drops what it saw (counted, logged at debug): the active
+// of that time recorded its own view of it. `at` is when it happened, so a
+// late row still sorts where it belongs by time. The queue is bounded like
+// history's: the oldest go first.
+import type { Logger } from "../../core/logger.js";
+import type { RowWrite } from "../../redundancy/storage.js";
+import { BoundedBuffer } from "../history/buffer.js";
+
+export const EVENTS_TABLE = "_events";
+
+export type Severity = "info" | "warning" | "alarm";
+
+export interface EventRow {
+  type: string;
+  severity: Severity;
+  text: string;
+  node: string;
+  /** ms since 1970, this node's clock */
+  at: number;
+}
+
+export interface EventPorts {
+  acting(): boolean;
+  /** an internal replicated write */
+  write(rows: RowWrite[]): Promise<unknown>;
+  now(): number;
+}
+
+/** how long an event seen while not active waits to be written */
+export const KEEP_NOT_ACTIVE_MS = 10 * 60_000;
+const MAX_QUEUED = 1000;
+const RETRY_MS = 1000;
+
+export class EventRecorder {
+  private readonly queue = new BoundedBuffer<EventRow>(MAX_QUEUED);
+  private writing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** events dropped because the node was not active in time */
+  expired = 0;
+  written = 0;
+
+  constructor(
+    private readonly node: string,
+    private readonly enabled: boolean,
+    private readonly ports: EventPorts,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    if (!this.enabled || this.timer) return;
+    // retries what could not be written yet (the node became active, its replication not yet leading)
+    this.timer = setInterval(() => void this.flush(), RETRY_MS);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.writing;
+    await this.flush();
+  }
+
+  record(type: string, severity: Severity, text: string): void {
+    if (!this.enabled || this.stopped) return;
+    this.queue.push({ type, severity, text, node: this.node, at: this.ports.now() });
+    // after the current turn: a state change's own effects (replication taking the lead) run first
+    setImmediate(() => void this.flush());
+  }
+
+  /** writes what waits, when this node may; one write at a time */
+  flush(): Promise<void> {
+    if (this.writing || !this.queue.size) return this.writing ?? Promise.resolve();
+    if (!this.ports.acting()) {
+      this.expire();
+      return Promise.resolve();
+    }
+    const rows = this.queue.take(MAX_QUEUED);
+    this.writing = this.ports
+      .write(rows.map((e) => ({ table: EVENTS_TABLE, kind: "ins", key: null, body: JSON.stringify(e) })))
+      .then(() => {
+        this.written += rows.length;
+      })
+      .catch((err: Error) => {
+        this.queue.unshift(rows);
+        this.log.debug(`events: ${rows.length} not written yet (${err.message}); next try in ${RETRY_MS} ms`);
+      })
+      .finally(() => {
+        this.writing = null;
+      });
+    return this.writing;
+  }
+
+  private expire(): void {
+    const cut = this.ports.now() - KEEP_NOT_ACTIVE_MS;
+    const all = this.queue.take(this.queue.size);
+    const keep = all.filter((e) => e.at >= cut);
+    this.queue.unshift(keep);
+    const gone = all.length - keep.length;
+    if (!gone) return;
+    this.expired += gone;
+    this.log.debug(`events: ${gone} seen while this node was not active dropped: it did not become active within ${KEEP_NOT_ACTIVE_MS / 60_000} min (the active of that time records its own)`);
+  }
+}
