@@ -47,7 +47,7 @@ export const DEFAULT_REPLICATION: ReplicationSettings = {
   batchMaxRecords: 1000,
   batchMaxBytes: 512 * 1024,
   catchUpChunk: 2000,
-  catchUpWindow: 4,
+  catchUpWindow: 16,
   maxRecordBytes: 64 * 1024,
   verifySpan: 50_000,
 };

@@ -393,7 +393,7 @@ async function streamingRun(o: Opts, sp: StreamingPair, n: number, batch: number
   try {
     const setup = new pg.Client({ connectionString: url });
     await setup.connect();
-    await setup.query(POSTGRES_MIGRATIONS[0]);
+    for (const m of POSTGRES_MIGRATIONS) await setup.query(m);
     await setup.end();
     for (let i = 0; i < k; i++) {
       const c = new pg.Client({ connectionString: url });

@@ -13,6 +13,7 @@ import fc from "fast-check";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { StorageGapError, type Row, type RowWrite } from "../../redundancy/storage.js";
+import { POSTGRES_MIGRATIONS } from "../../runtime/storage/migrations.js";
 import { PostgresStorage, redactUrl } from "../../runtime/storage/postgres.js";
 import { SqliteStorage } from "../../runtime/storage/sqlite.js";
 import { startPostgres, type PgCluster } from "../helpers/postgres.js";
@@ -125,7 +126,7 @@ describe("postgres adapter", () => {
       h.storage = await h.reopen();
       const err = await h.storage.open().catch((e: unknown) => e);
       expect(err).toMatchObject({ code: "TANDEM_ERR_DATABASE" });
-      expect((err as Error).message).toMatch(/schema version 99 is newer than this build knows \(1\)/);
+      expect((err as Error).message).toContain(`schema version 99 is newer than this build knows (${POSTGRES_MIGRATIONS.length})`);
       expect(await behind(h.url, "SELECT version FROM tandem_schema").then((r) => r.rows)).toEqual([{ version: 99 }]);
     } finally {
       await h.cleanup();
@@ -181,6 +182,24 @@ describe("postgres adapter", () => {
     }
   });
 
+  it("upgrades a version 1 database in place (its age index becomes a BRIN); rows, reads and purges go on as before", async () => {
+    const h = await pgStore();
+    try {
+      // a database as version 1 left it, with rows
+      await behind(h.url, `${POSTGRES_MIGRATIONS[0]} CREATE TABLE tandem_schema (version INTEGER NOT NULL); INSERT INTO tandem_schema VALUES (1);`);
+      await behind(h.url, "INSERT INTO tandem_rows (seq, epoch, at, tbl, kind, key, body) VALUES (1, 1, 1000, 'log', 'ins', NULL, '1'), (2, 1, 5000, 'log', 'ins', NULL, '2'); UPDATE tandem_state SET last_seq = 2, last_epoch = 1; INSERT INTO tandem_epochs VALUES (1, 1)");
+      await h.storage.open();
+      expect(await h.storage.schemaVersion()).toBe(2);
+      const idx = await behind(h.url, "SELECT indexdef FROM pg_indexes WHERE indexname = 'tandem_rows_age'");
+      expect(idx.rows[0].indexdef).toMatch(/USING brin \(at\)/);
+      expect(await h.storage.state()).toMatchObject({ lastSeq: 2, lastEpoch: 1 });
+      await h.storage.apply(2, [...stamp([ins("log", 3)], 3, 1), { seq: 4, epoch: 1, at: 9000, table: "log", kind: "purge", key: null, body: JSON.stringify({ before: 2000 }) }]);
+      expect((await h.storage.read("log")).map((r) => r.body)).toEqual(["2", "3"]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   it("keeps two stores apart in two schemas of one database (two nodes sharing one database)", async () => {
     const h = await pgStore();
     const a = new PostgresStorage({ url: h.url, schema: "node_a" });
@@ -205,7 +224,7 @@ describe("postgres adapter", () => {
       await b.close();
       await expect(b.open()).rejects.toThrow(/schema version 99 is newer/);
       await a.open();
-      expect(await a.schemaVersion()).toBe(1);
+      expect(await a.schemaVersion()).toBe(POSTGRES_MIGRATIONS.length);
     } finally {
       await a.close();
       await b.close();
