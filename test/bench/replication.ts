@@ -651,7 +651,7 @@ async function main(): Promise<void> {
       replication: { ...DEFAULT_REPLICATION, batchMaxBytes: o.transport.batchMaxBytes, catchUpChunk: o.transport.catchUpChunk, catchUpWindow: o.transport.catchUpWindow, mode: "sync (throughput, catch-up) / async (lag)", whenPeerAway: "refuse for the sync throughput runs (nothing counted was acknowledged on one copy), accept for async and catch-up" },
       pair: `one host; the active in the bench process, the standby a child process (dist/test/bench/replication-peer.js); real PeerLinks on 127.0.0.1 (TCP, HMAC-SHA256 envelopes, replay window ${REPLAY_WINDOW}, reconnect every ${RECONNECT_MS} ms, no TLS), pair '${PAIR_ID}', epoch ${EPOCH}`,
       localWriter: "the same adapter over a fresh store, one apply() (one transaction) per batch, back to back",
-      streaming: "PostgreSQL primary + hot standby from pg_basebackup -R, synchronous_standby_names '*', synchronous_commit on, fsync on both; the same rows as one INSERT … SELECT FROM unnest per batch (autocommit: one transaction), each client its own connection",
+      streaming: "PostgreSQL primary + hot standby from pg_basebackup -R, synchronous_standby_names '*', fsync on both; synchronous_commit on, remote_write and (for its own cost) local; the same rows as one INSERT … SELECT FROM unnest per batch (autocommit: one transaction), each client its own connection",
       asyncWriters: ASYNC_WRITERS,
       lagSampleMs: LAG_SAMPLE_MS,
       quick: o.quick,
