@@ -3,7 +3,7 @@
 // database read after every takeover by a reader of our own. Reports the
 // rounds, the records acknowledged and checked, and any loss (there must be
 // none) as JSON.
-//   npm run soak:replication [-- --rounds N --engine sqlite|postgres|both --out FILE]
+//   npm run soak:replication [-- --rounds N --engine sqlite|postgres|both --sync-ack flushed|written --out FILE]
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,12 +13,14 @@ import { Cluster, killAllChildren, waitUntil } from "../helpers/cluster.js";
 import { killRounds, type Acked, type RoundReport } from "../helpers/kill-rounds.js";
 import { startPostgres } from "../helpers/postgres.js";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "60" }, engine: { type: "string", default: "both" }, out: { type: "string" }, seed: { type: "string", default: "7" } } });
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "60" }, engine: { type: "string", default: "both" }, out: { type: "string" }, seed: { type: "string", default: "7" }, "sync-ack": { type: "string", default: "flushed" } } });
 const rounds = Number(values.rounds);
 const seed = Number(values.seed);
 const engines = values.engine === "both" ? ["sqlite", "postgres"] : [values.engine as string];
+const syncAck = values["sync-ack"];
+if (syncAck !== "flushed" && syncAck !== "written") throw new Error(`--sync-ack: flushed or written, got '${syncAck}'`);
 
-const TABLES = `replication: { mode: sync, whenPeerAway: refuse, tables: { batch_log: {} } }`;
+const TABLES = `replication: { mode: sync, whenPeerAway: refuse, syncAck: ${syncAck}, tables: { batch_log: {} } }`;
 
 function fromRows(rows: { seq: number; epoch: number; tbl: string; key: string | null }[]): Map<string, Acked> {
   const m = new Map<string, Acked>();
@@ -65,7 +67,7 @@ async function soak(engine: string): Promise<RoundReport & { engine: string; sec
 
 const results = [];
 for (const e of engines) results.push(await soak(e));
-const report = { date: new Date().toISOString(), rounds, seed, mode: "sync, whenPeerAway refuse", results };
+const report = { date: new Date().toISOString(), rounds, seed, mode: `sync, whenPeerAway refuse, syncAck ${syncAck}`, results };
 const text = JSON.stringify(report, null, 2);
 process.stdout.write(`${text}\n`);
 if (values.out) writeFileSync(values.out, `${text}\n`);
