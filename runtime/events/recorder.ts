@@ -41,6 +41,8 @@ export interface EventPorts {
 export const KEEP_NOT_ACTIVE_MS = 10 * 60_000;
 const MAX_QUEUED = 1000;
 const RETRY_MS = 1000;
+/** characters of an event's text kept (replication.maxRecordBytes is 64 KiB by default) */
+const MAX_TEXT = 4000;
 
 export class EventRecorder {
   private readonly queue = new BoundedBuffer<EventRow>(MAX_QUEUED);
@@ -74,7 +76,9 @@ export class EventRecorder {
 
   record(type: string, severity: Severity, text: string): void {
     if (!this.enabled || this.stopped) return;
-    this.queue.push({ type, severity, text, node: this.node, at: this.ports.now() });
+    // an alarm's text may carry a stack trace: bounded well under replication.maxRecordBytes, so a row is never refused
+    const t = text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
+    this.queue.push({ type, severity, text: t, node: this.node, at: this.ports.now() });
     // after the current turn: a state change's own effects (replication taking the lead) run first
     setImmediate(() => void this.flush());
   }
@@ -92,7 +96,13 @@ export class EventRecorder {
       .then(() => {
         this.written += rows.length;
       })
-      .catch((err: Error) => {
+      .catch((err: Error & { code?: string }) => {
+        if (err.code === "TANDEM_ERR_RECORD") {
+          // too large for this site's replication.maxRecordBytes: never writable, so not queued again
+          this.expired += rows.length;
+          this.log.warn(`events: ${rows.length} dropped, not writable to the replicated store: ${err.message}`);
+          return;
+        }
         this.queue.unshift(rows);
         this.log.debug(`events: ${rows.length} not written yet (${err.message}); next try in ${RETRY_MS} ms`);
       })
