@@ -15,6 +15,28 @@ export interface FakeCall {
 
 type Method = FakeCall["method"] | "status" | "health" | "audit" | "pairAudit" | "verifyAudit" | "metrics" | "logLevels" | "tags" | "services" | "writeRecord";
 
+/** a full replication status as an active in sync with its peer live reports it; `over` changes what a test needs */
+export function replicationStatus(over: Partial<NodeStatus["replication"]> = {}): NodeStatus["replication"] {
+  return {
+    mode: "sync",
+    role: "leader",
+    peer: "live",
+    acknowledging: "both",
+    whenPeerAway: "accept",
+    lastSeq: 1234,
+    peerSeq: 1234,
+    lagRecords: 0,
+    lagMs: 0,
+    journalRecords: 0,
+    catchUp: null,
+    refused: 0,
+    divergentSetAside: 0,
+    engine: "sqlite",
+    database: "/data/a/records.db",
+    ...over,
+  };
+}
+
 export function makeStatus(over: Partial<NodeStatus> = {}): NodeStatus {
   return {
     pairId: "line1",

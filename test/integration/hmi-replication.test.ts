@@ -3,9 +3,9 @@
 // controller: what a write's acknowledgement means now, the peer, the lag and
 // the journal, and a catch-up's progress, following the status it polls.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NodeStatus } from "../../runtime/node-api.js";
 import { ackText } from "../../runtime/replication-words.js";
 import { waitUntil } from "../helpers/cluster.js";
+import { replicationStatus } from "../helpers/fake-controller.js";
 import { problemsOf, shows, startHmiRig, type HmiRig } from "../helpers/hmi-browser.js";
 
 let rig: HmiRig;
@@ -18,23 +18,7 @@ afterAll(async () => {
   await rig?.stop();
 });
 
-const live: NodeStatus["replication"] = {
-  mode: "sync",
-  role: "leader",
-  peer: "live",
-  acknowledging: "both",
-  whenPeerAway: "accept",
-  lastSeq: 50_000,
-  peerSeq: 50_000,
-  lagRecords: 0,
-  lagMs: 0,
-  journalRecords: 0,
-  catchUp: null,
-  refused: 0,
-  divergentSetAside: 0,
-  engine: "sqlite",
-  database: "/var/lib/tandem/a/records.db",
-};
+const live = replicationStatus({ lastSeq: 50_000, peerSeq: 50_000, database: "/var/lib/tandem/a/records.db" });
 
 describe("HMI replication panel", () => {
   it("says what an acknowledgement means in sync live, then shows a catch-up's progress as the status changes, without a reload", async () => {

@@ -13,7 +13,7 @@ import { runClientCommand, runHashPassword, type ClientCommand } from "../../run
 import { replicationRequest, runPlan } from "../../runtime/cli-replication.js";
 import type { NodeStatus } from "../../runtime/node-api.js";
 import { LOG_LEVELS } from "../../core/types.js";
-import { FakeController } from "../helpers/fake-controller.js";
+import { FakeController, replicationStatus } from "../helpers/fake-controller.js";
 
 let fake: FakeController;
 let server: HttpServer;
@@ -220,24 +220,7 @@ describe("actions", () => {
 });
 
 describe("tandem replication and tandem divergence", () => {
-  const leader = (over: Partial<NodeStatus["replication"]> = {}): NodeStatus["replication"] => ({
-    mode: "sync",
-    role: "leader",
-    peer: "live",
-    acknowledging: "both",
-    whenPeerAway: "accept",
-    lastSeq: 1234,
-    peerSeq: 1234,
-    lagRecords: 0,
-    lagMs: 0,
-    journalRecords: 0,
-    catchUp: null,
-    refused: 0,
-    divergentSetAside: 0,
-    engine: "sqlite",
-    database: "/data/a/records.db",
-    ...over,
-  });
+  const leader = replicationStatus;
   const record = (id: number, data: unknown = { batch: `B-${id}`, step: 3 }) => ({
     id, table: "batch_log", kind: "ins", key: null, seq: 40 + id, epoch: 6, at: "2024-05-01T02:59:58.123Z", foundAt: "2024-05-01T03:01:00.000Z", activeEpoch: 7, data,
   });
