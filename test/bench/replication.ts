@@ -18,7 +18,7 @@
 //   - catch-up: the standby stopped, N records written meanwhile, started
 //     again: from its connection up to "live, nothing left"; and the same
 //     for an empty joiner (a snapshot: the same mechanism from 0).
-//   npm run bench:replication [-- --engine sqlite|postgres|both --seconds S --records N --batches 100,1000 --out FILE --quick]
+//   npm run bench:replication [-- --engine sqlite|postgres|both --seconds S --records N --batches 100,1000 --only all|sync|async|catchup --out FILE --quick]
 //
 // Size: one script, read top to bottom as the run goes (the measurements in
 // the order above, then the report); the pair, the load, the streaming
@@ -70,6 +70,8 @@ interface Opts {
   batches: number[];
   out?: string;
   quick: boolean;
+  /** which measurements run: all of them, or only the sync runs, the async lag or the catch-up */
+  only: "all" | "sync" | "async" | "catchup";
 }
 
 // ------------------------------------------------------------ stores
@@ -522,7 +524,7 @@ async function runEngine(o: Opts, engine: Engine): Promise<EngineResult> {
     } else result.store = await sqliteSettings(dir);
     const stores = new Stores(engine, dir, clusters);
     let streamN = 0;
-    for (const batch of o.batches) {
+    for (const batch of o.only === "all" || o.only === "sync" ? o.batches : []) {
       const br: BatchResult = { batch, local: { before: null, after: null, meanRecordsPerS: null }, sync: [], streaming: [] };
       result.batches.push(br);
       log(`${engine}, batches of ${batch}: the local writer (before)`);
@@ -564,9 +566,11 @@ async function runEngine(o: Opts, engine: Engine): Promise<EngineResult> {
       const refs = [br.local.before, br.local.after].filter((r): r is Run => r !== null && r.errors === 0);
       br.local.meanRecordsPerS = refs.length ? Math.round(refs.reduce((s, r) => s + r.recordsPerS, 0) / refs.length) : null;
     }
-    log(`${engine}: async, ${ASYNC_WRITERS} writers of 100 at full speed, the lag sampled every ${LAG_SAMPLE_MS} ms`);
-    result.async = await attempt(failures, `${engine} async lag`, () => pairRun(o, stores, "async", 100, ASYNC_WRITERS));
-    result.catchUp = await attempt(failures, `${engine} catch-up`, () => catchUpRuns(o, stores));
+    if (o.only === "all" || o.only === "async") {
+      log(`${engine}: async, ${ASYNC_WRITERS} writers of 100 at full speed, the lag sampled every ${LAG_SAMPLE_MS} ms`);
+      result.async = await attempt(failures, `${engine} async lag`, () => pairRun(o, stores, "async", 100, ASYNC_WRITERS));
+    }
+    if (o.only === "all" || o.only === "catchup") result.catchUp = await attempt(failures, `${engine} catch-up`, () => catchUpRuns(o, stores));
   } catch (err) {
     failures.push(`${engine}: ${(err as Error).message}`);
     log(`FAILED ${engine}: ${(err as Error).stack}`);
@@ -604,6 +608,7 @@ function options(): Opts {
       quick: { type: "boolean", default: false },
       "no-workaround": { type: "boolean", default: false },
       "async-no-yield": { type: "boolean", default: false },
+      only: { type: "string", default: "all" },
     },
   });
   const quick = values.quick;
@@ -613,11 +618,13 @@ function options(): Opts {
   if (!(seconds > 0 && seconds <= 3600)) throw new Error(`--seconds: a number of seconds in (0, 3600], got '${values.seconds}'`);
   if (!Number.isInteger(records) || records < 1000 || records > 50_000_000) throw new Error(`--records: a whole number 1000–50,000,000, got '${values.records}'`);
   if (!batches.every((b) => Number.isInteger(b) && b >= 1 && b <= 10_000)) throw new Error(`--batches: whole numbers 1–10,000, comma-separated, got '${values.batches}'`);
+  const only = values.only;
+  if (only !== "all" && only !== "sync" && only !== "async" && only !== "catchup") throw new Error(`--only: all, sync, async or catchup, got '${only}'`);
   const e = values.engine;
   if (e !== "sqlite" && e !== "postgres" && e !== "both") throw new Error(`--engine: sqlite, postgres or both, got '${e}'`);
   const d = DEFAULT_REPLICATION;
   const transport: Transport = { probeBytes: 0, carried: false, batchMaxBytes: d.batchMaxBytes, catchUpChunk: d.catchUpChunk, catchUpWindow: d.catchUpWindow, workaround: values["no-workaround"] ? "off" : null };
-  return { engines: e === "both" ? ["sqlite", "postgres"] : [e], transport, asyncYield: !values["async-no-yield"], seconds, warmupS: round(Math.min(2, seconds / 5), 2), records, batches, out: values.out, quick };
+  return { engines: e === "both" ? ["sqlite", "postgres"] : [e], transport, asyncYield: !values["async-no-yield"], seconds, warmupS: round(Math.min(2, seconds / 5), 2), records, batches, out: values.out, quick, only };
 }
 
 async function main(): Promise<void> {
@@ -655,6 +662,7 @@ async function main(): Promise<void> {
       asyncWriters: ASYNC_WRITERS,
       lagSampleMs: LAG_SAMPLE_MS,
       quick: o.quick,
+      only: o.only,
     },
     engines: engines.map((e) => ({ ...e, ratios: ratios(e) })),
     failures: engines.flatMap((e) => e.failures),
