@@ -136,6 +136,10 @@ history:
   deadband: 0.5
   maxIntervalMs: 60000
   retentionDays: 7
+# MQTT: each node runs a broker; only the active serves clients (the standby answers CONNACK
+# "server unavailable", so a client that lists both nodes lands on the active). The demo logins work here too.
+mqtt:
+  listen: 127.0.0.1:${me ? ports.mqttA : ports.mqttB}
 http:
   listen: 127.0.0.1:${me ? ports.httpA : ports.httpB}
   users:
@@ -297,7 +301,7 @@ Tandem demo — pair "line1" on this machine (files in ${dir})
       );
     }
     const active = settled === "timeout" ? "a" : settled;
-    console.log(thingsToTry({ active, urls, dir, root: checkoutDir() }).join("\n"));
+    console.log(thingsToTry({ active, urls, mqtt: { a: ports.mqttA, b: ports.mqttB }, dir, root: checkoutDir() }).join("\n"));
     console.log(`
   Logs: ${join(dir, "logs")} (a.log, b.log, witness.log, sim.log)   Ctrl-C stops everything.
 `);
@@ -421,7 +425,7 @@ async function waitForSettledPair(urls: { a: string; b: string }, timeoutMs: num
  * The commands name the node that is active now; each step leaves the pair
  * where the next one expects it.
  */
-export function thingsToTry(o: { active: "a" | "b"; urls: { a: string; b: string }; dir: string; root: string }): string[] {
+export function thingsToTry(o: { active: "a" | "b"; urls: { a: string; b: string }; mqtt: { a: number; b: number }; dir: string; root: string }): string[] {
   const act = o.active;
   const sb = act === "a" ? "b" : "a";
   const pid = (id: string) => `$(cat ${shellQuote(join(o.dir, `${id}.pid`))})`;
@@ -439,6 +443,7 @@ export function thingsToTry(o: { active: "a" | "b"; urls: { a: string; b: string
     [`Once ${act} is back as standby and caught up, a planned switchover returns the role to it (nothing held):`, `${as("admin")} npx tandem switchover --node ${o.urls[act]}`],
     [`Both databases compared, range by range, while the batch writes on:`, `${as("operator")} npx tandem replication verify --node ${o.urls[act]}`],
     [`The plant's tags as node ${act} reads them:`, `curl -u viewer:viewer ${o.urls[act]}/api/v1/tags`],
+    [`The same values over MQTT, from ${act}'s broker (retained, then on change; Debian: apt install mosquitto-clients). ${sb}'s broker, on port ${o.mqtt[sb]}, turns clients away while it is standby:`, `mosquitto_sub -h 127.0.0.1 -p ${o.mqtt[act]} -u viewer -P viewer -t 'tandem/line1/tags/line1/reactor/#' -v -C 4 -W 10`],
     [`Set the reactor's high-temperature limit to 90 °C through the active (the standby would refuse; the batch drives the valves and the heater itself):`, `curl -u operator:operator -H 'content-type: application/json' -d '{"value":90}' ${o.urls[act]}/api/v1/tags/line1.reactor.highLimit`],
     [`Freeze node ${act}: it loses its lease, ${sb} takes over HELD once the witness's lease for ${act} runs out:`, `kill -STOP ${pid(act)}`],
     [`Wake it: it sees the higher epoch and becomes standby, never acting on the old one:`, `kill -CONT ${pid(act)}`],

@@ -32,6 +32,7 @@ import { pairRuntimeOptions } from "./pair-options.js";
 import { describeState } from "./node-message.js";
 import { NodeData } from "./node-data.js";
 import { NodeHistory } from "./node-history.js";
+import { NodeMqtt } from "./node-mqtt.js";
 import type { VerifyResult } from "../redundancy/replication/verify.js";
 import { pairView } from "./services/pair-view.js";
 import { Supervisor } from "./services/supervisor.js";
@@ -56,6 +57,8 @@ export class TandemNode implements NodeController {
   private readonly auditLog: AuditLog;
   private readonly syslog: SyslogSender | null;
   private http: HttpServer | null = null;
+  /** the embedded MQTT broker and what the active publishes on it (mqtt section) */
+  mqtt: NodeMqtt | null = null;
   readonly supervisor: Supervisor;
   /** the PLC drivers, when the config has a drivers section (loaded on start: node-opcua is heavy) */
   drivers: DriverManager | null = null;
@@ -194,6 +197,11 @@ export class TandemNode implements NodeController {
     const sessions = this.data.sessions;
     this.http = createHttpServer({ controller: this, http: c.http, tls, logs: this.logs, pairId: c.pair.id, nodeId: c.node.id, peerId: c.peer.id, sessions: sessions ? { store: sessions.store, hooks: sessions } : undefined });
     await this.http.prepare();
+    // listening before the node joins the pair: a takeover finds it ready (it refuses clients until then)
+    if (c.mqtt) {
+      this.mqtt = new NodeMqtt({ config: c, runtime: this.runtime, drivers: () => this.drivers, events: this.history.events, writeTag: (actor, name, value) => this.writeTag(actor, name, value), log: this.logs.get("mqtt") });
+      await this.mqtt.start();
+    }
     this.runtime.setLevel(this.computeLevel().level, settled());
     await this.runtime.start();
     this.levelTimer = setInterval(() => {
@@ -260,6 +268,8 @@ export class TandemNode implements NodeController {
     this.levelTimer = null;
     await stepOf("HTTP API", async () => this.http?.stop());
     this.http = null;
+    await stepOf("MQTT broker", async () => this.mqtt?.stop());
+    this.mqtt = null;
     await stepOf("drivers", async () => this.drivers?.stop());
     await stepOf("peer link", () => this.runtime.stop());
     await stepOf("database", () => this.data.close());

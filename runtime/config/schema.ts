@@ -16,6 +16,7 @@ import { databaseSection, replicationSection } from "./replication-schema.js";
 import { processesSection } from "../processes/config-schema.js";
 import { historySection } from "../history/config-schema.js";
 import { eventsSection } from "../events/config-schema.js";
+import { mqttSection } from "../mqtt/config-schema.js";
 
 export { parseHostPort, hostPort } from "./host-port.js";
 
@@ -221,7 +222,7 @@ export const configSchema = z
     processes: processesSection,
     history: historySection,
     events: eventsSection,
-    mqtt: notYet("mqtt", "the MQTT issue").optional(),
+    mqtt: mqttSection,
     backup: notYet("backup", "the backup issue").optional(),
     monitoring: notYet("monitoring", "the monitoring issue").optional(),
   })

@@ -74,11 +74,23 @@ export class EventRecorder {
     await this.flush();
   }
 
+  /** called with every event as it is recorded (MQTT publishes them); a listener that throws is ignored */
+  readonly listeners = new Set<(e: EventRow) => void>();
+
   record(type: string, severity: Severity, text: string): void {
-    if (!this.enabled || this.stopped) return;
+    if (this.stopped) return;
     // an alarm's text may carry a stack trace: bounded well under replication.maxRecordBytes, so a row is never refused
     const t = text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
-    this.queue.push({ type, severity, text: t, node: this.node, at: this.ports.now() });
+    const row: EventRow = { type, severity, text: t, node: this.node, at: this.ports.now() };
+    for (const l of this.listeners) {
+      try {
+        l(row);
+      } catch {
+        // a listener's fault is its own
+      }
+    }
+    if (!this.enabled) return;
+    this.queue.push(row);
     // after the current turn: a state change's own effects (replication taking the lead) run first
     setImmediate(() => void this.flush());
   }

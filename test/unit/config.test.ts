@@ -47,12 +47,13 @@ describe("config", () => {
     const bad = minimal
       .replace("role: main", "role: boss")
       .replace("127.0.0.1:7421", "plc1")
-      .replace("http: { listen: 127.0.0.1:8080 }", "http: { listen: 127.0.0.1:8080, colour: red }\nmqtt: { port: 1883 }");
+      .replace("http: { listen: 127.0.0.1:8080 }", "http: { listen: 127.0.0.1:8080, colour: red }\nbackup: { every: 1h }\nmqtt: { listen: 127.0.0.1:1883, broker: external }");
     const p = problems(bad);
     expect(p.some((x) => /^node\.role: .*main.*secondary/.test(x))).toBe(true);
     expect(p).toContain("peer.links[0].peer: expected host:port (e.g. 127.0.0.1:7400), got 'plc1' (line 8)");
     expect(p.some((x) => x.startsWith("http: unknown key 'colour'"))).toBe(true);
-    expect(p.some((x) => x.startsWith("mqtt: the 'mqtt' section is not supported by this version"))).toBe(true);
+    expect(p.some((x) => x.startsWith("backup: the 'backup' section is not supported by this version"))).toBe(true);
+    expect(p.some((x) => x.startsWith("mqtt.broker: only 'embedded' is supported by this version"))).toBe(true);
   });
 
   it("checks relations between keys", () => {
