@@ -38,6 +38,8 @@ export interface NodeStatus {
   replication: { mode: "sync" | "async" | "none"; lagRecords: number; journalRecords: number } & Partial<ReplicationStatus & { engine: string; database: string }>;
   /** PLC connections per device and endpoint, when the node has drivers */
   devices?: { device: string; endpoint: string; connected: boolean; path?: string }[];
+  /** the embedded MQTT broker, when the mqtt section is there: where it listens, whether it serves clients now, how many */
+  mqtt?: { listen: string; serving: boolean; clients: number };
   /** the standby lost the active on every link and has no witness: an operator decides */
   awaitingOperator: boolean;
   counters: Record<string, number>;

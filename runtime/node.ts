@@ -33,6 +33,7 @@ import { describeState } from "./node-message.js";
 import { NodeData } from "./node-data.js";
 import { NodeHistory } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
+import { mqttMetrics } from "./mqtt/metrics.js";
 import type { VerifyResult } from "../redundancy/replication/verify.js";
 import { pairView } from "./services/pair-view.js";
 import { Supervisor } from "./services/supervisor.js";
@@ -153,6 +154,7 @@ export class TandemNode implements NodeController {
     });
     this.metricsOut = new NodeMetrics({ pair: c.pair.id, node: c.node.id, runtime: this.runtime, logs: this.logs, heartbeatTimeoutMs: c.heartbeat.timeoutMs, services: () => this.supervisor.views(), replication: () => this.replicationStatus() });
     this.history.addMetrics(this.metricsOut.registry);
+    if (c.mqtt) mqttMetrics(this.metricsOut.registry, () => this.mqtt?.status() ?? null);
   }
 
   addHealthSource(src: HealthSource): void {
@@ -362,6 +364,7 @@ export class TandemNode implements NodeController {
       context: { held: s.state === "active-held", seq: s.context.seq, heldSince: iso(s.heldSince), autoConfirmAt: iso(s.autoConfirmAt) },
       replication: this.replicationStatus(),
       ...(this.drivers ? { devices: this.drivers.connections() } : {}),
+      ...(this.mqtt ? { mqtt: (({ listen, serving, clients }) => ({ listen, serving, clients }))(this.mqtt.status()) } : {}),
       awaitingOperator: s.awaitingOperator,
       counters: this.runtime.counters(),
     };

@@ -13,7 +13,8 @@ import { promisify } from "node:util";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPymodbus, type Pymodbus } from "../drivers/helpers.js";
-import { freePort, waitUntil } from "../helpers/cluster.js";
+import { sampleValue } from "../helpers/prom-text.js";
+import { freePort, waitUntil, type Cluster } from "../helpers/cluster.js";
 import { useCluster } from "../helpers/use-cluster.js";
 
 const run = promisify(execFile);
@@ -86,6 +87,11 @@ async function mosquittoSub(port: number, user: string, topic: string, count: nu
   }
 }
 
+async function metrics(c: Cluster, id: "a" | "b"): Promise<string> {
+  const r = await fetch(`${c.nodes[id].url}/api/v1/metrics`, { headers: { authorization: `Basic ${Buffer.from("viewer:viewer").toString("base64")}` }, signal: AbortSignal.timeout(10_000) });
+  return r.text();
+}
+
 describe("MQTT on a pair: clients reach the active", () => {
   it("the standby turns clients away, the active serves state and values; after kill -9 the clients are on the new active with its retained state (S1, L1)", async () => {
     const c = await pair.start({ extra });
@@ -105,6 +111,13 @@ describe("MQTT on a pair: clients reach the active", () => {
     try {
       await waitUntil("the client holding the value from the active", () => seen.some((m) => m.topic === "tandem/it/tags/line/level" && m.json.value === 1234 && m.json.quality === "good"), { timeoutMs: 10_000 });
       expect(seen.find((m) => m.topic === "tandem/it/state")?.json).toMatchObject({ active });
+      // status and metrics say which broker serves, and what the standby turned away
+      expect((await c.status(active))?.mqtt).toMatchObject({ listen: `127.0.0.1:${mqttPorts[active]}`, serving: true, clients: 1 });
+      expect((await c.status(standby))?.mqtt).toMatchObject({ serving: false, clients: 0 });
+      const sm = await metrics(c, standby);
+      expect(sampleValue(sm, "tandem_mqtt_serving")).toBe(0);
+      expect(sampleValue(sm, "tandem_mqtt_refused_total", { reason: "not_active" })).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(await metrics(c, active), "tandem_mqtt_clients")).toBe(1);
 
       c.signal(active, "SIGKILL");
       await c.waitFor(standby, (s) => s.state === "active-held", 10_000, `${standby} active-held`);
