@@ -61,6 +61,8 @@ export class Authenticator {
   passwordChecks = 0;
   private readonly users = new Map<string, HttpUser>();
   private readonly verified = new Map<string, number>();
+  /** checks under way, by the same key as `verified` */
+  private readonly checking = new Map<string, Promise<boolean>>();
   private readonly now: () => number;
   private readonly hooks: SessionHooks | null;
   static readonly CACHE_MS = 60_000;
@@ -114,6 +116,12 @@ export class Authenticator {
     return until !== undefined && until > this.now() ? { user: u.name, role: u.role, from } : null;
   }
 
+  /** Whether a check of exactly these credentials is running now (one started by check(); a new one would wait for it). */
+  pending(user: string, password: string): boolean {
+    const u = this.users.get(user);
+    return !!u && this.checking.has(createHash("sha256").update(`${user}\0${password}\0${u.passwordHash}`).digest("hex"));
+  }
+
   /** The actor for a user name and password, or null. Never throws. */
   async check(user: string, password: string, from: string): Promise<Actor | null> {
     const u = this.users.get(user);
@@ -125,8 +133,15 @@ export class Authenticator {
     const key = createHash("sha256").update(`${user}\0${password}\0${u.passwordHash}`).digest("hex");
     const until = this.verified.get(key);
     if (until !== undefined && until > this.now()) return { user: u.name, role: u.role, from };
-    this.passwordChecks++;
-    if (!(await verifyPassword(password, u.passwordHash))) return null;
+    // the same credentials already being checked (a hundred MQTT clients of one login reconnecting at a
+    // takeover, a script's parallel requests): they wait for that one check instead of running scrypt each
+    let running = this.checking.get(key);
+    if (!running) {
+      this.passwordChecks++;
+      running = verifyPassword(password, u.passwordHash).finally(() => this.checking.delete(key));
+      this.checking.set(key, running);
+    }
+    if (!(await running)) return null;
     this.verified.delete(key);
     this.verified.set(key, this.now() + Authenticator.CACHE_MS);
     while (this.verified.size > Authenticator.CACHE_MAX) {

@@ -179,20 +179,25 @@ export class MqttBroker {
     const pw = password?.toString("utf8") ?? "";
     const auth = this.o.authenticator;
     const remembered = auth.remembered(user, pw, from);
-    const admission = this.o.limits.admit(from, user, remembered === null);
-    if (!admission.ok) {
+    // Credentials verified a moment ago, or being checked right now, cost no
+    // scrypt run and guess nothing new: they skip the brute-force limits, so a
+    // hundred clients of one login reconnecting at a takeover all get in at
+    // once. Anything else is admitted by the limits, as on the HTTP API.
+    const free = remembered !== null || auth.pending(user, pw);
+    const admission = free ? null : this.o.limits.admit(from, user, true);
+    if (admission && !admission.ok) {
       this.counters.refusedLogin++;
       this.refusalLog("throttled", `MQTT: login of '${user}' from ${from} refused for now (too many attempts: ${admission.limit} limit)`);
       return authError(BAD_LOGIN, "too many login attempts: try again later");
     }
     const actor = remembered ?? (await auth.check(user, pw, from));
     if (!actor) {
-      this.o.limits.failed(admission.ticket);
+      if (admission) this.o.limits.failed(admission.ticket);
       this.counters.refusedLogin++;
       this.refusalLog("login", `MQTT: login of '${user}' from ${from} refused: wrong user name or password`);
       return authError(BAD_LOGIN, "wrong user name or password");
     }
-    this.o.limits.succeeded(admission.ticket);
+    if (admission) this.o.limits.succeeded(admission.ticket);
     // the role may have moved on while the password was checked
     if (!this.o.serving()) {
       this.counters.refusedNotActive++;
