@@ -135,7 +135,12 @@ export interface ServicesView {
   figures: { own: Record<string, unknown>; peer: Record<string, unknown> | null };
 }
 
+/** what GET /api/v1/events streams (runtime/http/event-stream.ts): a state change (the stream sends a fresh status), a tag's new value or quality, an event or alarm, an audit entry */
+export type StreamEvent = { type: "state"; data: { from: NodeState; to: NodeState; epoch: number; reason: string } } | { type: "tag"; data: TagView } | { type: "event"; data: { type: string; severity: string; text: string; node: string; at: number } } | { type: "audit"; data: AuditEntry };
+
 export interface NodeController {
+  /** calls fn with each StreamEvent until the returned function is called */
+  follow(fn: (e: StreamEvent) => void): () => void;
   status(): NodeStatus;
   /** service level and state, for /health */
   health(): { state: NodeState; serviceLevel: number; epoch: number; nodeId: string };

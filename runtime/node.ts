@@ -38,7 +38,8 @@ import type { VerifyResult } from "../redundancy/replication/verify.js";
 import { pairView } from "./services/pair-view.js";
 import { Supervisor } from "./services/supervisor.js";
 import type { EventsView, HistoryQuery, TagHistoryView } from "./node-api.js";
-import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, RecordAnswer, RecordView, NodeState, NodeStatus, RefusalRecord, ServicesView, SwitchoverResult, TagView } from "./node-api.js";
+import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, RecordAnswer, RecordView, NodeState, NodeStatus, RefusalRecord, ServicesView, StreamEvent, SwitchoverResult, TagView } from "./node-api.js";
+import type { EventRow } from "./events/recorder.js";
 
 /** Something whose health lowers the service level (drivers, database …). */
 export interface HealthSource {
@@ -76,6 +77,8 @@ export class TandemNode implements NodeController {
   private readonly log;
   private stopping: Promise<void> | null = null;
   httpAddress: { host: string; port: number } | null = null;
+  /** follow()'s listeners of audit entries */
+  private readonly auditFollowers = new Set<(e: AuditEntry) => void>();
 
   constructor(
     readonly config: TandemConfig,
@@ -102,6 +105,7 @@ export class TandemNode implements NodeController {
       key: loadAuditKey(c.node.dataDir, c.audit.key, { create: true }),
       onLine: (line, entry) => {
         this.syslog?.send(line, entry);
+        for (const fn of this.auditFollowers) fn(entry);
         // the pair's copy, when this node is active (runtime/audit/replicated-audit.ts)
         this.data.audit?.line(line);
       },
@@ -439,6 +443,30 @@ export class TandemNode implements NodeController {
 
   tags(): TagView[] {
     return this.drivers?.tags() ?? [];
+  }
+
+  follow(fn: (e: StreamEvent) => void): () => void {
+    // a follower's fault (a closed stream) is its own: the node goes on
+    const call = (e: StreamEvent) => {
+      try {
+        fn(e);
+      } catch (err) {
+        this.log.debug({ err }, `an event stream follower failed: ${(err as Error).message}`);
+      }
+    };
+    const onState = (from: NodeState, to: NodeState, epoch: number, reason: string) => call({ type: "state", data: { from, to, epoch, reason } });
+    const onEvent = (data: EventRow) => call({ type: "event", data });
+    const onAudit = (data: AuditEntry) => call({ type: "audit", data });
+    this.runtime.on("state", onState);
+    this.history.events.listeners.add(onEvent);
+    this.auditFollowers.add(onAudit);
+    const untag = this.drivers?.bus.subscribe((data) => call({ type: "tag", data })) ?? (() => undefined);
+    return () => {
+      this.runtime.off("state", onState);
+      this.history.events.listeners.delete(onEvent);
+      this.auditFollowers.delete(onAudit);
+      untag();
+    };
   }
 
   tag(name: string): TagView {

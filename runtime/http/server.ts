@@ -30,6 +30,7 @@ import { clientErrorHandler, frameworkErrorsHandler, securityHeaders } from "./r
 import type { TlsMaterial } from "./tls.js";
 import { registerRecordRoutes } from "./record-routes.js";
 import { registerHistoryRoutes } from "./history-routes.js";
+import { DEFAULT_EVENT_STREAM, EventStreamHub, type EventStreamOptions } from "./event-stream.js";
 import { registerServiceRoutes } from "./service-routes.js";
 
 declare module "fastify" {
@@ -68,6 +69,8 @@ export interface HttpServerOptions {
   peerId?: string;
   /** the node's sessions and what a login or logout tells the pair (runtime/auth/replicated-sessions.ts); this server's own when absent */
   sessions?: { store: SessionStore; hooks: SessionHooks };
+  /** the event stream's limits over the defaults (tests shorten them) */
+  eventStream?: Partial<Omit<EventStreamOptions, "tls">>;
   /** brute-force limits over the defaults (tests shorten them); trusted comes from http.trustedAddresses */
   loginLimits?: Partial<LoginLimitOptions>;
   /** how refusals are aggregated in the audit log (tests shorten the interval) */
@@ -332,6 +335,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   registerServiceRoutes(app, api, controller, actorOf);
   registerRecordRoutes(app, api, controller, actorOf);
   registerHistoryRoutes(app, api, controller);
+  const stream = new EventStreamHub(controller, { ...DEFAULT_EVENT_STREAM, ...(opts.eventStream ?? {}), tls: tlsOn });
+  stream.register(app, api);
 
   const tagName = { type: "object", required: ["name"], properties: { name: { type: "string", pattern: "^[A-Za-z0-9_./:-]{1,200}$" } } } as const;
 
@@ -460,7 +465,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       gate.close();
     },
     counters() {
-      return { ...counts, sessions: auth.sessions.size, passwordChecks: auth.passwordChecks };
+      return { ...counts, sessions: auth.sessions.size, passwordChecks: auth.passwordChecks, eventStreams: stream.counters.streams, eventStreamsClosedSlow: stream.counters.closedSlow };
     },
   };
 }

@@ -5,7 +5,7 @@ import type { LogLevel } from "../../runtime/config/schema.js";
 import type { AuditVerifyResult } from "../../runtime/audit/chain.js";
 import type { EventView, EventsView, HistoryQuery, HistorySample, RecordAnswer, TagHistoryView } from "../../runtime/node-api.js";
 import type { VerifyResult } from "../../redundancy/replication/verify.js";
-import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, SwitchoverResult, TagView } from "../../runtime/node-api.js";
+import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, StreamEvent, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
 export interface FakeCall {
   method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction" | "discardDivergent" | "verifyReplication" | "resyncReplication";
@@ -86,12 +86,26 @@ export class FakeController implements NodeController {
     this.current = makeStatus(status);
   }
 
+  /** follow()'s listeners: emit() reaches them */
+  readonly followers = new Set<(e: StreamEvent) => void>();
+
   set(over: Partial<NodeStatus>): void {
     this.current = { ...this.current, ...over };
   }
 
   setState(state: NodeState): void {
+    const from = this.current.state;
     this.set({ state, context: { ...this.current.context, held: state === "active-held" } });
+    this.emit({ type: "state", data: { from, to: state, epoch: this.current.epoch, reason: "test" } });
+  }
+
+  follow(fn: (e: StreamEvent) => void): () => void {
+    this.followers.add(fn);
+    return () => this.followers.delete(fn);
+  }
+
+  emit(e: StreamEvent): void {
+    for (const f of this.followers) f(e);
   }
 
   callsOf(method: FakeCall["method"]): FakeCall[] {
