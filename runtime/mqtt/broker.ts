@@ -69,10 +69,11 @@ export class MqttBroker {
       connectTimeout: 10_000,
       authenticate: (client, user, password, done) => void this.authenticate(client, user, password).then((err) => done(err, err === null)),
       authorizePublish: (client, packet, done) => done(this.authorizePublish(client, packet)),
-      authorizeSubscribe: (client, sub, done) => {
-        const problem = this.authorizeSubscribe(client, sub);
-        done(problem ? new Error(problem) : null, problem ? null : sub);
-      },
+      // a refused subscription: SUBACK 0x80 and the client stays connected (an error here would drop it)
+      authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub) ? null : sub),
+      // a client that stops reading is dropped after this long instead of holding its messages
+      drainTimeout: 10_000,
+      maxInflightInbound: 1000,
     });
     this.aedes = aedes;
     aedes.on("clientError", (client, err) => this.clientError(client, err));

@@ -178,6 +178,14 @@ describe("MQTT on a pair: clients reach the active", () => {
     const good = bothServers("viewer", seen);
     try {
       await waitUntil("the good client connected", () => good.connected, { timeoutMs: 10_000 });
+      // a subscription outside the pair's topics: SUBACK 0x80, and the client stays connected
+      // (mqtt.js reports a SUBACK with 0x80 as an error carrying the packet)
+      const suback = await good.subscribeAsync(["site/#", "$SYS/#"]).then(
+        () => null,
+        (e: { packet?: { granted?: number[] } }) => e.packet?.granted ?? null,
+      );
+      expect(suback).toEqual([128, 128]);
+      expect(good.connected).toBe(true);
       const closedAfter = (bytes: Buffer) =>
         new Promise<boolean>((resolve) => {
           const s = tcpConnect(port, "127.0.0.1", () => {
