@@ -39,7 +39,7 @@ export interface NodeStatus {
   /** PLC connections per device and endpoint, when the node has drivers */
   devices?: { device: string; endpoint: string; connected: boolean; path?: string }[];
   /** the embedded MQTT broker, when the mqtt section is there: where it listens, whether it serves clients now, how many */
-  mqtt?: { listen: string; serving: boolean; clients: number };
+  mqtt?: { broker: "embedded" | "external"; listen: string; serving: boolean; clients: number };
   /** the standby lost the active on every link and has no witness: an operator decides */
   awaitingOperator: boolean;
   counters: Record<string, number>;

@@ -1,5 +1,6 @@
-// The node's MQTT side, composed (CONTRACT.md "MQTT topics"): the embedded
-// broker (mqtt/broker.ts) and what the active publishes on it —
+// The node's MQTT side, composed (CONTRACT.md "MQTT topics"): an outlet —
+// the node's embedded broker (mqtt/broker.ts) or the site's broker as a
+// client (mqtt/external.ts) — and what the active publishes through it —
 //   state                retained: which node is active, its epoch, held or not
 //   node/<id>/status     retained: this node's state and service level
 //   tags/<a/b/c>         retained: each tag's value, quality and both times, on change
@@ -7,8 +8,10 @@
 // and the write requests clients send (tags/<a/b/c>/set), answered on
 // tags/<a/b/c>/set/result. When the node becomes active it publishes all of
 // it again (retained state is rebuilt on the new active's broker, not carried
-// over from the old one); when it stops being active it closes every client
-// connection, so clients reconnect to the new active.
+// over from the old one); when it stops being active its embedded broker
+// closes every client connection, so clients reconnect to the new active.
+// With a site broker each node publishes its own status (its last will
+// marks it offline) and only the active the rest.
 import { TandemError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { isActiveState, type NodeState } from "../core/types.js";
@@ -19,7 +22,10 @@ import type { TandemConfig } from "./config/schema.js";
 import type { EventRecorder, EventRow } from "./events/recorder.js";
 import { Authenticator } from "./http/auth.js";
 import { LoginLimits } from "./http/login-limits.js";
-import { MqttBroker, type MqttCounters } from "./mqtt/broker.js";
+import { MqttBroker } from "./mqtt/broker.js";
+import type { EmbeddedMqttConfig } from "./mqtt/config-schema.js";
+import { ExternalBroker } from "./mqtt/external.js";
+import type { MqttCounters, MqttOutlet, MqttRequest } from "./mqtt/outlet.js";
 import { parseSetPayload, prefixOf, tagOfSetTopic, tagTopic } from "./mqtt/topics.js";
 import type { Actor } from "./node-api.js";
 
@@ -36,6 +42,8 @@ export interface NodeMqttOptions {
 }
 
 export interface MqttStatus {
+  broker: "embedded" | "external";
+  /** where the embedded broker listens, or the site broker this node connects to */
   listen: string;
   serving: boolean;
   clients: number;
@@ -48,7 +56,7 @@ function tagPayload(t: TagSnapshot): string {
 }
 
 export class NodeMqtt {
-  private readonly broker: MqttBroker;
+  private readonly outlet: MqttOutlet;
   private readonly prefix: string;
   private readonly unsubscribe: (() => void)[] = [];
   private address = "";
@@ -63,65 +71,80 @@ export class NodeMqtt {
     const mq = c.mqtt;
     if (!mq) throw new Error("NodeMqtt needs an mqtt section");
     this.prefix = prefixOf(c.pair.id);
-    const users = c.http.users;
-    this.broker = new MqttBroker({
-      config: mq,
-      prefix: this.prefix,
-      authenticator: new Authenticator({ users, sessionTtlMs: c.http.sessionTtlMs }),
-      limits: new LoginLimits({ trusted: c.http.trustedAddresses }, users.map((u) => u.name)),
-      serving: () => this.serving(),
-      onPublish: (actor, topic, payload) => void this.onSet(actor, topic, payload),
-      log: o.log,
-    });
+    const onRequest = (r: MqttRequest) => void this.onSet(r);
+    if (mq.broker === "external") {
+      this.outlet = new ExternalBroker({
+        config: { ...mq, url: mq.url as string },
+        prefix: this.prefix,
+        pairId: c.pair.id,
+        nodeId: c.node.id,
+        offline: () => JSON.stringify({ nodeId: c.node.id, state: "offline", at: new Date().toISOString() }),
+        onConnect: () => (this.serving() ? this.announce() : this.publishState(true)),
+        onRequest,
+        log: o.log,
+      });
+    } else {
+      const users = c.http.users;
+      this.outlet = new MqttBroker({
+        config: mq as EmbeddedMqttConfig,
+        prefix: this.prefix,
+        authenticator: new Authenticator({ users, sessionTtlMs: c.http.sessionTtlMs }),
+        limits: new LoginLimits({ trusted: c.http.trustedAddresses }, users.map((u) => u.name)),
+        serving: () => this.serving(),
+        onRequest,
+        log: o.log,
+      });
+    }
   }
 
   private serving(): boolean {
     return isActiveState(this.o.runtime.state.state);
   }
 
-  /** listens (refusing clients until the node is active) and follows the pair and the tags */
+  /** listens or connects (an embedded broker refuses clients until the node is active) and follows the pair and the tags */
   async start(): Promise<void> {
-    const a = await this.broker.start();
-    this.address = `${a.host}:${a.port}`;
+    this.address = await this.outlet.start();
     const rt = this.o.runtime;
     const onState = (from: NodeState, to: NodeState) => this.onState(from, to);
     rt.on("state", onState);
     this.unsubscribe.push(() => rt.off("state", onState));
     const onEvent = (e: EventRow) => {
-      if (this.serving()) this.broker.publish(`${this.prefix}events`, JSON.stringify(e));
+      if (this.serving()) this.outlet.publish(`${this.prefix}events`, JSON.stringify(e));
     };
     this.o.events.listeners.add(onEvent);
     this.unsubscribe.push(() => this.o.events.listeners.delete(onEvent));
     const drivers = this.o.drivers();
     if (drivers) this.unsubscribe.push(drivers.bus.subscribe((t) => this.onTag(t)));
+    this.outlet.serving(this.serving(), "start");
     if (this.serving()) this.announce();
     // the pair's health moves between state changes too (the peer, the service level): published when it does
-    this.timer = setInterval(() => {
-      if (this.serving()) this.publishState();
-    }, STATE_EVERY_MS);
+    this.timer = setInterval(() => this.publishState(), STATE_EVERY_MS);
     this.timer.unref();
-    this.o.log.info(`MQTT broker listening on ${this.address} (topics under ${this.prefix}; clients are served while this node is active)`);
+    this.o.log.info(
+      this.outlet.kind === "embedded"
+        ? `MQTT broker listening on ${this.address} (topics under ${this.prefix}; clients are served while this node is active)`
+        : `MQTT: publishing to the site broker ${this.address} (topics under ${this.prefix}; the pair's state and values while this node is active)`,
+    );
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     for (const u of this.unsubscribe.splice(0)) u();
-    await this.broker.stop();
+    await this.outlet.stop();
   }
 
   status(): MqttStatus {
-    return { listen: this.address, serving: this.serving(), clients: this.broker.clients, counters: { ...this.broker.counters } };
+    const f = this.outlet.figures();
+    return { broker: this.outlet.kind, listen: this.address, serving: this.serving(), clients: f.clients, counters: f.counters };
   }
 
   private onState(from: NodeState, to: NodeState): void {
-    if (isActiveState(to)) {
-      // the first moment as active: everything a subscriber needs, published again
-      if (!isActiveState(from)) this.announce();
-      else this.publishState();
-      return;
-    }
-    if (isActiveState(from)) this.broker.disconnectAll(`this node is ${to} now`);
+    const serving = isActiveState(to);
+    this.outlet.serving(serving, `this node is ${to} now`);
+    // the first moment as active: everything a subscriber needs, published again
+    if (serving && !isActiveState(from)) this.announce();
+    else this.publishState();
   }
 
   private announce(): void {
@@ -130,17 +153,20 @@ export class NodeMqtt {
     for (const t of this.o.drivers()?.bus.all() ?? []) this.onTag(t);
   }
 
+  /** the active: the pair's state and its status; a node that is not (site broker only): its own status */
   private publishState(force = false): void {
     const c = this.o.config;
     const s = this.o.runtime.state;
-    const state = { pairId: c.pair.id, active: c.node.id, epoch: s.epoch, state: s.state, held: s.state === "active-held", peer: { nodeId: c.peer.id, state: s.peer.state } };
+    const serving = this.serving();
+    if (!serving && this.outlet.kind === "embedded") return;
+    const state = serving ? { pairId: c.pair.id, active: c.node.id, epoch: s.epoch, state: s.state, held: s.state === "active-held", peer: { nodeId: c.peer.id, state: s.peer.state } } : null;
     const status = { nodeId: c.node.id, state: s.state, epoch: s.epoch, serviceLevel: s.level };
     const key = JSON.stringify([state, status]);
     if (!force && key === this.lastState) return;
     this.lastState = key;
     const at = new Date().toISOString();
-    this.broker.publish(`${this.prefix}state`, JSON.stringify({ ...state, at }), true);
-    this.broker.publish(`${this.prefix}node/${c.node.id}/status`, JSON.stringify({ ...status, at }), true);
+    if (state) this.outlet.publish(`${this.prefix}state`, JSON.stringify({ ...state, at }), true);
+    this.outlet.publish(`${this.prefix}node/${c.node.id}/status`, JSON.stringify({ ...status, at }), true);
   }
 
   private onTag(t: TagSnapshot): void {
@@ -149,19 +175,25 @@ export class NodeMqtt {
     const payload = tagPayload(t);
     if (this.lastTag.get(topic) === payload) return;
     this.lastTag.set(topic, payload);
-    this.broker.publish(topic, payload, true);
+    this.outlet.publish(topic, payload, true);
   }
 
-  /** a client's write request (the broker let only operators' set topics through) */
-  private async onSet(actor: Actor, topic: string, payload: Buffer): Promise<void> {
-    const tag = tagOfSetTopic(this.prefix, topic);
+  /** a client's write request: answered on …/set/result, and to an MQTT 5 request's response topic */
+  private async onSet(r: MqttRequest): Promise<void> {
+    const tag = tagOfSetTopic(this.prefix, r.topic);
     if (tag === null) return;
-    const answer = (body: Record<string, unknown>) => this.broker.publish(`${topic}/result`, JSON.stringify({ tag, by: actor.user, at: new Date().toISOString(), ...body }));
-    const p = parseSetPayload(payload);
+    const { actor } = r;
+    const answer = (body: Record<string, unknown>) => {
+      const text = JSON.stringify({ tag, by: actor.user, at: new Date().toISOString(), ...body });
+      this.outlet.publish(`${r.topic}/result`, text);
+      if (r.responseTopic) this.outlet.publish(r.responseTopic, text, false, r.correlationData);
+    };
+    if (!this.serving()) return answer({ ok: false, error: { code: "TANDEM_ERR_NOT_ACTIVE", message: `tag write refused: node ${this.o.config.node.id} is ${this.o.runtime.state.state}, not active` } });
+    const p = parseSetPayload(r.payload);
     if ("problem" in p) return answer({ ok: false, error: { code: "TANDEM_ERR_BAD_REQUEST", message: `tag ${tag}: ${p.problem}` } });
     try {
-      const r = await this.o.writeTag({ ...actor, from: `mqtt ${actor.from ?? ""}`.trim() }, tag, p.value);
-      answer({ ok: true, value: r.value });
+      const w = await this.o.writeTag({ ...actor, from: actor.from?.startsWith("site broker") ? actor.from : `mqtt ${actor.from ?? ""}`.trim() }, tag, p.value);
+      answer({ ok: true, value: w.value });
     } catch (err) {
       const e = err instanceof TandemError ? { code: err.code, message: err.message } : { code: "TANDEM_ERR_INTERNAL", message: (err as Error).message };
       answer({ ok: false, error: e });

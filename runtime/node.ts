@@ -368,7 +368,7 @@ export class TandemNode implements NodeController {
       context: { held: s.state === "active-held", seq: s.context.seq, heldSince: iso(s.heldSince), autoConfirmAt: iso(s.autoConfirmAt) },
       replication: this.replicationStatus(),
       ...(this.drivers ? { devices: this.drivers.connections() } : {}),
-      ...(this.mqtt ? { mqtt: (({ listen, serving, clients }) => ({ listen, serving, clients }))(this.mqtt.status()) } : {}),
+      ...(this.mqtt ? { mqtt: (({ broker, listen, serving, clients }) => ({ broker, listen, serving, clients }))(this.mqtt.status()) } : {}),
       awaitingOperator: s.awaitingOperator,
       counters: this.runtime.counters(),
     };

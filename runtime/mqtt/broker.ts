@@ -15,31 +15,26 @@ import type { Logger } from "../../core/logger.js";
 import type { Actor } from "../node-api.js";
 import type { Authenticator } from "../http/auth.js";
 import type { LoginLimits } from "../http/login-limits.js";
-import type { MqttConfig } from "./config-schema.js";
+import type { EmbeddedMqttConfig } from "./config-schema.js";
+import type { MqttOutlet, MqttRequest } from "./outlet.js";
 import { MalformedLength, PacketTooLarge, packetGuard } from "./packet-guard.js";
 import { publishProblem, subscribeProblem, topicProblem } from "./topics.js";
 
 export interface MqttBrokerOptions {
-  config: MqttConfig;
+  config: EmbeddedMqttConfig;
   prefix: string;
   authenticator: Authenticator;
   limits: LoginLimits;
   /** whether this node may serve clients now (the active) */
   serving: () => boolean;
   /** a client's publish that passed the rules (a write request) */
-  onPublish: (actor: Actor, topic: string, payload: Buffer, clientId: string) => void;
+  onRequest: (r: MqttRequest) => void;
   log: Logger;
 }
 
-export interface MqttCounters {
-  connections: number;
-  refusedNotActive: number;
-  refusedLogin: number;
-  refusedTopic: number;
-  tooLarge: number;
-  malformed: number;
-  published: number;
-}
+export type { MqttCounters } from "./outlet.js";
+import type { MqttCounters } from "./outlet.js";
+
 
 const UNAVAILABLE = 3;
 const BAD_LOGIN = 4;
@@ -49,7 +44,8 @@ function authError(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
-export class MqttBroker {
+export class MqttBroker implements MqttOutlet {
+  readonly kind = "embedded" as const;
   private aedes: Aedes | null = null;
   private server: Server | null = null;
   private readonly actors = new WeakMap<Client, Actor>();
@@ -61,7 +57,7 @@ export class MqttBroker {
 
   constructor(private readonly o: MqttBrokerOptions) {}
 
-  async start(): Promise<{ host: string; port: number }> {
+  async start(): Promise<string> {
     const c = this.o.config;
     const aedes = await Aedes.createBroker({
       id: "tandem",
@@ -81,7 +77,7 @@ export class MqttBroker {
     aedes.on("publish", (packet: AedesPublishPacket, client: Client | null) => {
       if (!client) return;
       const actor = this.actors.get(client);
-      if (actor) this.o.onPublish(actor, packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), client.id);
+      if (actor) this.o.onRequest({ actor, topic: packet.topic, payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload) });
     });
     this.server = createServer((socket) => this.accept(socket, aedes));
     const server = this.server;
@@ -94,7 +90,15 @@ export class MqttBroker {
     });
     server.on("error", (err) => this.o.log.error({ err }, `MQTT listener: ${err.message}`));
     const a = server.address() as AddressInfo;
-    return { host: a.address, port: a.port };
+    return `${a.address}:${a.port}`;
+  }
+
+  serving(on: boolean, why: string): void {
+    if (!on) this.disconnectAll(why);
+  }
+
+  figures(): { clients: number; counters: MqttCounters } {
+    return { clients: this.clients, counters: { ...this.counters } };
   }
 
   /** connected (logged-in) clients */

@@ -53,7 +53,8 @@ describe("config", () => {
     expect(p).toContain("peer.links[0].peer: expected host:port (e.g. 127.0.0.1:7400), got 'plc1' (line 8)");
     expect(p.some((x) => x.startsWith("http: unknown key 'colour'"))).toBe(true);
     expect(p.some((x) => x.startsWith("backup: the 'backup' section is not supported by this version"))).toBe(true);
-    expect(p.some((x) => x.startsWith("mqtt.broker: only 'embedded' is supported by this version"))).toBe(true);
+    expect(p.some((x) => x.startsWith("mqtt.url: required with broker: external"))).toBe(true);
+    expect(p.some((x) => x.startsWith("mqtt.listen: only for broker: embedded"))).toBe(true);
   });
 
   it("checks relations between keys", () => {
