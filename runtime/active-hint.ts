@@ -2,7 +2,8 @@
 // (confirm, a tag write, a record write …). The refusal names the active's
 // node id and API address, so a client (the CLI, the HMI, a script) goes
 // there instead of guessing; the HTTP layer turns it into 421 with a
-// Location (runtime/http/misdirected.ts). Pure: the node passes what it
+// Location (runtime/http/misdirected.ts), and the CLI prints where to run
+// the command instead (activeAdvice). Pure: the node passes what it
 // knows of itself and of its peer.
 import { TandemError } from "../core/errors.js";
 import { isActiveState, type NodeState } from "../core/types.js";
@@ -72,4 +73,12 @@ export function notActiveError(what: string, w: WhereNow): TandemError {
       `if node ${w.peerId} is down, this node takes over by itself or waits for an operator to confirm or promote it`;
   }
   return new TandemError("TANDEM_ERR_NOT_ACTIVE", [what, why], hint);
+}
+
+/** The CLI's line after a refusal that names the active (421): where to run the command instead; null for any other failure. */
+export function activeAdvice(cmd: string, f: { status?: number; where?: { activeNode?: unknown; active?: unknown } }): string | null {
+  if (f.status !== 421 || typeof f.where?.activeNode !== "string") return null;
+  const origin = originOf(typeof f.where.active === "string" ? f.where.active : null);
+  if (origin === null) return null;
+  return `  the active is node ${f.where.activeNode} at ${origin}: run the command there (tandem ${cmd} … --node ${origin})`;
 }

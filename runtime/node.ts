@@ -30,7 +30,7 @@ import { LogManager } from "./logging.js";
 import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
 import { describeState } from "./node-message.js";
-import { notActiveError } from "./active-hint.js";
+import { apiBaseOf, notActiveError } from "./active-hint.js";
 import { NodeData } from "./node-data.js";
 import { NodeHistory } from "./node-history.js";
 import type { VerifyResult } from "../redundancy/replication/verify.js";
@@ -346,6 +346,7 @@ export class TandemNode implements NodeController {
         lastSeenMs: s.peer.heardAt === null ? null : Math.round(now - s.peer.heardAt),
         connected: s.peer.tcpUp,
         links: linkStatus(s.peer, now, c.heartbeat.timeoutMs),
+        api: apiBaseOf(c.peer.api),
       },
       witness: c.witness
         ? { configured: true, reachable: s.witness.reachable, address: `${c.witness.address.host}:${c.witness.address.port}`, holder: s.witness.holder, holderEpoch: s.witness.holderEpoch }
@@ -477,8 +478,9 @@ export class TandemNode implements NodeController {
     // an operator's manual write: allowed on the active, also while held (S3 holds process writes only)
     // the answer carries the value as written (float32-rounded, scaled, converted), which a read then shows
     const written = await this.audited(actor, "write-tag", { tag: name, value }, async () => {
-      if (!drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
+      // the active judges the write (its tags, its value); the standby points there
       this.requireActive("tag write");
+      if (!drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
       return drivers.write(name, value, "operator");
     });
     return { name, value: written };
