@@ -170,8 +170,10 @@ export class Records {
     return name;
   }
 
-  /** a record from a service or script; answered once acknowledged as the mode says */
-  /** `notActive`: the refusal on a node that is not active (naming the active: runtime/active-hint.ts); a plain one when absent */
+  /**
+   * a record from a service or script; answered once acknowledged as the mode says.
+   * `notActive`: the refusal on a node that is not active (naming the active: runtime/active-hint.ts); a plain one when absent
+   */
   async write(tableName: string, data: unknown, idempotencyKey?: string, notActive?: (what: string) => TandemError): Promise<RecordAnswer> {
     const table = this.table(tableName);
     if (typeof data !== "object" || data === null || Array.isArray(data)) throw new TandemError("TANDEM_ERR_RECORD", [table, "expected a JSON object"]);
