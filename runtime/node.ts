@@ -385,9 +385,12 @@ export class TandemNode implements NodeController {
   async switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
     const t0 = performance.now();
     const r = await this.audited(actor, "switchover", to === undefined ? undefined : { to }, async () => {
-      // a standby connected to the active asks it to hand over (the role machine); one that cannot ask points to it
+      // a standby connected to the active it hears asks it to hand over (the role machine, which checks the same);
+      // one that cannot ask points to the active, or says none is known
+      this.runtime.refresh();
       const s = this.runtime.state;
-      if (!(s.state === "standby" && s.peer.tcpUp)) this.requireActive("switchover");
+      const canAsk = s.state === "standby" && s.peer.tcpUp && isActiveState(s.peer.state) && peerVisible(s.peer, this.runtime.now(), this.config.heartbeat.timeoutMs);
+      if (!canAsk) this.requireActive("switchover");
       return this.runtime.op("switchover", actor, { to });
     });
     return {

@@ -1,11 +1,11 @@
 // Issue 11: an HTTP client goes to the valid server. On a real pair with
 // peer.api configured, the standby answers what only the active does
-// (confirm, a tag write, a record write, verify) with 421, the active's
-// address in the JSON error and a Location on the active; the same request
-// sent there gets the active's own answer. The CLI prints where to run the
-// command, the HMI says plainly that it is the standby and links to the
-// active's HMI. Cut off from the active with no witness, the standby says
-// that no active is known and what to do.
+// (confirm, a tag write, a record write, verify, acting on a service placed
+// active) with 421, the active's address in the JSON error and a Location
+// on the active; the same request sent there gets the active's own answer.
+// The CLI prints where to run the command, the HMI says plainly that it is
+// the standby and links to the active's HMI. Cut off from the active with no
+// witness, the standby says that no active is known and what to do.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { request as httpRequest } from "node:http";
@@ -41,6 +41,9 @@ const extra = () => `drivers:
   tags:
     - { name: line1.tank1.inletValve, device: plc, address: "hr:8", type: uint16, writable: true }
 replication: { mode: sync, tables: { batch_log: {} } }
+services:
+  job: { command: /bin/sleep, args: ["600"], placement: active, stopTimeoutMs: 2000 }
+  local: { command: /bin/sleep, args: ["600"], placement: both, stopTimeoutMs: 2000 }
 `;
 
 const basic = (user: string) => `Basic ${Buffer.from(`${user}:${user}`).toString("base64")}`;
@@ -112,6 +115,11 @@ describe("a standby points clients to the active", () => {
     const verifyAt = await misdirected(c, ids, "/replication/verify", {}, "verify");
     expect((await post(verifyAt, {}, "operator")).status).toBe(200);
 
+    // a service placed active runs on the active: acting on it is sent there; one placed on both is the node's own
+    const jobAt = await misdirected(c, ids, "/services/job/restart", {}, "restart of service job");
+    expect((await post(jobAt, {}, "operator")).status).toBe(200);
+    expect((await post(`${c.nodes[standby].url}/api/v1/services/local/restart`, {}, "operator")).status).toBe(200);
+
     // refused, and audited as such on the standby (S4)
     const audit = (await c.api(standby, "GET", "/audit?limit=50", undefined, "viewer")).json.entries as { action: string; result: string; details?: { code?: string } }[];
     expect(audit.filter((e) => e.action === "confirm").map((e) => [e.result, e.details?.code])).toEqual([
@@ -147,12 +155,14 @@ describe("a standby points clients to the active", () => {
     const { active, standby } = await c.ready();
     c.cutPeer(true);
     await c.waitFor(standby, (s) => s.awaitingOperator && s.peer.state === "unknown", 10_000, "awaiting an operator");
-    for (const [path, body, what] of [
-      ["/tags/line1.tank1.inletValve", { value: 1 }, "tag write"],
-      ["/records/batch_log", { order: "1" }, "record write"],
-      ["/reject", {}, "reject"],
+    for (const [path, body, what, user] of [
+      ["/tags/line1.tank1.inletValve", { value: 1 }, "tag write", "operator"],
+      ["/records/batch_log", { order: "1" }, "record write", "operator"],
+      ["/reject", {}, "reject", "operator"],
+      // no peer connection: the standby cannot ask anyone to hand over
+      ["/switchover", {}, "switchover", "admin"],
     ] as const) {
-      const r = await post(`${c.nodes[standby].url}/api/v1${path}`, body, "operator");
+      const r = await post(`${c.nodes[standby].url}/api/v1${path}`, body, user);
       expect(r.status, `${what}: ${JSON.stringify(r.json)}`).toBe(503);
       expect(r.location).toBeNull();
       expect(r.json.error).toMatchObject({ code: "TANDEM_ERR_NOT_ACTIVE", active: null, activeNode: null });
