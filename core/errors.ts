@@ -25,7 +25,7 @@ export const ERRORS = {
   TANDEM_ERR_LOGIN_THROTTLED: { status: 429, message: "login refused: %s; try again in %s s" },
   TANDEM_ERR_NOT_FOUND: { status: 404, message: "not found: %s" },
   TANDEM_ERR_NOT_HELD: { status: 409, message: "nothing to %s: node is %s, not active-held" },
-  TANDEM_ERR_NOT_ACTIVE: { status: 409, message: "%s refused: node is %s, not active" },
+  TANDEM_ERR_NOT_ACTIVE: { status: 409, message: "%s refused: %s" },
   TANDEM_ERR_SWITCHOVER: { status: 409, message: "switchover refused: %s" },
   TANDEM_ERR_SWITCHOVER_TIMEOUT: { status: 504, message: "switchover did not complete within %s ms: %s" },
   TANDEM_ERR_MAINTENANCE: { status: 409, message: "maintenance refused: %s" },

@@ -80,7 +80,7 @@ export interface WriteGate {
 /** What a driver built without a gate uses: no write ever leaves it. */
 export const closedGate: WriteGate = {
   check(kind) {
-    throw new TandemError("TANDEM_ERR_NOT_ACTIVE", [`${kind} write`, "a driver without a write gate"]);
+    throw new TandemError("TANDEM_ERR_NOT_ACTIVE", [`${kind} write`, "the driver has no write gate"]);
   },
 };
 

@@ -170,9 +170,9 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
   assertCanWrite(kind: "process" | "operator", needMs = 0): void {
     // the tick may be late (a pause, a long GC): look at the lease now, never after
     this.refresh();
-    if (!isActive(this.s.state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", this.s.state]);
+    if (!isActive(this.s.state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", `node is ${this.s.state}, not active`]);
     if (!canAct(this.params, this.s, this.clock.now())) throw new TandemError("TANDEM_ERR_LEASE", ["write", "no renewal from the peer or the witness"]);
-    if (kind === "process" && this.s.state === "active-held") throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["process write (held until an operator confirms)", this.s.state]);
+    if (kind === "process" && this.s.state === "active-held") throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["process write", "node is active-held: process writes wait until an operator confirms the takeover"]);
     if (needMs > 0 && !canActFor(this.params, this.s, this.clock.now(), needMs)) {
       throw new TandemError("TANDEM_ERR_LEASE", ["write", `the lease (${this.leaseRemainingMs()} ms left) may run out before the request's ${needMs} ms timeout`]);
     }

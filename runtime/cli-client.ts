@@ -9,6 +9,7 @@ import { LOG_LEVELS } from "../core/types.js";
 import { loadConfig } from "./config/load.js";
 import { httpsFetch, tlsTrustHint } from "./http/https-fetch.js";
 import { dataDirCertFile } from "./http/tls.js";
+import { activeAdvice } from "./active-hint.js";
 import { hashPassword } from "./auth/passwords.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";
 import { formatAudit, formatLevels, formatProbe, formatStatus } from "./status-lines.js";
@@ -200,9 +201,9 @@ interface Answer {
   json: unknown;
 }
 
-/** status and code: the node's HTTP status and API error code, when it answered one */
+/** status and code: the node's HTTP status and API error code, when it answered one; activeNode and active: where the active is, when a node that is not active named it */
 class ClientFailure extends Error {
-  constructor(message: string, readonly status?: number, readonly code?: string) {
+  constructor(message: string, readonly status?: number, readonly code?: string, readonly where?: { activeNode?: unknown; active?: unknown }) {
     super(message);
   }
 }
@@ -254,10 +255,10 @@ async function request(
     /* not JSON: reported below if it matters */
   }
   if (res.status >= 400) {
-    const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const e = (json as { error?: { code?: string; message?: string; active?: unknown; activeNode?: unknown } } | undefined)?.error;
     let msg = e?.message ?? `the node answered HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
     if (res.status === 401 && !auth) msg += ` (${CREDENTIALS_NOTE})`;
-    throw new ClientFailure(msg, res.status, e?.code);
+    throw new ClientFailure(msg, res.status, e?.code, e && { active: e.active, activeNode: e.activeNode });
   }
   if (json === undefined) throw new ClientFailure(`the node at ${base} did not answer JSON (is it a Tandem node?)`);
   return { status: res.status, text, json };
@@ -453,6 +454,8 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
     }
     if (e instanceof ClientFailure) {
       err(`tandem ${cmd}: ${e.message}`);
+      const advice = activeAdvice(cmd, e);
+      if (advice) err(advice);
       return 1;
     }
     err(`tandem ${cmd}: ${(e as Error)?.message ?? String(e)}`);

@@ -31,6 +31,8 @@ export interface NodeStatus {
     lastSeenMs: number | null;
     connected: boolean;
     links: { name: string; up: boolean; lastSeenMs: number | null }[];
+    /** the peer's API base (http://host:port/api/v1) from peer.api, null when not configured: where to go when the peer is active */
+    api: string | null;
   };
   witness: { configured: boolean; reachable: boolean; address?: string; holder?: string | null; holderEpoch?: number | null };
   context: { held: boolean; seq: number; heldSince?: string | null; autoConfirmAt?: string | null };

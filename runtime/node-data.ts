@@ -25,6 +25,8 @@ export interface NodeDataOptions {
   alarm?: (type: string, text: string) => void;
   /** whether process modules run or stop (a switchover waits for them as for services placed active) */
   setProcessesUp(up: boolean): void;
+  /** the refusal of what only the active does, naming the active when known (runtime/active-hint.ts); a plain one when absent */
+  notActive?: (what: string) => TandemError;
 }
 
 export class NodeData {
@@ -135,7 +137,7 @@ export class NodeData {
   }
 
   writeRecord(table: string, data: unknown, idempotencyKey?: string): Promise<RecordAnswer> {
-    return this.open_().write(table, data, idempotencyKey, this.o.config.peer.api);
+    return this.open_().write(table, data, idempotencyKey, this.o.notActive);
   }
 
   readRecords(table: string, afterSeq: number, limit: number): Promise<{ table: string; records: RecordView[]; next: number | null }> {
@@ -150,7 +152,7 @@ export class NodeData {
   onActive(what: string): Records {
     const records = this.open_();
     const state = this.o.runtime.state.state;
-    if (!isActiveState(state)) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", [`${what} (ask the active)`, state]);
+    if (!isActiveState(state)) throw this.o.notActive?.(what) ?? new TandemError("TANDEM_ERR_NOT_ACTIVE", [what, `node is ${state}, not active (ask the active)`]);
     return records;
   }
 

@@ -30,6 +30,7 @@ import { LogManager } from "./logging.js";
 import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
 import { describeState } from "./node-message.js";
+import { apiBaseOf, notActiveError } from "./active-hint.js";
 import { NodeData } from "./node-data.js";
 import { NodeHistory } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
@@ -112,7 +113,7 @@ export class TandemNode implements NodeController {
     });
     this.runtime = new PairRuntime(pairRuntimeOptions(c, this.store, this.logs.get("pair")));
     this.history = new NodeHistory({ config: c, runtime: this.runtime, records: () => this.data.records, drivers: () => this.drivers, log: this.logs.get("history") });
-    this.data = new NodeData({ config: c, runtime: this.runtime, log: (name) => this.logs.get(name), drivers: () => this.drivers, setProcessesUp: (up) => this.reportUp("processes", up), alarm: (type, text) => this.history.alarm(type, text) });
+    this.data = new NodeData({ config: c, runtime: this.runtime, log: (name) => this.logs.get(name), drivers: () => this.drivers, setProcessesUp: (up) => this.reportUp("processes", up), notActive: (what) => this.notActive(what), alarm: (type, text) => this.history.alarm(type, text) });
     this.supervisor = new Supervisor({
       services: c.services,
       pairId: c.pair.id,
@@ -361,6 +362,7 @@ export class TandemNode implements NodeController {
         lastSeenMs: s.peer.heardAt === null ? null : Math.round(now - s.peer.heardAt),
         connected: s.peer.tcpUp,
         links: linkStatus(s.peer, now, c.heartbeat.timeoutMs),
+        api: apiBaseOf(c.peer.api),
       },
       witness: c.witness
         ? { configured: true, reachable: s.witness.reachable, address: `${c.witness.address.host}:${c.witness.address.port}`, holder: s.witness.holder, holderEpoch: s.witness.holderEpoch }
@@ -375,12 +377,20 @@ export class TandemNode implements NodeController {
   }
 
   async confirm(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
-    const r = await this.audited(actor, "confirm", undefined, () => this.runtime.op("confirm", actor));
+    const r = await this.audited(actor, "confirm", undefined, async () => {
+      // a standby awaiting an operator is promoted by a confirm; otherwise only the active has a takeover to confirm
+      const s = this.runtime.state;
+      if (!(s.awaitingOperator && (s.state === "standby" || s.state === "starting"))) this.requireActive("confirm");
+      return this.runtime.op("confirm", actor);
+    });
     return { state: r.state as NodeState, epoch: r.epoch as number };
   }
 
   async reject(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
-    const r = await this.audited(actor, "reject", undefined, () => this.runtime.op("reject", actor));
+    const r = await this.audited(actor, "reject", undefined, async () => {
+      this.requireActive("reject");
+      return this.runtime.op("reject", actor);
+    });
     return { state: r.state as NodeState, epoch: r.epoch as number };
   }
 
@@ -391,7 +401,15 @@ export class TandemNode implements NodeController {
 
   async switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
     const t0 = performance.now();
-    const r = await this.audited(actor, "switchover", to === undefined ? undefined : { to }, () => this.runtime.op("switchover", actor, { to }));
+    const r = await this.audited(actor, "switchover", to === undefined ? undefined : { to }, async () => {
+      // a standby connected to the active it hears asks it to hand over (the role machine, which checks the same);
+      // one that cannot ask points to the active, or says none is known
+      this.runtime.refresh();
+      const s = this.runtime.state;
+      const canAsk = s.state === "standby" && s.peer.tcpUp && isActiveState(s.peer.state) && peerVisible(s.peer, this.runtime.now(), this.config.heartbeat.timeoutMs);
+      if (!canAsk) this.requireActive("switchover");
+      return this.runtime.op("switchover", actor, { to });
+    });
     return {
       from: String(r.from ?? this.config.node.id),
       to: String(r.to ?? this.config.peer.id),
@@ -483,7 +501,11 @@ export class TandemNode implements NodeController {
 
   async serviceAction(actor: Actor, name: string, action: "start" | "stop" | "restart"): Promise<{ name: string; action: string; instances: string[] }> {
     if (!this.supervisor.has(name)) throw new TandemError("TANDEM_ERR_SERVICE_UNKNOWN", [name, this.supervisor.names().join(", ") || "none"]);
-    return this.audited(actor, `service-${action}`, { service: name }, () => this.supervisor.act(name, action, actor.user));
+    return this.audited(actor, `service-${action}`, { service: name }, async () => {
+      // a service placed active runs on the active only: acting on it elsewhere would not reach it
+      if (this.supervisor.views().every((v) => v.name !== name || v.placement === "active")) this.requireActive(`${action} of service ${name}`);
+      return this.supervisor.act(name, action, actor.user);
+    });
   }
 
   serviceEvents(name: string, count: number): { name: string; accepted: boolean } {
@@ -500,6 +522,8 @@ export class TandemNode implements NodeController {
     // an operator's manual write: allowed on the active, also while held (S3 holds process writes only)
     // the answer carries the value as written (float32-rounded, scaled, converted), which a read then shows
     const written = await this.audited(actor, "write-tag", { tag: name, value }, async () => {
+      // the active judges the write (its tags, its value); the standby points there
+      this.requireActive("tag write");
       if (!drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
       return drivers.write(name, value, "operator");
     });
@@ -556,6 +580,22 @@ export class TandemNode implements NodeController {
   }
 
   // ---------------------------------------------------------- internals
+
+  /**
+   * Throws TANDEM_ERR_NOT_ACTIVE naming the active (and its address, from
+   * peer.api), or saying that none is known, when this node is not active
+   * (active-held is active). The HTTP layer answers 421, 409 or 503.
+   */
+  private requireActive(what: string): void {
+    this.runtime.refresh();
+    if (!isActiveState(this.runtime.state.state)) throw this.notActive(what);
+  }
+
+  private notActive(what: string): TandemError {
+    const s = this.runtime.state;
+    const visible = peerVisible(s.peer, this.runtime.now(), this.config.heartbeat.timeoutMs);
+    return notActiveError(what, { nodeId: this.config.node.id, state: s.state, peerId: this.config.peer.id, peerState: visible ? s.peer.state : "unknown", peerApi: this.config.peer.api });
+  }
 
   /**
    * An operator's action, audited: the "requested" entry is on disk before the

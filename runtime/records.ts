@@ -170,17 +170,18 @@ export class Records {
     return name;
   }
 
-  /** a record from a service or script; answered once acknowledged as the mode says */
-  async write(tableName: string, data: unknown, idempotencyKey?: string, peerApi?: string): Promise<RecordAnswer> {
+  /**
+   * a record from a service or script; answered once acknowledged as the mode says.
+   * `notActive`: the refusal on a node that is not active (naming the active: runtime/active-hint.ts); a plain one when absent
+   */
+  async write(tableName: string, data: unknown, idempotencyKey?: string, notActive?: (what: string) => TandemError): Promise<RecordAnswer> {
     const table = this.table(tableName);
     if (typeof data !== "object" || data === null || Array.isArray(data)) throw new TandemError("TANDEM_ERR_RECORD", [table, "expected a JSON object"]);
     const body = JSON.stringify(data);
     if (Buffer.byteLength(body) > this.cfg.maxRecordBytes) throw new TandemError("TANDEM_ERR_RECORD", [table, `${Buffer.byteLength(body)} bytes, more than replication.maxRecordBytes (${this.cfg.maxRecordBytes})`]);
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) throw new TandemError("TANDEM_ERR_RECORD", [table, "Idempotency-Key: 1–200 printable ASCII characters, no spaces"]);
     if (!isActiveState(this.runtime.state.state)) {
-      // tell the client where the active is, when this node knows
-      const active = isActiveState(this.runtime.state.peer.state) ? (peerApi ?? null) : null;
-      throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["record write", this.runtime.state.state], { active, activeNode: isActiveState(this.runtime.state.peer.state) ? this.runtime.params.peerId : null });
+      throw notActive?.("record write") ?? new TandemError("TANDEM_ERR_NOT_ACTIVE", ["record write", `node is ${this.runtime.state.state}, not active`]);
     }
     if (idempotencyKey !== undefined) {
       // a retry after a lost answer (a takeover, a timeout) finds the first write

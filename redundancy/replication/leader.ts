@@ -128,7 +128,7 @@ export class Leader {
 
   /** Orders, commits and replicates writes; resolves with the stamped rows once acknowledged. */
   write(writes: RowWrite[], internal = false, first = false): Promise<Row[]> {
-    if (this.stopped) return Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "standby"]));
+    if (this.stopped) return Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "node is standby, not active"]));
     const s = this.d.settings;
     if (!internal && s.mode === "sync" && s.whenPeerAway === "refuse" && this.phase !== "live") {
       return Promise.reject(new TandemError("TANDEM_ERR_NOT_REPLICATED", [`the peer is ${this.phase === "away" ? "away" : "catching up"} and replication.whenPeerAway is refuse: nothing was written`]));

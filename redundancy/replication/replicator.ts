@@ -84,7 +84,7 @@ export class Replicator {
 
   /** `internal`: Tandem's own rows (sessions, audit, tag history, events), never refused by whenPeerAway */
   write(writes: RowWrite[], internal = false): Promise<Row[]> {
-    const notActive = () => Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "not active"]));
+    const notActive = () => Promise.reject(new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "node is not active"]));
     if (this.leader && this.leader.epoch === this.leading) return this.leader.write(writes, internal);
     // the node has just become active: the write waits for the leader to open its epoch (the follower's
     // last applies and flush come first), as a process module that starts with the state change would
@@ -94,7 +94,7 @@ export class Replicator {
 
   /** compares both databases now (verify.ts); only on the active */
   async verify(by: string): Promise<VerifyResult> {
-    if (!this.leader) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["verify", "not active"]);
+    if (!this.leader) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["verify", "node is not active"]);
     const r = await this.leader.verify(by);
     this.lastVerify = r;
     return r;
@@ -102,7 +102,7 @@ export class Replicator {
 
   /** the peer rebuilds its copy from this node's; only on the active */
   resync(): boolean {
-    if (!this.leader) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["resync", "not active"]);
+    if (!this.leader) throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["resync", "node is not active"]);
     return this.leader.resync();
   }
 

@@ -279,6 +279,8 @@ function render(s) {
   if (w.holder) wd.push("lease holder: node " + w.holder + (w.holderEpoch != null ? " (epoch " + w.holderEpoch + ")" : ""));
   text("witness-detail", wd.join(", "));
 
+  renderElsewhere(s);
+
   // Held takeover
   const held = s.state === "active-held";
   show("held-banner", held);
@@ -302,6 +304,29 @@ function render(s) {
   if (sw) text("switchover", s.state === "active" ? "Switch over to node " + p.nodeId : "Switch over: make this node active");
 
   text("updated", "Updated " + clock(new Date()) + " · polling every second");
+}
+
+// Not the active, and the peer is: say so plainly and link to the active's HMI
+// (the node's peer.api address, when configured). Actions of the active sent
+// here are answered with its address (421), shown in the notice.
+function renderElsewhere(s) {
+  const p = s.peer || {};
+  const there = !WORDS.actingStates.includes(s.state) && WORDS.actingStates.includes(p.state);
+  show("standby-banner", there);
+  if (!there) return;
+  const what = s.state === "standby" ? "the standby" : "not the active (" + stateLabel(s.state) + ")";
+  text("standby-here", "This is " + what + " (node " + s.nodeId + ").");
+  const hmi = hmiOf(p.api);
+  text("standby-there", "The active is node " + p.nodeId + (hmi ? ":" : ". Its address is not configured on this node (peer.api)."));
+  const a = $("standby-link");
+  a.hidden = !hmi;
+  if (hmi) a.href = hmi;
+}
+
+/** The HMI of a node from its API base (http://host:port/api/v1), or null for anything else. */
+function hmiOf(api) {
+  if (typeof api !== "string" || !/^https?:\/\/[A-Za-z0-9.\-[\]:]+\/api\/v1$/.test(api)) return null;
+  return api.slice(0, -"/api/v1".length) + "/";
 }
 
 async function loadTags() {

@@ -23,6 +23,7 @@ import { HMI_HEADER, isSafeMethod } from "./origin-check.js";
 import type { RefusalAuditOptions } from "./refusal-audit.js";
 import { RequestGate } from "./gate.js";
 import { formatSchemaErrors, toTandemError } from "./error-mapping.js";
+import { misdirectedAnswer } from "./misdirected.js";
 import { HMI_WORDS_FILE, loadHmi } from "./hmi-files.js";
 import { depthLimitedJsonParser } from "./json-body.js";
 import { ConnectionGuard, DEFAULT_HTTP_LIMITS, MAX_PARAM_LENGTH, nodeServerOptions, refusalLogGate, type HttpLimits } from "./limits.js";
@@ -111,6 +112,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     forbidden: 0,
     connectionsRefused: 0,
     clientErrors: 0,
+    misdirected: 0,
   };
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...(opts.http.limits ?? {}) };
   const tlsOn = !!opts.tls;
@@ -214,6 +216,13 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       if (!fromHmi || parseBasic(req.headers.authorization)) reply.header("www-authenticate", 'Basic realm="tandem", charset="UTF-8"');
     }
     if (te.status === 403) counts.forbidden++;
+    // only the active does this: 421 with the active's address, or no active known (misdirected.ts)
+    const elsewhere = misdirectedAnswer(te, req.url);
+    if (elsewhere) {
+      counts.misdirected++;
+      if (elsewhere.location) reply.header("location", elsewhere.location);
+      return reply.code(elsewhere.status).type("application/json; charset=utf-8").send(elsewhere.body);
+    }
     return reply.code(te.status).type("application/json; charset=utf-8").send(te.toJSON());
   });
 

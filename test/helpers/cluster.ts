@@ -182,6 +182,8 @@ export interface ClusterOptions {
   peer?: (id: "a" | "b") => string;
   /** extra top-level YAML per node (drivers, watchdog …) */
   extra?: (id: "a" | "b") => string;
+  /** name each node's peer's HTTP address (peer.api): a node that is not active then points clients to the active */
+  peerApi?: boolean;
   /** keep relays out of the way (direct links) */
   direct?: boolean;
   /** keys for a node's log section over the default (debug, ./<id>.log): another file, bufferBytes … */
@@ -242,6 +244,7 @@ peer:
     - { name: lan, bind: "127.0.0.1:${p.lan}", peer: "127.0.0.1:${to("lan")}" }
     - { name: plant, bind: "127.0.0.1:${p.plant}", peer: "127.0.0.1:${to("plant")}" }
 ${this.opts.peer ? `  ${this.opts.peer(id)}` : ""}
+${this.opts.peerApi ? `  api: "http://127.0.0.1:${this.ports[other].http}"` : ""}
 heartbeat: { intervalMs: ${this.opts.heartbeat?.intervalMs ?? 100}, timeoutMs: ${this.opts.heartbeat?.timeoutMs ?? 500} }
 ${this.opts.witness !== false ? `witness: { address: "127.0.0.1:${this.witnessPort}" }` : ""}
 takeover:

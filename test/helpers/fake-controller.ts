@@ -61,6 +61,7 @@ export function makeStatus(over: Partial<NodeStatus> = {}): NodeStatus {
         { name: "lan", up: true, lastSeenMs: 40 },
         { name: "direct", up: false, lastSeenMs: null },
       ],
+      api: null,
     },
     witness: { configured: true, reachable: true, address: "10.0.0.9:7400", holder: "a", holderEpoch: 7 },
     context: { held: false, seq: 1234, heldSince: null, autoConfirmAt: null },

@@ -29,7 +29,7 @@ describe("events recorder", () => {
     let refuse: "record" | "busy" | null = "record";
     const { r, writes } = recorder(async () => {
       if (refuse === "record") throw new TandemError("TANDEM_ERR_RECORD", ["_events", "too large"]);
-      if (refuse === "busy") throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "not active"]);
+      if (refuse === "busy") throw new TandemError("TANDEM_ERR_NOT_ACTIVE", ["write", "node is not active"]);
     });
     r.record("takeover", "alarm", "first");
     await r.flush();
