@@ -1,6 +1,7 @@
-// Tandem operator HMI: plain JS, no build step. Polls /api/v1/status every
-// second and shows this node's state; actions go through the same API as the
-// CLI, signed in with the session cookie. Every fetch carries
+// Tandem operator HMI: plain JS, no build step. Follows the node's event
+// stream (live.js: GET /api/v1/events) and shows this node's state; polls
+// /api/v1/status every second only in a browser without EventSource. Actions
+// go through the same API as the CLI, signed in with the session cookie. Every fetch carries
 // X-Tandem-Client: hmi (no browser Basic dialog; needed for cookie actions).
 // Size: the HMI is plain scripts with no build step or module loader; this one's
 // sections (login, polling, rendering, log levels, actions) share a few globals,
@@ -103,8 +104,14 @@ function notice(message, kind) {
 
 // ---- login ----
 
+/** the live feed (live.js), when the browser has EventSource */
+function liveFeed() {
+  return typeof live === "object" && live.supported() ? live : null;
+}
+
 function showLogin(message) {
   stopPolling();
+  if (liveFeed()) live.stop();
   panels((p) => p.stop());
   me = null;
   show("board", false);
@@ -152,7 +159,8 @@ function showBoard() {
   show("levels-card", can("admin"));
   if (can("admin")) loadLevels();
   polls = 0;
-  poll();
+  if (liveFeed()) live.start();
+  else poll();
   panels((p) => p.start());
 }
 
@@ -190,7 +198,8 @@ async function poll() {
     $("board").classList.add("stale");
   }
   polls++;
-  if (me && mine === gen) timer = setTimeout(poll, POLL_MS);
+  // with the live feed a poll is a one-off (after an action); without it, the loop
+  if (me && mine === gen && !liveFeed()) timer = setTimeout(poll, POLL_MS);
 }
 
 async function loadAudit() {
@@ -303,7 +312,7 @@ function render(s) {
   show("admin-card", sw);
   if (sw) text("switchover", s.state === "active" ? "Switch over to node " + p.nodeId : "Switch over: make this node active");
 
-  text("updated", "Updated " + clock(new Date()) + " · polling every second");
+  text("updated", "Updated " + clock(new Date()) + (liveFeed() && live.up ? " · live" : " · polling every second"));
 }
 
 // Not the active, and the peer is: say so plainly and link to the active's HMI

@@ -1,4 +1,4 @@
-// The operator HMI is six static files in runtime/hmi/ and one generated
+// The operator HMI is seven static files in runtime/hmi/ and one generated
 // script, words.js (the state, level and action words from runtime/words.ts,
 // the same the CLI prints). The static files are found by walking up from this
 // module to the folder holding package.json, so the same code works from the
@@ -16,6 +16,7 @@ export interface HmiFile {
 export const HMI_FILES: Record<string, string> = {
   "index.html": "text/html; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
+  "live.js": "text/javascript; charset=utf-8",
   "services.js": "text/javascript; charset=utf-8",
   "replication.js": "text/javascript; charset=utf-8",
   "context.js": "text/javascript; charset=utf-8",

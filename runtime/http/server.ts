@@ -437,6 +437,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.get("/", sendHmi("index.html"));
   app.get("/index.html", sendHmi("index.html"));
   app.get("/app.js", sendHmi("app.js"));
+  app.get("/live.js", sendHmi("live.js"));
   app.get("/services.js", sendHmi("services.js"));
   app.get("/replication.js", sendHmi("replication.js"));
   app.get("/context.js", sendHmi("context.js"));

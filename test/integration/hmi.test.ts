@@ -3,6 +3,7 @@
 // what happened and what to do, the held takeover and its confirm) must be
 // the node's; and against the real HTTP server with a fake controller for
 // every other screen.
+import { TandemError } from "../../core/errors.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { FakeController } from "../helpers/fake-controller.js";
@@ -135,7 +136,8 @@ describe("HMI screens (real HTTP server, fake controller)", () => {
     fake.setState("active-held");
     const page = await login("otto", "o-pass");
     await page.locator("#held-banner").waitFor({ state: "visible" });
-    fake.setState("active"); // someone else confirmed meanwhile
+    // someone else confirmed meanwhile, and the page has not heard yet (the live feed would hide the button at once)
+    fake.failNext.set("reject", new TandemError("TANDEM_ERR_NOT_HELD", ["reject", "active"]));
     await page.locator("#reject").click();
     await page.locator("#ask-yes").click();
     await shows(page, "#notice-text", "Reject refused: Nothing to reject: node is active, not active-held");
