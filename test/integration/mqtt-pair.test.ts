@@ -7,15 +7,16 @@
 // operator role and reaches the PLC only from the active; a client that
 // floods garbage or an oversized packet is cut off while another keeps its
 // flow (S5).
-import { execFile } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { connect as tcpConnect } from "node:net";
 import { promisify } from "node:util";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPymodbus, type Pymodbus } from "../drivers/helpers.js";
 import { sampleValue } from "../helpers/prom-text.js";
-import { freePort, waitUntil, type Cluster } from "../helpers/cluster.js";
+import { freePort, ROOT, waitUntil, type Cluster } from "../helpers/cluster.js";
 import { useCluster } from "../helpers/use-cluster.js";
+import { connectPair } from "../../runtime/mqtt/pair-client.js";
 
 const run = promisify(execFile);
 const pair = useCluster();
@@ -92,6 +93,23 @@ async function metrics(c: Cluster, id: "a" | "b"): Promise<string> {
   return r.text();
 }
 
+/** one of the README's example clients (examples/mqtt/), its output lines as they come */
+function example(cmd: string, args: string[]): { child: ChildProcess; lines: string[] } {
+  const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  let buf = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+  child.stderr!.on("data", (d: Buffer) => lines.push(`stderr: ${d.toString().trim()}`));
+  return { child, lines };
+}
+
 describe("MQTT on a pair: clients reach the active", () => {
   it("the standby turns clients away, the active serves state and values; after kill -9 the clients are on the new active with its retained state (S1, L1)", async () => {
     const c = await pair.start({ extra });
@@ -108,16 +126,27 @@ describe("MQTT on a pair: clients reach the active", () => {
     await plc.set("hr", 30, [1234]);
     const seen: Seen[] = [];
     const client = bothServers("viewer", seen);
+    // the shipped helper, and the README's two example clients (mqtt.js alone; Python with Debian's paho)
+    const helperSeen: string[] = [];
+    const helper = connectPair({ servers: [`127.0.0.1:${mqttPorts.a}`, `127.0.0.1:${mqttPorts.b}`], username: "viewer", password: "viewer" });
+    helper.on("connect", () => helper.subscribe("tandem/it/state"));
+    helper.on("message", (_t, p) => helperSeen.push(p.toString()));
+    const list = `127.0.0.1:${mqttPorts.a},127.0.0.1:${mqttPorts.b}`;
+    const js = example(process.execPath, ["examples/mqtt/follow-pair.mjs", list, "viewer", "viewer", "tandem/it/state", "40"]);
+    const py = example("/usr/bin/python3", ["examples/mqtt/follow_pair.py", "--servers", list, "--user", "viewer", "--password", "viewer", "--topic", "tandem/it/state", "--seconds", "40"]);
+    const names = (lines: string[], id: string) => lines.some((l) => l.startsWith("tandem/it/state ") && JSON.parse(l.slice(l.indexOf(" ") + 1)).active === id);
     try {
       await waitUntil("the client holding the value from the active", () => seen.some((m) => m.topic === "tandem/it/tags/line/level" && m.json.value === 1234 && m.json.quality === "good"), { timeoutMs: 10_000 });
       expect(seen.find((m) => m.topic === "tandem/it/state")?.json).toMatchObject({ active });
       // status and metrics say which broker serves, and what the standby turned away
-      expect((await c.status(active))?.mqtt).toMatchObject({ listen: `127.0.0.1:${mqttPorts[active]}`, serving: true, clients: 1 });
+      // four clients: mqtt.js, the helper and the two examples
+      await waitUntil("four clients on the active", async () => (await c.status(active))?.mqtt?.clients === 4, { timeoutMs: 10_000 });
+      expect((await c.status(active))?.mqtt).toMatchObject({ broker: "embedded", listen: `127.0.0.1:${mqttPorts[active]}`, serving: true, clients: 4 });
       expect((await c.status(standby))?.mqtt).toMatchObject({ serving: false, clients: 0 });
       const sm = await metrics(c, standby);
       expect(sampleValue(sm, "tandem_mqtt_serving")).toBe(0);
       expect(sampleValue(sm, "tandem_mqtt_refused_total", { reason: "not_active" })).toBeGreaterThanOrEqual(1);
-      expect(sampleValue(await metrics(c, active), "tandem_mqtt_clients")).toBe(1);
+      expect(sampleValue(await metrics(c, active), "tandem_mqtt_clients")).toBe(4);
 
       c.signal(active, "SIGKILL");
       await c.waitFor(standby, (s) => s.state === "active-held", 10_000, `${standby} active-held`);
@@ -129,8 +158,16 @@ describe("MQTT on a pair: clients reach the active", () => {
         { timeoutMs: 10_000 },
       );
       expect(client.connected).toBe(true);
+      for (const [who, lines] of [["the mqtt.js example", js.lines], ["the Python example", py.lines]] as const) {
+        await waitUntil(`${who} on ${standby} with its state`, () => lines.includes(`server 127.0.0.1:${mqttPorts[standby]}`) && names(lines, standby), { timeoutMs: 10_000, seen: () => lines.slice(-5).join(" | ") });
+        expect(lines.includes(`server 127.0.0.1:${mqttPorts[active]}`), `${who} was on ${active} first`).toBe(true);
+      }
+      await waitUntil("the helper on the new active", () => helper.server() === `127.0.0.1:${mqttPorts[standby]}` && helperSeen.some((p) => JSON.parse(p).active === standby), { timeoutMs: 10_000 });
     } finally {
       client.end(true);
+      helper.end(true);
+      js.child.kill("SIGKILL");
+      py.child.kill("SIGKILL");
     }
     // Debian's client lands on the new active too, with its retained state
     const after = await mosquittoSub(mqttPorts[standby], "viewer", "tandem/it/node/+/status", 1);
