@@ -158,7 +158,11 @@ export interface NodeMetricsOptions {
   services?: () => ServiceView[];
   /** the replication as the status shows it (Records.status()); no replication metrics without it */
   replication?: () => NodeStatus["replication"];
+  /** the node's tags (their quality is counted) */
+  tags?: () => { quality: string }[];
 }
+
+const QUALITIES = ["good", "uncertain", "bad"] as const;
 
 /** The node's registry, its gauges and the counters fed by the diagnostics channels. */
 export class NodeMetrics {
@@ -220,7 +224,15 @@ export class NodeMetrics {
       epoch.set(s.epoch);
       level.set(s.level);
       lease.set(runtime.leaseRemainingMs());
-      for (const l of linkStatus(s.peer, now, heartbeatTimeoutMs)) links.set({ link: l.name }, l.up ? 1 : 0);
+      for (const l of linkStatus(s.peer, now, heartbeatTimeoutMs)) {
+        links.set({ link: l.name }, l.up ? 1 : 0);
+        // never heard on this link: no age (a series that is not there, not a made-up one)
+        if (l.lastSeenMs === null) linkAge.remove({ link: l.name });
+        else linkAge.set({ link: l.name }, l.lastSeenMs / 1000);
+      }
+      leaseSeconds.set(runtime.leaseRemainingMs() / 1000);
+      const tagList = this.o.tags?.() ?? [];
+      for (const q of QUALITIES) tags.set({ quality: q }, tagList.filter((t) => t.quality === q).length);
       peerConn.set(s.peer.tcpUp ? 1 : 0);
       witness.set(s.witness.reachable ? 1 : 0);
       logBuffer.set(logs.bufferedBytes);
@@ -231,6 +243,9 @@ export class NodeMetrics {
     const level = new Gauge({ name: "tandem_service_level", help: "Service level 0–255", registers: [r] });
     const lease = new Gauge({ name: "tandem_lease_remaining_ms", help: "Lease left on the active", registers: [r] });
     const links = new Gauge({ name: "tandem_peer_link_up", help: "1 when a heartbeat link is up", labelNames: ["link"] as const, registers: [r] });
+    const linkAge = new Gauge({ name: "tandem_peer_link_heartbeat_age_seconds", help: "Seconds since the peer's last heartbeat on each link", labelNames: ["link"] as const, registers: [r] });
+    const leaseSeconds = new Gauge({ name: "tandem_lease_remaining_seconds", help: "Lease left on the active, in seconds (0 elsewhere)", registers: [r] });
+    const tags = new Gauge({ name: "tandem_tags", help: "The node's tags by quality (good, uncertain, bad)", labelNames: ["quality"] as const, registers: [r] });
     const peerConn = new Gauge({ name: "tandem_peer_connected", help: "1 when the peer connection is up", registers: [r] });
     const witness = new Gauge({ name: "tandem_witness_reachable", help: "1 when the witness answers", registers: [r] });
     const logBuffer = new Gauge({ name: "tandem_log_buffered_bytes", help: "Bytes of log lines waiting for the log destination", registers: [r] });

@@ -157,7 +157,7 @@ export class TandemNode implements NodeController {
       process.exitCode = 1;
       void this.stop();
     });
-    this.metricsOut = new NodeMetrics({ pair: c.pair.id, node: c.node.id, runtime: this.runtime, logs: this.logs, heartbeatTimeoutMs: c.heartbeat.timeoutMs, services: () => this.supervisor.views(), replication: () => this.replicationStatus() });
+    this.metricsOut = new NodeMetrics({ pair: c.pair.id, node: c.node.id, runtime: this.runtime, logs: this.logs, heartbeatTimeoutMs: c.heartbeat.timeoutMs, services: () => this.supervisor.views(), replication: () => this.replicationStatus(), tags: () => this.drivers?.tags() ?? [] });
     this.history.addMetrics(this.metricsOut.registry);
     if (c.mqtt) mqttMetrics(this.metricsOut.registry, () => this.mqtt?.status() ?? null);
   }

@@ -146,7 +146,13 @@ describe("MQTT on a pair: clients reach the active", () => {
       const sm = await metrics(c, standby);
       expect(sampleValue(sm, "tandem_mqtt_serving")).toBe(0);
       expect(sampleValue(sm, "tandem_mqtt_refused_total", { reason: "not_active" })).toBeGreaterThanOrEqual(1);
-      expect(sampleValue(await metrics(c, active), "tandem_mqtt_clients")).toBe(4);
+      const am = await metrics(c, active);
+      expect(sampleValue(am, "tandem_mqtt_clients")).toBe(4);
+      // the node's own figures a dashboard shows beside MQTT's: tags by quality, heartbeat age per link, the lease
+      expect(sampleValue(am, "tandem_tags", { quality: "good" })).toBe(1);
+      expect(sampleValue(am, "tandem_tags", { quality: "bad" })).toBe(0);
+      for (const link of ["lan", "plant"]) expect(sampleValue(am, "tandem_peer_link_heartbeat_age_seconds", { link })).toBeLessThan(1);
+      expect(sampleValue(am, "tandem_lease_remaining_seconds")).toBeGreaterThan(0);
 
       c.signal(active, "SIGKILL");
       await c.waitFor(standby, (s) => s.state === "active-held", 10_000, `${standby} active-held`);
