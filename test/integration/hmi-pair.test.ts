@@ -4,9 +4,13 @@
 // live feed is lost; on the new active the operator — still logged in, the
 // session is replicated — sees the held banner with the process context,
 // confirms with two clicks (the button, then "yes" in the question), and the
-// board shows active and the audit list names the operator (S3).
+// board shows active and the audit list names the operator (S3). A page of
+// another origin in the same browser, with the operator's session cookie,
+// posts a confirm before: it is refused and audited, nothing is confirmed.
 // TANDEM_HMI_SCREENSHOTS=DIR writes the normal and the held view there (the
 // README's pictures: docs/hmi-active.png, docs/hmi-held.png).
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../helpers/cluster.js";
@@ -51,6 +55,28 @@ describe("HMI on a pair", () => {
       expect(await page.locator("#login-view").isVisible()).toBe(false);
       await page.locator("#held-banner").waitFor({ state: "visible" });
       if (shots) await page.screenshot({ path: join(shots, "hmi-held.png"), fullPage: true });
+
+      // a page of another origin in the same browser (the operator's cookie jar) posts a confirm: refused, nothing confirmed
+      const target = c.nodes[standby].url;
+      const evil = createServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/html" });
+        res.end(`<form id="f" method="POST" action="${target}/api/v1/confirm" enctype="text/plain"><input name="{}" value=""></form>
+<script>fetch("${target}/api/v1/confirm", { method: "POST", credentials: "include", mode: "no-cors", headers: { "content-type": "text/plain" }, body: "{}" }).finally(() => document.getElementById("f").submit());</script>`);
+      });
+      await new Promise<void>((r) => evil.listen(0, "127.0.0.1", r));
+      try {
+        const attack = await page.context().newPage();
+        await attack.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`);
+        await attack.waitForURL(`${target}/api/v1/confirm`, { timeout: 10_000 }).catch(() => undefined);
+        expect(await attack.content()).toMatch(/TANDEM_ERR_CROSS_SITE|TANDEM_ERR_UNAUTHORIZED|TANDEM_ERR_UNSUPPORTED|refused/);
+        await attack.close();
+      } finally {
+        evil.close();
+      }
+      expect((await c.status(standby))?.state).toBe("active-held");
+      const refused = await c.api(standby, "GET", "/audit?limit=50");
+      const cross = (refused.json.entries as { user: string; action: string; result: string; details?: { tried?: string } }[]).find((e) => e.action === "refused-cross-site");
+      expect(cross).toMatchObject({ user: "operator", result: "refused", details: { tried: "POST /api/v1/confirm" } });
       await page.locator("#confirm").click();
       // the first click only asks
       await page.locator("#ask-yes").waitFor({ state: "visible" });
