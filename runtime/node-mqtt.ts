@@ -12,6 +12,7 @@
 // closes every client connection, so clients reconnect to the new active.
 // With a site broker each node publishes its own status (its last will
 // marks it offline) and only the active the rest.
+import { readFileSync } from "node:fs";
 import { TandemError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { isActiveState, type NodeState } from "../core/types.js";
@@ -36,6 +37,8 @@ export interface NodeMqttOptions {
   runtime: PairRuntime;
   drivers: () => DriverManager | null;
   events: EventRecorder;
+  /** the node's HTTPS certificate, when http.tls is on: the embedded broker's for mqtt.tls without files of its own */
+  httpTls?: { cert: string; key: string } | null;
   /** an operator's tag write, audited, through the pair's gate (the node's writeTag) */
   writeTag: (actor: Actor, name: string, value: unknown) => Promise<{ name: string; value: unknown }>;
   log: Logger;
@@ -48,6 +51,20 @@ export interface MqttStatus {
   serving: boolean;
   clients: number;
   counters: MqttCounters;
+}
+
+/** the embedded broker's certificate: its own files, or the node's HTTPS one; null for plain MQTT */
+function brokerTls(t: { enabled: boolean; certFile?: string; keyFile?: string }, http: { cert: string; key: string } | null): { cert: Buffer | string; key: Buffer | string } | null {
+  if (!t.enabled) return null;
+  if (t.certFile && t.keyFile) {
+    try {
+      return { cert: readFileSync(t.certFile), key: readFileSync(t.keyFile) };
+    } catch (err) {
+      throw new Error(`mqtt.tls: cannot read ${(err as NodeJS.ErrnoException).path ?? "the certificate"}: ${(err as Error).message}`);
+    }
+  }
+  if (!http) throw new Error("mqtt.tls: give certFile and keyFile, or enable http.tls to use the node's HTTPS certificate");
+  return http;
 }
 
 /** a tag's payload: what a subscriber needs to trust it or not */
@@ -92,6 +109,7 @@ export class NodeMqtt {
         limits: new LoginLimits({ trusted: c.http.trustedAddresses }, users.map((u) => u.name)),
         serving: () => this.serving(),
         onRequest,
+        tls: brokerTls(mq.tls, o.httpTls ?? null),
         log: o.log,
       });
     }

@@ -206,7 +206,7 @@ export class TandemNode implements NodeController {
     await this.http.prepare();
     // listening before the node joins the pair: a takeover finds it ready (it refuses clients until then)
     if (c.mqtt) {
-      this.mqtt = new NodeMqtt({ config: c, runtime: this.runtime, drivers: () => this.drivers, events: this.history.events, writeTag: (actor, name, value) => this.writeTag(actor, name, value), log: this.logs.get("mqtt") });
+      this.mqtt = new NodeMqtt({ config: c, runtime: this.runtime, drivers: () => this.drivers, events: this.history.events, httpTls: tls, writeTag: (actor, name, value) => this.writeTag(actor, name, value), log: this.logs.get("mqtt") });
       await this.mqtt.start();
     }
     this.runtime.setLevel(this.computeLevel().level, settled());

@@ -96,6 +96,8 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
     const f = config.http.tls[k];
     if (opts.baseDir && f && !isAbsolute(f)) config.http.tls[k] = resolve(opts.baseDir, f);
   }
+  const mqttTls = config.mqtt?.tls;
+  if (opts.baseDir && mqttTls) for (const k of ["certFile", "keyFile"] as const) if (mqttTls[k] && !isAbsolute(mqttTls[k])) mqttTls[k] = resolve(opts.baseDir, mqttTls[k]);
   for (const s of Object.values(config.services)) if (opts.baseDir && s.cwd && !isAbsolute(s.cwd)) s.cwd = resolve(opts.baseDir, s.cwd);
   for (const p of Object.values(config.processes)) if (opts.baseDir && !isAbsolute(p.module)) p.module = resolve(opts.baseDir, p.module);
   const peerTls = config.peer.tls;

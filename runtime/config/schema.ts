@@ -279,6 +279,11 @@ export function crossSectionIssues(c: Partial<TandemConfig>, ok?: ReadonlySet<st
     });
   }
   if (has("services") && c.services) for (const i of checkServices(c.services)) issue(i.path, i.message);
+  if (has("mqtt", "http") && c.mqtt && c.http) {
+    const t = c.mqtt.tls;
+    if (t.enabled && c.mqtt.broker === "embedded" && !t.certFile && !c.http.tls.enabled)
+      issue(["mqtt", "tls"], "give certFile and keyFile, or enable http.tls to use the node's HTTPS certificate");
+  }
   if (has("http") && c.http) {
     const users = new Set<string>();
     c.http.users.forEach((u, i) => {

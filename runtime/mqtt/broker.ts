@@ -9,6 +9,7 @@
 // - a client that sends a packet over mqtt.maxPacketBytes, a malformed
 //   packet or a refused publish is disconnected; the others keep their flow.
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import { Duplex } from "node:stream";
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
 import type { Logger } from "../../core/logger.js";
@@ -29,6 +30,8 @@ export interface MqttBrokerOptions {
   serving: () => boolean;
   /** a client's publish that passed the rules (a write request) */
   onRequest: (r: MqttRequest) => void;
+  /** MQTT over TLS: the certificate and key (PEM); plain MQTT without */
+  tls?: { cert: string | Buffer; key: string | Buffer } | null;
   log: Logger;
 }
 
@@ -79,7 +82,13 @@ export class MqttBroker implements MqttOutlet {
       const actor = this.actors.get(client);
       if (actor) this.o.onRequest({ actor, topic: packet.topic, payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload) });
     });
-    this.server = createServer((socket) => this.accept(socket, aedes));
+    const tls = this.o.tls;
+    this.server = tls ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, (socket) => this.accept(socket, aedes)) : createServer((socket) => this.accept(socket, aedes));
+    // a TLS handshake that fails (a plain client, a wrong CA) concerns that client only
+    this.server.on("tlsClientError", (err: Error, socket: Socket) => {
+      this.counters.malformed++;
+      this.refusalLog("tls", `MQTT: TLS handshake with ${socket.remoteAddress ?? "?"} failed: ${err.message}`);
+    });
     const server = this.server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -90,7 +99,7 @@ export class MqttBroker implements MqttOutlet {
     });
     server.on("error", (err) => this.o.log.error({ err }, `MQTT listener: ${err.message}`));
     const a = server.address() as AddressInfo;
-    return `${a.address}:${a.port}`;
+    return `${tls ? "mqtts://" : ""}${a.address}:${a.port}`;
   }
 
   serving(on: boolean, why: string): void {

@@ -28,6 +28,24 @@ export const mqttSection = z
     maxTopicLength: z.number().int().min(16).max(4096).default(256),
     /** embedded: connections beyond this are closed at once */
     maxClients: z.number().int().min(1).max(100_000).default(1000),
+    /**
+     * embedded: MQTT over TLS (mqtts) on `listen` instead of plain MQTT. The
+     * certificate: certFile/keyFile here, or else the node's HTTPS one
+     * (http.tls, configured or generated)
+     */
+    tls: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** PEM certificate (leaf first); relative paths are resolved against the config file */
+        certFile: z.string().min(1).optional(),
+        /** PEM private key of certFile, without a passphrase */
+        keyFile: z.string().min(1).optional(),
+      })
+      .superRefine((t, ctx) => {
+        if ((t.certFile === undefined) !== (t.keyFile === undefined))
+          ctx.addIssue({ code: "custom", path: [t.certFile === undefined ? "certFile" : "keyFile"], message: "certFile and keyFile go together" });
+      })
+      .prefault({}),
     /** external: the site broker, mqtt://host:port or mqtts://host:port */
     url: z.string().regex(URL_FORM, "expected mqtt://host:port or mqtts://host:port").optional(),
     /** external: this node's login on the site broker (use ${ENV_VAR} for the password) */

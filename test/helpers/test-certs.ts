@@ -22,9 +22,9 @@ export function makeCa(dir: string, name: string): CertFiles {
   return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
 }
 
-/** A certificate for `cn` (also its DNS name) signed by `ca`, usable as TLS server and client. */
-export function makeCert(dir: string, name: string, cn: string, ca: CertFiles): CertFiles {
-  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=DNS:${cn}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+/** A certificate for `cn` (also its DNS name, and `ips` as IP addresses) signed by `ca`, usable as TLS server and client. */
+export function makeCert(dir: string, name: string, cn: string, ca: CertFiles, ips: string[] = []): CertFiles {
+  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${[`DNS:${cn}`, ...ips.map((ip) => `IP:${ip}`)].join(",")}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   openssl(dir, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`]);
   openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", ca.cert, "-CAkey", ca.key, "-set_serial", String(Date.now()), "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`]);
   return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };

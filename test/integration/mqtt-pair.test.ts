@@ -8,7 +8,10 @@
 // floods garbage or an oversized packet is cut off while another keeps its
 // flow (S5).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +19,7 @@ import { startPymodbus, type Pymodbus } from "../drivers/helpers.js";
 import { sampleValue } from "../helpers/prom-text.js";
 import { freePort, ROOT, waitUntil, type Cluster } from "../helpers/cluster.js";
 import { useCluster } from "../helpers/use-cluster.js";
+import { makeCa, makeCert } from "../helpers/test-certs.js";
 import { connectPair } from "../../runtime/mqtt/pair-client.js";
 
 const run = promisify(execFile);
@@ -211,6 +215,24 @@ describe("MQTT on a pair: clients reach the active", () => {
     // the audit log names the operator and MQTT
     const audit = await c.api(active, "GET", "/audit?limit=50");
     expect(JSON.stringify(audit.json)).toMatch(/"action":"write-tag".*"from":"mqtt /s);
+  });
+
+  it("mqtt.tls: the active serves MQTT over TLS with the site's certificate (mosquitto_sub verifies it against the site CA); a plain client gets no CONNACK", async () => {
+    const certDir = mkdtempSync(join(tmpdir(), "tandem-mqtt-tls-"));
+    try {
+      const ca = makeCa(certDir, "site-ca");
+      const node = makeCert(certDir, "node", "localhost", ca, ["127.0.0.1"]);
+      const c = await pair.start({ extra: (id) => extra(id).replace("  maxPacketBytes: 4096\n", `  maxPacketBytes: 4096\n  tls: { enabled: true, certFile: ${node.cert}, keyFile: ${node.key} }\n`) });
+      const { active } = await c.ready();
+      expect((await c.status(active))?.mqtt?.listen).toBe(`mqtts://127.0.0.1:${mqttPorts[active]}`);
+      const secure = await run("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(mqttPorts[active]), "--cafile", ca.cert, "-u", "viewer", "-P", "viewer", "-V", "311", "-t", "tandem/it/state", "-C", "1", "-W", "5"], { timeout: 10_000 });
+      expect(JSON.parse(secure.stdout)).toMatchObject({ active });
+      const plain = await mosquittoSub(mqttPorts[active], "viewer", "tandem/it/state", 1, 3);
+      expect(plain.code).not.toBe(0);
+      expect(plain.out).toBe("");
+    } finally {
+      rmSync(certDir, { recursive: true, force: true });
+    }
   });
 
   it("a client that sends garbage or an oversized packet is cut off; another client keeps its flow and the node keeps running (S5)", async () => {
