@@ -107,8 +107,12 @@ describe("tandem demo (npm start)", () => {
       fetch(`http://127.0.0.1:${port[id]}/api/v1/tags/line1.reactor.highLimit`, { method: "POST", headers: { ...auth("operator"), "content-type": "application/json" }, body: JSON.stringify({ value }) });
     expect((await write(active, 42)).status).toBe(200);
     const refused = await write(standby, 43);
-    expect(refused.status).toBe(409);
-    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/not active/);
+    // the demo's nodes know each other's address (peer.api): the standby names the active and points to it
+    expect(refused.status).toBe(421);
+    expect(refused.headers.get("location")).toBe(`http://127.0.0.1:${port[active]}/api/v1/tags/line1.reactor.highLimit`);
+    const body = (await refused.json()) as { error: { message: string; activeNode: string } };
+    expect(body.error.activeNode).toBe(active);
+    expect(body.error.message).toMatch(/standby/);
     await waitUntil("the standby reads the value the active wrote", async () => (await tagsOf(standby)).find((t) => t.name === "line1.reactor.highLimit")?.value === 42, { timeoutMs: 5000 });
   }, 90_000);
 
@@ -122,7 +126,7 @@ describe("tandem demo (npm start)", () => {
     expect((await answer(active)).state).toBe("active");
     // each command is on a line of its own, indented under what it does
     const commands = block.split("\n").filter((l) => /^ {6}\S/.test(l)).map((l) => l.trim());
-    expect(commands).toHaveLength(17);
+    expect(commands).toHaveLength(18);
     const run = async (i: number, starts: string) => {
       expect(commands[i]!.startsWith(starts), `command ${i + 1} is '${starts}…': ${commands[i]}`).toBe(true);
       const r = await shell(commands[i]!, cwd!);
@@ -176,25 +180,30 @@ describe("tandem demo (npm start)", () => {
     // 12. the tags as the active reads them (curl exits 0 on any HTTP answer: the body says what it was)
     const tags = JSON.parse(await run(11, "curl -u viewer:viewer ")) as { tags: Tag[] };
     expect(tags.tags.length).toBeGreaterThanOrEqual(10);
-    // 13. a write through the active, which reaches the plant (the standby reads it back)
-    expect(JSON.parse(await run(12, "curl -u operator:operator "))).toEqual({ name: "line1.reactor.highLimit", value: 90 });
+    // 13. the same values over MQTT from the active's broker: the four reactor tags, retained
+    const mqttLines = (await run(12, "mosquitto_sub -h 127.0.0.1 -p ")).trim().split("\n");
+    expect(mqttLines).toHaveLength(4);
+    for (const l of mqttLines) expect(JSON.parse(l.slice(l.indexOf(" ") + 1))).toMatchObject({ quality: "good" });
+    expect(mqttLines.map((l) => l.slice(0, l.indexOf(" "))).sort()).toEqual(["heaterEnable", "highLimit", "setpoint", "temperature"].map((t) => `tandem/line1/tags/line1/reactor/${t}`));
+    // 14. a write through the active, which reaches the plant (the standby reads it back)
+    expect(JSON.parse(await run(13, "curl -u operator:operator "))).toEqual({ name: "line1.reactor.highLimit", value: 90 });
     await waitUntil("the standby reads the written 90", async () => (await tagsOf(standby)).find((t) => t.name === "line1.reactor.highLimit")?.value === 90, { timeoutMs: 5000 });
 
-    // 14. a frozen active: the standby takes over held once the lease ran out
-    await run(13, "kill -STOP $(cat ");
+    // 15. a frozen active: the standby takes over held once the lease ran out
+    await run(14, "kill -STOP $(cat ");
     const held2 = await until(standby, "held takeover of a frozen active", (h) => h.state === "active-held");
     expect(held2.epoch).toBe(epoch + 3);
-    // 15. woken up, it sees the higher epoch and stays standby
-    await run(14, "kill -CONT $(cat ");
+    // 16. woken up, it sees the higher epoch and stays standby
+    await run(15, "kill -CONT $(cat ");
     await until(active, "standby after waking", (h) => h.state === "standby" && h.epoch === epoch + 3);
     expect((await answer(standby)).state).toBe("active-held");
-    // 16. the limit's history: the values written, as recorded by the actives of the time
-    const limitHistory = await run(15, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem tags history line1.reactor.highLimit");
+    // 17. the limit's history: the values written, as recorded by the actives of the time
+    const limitHistory = await run(16, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem tags history line1.reactor.highLimit");
     expect(limitHistory).toMatch(/^\S+Z +42 +good$/m);
     expect(limitHistory).toMatch(/^\S+Z +90 +good$/m);
-    // 17. the events: both takeovers (kill -9 and SIGSTOP), the confirm and the switchover (a loaded
+    // 18. the events: both takeovers (kill -9 and SIGSTOP), the confirm and the switchover (a loaded
     // machine may add takeovers of its own while the pair starts: they are recorded too)
-    const events = await run(16, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem events");
+    const events = await run(17, "TANDEM_USER=viewer TANDEM_PASSWORD=viewer npx tandem events");
     expect(events.match(new RegExp(` ${standby} +ALARM +takeover +took over from ${active}`, "g"))?.length, events).toBeGreaterThanOrEqual(2);
     expect(events).toMatch(new RegExp(` ${standby} +INFO +confirm +takeover confirmed by operator`));
     expect(events).toMatch(new RegExp(` ${active} +INFO +switchover +switchover from ${standby}`));
