@@ -82,8 +82,11 @@ const plotData = (() => {
    * segments {state, from, to} that cover the range: before its first change
    * the state it changed from, after its last one the state it changed to;
    * with no change in the range, `now` (the state it is in) throughout.
+   * With `recordedFrom` (ms, inside the range: the store holds nothing
+   * older), the time before it is a segment of state null: no record.
    */
-  function segments(events, node, from, to, now) {
+  function segments(events, node, from, to, now, recordedFrom) {
+    if (recordedFrom > from && recordedFrom < to) return [{ state: null, from, to: recordedFrom }, ...segments(events, node, recordedFrom, to, now)];
     const changes = events
       .filter((e) => e.node === node)
       .map((e) => ({ at: Date.parse(e.at), change: stateChange(e) }))

@@ -27,6 +27,7 @@ const timelinePanel = (() => {
   let on = false;
   let events = []; // stored events read for this range, oldest first
   let after = 0; // the `after` of the next page
+  let recordedFrom = null; // the store's first event, when it is inside the range (nothing older is stored)
   let cut = false;
   let failed = null;
   let rangeMs = 0;
@@ -107,6 +108,7 @@ const timelinePanel = (() => {
       if (mine !== gen) return;
       after = start;
       await readOn(mine);
+      recordedFrom = start === 0 && events.length ? atOf(events[0]) : null;
       failed = null;
     } catch (e) {
       if (e.status === 401) return;
@@ -135,16 +137,23 @@ const timelinePanel = (() => {
     const row = el("div", "tl-row");
     row.dataset.node = node;
     const bar = el("div", "tl-strip");
-    const segs = plotData.segments(events, node, from, to, now);
-    for (const s of segs) {
-      const tip = say(L.segment, { state: stateLabel(s.state), from: when(new Date(s.from).toISOString()), to: when(new Date(s.to).toISOString()) });
-      const seg = el("div", ["tl-seg", "state-" + s.state], stateLabel(s.state), tip);
-      seg.dataset.state = s.state;
+    const segs = plotData.segments(events, node, from, to, now, recordedFrom);
+    const at = (t) => when(new Date(t).toISOString());
+    segs.forEach((s, i) => {
+      // the last stored state is not the state now: the change between was not stored
+      const stale = i === segs.length - 1 && s.state && now && s.state !== now;
+      const tip = !s.state
+        ? say(L.noRecordTip, { at: at(s.to) })
+        : stale
+          ? say(L.stale, { state: stateLabel(s.state), from: at(s.from), now: stateLabel(now) })
+          : say(L.segment, { state: stateLabel(s.state), from: at(s.from), to: at(s.to) });
+      const seg = el("div", ["tl-seg", s.state ? "state-" + s.state : "tl-norecord", stale ? "tl-stale" : ""], s.state ? stateLabel(s.state) : L.noRecord, tip);
+      seg.dataset.state = s.state || "";
       seg.style.left = plotData.percent(s.from, from, to) + "%";
       seg.style.width = plotData.percent(s.to, from, to) - plotData.percent(s.from, from, to) + "%";
       bar.append(seg);
-    }
-    const changed = segs.length > 1 || events.some((e) => e.node === node && plotData.stateChange(e));
+    });
+    const changed = events.some((e) => e.node === node && plotData.stateChange(e));
     const name = el("div", "tl-name", label, changed ? "" : say(L.noChange, { state: stateLabel(now) }));
     row.append(name, bar);
     return row;

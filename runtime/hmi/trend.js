@@ -74,7 +74,13 @@ const trendPanel = (() => {
     const controls = el("div", "trend-controls");
     const pick = el("div", "trend-range");
     pick.append(rangeLabel, range);
-    controls.append(tags, pick);
+    // folded once tags are chosen: on a phone a plant's tag list is long
+    const fold = el("details", "trend-fold");
+    fold.id = "trend-fold";
+    const summary = el("summary");
+    summary.id = "trend-picked";
+    fold.append(summary, tags);
+    controls.append(fold, pick);
     const hint = el("p", ["muted", "small"]);
     hint.id = "trend-hint";
     const box = el("div", "trend-plot");
@@ -108,7 +114,8 @@ const trendPanel = (() => {
       label.append(box, el("span", "", name));
       return label;
     });
-    $("trend-tags").replaceChildren(el("legend", "", T.tags), ...boxes);
+    $("trend-tags").replaceChildren(...boxes);
+    text("trend-picked", say(T.picked, { n: chosen.length, of: names.length }));
     text("trend-hint", names.length === 0 ? T.noNumeric : say(full ? T.atMost : T.choose, { max: MAX_TAGS }));
     $("trend-range").value = String(rangeMs);
   }
@@ -252,6 +259,7 @@ const trendPanel = (() => {
     await loadTags();
     if (!on) return;
     renderPicker();
+    $("trend-fold").open = chosen.length === 0;
     load();
     clearInterval(timer);
     timer = setInterval(() => on && draw(), SLIDE_MS);

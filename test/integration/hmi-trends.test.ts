@@ -112,6 +112,8 @@ describe("HMI trend and timeline", () => {
     rig.fake.tagList = [];
     const events: EventView[] = [
       { seq: 3, type: "state", severity: "info", text: "starting → standby (epoch 1): the peer is active", node: "a", at: ago(3 * 3600) },
+      // b's change to active is the last stored of b's: b is a standby now (the fake's status), a change it did not store
+      { seq: 9, type: "state", severity: "info", text: "standby → active (epoch 1): elected active", node: "b", at: ago(700) },
       { seq: 10, type: "takeover", severity: "alarm", text: "took over from b: b not seen on any link for 600 ms", node: "a", at: ago(600) },
       { seq: 11, type: "state", severity: "info", text: "standby → active-held (epoch 2): takeover", node: "a", at: ago(600) },
       { seq: 14, type: "confirm", severity: "info", text: "takeover confirmed by otto: the process resumes from its context", node: "a", at: ago(300) },
@@ -130,8 +132,12 @@ describe("HMI trend and timeline", () => {
       await waitUntil("three states of node a", async () => (await page.locator(segs).count()) === 3, { seen: async () => `${await page.locator(segs).count()}` });
       expect(await page.locator(segs).evaluateAll((xs) => xs.map((x) => (x as HTMLElement).dataset.state))).toEqual(["standby", "active-held", "active"]);
       expect(await page.locator(`${segs}.state-active-held`).count()).toBe(1); // coloured like the state card
-      // the peer changed nothing in the range: as it is now
-      expect(await page.locator('#timeline-strips [data-node="b"] .tl-seg').evaluateAll((xs) => xs.map((x) => (x as HTMLElement).dataset.state))).toEqual(["standby"]);
+      // the peer: its last stored state is not its state now, and the strip says so
+      const peer = page.locator('#timeline-strips [data-node="b"] .tl-seg');
+      expect(await peer.evaluateAll((xs) => xs.map((x) => (x as HTMLElement).dataset.state))).toEqual(["standby", "active"]);
+      expect(await peer.last().getAttribute("class")).toContain("tl-stale");
+      expect(await peer.last().getAttribute("title")).toContain("STANDBY now: a change in between was not stored");
+      expect(await page.locator(segs).last().getAttribute("class")).not.toContain("tl-stale");
       await page.locator('.tl-mark[data-type="takeover"]').click();
       await shows(page, "#timeline-detail", (t) => t.includes("took over from b: b not seen on any link for 600 ms") && t.includes("alarm"));
       await page.locator('.tl-mark[data-type="confirm"]').click();

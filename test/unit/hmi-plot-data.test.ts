@@ -24,7 +24,7 @@ interface PlotData {
   aligned(lists: Sample[][], untils?: (number | null)[]): (number | null | undefined)[][];
   trim(list: Sample[], from: number): Sample[];
   stateChange(e: Event): { from: string; to: string; epoch: number } | null;
-  segments(events: Event[], node: string, from: number, to: number, now: string): { state: string; from: number; to: number }[];
+  segments(events: Event[], node: string, from: number, to: number, now: string, recordedFrom?: number | null): { state: string | null; from: number; to: number }[];
   markerKind(e: Event): string | null;
   percent(t: number, from: number, to: number): number;
 }
@@ -114,6 +114,21 @@ describe("timeline data: stored events into state segments and markers", () => {
       { state: "standby", from: T0, to: T0 + 10_000 },
       { state: "active-held", from: T0 + 10_000, to: T0 + 20_000 },
     ]);
+  });
+
+  it("before the store's first event (inside the range) there is no record, not a state", () => {
+    const since = events.slice(1); // the store begins with the takeover at 10 s
+    expect(p.segments(since, "a", T0 - 60_000, T0 + 60_000, "active", T0 + 10_000)).toEqual([
+      { state: null, from: T0 - 60_000, to: T0 + 10_000 },
+      { state: "active-held", from: T0 + 10_000, to: T0 + 40_000 },
+      { state: "active", from: T0 + 40_000, to: T0 + 60_000 },
+    ]);
+    expect(p.segments([], "b", T0, T0 + 60_000, "standby", T0 + 30_000)).toEqual([
+      { state: null, from: T0, to: T0 + 30_000 },
+      { state: "standby", from: T0 + 30_000, to: T0 + 60_000 },
+    ]);
+    // a store that begins before the range changes nothing
+    expect(p.segments(events, "a", T0, T0 + 60_000, "active", T0 - 100_000)).toEqual(p.segments(events, "a", T0, T0 + 60_000, "active"));
   });
 
   it("markers by kind: alarms first, then takeovers, confirms and rejects, switchovers, the rest; a state change is no marker", () => {
