@@ -34,6 +34,8 @@ const timelinePanel = (() => {
   let gen = 0;
   let timer = null;
   let pending = null;
+  let reads = Promise.resolve();
+  let seenStates = ""; // this node's and the peer's state at the last status
 
   function build() {
     built = true;
@@ -117,10 +119,19 @@ const timelinePanel = (() => {
     if (mine === gen && on) render();
   }
 
+  /** Forgets what slid out of the range, but each node's last state change before it (the state the range starts in). */
+  function prune(from) {
+    const last = new Map();
+    for (const e of events) if (atOf(e) < from && plotData.stateChange(e)) last.set(e.node, e);
+    events = events.filter((e) => atOf(e) >= from || last.get(e.node) === e);
+  }
+
   /** What was recorded since the last read; a changed range reads afresh. */
   async function more() {
     if (!on) return;
     if (chosenRange() !== rangeMs) return load();
+    prune(Date.now() - rangeMs);
+    cut = events.length >= MAX_EVENTS;
     if (cut) return render();
     const mine = gen;
     try {
@@ -131,6 +142,12 @@ const timelinePanel = (() => {
       failed = e.message;
     }
     if (mine === gen && on) render();
+  }
+
+  /** One read at a time, in order: two would both read on from the same `after`. */
+  function queued(fn) {
+    reads = reads.then(fn, fn);
+    return reads;
   }
 
   function strip(node, label, now, from, to) {
@@ -204,7 +221,7 @@ const timelinePanel = (() => {
     if (!on || pending) return;
     pending = setTimeout(() => {
       pending = null;
-      more();
+      queued(more);
     }, 300);
   }
 
@@ -213,9 +230,9 @@ const timelinePanel = (() => {
     if (!built) build();
     show("timeline-card", true);
     on = true;
-    load();
+    queued(load);
     clearInterval(timer);
-    timer = setInterval(more, REFRESH_MS);
+    timer = setInterval(() => queued(more), REFRESH_MS);
   }
 
   function stop() {
@@ -228,11 +245,21 @@ const timelinePanel = (() => {
     if (built) show("timeline-card", false);
   }
 
-  /** The trend's range changed, or the node's state did: show it now. */
+  /** The trend's range changed: show it now. */
   function refresh() {
-    if (on) more();
+    if (on) queued(more);
   }
 
+  /** A node's state changed: its strip ends in the state it is in now. */
+  function onStatus(ev) {
+    const s = ev.detail || {};
+    const states = s.state + "/" + (s.peer ? s.peer.state : "");
+    if (states === seenStates) return;
+    seenStates = states;
+    refresh();
+  }
+
+  document.addEventListener("tandem-status", onStatus);
   document.addEventListener("tandem-event", onEvent);
   document.addEventListener("tandem-range", refresh);
 
