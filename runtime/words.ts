@@ -10,6 +10,7 @@ import { LOG_LEVELS, NODE_STATES, isActiveState, type NodeState } from "../core/
 import { SERVICE_WORDS } from "./service-words.js";
 import { REPLICATION_WORDS } from "./replication-words.js";
 import { CONTEXT_WORDS } from "./context-words.js";
+import { TREND_WORDS } from "./trend-words.js";
 
 export interface StateWords {
   /** the state as shown big: upper case, what an operator scans for */
@@ -79,6 +80,7 @@ export const HMI_WORDS = {
   services: SERVICE_WORDS,
   replication: REPLICATION_WORDS,
   context: CONTEXT_WORDS,
+  trends: TREND_WORDS,
 } as const;
 
 /**

@@ -164,10 +164,12 @@ function showBoard() {
   panels((p) => p.start());
 }
 
-// The panels in scripts of their own (services.js, context.js), when the page has them.
+// The panels in scripts of their own (services.js, context.js, trend.js, timeline.js), when the page has them.
 function panels(fn) {
   if (typeof servicesPanel === "object") fn(servicesPanel);
   if (typeof contextPanel === "object") fn(contextPanel);
+  if (typeof trendPanel === "object") fn(trendPanel);
+  if (typeof timelinePanel === "object") fn(timelinePanel);
 }
 
 // ---- polling ----

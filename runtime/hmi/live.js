@@ -12,6 +12,9 @@
 //
 // Plain script, loaded after app.js: it uses app.js's globals (api, render,
 // renderTags, renderAudit, show, text, clock, showLogin, lastStatus, me).
+// Panels in scripts of their own follow the stream without this file knowing
+// them: each message is also dispatched on document as "tandem-<type>" (a
+// CustomEvent whose detail is the message's data).
 "use strict";
 
 const live = (() => {
@@ -37,6 +40,11 @@ const live = (() => {
     es.addEventListener("status", (m) => onStatus(JSON.parse(m.data)));
     es.addEventListener("tag", (m) => onTag(JSON.parse(m.data)));
     es.addEventListener("audit", (m) => onAudit(JSON.parse(m.data)));
+    es.addEventListener("event", (m) => relay("event", JSON.parse(m.data)));
+  }
+
+  function relay(type, data) {
+    document.dispatchEvent(new CustomEvent("tandem-" + type, { detail: data }));
   }
 
   function stop() {
@@ -86,6 +94,7 @@ const live = (() => {
     lastOk = Date.now();
     lastStatus = s;
     render(s);
+    relay("status", s);
     if (typeof contextPanel === "object") contextPanel.refresh(s).catch(() => undefined);
   }
 
@@ -93,6 +102,7 @@ const live = (() => {
     // the stream's snapshot has no age of its own: the last change confirmed it now
     const had = tags.get(t.name) || {};
     tags.set(t.name, Object.assign({}, had, t, { ageMs: 0, confirmedAt: t.confirmedAt || new Date().toISOString() }));
+    relay("tag", t);
     if (drawPending) return;
     drawPending = true;
     requestAnimationFrame(() => {
@@ -102,6 +112,7 @@ const live = (() => {
   }
 
   function onAudit(e) {
+    relay("audit", e);
     audit.push(e);
     audit = audit.slice(-AUDIT_SHOWN);
     renderAudit(audit);

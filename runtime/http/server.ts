@@ -24,7 +24,7 @@ import type { RefusalAuditOptions } from "./refusal-audit.js";
 import { RequestGate } from "./gate.js";
 import { formatSchemaErrors, toTandemError } from "./error-mapping.js";
 import { misdirectedAnswer } from "./misdirected.js";
-import { HMI_WORDS_FILE, loadHmi } from "./hmi-files.js";
+import { HMI_PATHS, loadHmi } from "./hmi-files.js";
 import { depthLimitedJsonParser } from "./json-body.js";
 import { ConnectionGuard, DEFAULT_HTTP_LIMITS, MAX_PARAM_LENGTH, nodeServerOptions, refusalLogGate, type HttpLimits } from "./limits.js";
 import { clientErrorHandler, frameworkErrorsHandler, securityHeaders } from "./raw-replies.js";
@@ -431,18 +431,12 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   // ---- the HMI ----
   const sendHmi = (name: string) => async (_req: FastifyRequest, reply: FastifyReply) => {
     const f = hmi.get(name);
-    if (!f) throw new TandemError("TANDEM_ERR_UNAVAILABLE", [`the HMI file ${name} is missing from this installation (runtime/hmi); the API still works`]);
+    if (!f) throw new TandemError("TANDEM_ERR_UNAVAILABLE", [`the HMI file ${name} is missing from this installation (${name.startsWith("vendor/") ? "its npm package: run npm install" : "runtime/hmi"}); the API still works`]);
     return reply.type(f.type).header("cache-control", "no-cache").send(f.body);
   };
   app.get("/", sendHmi("index.html"));
   app.get("/index.html", sendHmi("index.html"));
-  app.get("/app.js", sendHmi("app.js"));
-  app.get("/live.js", sendHmi("live.js"));
-  app.get("/services.js", sendHmi("services.js"));
-  app.get("/replication.js", sendHmi("replication.js"));
-  app.get("/context.js", sendHmi("context.js"));
-  app.get(`/${HMI_WORDS_FILE}`, sendHmi(HMI_WORDS_FILE));
-  app.get("/style.css", sendHmi("style.css"));
+  for (const name of HMI_PATHS) if (name !== "index.html") app.get(`/${name}`, sendHmi(name));
 
   let started = false;
   return {

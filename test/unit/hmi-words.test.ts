@@ -233,3 +233,24 @@ describe("the process context's words: one set for the CLI and the process panel
     for (const w of Object.values(PROCESS_STATE_WORDS)) expect(contextJs).not.toContain(w.meaning);
   });
 });
+
+describe("the trend and timeline panels' words", () => {
+  const css = readFileSync(join(hmiDir, "style.css"), "utf8");
+
+  it("the page loads plot-data.js, trend.js and timeline.js after app.js and uPlot, and they hold no words of their own", () => {
+    const at = (src: string) => indexHtml.indexOf(`src="${src}"`);
+    expect(at("/vendor/uPlot.iife.min.js")).toBeGreaterThan(at("/app.js"));
+    expect(at("/plot-data.js")).toBeGreaterThan(at("/vendor/uPlot.iife.min.js"));
+    expect(at("/trend.js")).toBeGreaterThan(at("/plot-data.js"));
+    expect(at("/timeline.js")).toBeGreaterThan(at("/trend.js"));
+    expect(indexHtml).toContain('href="/vendor/uPlot.min.css"');
+    for (const file of ["plot-data.js", "trend.js", "timeline.js"]) {
+      const js = readFileSync(join(hmiDir, file), "utf8");
+      expect(js, file).not.toMatch(/innerHTML|insertAdjacentHTML|document\.write|setAttribute\("style"/);
+      // an API path with its query string, and the unit of a position ("%"), are code too
+      const { text } = textLiterals(js, css);
+      expect(text.filter((l) => !l.startsWith("/") && l !== "%"), file).toEqual([]);
+    }
+    expect(HMI_WORDS.trends.trend.ranges.map((r) => r.label)).toEqual(["15 min", "1 h", "8 h", "24 h"]);
+  });
+});
