@@ -9,14 +9,13 @@
 // - a client that sends a packet over mqtt.maxPacketBytes, a malformed
 //   packet or a refused publish is disconnected; the others keep their flow.
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
-import { Duplex } from "node:stream";
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
 import type { Logger } from "../../core/logger.js";
 import type { Actor } from "../node-api.js";
 import type { Authenticator } from "../http/auth.js";
 import type { LoginLimits } from "../http/login-limits.js";
 import type { MqttConfig } from "./config-schema.js";
-import { MalformedLength, PacketTooLarge, packetGuard } from "./packet-guard.js";
+import { guardedConnection, MalformedLength, PacketTooLarge, packetGuard } from "./packet-guard.js";
 import { publishProblem, subscribeProblem, topicProblem } from "./topics.js";
 
 export interface MqttBrokerOptions {
@@ -101,13 +100,23 @@ export class MqttBroker {
     return this.aedes?.connectedClients ?? 0;
   }
 
-  /** publishes from Tandem itself (values, state, events) */
-  publish(topic: string, payload: string, retain = false): void {
+  /**
+   * Publishes from Tandem itself (values, state, events). `done`, when given,
+   * runs once the message is handed to every subscriber (a subscriber whose
+   * socket is full is waited for: a caller publishing in bulk, such as the
+   * MQTT bench, can keep a bounded number in flight); at once when the
+   * broker is not running.
+   */
+  publish(topic: string, payload: string, retain = false, done?: () => void): void {
     const aedes = this.aedes;
-    if (!aedes || aedes.closed) return;
+    if (!aedes || aedes.closed) {
+      if (done) setImmediate(done);
+      return;
+    }
     const packet = { cmd: "publish", topic, payload: Buffer.from(payload), qos: 0, retain, dup: false } as PublishPacket;
     aedes.publish(packet, (err) => {
       if (err) this.o.log.warn({ err }, `MQTT publish to ${topic} failed: ${err.message}`);
+      done?.();
     });
     this.counters.published++;
   }
@@ -142,12 +151,12 @@ export class MqttBroker {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     const guard = packetGuard(this.o.config.maxPacketBytes);
-    const conn = Duplex.from({ readable: guard, writable: socket });
+    const conn = guardedConnection(socket, guard);
     this.addresses.set(conn, socket.remoteAddress ?? "unknown");
     socket.pipe(guard);
     guard.on("error", (err) => {
       socket.destroy();
-      // the parser's errors come here too (a destroyed connection passes its error on): clientError reports those
+      // the guard's own verdicts are counted here; the parser's errors reach clientError
       if (!(err instanceof PacketTooLarge || err instanceof MalformedLength)) return;
       if (err instanceof PacketTooLarge) this.counters.tooLarge++;
       else this.counters.malformed++;
