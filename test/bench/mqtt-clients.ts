@@ -6,11 +6,11 @@
 //
 //   { cmd: "fanout", port, user, n, topic }
 //     n clients to one broker, each subscribed to `topic` at QoS 0; answers
-//     { ready: n } once every SUBACK is in and the retained messages have
-//     stopped coming (200 ms quiet)
+//     { ready: n } once every SUBACK is in (the retained messages that follow
+//     it carry the retain flag and are not counted)
 //   { cmd: "count", expect, idleMs, limitMs }
-//     counts from now; answers { counting } at once, then { counted, first,
-//     last, complete } once every
+//     counts live messages from now; answers { counting } at once, then
+//     { counted, first, last, complete } once every
 //     client has `expect` messages (last: when the last one got its last), or
 //     after idleMs without a message / limitMs in all (complete: false)
 //   { cmd: "follow", servers, user, n, topic, reconnectMs }
@@ -33,8 +33,12 @@ const now = () => process.hrtime.bigint();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let clients: MqttClient[] = [];
-/** fan-out: messages per client since `count` */
+/** fan-out: live messages per client since `count`, how many clients have `target`, the first message and when the last client got its last */
 let counts: number[] = [];
+let target = -1;
+let done = 0;
+let first: bigint | null = null;
+let last: bigint | null = null;
 /** follow: the latest state each client received, and the stats of a watch */
 let latest: (string | null)[] = [];
 let watch: { want: string; landed: (bigint | null)[]; connacked: (bigint | null)[]; closed: (bigint | null)[]; reconnecting: (bigint | null)[]; left: number; done: () => void } | null = null;
@@ -57,38 +61,31 @@ async function fanout(m: Msg): Promise<void> {
     const c = mqtt.connect({ host: "127.0.0.1", port: m.port, username: m.user, password: m.user, protocolVersion: 4, clientId: `fan-${process.pid}-${i}`, reconnectPeriod: 0, connectTimeout: 10_000 });
     c.on("error", (err) => send({ error: `client ${i}: ${err.message}` }));
     c.on("connect", () => c.subscribe(m.topic, { qos: 0 }, (err) => (err ? send({ error: `client ${i}: subscribe: ${err.message}` }) : subscribed++)));
-    c.on("message", () => {
-      counts[i]!++;
+    c.on("message", (_topic, _payload, packet) => {
+      // a retained message (sent on SUBACK, flagged retain) is not part of a run; live ones come with retain 0
+      if (packet.retain) return;
       lastMessage = now();
+      if (++counts[i]! === target) {
+        done++;
+        last = lastMessage;
+      }
+      first ??= lastMessage;
     });
     clients.push(c);
   }
   await until(`${m.n} clients subscribed`, () => subscribed === m.n, 30_000);
-  // retained messages come right after the SUBACK: wait until they stop
-  await until("the retained messages delivered", () => now() - lastMessage > 200_000_000n, 10_000);
   send({ ready: m.n });
 }
 
 async function count(m: Msg): Promise<void> {
   counts.fill(0);
-  let first: bigint | null = null;
-  let last: bigint | null = null;
-  let done = 0;
+  first = null;
+  last = null;
+  done = 0;
+  target = m.expect;
   const t0 = now();
   lastMessage = t0;
   send({ counting: true });
-  // one listener per client that notes when it reaches `expect`
-  const handlers = clients.map((c, i) => {
-    const h = () => {
-      first ??= now();
-      if (counts[i] === m.expect) {
-        done++;
-        last = now();
-      }
-    };
-    c.on("message", h);
-    return h;
-  });
   const idle = BigInt(m.idleMs) * 1_000_000n;
   const limit = BigInt(m.limitMs) * 1_000_000n;
   for (;;) {
@@ -96,7 +93,7 @@ async function count(m: Msg): Promise<void> {
     const t = now();
     if (done === clients.length || (first !== null && t - lastMessage > idle) || t - t0 > limit) break;
   }
-  clients.forEach((c, i) => c.off("message", handlers[i]!));
+  target = -1;
   const counted = counts.reduce((a, b) => a + b, 0);
   send({ counted, first: String(first ?? 0n), last: String(last ?? lastMessage), complete: done === clients.length });
 }

@@ -22,29 +22,26 @@
 //      status (polled every 5 ms) and from its log.
 //   npm run bench:mqtt [-- --quick --clients 1,10,50 --messages M --rounds R --window W
 //                        --trials N --takeover-clients 100 --reconnect-ms 100 --only fanout|takeover --out FILE]
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Cluster, freePort, killAllChildren, sleep } from "../helpers/cluster.js";
+import { Cluster, freePort, killAllChildren, sleep, waitUntil } from "../helpers/cluster.js";
 import { ClientsProc, killBenchChildren, mosquittoFeed, ownCpuMs, tandemFeed, type Feed } from "./mqtt-brokers.js";
 import { acting, login, stateOf } from "./serving.js";
-import { log, pct, summary, type Summary } from "./stats.js";
+import { report, STATUS_POLL_MS, TAKEOVER_TARGET_MS, TOPIC } from "./mqtt-report.js";
+import { log, pct } from "./stats.js";
 
 type Id = "a" | "b";
 const other = (id: Id): Id => (id === "a" ? "b" : "a");
 const USER = "viewer";
-const TOPIC = "tandem/bench/tags/#";
 /** a fan-out run ends when no message came for this long (losses), or after --seconds */
 const IDLE_MS = 3000;
 const WITNESS_QUIET_MS = 2000;
 const TRIAL_LIMIT_MS = 10_000;
 const START_LIMIT_MS = 60_000;
-const STATUS_POLL_MS = 5;
-const FANOUT_TARGET = 0.5;
-const TAKEOVER_TARGET_MS = 1000;
 
-interface FanoutRun {
+export interface FanoutRun {
   broker: string;
   clients: number;
   messages: number;
@@ -113,7 +110,7 @@ async function fanoutRun(feed: Feed, k: number, o: { messages: number; window: n
   }
 }
 
-interface TakeoverTrial {
+export interface TakeoverTrial {
   killed: Id;
   /** per client, ms from the kill to the new active's state; null: not within the trial's limit */
   clients: (number | null)[];
@@ -128,6 +125,34 @@ interface TakeoverTrial {
   heldLog: number | null;
   connects: number;
   refused: number;
+}
+
+/**
+ * The node that is active before a trial, once the pair is settled: one node
+ * `active` with every MQTT client, the other `standby` following it. A node
+ * found `active-held` is confirmed first (a start-up or a flap on a loaded
+ * machine can leave one held), so every trial starts from the same state.
+ */
+async function settled(c: Cluster, clients: number): Promise<Id> {
+  let last = "";
+  return waitUntil(
+    `a settled pair with all ${clients} MQTT clients on the active`,
+    async () => {
+      const st = { a: await c.status("a"), b: await c.status("b") };
+      last = JSON.stringify({ a: st.a && { state: st.a.state, peer: st.a.peer.state, mqtt: st.a.mqtt }, b: st.b && { state: st.b.state, peer: st.b.peer.state, mqtt: st.b.mqtt } });
+      for (const id of ["a", "b"] as Id[]) {
+        const s = st[id];
+        const p = st[other(id)];
+        if (s?.state === "active-held") {
+          await c.api(id, "POST", "/confirm", {}, "operator");
+          return null;
+        }
+        if (s?.state === "active" && s.peer.state === "standby" && p?.state === "standby" && p.peer.state === "active" && s.mqtt?.clients === clients) return id;
+      }
+      return null;
+    },
+    { timeoutMs: 30_000, everyMs: 50, seen: () => `last: ${last}` },
+  );
 }
 
 /** --trace: the new active's log lines from 50 ms before the kill to its last client landing, in ms from the kill. */
@@ -150,7 +175,7 @@ async function takeover(o: { trials: number; clients: number; reconnectMs: numbe
   const c = await Cluster.start({ direct: true, heartbeat: { intervalMs: 50, timeoutMs: 500 }, extra: (id) => `mqtt:\n  listen: 127.0.0.1:${ports[id]}\n` });
   const proc = new ClientsProc();
   try {
-    let { active } = await c.ready();
+    await c.ready();
     const quiet = witnessFrom + WITNESS_QUIET_MS + 500 - Date.now();
     if (quiet > 0) await sleep(quiet);
     Object.assign(settings, { heartbeat: { intervalMs: 50, timeoutMs: 500 }, leaseMs: 1000, network: "loopback, direct links", witness: { maxLeaseMs: WITNESS_QUIET_MS } });
@@ -160,9 +185,8 @@ async function takeover(o: { trials: number; clients: number; reconnectMs: numbe
     ];
     await proc.ask({ cmd: "follow", servers, user: USER, n: o.clients, topic: "tandem/it/state", reconnectMs: o.reconnectMs }, "ready", START_LIMIT_MS);
     for (let i = 0; i < o.trials; i++) {
+      const active = await settled(c, o.clients);
       const standby = other(active);
-      await c.waitFor(active, (s) => s.state === "active" && s.peer.state === "standby" && s.mqtt?.clients === o.clients, 20_000, `settled active with ${o.clients} MQTT clients`);
-      await c.waitFor(standby, (s) => s.state === "standby" && s.peer.state === "active", 20_000, "settled standby");
       const w = await proc.ask({ cmd: "where" }, "connected");
       if (w.connected !== o.clients || w.active[active] !== o.clients) throw new Error(`before trial ${i + 1}: ${w.connected} clients connected, states seen ${JSON.stringify(w.active)} (want all ${o.clients} on ${active})`);
       const cookie = await login(c.nodes[standby].url);
@@ -211,7 +235,6 @@ async function takeover(o: { trials: number; clients: number; reconnectMs: numbe
       if (cf.status !== 200) throw new Error(`confirm on ${standby}: ${cf.status} ${JSON.stringify(cf.json)}`);
       c.startNode(active);
       await c.waitFor(active, (s) => s.state === "standby" && s.peer.state === "active", START_LIMIT_MS, "rejoined as standby");
-      active = standby;
     }
   } finally {
     await proc.close();
@@ -307,104 +330,6 @@ async function main(): Promise<void> {
   }
   report({ ks, o, runs, trials, takeoverSettings, mosquittoConf, started, load0, failure, out: values.out });
   if (failure) throw failure;
-}
-
-interface Results {
-  ks: number[];
-  o: Record<string, number>;
-  runs: FanoutRun[];
-  trials: TakeoverTrial[];
-  takeoverSettings: Record<string, unknown>;
-  mosquittoConf: string[];
-  started: number;
-  load0: number[];
-  failure: unknown;
-  out?: string;
-}
-
-const median = (xs: number[]) => (xs.length ? pct(xs, 50) : null);
-
-function report(r: Results): void {
-  const fanout = r.ks.map((k) => {
-    const of = (b: string) => r.runs.filter((x) => x.clients === k && x.broker === b);
-    const t = median(of("tandem").map((x) => x.perSecond));
-    const m = median(of("mosquitto").map((x) => x.perSecond));
-    const lost = (b: string) => of(b).reduce((a, x) => a + (x.clients * x.messages - x.delivered), 0);
-    // CPU ms per 10,000 messages delivered: Tandem's broker with its publish path (one process); Mosquitto, and the mqtt.js publisher feeding it
-    const per10k = (b: string, f: (x: FanoutRun) => number) => median(of(b).map((x) => +((f(x) * 10_000) / x.delivered).toFixed(1)));
-    const cpuPer10k = { tandem: per10k("tandem", (x) => x.cpu.brokerMs), mosquitto: per10k("mosquitto", (x) => x.cpu.brokerMs), mosquittoPublisher: per10k("mosquitto", (x) => x.cpu.benchMs) };
-    return { clients: k, tandemPerSecond: t, mosquittoPerSecond: m, ratio: t !== null && m ? +(t / m).toFixed(2) : null, cpuMsPer10k: cpuPer10k, lost: { tandem: lost("tandem"), mosquitto: lost("mosquitto") } };
-  });
-  const all = r.trials.flatMap((t) => t.clients.map((x) => x ?? Infinity));
-  const landed = all.filter(Number.isFinite);
-  const lastPerTrial = r.trials.map((t) => Math.max(...t.clients.map((x) => x ?? Infinity)));
-  const held = r.trials.flatMap((t) => (t.held === null ? [] : [t.held]));
-  // the broker's part: from the standby being active-held to the trial's last client holding its state
-  const brokerPart = r.trials.flatMap((t) => (t.held === null ? [] : [Math.max(...t.clients.map((x) => x ?? Infinity)) - t.held])).filter(Number.isFinite);
-  const within = all.filter((x) => x <= TAKEOVER_TARGET_MS).length;
-  const allClients = summary(landed);
-  const result = {
-    date: new Date().toISOString(),
-    durationS: Math.round((Date.now() - r.started) / 1000),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadAverageAtStart: r.load0.map((x) => +x.toFixed(2)), loadAverageAtEnd: loadavg().map((x) => +x.toFixed(2)) },
-    settings: {
-      fanout: {
-        clients: r.ks,
-        messagesPerRun: r.o.messages,
-        roundsPerBroker: r.o.rounds,
-        windowInFlight: r.o.window,
-        clientProcesses: r.o.procs,
-        tagTopics: r.o.tags,
-        subscription: TOPIC,
-        qos: 0,
-        retain: true,
-        tandem: "MqttBroker in the bench's process (real Authenticator + LoginLimits, scrypt-hashed user), fed by broker.publish(topic, payload, true, done)",
-        mosquitto: { binary: "/usr/sbin/mosquitto", conf: r.mosquittoConf, feed: "an mqtt.js publisher (QoS 0, retain) in the bench's process" },
-      },
-      takeover: { clients: r.o.takeoverClients, reconnectPeriodMs: r.o.reconnectMs, connectTimeoutMs: 2000, statusPollMs: STATUS_POLL_MS, trials: r.o.trials, ...r.takeoverSettings },
-    },
-    fanout: fanout.map((f) => ({ ...f, target: `ratio ≥ ${FANOUT_TARGET}`, met: f.ratio === null ? null : f.ratio >= FANOUT_TARGET })),
-    takeover: {
-      allClients,
-      notLanded: all.length - landed.length,
-      withinTarget: { within, of: all.length, targetMs: TAKEOVER_TARGET_MS },
-      lastClientPerTrial: summary(lastPerTrial.filter(Number.isFinite)),
-      connackAccepted: summary(r.trials.flatMap((t) => t.connack.filter((x): x is number => x !== null))),
-      activeHeld: summary(held),
-      activeHeldFromLog: summary(r.trials.flatMap((t) => (t.heldLog === null ? [] : [t.heldLog]))),
-      lastClientMinusActiveHeld: summary(brokerPart),
-      met: all.length ? within === all.length : null,
-    },
-    runs: r.runs,
-    trials: r.trials,
-    failure: r.failure ? String((r.failure as Error).stack ?? r.failure) : null,
-  };
-  const n = (x: number | null) => (x === null ? "–" : x.toLocaleString("en-US"));
-  const fanTable = [
-    `| subscribers | Tandem (embedded) msg/s | Mosquitto msg/s | Tandem ÷ Mosquitto | target | CPU ms per 10k delivered: Tandem / Mosquitto (+ its publisher) |`,
-    `|---|---|---|---|---|---|`,
-    ...result.fanout.map(
-      (f) =>
-        `| ${f.clients} | ${n(f.tandemPerSecond)} | ${n(f.mosquittoPerSecond)} | ${f.ratio ?? "–"} | ≥ ${FANOUT_TARGET}${f.met === null ? "" : f.met ? " (met)" : " (NOT met)"} | ${f.cpuMsPer10k.tandem ?? "–"} / ${f.cpuMsPer10k.mosquitto ?? "–"} (+ ${f.cpuMsPer10k.mosquittoPublisher ?? "–"}) |`,
-    ),
-  ];
-  const row = (what: string, s: Summary | null, target = "") => (s ? `| ${what} | ${s.n} | ${s.p50} ms | ${s.p90} ms | ${s.p99} ms | ${s.max} ms | ${target} |` : "");
-  const tk = result.takeover;
-  const toTable = [
-    `| measure | n | p50 | p90 | p99 | max | target |`,
-    `|---|---|---|---|---|---|---|`,
-    row(`kill -9 → client holds the new active's state (every client of every trial)`, allClients, `all ≤ ${TAKEOVER_TARGET_MS} ms: ${within}/${all.length}${tk.met === null ? "" : tk.met ? " (met)" : " (NOT met)"}`),
-    row("  … the last of the clients, per trial", tk.lastClientPerTrial),
-    row("  … CONNACK accepted by the new active (every client)", tk.connackAccepted),
-    row("  … standby active-held (status)", tk.activeHeld),
-    row("  … standby active-held (its log)", tk.activeHeldFromLog),
-    row("  … last client − active-held, per trial (the broker's and clients' part)", tk.lastClientMinusActiveHeld),
-  ].filter(Boolean);
-  console.log(JSON.stringify({ ...result, runs: undefined, trials: undefined }, null, 2));
-  if (r.runs.length) console.log(`\n${fanTable.join("\n")}\n`);
-  if (r.trials.length) console.log(`${toTable.join("\n")}\n`);
-  console.log(`run took ${result.durationS} s; load average ${result.machine.loadAverageAtStart.join(" ")} at the start, ${result.machine.loadAverageAtEnd.join(" ")} at the end`);
-  if (r.out) writeFileSync(r.out, JSON.stringify(result, null, 2) + "\n");
 }
 
 main().catch((err) => {
