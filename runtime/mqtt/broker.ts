@@ -10,7 +10,6 @@
 //   packet or a refused publish is disconnected; the others keep their flow.
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
-import { Duplex } from "node:stream";
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
 import type { Logger } from "../../core/logger.js";
 import type { Actor } from "../node-api.js";
@@ -18,7 +17,7 @@ import type { Authenticator } from "../http/auth.js";
 import type { LoginLimits } from "../http/login-limits.js";
 import type { EmbeddedMqttConfig } from "./config-schema.js";
 import type { MqttOutlet, MqttRequest } from "./outlet.js";
-import { MalformedLength, PacketTooLarge, packetGuard } from "./packet-guard.js";
+import { guardedConnection, MalformedLength, PacketTooLarge, packetGuard } from "./packet-guard.js";
 import { publishProblem, subscribeProblem, topicProblem } from "./topics.js";
 
 export interface MqttBrokerOptions {
@@ -115,13 +114,28 @@ export class MqttBroker implements MqttOutlet {
     return this.aedes?.connectedClients ?? 0;
   }
 
-  /** publishes from Tandem itself (values, state, events) */
+  /**
+   * Publishes from Tandem itself (values, state, events). `done`, when given,
+   * runs once the message is handed to every subscriber (a subscriber whose
+   * socket is full is waited for: a caller publishing in bulk, such as the
+   * MQTT bench, can keep a bounded number in flight); at once when the
+   * broker is not running.
+   */
   publish(topic: string, payload: string, retain = false): void {
+    this.publishThen(topic, payload, retain);
+  }
+
+  /** publish(), with `done` as said above (MQTT 3.1.1 has no correlation data: the outlet's fourth argument is not taken) */
+  publishThen(topic: string, payload: string, retain = false, done?: () => void): void {
     const aedes = this.aedes;
-    if (!aedes || aedes.closed) return;
+    if (!aedes || aedes.closed) {
+      if (done) setImmediate(done);
+      return;
+    }
     const packet = { cmd: "publish", topic, payload: Buffer.from(payload), qos: 0, retain, dup: false } as PublishPacket;
     aedes.publish(packet, (err) => {
       if (err) this.o.log.warn({ err }, `MQTT publish to ${topic} failed: ${err.message}`);
+      done?.();
     });
     this.counters.published++;
   }
@@ -156,12 +170,12 @@ export class MqttBroker implements MqttOutlet {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     const guard = packetGuard(this.o.config.maxPacketBytes);
-    const conn = Duplex.from({ readable: guard, writable: socket });
+    const conn = guardedConnection(socket, guard);
     this.addresses.set(conn, socket.remoteAddress ?? "unknown");
     socket.pipe(guard);
     guard.on("error", (err) => {
       socket.destroy();
-      // the parser's errors come here too (a destroyed connection passes its error on): clientError reports those
+      // the guard's own verdicts are counted here; the parser's errors reach clientError
       if (!(err instanceof PacketTooLarge || err instanceof MalformedLength)) return;
       if (err instanceof PacketTooLarge) this.counters.tooLarge++;
       else this.counters.malformed++;

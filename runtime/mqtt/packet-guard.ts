@@ -2,7 +2,10 @@
 // connection at the first packet declared bigger than the limit, before the
 // parser buffers it: aedes has no limit of its own (an MQTT packet may
 // declare up to 256 MB). Only the headers are read; the bodies pass through.
-import { Transform, type TransformCallback } from "node:stream";
+// guardedConnection() is the stream aedes gets: reads through the guard,
+// writes straight to the socket.
+import type { Socket } from "node:net";
+import { Duplex, Transform, type TransformCallback } from "node:stream";
 
 export class PacketTooLarge extends Error {
   constructor(
@@ -81,4 +84,52 @@ export function packetGuard(maxBytes: number): Transform {
       cb(null, chunk);
     },
   });
+}
+
+/**
+ * The connection aedes reads and writes: what it reads comes through
+ * `guard`, what it writes goes to `socket`. aedes's packet writer
+ * (mqtt-packet) corks the stream and writes a packet in pieces (header,
+ * topic, payload); a corked batch goes to the socket corked as well, so the
+ * pieces leave in one send, as from a plain socket (Duplex.from handed them
+ * to the socket one by one: with no-delay, a send each, which cost the
+ * broker more than half its fan-out rate; test/bench/mqtt.ts). A write
+ * completes once the socket has room again (backpressure reaches aedes);
+ * destroying the connection destroys the socket.
+ */
+export function guardedConnection(socket: Socket, guard: Transform): Duplex {
+  const whenDrained = (cb: (err?: Error | null) => void) => {
+    if (!socket.writableNeedDrain) cb();
+    else socket.once("drain", () => cb());
+  };
+  const conn = new Duplex({
+    read() {
+      guard.resume();
+    },
+    write(chunk: Buffer, encoding: BufferEncoding, cb) {
+      socket.write(chunk, encoding);
+      whenDrained(cb);
+    },
+    writev(chunks, cb) {
+      socket.cork();
+      for (const { chunk, encoding } of chunks) socket.write(chunk, encoding as BufferEncoding);
+      socket.uncork();
+      whenDrained(cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      guard.destroy();
+      socket.destroy();
+      cb(err);
+    },
+  });
+  guard.on("data", (d: Buffer) => {
+    if (!conn.push(d)) guard.pause();
+  });
+  guard.on("end", () => conn.push(null));
+  guard.on("error", (err) => conn.destroy(err));
+  return conn;
 }

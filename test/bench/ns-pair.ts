@@ -3,15 +3,16 @@
 // here also `tandem sim`), each on its own "host", so Tandem is measured on
 // the same kind of network as the keepalived reference (keepalived.ts):
 //
-//   lan    192.0.2.0/24      a .1, b .2, client .3   pair link "lan", the peer connection, HTTP
+//   lan    192.0.2.0/24      a .1, b .2, client .3   pair link "lan", the peer connection, HTTP, MQTT
 //   plant  198.51.100.0/24   a .1, b .2, sim .10     pair link "plant", Modbus TCP and OPC UA
 //   wit    203.0.113.0/24    a .1, b .2, witness .10 the witness's own network
 //
 // The bench itself stays on the machine's loopback: a forwarder in the client
 // namespace (netns-agent.js forward) accepts on 127.0.0.1 ports the bench
-// opened and connects from the client host to each node's HTTP address. That
-// hop (a loopback connection and a pipe, well under a millisecond when the
-// machine is idle) is part of every HTTP measurement in this variant.
+// opened and connects from the client host to each node's HTTP and MQTT
+// address. That hop (a loopback connection and a pipe, well under a
+// millisecond when the machine is idle) is part of every HTTP and MQTT
+// measurement in this variant.
 import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -34,11 +35,13 @@ const ADDR = {
 } as const;
 /** the priority deploy/systemd/tandem.service and tandem-witness.service give Tandem (Nice=-10); the bench's keepalived gets the same */
 export const SERVICE_NICE = -10;
-const PORTS = { http: 8080, peer: 7410, link: 7420, witness: 7400, modbus: 5020, opcua: 4840 } as const;
+const PORTS = { http: 8080, peer: 7410, link: 7420, witness: 7400, modbus: 5020, opcua: 4840, mqtt: 1883 } as const;
 
 /** What the failover bench needs of a pair: test/helpers/cluster.ts's Cluster has the same shape. */
 export interface BenchPair {
   readonly nodes: Record<Id, { url: string; config: string }>;
+  /** where the bench reaches each node's MQTT broker (a port on 127.0.0.1), when the nodes run one */
+  readonly mqttPorts?: Record<Id, number>;
   env(): NodeJS.ProcessEnv;
   ready(): Promise<{ active: Id; standby: Id }>;
   waitFor(id: Id, pred: (s: NodeStatus) => boolean, timeoutMs?: number, what?: string): Promise<NodeStatus>;
@@ -57,6 +60,7 @@ export class NsPair implements BenchPair {
   readonly key = "test-pair-key-0123456789abcdef0123456789";
   readonly dir: string;
   readonly nodes = {} as Record<Id, { url: string; config: string; child: Proc | null }>;
+  readonly mqttPorts = {} as Record<Id, number>;
   private readonly lab = new NetLab("tn");
   private readonly servers: net.Server[] = [];
 
@@ -115,11 +119,11 @@ export class NsPair implements BenchPair {
 
     const forwarder = this.spawnIn("client", [process.execPath, AGENT, "forward"], { ipc: true });
     const users = await Promise.all(["viewer", "operator", "admin"].map(async (n) => ({ n, h: await hashPassword(n) })));
-    for (const id of ["a", "b"] as Id[]) {
+    /** a port on the machine's loopback whose connections the forwarder pipes to `target` in the lab */
+    const forward = async (target: string): Promise<number> => {
       const server = net.createServer();
       const port = await freePort();
       await new Promise<void>((res, rej) => server.once("error", rej).listen(port, "127.0.0.1", () => res()));
-      const target = `${ADDR[id].lan}:${PORTS.http}`;
       const acked = new Promise<void>((res) => forwarder.on("message", (m: { forwarding?: string }) => m.forwarding === target && res()));
       forwarder.send({ target }, server);
       let timer: NodeJS.Timeout | undefined;
@@ -127,6 +131,11 @@ export class NsPair implements BenchPair {
       await Promise.race([acked, late]).finally(() => clearTimeout(timer));
       // the forwarder holds its own copy of the listening socket; ours would accept half the connections
       server.close();
+      return port;
+    };
+    for (const id of ["a", "b"] as Id[]) {
+      const port = await forward(`${ADDR[id].lan}:${PORTS.http}`);
+      this.mqttPorts[id] = await forward(`${ADDR[id].lan}:${PORTS.mqtt}`);
       const other: Id = id === "a" ? "b" : "a";
       const yaml = `pair: { id: it, key: "\${TANDEM_PAIR_KEY}" }
 node: { id: ${id}, role: ${id === "a" ? "main" : "secondary"}, dataDir: ./data-${id} }
@@ -143,6 +152,7 @@ takeover:
   leaseMs: 1000
   startupWaitMs: 1000
 ${stringify({ drivers: drivers(ADDR.sim, PORTS.modbus, PORTS.opcua) }, { lineWidth: 0 })}
+mqtt: { listen: "${ADDR[id].lan}:${PORTS.mqtt}" }
 http:
   listen: ${ADDR[id].lan}:${PORTS.http}
   users:

@@ -6,8 +6,16 @@
 //   http  GET /api/v1/health (no login) until it answers serving: true (active-held/active)
 //   read  GET /api/v1/tags/<tag> for every tag given, until all are good
 // `both` is the first answer at which the latest health answer says acting
-// and the latest read answer says good.
+// and the latest read answer says good (the figure as it was before MQTT).
+// With an MQTT probe (the kill -9 trials, DESIGN.md: "… MQTT CONNACK
+// accepted"), a third loop runs beside them:
+//   mqtt  a fresh mqtt.js client to the node's MQTT port (user viewer), again
+//         POLL_MS after each refusal (CONNACK 3 from a standby, a refused
+//         connection), until a CONNACK is accepted and the retained value of
+//         the probe's tag arrives with quality good
+// and `all` is the first moment when all three hold.
 import { performance } from "node:perf_hooks";
+import mqtt from "mqtt";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,6 +26,51 @@ export interface Serving {
   read: number;
   /** ms from the fault until both hold at once */
   both: number;
+  /** with an MQTT probe: ms until its CONNACK was accepted, until the tag's good value arrived, and until HTTP, read and MQTT all held */
+  mqtt?: { connack: number; value: number; all: number };
+}
+
+/** What the MQTT probe connects to: the node's broker and the tag topic whose retained value it waits for. */
+export interface MqttProbe {
+  port: number;
+  host?: string;
+  topic: string;
+}
+
+/**
+ * One try of the MQTT probe: a fresh client (viewer) to host:port. Resolves
+ * with the CONNACK's and the good value's times (performance.now()), or null
+ * when the node refused (CONNACK 3, a refused or closed connection) or the
+ * value did not come within limitMs.
+ */
+function mqttTry(p: MqttProbe, limitMs: number): Promise<{ connack: number; value: number } | null> {
+  return new Promise((resolve) => {
+    let connack: number | null = null;
+    const c = mqtt.connect({ host: p.host ?? "127.0.0.1", port: p.port, username: "viewer", password: "viewer", protocolVersion: 4, reconnectPeriod: 0, connectTimeout: limitMs });
+    const finish = (r: { connack: number; value: number } | null) => {
+      clearTimeout(timer);
+      c.removeAllListeners();
+      c.on("error", () => undefined);
+      c.end(true);
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish(null), limitMs);
+    c.on("connect", () => {
+      connack = performance.now();
+      c.subscribe(p.topic, { qos: 0 });
+    });
+    c.on("message", (_t, payload) => {
+      let good = false;
+      try {
+        good = JSON.parse(payload.toString()).quality === "good";
+      } catch {
+        /* not a tag value */
+      }
+      if (good && connack !== null) finish({ connack, value: performance.now() });
+    });
+    c.on("error", () => finish(null));
+    c.on("close", () => finish(null));
+  });
 }
 
 export const acting = (state: string | undefined) => state === "active-held" || state === "active";
@@ -76,17 +129,32 @@ export async function readsGood(url: string, cookie: string, tags: string[]): Pr
  */
 export const POLL_MS = 5;
 
-/** Polls `url` from t0 (performance.now() at the fault) until it serves; throws after limitMs. */
-export async function untilServing(url: string, cookie: string, tags: string[], t0: number, limitMs = 10_000): Promise<Serving> {
+/** Polls `url` (and, with `probe`, its MQTT broker) from t0 (performance.now() at the fault) until it serves; throws after limitMs. */
+export async function untilServing(url: string, cookie: string, tags: string[], t0: number, limitMs = 10_000, probe?: MqttProbe): Promise<Serving> {
   let http: number | null = null;
   let read: number | null = null;
   let both: number | null = null;
+  let mq: { connack: number; value: number } | null = null;
+  let all: number | null = null;
   let isActing = false;
   let isGood = false;
   let done = false;
   const check = (t: number) => {
     if (isActing && isGood && both === null) both = t;
-    if (both !== null || t > limitMs) done = true;
+    if (isActing && isGood && mq !== null && all === null) all = t;
+    if ((both !== null && (!probe || all !== null)) || t > limitMs) done = true;
+  };
+  const mqttLoop = async () => {
+    while (probe && !done && mq === null) {
+      const r = await mqttTry(probe, 2000);
+      if (r) {
+        mq = { connack: r.connack - t0, value: r.value - t0 };
+        check(performance.now() - t0);
+      } else {
+        check(performance.now() - t0);
+        if (!done) await sleep(POLL_MS);
+      }
+    }
   };
   const healthLoop = async () => {
     while (!done) {
@@ -106,7 +174,9 @@ export async function untilServing(url: string, cookie: string, tags: string[], 
       if (!done) await sleep(POLL_MS);
     }
   };
-  await Promise.all([healthLoop(), readLoop()]);
-  if (both === null) throw new Error(`${url} not serving ${limitMs} ms after the fault (health acting: ${http !== null}, plant read good: ${read !== null})`);
-  return { http: http!, read: read!, both };
+  await Promise.all([healthLoop(), readLoop(), mqttLoop()]);
+  if (both === null || (probe && all === null))
+    throw new Error(`${url} not serving ${limitMs} ms after the fault (health acting: ${http !== null}, plant read good: ${read !== null}${probe ? `, MQTT value: ${mq !== null}` : ""})`);
+  const m = mq as { connack: number; value: number } | null;
+  return { http: http!, read: read!, both, ...(m && all !== null ? { mqtt: { connack: m.connack, value: m.value, all } } : {}) };
 }
