@@ -148,7 +148,10 @@ describe("the pair and the plant", () => {
     // the new active drives the plant once confirmed; the old one is fenced
     expect((await cluster.api(standby, "POST", "/confirm", {}, "operator")).status).toBe(200);
     await writeThrough(cluster, standby, 61);
-    expect((await cluster.api(active, "POST", "/tags/line1.tank1.inletValve", { value: 62 }, "operator")).status).toBe(409);
+    // the isolated node writes nothing, and cut off it knows no active to point to: 503, saying so
+    const refused = await cluster.api(active, "POST", "/tags/line1.tank1.inletValve", { value: 62 }, "operator");
+    expect(refused.status).toBe(503);
+    expect(refused.json.error.code).toBe("TANDEM_ERR_NOT_ACTIVE");
     // the fence: the PLC now holds the new epoch, written by the new active
     await waitUntil("the new epoch in the PLC's fence register", async () => (await watchdogRegisters()).epoch === epoch + 1);
 
