@@ -31,6 +31,17 @@ import { parseSetPayload, prefixOf, tagOfSetTopic, tagTopic } from "./mqtt/topic
 import type { Actor } from "./node-api.js";
 
 const STATE_EVERY_MS = 1000;
+/**
+ * The active tells its standby which logins its MQTT clients use (their
+ * remembered-login keys, never passwords) this often, and right after new
+ * ones; the standby remembers them SHARED_FOR_MS. After a takeover the
+ * clients' logins on the new active need no password check (scrypt), which
+ * would otherwise be most of the time they take to land there.
+ */
+const SHARE_EVERY_MS = 15_000;
+const SHARED_FOR_MS = 60_000;
+const SHARE_SOON_MS = 300;
+const LOGINS_TOPIC = "mqtt-logins";
 
 export interface NodeMqttOptions {
   config: TandemConfig;
@@ -83,6 +94,12 @@ export class NodeMqtt {
   /** the payload last published per tag topic: only changes go out */
   private readonly lastTag = new Map<string, string>();
 
+  /** the embedded broker's logins (shared with the peer); null with a site broker */
+  private auth: Authenticator | null = null;
+  private broker: MqttBroker | null = null;
+  private shareTimer: NodeJS.Timeout | null = null;
+  private shareSoon: NodeJS.Timeout | null = null;
+
   constructor(private readonly o: NodeMqttOptions) {
     const c = o.config;
     const mq = c.mqtt;
@@ -102,16 +119,19 @@ export class NodeMqtt {
       });
     } else {
       const users = c.http.users;
-      this.outlet = new MqttBroker({
+      this.auth = new Authenticator({ users, sessionTtlMs: c.http.sessionTtlMs });
+      this.broker = new MqttBroker({
         config: mq as EmbeddedMqttConfig,
         prefix: this.prefix,
-        authenticator: new Authenticator({ users, sessionTtlMs: c.http.sessionTtlMs }),
+        authenticator: this.auth,
         limits: new LoginLimits({ trusted: c.http.trustedAddresses }, users.map((u) => u.name)),
         serving: () => this.serving(),
         onRequest,
+        onLogin: () => this.shareLoginsSoon(),
         tls: brokerTls(mq.tls, o.httpTls ?? null),
         log: o.log,
       });
+      this.outlet = this.broker;
     }
   }
 
@@ -133,6 +153,15 @@ export class NodeMqtt {
     this.unsubscribe.push(() => this.o.events.listeners.delete(onEvent));
     const drivers = this.o.drivers();
     if (drivers) this.unsubscribe.push(drivers.bus.subscribe((t) => this.onTag(t)));
+    if (this.broker) {
+      const onPeerApp = (topic: string, data: Record<string, unknown>) => {
+        if (topic === LOGINS_TOPIC) this.primeLogins(data);
+      };
+      rt.on("peer-app", onPeerApp);
+      this.unsubscribe.push(() => rt.off("peer-app", onPeerApp));
+      this.shareTimer = setInterval(() => this.shareLogins(), SHARE_EVERY_MS);
+      this.shareTimer.unref();
+    }
     this.outlet.serving(this.serving(), "start");
     if (this.serving()) this.announce();
     // the pair's health moves between state changes too (the peer, the service level): published when it does
@@ -147,7 +176,9 @@ export class NodeMqtt {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    if (this.shareTimer) clearInterval(this.shareTimer);
+    if (this.shareSoon) clearTimeout(this.shareSoon);
+    this.timer = this.shareTimer = this.shareSoon = null;
     for (const u of this.unsubscribe.splice(0)) u();
     await this.outlet.stop();
   }
@@ -155,6 +186,28 @@ export class NodeMqtt {
   status(): MqttStatus {
     const f = this.outlet.figures();
     return { broker: this.outlet.kind, listen: this.address, serving: this.serving(), clients: f.clients, counters: f.counters };
+  }
+
+  private shareLoginsSoon(): void {
+    if (this.shareSoon) return;
+    this.shareSoon = setTimeout(() => {
+      this.shareSoon = null;
+      this.shareLogins();
+    }, SHARE_SOON_MS);
+    this.shareSoon.unref();
+  }
+
+  /** the active: the keys of its clients' logins, to the standby */
+  private shareLogins(): void {
+    if (!this.broker || !this.serving()) return;
+    const keys = this.broker.loginKeysNow();
+    if (keys.length) this.o.runtime.sendPeerApp(LOGINS_TOPIC, { keys, forMs: SHARED_FOR_MS });
+  }
+
+  /** the standby: the active's clients' logins, remembered so that they need no password check here after a takeover */
+  private primeLogins(data: Record<string, unknown>): void {
+    if (!this.auth || this.serving() || !Array.isArray(data.keys) || typeof data.forMs !== "number") return;
+    this.auth.prime(data.keys, data.forMs);
   }
 
   private onState(from: NodeState, to: NodeState): void {

@@ -116,6 +116,39 @@ export class Authenticator {
     return until !== undefined && until > this.now() ? { user: u.name, role: u.role, from } : null;
   }
 
+  /**
+   * The key these credentials are remembered under (a SHA-256 of the user,
+   * the password and the user's stored hash: it opens nothing without the
+   * password), or null for a user not in the list.
+   */
+  keyOf(user: string, password: string): string | null {
+    const u = this.users.get(user);
+    return u ? createHash("sha256").update(`${user}\0${password}\0${u.passwordHash}`).digest("hex") : null;
+  }
+
+  /**
+   * Remembers keys verified elsewhere (the active's MQTT logins, sent to its
+   * standby) for `forMs`: the same credentials then need no scrypt run here.
+   * A key is 64 hex characters; anything else is ignored.
+   */
+  prime(keys: readonly unknown[], forMs: number): number {
+    let n = 0;
+    const until = this.now() + Math.max(0, Math.min(forMs, 10 * Authenticator.CACHE_MS));
+    for (const k of keys.slice(0, Authenticator.CACHE_MAX)) {
+      if (typeof k !== "string" || !/^[0-9a-f]{64}$/.test(k)) continue;
+      if ((this.verified.get(k) ?? 0) >= until) continue;
+      this.verified.delete(k);
+      this.verified.set(k, until);
+      n++;
+    }
+    while (this.verified.size > Authenticator.CACHE_MAX) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest === undefined) break;
+      this.verified.delete(oldest);
+    }
+    return n;
+  }
+
   /** Whether a check of exactly these credentials is running now (one started by check(); a new one would wait for it). */
   pending(user: string, password: string): boolean {
     const u = this.users.get(user);

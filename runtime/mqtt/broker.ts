@@ -29,6 +29,8 @@ export interface MqttBrokerOptions {
   serving: () => boolean;
   /** a client's publish that passed the rules (a write request) */
   onRequest: (r: MqttRequest) => void;
+  /** a client logged in (node-mqtt.ts shares the logins with the standby) */
+  onLogin?: () => void;
   /** MQTT over TLS: the certificate and key (PEM); plain MQTT without */
   tls?: { cert: string | Buffer; key: string | Buffer } | null;
   log: Logger;
@@ -51,9 +53,11 @@ export class MqttBroker implements MqttOutlet {
   private aedes: Aedes | null = null;
   private server: Server | null = null;
   private readonly actors = new WeakMap<Client, Actor>();
+  /** each logged-in client's remembered-login key (Authenticator.keyOf): never the password */
+  private readonly loginKeys = new WeakMap<Client, string>();
   private readonly addresses = new WeakMap<object, string>();
   private readonly sockets = new Set<Socket>();
-  readonly counters: MqttCounters = { connections: 0, refusedNotActive: 0, refusedLogin: 0, refusedTopic: 0, tooLarge: 0, malformed: 0, published: 0 };
+  readonly counters: MqttCounters = { connections: 0, refusedNotActive: 0, refusedLogin: 0, refusedTopic: 0, tooLarge: 0, malformed: 0, published: 0, passwordChecks: 0 };
   /** when each kind of refusal was last logged */
   private readonly lastRefusalLog = new Map<string, number>();
 
@@ -106,7 +110,7 @@ export class MqttBroker implements MqttOutlet {
   }
 
   figures(): { clients: number; counters: MqttCounters } {
-    return { clients: this.clients, counters: { ...this.counters } };
+    return { clients: this.clients, counters: { ...this.counters, passwordChecks: this.o.authenticator.passwordChecks } };
   }
 
   /** connected (logged-in) clients */
@@ -232,7 +236,22 @@ export class MqttBroker implements MqttOutlet {
       return authError(UNAVAILABLE, "this node is not the active: connect to the other node");
     }
     this.actors.set(client, actor);
+    const key = auth.keyOf(user, pw);
+    if (key) this.loginKeys.set(client, key);
+    this.o.onLogin?.();
     return null;
+  }
+
+  /** the remembered-login keys of the clients logged in now, each once (shared with the standby) */
+  loginKeysNow(): string[] {
+    const aedes = this.aedes;
+    if (!aedes) return [];
+    const out = new Set<string>();
+    for (const c of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
+      const k = this.loginKeys.get(c);
+      if (k) out.add(k);
+    }
+    return [...out];
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket): Error | null {

@@ -35,7 +35,7 @@ export class ExternalBroker implements MqttOutlet {
   private client: MqttClient | null = null;
   private takingWrites = false;
   private wasUp = false;
-  private readonly counters: MqttCounters = { connections: 0, refusedNotActive: 0, refusedLogin: 0, refusedTopic: 0, tooLarge: 0, malformed: 0, published: 0 };
+  private readonly counters: MqttCounters = { connections: 0, refusedNotActive: 0, refusedLogin: 0, refusedTopic: 0, tooLarge: 0, malformed: 0, published: 0, passwordChecks: 0 };
 
   constructor(private readonly o: ExternalOptions) {}
 

@@ -25,6 +25,7 @@ export function mqttMetrics(r: Registry, figures: () => MqttFigures | null): voi
     const k = f.counters;
     add(connections, "connections", k.connections);
     add(published, "published", k.published);
+    add(passwordChecks, "passwordChecks", k.passwordChecks);
     add(refused, "notActive", k.refusedNotActive, { reason: "not_active" });
     add(refused, "login", k.refusedLogin, { reason: "login" });
     add(refused, "topic", k.refusedTopic, { reason: "topic" });
@@ -35,5 +36,6 @@ export function mqttMetrics(r: Registry, figures: () => MqttFigures | null): voi
   const serving = new Gauge({ name: "tandem_mqtt_serving", help: "1 while this node's broker serves clients (the node is active), 0 while it turns them away", registers: [r] });
   const connections = new Counter({ name: "tandem_mqtt_connections_total", help: "TCP connections accepted by this node's MQTT broker", registers: [r] });
   const published = new Counter({ name: "tandem_mqtt_messages_published_total", help: "Messages Tandem published on its broker (state, status, tag values, events, write results)", registers: [r] });
+  const passwordChecks = new Counter({ name: "tandem_mqtt_password_checks_total", help: "Password checks (scrypt) MQTT logins needed on this node: those neither remembered nor shared by the active before a takeover", registers: [r] });
   const refused = new Counter({ name: "tandem_mqtt_refused_total", help: "MQTT connections, logins, topics and packets refused, by reason", labelNames: ["reason"], registers: [r] });
 }

@@ -12,6 +12,8 @@ export interface MqttCounters {
   tooLarge: number;
   malformed: number;
   published: number;
+  /** password checks (scrypt) the logins needed: the ones not remembered, nor shared by the active before a takeover */
+  passwordChecks: number;
 }
 
 /** a write request a client sent (tags/…/set) */

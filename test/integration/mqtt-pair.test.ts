@@ -158,6 +158,9 @@ describe("MQTT on a pair: clients reach the active", () => {
       for (const link of ["lan", "plant"]) expect(sampleValue(am, "tandem_peer_link_heartbeat_age_seconds", { link })).toBeLessThan(1);
       expect(sampleValue(am, "tandem_lease_remaining_seconds")).toBeGreaterThan(0);
 
+      // the active has told its standby which logins its clients use: none of them will need a password check there
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(sampleValue(await metrics(c, standby), "tandem_mqtt_password_checks_total")).toBe(0);
       c.signal(active, "SIGKILL");
       await c.waitFor(standby, (s) => s.state === "active-held", 10_000, `${standby} active-held`);
       const from = seen.length;
@@ -173,6 +176,9 @@ describe("MQTT on a pair: clients reach the active", () => {
         expect(lines.includes(`server 127.0.0.1:${mqttPorts[active]}`), `${who} was on ${active} first`).toBe(true);
       }
       await waitUntil("the helper on the new active", () => helper.server() === `127.0.0.1:${mqttPorts[standby]}` && helperSeen.some((p) => JSON.parse(p).active === standby), { timeoutMs: 10_000 });
+      // four clients logged in on the new active, and not one password check: the logins were shared before the kill
+      await waitUntil("four clients on the new active", async () => (await c.status(standby))?.mqtt?.clients === 4, { timeoutMs: 10_000 });
+      expect(sampleValue(await metrics(c, standby), "tandem_mqtt_password_checks_total")).toBe(0);
     } finally {
       client.end(true);
       helper.end(true);

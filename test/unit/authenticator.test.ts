@@ -29,4 +29,25 @@ describe("Authenticator", () => {
     expect(auth.remembered("viewer", "viewer", "x")).toMatchObject({ user: "viewer" });
     expect(auth.remembered("viewer", "wrong", "x")).toBeNull();
   });
+
+  it("remembers keys primed from elsewhere (the active's MQTT logins) for as long as told, bounded; junk keys are ignored", async () => {
+    let now = 1_000_000;
+    const auth = new Authenticator({ users: [{ name: "otto", role: "operator", passwordHash: await hashPassword("o-pass") }], sessionTtlMs: 60_000, now: () => now });
+    const key = auth.keyOf("otto", "o-pass")!;
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(auth.keyOf("nobody", "x")).toBeNull();
+    expect(auth.prime([key, "not a key", 42, "A".repeat(64)], 60_000)).toBe(1);
+    // the right password is taken without scrypt; a wrong one is not remembered
+    expect(auth.remembered("otto", "o-pass", "10.0.0.9")).toMatchObject({ user: "otto", role: "operator" });
+    expect(await auth.check("otto", "o-pass", "10.0.0.9")).toMatchObject({ user: "otto" });
+    expect(auth.passwordChecks).toBe(0);
+    expect(auth.remembered("otto", "wrong", "x")).toBeNull();
+    now += 60_001;
+    expect(auth.remembered("otto", "o-pass", "x")).toBeNull();
+    // no more than ten minutes, whatever the sender asks
+    auth.prime([key], 86_400_000);
+    now += 600_001;
+    expect(auth.remembered("otto", "o-pass", "x")).toBeNull();
+  });
 });
+
