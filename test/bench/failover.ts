@@ -34,7 +34,7 @@ import { Cluster, exited, freePort, killAllChildren, sleep, spawnCli } from "../
 import { ActingSampler, type Overlap } from "./acting-sampler.js";
 import { KeepalivedPair, type KeepalivedSample } from "./keepalived.js";
 import { NsPair, type BenchPair } from "./ns-pair.js";
-import { login, readsGood, untilServing, type MqttProbe, type Serving } from "./serving.js";
+import { login, readsGood, siteClient, untilServing, type MqttProbe, type Serving } from "./serving.js";
 import { log, summary, type Summary } from "./stats.js";
 
 type Id = "a" | "b";
@@ -220,7 +220,7 @@ async function main(): Promise<void> {
       network: values.net,
       standby: values.standby,
       tags: TAGS,
-      mqttProbe: { trials: "kill -9", tag: TAGS[0], user: "viewer", retryMs: 5, what: "a fresh mqtt.js client to the standby's broker until its CONNACK is accepted and the tag's retained value arrives with quality good" },
+      mqttProbe: { trials: "kill -9", tag: TAGS[0], user: "viewer", retryMs: 5, what: "a fresh mqtt.js client to the standby's broker until its CONNACK is accepted and the tag's retained value arrives with quality good; a site client with the same login (viewer) is connected to the active from 1 s before the fault, so the login is one the pair shares" },
       trials,
       keepalivedTrials: kaTrials,
     };
@@ -240,7 +240,9 @@ async function main(): Promise<void> {
         const standby = other(active);
         const cookie = await login(c.nodes[standby].url);
         await settle(c, active, hot, cookie, hbMs);
+        const site = await siteClient(probe(active));
         const f = await fault(c, active, () => c!.signal(active, "SIGKILL"), cookie, "active-held", values.trace, probe(standby));
+        site.end();
         add(kill, f);
         await c.exited(active);
         await confirm(c, standby);

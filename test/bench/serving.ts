@@ -9,7 +9,9 @@
 // and the latest read answer says good (the figure as it was before MQTT).
 // With an MQTT probe (the kill -9 trials, DESIGN.md: "… MQTT CONNACK
 // accepted"), a third loop runs beside them:
-//   mqtt  a fresh mqtt.js client to the node's MQTT port (user viewer), again
+//   mqtt  a fresh mqtt.js client to the node's MQTT port (user viewer: a login
+//         the pair knows, as a site client of that account was connected to
+//         the active before the fault, siteClient()), again
 //         POLL_MS after each refusal (CONNACK 3 from a standby, a refused
 //         connection), until a CONNACK is accepted and the retained value of
 //         the probe's tag arrives with quality good
@@ -128,6 +130,24 @@ export async function readsGood(url: string, cookie: string, tags: string[]): Pr
  * most 5 ms of resolution.
  */
 export const POLL_MS = 5;
+
+/**
+ * A client of the site (an MES, a SCADA: user viewer) connected to the active
+ * before the fault, as a plant's are; the active shares the logins its
+ * clients use with its standby, so the probe's login (the same account) is
+ * one the pair knows. Resolves once connected and the share has had time to
+ * reach the standby; end it after the fault.
+ */
+export async function siteClient(p: MqttProbe, shareMs = 1000): Promise<{ end(): void }> {
+  const c = mqtt.connect({ host: p.host ?? "127.0.0.1", port: p.port, username: "viewer", password: "viewer", protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000 });
+  c.on("error", () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    c.once("connect", () => resolve());
+    c.once("close", () => reject(new Error(`the site's MQTT client could not connect to ${p.host ?? "127.0.0.1"}:${p.port}`)));
+  });
+  await sleep(shareMs);
+  return { end: () => void c.end(true) };
+}
 
 /** Polls `url` (and, with `probe`, its MQTT broker) from t0 (performance.now() at the fault) until it serves; throws after limitMs. */
 export async function untilServing(url: string, cookie: string, tags: string[], t0: number, limitMs = 10_000, probe?: MqttProbe): Promise<Serving> {
