@@ -20,6 +20,7 @@
 const live = (() => {
   const AGES_EVERY_MS = 5000;
   const AUDIT_SHOWN = 10;
+  const RETRY_CLOSED_MS = 3000;
   let es = null;
   let up = false;
   let lostAt = 0;
@@ -27,6 +28,7 @@ const live = (() => {
   let audit = [];
   let agesTimer = null;
   let drawPending = false;
+  let retryTimer = null;
 
   function supported() {
     return typeof EventSource === "function";
@@ -48,6 +50,7 @@ const live = (() => {
   }
 
   function stop() {
+    clearTimeout(retryTimer);
     if (es) es.close();
     es = null;
     up = false;
@@ -70,6 +73,13 @@ const live = (() => {
 
   async function onError() {
     if (!es) return;
+    // a refused stream (503: the node holds as many as it takes) is not retried by the browser: try again shortly
+    if (es.readyState === EventSource.CLOSED) {
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => {
+        if (es && es.readyState === EventSource.CLOSED) start();
+      }, RETRY_CLOSED_MS);
+    }
     const first = up || !lostAt;
     up = false;
     clearInterval(agesTimer);

@@ -2,6 +2,7 @@
 // playwright-core, against the real HTTP server with a FakeController and
 // three users (vera viewer, otto operator, ada admin). stop() closes the
 // browser and the server and removes the browser's profile folders.
+import type { EventStreamOptions } from "../../runtime/http/event-stream.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +25,7 @@ export interface HmiRig {
   stop(): Promise<void>;
 }
 
-export async function startHmiRig(): Promise<HmiRig> {
+export async function startHmiRig(opts: { eventStream?: Partial<Omit<EventStreamOptions, "tls">> } = {}): Promise<HmiRig> {
   const fake = new FakeController();
   const users = [
     { name: "vera", role: "viewer" as const, passwordHash: await hashPassword("v-pass") },
@@ -51,6 +52,7 @@ export async function startHmiRig(): Promise<HmiRig> {
       logs: silentLogs(),
       pairId: "line1",
       nodeId: "a",
+      eventStream: opts.eventStream,
     });
     const { port } = await server.start();
     const base = `http://127.0.0.1:${port}`;
