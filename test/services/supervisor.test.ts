@@ -53,7 +53,9 @@ describe("supervision", () => {
 
   it("kills and restarts a service whose health check keeps failing while it runs (hung)", async () => {
     h = new Harness();
-    h.start({ worker: svc("hang", { health: { ...readyCheck, startGraceMs: 100 }, restartDelayMs: 50, env: { HANG_AFTER: "0.6" } }) });
+    // the grace covers the script's own start (a slow fork of sh, date and touch must not look like a hang),
+    // and ends well before it stops answering
+    h.start({ worker: svc("hang", { health: { ...readyCheck, startGraceMs: 800 }, restartDelayMs: 50, env: { HANG_AFTER: "1.5" } }) });
     await h.until("restarted after hanging", () => h.events().filter((e) => e[1] === "start").length >= 2, 10_000);
     const words = h.eventWords();
     expect(words.slice(0, 4)).toEqual(["start worker", "hung worker", "stop worker", "start worker"]);
