@@ -12,11 +12,18 @@ import { VERIFY_TABLE, type VerifyResult } from "../redundancy/replication/verif
 import { Replicator, type ReplicationStatus } from "../redundancy/replication/replicator.js";
 import { DEFAULT_REPLICATION, type ReplicationSettings } from "../redundancy/replication/settings.js";
 import { systemClock } from "../redundancy/net.js";
+import { FileReceivedLog, type ReceivedLog } from "../redundancy/replication/received-log.js";
 import type { DivergentRow, Row, Storage } from "../redundancy/storage.js";
 import type { DatabaseConfig, ReplicationConfig } from "./config/replication-schema.js";
 import type { DivergenceView, RecordAnswer, RecordView } from "./node-api.js";
 import { SqliteStorage } from "./storage/sqlite.js";
 import { CONTEXT_TABLE } from "./processes/context.js";
+
+/** the standby's received-rows log, in the node's data dir (none without a second copy) */
+export function openReceivedLog(cfg: ReplicationConfig, dataDir: string): ReceivedLog | undefined {
+  if (cfg.mode === "none") return undefined;
+  return new FileReceivedLog(join(dataDir, "replication", "received.log"), cfg.syncAck !== "written");
+}
 
 export async function openStorage(db: DatabaseConfig, dataDir: string): Promise<Storage> {
   if (db.engine === "sqlite") return new SqliteStorage({ file: isAbsolute(db.file) ? db.file : join(dataDir, db.file) });
@@ -48,6 +55,8 @@ export class Records {
     private readonly nodeId: string,
     private readonly log: Logger,
     schemaVersion: number,
+    /** the standby's received-rows log (redundancy/replication/received-log.ts) */
+    private readonly received?: ReceivedLog,
   ) {
     const settings: ReplicationSettings = { ...DEFAULT_REPLICATION, ...cfg };
     this.replicator = new Replicator(
@@ -60,6 +69,7 @@ export class Records {
         send: (msg) => runtime.sendPeerApp(this.replicator.topic, encode(msg)),
         canWrite: () => isActiveState(runtime.state.state) && runtime.canAct(),
         epoch: () => runtime.state.epoch,
+        received,
         onApplied: (rows) => {
           // the process context's sequence number moves with every context write, on both nodes
           let seq = 0;
@@ -79,6 +89,7 @@ export class Records {
 
   /** follows the node's state: lead while active (or held), follow otherwise */
   async attach(): Promise<void> {
+    await this.replicator.recover();
     // the context's sequence number as the database holds it
     const ctx = await this.storage.read(CONTEXT_TABLE, { afterSeq: 0, limit: 100_000 });
     if (ctx.length) this.runtime.setContextSeq(ctx[ctx.length - 1].seq);
@@ -162,6 +173,7 @@ export class Records {
     if (this.verifyTimer) clearInterval(this.verifyTimer);
     this.retentionTimer = this.verifyTimer = null;
     if (this.started) await this.replicator.stop();
+    this.received?.close();
     await this.storage.close();
   }
 

@@ -1,5 +1,8 @@
 // The standby's side of replication: it applies the active's rows in order,
-// durably, and acknowledges what it holds. It refuses rows from an active
+// durably, and acknowledges what it holds. The active's live rows go to the
+// received-rows log first (received-log.ts): acknowledged once the log has
+// them, applied to the database right after, which is flushed within
+// flushWrittenMs and before this node acts as active. It refuses rows from an active
 // whose epoch is below the one it knows (S1: a deposed active cannot write
 // into the pair's database), and answers a gap by saying what it holds.
 import { StorageGapError, type Row, type StoreSnapshot } from "../storage.js";
@@ -7,6 +10,7 @@ import type { Hello, Probe, Resume, Resync, Rows } from "./protocol.js";
 import { markerOf } from "./verify.js";
 import type { Clock } from "../net.js";
 import type { ReplicatorDeps } from "./settings.js";
+import type { ReceivedLog } from "./received-log.js";
 
 /** the most rows applied in one transaction when queued messages are merged */
 const MERGE_ROWS = 50_000;
@@ -30,6 +34,7 @@ export class Follower {
   private refused = 0;
   private setAsideTotal = 0;
   private lastRefuseLog = -Infinity;
+  private lastLogFail = -Infinity;
   /**
    * Rows messages waiting for the apply job of their generation: messages
    * that arrive while a transaction commits are applied together in the next
@@ -61,9 +66,11 @@ export class Follower {
     await this.flush();
   }
 
+  /** the database on its disk; then the received-rows log is emptied (everything it held is in the database) */
   private async flush(): Promise<void> {
     try {
       await this.d.storage.flush();
+      if (this.d.received && this.d.received.size > 0) this.d.received.reset();
     } catch (err) {
       this.d.log.error(`replication: rows acknowledged as written could not be flushed to this node's disk: ${(err as Error).message}`);
     }
@@ -120,6 +127,7 @@ export class Follower {
       if (this.stopped) return;
       this.awaitingResume = false;
       if (r.diverged) {
+        await this.flush();
         const moved = await this.d.storage.setAside(r.keep, r.epoch, (this.d.wallClock ?? Date.now)());
         this.setAsideTotal += moved;
         this.d.log.warn(
@@ -140,6 +148,7 @@ export class Follower {
     this.enqueue(async () => {
       if (this.stopped) return;
       this.d.log.warn(`the active (epoch ${r.epoch}) asked for a resync: this database is emptied and rebuilt from the active's`);
+      await this.flush();
       await this.d.storage.truncate();
       this.lastSeq = 0;
       this.hello();
@@ -151,24 +160,20 @@ export class Follower {
    * the view frozen, and the rest applied after: the checksums are of the
    * same point of the order as the active's.
    */
-  private async applyRows(after: number, rows: Row[]): Promise<void> {
+  private async applyRows(after: number, rows: Row[], flush: boolean, held: number): Promise<void> {
+    // rows at or below what the database held (`held`) are a resend the store skips: no verify answer for those
     let from = 0;
     for (let i = 0; i < rows.length; i++) {
       const marker = markerOf(rows[i]);
-      if (!marker || rows[i].seq <= this.lastSeq) continue;
-      await this.d.storage.apply(after, rows.slice(from, i + 1), this.applyOpts());
+      if (!marker || rows[i].seq <= held) continue;
+      await this.d.storage.apply(after, rows.slice(from, i + 1), { flush });
       after = rows[i].seq;
       from = i + 1;
       const snap = await this.d.storage.snapshot().catch(() => null);
       if (snap) void this.answerVerify(snap, marker.id, rows[i].seq, marker.span);
     }
-    if (from < rows.length || rows.length === 0) await this.d.storage.apply(after, rows.slice(from), this.applyOpts());
-    if (!this.applyOpts().flush) this.flushSoon();
-  }
-
-  /** syncAck written: applied and acknowledged before the disk has it (flushed soon and before acting) */
-  private applyOpts(): { flush: boolean } {
-    return { flush: this.d.settings.syncAck !== "written" };
+    if (from < rows.length || rows.length === 0) await this.d.storage.apply(after, rows.slice(from), { flush });
+    if (!flush) this.flushSoon();
   }
 
   private async answerVerify(snap: StoreSnapshot, id: string, upTo: number, span: number): Promise<void> {
@@ -198,13 +203,16 @@ export class Follower {
       const after = first.after;
       const rows = [...first.rows];
       let last = rows.length ? rows[rows.length - 1].seq : after;
+      let live = first.live === true;
       while (rows.length < MERGE_ROWS && this.rowsQueue.length && this.rowsQueue[0].gen === gen && this.rowsQueue[0].m.after === last) {
         const next = (this.rowsQueue.shift() as { m: Rows }).m;
         rows.push(...next.rows);
+        live &&= next.live === true;
         if (next.rows.length) last = next.rows[next.rows.length - 1].seq;
       }
       if (this.stopped || this.awaitingResume) continue;
-      if (!(await this.applyAndAck(after, rows))) {
+      const done = live && this.d.received && rows.length && after === this.lastSeq ? await this.logAckApply(first.epoch, after, rows) : await this.applyAndAck(after, rows);
+      if (!done) {
         // a gap or a refusal: what is queued of this generation assumed the rows that did not go in
         while (this.rowsQueue.length && this.rowsQueue[0].gen === gen) this.rowsQueue.shift();
       }
@@ -212,9 +220,51 @@ export class Follower {
     if (this.drainFor === gen) this.drainFor = -1;
   }
 
+  /**
+   * A live write: in the received-rows log (on its disk under syncAck
+   * flushed), acknowledged, then applied without waiting for the database's
+   * own flush. A log that cannot be written falls back to apply, then ack.
+   */
+  private async logAckApply(epoch: number, after: number, rows: Row[]): Promise<boolean> {
+    const received = this.d.received as ReceivedLog;
+    try {
+      received.append({ epoch, after, rows });
+    } catch (err) {
+      this.logFailed(err as Error);
+      return this.applyAndAck(after, rows);
+    }
+    this.acknowledge(rows[rows.length - 1].seq);
+    try {
+      await this.applyRows(after, rows, false, after);
+    } catch (err) {
+      // acknowledged and in the log, refused by the database: the log keeps them (replayed at the next start), the active resumes from what the database holds
+      this.d.log.error(
+        `replication: rows ${rows[0].seq}..${rows[rows.length - 1].seq} are in the received-rows log (${received.where}) but this database refused them: ${(err as Error).message}`,
+      );
+      this.d.send({ t: "refuse", epoch: this.d.epoch(), reason: `the standby's database refused the rows: ${(err as Error).message}` });
+      return false;
+    }
+    this.d.onApplied?.(rows);
+    if (received.size > this.d.settings.receivedFlushBytes) this.enqueue(() => this.flush());
+    return true;
+  }
+
+  private logFailed(err: Error): void {
+    const now = this.d.clock.now();
+    if (now - this.lastLogFail < 5000) return;
+    this.lastLogFail = now;
+    this.d.log.error(`replication: the received-rows log could not be written (${err.message}): rows are applied to the database before they are acknowledged`);
+  }
+
+  private acknowledge(last: number): void {
+    if (last > this.lastSeq) this.lastSeq = last;
+    if (this.catchUp && this.lastSeq >= this.catchUp.from + this.catchUp.total) this.catchUp = null;
+    this.d.send({ t: "ack", epoch: this.d.epoch(), seq: this.lastSeq });
+  }
+
   private async applyAndAck(after: number, rows: Row[]): Promise<boolean> {
     try {
-      await this.applyRows(after, rows);
+      await this.applyRows(after, rows, this.d.settings.syncAck !== "written", this.lastSeq);
     } catch (err) {
       if (err instanceof StorageGapError) {
         this.d.log.info(`replication: rows after ${err.expected} but this database holds up to ${err.have}: asking the active to resume`);
@@ -226,10 +276,7 @@ export class Follower {
       return false;
     }
     this.d.onApplied?.(rows);
-    const last = rows.length ? rows[rows.length - 1].seq : after;
-    if (last > this.lastSeq) this.lastSeq = last;
-    if (this.catchUp && this.lastSeq >= this.catchUp.from + this.catchUp.total) this.catchUp = null;
-    this.d.send({ t: "ack", epoch: this.d.epoch(), seq: this.lastSeq });
+    this.acknowledge(rows.length ? rows[rows.length - 1].seq : after);
     return true;
   }
 

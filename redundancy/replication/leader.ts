@@ -201,7 +201,7 @@ export class Leader {
     const rows = per.flat();
     const after = this.head;
     const live = this.phase === "live" && this.d.settings.mode !== "none";
-    if (live && !this.d.send({ t: "rows", epoch: this.epoch, after, rows })) this.away("the peer connection is down");
+    if (live && !this.d.send({ t: "rows", epoch: this.epoch, after, rows, live: true })) this.away("the peer connection is down");
     const sentLive = live && this.phase === "live";
     this.applying = true;
     try {

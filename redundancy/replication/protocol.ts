@@ -24,6 +24,8 @@ export interface Rows {
   epoch: number;
   after: number;
   rows: Row[];
+  /** a write as the active commits it (not a catch-up): the standby may acknowledge it from its received-rows log */
+  live?: boolean;
 }
 
 /** the follower holds everything up to `seq` durably */
@@ -79,7 +81,8 @@ type WireRow = [number, number, number, string, RowKind, string | null, string |
 
 export function encode(msg: ReplMessage): Record<string, unknown> {
   if (msg.t !== "rows") return { ...msg };
-  return { t: "rows", epoch: msg.epoch, after: msg.after, rows: msg.rows.map((r): WireRow => [r.seq, r.epoch, r.at, r.table, r.kind, r.key, r.body]) };
+  const rows = msg.rows.map((r): WireRow => [r.seq, r.epoch, r.at, r.table, r.kind, r.key, r.body]);
+  return msg.live ? { t: "rows", epoch: msg.epoch, after: msg.after, rows, live: true } : { t: "rows", epoch: msg.epoch, after: msg.after, rows };
 }
 
 const isInt = (x: unknown, min = 0): x is number => Number.isSafeInteger(x) && (x as number) >= min;
@@ -146,7 +149,7 @@ export function parse(d: Record<string, unknown>, maxBody: number): ReplMessage 
         prev = r.seq;
         rows.push(r);
       }
-      return { t: "rows", epoch: d.epoch, after: d.after, rows };
+      return d.live === true ? { t: "rows", epoch: d.epoch, after: d.after, rows, live: true } : { t: "rows", epoch: d.epoch, after: d.after, rows };
     }
     case "probe":
       return { t: "probe", epoch: d.epoch };

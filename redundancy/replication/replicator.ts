@@ -7,6 +7,7 @@ import { Leader, type LeaderStatus } from "./leader.js";
 import { parse, REPL_TOPIC } from "./protocol.js";
 import type { ReplicatorDeps } from "./settings.js";
 import type { VerifyResult } from "./verify.js";
+import { replayReceived } from "./received-log.js";
 import type { Row, RowWrite } from "../storage.js";
 
 export interface ReplicationStatus {
@@ -46,6 +47,14 @@ export class Replicator {
   ) {}
 
   readonly topic = REPL_TOPIC;
+
+  /**
+   * At start, before the first setRole: rows this node acknowledged from its
+   * received-rows log that a crash left out of its database are applied.
+   */
+  async recover(): Promise<void> {
+    if (this.d.received) await replayReceived(this.d.storage, this.d.received, this.d.log);
+  }
 
   /** the node is active (lead, in `epoch`) or not (follow); idempotent */
   setRole(lead: boolean, epoch: number, reason: string): Promise<void> {

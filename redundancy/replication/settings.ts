@@ -4,6 +4,7 @@ import type { Logger } from "../../core/logger.js";
 import type { Clock } from "../net.js";
 import type { Row, Storage } from "../storage.js";
 import type { ReplMessage } from "./protocol.js";
+import type { ReceivedLog } from "./received-log.js";
 
 export interface ReplicationSettings {
   /** sync: acknowledged once both databases hold it; async: once this one does; none: no second copy */
@@ -18,8 +19,10 @@ export interface ReplicationSettings {
    * acknowledged write; written loses one only if both nodes fail at once.
    */
   syncAck: "flushed" | "written";
-  /** syncAck written: the standby flushes what it acknowledged at least this often */
+  /** the standby flushes what it acknowledged before its database had it on disk at least this often */
   flushWrittenMs: number;
+  /** …and as soon as its received-rows log holds this many bytes */
+  receivedFlushBytes: number;
   /** a peer that acknowledges nothing this long is away (frozen, cut off) */
   ackTimeoutMs: number;
   /** async: writers wait while the peer is this far behind (records / ms) */
@@ -41,6 +44,7 @@ export const DEFAULT_REPLICATION: ReplicationSettings = {
   whenPeerAway: "accept",
   syncAck: "flushed",
   flushWrittenMs: 1000,
+  receivedFlushBytes: 4 << 20,
   ackTimeoutMs: 1000,
   maxLagRecords: 10_000,
   maxLagMs: 2_000,
@@ -64,7 +68,12 @@ export interface ReplicatorDeps {
   canWrite(): boolean;
   /** the epoch this node knows (its own, or a higher one it has seen) */
   epoch(): number;
-  /** rows now durable in this node's database (as the leader committed them, or as the follower applied them) */
+  /**
+   * the standby's received-rows log (received-log.ts): live rows are
+   * acknowledged once it holds them; without it, once the database does
+   */
+  received?: ReceivedLog;
+  /** rows now in this node's database (as the leader committed them, or as the follower applied them) */
   onApplied?(rows: readonly Row[]): void;
   /** the wall clock for the rows' `at` */
   wallClock?: () => number;

@@ -10,6 +10,7 @@ import { PeerLink } from "../../redundancy/peer-link.js";
 import { systemClock } from "../../redundancy/net.js";
 import { encode, REPL_TOPIC } from "../../redundancy/replication/protocol.js";
 import { Replicator } from "../../redundancy/replication/replicator.js";
+import type { ReceivedLog } from "../../redundancy/replication/received-log.js";
 import type { ReplicationSettings } from "../../redundancy/replication/settings.js";
 import type { ApplyOptions, Row, Storage } from "../../redundancy/storage.js";
 import { keyFromSecret } from "../../redundancy/wire.js";
@@ -142,6 +143,8 @@ export interface NodeOptions {
   /** grows at every process start of this node (the wire's replay guard resets on a higher one) */
   incarnation: number;
   log: Logger;
+  /** the standby's received-rows log, as a node has one */
+  received?: ReceivedLog;
   /** app messages on other topics than replication's (the bench's own probe) */
   onApp?(topic: string, data: Record<string, unknown>): void;
 }
@@ -160,6 +163,7 @@ export async function startNode(o: NodeOptions): Promise<BenchNode> {
       send: (msg) => link?.sendApp(REPL_TOPIC, encode(msg)) ?? false,
       canWrite: () => true,
       epoch: () => EPOCH,
+      received: o.received,
     },
     await o.storage.schemaVersion(),
   );

@@ -6,6 +6,10 @@
 // {t:"ready"} once its link listens; it answers {t:"state"} with what its store
 // holds (and, with `sum`, a checksum of rows 1..sum), and {t:"stop"} by
 // stopping and exiting. It exits at once when the bench goes away.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileReceivedLog } from "../../redundancy/replication/received-log.js";
 import type { ReplicationSettings } from "../../redundancy/replication/settings.js";
 import { BenchLog, openStore, PROBE_TOPIC, startNode, timed, type BenchNode, type NodePorts, type StoreSpec, type StoreTimes } from "./replication-node.js";
 
@@ -51,7 +55,11 @@ async function main(): Promise<void> {
   const onApp = (topic: string) => {
     if (topic === PROBE_TOPIC) probes++;
   };
-  const node = await startNode({ nodeId: "b", lead: false, storage, settings: o.settings, ports: o.ports, secret, incarnation: o.incarnation, log: blog.logger, onApp });
+  // the received-rows log in a directory of its own beside the stores (--no-received-log: none, the database acknowledges)
+  const logDir = process.env.TANDEM_BENCH_NO_RECEIVED_LOG ? null : mkdtempSync(join(tmpdir(), "tandem-bench-received-"));
+  process.on("exit", () => logDir && rmSync(logDir, { recursive: true, force: true }));
+  const received = logDir ? new FileReceivedLog(join(logDir, "received.log"), o.settings.syncAck !== "written") : undefined;
+  const node = await startNode({ nodeId: "b", lead: false, storage, settings: o.settings, ports: o.ports, secret, incarnation: o.incarnation, log: blog.logger, onApp, received });
   process.on("message", (m: ToPeer) => {
     void (async () => {
       try {
@@ -74,6 +82,7 @@ async function main(): Promise<void> {
         } else if (m.t === "stop") {
           await node.stop();
           await storage.close();
+          received?.close();
           send({ t: "stopped" });
           process.disconnect();
           process.exit(0);

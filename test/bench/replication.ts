@@ -64,6 +64,8 @@ interface Opts {
   engines: Engine[];
   transport: Transport;
   asyncYield: boolean;
+  /** the standby acknowledges live rows from its received-rows log (false: --no-received-log, once its database has them) */
+  receivedLog: boolean;
   seconds: number;
   warmupS: number;
   records: number;
@@ -608,6 +610,7 @@ function options(): Opts {
       quick: { type: "boolean", default: false },
       "no-workaround": { type: "boolean", default: false },
       "async-no-yield": { type: "boolean", default: false },
+      "no-received-log": { type: "boolean", default: false },
       only: { type: "string", default: "all" },
     },
   });
@@ -624,12 +627,14 @@ function options(): Opts {
   if (e !== "sqlite" && e !== "postgres" && e !== "both") throw new Error(`--engine: sqlite, postgres or both, got '${e}'`);
   const d = DEFAULT_REPLICATION;
   const transport: Transport = { probeBytes: 0, carried: false, batchMaxBytes: d.batchMaxBytes, catchUpChunk: d.catchUpChunk, catchUpWindow: d.catchUpWindow, workaround: values["no-workaround"] ? "off" : null };
-  return { engines: e === "both" ? ["sqlite", "postgres"] : [e], transport, asyncYield: !values["async-no-yield"], seconds, warmupS: round(Math.min(2, seconds / 5), 2), records, batches, out: values.out, quick, only };
+  return { engines: e === "both" ? ["sqlite", "postgres"] : [e], transport, asyncYield: !values["async-no-yield"], receivedLog: !values["no-received-log"], seconds, warmupS: round(Math.min(2, seconds / 5), 2), records, batches, out: values.out, quick, only };
 }
 
 async function main(): Promise<void> {
   const o = options();
   const started = Date.now();
+  // the standby process reads it (replication-peer.ts)
+  if (!o.receivedLog) process.env.TANDEM_BENCH_NO_RECEIVED_LOG = "1";
   process.on("exit", emergencyCleanup);
   const onSignal = (sig: NodeJS.Signals) => {
     log(`${sig}: stopping every process and cluster this bench started`);
@@ -655,6 +660,7 @@ async function main(): Promise<void> {
       record: { table: TABLE, kind: "ins", key: null, bodyBytes: body(0).length, body: body(0) },
       transport: o.transport,
       asyncWritersYield: o.asyncYield,
+      standbyReceivedLog: o.receivedLog,
       replication: { ...DEFAULT_REPLICATION, batchMaxBytes: o.transport.batchMaxBytes, catchUpChunk: o.transport.catchUpChunk, catchUpWindow: o.transport.catchUpWindow, mode: "sync (throughput, catch-up) / async (lag)", whenPeerAway: "refuse for the sync throughput runs (nothing counted was acknowledged on one copy), accept for async and catch-up" },
       pair: `one host; the active in the bench process, the standby a child process (dist/test/bench/replication-peer.js); real PeerLinks on 127.0.0.1 (TCP, HMAC-SHA256 envelopes, replay window ${REPLAY_WINDOW}, reconnect every ${RECONNECT_MS} ms, no TLS), pair '${PAIR_ID}', epoch ${EPOCH}`,
       localWriter: "the same adapter over a fresh store, one apply() (one transaction) per batch, back to back",

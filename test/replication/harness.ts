@@ -9,6 +9,7 @@ import { nullLogger } from "../../core/logger.js";
 import { systemClock } from "../../redundancy/net.js";
 import { encode, type ReplMessage } from "../../redundancy/replication/protocol.js";
 import { Replicator } from "../../redundancy/replication/replicator.js";
+import { FileReceivedLog } from "../../redundancy/replication/received-log.js";
 import { DEFAULT_REPLICATION, type ReplicationSettings } from "../../redundancy/replication/settings.js";
 import type { Storage } from "../../redundancy/storage.js";
 import { SqliteStorage } from "../../runtime/storage/sqlite.js";
@@ -16,6 +17,8 @@ import { SqliteStorage } from "../../runtime/storage/sqlite.js";
 export interface TestNode {
   id: string;
   storage: Storage;
+  /** its received-rows log, as a node has one (a file in the pair's temp dir) */
+  received: FileReceivedLog;
   repl: Replicator;
   epoch: number;
   canWrite: boolean;
@@ -37,7 +40,8 @@ export class TestPair {
     const s = { ...DEFAULT_REPLICATION, ackTimeoutMs: 400, ...settings };
     const mk = (id: string): TestNode => {
       const storage = makeStorage ? makeStorage(id, this.dir) : new SqliteStorage({ file: join(this.dir, `${id}.db`) });
-      const node = { id, storage, epoch: 0, canWrite: true, sent: {} } as TestNode;
+      const received = new FileReceivedLog(join(this.dir, `${id}.received`), s.syncAck !== "written", 1 << 20);
+      const node = { id, storage, received, epoch: 0, canWrite: true, sent: {} } as TestNode;
       node.repl = new Replicator(
         {
           nodeId: id,
@@ -48,6 +52,7 @@ export class TestPair {
           send: (msg) => this.send(node, msg),
           canWrite: () => node.canWrite,
           epoch: () => node.epoch,
+          received,
         },
         schemas[id as "a" | "b"],
       );
@@ -85,6 +90,8 @@ export class TestPair {
   async open(): Promise<void> {
     await this.a.storage.open();
     await this.b.storage.open();
+    await this.a.repl.recover();
+    await this.b.repl.recover();
   }
 
   /** `leader` becomes active in `epoch`, the other follows */
@@ -113,6 +120,8 @@ export class TestPair {
     await this.b.repl.stop();
     await this.a.storage.close();
     await this.b.storage.close();
+    this.a.received.close();
+    this.b.received.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

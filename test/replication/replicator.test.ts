@@ -124,7 +124,9 @@ describe(`replication on ${name}`, () => {
       await until("the peer is live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
       calls.length = 0;
       const rows = await a.repl.write([rec("t", { n: 1 })]);
-      // acknowledged: b holds it (written), the flush is still to come
+      // acknowledged: b's received-rows log holds it, its database has it right after (written), the flush is still to come
+      expect(b.received.size).toBeGreaterThan(0);
+      await until("b applied", async () => (await b.storage.read("t")).length === 1);
       expect((await b.storage.read("t")).map((r) => r.seq)).toEqual([rows[0].seq]);
       expect(calls).toEqual(["apply written"]);
       await until("b flushed", () => calls.includes("flush"), 2000);
