@@ -7,7 +7,7 @@
 // (RoleState.servicesUp). Services start in dependency order and stop in
 // reverse; balanced instances follow balance.ts.
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync } from "node:fs";
+import { lstatSync, mkdirSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../../core/logger.js";
@@ -141,6 +141,8 @@ export class Supervisor {
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
     this.backoffTimer = null;
     this.setUp(false);
+    // a clean stop leaves nothing in the system's temp dir: the root goes once its instances' directories have
+    rmEmptyDir(this.tmpRoot);
   }
 
   /** The last resort of a stop that ran out of time: SIGKILL to every instance still there. */
@@ -428,6 +430,15 @@ export type { PeerReport };
  */
 export function serviceTmpRoot(dataDir: string): string {
   return join(tmpdir(), `tandem-svc-${createHash("sha256").update(dataDir).digest("hex").slice(0, 12)}`);
+}
+
+/** removes a directory if it is empty; one that still holds something (or is gone) stays as it is */
+function rmEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty (an instance's directory left for the next start's cleanup), or not there
+  }
 }
 
 /** Made 0711 (others may pass, not list) and checked: a directory of ours, not a link someone planted. */

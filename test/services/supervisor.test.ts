@@ -1,10 +1,11 @@
 // The supervisor on real child processes: dependency order, restarts with
 // backoff up to failed, a hung service, a service that ignores SIGTERM, the
 // output and events of a service, and an operator's stop kept on disk.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { liveGroupMembers, readProcStat, isLive } from "../../runtime/services/proc.js";
+import { serviceTmpRoot } from "../../runtime/services/supervisor.js";
 import { Harness, readyCheck, svc } from "./harness.js";
 
 let h: Harness;
@@ -24,9 +25,13 @@ describe("supervision", () => {
     // b started only once a answered healthy (≥ its 0.3 s start-up), c likewise after b
     expect(Number(starts[1]![0]) - Number(starts[0]![0])).toBeGreaterThanOrEqual(280);
     expect(Number(starts[2]![0]) - Number(starts[1]![0])).toBeGreaterThanOrEqual(280);
+    const tmpRoot = serviceTmpRoot(join(h.dir, "data"));
+    expect(existsSync(tmpRoot)).toBe(true);
     await sup.stop();
     expect(h.events().filter((e) => e[1] === "stop").map((e) => e[2])).toEqual(["c", "b", "a"]);
     for (const n of ["a", "b", "c"]) expect(h.view(n).state).toBe("stopped");
+    // a clean stop leaves nothing in the system's temp dir
+    expect(existsSync(tmpRoot)).toBe(false);
   });
 
   it("backs a crash loop off, then reports it failed with an alarm and a lower service level", async () => {
