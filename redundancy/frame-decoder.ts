@@ -34,6 +34,14 @@ export function frame(payload: Buffer): Buffer {
   return out;
 }
 
+/** The length prefix alone: a large payload is written after it as it is, not copied into one buffer with it. */
+export function frameHeader(payloadBytes: number): Buffer {
+  if (payloadBytes < 1 || payloadBytes > MAX_LENGTH) throw new RangeError(`frame payload must be 1–${MAX_LENGTH} bytes, got ${payloadBytes}`);
+  const out = Buffer.allocUnsafe(HEADER);
+  out.writeUInt32BE(payloadBytes, 0);
+  return out;
+}
+
 export class FrameDecoder {
   private limit: number;
   private chunks: Buffer[] = [];

@@ -10,7 +10,7 @@
 import { COUNT_CHANNELS, counterFor } from "../core/diagnostics.js";
 import type { Logger } from "../core/logger.js";
 import { NODE_STATES, type HostPort } from "../core/types.js";
-import { FrameDecoder, FrameError, frame } from "./frame-decoder.js";
+import { FrameDecoder, FrameError, frame, frameHeader } from "./frame-decoder.js";
 import { AUTHED_MAX_FRAME, PreAuthGate, type PreAuthLimits, type Ticket } from "./peer-gate.js";
 import { tlsNetwork, type PeerTlsOptions } from "./peer-tls.js";
 import { systemClock, systemNetwork, type Clock, type Network, type StreamConn, type StreamServer, type UdpSender, type UdpSocket } from "./net.js";
@@ -252,7 +252,7 @@ export class PeerLink {
       this.warn(`peer connection: an app message on '${topic}' of ${bytes.length} bytes is over the ${AUTHED_MAX_FRAME}-byte frame limit; not sent`, "app_too_large");
       return false;
     }
-    conn.socket.write(frame(bytes));
+    writeFrame(conn.socket, bytes);
     return true;
   }
 
@@ -450,4 +450,13 @@ export class PeerLink {
     this.counts[name] = (this.counts[name] ?? 0) + 1;
     publishCount(name, { pair: this.opts.pairId, node: this.opts.nodeId });
   }
+}
+
+/** payloads above this go out after their length prefix as they are (a catch-up chunk: no copy of half a megabyte) */
+const COPY_FRAME_BELOW = 64 * 1024;
+
+function writeFrame(socket: { write(b: Buffer): void }, payload: Buffer): void {
+  if (payload.length < COPY_FRAME_BELOW) return socket.write(frame(payload));
+  socket.write(frameHeader(payload.length));
+  socket.write(payload);
 }

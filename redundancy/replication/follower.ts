@@ -204,7 +204,7 @@ export class Follower {
       const rows = [...first.rows];
       let last = rows.length ? rows[rows.length - 1].seq : after;
       let live = first.live === true;
-      while (rows.length < MERGE_ROWS && this.rowsQueue.length && this.rowsQueue[0].gen === gen && this.rowsQueue[0].m.after === last) {
+      while (rows.length < this.mergeRows() && this.rowsQueue.length && this.rowsQueue[0].gen === gen && this.rowsQueue[0].m.after === last) {
         const next = (this.rowsQueue.shift() as { m: Rows }).m;
         rows.push(...next.rows);
         live &&= next.live === true;
@@ -278,6 +278,18 @@ export class Follower {
     this.d.onApplied?.(rows);
     this.acknowledge(rows.length ? rows[rows.length - 1].seq : after);
     return true;
+  }
+
+  /**
+   * The most rows one transaction takes when queued messages are merged:
+   * half of what the active keeps in flight, so that it reads and sends the
+   * next half while this node commits (a merge of the whole window would
+   * leave it waiting for the acknowledgements of all of it), and at most
+   * MERGE_ROWS.
+   */
+  private mergeRows(): number {
+    const s = this.d.settings;
+    return Math.min(MERGE_ROWS, Math.max(s.catchUpChunk, Math.floor((s.catchUpChunk * s.catchUpWindow) / 2)));
   }
 
   status(): FollowerStatus {

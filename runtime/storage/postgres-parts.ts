@@ -99,13 +99,26 @@ export function upsertOnly(seg: Segment): Segment {
 }
 
 /** COPY's text format: backslash, tab, newline and carriage return escaped, \N for null */
-const copyField = (v: string | null): string => (v === null ? "\\N" : v.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r")));
+const COPY_ESCAPED = /[\\\t\n\r]/;
+const copyField = (v: string | null): string =>
+  v === null ? "\\N" : !COPY_ESCAPED.test(v) ? v : v.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r"));
 
 /** rows as COPY … FROM STDIN text, in the column order of COLS */
-export function copyText(rows: readonly Row[]): string {
+export function copyText(rows: readonly Row[], from = 0, to = rows.length): string {
   let out = "";
-  for (const r of rows) out += `${r.seq}\t${r.epoch}\t${r.at}\t${copyField(r.table)}\t${r.kind}\t${copyField(r.key)}\t${copyField(r.body)}\n`;
+  for (let i = from; i < to; i++) {
+    const r = rows[i];
+    out += `${r.seq}\t${r.epoch}\t${r.at}\t${copyField(r.table)}\t${r.kind}\t${copyField(r.key)}\t${copyField(r.body)}\n`;
+  }
   return out;
+}
+
+/** rows per piece of COPY data: the server works on one piece while the next is made */
+const COPY_PIECE_ROWS = 1000;
+
+/** the COPY data in pieces, each made when the stream asks for it */
+function* copyPieces(rows: readonly Row[]): Generator<Buffer> {
+  for (let i = 0; i < rows.length; i += COPY_PIECE_ROWS) yield Buffer.from(copyText(rows, i, Math.min(rows.length, i + COPY_PIECE_ROWS)));
 }
 
 /** a segment with at least this many plain inserts is written by COPY (a batch that big goes the long way) */
@@ -122,7 +135,7 @@ export async function writeSegment(c: pg.PoolClient, seg: Segment, rowsTable: st
     await c.query({ name: "tandem_segment", text: segmentSql, values: segmentParams(seg) });
     return;
   }
-  await pipeline(Readable.from([copyText(plain)]), c.query(copyFrom(`COPY ${rowsTable} (${COLS}) FROM STDIN`)));
+  await pipeline(Readable.from(copyPieces(plain), { objectMode: false }), c.query(copyFrom(`COPY ${rowsTable} (${COLS}) FROM STDIN`)));
   const rest = upsertOnly(seg);
   if (rest.rows.some((r) => r !== null)) await c.query({ name: "tandem_segment", text: segmentSql, values: segmentParams(rest) });
 }
