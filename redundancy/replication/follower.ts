@@ -241,6 +241,11 @@ export class Follower {
       this.d.log.error(
         `replication: rows ${rows[0].seq}..${rows[rows.length - 1].seq} are in the received-rows log (${received.where}) but this database refused them: ${(err as Error).message}`,
       );
+      // what this node says it holds is its database again: nothing more is acknowledged from the log above it
+      this.lastSeq = await this.d.storage.state().then(
+        (st) => st.lastSeq,
+        () => after,
+      );
       this.d.send({ t: "refuse", epoch: this.d.epoch(), reason: `the standby's database refused the rows: ${(err as Error).message}` });
       return false;
     }

@@ -148,6 +148,40 @@ describe("S2: the standby acknowledges from its received-rows log", () => {
     release(new Error("the standby process died"));
   });
 
+  it("a standby whose database refuses a batch it acknowledged from its log acknowledges nothing more above its database, and is caught up", async () => {
+    let failNext = false;
+    pair = new TestPair({}, (id, dir) => {
+      const s = new SqliteStorage({ file: join(dir, `${id}.db`) });
+      if (id === "b") {
+        const apply = s.apply.bind(s);
+        s.apply = (after, r, opts) => {
+          if (!failNext) return apply(after, r, opts);
+          failNext = false;
+          return Promise.reject(new Error("SQLITE_FULL: database or disk is full"));
+        };
+      }
+      return s;
+    });
+    const { a, b } = pair;
+    await pair.open();
+    await pair.lead(a, 1);
+    await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+    await a.repl.write([rec("t", { n: 1 })]);
+    failNext = true;
+    // acknowledged from b's log; b's database refuses it and b says so
+    await a.repl.write([rec("t", { n: 2 })]);
+    await until("a sees the refusal", () => a.repl.status().peer !== "live");
+    const bHolds = (await b.storage.state()).lastSeq;
+    expect(b.repl.status().lastSeq).toBe(bHolds);
+    // writes go on (accept); the peer is caught up once the active asks again, and both databases agree
+    for (let i = 3; i <= 5; i++) await a.repl.write([rec("t", { n: i })]);
+    await until("caught up", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0, 10_000);
+    expect(await b.storage.count("t")).toBe(5);
+    const sa = await a.storage.checksums(1, a.repl.status().lastSeq, 1_000_000);
+    const sb = await b.storage.checksums(1, a.repl.status().lastSeq, 1_000_000);
+    expect(sb).toEqual(sa);
+  }, 20_000);
+
   it("the log is emptied once the standby's database is flushed, and before the standby leads", async () => {
     pair = new TestPair({ flushWrittenMs: 100 });
     const { a, b } = pair;
