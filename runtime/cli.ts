@@ -57,6 +57,9 @@ const USAGE = `tandem — redundant plant-server runtime
   tandem events [--after SEQ] [--limit N]
                                     the pair's stored events and alarms: takeovers, switchovers, confirms, failures
   tandem hash-password              read a password on stdin, print its hash for the config
+  tandem service install|uninstall|status --config FILE | --witness --listen HOST:PORT [--dry-run --out DIR]
+                                    this node (or the witness) as a systemd unit or Windows service, generated
+                                    from the config (root); --dry-run --out DIR only writes the files
 
 Client commands (status … events) take --node URL (default ${DEFAULT_NODE_URL}) or
 --config FILE (its http.listen), --json for the API's answer as is, and
@@ -85,6 +88,8 @@ export async function main(argv: string[]): Promise<number> {
       return runClientCommand("audit", rest);
     case "hash-password":
       return runHashPassword(rest);
+    case "service":
+      return (await import("./install/service-cli.js")).runService(rest);
     case undefined:
     case "help":
     case "--help":

@@ -102,6 +102,12 @@ export const configSchema = z
       stopTimeoutMs: ms(1000, 3_600_000).default(30_000),
       /** this node's share for balanced services placed by instances-per-capacity */
       capacity: z.number().int().min(1).max(1000).default(1),
+      /** `tandem service install`: the system user the node runs as */
+      serviceUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "expected a system user name (lower case, 1–32 characters)").default("tandem"),
+      /** `tandem service install`: the memory limit of the node and everything it runs (its services); absent: computed (docs/operations.md) */
+      memoryMaxMB: z.number().int().min(256).max(1_048_576).optional(),
+      /** `tandem service install`: the open files the node may hold (sockets, services' pipes, database files) */
+      maxOpenFiles: z.number().int().min(1024).max(1_048_576).default(65_536),
     }),
     peer: z.strictObject({
       id,
