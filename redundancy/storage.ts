@@ -62,8 +62,8 @@ export interface StoreState {
   lastEpoch: number;
   /** every epoch this store holds writes of, oldest first */
   epochs: EpochStart[];
-  /** rows in the store (all tables, tombstones included) */
-  rows: number;
+  // no count of the rows: it costs a scan of them all (~20 ms per million on SQLite, blocking
+  // the event loop), and state() is read as a node takes over
 }
 
 /** Rows kept aside: written by a node under an old epoch, never seen by the active that followed. */

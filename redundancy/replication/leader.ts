@@ -287,7 +287,7 @@ export class Leader {
     this.phase = "catching-up";
     this.catchUp = { cursor: m.keep, inflight: [], from: m.keep, total: Math.max(0, this.head - m.keep), snapshot, pumping: false, sentAt: this.d.clock.now() };
     this.d.send({ t: "resume", epoch: this.epoch, from: m.keep, keep: m.keep, diverged: false, total: this.catchUp.total });
-    this.d.log.info({ from: m.keep, head: this.head }, snapshot ? `the peer is empty: sending it a snapshot of ${mine.rows} rows` : `the peer holds up to ${m.keep}: catching it up to ${this.head}`);
+    this.d.log.info({ from: m.keep, head: this.head }, snapshot ? `the peer is empty: sending it a snapshot of the rows up to ${this.head}` : `the peer holds up to ${m.keep}: catching it up to ${this.head}`);
     void this.pump();
   }
 

@@ -242,14 +242,13 @@ export class PostgresStorage implements Storage {
   async state(): Promise<StoreState> {
     // one statement: one snapshot
     const r = (
-      await this.query<{ last_seq: number; last_epoch: number; n: number; epochs: StoreState["epochs"] }>(
+      await this.query<{ last_seq: number; last_epoch: number; epochs: StoreState["epochs"] }>(
         `SELECT last_seq, last_epoch,
-           (SELECT count(*) FROM ${this.t.rows}) AS n,
            (SELECT coalesce(json_agg(json_build_object('epoch', epoch, 'firstSeq', first_seq) ORDER BY epoch), '[]'::json) FROM ${this.t.epochs}) AS epochs
          FROM ${this.t.state}`,
       )
     ).rows[0];
-    return { lastSeq: r.last_seq, lastEpoch: r.last_epoch, epochs: r.epochs, rows: r.n };
+    return { lastSeq: r.last_seq, lastEpoch: r.last_epoch, epochs: r.epochs };
   }
 
   async apply(afterSeq: number, rows: Row[], opts: ApplyOptions = {}): Promise<void> {

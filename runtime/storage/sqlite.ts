@@ -100,8 +100,7 @@ export class SqliteStorage implements Storage {
   async state(): Promise<StoreState> {
     this.conn;
     const epochs = this.stmts.epochs.all() as StoreState["epochs"];
-    const rows = (this.stmts.count.get() as { n: number }).n;
-    return { lastSeq: this.last.seq, lastEpoch: this.last.epoch, epochs, rows };
+    return { lastSeq: this.last.seq, lastEpoch: this.last.epoch, epochs };
   }
 
   async apply(afterSeq: number, rows: Row[], opts: ApplyOptions = {}): Promise<void> {
@@ -255,7 +254,6 @@ function prepareStatements(db: Database.Database) {
     purge: db.prepare("DELETE FROM tandem_rows WHERE tbl = ? AND at < ? AND kind <> 'purge'"),
     addEpoch: db.prepare("INSERT OR IGNORE INTO tandem_epochs (epoch, first_seq) VALUES (?, ?)"),
     epochs: db.prepare("SELECT epoch, first_seq AS firstSeq FROM tandem_epochs ORDER BY epoch"),
-    count: db.prepare("SELECT count(*) AS n FROM tandem_rows"),
     after: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE seq > ? ORDER BY seq LIMIT ?"),
     range: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE seq >= ? AND seq <= ? ORDER BY seq"),
     read: db.prepare("SELECT seq, epoch, at, tbl, kind, key, body FROM tandem_rows WHERE tbl = ? AND seq > ? AND kind IN ('ins', 'put') ORDER BY seq LIMIT ?"),

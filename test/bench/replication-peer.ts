@@ -26,7 +26,6 @@ export type FromPeer =
   | {
       t: "state";
       lastSeq: number;
-      rows: number;
       /** sha256 over the canonical rows 1..sum, as one range (storage.checksums) */
       hash: string | null;
       follower: { refused: number; catchUp: unknown };
@@ -70,7 +69,6 @@ async function main(): Promise<void> {
           send({
             t: "state",
             lastSeq: st.lastSeq,
-            rows: st.rows,
             hash,
             follower: { refused: f.refused, catchUp: f.catchUp },
             probes,

@@ -60,7 +60,8 @@ export function storageConformance(name: string, factory: StoreFactory): void {
         await again.open();
         expect(await again.schemaVersion()).toBe(v);
         const st = await again.state();
-        expect(st).toMatchObject({ lastSeq: 2, lastEpoch: 3, rows: 2, epochs: [{ epoch: 3, firstSeq: 1 }] });
+        expect(st).toMatchObject({ lastSeq: 2, lastEpoch: 3, epochs: [{ epoch: 3, firstSeq: 1 }] });
+        expect((await again.rowsAfter(0, 1000)).length).toBe(2);
         expect((await again.get("kv", "k"))?.body).toBe('{"b":2}');
         h.storage = again;
       });
@@ -160,7 +161,7 @@ export function storageConformance(name: string, factory: StoreFactory): void {
         await s.apply(0, stamp([ins("log", 1)], 1, 5));
         const bad = [...stamp([ins("log", 2)], 2, 5), ...stamp([ins("log", 3)], 3, 4)];
         await expect(s.apply(1, bad)).rejects.toThrow(/epoch 4/);
-        expect(await s.state()).toMatchObject({ lastSeq: 1, lastEpoch: 5, rows: 1 });
+        expect(await s.state()).toMatchObject({ lastSeq: 1, lastEpoch: 5 });
         await s.apply(1, stamp([ins("log", 2)], 2, 6));
         expect((await s.state()).epochs).toEqual([
           { epoch: 5, firstSeq: 1 },
@@ -277,7 +278,7 @@ export function storageConformance(name: string, factory: StoreFactory): void {
         await s.apply(2, stamp([ins("log", 3), put("kv", "x", 4)], 3, 4));
         const moved = await s.setAside(2, 5, 123);
         expect(moved).toBe(2);
-        expect(await s.state()).toMatchObject({ lastSeq: 2, lastEpoch: 3, rows: 2, epochs: [{ epoch: 3, firstSeq: 1 }] });
+        expect(await s.state()).toMatchObject({ lastSeq: 2, lastEpoch: 3, epochs: [{ epoch: 3, firstSeq: 1 }] });
         const d = await s.divergent();
         expect(d.map((r) => [r.seq, r.epoch, r.table, r.kind, r.key, r.body, r.foundAt, r.activeEpoch])).toEqual([
           [3, 4, "log", "ins", null, "3", 123, 5],
@@ -297,7 +298,7 @@ export function storageConformance(name: string, factory: StoreFactory): void {
         await s.apply(0, stamp([ins("log", 1), ins("log", 2)], 1, 1));
         await s.setAside(1, 2, 1);
         await s.truncate();
-        expect(await s.state()).toEqual({ lastSeq: 0, lastEpoch: 0, epochs: [], rows: 0 });
+        expect(await s.state()).toEqual({ lastSeq: 0, lastEpoch: 0, epochs: [] });
         expect((await s.divergent()).length).toBe(1);
         await s.apply(0, stamp([ins("log", 9)], 1, 2));
         expect(await s.count("log")).toBe(1);
