@@ -57,6 +57,9 @@ const USAGE = `tandem — redundant plant-server runtime
   tandem events [--after SEQ] [--limit N]
                                     the pair's stored events and alarms: takeovers, switchovers, confirms, failures
   tandem hash-password              read a password on stdin, print its hash for the config
+  tandem support-bundle --config FILE [--out FILE]
+                                    one archive for whoever helps the site: status, recent logs, the config
+                                    without secrets, versions, the last events (viewer login for the API parts)
   tandem service install|uninstall|status --config FILE | --witness --listen HOST:PORT [--dry-run --out DIR]
                                     this node (or the witness) as a systemd unit or Windows service, generated
                                     from the config (root); --dry-run --out DIR only writes the files
@@ -88,6 +91,8 @@ export async function main(argv: string[]): Promise<number> {
       return runClientCommand("audit", rest);
     case "hash-password":
       return runHashPassword(rest);
+    case "support-bundle":
+      return (await import("./support-bundle.js")).runSupportBundle(rest);
     case "service":
       return (await import("./install/service-cli.js")).runService(rest);
     case undefined:
