@@ -7,19 +7,14 @@
 // over, and stops the rest in reverse. stop() releases every timer, socket,
 // child and file handle.
 //
-// Size: it is also the NodeController the API calls, one short method per
-// operation (auditing, then handing over to the part that does it); the
-// parts themselves live in their own files.
-import { join } from "node:path";
+// It is also the NodeController the API calls: one short method per operation,
+// handing over to the part that does it (node-actions.ts, node-audit.ts,
+// node-status.ts, node-stream.ts, node-data.ts, node-history.ts).
 import { performance } from "node:perf_hooks";
 import type { DriverManager } from "../drivers/manager.js";
 import { EpochStore } from "../redundancy/epoch-store.js";
-import { linkStatus, peerVisible } from "../redundancy/failure-detector.js";
 import { PairRuntime } from "../redundancy/pair-runtime.js";
-import { AuditLog } from "./audit-log.js";
 import type { AuditVerifyResult } from "./audit/chain.js";
-import { loadAuditKey } from "./audit/secret.js";
-import { SyslogSender } from "./audit/syslog.js";
 import { makePrivateDir } from "./private-files.js";
 import type { LogLevel, TandemConfig } from "./config/schema.js";
 import { TandemError } from "../core/errors.js";
@@ -29,36 +24,31 @@ import { loadTlsMaterial } from "./http/tls.js";
 import { LogManager } from "./logging.js";
 import { NodeMetrics } from "./metrics.js";
 import { pairRuntimeOptions } from "./pair-options.js";
-import { describeState } from "./node-message.js";
-import { apiBaseOf, notActiveError } from "./active-hint.js";
+import { NodeActions } from "./node-actions.js";
+import { NodeAudit } from "./node-audit.js";
 import { NodeData } from "./node-data.js";
 import { NodeHistory } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
+import { followNode } from "./node-stream.js";
+import { stopSteps } from "./node-stop.js";
+import { nodeHealth, nodeStatus, ownApiUrl, serviceLevel, type HealthSource } from "./node-status.js";
 import { mqttMetrics } from "./mqtt/metrics.js";
 import type { VerifyResult } from "../redundancy/replication/verify.js";
 import { pairView } from "./services/pair-view.js";
 import { Supervisor } from "./services/supervisor.js";
 import type { EventsView, HistoryQuery, TagHistoryView } from "./node-api.js";
 import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, RecordAnswer, RecordView, NodeState, NodeStatus, RefusalRecord, ServicesView, StreamEvent, SwitchoverResult, TagView } from "./node-api.js";
-import type { EventRow } from "./events/recorder.js";
-
-/** Something whose health lowers the service level (drivers, database …). */
-export interface HealthSource {
-  name: string;
-  health(): { penalty: number; reasons: string[] };
-}
 
 const LEVEL_EVERY_MS = 100;
-
-/** who an audit entry names: an operator, or a refused request whose login was never checked (role "none") */
-type AuditActor = { user: string; role: AuditEntry["role"]; from?: string };
 
 export class TandemNode implements NodeController {
   readonly logs: LogManager;
   readonly runtime: PairRuntime;
   private readonly store: EpochStore;
-  private readonly auditLog: AuditLog;
-  private readonly syslog: SyslogSender | null;
+  /** the node's audit log, its syslog and pair copies, and the audited() wrapper of operators' actions */
+  private readonly auditTrail: NodeAudit;
+  /** the operators' actions, audited; the controller's methods below hand over to it */
+  private readonly actions: NodeActions;
   private http: HttpServer | null = null;
   /** the embedded MQTT broker and what the active publishes on it (mqtt section) */
   mqtt: NodeMqtt | null = null;
@@ -78,8 +68,6 @@ export class TandemNode implements NodeController {
   private readonly log;
   private stopping: Promise<void> | null = null;
   httpAddress: { host: string; port: number } | null = null;
-  /** follow()'s listeners of audit entries */
-  private readonly auditFollowers = new Set<(e: AuditEntry) => void>();
 
   constructor(
     readonly config: TandemConfig,
@@ -100,20 +88,10 @@ export class TandemNode implements NodeController {
     // the data dir is the node's alone: 0700, its files 0600 (runtime/private-files.ts)
     makePrivateDir(c.node.dataDir);
     this.store = EpochStore.open(c.node.dataDir, c.pair.id, c.node.id);
-    const sl = c.audit.syslog;
-    this.syslog = sl ? new SyslogSender({ host: sl.address.host, port: sl.address.port, facility: sl.facility, appName: sl.appName, log: this.logs.get("audit") }) : null;
-    this.auditLog = new AuditLog(join(c.node.dataDir, "audit.log"), {
-      key: loadAuditKey(c.node.dataDir, c.audit.key, { create: true }),
-      onLine: (line, entry) => {
-        this.syslog?.send(line, entry);
-        for (const fn of this.auditFollowers) fn(entry);
-        // the pair's copy, when this node is active (runtime/audit/replicated-audit.ts)
-        this.data.audit?.line(line);
-      },
-    });
+    this.auditTrail = new NodeAudit({ config: c, log: this.log, syslogLog: this.logs.get("audit"), epoch: () => this.runtime?.state.epoch ?? this.store.epoch, pair: () => this.data.audit });
     this.runtime = new PairRuntime(pairRuntimeOptions(c, this.store, this.logs.get("pair")));
     this.history = new NodeHistory({ config: c, runtime: this.runtime, records: () => this.data.records, drivers: () => this.drivers, log: this.logs.get("history") });
-    this.data = new NodeData({ config: c, runtime: this.runtime, log: (name) => this.logs.get(name), drivers: () => this.drivers, setProcessesUp: (up) => this.reportUp("processes", up), notActive: (what) => this.notActive(what), alarm: (type, text) => this.history.alarm(type, text) });
+    this.data = new NodeData({ config: c, runtime: this.runtime, log: (name) => this.logs.get(name), drivers: () => this.drivers, setProcessesUp: (up) => this.reportUp("processes", up), notActive: (what) => this.actions.notActive(what), alarm: (type, text) => this.history.alarm(type, text) });
     this.supervisor = new Supervisor({
       services: c.services,
       pairId: c.pair.id,
@@ -125,11 +103,9 @@ export class TandemNode implements NodeController {
       alarm: (text) => this.history.alarm("service-failed", text),
       // the role machine waits for services placed active and process modules alike
       pair: { ...pairView(this.runtime, c.heartbeat.timeoutMs), setServicesUp: (up) => this.reportUp("services", up) },
-      apiUrl: () => {
-        const a = this.httpAddress ?? c.http.listen;
-        return a.port ? `${c.http.tls.enabled ? "https" : "http"}://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}/api/v1` : undefined;
-      },
+      apiUrl: () => ownApiUrl(this.httpAddress ?? c.http.listen, c.http.tls.enabled),
     });
+    this.actions = new NodeActions({ config: c, runtime: this.runtime, audit: this.auditTrail, logs: this.logs, supervisor: this.supervisor, data: this.data, drivers: () => this.drivers });
     this.runtime.on("state", (_from, to, epoch) => {
       this.stateSinceWall = new Date().toISOString();
       this.drivers?.setRole(isActiveState(to), epoch);
@@ -148,7 +124,7 @@ export class TandemNode implements NodeController {
       if (topic === "services") this.supervisor.onPeerReport(data);
     });
     this.runtime.on("epoch", (epoch) => this.drivers?.setRole(isActiveState(this.runtime.state.state), epoch));
-    this.runtime.on("audit", (action, actor, result, details) => this.writeAudit(action, actor, result, details));
+    this.runtime.on("audit", (action, actor, result, details) => this.auditTrail.write(action, actor, result, details));
     this.runtime.on("event", (kind, message, details) => {
       if (kind === "takeover" || kind === "isolated" || kind === "awaiting-operator") this.log.warn({ event: kind, ...(details ?? {}) }, message);
     });
@@ -169,8 +145,7 @@ export class TandemNode implements NodeController {
   async start(): Promise<void> {
     const c = this.config;
     const graceUntil = performance.now() + c.takeover.levelGraceMs;
-    this.syslog?.start();
-    this.auditLog.open();
+    this.auditTrail.open();
     // storage first: the node serves nothing it could not write down
     await this.data.open();
     this.addHealthSource({ name: "replication", health: () => this.data.health() });
@@ -228,7 +203,7 @@ export class TandemNode implements NodeController {
       { http: `${this.httpAddress.host}:${this.httpAddress.port}`, role: c.node.role, epoch: this.store.epoch, witness: !!c.witness },
       `node ${c.node.id} of pair ${c.pair.id} started (preferred ${c.node.role}, epoch ${this.store.epoch})`,
     );
-    this.writeAudit("node-start", "system", "ok", { pid: process.pid, incarnation: this.store.incarnation, cleanOwner: this.store.cleanOwner });
+    this.auditTrail.write("node-start", "system", "ok", { pid: process.pid, incarnation: this.store.incarnation, cleanOwner: this.store.cleanOwner });
   }
 
   /** Clean stop: hand over if active, then stop everything in reverse order. */
@@ -240,22 +215,7 @@ export class TandemNode implements NodeController {
   private async doStop(): Promise<void> {
     // the last lines of a node say how it stopped: none of them is dropped
     this.logs.keepFinalLines();
-    const limit = this.config.node.stopTimeoutMs;
-    const until = performance.now() + limit;
-    const stepOf = async (what: string, run: () => Promise<unknown>): Promise<void> => {
-      this.log.info(`stopping: ${what}`);
-      const left = until - performance.now();
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), Math.max(0, left))));
-      try {
-        const r = await Promise.race([run().then(() => "done" as const), late]);
-        if (r === "late") this.log.error(`stopping: ${what} did not finish within node.stopTimeoutMs (${limit} ms); going on without it`);
-      } catch (err) {
-        this.log.error({ err }, `stopping: ${what} failed: ${(err as Error).message}`);
-      } finally {
-        clearTimeout(timer);
-      }
-    };
+    const stepOf = stopSteps(this.log, this.config.node.stopTimeoutMs);
     // process modules and services first: they must be gone before the role moves
     await stepOf("process modules", () => this.data.stopProcesses());
     await stepOf("services", () => this.supervisor.stop());
@@ -282,173 +242,72 @@ export class TandemNode implements NodeController {
     await stepOf("database", () => this.data.close());
     this.log.info("stopping: stores");
     this.store.markCleanStop(this.runtime.state.context.ownerIsMeClean);
-    this.writeAudit("node-stop", "system", "ok", { state: this.runtime.state.state });
-    this.auditLog.close();
-    await this.syslog?.stop();
+    this.auditTrail.write("node-stop", "system", "ok", { state: this.runtime.state.state });
+    await this.auditTrail.close();
     this.metricsOut.close();
     this.log.info("node stopped");
     await this.logs.flush();
   }
 
-  // ----------------------------------------------------------- health
-
-  computeLevel(): { level: number; reasons: string[] } {
-    const s = this.runtime.state;
-    if (s.state === "maintenance") return { level: 0, reasons: ["maintenance"] };
-    const now = this.runtime.now();
-    const reasons: string[] = [];
-    let level = 255;
-    if (s.peer.heardAt !== null) {
-      for (const l of linkStatus(s.peer, now, this.config.heartbeat.timeoutMs)) {
-        if (!l.up) {
-          level -= 10;
-          reasons.push(`link ${l.name} down`);
-        }
-      }
-      if (!s.peer.tcpUp) {
-        level -= 10;
-        reasons.push("peer connection down");
-      }
-    }
-    if (this.config.witness && !s.witness.reachable) {
-      level -= 25;
-      reasons.push("witness unreachable");
-    }
-    for (const src of this.healthSources) {
-      const h = src.health();
-      level -= h.penalty;
-      reasons.push(...h.reasons.map((r) => `${src.name}: ${r}`));
-    }
-    return { level: Math.max(2, Math.min(255, level)), reasons };
-  }
-
   // ------------------------------------------------------- controller
 
+  computeLevel(): { level: number; reasons: string[] } {
+    return serviceLevel(this.runtime.state, this.runtime.now(), this.config, this.healthSources);
+  }
+
   health(): { state: NodeState; serviceLevel: number; epoch: number; nodeId: string } {
-    this.runtime.refresh();
-    const s = this.runtime.state;
-    return { state: s.state, serviceLevel: s.level, epoch: s.epoch, nodeId: this.config.node.id };
+    return nodeHealth(this.runtime, this.config.node.id);
   }
 
   status(): NodeStatus {
     this.runtime.refresh();
-    const c = this.config;
-    const s = this.runtime.state;
-    const now = this.runtime.now();
-    const wall = Date.now();
-    const iso = (mono: number | null) => (mono === null ? null : new Date(wall - (now - mono)).toISOString());
-    const visible = peerVisible(s.peer, now, c.heartbeat.timeoutMs);
-    return {
-      pairId: c.pair.id,
-      nodeId: c.node.id,
-      pid: process.pid,
-      role: c.node.role,
-      state: s.state,
-      epoch: s.epoch,
-      serviceLevel: s.level,
-      serviceLevelReasons: [
-        ...this.computeLevel().reasons,
-        ...(s.levelSettled ? [] : ["start-up grace: the drivers' first connect attempts are not done, so this level does not count in an election yet"]),
-      ],
-      leaseRemainingMs: this.runtime.leaseRemainingMs(),
-      message: describeState(this.runtime.state, this.config.peer.id, visible),
+    return nodeStatus(this.config, this.runtime, {
+      levelReasons: this.computeLevel().reasons,
       since: this.stateSinceWall,
-      peer: {
-        nodeId: c.peer.id,
-        // a peer not heard on any link is not "active", whatever it said last
-        state: visible ? s.peer.state : "unknown",
-        epoch: s.peer.heardAt === null ? null : s.peer.epoch,
-        serviceLevel: s.peer.heardAt === null ? null : s.peer.level,
-        lastSeenMs: s.peer.heardAt === null ? null : Math.round(now - s.peer.heardAt),
-        connected: s.peer.tcpUp,
-        links: linkStatus(s.peer, now, c.heartbeat.timeoutMs),
-        api: apiBaseOf(c.peer.api),
-      },
-      witness: c.witness
-        ? { configured: true, reachable: s.witness.reachable, address: `${c.witness.address.host}:${c.witness.address.port}`, holder: s.witness.holder, holderEpoch: s.witness.holderEpoch }
-        : { configured: false, reachable: false },
-      context: { held: s.state === "active-held", seq: s.context.seq, heldSince: iso(s.heldSince), autoConfirmAt: iso(s.autoConfirmAt) },
       replication: this.replicationStatus(),
-      ...(this.drivers ? { devices: this.drivers.connections() } : {}),
-      ...(this.mqtt ? { mqtt: (({ broker, listen, serving, clients }) => ({ broker, listen, serving, clients }))(this.mqtt.status()) } : {}),
-      awaitingOperator: s.awaitingOperator,
-      counters: this.runtime.counters(),
-    };
-  }
-
-  async confirm(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
-    const r = await this.audited(actor, "confirm", undefined, async () => {
-      // a standby awaiting an operator is promoted by a confirm; otherwise only the active has a takeover to confirm
-      const s = this.runtime.state;
-      if (!(s.awaitingOperator && (s.state === "standby" || s.state === "starting"))) this.requireActive("confirm");
-      return this.runtime.op("confirm", actor);
+      devices: this.drivers?.connections(),
+      mqtt: this.mqtt?.status(),
     });
-    return { state: r.state as NodeState, epoch: r.epoch as number };
   }
 
-  async reject(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
-    const r = await this.audited(actor, "reject", undefined, async () => {
-      this.requireActive("reject");
-      return this.runtime.op("reject", actor);
-    });
-    return { state: r.state as NodeState, epoch: r.epoch as number };
+  confirm(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
+    return this.actions.confirm(actor);
   }
 
-  async promote(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
-    const r = await this.audited(actor, "promote", undefined, () => this.runtime.op("promote", actor));
-    return { state: r.state as NodeState, epoch: r.epoch as number };
+  reject(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
+    return this.actions.reject(actor);
   }
 
-  async switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
-    const t0 = performance.now();
-    const r = await this.audited(actor, "switchover", to === undefined ? undefined : { to }, async () => {
-      // a standby connected to the active it hears asks it to hand over (the role machine, which checks the same);
-      // one that cannot ask points to the active, or says none is known
-      this.runtime.refresh();
-      const s = this.runtime.state;
-      const canAsk = s.state === "standby" && s.peer.tcpUp && isActiveState(s.peer.state) && peerVisible(s.peer, this.runtime.now(), this.config.heartbeat.timeoutMs);
-      if (!canAsk) this.requireActive("switchover");
-      return this.runtime.op("switchover", actor, { to });
-    });
-    return {
-      from: String(r.from ?? this.config.node.id),
-      to: String(r.to ?? this.config.peer.id),
-      epoch: Number(r.epoch ?? this.runtime.state.epoch),
-      durationMs: typeof r.durationMs === "number" ? r.durationMs : Math.round(performance.now() - t0),
-    };
+  promote(actor: Actor): Promise<{ state: NodeState; epoch: number }> {
+    return this.actions.promote(actor);
   }
 
-  async maintenance(actor: Actor, enter: boolean, force?: boolean): Promise<{ state: NodeState }> {
-    const action = enter ? "maintenance-enter" : "maintenance-leave";
-    const r = await this.audited(actor, action, force === undefined ? undefined : { force }, () => this.runtime.op(action, actor, { force }));
-    return { state: (r.state as NodeState) ?? this.runtime.state.state };
+  switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
+    return this.actions.switchover(actor, to);
+  }
+
+  maintenance(actor: Actor, enter: boolean, force?: boolean): Promise<{ state: NodeState }> {
+    return this.actions.maintenance(actor, enter, force);
   }
 
   audit(opts: { limit?: number; since?: number }): AuditEntry[] {
-    return this.auditLog.list(opts);
+    return this.auditTrail.list(opts);
   }
 
-  async pairAudit(opts: { limit?: number; since?: number }): Promise<{ entries: AuditEntry[]; next: number | null }> {
-    const a = this.data.audit;
-    if (!a) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["replication.mode is none: the pair's audit is not kept; this node's own is (source=node)"]);
-    return a.list(opts.since ?? 0, Math.max(1, Math.min(1000, opts.limit ?? 100)));
+  pairAudit(opts: { limit?: number; since?: number }): Promise<{ entries: AuditEntry[]; next: number | null }> {
+    return this.auditTrail.pairList(opts);
   }
 
   verifyAudit(): Promise<AuditVerifyResult> {
-    return this.auditLog.verify();
+    return this.auditTrail.verify();
+  }
+
+  recordRefusal(r: RefusalRecord): void {
+    this.auditTrail.write(r.action, { user: r.user || "(none)", role: r.role ?? "none", from: r.from }, "refused", r.details);
   }
 
   setLogLevel(actor: Actor, level: LogLevel, component?: string): { default: LogLevel; components: Record<string, LogLevel> } {
-    const details = { level, component: component ?? "(all)" };
-    this.recordIntent(actor, "log-level", details);
-    try {
-      this.logs.setLevel(level, component);
-    } catch (err) {
-      this.writeAudit("log-level", actor, "refused", { ...details, reason: (err as Error).message });
-      throw new TandemError("TANDEM_ERR_BAD_REQUEST", [(err as Error).message]);
-    }
-    this.writeAudit("log-level", actor, "ok", details);
-    return this.logs.levels();
+    return this.actions.setLogLevel(actor, level, component);
   }
 
   logLevels(): { default: LogLevel; components: Record<string, LogLevel> } {
@@ -459,32 +318,12 @@ export class TandemNode implements NodeController {
     return this.metricsOut.text();
   }
 
-  tags(): TagView[] {
-    return this.drivers?.tags() ?? [];
+  follow(fn: (e: StreamEvent) => void): () => void {
+    return followNode({ runtime: this.runtime, events: this.history.events, auditFollowers: this.auditTrail.followers, drivers: this.drivers, log: this.log }, fn);
   }
 
-  follow(fn: (e: StreamEvent) => void): () => void {
-    // a follower's fault (a closed stream) is its own: the node goes on
-    const call = (e: StreamEvent) => {
-      try {
-        fn(e);
-      } catch (err) {
-        this.log.debug({ err }, `an event stream follower failed: ${(err as Error).message}`);
-      }
-    };
-    const onState = (from: NodeState, to: NodeState, epoch: number, reason: string) => call({ type: "state", data: { from, to, epoch, reason } });
-    const onEvent = (data: EventRow) => call({ type: "event", data });
-    const onAudit = (data: AuditEntry) => call({ type: "audit", data });
-    this.runtime.on("state", onState);
-    this.history.events.listeners.add(onEvent);
-    this.auditFollowers.add(onAudit);
-    const untag = this.drivers?.bus.subscribe((data) => call({ type: "tag", data })) ?? (() => undefined);
-    return () => {
-      this.runtime.off("state", onState);
-      this.history.events.listeners.delete(onEvent);
-      this.auditFollowers.delete(onAudit);
-      untag();
-    };
+  tags(): TagView[] {
+    return this.drivers?.tags() ?? [];
   }
 
   tag(name: string): TagView {
@@ -493,41 +332,20 @@ export class TandemNode implements NodeController {
     return t;
   }
 
-  services(): ServicesView {
-    const s = this.runtime.state;
-    const f = this.supervisor.balancer.figures();
-    return { nodeId: this.config.node.id, state: s.state, epoch: s.epoch, services: this.supervisor.views(), figures: { own: { ...f.own }, peer: f.peer ? { ...f.peer } : null } };
+  writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }> {
+    return this.actions.writeTag(actor, name, value);
   }
 
-  async serviceAction(actor: Actor, name: string, action: "start" | "stop" | "restart"): Promise<{ name: string; action: string; instances: string[] }> {
-    if (!this.supervisor.has(name)) throw new TandemError("TANDEM_ERR_SERVICE_UNKNOWN", [name, this.supervisor.names().join(", ") || "none"]);
-    return this.audited(actor, `service-${action}`, { service: name }, async () => {
-      // a service placed active runs on the active only: acting on it elsewhere would not reach it
-      if (this.supervisor.views().every((v) => v.name !== name || v.placement === "active")) this.requireActive(`${action} of service ${name}`);
-      return this.supervisor.act(name, action, actor.user);
-    });
+  services(): ServicesView {
+    return this.actions.services();
+  }
+
+  serviceAction(actor: Actor, name: string, action: "start" | "stop" | "restart"): Promise<{ name: string; action: string; instances: string[] }> {
+    return this.actions.serviceAction(actor, name, action);
   }
 
   serviceEvents(name: string, count: number): { name: string; accepted: boolean } {
-    if (!this.supervisor.has(name)) throw new TandemError("TANDEM_ERR_SERVICE_UNKNOWN", [name, this.supervisor.names().join(", ") || "none"]);
-    return { name, accepted: this.supervisor.addEvents(name, count) };
-  }
-
-  recordRefusal(r: RefusalRecord): void {
-    this.writeAudit(r.action, { user: r.user || "(none)", role: r.role ?? "none", from: r.from }, "refused", r.details);
-  }
-
-  async writeTag(actor: Actor, name: string, value: unknown): Promise<{ name: string; value: unknown }> {
-    const drivers = this.drivers;
-    // an operator's manual write: allowed on the active, also while held (S3 holds process writes only)
-    // the answer carries the value as written (float32-rounded, scaled, converted), which a read then shows
-    const written = await this.audited(actor, "write-tag", { tag: name, value }, async () => {
-      // the active judges the write (its tags, its value); the standby points there
-      this.requireActive("tag write");
-      if (!drivers) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
-      return drivers.write(name, value, "operator");
-    });
-    return { name, value: written };
+    return this.actions.serviceEvents(name, count);
   }
 
   // ------------------------------------------------ records and context
@@ -565,97 +383,15 @@ export class TandemNode implements NodeController {
     return this.history.eventHistory(afterSeq, limit);
   }
 
-  async verifyReplication(actor: Actor): Promise<VerifyResult> {
-    this.data.onActive("verify");
-    return this.audited(actor, "replication-verify", undefined, () => this.data.verify(actor.user));
+  verifyReplication(actor: Actor): Promise<VerifyResult> {
+    return this.actions.verifyReplication(actor);
   }
 
-  async resyncReplication(actor: Actor): Promise<{ started: boolean }> {
-    this.data.onActive("resync");
-    return this.audited(actor, "replication-resync", undefined, async () => this.data.resync());
+  resyncReplication(actor: Actor): Promise<{ started: boolean }> {
+    return this.actions.resyncReplication(actor);
   }
 
-  async discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }> {
-    return this.audited(actor, "discard-divergent", { id }, async () => ({ id, discarded: await this.data.discardDivergent(id) }));
-  }
-
-  // ---------------------------------------------------------- internals
-
-  /**
-   * Throws TANDEM_ERR_NOT_ACTIVE naming the active (and its address, from
-   * peer.api), or saying that none is known, when this node is not active
-   * (active-held is active). The HTTP layer answers 421, 409 or 503.
-   */
-  private requireActive(what: string): void {
-    this.runtime.refresh();
-    if (!isActiveState(this.runtime.state.state)) throw this.notActive(what);
-  }
-
-  private notActive(what: string): TandemError {
-    const s = this.runtime.state;
-    const visible = peerVisible(s.peer, this.runtime.now(), this.config.heartbeat.timeoutMs);
-    return notActiveError(what, { nodeId: this.config.node.id, state: s.state, peerId: this.config.peer.id, peerState: visible ? s.peer.state : "unknown", peerApi: this.config.peer.api });
-  }
-
-  /**
-   * An operator's action, audited: the "requested" entry is on disk before the
-   * action runs, and an action that cannot be recorded is refused
-   * (TANDEM_ERR_AUDIT_UNAVAILABLE, 503) without running. The outcome follows:
-   * the role machine records its own (with its reasons); when it did not,
-   * this records ok, or refused/failed with the error.
-   */
-  private async audited<T>(actor: Actor, action: string, details: Record<string, unknown> | undefined, run: () => Promise<T>): Promise<T> {
-    const intent = this.recordIntent(actor, action, details);
-    const recorded = (results: string[]) => this.auditLog.list({ since: intent.seq, limit: 1000 }).some((e) => e.action === action && e.user === actor.user && results.includes(e.result));
-    try {
-      const r = await run();
-      if (!recorded(["ok"])) this.writeAudit(action, actor, "ok", details);
-      return r;
-    } catch (err) {
-      if (!recorded(["refused", "failed"])) {
-        const te = err instanceof TandemError ? err : null;
-        this.writeAudit(action, actor, te && te.status < 500 ? "refused" : "failed", { ...(details ?? {}), code: te?.code ?? "TANDEM_ERR_INTERNAL", reason: (err as Error).message });
-      }
-      throw err;
-    }
-  }
-
-  /** The "requested" entry; throws TANDEM_ERR_AUDIT_UNAVAILABLE when it cannot be written. */
-  private recordIntent(actor: Actor, action: string, details: Record<string, unknown> | undefined): AuditEntry {
-    try {
-      return this.appendAudit(action, actor, "requested", details);
-    } catch (err) {
-      this.log.error({ err, user: actor.user, from: actor.from, action }, `cannot write the audit log: ${(err as Error).message}; ${action} by ${actor.user} refused`);
-      throw err instanceof TandemError ? err : new TandemError("TANDEM_ERR_AUDIT_UNAVAILABLE", [(err as Error).message]);
-    }
-  }
-
-  private appendAudit(action: string, actor: AuditActor | "system", result: AuditEntry["result"], details?: Record<string, unknown>): AuditEntry {
-    const a = actor === "system" ? { user: "system", role: "system" as const, from: "local" } : { user: actor.user, role: actor.role, from: actor.from ?? "local" };
-    const entry = this.auditLog.append({
-      user: a.user,
-      role: a.role,
-      from: a.from,
-      action,
-      result,
-      nodeId: this.config.node.id,
-      epoch: this.runtime?.state.epoch ?? this.store.epoch,
-      ...(details === undefined ? {} : { details }),
-    });
-    this.log.info({ audit: entry.seq, user: a.user, from: a.from, action, result }, `audit: ${a.user} ${action} ${result}`);
-    return entry;
-  }
-
-  /**
-   * An entry for what already happened (an outcome, the node's own doings): it
-   * cannot be taken back, so a failure is logged and counted, not thrown. The
-   * "requested" entry before it is on disk.
-   */
-  private writeAudit(action: string, actor: AuditActor | "system", result: "ok" | "refused" | "failed", details?: Record<string, unknown>): void {
-    try {
-      this.appendAudit(action, actor, result, details);
-    } catch (err) {
-      this.log.error({ err, action, result }, `cannot write the audit log: ${(err as Error).message} (${action} ${result} is not recorded)`);
-    }
+  discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }> {
+    return this.actions.discardDivergent(actor, id);
   }
 }

@@ -4,7 +4,7 @@
 // sequence, epoch and age of the last write. On a held node the same facts go
 // into the held banner, beside confirm and reject: what a confirm resumes.
 // A plain script loaded after app.js: it uses app.js's api(), show(), el(), say() and $(),
-// and app.js awaits contextPanel.refresh(status) at each poll; it fetches the
+// and session.js's poll() awaits contextPanel.refresh(status); it fetches the
 // context every second poll, and at once when the node's state or context
 // sequence moved. Ages and time left count from the node's clock (a write's
 // writtenAt + ageMs), not the browser's. Every word a person reads comes from

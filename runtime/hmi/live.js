@@ -10,8 +10,9 @@
 // /tags), so a steady value confirmed by every scan is not shown as growing
 // old: the list is read again every AGES_EVERY_MS while the stream is up.
 //
-// Plain script, loaded after app.js: it uses app.js's globals (api, render,
-// renderTags, renderAudit, show, text, clock, showLogin, lastStatus, me).
+// Plain script, loaded after app.js and the board's scripts: it uses their
+// globals (app.js's api, show, text, clock, lastStatus, me; session.js's
+// showLogin; board.js's render; tags.js's renderTags; audit.js's renderAudit).
 // Panels in scripts of their own follow the stream without this file knowing
 // them: each message is also dispatched on document as "tandem-<type>" (a
 // CustomEvent whose detail is the message's data).

@@ -1,9 +1,9 @@
-// Tandem operator HMI: the replication panel. From the status app.js polls
+// Tandem operator HMI: the replication panel. From the status the board gets
 // every second: the mode and what a write's acknowledgement means now, this
 // node's part, the peer's phase, the lag, the journal and a catch-up's
 // progress. A plain script loaded after app.js: it uses app.js's $(), el(), say() and
-// show(), and app.js calls replicationPanel.render(status.replication) at each
-// poll (a failed poll dims the board, this panel with it). Every word a person
+// show(), and board.js's render() calls replicationPanel.render(status.replication)
+// with each status (a failed poll dims the board, this panel with it). Every word a person
 // reads comes from /words.js (runtime/replication-words.ts, which the CLI
 // prints too); this file holds none of its own.
 "use strict";

@@ -2,9 +2,10 @@
 // while the board is shown and the page is visible, and lists every instance
 // under its service; operators start, stop and restart a service (by name,
 // all its instances) behind the same second confirmation as the other actions.
-// A plain script loaded after app.js: it uses app.js's api(), ask(), notice(),
-// can(), when(), show(), el(), say(), $() and `me`, and app.js calls servicesPanel.start()
-// and .stop() as the board is shown and left. Every word a person reads comes
+// A plain script loaded after app.js: it uses app.js's api(), notice(), can(),
+// when(), show(), el(), say(), $() and `me`, actions.js's ask() and
+// session.js's refreshBoard(); session.js calls servicesPanel.start() and
+// .stop() as the board is shown and left. Every word a person reads comes
 // from /words.js (runtime/service-words.ts); this file holds none of its own.
 "use strict";
 

@@ -9,8 +9,8 @@
 // then pages forward up to MAX_EVENTS; later loads only ask for what came
 // after the last one read, when the live feed says an event was recorded and
 // every REFRESH_MS. A plain script loaded after app.js, plot-data.js and
-// trend.js: it uses app.js's api(), el(), say(), show(), text(), when(),
-// stateLabel(), $() and lastStatus; app.js calls timelinePanel.start() and
+// trend.js: it uses app.js's api(), el(), say(), show(), text(), when(), $()
+// and lastStatus, board.js's stateLabel(); session.js calls timelinePanel.start() and
 // .stop(). Every word a person reads comes from /words.js (trend-words.ts).
 "use strict";
 

@@ -7,7 +7,8 @@
 // amber dot (plot-data.js). Values that change while the page is open come
 // from the live feed (live.js's "tandem-tag" events) and the window slides
 // with the clock. A plain script loaded after app.js and plot-data.js: it uses
-// app.js's api(), el(), say(), show(), when() and $(); app.js calls
+// app.js's api(), el(), say(), option(), show(), when() and $(), tags.js's
+// formatValue(); session.js calls
 // trendPanel.start() and .stop() as the board is shown and left. Every word a
 // person reads comes from /words.js (runtime/trend-words.ts).
 "use strict";

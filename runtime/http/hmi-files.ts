@@ -19,6 +19,11 @@ export interface HmiFile {
 export const HMI_FILES: Record<string, string> = {
   "index.html": "text/html; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
+  "session.js": "text/javascript; charset=utf-8",
+  "board.js": "text/javascript; charset=utf-8",
+  "tags.js": "text/javascript; charset=utf-8",
+  "audit.js": "text/javascript; charset=utf-8",
+  "actions.js": "text/javascript; charset=utf-8",
   "live.js": "text/javascript; charset=utf-8",
   "services.js": "text/javascript; charset=utf-8",
   "replication.js": "text/javascript; charset=utf-8",

@@ -49,7 +49,9 @@ function textLiterals(js: string, css: string): { literals: string[]; text: stri
   });
   return { literals, text };
 }
-const appJs = readFileSync(join(hmiDir, "app.js"), "utf8");
+/** app.js and the board's scripts split off it, in the order the page loads them */
+const BOARD_SCRIPTS = ["app.js", "session.js", "board.js", "tags.js", "audit.js", "actions.js"];
+const boardJs = BOARD_SCRIPTS.map((file) => ({ file, js: readFileSync(join(hmiDir, file), "utf8") }));
 const indexHtml = readFileSync(join(hmiDir, "index.html"), "utf8");
 
 /** Runs words.js as the browser would (a classic script) and returns what it defines. */
@@ -83,11 +85,12 @@ describe("one set of words for the CLI and the HMI", () => {
     expect(Object.isFrozen(served)).toBe(true);
   });
 
-  it("the page loads words.js before app.js, and app.js keeps no copy of the words", () => {
+  it("the page loads words.js before app.js and the board's scripts (in order), and none keeps a copy of the words", () => {
     const words = indexHtml.indexOf('src="/words.js"');
-    const app = indexHtml.indexOf('src="/app.js"');
+    const at = BOARD_SCRIPTS.map((file) => indexHtml.indexOf(`src="/${file}"`));
     expect(words).toBeGreaterThan(0);
-    expect(words).toBeLessThan(app);
+    expect([words, ...at]).toEqual([words, ...at].slice().sort((a, b) => a - b));
+    expect(at.every((i) => i > words)).toBe(true);
     const copies = [
       ...Object.values(STATE_WORDS).flatMap((w) => [w.label, w.meaning]),
       ...SERVICE_LEVEL_BANDS.map((b) => `"${b.word}"`),
@@ -95,7 +98,7 @@ describe("one set of words for the CLI and the HMI", () => {
       ...LOG_LEVELS.filter((l) => l !== "error" && l !== "info").map((l) => `"${l}"`),
       ...Object.values(ACTION_WORDS).filter((w) => w.includes(" ")).map((w) => `"${w}"`),
     ];
-    for (const c of copies) expect(appJs, `app.js holds its own copy of ${c}`).not.toContain(c);
+    for (const { file, js } of boardJs) for (const c of copies) expect(js, `${file} holds its own copy of ${c}`).not.toContain(c);
   });
 });
 
