@@ -45,7 +45,7 @@ export class NodeData {
     const storage = await openStorage(c.database, c.node.dataDir);
     this.o.log("node").info(`starting: storage (${storage.engine} ${storage.where})`);
     await storage.open();
-    const records = new Records(storage, c.replication, this.o.runtime, c.node.id, this.o.log("replication"), await storage.schemaVersion(), openReceivedLog(c.replication, c.node.dataDir));
+    const records = new Records(storage, c.replication, this.o.runtime, c.node.id, this.o.log("replication"), await storage.schemaVersion(), openReceivedLog(c.replication, c.node.dataDir, this.o.log("replication")));
     this.records = records;
     this.sessions = await openReplicatedSessions(records, { mode: c.replication.mode, ttlMs: c.http.sessionTtlMs, log: this.o.log("http") });
     this.audit = openReplicatedAudit(records, { mode: c.replication.mode, maxRecordBytes: c.replication.maxRecordBytes, active: () => isActiveState(this.o.runtime.state.state), log: this.o.log("audit") });

@@ -19,10 +19,23 @@ import type { DivergenceView, RecordAnswer, RecordView } from "./node-api.js";
 import { SqliteStorage } from "./storage/sqlite.js";
 import { CONTEXT_TABLE } from "./processes/context.js";
 
-/** the standby's received-rows log, in the node's data dir (none without a second copy) */
-export function openReceivedLog(cfg: ReplicationConfig, dataDir: string): ReceivedLog | undefined {
+/**
+ * The standby's received-rows log, in the node's data dir (none without a
+ * second copy). A log that cannot be opened (a full or read-only disk) is
+ * said and done without: the standby then acknowledges once its database
+ * has the rows.
+ */
+export function openReceivedLog(cfg: ReplicationConfig, dataDir: string, log: Logger): ReceivedLog | undefined {
   if (cfg.mode === "none") return undefined;
-  return new FileReceivedLog(join(dataDir, "replication", "received.log"), cfg.syncAck !== "written");
+  const file = join(dataDir, "replication", "received.log");
+  try {
+    const r = new FileReceivedLog(file, cfg.syncAck !== "written");
+    if (r.preallocated) log.warn(`replication: the received-rows log ${file} is ${r.preallocated}`);
+    return r;
+  } catch (err) {
+    log.error(`replication: the received-rows log ${file} cannot be opened (${(err as Error).message}): as standby this node acknowledges rows once its database has them`);
+    return undefined;
+  }
 }
 
 export async function openStorage(db: DatabaseConfig, dataDir: string): Promise<Storage> {

@@ -17,7 +17,7 @@
 // file is written full of zeros up to its capacity once, so that an append
 // allocates nothing and its fdatasync writes only the entry. A reader stops
 // at the first entry that is torn, of another generation, or not there.
-import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { encode, parse } from "./protocol.js";
@@ -62,6 +62,8 @@ export class FileReceivedLog implements ReceivedLog {
   private fd: number;
   private gen = 0;
   private pos = FILE_HEADER;
+  /** null, or why the file's blocks were not written in advance (a full disk) */
+  preallocated: string | null = null;
 
   /** `sync`: each append waits for the disk (syncAck flushed); else for the operating system (written) */
   constructor(
@@ -79,8 +81,19 @@ export class FileReceivedLog implements ReceivedLog {
     else this.writeHeader(1);
     // blocks that exist already: an append then changes no file size and no block map (a cheap fdatasync)
     const have = fstatSync(this.fd).size;
-    for (let at = have; at < capacity; at += ZEROS.length) writeSync(this.fd, ZEROS, 0, Math.min(ZEROS.length, capacity - at), at);
-    if (have < capacity) fdatasyncSync(this.fd);
+    try {
+      for (let at = have; at < capacity; ) {
+        const n = writeSync(this.fd, ZEROS, 0, Math.min(ZEROS.length, capacity - at), at);
+        // a short write: the disk is full
+        if (n <= 0 || (n < ZEROS.length && at + n < capacity)) throw new Error(`ENOSPC: ${capacity - at - n} bytes did not fit on the disk`);
+        at += n;
+      }
+      if (have < capacity) fdatasyncSync(this.fd);
+    } catch (err) {
+      // a disk without room for it: the log grows as it is written instead (each append a little slower)
+      ftruncateSync(this.fd, Math.max(have, FILE_HEADER));
+      this.preallocated = `not written in advance: ${(err as Error).message}`;
+    }
   }
 
   get size(): number {
@@ -107,7 +120,11 @@ export class FileReceivedLog implements ReceivedLog {
     buf.writeUInt32LE(len, 8);
     digest(buf, ENTRY_HEADER, ENTRY_HEADER + len).copy(buf, 12);
     let done = 0;
-    while (done < buf.length) done += writeSync(this.fd, buf, done, buf.length - done, this.pos + done);
+    while (done < buf.length) {
+      const n = writeSync(this.fd, buf, done, buf.length - done, this.pos + done);
+      if (n <= 0) throw new Error("ENOSPC: the received-rows log could not be written");
+      done += n;
+    }
     if (this.sync) fdatasyncSync(this.fd);
     this.pos += buf.length;
   }

@@ -3,6 +3,7 @@
 // dies in between still has every acknowledged row after its restart (the
 // log is replayed into the database before anything reads where it ends).
 // The log file itself: torn or foreign entries are never replayed.
+import { execFileSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -92,6 +93,20 @@ describe("the received-rows log file", () => {
     const log = new FileReceivedLog(file, true, 64 * 1024);
     expect(log.entries()).toEqual([]);
     log.close();
+  });
+
+  it("on a disk without room for it, opens anyway and grows as it is written", () => {
+    const dir = tempDir();
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", dir]);
+    try {
+      const log = new FileReceivedLog(join(dir, "received.log"), true, 1 << 20);
+      expect(log.preallocated).toMatch(/not written in advance: ENOSPC/);
+      log.append({ epoch: 1, after: 0, rows: rows(1, 3) });
+      expect(log.entries().map((e) => e.rows.map((r) => r.seq))).toEqual([[1, 2, 3]]);
+      log.close();
+    } finally {
+      execFileSync("umount", ["-l", dir]);
+    }
   });
 
   it("replay applies what the database lacks, skips what it holds, and empties the log", async () => {
