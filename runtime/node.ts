@@ -29,6 +29,7 @@ import { NodeAudit } from "./node-audit.js";
 import { NodeData } from "./node-data.js";
 import { NodeHistory } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
+import { startHostMonitoring } from "./node-host.js";
 import { followNode } from "./node-stream.js";
 import { stopSteps } from "./node-stop.js";
 import { nodeHealth, nodeStatus, ownApiUrl, serviceLevel, type HealthSource } from "./node-status.js";
@@ -50,6 +51,7 @@ export class TandemNode implements NodeController {
   /** the operators' actions, audited; the controller's methods below hand over to it */
   private readonly actions: NodeActions;
   private http: HttpServer | null = null;
+  private host: ReturnType<typeof startHostMonitoring> | null = null;
   /** the embedded MQTT broker and what the active publishes on it (mqtt section) */
   mqtt: NodeMqtt | null = null;
   readonly supervisor: Supervisor;
@@ -168,6 +170,7 @@ export class TandemNode implements NodeController {
       await drivers.start();
     }
     this.history.start();
+    this.host = startHostMonitoring({ config: c, events: this.history.events, logs: this.logs, registry: this.metricsOut.registry, addHealthSource: (s) => this.addHealthSource(s) });
     // the start-up grace: a level counts in an election once the drivers had
     // their first try at every device (a cold start of both nodes must not
     // hand the role to whichever node's PLC answered first)
@@ -233,6 +236,7 @@ export class TandemNode implements NodeController {
     });
     if (this.levelTimer) clearInterval(this.levelTimer);
     this.levelTimer = null;
+    this.host?.stop();
     await stepOf("HTTP API", async () => this.http?.stop());
     this.http = null;
     await stepOf("MQTT broker", async () => this.mqtt?.stop());

@@ -17,6 +17,7 @@ import { processesSection } from "../processes/config-schema.js";
 import { historySection } from "../history/config-schema.js";
 import { eventsSection } from "../events/config-schema.js";
 import { mqttSection } from "../mqtt/config-schema.js";
+import { monitoringSection } from "../monitoring/config-schema.js";
 
 export { parseHostPort, hostPort } from "./host-port.js";
 
@@ -230,7 +231,7 @@ export const configSchema = z
     events: eventsSection,
     mqtt: mqttSection,
     backup: notYet("backup", "the backup issue").optional(),
-    monitoring: notYet("monitoring", "the monitoring issue").optional(),
+    monitoring: monitoringSection,
   })
   .superRefine((c, ctx) => {
     for (const i of crossSectionIssues(c)) ctx.addIssue({ code: "custom", path: i.path, message: i.message });
