@@ -31,6 +31,21 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * SIGSTOP to the `cat`, returned once the kernel says it is stopped: a `cat`
+ * not yet scheduled on a busy machine would otherwise read what is written
+ * next before it stops, and the log would seem to take it.
+ */
+async function stopCat(): Promise<void> {
+  cat!.kill("SIGSTOP");
+  for (let i = 0; i < 400; i++) {
+    const stat = readFileSync(`/proc/${cat!.pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("T")) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error("the cat did not stop within 2 s");
+}
+
 /** A LogManager writing into a FIFO that a `cat` copies to out.log. */
 function fifoLog(extra: { level?: "debug" | "info" } = {}): LogManager {
   const out = openSync(join(dir, "out.log"), "a");
@@ -56,7 +71,7 @@ describe("logging into a destination that takes nothing", () => {
     const onCount = (m: unknown) => published.push(m as CountEvent);
     diagnostics.subscribe(COUNT_CHANNELS.log, onCount);
     try {
-      cat!.kill("SIGSTOP");
+      await stopCat();
       const t0 = performance.now();
       for (let i = 0; i < 3000; i++) log.debug({ i }, `line ${i} ${filler}`);
       const took = performance.now() - t0;
@@ -92,7 +107,7 @@ describe("logging into a destination that takes nothing", () => {
   it("keeps every line once the node is stopping, and a flush waits for them", async () => {
     const logs = fifoLog();
     const log = logs.get("test");
-    cat!.kill("SIGSTOP");
+    await stopCat();
     for (let i = 0; i < 1000; i++) log.info(`before ${i} ${filler}`);
     const dropped = logs.droppedLines;
     expect(dropped).toBeGreaterThan(0);
@@ -111,7 +126,7 @@ describe("logging into a destination that takes nothing", () => {
 
   it("a flush gives up after its bound when the log takes nothing, and the process is not held", async () => {
     const logs = fifoLog();
-    cat!.kill("SIGSTOP");
+    await stopCat();
     for (let i = 0; i < 1000; i++) logs.get("test").info(`line ${i} ${filler}`);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
