@@ -47,6 +47,8 @@ export class NodeData {
     await storage.open();
     const records = new Records(storage, c.replication, this.o.runtime, c.node.id, this.o.log("replication"), await storage.schemaVersion(), openReceivedLog(c.replication, c.node.dataDir, this.o.log("replication")));
     this.records = records;
+    // what this node acknowledged as standby before a crash, into its database before anything reads it
+    await records.replicator.recover();
     this.sessions = await openReplicatedSessions(records, { mode: c.replication.mode, ttlMs: c.http.sessionTtlMs, log: this.o.log("http") });
     this.audit = openReplicatedAudit(records, { mode: c.replication.mode, maxRecordBytes: c.replication.maxRecordBytes, active: () => isActiveState(this.o.runtime.state.state), log: this.o.log("audit") });
     if (this.o.alarm) records.onAlarm = this.o.alarm;

@@ -52,9 +52,12 @@ export class Replicator {
    * At start, before the first setRole: rows this node acknowledged from its
    * received-rows log that a crash left out of its database are applied.
    */
-  async recover(): Promise<void> {
-    if (this.d.received) await replayReceived(this.d.storage, this.d.received, this.d.log);
+  recover(): Promise<void> {
+    // once: every part that reads the database at start (the sessions, the context) waits for it
+    this.recovered ??= this.d.received ? replayReceived(this.d.storage, this.d.received, this.d.log).then(() => undefined) : Promise.resolve();
+    return this.recovered;
   }
+  private recovered: Promise<void> | null = null;
 
   /** the node is active (lead, in `epoch`) or not (follow); idempotent */
   setRole(lead: boolean, epoch: number, reason: string): Promise<void> {
