@@ -52,7 +52,7 @@ const ENTRY_HEADER = 20;
 const ZEROS = Buffer.alloc(1 << 20);
 
 /** the size written at creation; the log grows past it if it must (the follower flushes at receivedFlushBytes, half of it) */
-export const RECEIVED_LOG_BYTES = 8 << 20;
+export const RECEIVED_LOG_BYTES = 2 << 20;
 
 function digest(buf: Buffer, start: number, end: number): Buffer {
   return createHash("sha256").update(buf.subarray(start, end)).digest().subarray(0, 8);

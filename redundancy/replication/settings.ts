@@ -44,7 +44,7 @@ export const DEFAULT_REPLICATION: ReplicationSettings = {
   whenPeerAway: "accept",
   syncAck: "flushed",
   flushWrittenMs: 1000,
-  receivedFlushBytes: 4 << 20,
+  receivedFlushBytes: 1 << 20,
   ackTimeoutMs: 1000,
   maxLagRecords: 10_000,
   maxLagMs: 2_000,
