@@ -184,7 +184,11 @@ describe("tandem demo (npm start)", () => {
     const mqttLines = (await run(12, "mosquitto_sub -h 127.0.0.1 -p ")).trim().split("\n");
     expect(mqttLines).toHaveLength(4);
     for (const l of mqttLines) expect(JSON.parse(l.slice(l.indexOf(" ") + 1))).toMatchObject({ quality: "good" });
-    expect(mqttLines.map((l) => l.slice(0, l.indexOf(" "))).sort()).toEqual(["heaterEnable", "highLimit", "setpoint", "temperature"].map((t) => `tandem/line1/tags/line1/reactor/${t}`));
+    // retained, then on change: a change of the temperature may come in while the retained values are sent
+    const reactor = ["heaterEnable", "highLimit", "setpoint", "temperature"].map((t) => `tandem/line1/tags/line1/reactor/${t}`);
+    const topics = mqttLines.map((l) => l.slice(0, l.indexOf(" ")));
+    for (const t of topics) expect(reactor).toContain(t);
+    expect(new Set(topics).size).toBeGreaterThanOrEqual(3);
     // 14. a write through the active, which reaches the plant (the standby reads it back)
     expect(JSON.parse(await run(13, "curl -u operator:operator "))).toEqual({ name: "line1.reactor.highLimit", value: 90 });
     await waitUntil("the standby reads the written 90", async () => (await tagsOf(standby)).find((t) => t.name === "line1.reactor.highLimit")?.value === 90, { timeoutMs: 5000 });
