@@ -30,6 +30,13 @@ export interface PeerReport {
 
 /** a report older than this says nothing any more: the peer is taken to run what it was assigned */
 const REPORT_FRESH_MS = 3000;
+/**
+ * A peer of the pool whose heartbeats pause for less than this, with no word
+ * that it is down, is still in the pool: a stall of either node's event loop
+ * (a loaded host) makes the peer look away for a moment, and taking its
+ * instances then would run them twice and move them back a second later.
+ */
+export const PEER_AWAY_MS = 3000;
 const POOL_STATES: ReadonlySet<string> = new Set(["standby", "active", "active-held", "isolated"]);
 
 export class Balancer {
@@ -38,6 +45,8 @@ export class Balancer {
   private last: { load: NodeLoadSample; at: number } | null = null;
   private own: NodeFigures;
   private peerInPool = false;
+  /** since when a peer of the pool has not been seen (its heartbeats paused), null while it is */
+  private peerAwaySince: number | null = null;
   /** the peer is in the pool but its report is missing or old: keep what runs here, start nothing */
   private peerSilent = false;
 
@@ -81,9 +90,9 @@ export class Balancer {
   }
 
   /** Where each balanced instance runs, decided or followed; called before each look at what should run. */
-  update(state: NodeState, peer: { id: string; inPool: boolean; state: string }): void {
+  update(state: NodeState, peer: { id: string; inPool: boolean; state: string; down?: boolean }): void {
     const now = this.o.now();
-    this.peerInPool = peer.inPool && POOL_STATES.has(peer.state);
+    this.peerInPool = this.peerStillInPool(peer, now);
     // a report from before the peer left the pool (a previous run of it) says nothing now
     if (!this.peerInPool) this.peerReport = null;
     const fresh = this.peerReport && now - this.peerReport.at <= REPORT_FRESH_MS ? this.peerReport.r : null;
@@ -117,6 +126,26 @@ export class Balancer {
       moving += p.moved.length;
       this.placements.set(name, p);
     }
+  }
+
+  /**
+   * In the pool: seen in a pool state. Out: seen in another state (stopping,
+   * maintenance), known down (fenced, said goodbye), never seen in the pool,
+   * or away longer than PEER_AWAY_MS. A shorter pause changes nothing.
+   */
+  private peerStillInPool(peer: { inPool: boolean; state: string; down?: boolean }, now: number): boolean {
+    if (peer.inPool) {
+      this.peerAwaySince = null;
+      return POOL_STATES.has(peer.state);
+    }
+    if (peer.down || !this.peerInPool) {
+      this.peerAwaySince = null;
+      return false;
+    }
+    this.peerAwaySince ??= now;
+    if (now - this.peerAwaySince < PEER_AWAY_MS) return true;
+    this.peerAwaySince = null;
+    return false;
   }
 
   /** Should this balanced instance run here now? Assigned here, and the peer does not run it. */

@@ -1,7 +1,7 @@
 // The pair as the supervisor sees it, from the node's PairRuntime: may
 // services placed `active` run, how long the lease lasts without another
 // renewal, is a handover under way, and the peer for balanced services.
-import { peerVisible } from "../../redundancy/failure-detector.js";
+import { peerProcessDead, peerVisible } from "../../redundancy/failure-detector.js";
 import type { PairRuntime } from "../../redundancy/pair-runtime.js";
 import type { PairView } from "./supervisor.js";
 
@@ -23,7 +23,10 @@ export function pairView(runtime: PairRuntime, timeoutMs: number): PairView {
     peer: () => {
       const s = runtime.state;
       const visible = peerVisible(s.peer, runtime.now(), timeoutMs) && !s.peer.fenced && s.peer.byeAt === null;
-      return { id: runtime.params.peerId, inPool: visible, state: visible ? s.peer.state : "unknown" };
+      // down: the pair knows it (fenced, said goodbye, or its host closed the connection as its heartbeats stopped)
+      const p = runtime.params;
+      const down = s.peer.fenced || s.peer.byeAt !== null || peerProcessDead(s.peer, runtime.now(), p.intervalMs, p.deadProcessMisses);
+      return { id: p.peerId, inPool: visible, state: visible ? s.peer.state : "unknown", down };
     },
     sendPeer: (topic, data) => runtime.sendPeerApp(topic, data),
   };

@@ -32,7 +32,7 @@ export interface PairView {
   actDeadlineMs(): number | null;
   setServicesUp(up: boolean): void;
   /** the peer as balanced services see it: in the pool when visible and running */
-  peer(): { id: string; inPool: boolean; state: string };
+  peer(): { id: string; inPool: boolean; state: string; down?: boolean };
   sendPeer(topic: string, data: Record<string, unknown>): boolean;
 }
 

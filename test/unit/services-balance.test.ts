@@ -2,7 +2,7 @@
 // hand-off rule (start only once the peer says it does not run it), and the
 // peer's report treated as hostile input (S5).
 import { describe, expect, it } from "vitest";
-import { Balancer } from "../../runtime/services/balance.js";
+import { Balancer, PEER_AWAY_MS } from "../../runtime/services/balance.js";
 import { servicesSection } from "../../runtime/services/config-schema.js";
 import type { ServiceInstance } from "../../runtime/services/instance.js";
 
@@ -38,7 +38,7 @@ describe("balanced instances over the pair", () => {
     const { b } = setup("b");
     b.acceptReport(report({ present: ["pool#1"] }));
     b.update("standby", { id: "a", inPool: true, state: "active" });
-    b.update("active-held", { id: "a", inPool: false, state: "unknown" });
+    b.update("active-held", { id: "a", inPool: false, state: "unknown", down: true });
     expect(b.runsHere("pool#1", "active-held")).toBe(true);
     expect(b.runsHere("pool#2", "active-held")).toBe(true);
     // the peer is back, but what it said before it died says nothing now: until it reports, nothing changes
@@ -55,6 +55,41 @@ describe("balanced instances over the pair", () => {
     b.update("active", { id: "b", inPool: true, state: "standby" });
     expect(b.runsHere("pool#1", "active")).toBe(true);
     expect(b.runsHere("pool#2", "active")).toBe(false);
+  });
+
+  it("a peer of the pool that pauses for a moment keeps its instances; one away longer, or known down, gives them up", () => {
+    const { b, insts, tick } = setup("a");
+    b.acceptReport(report({ node: "b", state: "standby", figures: figures("b"), present: ["pool#2"], running: ["pool#2"], assignment: {} }));
+    b.update("active", { id: "b", inPool: true, state: "standby" });
+    insts[0]!.present = true;
+    expect(b.assigned("pool#2")?.node).toBe("b");
+    // heartbeats pause (a loaded host): nothing moves, nothing starts twice
+    for (let t = 0; t < 2500; t += 500) {
+      tick(500);
+      b.update("active", { id: "b", inPool: false, state: "unknown" });
+      expect(b.assigned("pool#2")?.node).toBe("b");
+      expect(b.runsHere("pool#2", "active")).toBe(false);
+    }
+    // it is heard again: the pause is forgotten
+    b.acceptReport(report({ node: "b", state: "standby", figures: figures("b"), present: ["pool#2"], running: ["pool#2"], assignment: {} }));
+    b.update("active", { id: "b", inPool: true, state: "standby" });
+    tick(2500);
+    b.update("active", { id: "b", inPool: false, state: "unknown" });
+    expect(b.runsHere("pool#2", "active")).toBe(false);
+    // away longer than PEER_AWAY_MS: its instances come here
+    tick(PEER_AWAY_MS);
+    b.update("active", { id: "b", inPool: false, state: "unknown" });
+    expect(b.assigned("pool#2")?.node).toBe("a");
+    expect(b.runsHere("pool#2", "active")).toBe(true);
+  });
+
+  it("a peer the pair knows is down gives its instances up at once", () => {
+    const { b, insts } = setup("a");
+    b.acceptReport(report({ node: "b", state: "standby", figures: figures("b"), present: ["pool#2"], running: ["pool#2"], assignment: {} }));
+    b.update("active", { id: "b", inPool: true, state: "standby" });
+    insts[0]!.present = true;
+    b.update("active", { id: "b", inPool: false, state: "unknown", down: true });
+    expect(b.runsHere("pool#2", "active")).toBe(true);
   });
 
   it("refuses a malformed report with a reason and keeps the last good one (S5)", () => {
