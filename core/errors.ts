@@ -46,6 +46,8 @@ export const ERRORS = {
   TANDEM_ERR_RECORD: { status: 400, message: "record for table %s: %s" },
   TANDEM_ERR_NOT_REPLICATED: { status: 503, message: "write refused: %s" },
   TANDEM_ERR_SERVICE_UNKNOWN: { status: 404, message: "no service named '%s' (services here: %s)" },
+  TANDEM_ERR_BUSY: { status: 409, message: "refused: %s" },
+  TANDEM_ERR_BACKUP: { status: 500, message: "backup failed: %s" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,6 +1,7 @@
 // The operator commands of the `tandem` CLI that talk to a running node over
 // its HTTP API: status, confirm, reject, switchover, promote, maintenance,
-// log-level, audit, services, replication, divergence, context; and `hash-password`, which prints a hash for the config.
+// log-level, audit, services, replication, divergence, context, tags, events,
+// backup, restore-test; and `hash-password`, which prints a hash for the config.
 // Exit codes: 0 done, 1 the node refused or could not be reached, 2 usage.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -17,12 +18,13 @@ import { formatAudit, formatLevels, formatProbe, formatStatus } from "./status-l
 import { SERVICE_ACTION_TIMEOUT_MS, servicesRequest } from "./cli-services.js";
 import { divergenceRequest, replicationRequest, runPlan } from "./cli-replication.js";
 import { contextRequest } from "./cli-context.js";
+import { backupRequest, restoreTestRequest } from "./cli-backup.js";
 import { eventsRequest, tagsRequest } from "./cli-history.js";
 export { formatDevices, formatStatus } from "./status-lines.js";
 
-export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence" | "context" | "tags" | "events";
+export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence" | "context" | "tags" | "events" | "backup" | "restore-test";
 
-export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence", "context", "tags", "events"];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence", "context", "tags", "events", "backup", "restore-test"];
 
 export interface ClientIo {
   /** one line of output, without its newline */
@@ -54,6 +56,8 @@ const USAGE: Record<ClientCommand, string> = {
   context: "tandem context [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   tags: "tandem tags [list | history NAME [--since 10m|ISO] [--until 1m|ISO] [--limit N]] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   events: "tandem events [--after SEQ] [--limit N] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  backup: "tandem backup [list | now] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  "restore-test": "tandem restore-test [NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
 };
 
 const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
@@ -96,6 +100,8 @@ const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
   context: {},
   tags: { since: { type: "string", value: "TIME" }, until: { type: "string", value: "TIME" }, limit: { type: "string", value: "N" } },
   events: { after: { type: "string", value: "SEQ" }, limit: { type: "string", value: "N" } },
+  backup: {},
+  "restore-test": {},
 };
 
 interface Parsed {
@@ -425,8 +431,19 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
       }
       case "replication":
       case "divergence":
-      case "context": {
-        const r = cmd === "replication" ? replicationRequest(p.positionals, flag(p, "from-active")) : cmd === "divergence" ? divergenceRequest(p.positionals) : contextRequest(p.positionals);
+      case "context":
+      case "backup":
+      case "restore-test": {
+        const r =
+          cmd === "replication"
+            ? replicationRequest(p.positionals, flag(p, "from-active"))
+            : cmd === "divergence"
+              ? divergenceRequest(p.positionals)
+              : cmd === "backup"
+                ? backupRequest(p.positionals)
+                : cmd === "restore-test"
+                  ? restoreTestRequest(p.positionals)
+                  : contextRequest(p.positionals);
         if (typeof r === "string") throw new UsageError(r);
         call = () => runPlan(r, (method, path, body, ms) => request(f, base, auth, method, path, body, ms), out, json);
         break;

@@ -56,6 +56,11 @@ const USAGE = `tandem — redundant plant-server runtime
                                     the tags now; one tag's recorded values over a time range (the history section)
   tandem events [--after SEQ] [--limit N]
                                     the pair's stored events and alarms: takeovers, switchovers, confirms, failures
+  tandem backup [list | now]        this node's backups, the last restore test and alarms; a backup now (operator)
+  tandem restore-test [NAME]        restore the newest backup (or NAME) into a scratch place and check it (operator)
+  tandem restore BACKUP [--to DIR] [--config FILE | --dir BACKUPS] [--in-place]
+                                    a backup restored on this host and checked against its manifest; --in-place
+                                    replaces a stopped node's database
   tandem hash-password              read a password on stdin, print its hash for the config
   tandem support-bundle --config FILE [--out FILE]
                                     one archive for whoever helps the site: status, recent logs, the config
@@ -64,7 +69,7 @@ const USAGE = `tandem — redundant plant-server runtime
                                     this node (or the witness) as a systemd unit or Windows service, generated
                                     from the config (root); --dry-run --out DIR only writes the files
 
-Client commands (status … events) take --node URL (default ${DEFAULT_NODE_URL}) or
+Client commands (status … restore-test) take --node URL (default ${DEFAULT_NODE_URL}) or
 --config FILE (its http.listen), --json for the API's answer as is, and
 credentials from --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the
 command line). Example: TANDEM_USER=viewer TANDEM_PASSWORD=viewer tandem status`;
@@ -95,6 +100,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import("./support-bundle.js")).runSupportBundle(rest);
     case "service":
       return (await import("./install/service-cli.js")).runService(rest);
+    case "restore":
+      return (await import("./backup/restore-cli.js")).runRestore(rest);
     case undefined:
     case "help":
     case "--help":

@@ -1,5 +1,7 @@
 // What the HTTP API and the CLI see of a running node. The node runtime
 // (runtime/node.ts) implements it; the API layer only calls it.
+import type { BackupsView } from "./backup/node-backups.js";
+import type { BackupSidecar, RestoreTestResult } from "./backup/backups.js";
 import type { AuditVerifyResult } from "./audit/chain.js";
 import type { ReplicationStatus } from "../redundancy/replication/replicator.js";
 import type { ProcessView } from "./processes/host.js";
@@ -197,6 +199,12 @@ export interface NodeController {
   resyncReplication(actor: Actor): Promise<{ started: boolean }>;
   /** an operator has dealt with a divergent record (audited) */
   discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }>;
+  /** this node's backups, the last backup and restore test, the alarms (runtime/backup/) */
+  backupsView(): BackupsView;
+  /** a backup now (audited); throws TANDEM_ERR_BUSY while one runs, TANDEM_ERR_BACKUP when it fails */
+  backupNow(actor: Actor): Promise<BackupSidecar>;
+  /** restores a backup (the newest this node made by default) into a scratch place and checks it (audited) */
+  restoreTest(actor: Actor, name?: string): Promise<RestoreTestResult>;
 }
 
 export interface RecordAnswer {

@@ -13,7 +13,8 @@ import type { PairRuntime } from "../redundancy/pair-runtime.js";
 import type { RowWrite } from "../redundancy/storage.js";
 import type { TandemConfig } from "./config/schema.js";
 import { followPair } from "./events/pair-events.js";
-import { EVENTS_TABLE, EventRecorder, type EventRow } from "./events/recorder.js";
+import { EVENTS_TABLE, EventRecorder, MAX_TEXT, type EventRow } from "./events/recorder.js";
+import { peerVisible } from "../redundancy/failure-detector.js";
 import type { Sample } from "./history/deadband.js";
 import { HISTORY_TABLE, historyRange } from "./history/keys.js";
 import { historyMetrics } from "./history/metrics.js";
@@ -21,6 +22,10 @@ import { HistoryRecorder, type HistoryCounters } from "./history/recorder.js";
 import type { Registry } from "prom-client";
 import type { EventsView, HistoryQuery, TagHistoryView } from "./node-api.js";
 import type { Records } from "./records.js";
+
+/** the peer-link app topic of events a node sends its active peer */
+export const PEER_EVENTS_TOPIC = "events";
+const FORWARD_BATCH = 100;
 
 export interface NodeHistoryOptions {
   config: TandemConfig;
@@ -46,13 +51,48 @@ export class NodeHistory {
       return records ? records.replicator.write(rows, true) : Promise.reject(new TandemError("TANDEM_ERR_UNAVAILABLE", ["the database is not open yet"]));
     };
     this.configured = new Set(o.config.drivers?.tags.map((t) => t.name) ?? []);
-    this.events = new EventRecorder(o.config.node.id, o.config.events.enabled, { acting: this.acting, write: this.write, now: Date.now }, o.log);
+    // events about this node alone go to the active while this node is not it
+    const forward = (rows: EventRow[]) => {
+      const s = rt.state;
+      if (!isActiveState(s.peer.state) || !peerVisible(s.peer, rt.now(), o.config.heartbeat.timeoutMs)) return false;
+      for (let i = 0; i < rows.length; i += FORWARD_BATCH) if (!rt.sendPeerApp(PEER_EVENTS_TOPIC, { rows: rows.slice(i, i + FORWARD_BATCH) })) return false;
+      return true;
+    };
+    this.events = new EventRecorder(o.config.node.id, o.config.events.enabled, { acting: this.acting, write: this.write, now: Date.now, forward }, o.log);
     followPair(rt, this.events);
   }
 
-  /** an alarm of one of the node's parts, stored as an event */
+  /** an alarm of one of the node's parts, stored as an event (sent to the active when this node is not it) */
   alarm(type: string, text: string): void {
-    this.events.record(type, "alarm", text);
+    this.events.recordOwn(type, "alarm", text);
+  }
+
+  /** events the peer sent about itself (PEER_EVENTS_TOPIC), checked: they came over the network */
+  acceptPeerEvents(data: Record<string, unknown>): void {
+    const peer = this.o.config.peer.id;
+    const rows = Array.isArray(data.rows) ? (data.rows as unknown[]).slice(0, FORWARD_BATCH) : [];
+    let dropped = Array.isArray(data.rows) ? Math.max(0, data.rows.length - FORWARD_BATCH) : 1;
+    for (const x of rows) {
+      const r = x as Partial<EventRow> | null;
+      const ok =
+        r !== null &&
+        typeof r === "object" &&
+        typeof r.type === "string" &&
+        /^[a-z][a-z0-9-]{0,47}$/.test(r.type) &&
+        (r.severity === "info" || r.severity === "warning" || r.severity === "alarm") &&
+        typeof r.text === "string" &&
+        r.text.length <= MAX_TEXT + 1 &&
+        r.node === peer &&
+        typeof r.at === "number" &&
+        Number.isFinite(r.at) &&
+        r.at > 0;
+      if (!ok) {
+        dropped++;
+        continue;
+      }
+      this.events.recordPeer({ type: r.type!, severity: r.severity!, text: r.text!, node: peer, at: r.at! });
+    }
+    if (dropped) this.o.log.warn(`dropped ${dropped} event(s) the peer sent: not events of ${peer} as Tandem writes them`);
   }
 
   /** after the database and the drivers are up */

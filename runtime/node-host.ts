@@ -24,10 +24,10 @@ export function startHostMonitoring(o: { config: TandemConfig; events: EventReco
       const type = `host-${item.name.split(":")[0]}`;
       if (item.level === "ok") {
         log.info({ item: item.name, from }, `back to normal: ${item.text}`);
-        o.events.record(type, "info", `back to normal: ${item.text}`);
+        o.events.recordOwn(type, "info", `back to normal: ${item.text}`);
       } else {
         log.warn({ item: item.name, from, level: item.level }, item.text);
-        o.events.record(type, item.level === "alarm" ? "alarm" : "warning", item.text);
+        o.events.recordOwn(type, item.level === "alarm" ? "alarm" : "warning", item.text);
       }
     },
   });

@@ -27,9 +27,12 @@ import { pairRuntimeOptions } from "./pair-options.js";
 import { NodeActions } from "./node-actions.js";
 import { NodeAudit } from "./node-audit.js";
 import { NodeData } from "./node-data.js";
-import { NodeHistory } from "./node-history.js";
+import { NodeHistory, PEER_EVENTS_TOPIC } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
 import { startHostMonitoring } from "./node-host.js";
+import { startBackups } from "./node-backup.js";
+import type { BackupsView } from "./backup/node-backups.js";
+import type { BackupSidecar, RestoreTestResult } from "./backup/backups.js";
 import { followNode } from "./node-stream.js";
 import { stopSteps } from "./node-stop.js";
 import { nodeHealth, nodeStatus, ownApiUrl, serviceLevel, type HealthSource } from "./node-status.js";
@@ -52,6 +55,8 @@ export class TandemNode implements NodeController {
   private readonly actions: NodeActions;
   private http: HttpServer | null = null;
   private host: ReturnType<typeof startHostMonitoring> | null = null;
+  private backups: ReturnType<typeof startBackups> | null = null;
+  private readonly configFile: string | undefined;
   /** the embedded MQTT broker and what the active publishes on it (mqtt section) */
   mqtt: NodeMqtt | null = null;
   readonly supervisor: Supervisor;
@@ -73,9 +78,10 @@ export class TandemNode implements NodeController {
 
   constructor(
     readonly config: TandemConfig,
-    opts: { logs?: LogManager; configDir?: string } = {},
+    opts: { logs?: LogManager; configDir?: string; configFile?: string } = {},
   ) {
     const c = config;
+    this.configFile = opts.configFile;
     this.logs =
       opts.logs ??
       new LogManager({
@@ -124,6 +130,7 @@ export class TandemNode implements NodeController {
     });
     this.runtime.on("peer-app", (topic, data) => {
       if (topic === "services") this.supervisor.onPeerReport(data);
+      else if (topic === PEER_EVENTS_TOPIC) this.history.acceptPeerEvents(data);
     });
     this.runtime.on("epoch", (epoch) => this.drivers?.setRole(isActiveState(this.runtime.state.state), epoch));
     this.runtime.on("audit", (action, actor, result, details) => this.auditTrail.write(action, actor, result, details));
@@ -171,6 +178,16 @@ export class TandemNode implements NodeController {
     }
     this.history.start();
     this.host = startHostMonitoring({ config: c, events: this.history.events, logs: this.logs, registry: this.metricsOut.registry, addHealthSource: (s) => this.addHealthSource(s) });
+    this.backups = startBackups({
+      config: c,
+      configFile: this.configFile,
+      state: () => this.runtime.state.state,
+      epoch: () => this.runtime.state.epoch,
+      database: () => this.data.records?.storage ?? null,
+      events: this.history.events,
+      logs: this.logs,
+      registry: this.metricsOut.registry,
+    });
     // the start-up grace: a level counts in an election once the drivers had
     // their first try at every device (a cold start of both nodes must not
     // hand the role to whichever node's PLC answered first)
@@ -243,6 +260,7 @@ export class TandemNode implements NodeController {
     this.mqtt = null;
     await stepOf("drivers", async () => this.drivers?.stop());
     await stepOf("peer link", () => this.runtime.stop());
+    await stepOf("backups", async () => this.backups?.stop());
     await stepOf("database", () => this.data.close());
     this.log.info("stopping: stores");
     this.store.markCleanStop(this.runtime.state.context.ownerIsMeClean);
@@ -350,6 +368,25 @@ export class TandemNode implements NodeController {
 
   serviceEvents(name: string, count: number): { name: string; accepted: boolean } {
     return this.actions.serviceEvents(name, count);
+  }
+
+  // ------------------------------------------------------------ backups
+
+  backupsView(): BackupsView {
+    if (!this.backups) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["the node is starting"]);
+    return this.backups.view();
+  }
+
+  backupNow(actor: Actor): Promise<BackupSidecar> {
+    const b = this.backups;
+    if (!b) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["the node is starting"]);
+    return this.auditTrail.audited(actor, "backup", undefined, () => b.backupNow(actor.user));
+  }
+
+  restoreTest(actor: Actor, name?: string): Promise<RestoreTestResult> {
+    const b = this.backups;
+    if (!b) throw new TandemError("TANDEM_ERR_UNAVAILABLE", ["the node is starting"]);
+    return this.auditTrail.audited(actor, "restore-test", name ? { backup: name } : undefined, () => b.restoreTest(actor.user, name ?? null));
   }
 
   // ------------------------------------------------ records and context

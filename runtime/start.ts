@@ -42,7 +42,7 @@ export async function runStart(argv: string[]): Promise<number> {
   privateUmask();
   let node: TandemNode;
   try {
-    node = new TandemNode(loadConfig(values.config), { configDir: dirname(resolve(values.config)) });
+    node = new TandemNode(loadConfig(values.config), { configDir: dirname(resolve(values.config)), configFile: resolve(values.config) });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.report());

@@ -100,6 +100,12 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
   if (opts.baseDir && mqttTls) for (const k of ["certFile", "keyFile"] as const) if (mqttTls[k] && !isAbsolute(mqttTls[k])) mqttTls[k] = resolve(opts.baseDir, mqttTls[k]);
   for (const s of Object.values(config.services)) if (opts.baseDir && s.cwd && !isAbsolute(s.cwd)) s.cwd = resolve(opts.baseDir, s.cwd);
   for (const p of Object.values(config.processes)) if (opts.baseDir && !isAbsolute(p.module)) p.module = resolve(opts.baseDir, p.module);
+  const b = config.backup;
+  if (opts.baseDir) {
+    if (b.dir && !isAbsolute(b.dir)) b.dir = resolve(opts.baseDir, b.dir);
+    if (b.copyTo && !isAbsolute(b.copyTo)) b.copyTo = resolve(opts.baseDir, b.copyTo);
+    b.files = b.files.map((f) => (isAbsolute(f) ? f : resolve(opts.baseDir!, f)));
+  }
   const peerTls = config.peer.tls;
   if (opts.baseDir && peerTls) for (const k of ["ca", "cert", "key"] as const) if (!isAbsolute(peerTls[k])) peerTls[k] = resolve(opts.baseDir, peerTls[k]);
   return config;

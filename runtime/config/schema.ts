@@ -18,6 +18,7 @@ import { historySection } from "../history/config-schema.js";
 import { eventsSection } from "../events/config-schema.js";
 import { mqttSection } from "../mqtt/config-schema.js";
 import { monitoringSection } from "../monitoring/config-schema.js";
+import { backupSection } from "../backup/config-schema.js";
 
 export { parseHostPort, hostPort } from "./host-port.js";
 
@@ -230,7 +231,8 @@ export const configSchema = z
     history: historySection,
     events: eventsSection,
     mqtt: mqttSection,
-    backup: notYet("backup", "the backup issue").optional(),
+    backup: backupSection,
+    upgrade: notYet("upgrade", "rolling upgrades are not built yet").optional(),
     monitoring: monitoringSection,
   })
   .superRefine((c, ctx) => {

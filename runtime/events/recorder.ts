@@ -32,6 +32,8 @@ export interface EventRow {
 
 export interface EventPorts {
   acting(): boolean;
+  /** sends events about this node to the active peer (false: no active peer to take them) */
+  forward?(rows: EventRow[]): boolean;
   /** an internal replicated write */
   write(rows: RowWrite[]): Promise<unknown>;
   now(): number;
@@ -42,7 +44,7 @@ export const KEEP_NOT_ACTIVE_MS = 10 * 60_000;
 const MAX_QUEUED = 1000;
 const RETRY_MS = 1000;
 /** characters of an event's text kept (replication.maxRecordBytes is 64 KiB by default) */
-const MAX_TEXT = 4000;
+export const MAX_TEXT = 4000;
 
 export class EventRecorder {
   private readonly queue = new BoundedBuffer<EventRow>(MAX_QUEUED);
@@ -77,11 +79,40 @@ export class EventRecorder {
   /** called with every event as it is recorded (MQTT publishes them); a listener that throws is ignored */
   readonly listeners = new Set<(e: EventRow) => void>();
 
+  /** An event of the pair as this node sees it: written if this node is (or soon becomes) active. */
   record(type: string, severity: Severity, text: string): void {
     if (this.stopped) return;
+    this.queue_(this.make(type, severity, text));
+  }
+
+  /**
+   * An event about this node alone (its host, its backups, its services): the
+   * active has no view of it, so a node that is not active sends it to the
+   * active, which writes it as this node's; kept here when there is none.
+   */
+  recordOwn(type: string, severity: Severity, text: string): void {
+    if (this.stopped) return;
+    const row = this.make(type, severity, text);
+    if (this.enabled && !this.ports.acting() && this.ports.forward?.([row])) return;
+    this.queue_(row);
+  }
+
+  /** An event the peer sent (recordOwn there): written here as the peer's, with its node and time. */
+  recordPeer(row: EventRow): void {
+    if (this.stopped) return;
+    this.notify(row);
+    this.queue_(row);
+  }
+
+  private make(type: string, severity: Severity, text: string): EventRow {
     // an alarm's text may carry a stack trace: bounded well under replication.maxRecordBytes, so a row is never refused
     const t = text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
     const row: EventRow = { type, severity, text: t, node: this.node, at: this.ports.now() };
+    this.notify(row);
+    return row;
+  }
+
+  private notify(row: EventRow): void {
     for (const l of this.listeners) {
       try {
         l(row);
@@ -89,6 +120,9 @@ export class EventRecorder {
         // a listener's fault is its own
       }
     }
+  }
+
+  private queue_(row: EventRow): void {
     if (!this.enabled) return;
     this.queue.push(row);
     // after the current turn: a state change's own effects (replication taking the lead) run first

@@ -33,6 +33,7 @@ import { registerRecordRoutes } from "./record-routes.js";
 import { registerHistoryRoutes } from "./history-routes.js";
 import { DEFAULT_EVENT_STREAM, EventStreamHub, type EventStreamOptions } from "./event-stream.js";
 import { registerServiceRoutes } from "./service-routes.js";
+import { registerBackupRoutes } from "./backup-routes.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -342,6 +343,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.get(`${api}/tags`, { config: { role: "viewer", action: "read tags" } }, async () => ({ tags: controller.tags() }));
 
   registerServiceRoutes(app, api, controller, actorOf);
+  registerBackupRoutes(app, api, controller, actorOf);
   registerRecordRoutes(app, api, controller, actorOf);
   registerHistoryRoutes(app, api, controller);
   const stream = new EventStreamHub(controller, { ...DEFAULT_EVENT_STREAM, ...(opts.eventStream ?? {}), tls: tlsOn });

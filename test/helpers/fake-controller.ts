@@ -5,10 +5,12 @@ import type { LogLevel } from "../../runtime/config/schema.js";
 import type { AuditVerifyResult } from "../../runtime/audit/chain.js";
 import type { EventView, EventsView, HistoryQuery, HistorySample, RecordAnswer, TagHistoryView } from "../../runtime/node-api.js";
 import type { VerifyResult } from "../../redundancy/replication/verify.js";
+import type { BackupsView } from "../../runtime/backup/node-backups.js";
+import type { BackupSidecar, RestoreTestResult } from "../../runtime/backup/backups.js";
 import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, StreamEvent, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
 export interface FakeCall {
-  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction" | "discardDivergent" | "verifyReplication" | "resyncReplication";
+  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction" | "discardDivergent" | "verifyReplication" | "resyncReplication" | "backupNow" | "restoreTest";
   actor: Actor;
   args: unknown[];
 }
@@ -387,5 +389,26 @@ export class FakeController implements NodeController {
     const before = this.divergent.length;
     this.divergent = this.divergent.filter((r) => r.id !== id);
     return { id, discarded: this.divergent.length < before };
+  }
+
+  /** what GET /backups answers (the test may set it) */
+  backups: BackupsView = { dir: "/var/lib/tandem/backups", copyTo: null, schedule: "0 0 2 * * *", restoreTestSchedule: "0 30 2 * * *", runOn: "standby", makesBackups: true, running: null, last: null, lastRestoreTest: null, alarms: [], backups: [], copies: [] };
+  /** what POST /backups/restore-test answers */
+  restoreResult: RestoreTestResult = { ok: true, backup: "tandem-line1-a-20261130-020000", location: "/var/lib/tandem/backups", at: new Date(0).toISOString(), durationMs: 40, checks: ["PRAGMA integrity_check: ok"], problems: [] };
+
+  backupsView(): BackupsView {
+    return structuredClone(this.backups);
+  }
+
+  async backupNow(actor: Actor): Promise<BackupSidecar> {
+    this.record("backupNow", actor, []);
+    const name = "tandem-line1-a-20261130-020000";
+    const database = { engine: "sqlite" as const, schemaVersion: 3, lastSeq: 10, lastEpoch: 2, rows: 10, tables: { _events: 10 }, divergent: 0, checksum: "0".repeat(64), entry: "db/tandem.db" };
+    return { manifest: { format: "tandem-backup/1", name, pair: "line1", node: "a", createdAt: new Date(0).toISOString(), tandemVersion: "0.1.0", nodeState: "standby", epoch: 2, database, files: [], skipped: [] }, archive: { file: `${name}.tar.gz`, bytes: 1000, sha256: "0".repeat(64) } };
+  }
+
+  async restoreTest(actor: Actor, name?: string): Promise<RestoreTestResult> {
+    this.record("restoreTest", actor, name === undefined ? [] : [name]);
+    return structuredClone(this.restoreResult);
   }
 }

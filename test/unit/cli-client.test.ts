@@ -461,3 +461,35 @@ describe("tandem hash-password", () => {
     expect(await runHashPassword([], { out: () => {}, err: () => {}, stdin: Readable.from(["\n"]) })).toBe(2);
   });
 });
+
+describe("tandem backup and restore-test", () => {
+  it("lists the backups with the last restore test and the alarms; a backup now is the operator's, audited by the node", async () => {
+    fake.backups = { ...new FakeController().backups, last: { name: "tandem-line1-a-20261130-020000", ok: true, at: "2026-11-30T02:00:00.000Z", durationMs: 1500, copyError: null, by: "schedule" }, alarms: ["no passed restore test for 48 h on a. Run tandem restore-test"], backups: [{ name: "tandem-line1-a-20261130-020000", createdAt: "2026-11-30T02:00:00.000Z", bytes: 2_400_000, sha256: "ab".repeat(32), lastSeq: 351, rows: 351, problem: null }, { name: "tandem-line1-a-20261129-020000", createdAt: null, bytes: null, sha256: null, lastSeq: null, rows: null, problem: "its manifest is not JSON" }] };
+    const l = await run("backup", ["list", "--node", url]);
+    expect(l.code).toBe(0);
+    expect(l.out).toContain("backups in /var/lib/tandem/backups");
+    expect(l.out).toContain("last backup: tandem-line1-a-20261130-020000 at 2026-11-30T02:00:00.000Z (1.5 s, by schedule)");
+    expect(l.out).toContain("no restore test yet (tandem restore-test)");
+    expect(l.out).toContain("ALARM: no passed restore test for 48 h on a");
+    expect(l.out).toMatch(/tandem-line1-a-20261130-020000 {2}2026-11-30T02:00:00.000Z {2}2.4 MB {2}351 rows up to seq 351/);
+    expect(l.out).toContain("tandem-line1-a-20261129-020000  UNUSABLE: its manifest is not JSON");
+    const n = await run("backup", ["now", "--node", url]);
+    expect(n.code).toBe(0);
+    expect(n.out).toMatch(/^backup tandem-line1-a-20261130-020000 made: 10 rows up to seq 10 \(epoch 2\)/);
+    expect(fake.calls.map((c) => `${c.method} ${c.actor.user}`)).toEqual(["backupNow otto"]);
+    expect((await run("backup", ["now", "--node", url], { TANDEM_USER: "viewer", TANDEM_PASSWORD: "x" })).code).toBe(1);
+  });
+
+  it("a failed restore test prints each problem and exits 1; a name that is not a backup's is a usage error", async () => {
+    fake.restoreResult = { ...new FakeController().restoreResult, ok: false, problems: ["the archive /b/x.tar.gz has changed since it was made"], checks: [] };
+    const r = await run("restore-test", ["tandem-line1-a-20261130-020000", "--node", url]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("restore test of tandem-line1-a-20261130-020000 FAILED");
+    expect(r.out).toContain("  problem: the archive /b/x.tar.gz has changed since it was made");
+    expect(r.err).toContain("the restore test FAILED: that backup cannot be trusted");
+    expect(fake.calls.at(-1)).toMatchObject({ method: "restoreTest", args: ["tandem-line1-a-20261130-020000"] });
+    const u = await run("restore-test", ["../etc"]);
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/'\.\.\/etc' is not a backup's name/);
+  });
+});

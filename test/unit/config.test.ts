@@ -47,12 +47,13 @@ describe("config", () => {
     const bad = minimal
       .replace("role: main", "role: boss")
       .replace("127.0.0.1:7421", "plc1")
-      .replace("http: { listen: 127.0.0.1:8080 }", "http: { listen: 127.0.0.1:8080, colour: red }\nbackup: { every: 1h }\nmqtt: { listen: 127.0.0.1:1883, broker: external }");
+      .replace("http: { listen: 127.0.0.1:8080 }", "http: { listen: 127.0.0.1:8080, colour: red }\nbackup: { every: 1h, schedule: '0 0 25 * * *' }\nmqtt: { listen: 127.0.0.1:1883, broker: external }");
     const p = problems(bad);
     expect(p.some((x) => /^node\.role: .*main.*secondary/.test(x))).toBe(true);
     expect(p).toContain("peer.links[0].peer: expected host:port (e.g. 127.0.0.1:7400), got 'plc1' (line 8)");
     expect(p.some((x) => x.startsWith("http: unknown key 'colour'"))).toBe(true);
-    expect(p.some((x) => x.startsWith("backup: the 'backup' section is not supported by this version"))).toBe(true);
+    expect(p.some((x) => x.startsWith("backup: unknown key 'every'"))).toBe(true);
+    expect(p.some((x) => x.startsWith("backup.schedule: '0 0 25 * * *': hour"))).toBe(true);
     expect(p.some((x) => x.startsWith("mqtt.url: required with broker: external"))).toBe(true);
     expect(p.some((x) => x.startsWith("mqtt.listen: only for broker: embedded"))).toBe(true);
   });
