@@ -130,3 +130,53 @@ backup:
     );
   });
 });
+
+describe("restore in place", () => {
+  it("refuses while the node runs; stopped, its database becomes the backup's, and on start it catches up with what the active wrote since", async () => {
+    const c = await pair.start({
+      extra: () => `database: { engine: sqlite }
+replication:
+  mode: sync
+  tables: { batch_log: {} }
+backup:
+  schedule: "off"
+  restoreTest: { schedule: "off" }`,
+    });
+    const { active, standby } = await c.ready();
+    const write = async (from: number, n: number) => {
+      for (let i = from; i < from + n; i++) expect((await c.api(active, "POST", "/records/batch_log", { batch: i }, "operator")).status).toBe(201);
+    };
+    await write(0, 50);
+    // a backup made while the active goes on writing: the copy is one consistent point of the order
+    const writing = write(50, 100);
+    const made = cli(c, ["backup", "now", "--node", c.nodes[standby].url]);
+    await writing;
+    expect(made.err).toBe("");
+    expect(made.code).toBe(0);
+    const name = /^backup (\S+) made/.exec(made.out)![1]!;
+    const t = cli(c, ["restore-test", name, "--node", c.nodes[standby].url]);
+    expect(t.code).toBe(0);
+
+    const config = c.nodes[standby].config;
+    const refused = cli(c, ["restore", name, "--config", config, "--in-place"]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/refused: the node is running \(something listens on its http\.listen/);
+
+    c.signal(standby, "SIGTERM");
+    await c.exited(standby);
+    await write(150, 30);
+    const r = cli(c, ["restore", name, "--config", config, "--in-place"]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/the one it had is kept as tandem\.db\.before-restore-/);
+    const restoredCounts = pythonCounts(join(c.dir, `data-${standby}`, "tandem.db"));
+    expect(restoredCounts.batch_log).toBeGreaterThanOrEqual(50);
+    expect(restoredCounts.batch_log).toBeLessThanOrEqual(150);
+
+    // back in the pair: every acknowledged record, the backup's and the rest caught up
+    c.startNode(standby);
+    await c.waitFor(standby, (s) => s.state === "standby", 30_000, "the restored node standby again");
+    await c.waitFor(active, (s) => s.replication.peer === "live" && s.replication.lagRecords === 0, 30_000, "the restored standby caught up");
+    await waitUntil("every record on the restored standby's disk", () => pythonCounts(join(c.dir, `data-${standby}`, "tandem.db")).batch_log === 180, { timeoutMs: 10_000 });
+  });
+});
