@@ -320,6 +320,22 @@ export class DriverManager {
     return out;
   }
 
+  /**
+   * For each device this node reads now (mode "read"): when a read last
+   * confirmed a good value of any of its tags (ms since the epoch), or null
+   * when none yet. Cheap enough to ask every second (no snapshots made).
+   */
+  lastGoodByDevice(): Map<string, number | null> {
+    const out = new Map<string, number | null>();
+    for (const [name, d] of this.devices) if (d.driver.status().mode === "read") out.set(name, null);
+    for (const e of this.entries.values()) {
+      if (!out.has(e.meta.device) || e.published?.quality !== "good" || e.confirmedAt === undefined) continue;
+      const had = out.get(e.meta.device) ?? null;
+      if (had === null || e.confirmedAt > had) out.set(e.meta.device, e.confirmedAt);
+    }
+    return out;
+  }
+
   /** Full status of every device (mode, path, counters), for the API and metrics. */
   deviceStatus(): DeviceStatus[] {
     return [...this.devices.values()].map((d) => d.driver.status());

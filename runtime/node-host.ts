@@ -1,4 +1,4 @@
-// The node's host monitoring (runtime/monitoring/): started with the node,
+// The node's host monitoring and its watch for silences (runtime/monitoring/): started with the node,
 // each change of level recorded as an event of the pair (an alarm, a
 // warning, or back to normal) and logged; its metrics; and its health, which
 // lowers the service level while the data dir's disk is in alarm.
@@ -8,7 +8,11 @@ import type { LogManager } from "./logging.js";
 import type { TandemConfig } from "./config/schema.js";
 import type { EventRecorder } from "./events/recorder.js";
 import { HostMonitor } from "./monitoring/host.js";
-import { hostMetrics } from "./monitoring/metrics.js";
+import { hostMetrics, staleMetrics } from "./monitoring/metrics.js";
+import { StaleMonitor } from "./monitoring/stale-monitor.js";
+import { isActiveState } from "../core/types.js";
+import type { DriverManager } from "../drivers/manager.js";
+import type { PairRuntime } from "../redundancy/pair-runtime.js";
 import type { HealthSource } from "./node-status.js";
 
 export function startHostMonitoring(o: { config: TandemConfig; events: EventRecorder; logs: LogManager; registry: Registry; addHealthSource(s: HealthSource): void }): HostMonitor {
@@ -35,4 +39,56 @@ export function startHostMonitoring(o: { config: TandemConfig; events: EventReco
   o.addHealthSource({ name: "host", health: () => host.health() });
   host.start();
   return host;
+}
+
+/**
+ * The node's watch for silences (monitoring/stale.ts): its peer's heartbeats
+ * on each link, the witness, the devices it reads, and on the active the
+ * replication verify — each change an event (`stale-heartbeat`,
+ * `stale-witness`, `stale-device`, `stale-verify`) and a metric.
+ */
+export function startStaleMonitoring(o: {
+  config: TandemConfig;
+  runtime: PairRuntime;
+  drivers: () => DriverManager | null;
+  lastVerifyAt: () => number | null;
+  events: EventRecorder;
+  logs: LogManager;
+  registry: Registry;
+}): StaleMonitor {
+  const c = o.config;
+  const log = o.logs.get("monitoring");
+  const verifies = c.replication.mode !== "none" && c.replication.verifyEveryMinutes > 0;
+  const m = new StaleMonitor({
+    config: c.monitoring.stale,
+    sample: () => {
+      const rt = o.runtime;
+      const s = rt.state;
+      const wall = Date.now();
+      // the pair's times are monotonic: as wall-clock times for the one clock of the sample
+      const toWall = (mono: number | null) => (mono === null ? null : wall - (rt.now() - mono));
+      const devices = [...(o.drivers()?.lastGoodByDevice() ?? new Map<string, number | null>())].map(([name, lastAt]) => ({ name, lastAt }));
+      return {
+        at: wall,
+        peer: c.peer.id,
+        links: Object.entries(s.peer.links).map(([name, at]) => ({ name, lastAt: toWall(at) })),
+        witness: c.witness ? { lastAt: toWall(s.witness.lastOkAt) } : null,
+        devices,
+        verify: verifies && isActiveState(s.state) ? { lastAt: o.lastVerifyAt() } : null,
+      };
+    },
+    onChange: (item, from) => {
+      const type = `stale-${item.name.split(":")[0]}`;
+      if (item.level === "ok") {
+        log.info({ item: item.name, from }, `back to normal: ${item.text}`);
+        o.events.recordOwn(type, "info", `back to normal: ${item.text}`);
+      } else {
+        log.warn({ item: item.name, level: item.level }, item.text);
+        o.events.recordOwn(type, "alarm", item.text);
+      }
+    },
+  });
+  staleMetrics(o.registry, () => m.items());
+  m.start();
+  return m;
 }

@@ -29,7 +29,7 @@ import { NodeAudit } from "./node-audit.js";
 import { NodeData } from "./node-data.js";
 import { NodeHistory, PEER_EVENTS_TOPIC } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
-import { startHostMonitoring } from "./node-host.js";
+import { startHostMonitoring, startStaleMonitoring } from "./node-host.js";
 import { startBackups } from "./node-backup.js";
 import type { BackupsView } from "./backup/node-backups.js";
 import type { BackupSidecar, RestoreTestResult } from "./backup/backups.js";
@@ -56,6 +56,7 @@ export class TandemNode implements NodeController {
   private http: HttpServer | null = null;
   private host: ReturnType<typeof startHostMonitoring> | null = null;
   private backups: ReturnType<typeof startBackups> | null = null;
+  private stale: ReturnType<typeof startStaleMonitoring> | null = null;
   private readonly configFile: string | undefined;
   /** the embedded MQTT broker and what the active publishes on it (mqtt section) */
   mqtt: NodeMqtt | null = null;
@@ -178,6 +179,18 @@ export class TandemNode implements NodeController {
     }
     this.history.start();
     this.host = startHostMonitoring({ config: c, events: this.history.events, logs: this.logs, registry: this.metricsOut.registry, addHealthSource: (s) => this.addHealthSource(s) });
+    this.stale = startStaleMonitoring({
+      config: c,
+      runtime: this.runtime,
+      drivers: () => this.drivers,
+      lastVerifyAt: () => {
+        const v = this.data.records?.replicator.lastVerify;
+        return v ? Date.parse(v.startedAt) : null;
+      },
+      events: this.history.events,
+      logs: this.logs,
+      registry: this.metricsOut.registry,
+    });
     this.backups = startBackups({
       config: c,
       configFile: this.configFile,
@@ -254,6 +267,7 @@ export class TandemNode implements NodeController {
     if (this.levelTimer) clearInterval(this.levelTimer);
     this.levelTimer = null;
     this.host?.stop();
+    this.stale?.stop();
     await stepOf("HTTP API", async () => this.http?.stop());
     this.http = null;
     await stepOf("MQTT broker", async () => this.mqtt?.stop());

@@ -37,6 +37,19 @@ export const monitoringSection = z
       .strictObject({ warnPercent: percent.default(90), alarmPercent: percent.default(98), forSeconds: z.number().int().min(0).max(3600).default(60) })
       .refine((t) => t.alarmPercent >= t.warnPercent, { message: "alarmPercent must be at least warnPercent" })
       .prefault({}),
+    /** what should be heard regularly and was not: an alarm after this long; 0 turns one off (runtime/monitoring/stale.ts) */
+    stale: z
+      .strictObject({
+        /** a peer link without a heartbeat */
+        heartbeatSeconds: z.number().min(0).max(86_400).default(10),
+        /** the witness not answering */
+        witnessSeconds: z.number().min(0).max(86_400).default(30),
+        /** a device this node reads without a good value */
+        deviceSeconds: z.number().min(0).max(86_400).default(60),
+        /** on the active, no replication verify (when replication.verifyEveryMinutes schedules them) */
+        verifyMinutes: z.number().min(0).max(100_000).default(60),
+      })
+      .prefault({}),
   })
   .prefault({});
 

@@ -17,3 +17,16 @@ export function hostMetrics(r: Registry, items: () => Item[]): void {
   const level = new Gauge({ name: "tandem_host_level", help: "Host monitoring: each item's level, 0 ok, 1 warning, 2 alarm (items: disk:<path>, memory, swap, cpu)", labelNames: ["item"], registers: [r], collect: refresh });
   const value = new Gauge({ name: "tandem_host_value", help: "Host monitoring: each item's value (disk, memory and CPU in percent used, swap in MB used)", labelNames: ["item"], registers: [r] });
 }
+
+export function staleMetrics(r: Registry, items: () => Item[]): void {
+  const refresh = () => {
+    level.reset();
+    age.reset();
+    for (const i of items()) {
+      level.set({ item: i.name }, LEVEL[i.level]);
+      age.set({ item: i.name }, i.value);
+    }
+  };
+  const level = new Gauge({ name: "tandem_stale_level", help: "Silences: each watched item's level, 0 heard, 2 alarm (items: heartbeat:<link>, witness, device:<name>, verify)", labelNames: ["item"], registers: [r], collect: refresh });
+  const age = new Gauge({ name: "tandem_stale_seconds", help: "Silences: seconds since each watched item was last heard", labelNames: ["item"], registers: [r] });
+}
