@@ -71,6 +71,8 @@ export class LogManager implements LogSource {
   private keepAll = false;
   private closed = false;
   private readonly drainWaiters = new Set<() => void>();
+  /** sees every line written (its pino level and its JSON text): the log watch of runtime/monitoring/log-watch.ts */
+  private tap: ((level: number, line: string) => void) | null = null;
 
   constructor(opts: LogManagerOptions) {
     this.defaultLevel = opts.level;
@@ -95,6 +97,11 @@ export class LogManager implements LogSource {
       },
       dest,
     );
+  }
+
+  /** Every line from now on is shown to `fn` as it is written (one tap; null removes it). */
+  setTap(fn: ((level: number, line: string) => void) | null): void {
+    this.tap = fn;
   }
 
   get(component: string): Logger {
@@ -234,6 +241,13 @@ export class LogManager implements LogSource {
       lastLevel: 0,
       write(line: string): void {
         if (self.closed) return;
+        if (self.tap) {
+          try {
+            self.tap(gate.lastLevel, line);
+          } catch {
+            // the watch's fault is its own; the line is still written
+          }
+        }
         const bytes = Buffer.byteLength(line);
         if (self.pending + bytes > self.bufferBytes && gate.lastLevel < FATAL && !self.keepAll) return self.drop();
         self.pending += bytes;

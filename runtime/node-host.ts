@@ -8,8 +8,9 @@ import type { LogManager } from "./logging.js";
 import type { TandemConfig } from "./config/schema.js";
 import type { EventRecorder } from "./events/recorder.js";
 import { HostMonitor } from "./monitoring/host.js";
-import { hostMetrics, staleMetrics } from "./monitoring/metrics.js";
-import { StaleMonitor } from "./monitoring/stale-monitor.js";
+import { hostMetrics, logWatchMetrics, staleMetrics } from "./monitoring/metrics.js";
+import { STALE_EVERY_MS, StaleMonitor } from "./monitoring/stale-monitor.js";
+import { LogWatch } from "./monitoring/log-watch.js";
 import { isActiveState } from "../core/types.js";
 import type { DriverManager } from "../drivers/manager.js";
 import type { PairRuntime } from "../redundancy/pair-runtime.js";
@@ -91,4 +92,33 @@ export function startStaleMonitoring(o: {
   staleMetrics(o.registry, () => m.items());
   m.start();
   return m;
+}
+
+/**
+ * The node's watch over its own log (monitoring/log-watch.ts): error lines
+ * per component and the site's patterns over a window, each change an event
+ * (`log-errors`, `log-pattern`) and a metric. Returns its stop.
+ */
+export function startLogWatch(o: { config: TandemConfig; events: EventRecorder; logs: LogManager; registry: Registry }): () => void {
+  const log = o.logs.get("monitoring");
+  const w = new LogWatch(o.config.monitoring.logs, Date.now);
+  o.logs.setTap((level, line) => w.line(level, line));
+  const timer = setInterval(() => {
+    for (const { item, from } of w.assess()) {
+      const type = `log-${item.name.startsWith("errors:") ? "errors" : "pattern"}`;
+      if (item.level === "ok") {
+        log.info({ item: item.name, from }, `back to normal: ${item.text}`);
+        o.events.recordOwn(type, "info", `back to normal: ${item.text}`);
+      } else {
+        log.warn({ item: item.name }, item.text);
+        o.events.recordOwn(type, "alarm", item.text);
+      }
+    }
+  }, STALE_EVERY_MS);
+  timer.unref();
+  logWatchMetrics(o.registry, () => w.items());
+  return () => {
+    clearInterval(timer);
+    o.logs.setTap(null);
+  };
 }

@@ -29,7 +29,7 @@ import { NodeAudit } from "./node-audit.js";
 import { NodeData } from "./node-data.js";
 import { NodeHistory, PEER_EVENTS_TOPIC } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
-import { startHostMonitoring, startStaleMonitoring } from "./node-host.js";
+import { startHostMonitoring, startLogWatch, startStaleMonitoring } from "./node-host.js";
 import { startBackups } from "./node-backup.js";
 import type { BackupsView } from "./backup/node-backups.js";
 import type { BackupSidecar, RestoreTestResult } from "./backup/backups.js";
@@ -57,6 +57,7 @@ export class TandemNode implements NodeController {
   private host: ReturnType<typeof startHostMonitoring> | null = null;
   private backups: ReturnType<typeof startBackups> | null = null;
   private stale: ReturnType<typeof startStaleMonitoring> | null = null;
+  private stopLogWatch: (() => void) | null = null;
   private readonly configFile: string | undefined;
   /** the embedded MQTT broker and what the active publishes on it (mqtt section) */
   mqtt: NodeMqtt | null = null;
@@ -179,6 +180,7 @@ export class TandemNode implements NodeController {
     }
     this.history.start();
     this.host = startHostMonitoring({ config: c, events: this.history.events, logs: this.logs, registry: this.metricsOut.registry, addHealthSource: (s) => this.addHealthSource(s) });
+    this.stopLogWatch = startLogWatch({ config: c, events: this.history.events, logs: this.logs, registry: this.metricsOut.registry });
     this.stale = startStaleMonitoring({
       config: c,
       runtime: this.runtime,
@@ -268,6 +270,7 @@ export class TandemNode implements NodeController {
     this.levelTimer = null;
     this.host?.stop();
     this.stale?.stop();
+    this.stopLogWatch?.();
     await stepOf("HTTP API", async () => this.http?.stop());
     this.http = null;
     await stepOf("MQTT broker", async () => this.mqtt?.stop());

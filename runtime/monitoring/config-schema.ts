@@ -13,6 +13,23 @@ const pair = (warn: number, alarm: number) =>
     .refine((t) => t.alarmPercent >= t.warnPercent, { message: "alarmPercent must be at least warnPercent" })
     .prefault({});
 
+const logPattern = z
+  .strictObject({
+    /** the name in the alarm and the metrics */
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,48}$/, "expected 1–48 letters, digits, '_', '.' or '-'"),
+    /** a regular expression tried on each log line as written (its JSON text) */
+    match: z.string().min(1).max(500).superRefine((s, ctx) => {
+      try {
+        new RegExp(s);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: `not a regular expression: ${(err as Error).message}` });
+      }
+    }),
+    ignoreCase: z.boolean().default(false),
+    /** lines within the window that make the alarm */
+    count: z.number().int().min(1).max(100_000).default(1),
+  });
+
 export const monitoringSection = z
   .strictObject({
     /** how often the host is sampled */
@@ -37,6 +54,22 @@ export const monitoringSection = z
       .strictObject({ warnPercent: percent.default(90), alarmPercent: percent.default(98), forSeconds: z.number().int().min(0).max(3600).default(60) })
       .refine((t) => t.alarmPercent >= t.warnPercent, { message: "alarmPercent must be at least warnPercent" })
       .prefault({}),
+    /** the node's own log: error lines per component, and the site's patterns, over a window (runtime/monitoring/log-watch.ts) */
+    logs: z
+      .strictObject({
+        windowSeconds: z.number().int().min(10).max(86_400).default(300),
+        /** error lines of one component within the window that make an alarm; 0: not counted */
+        errorsPerWindow: z.number().int().min(0).max(1_000_000).default(20),
+        patterns: z.array(logPattern).max(50).default([]),
+      })
+      .superRefine((l, ctx) => {
+        const names = new Set<string>();
+        l.patterns.forEach((p, i) => {
+          if (names.has(p.name)) ctx.addIssue({ code: "custom", path: ["patterns", i, "name"], message: `duplicate pattern name '${p.name}'` });
+          names.add(p.name);
+        });
+      })
+      .prefault({}),
     /** what should be heard regularly and was not: an alarm after this long; 0 turns one off (runtime/monitoring/stale.ts) */
     stale: z
       .strictObject({
@@ -54,3 +87,5 @@ export const monitoringSection = z
   .prefault({});
 
 export type MonitoringConfig = z.output<typeof monitoringSection>;
+
+export type LogWatchConfig = MonitoringConfig["logs"];

@@ -30,3 +30,16 @@ export function staleMetrics(r: Registry, items: () => Item[]): void {
   const level = new Gauge({ name: "tandem_stale_level", help: "Silences: each watched item's level, 0 heard, 2 alarm (items: heartbeat:<link>, witness, device:<name>, verify)", labelNames: ["item"], registers: [r], collect: refresh });
   const age = new Gauge({ name: "tandem_stale_seconds", help: "Silences: seconds since each watched item was last heard", labelNames: ["item"], registers: [r] });
 }
+
+export function logWatchMetrics(r: Registry, items: () => Item[]): void {
+  const refresh = () => {
+    level.reset();
+    lines.reset();
+    for (const i of items()) {
+      level.set({ item: i.name }, LEVEL[i.level]);
+      lines.set({ item: i.name }, i.value);
+    }
+  };
+  const level = new Gauge({ name: "tandem_log_watch_level", help: "The log watch: each item's level, 0 below its threshold, 2 alarm (items: errors:<component>, pattern:<name>)", labelNames: ["item"], registers: [r], collect: refresh });
+  const lines = new Gauge({ name: "tandem_log_watch_lines", help: "The log watch: lines of each item within monitoring.logs.windowSeconds", labelNames: ["item"], registers: [r] });
+}

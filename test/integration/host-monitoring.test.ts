@@ -44,10 +44,10 @@ describe("host monitoring", () => {
     const { active, standby } = await c.ready();
     await waitUntil("the disk watched at level 0", async () => (await hostLevel(c, active)) === 0, { timeoutMs: 10_000 });
     fill("a", 70);
-    await waitUntil("a warning event", async () => (await events(c, active)).some((e) => e.type === "host-disk" && e.severity === "warning"), { timeoutMs: 10_000 });
+    await waitUntil("a warning event", async () => (await events(c, active)).some((e) => e.type === "host-disk" && e.severity === "warning" && e.node === active), { timeoutMs: 10_000 });
     expect(await hostLevel(c, active)).toBe(1);
     fill("b", 20);
-    await waitUntil("an alarm event", async () => (await events(c, active)).some((e) => e.type === "host-disk" && e.severity === "alarm"), { timeoutMs: 10_000 });
+    await waitUntil("an alarm event", async () => (await events(c, active)).some((e) => e.type === "host-disk" && e.severity === "alarm" && e.node === active), { timeoutMs: 10_000 });
     const alarm = (await events(c, active)).find((e) => e.type === "host-disk" && e.severity === "alarm" && e.node === active)!;
     expect(alarm.text).toMatch(new RegExp(`^9\\d\\.\\d% of the disk holding ${disk} used, 0\\.0 GiB free$`));
     // the standby watches the same disk: its alarm reaches the pair's events through the active
@@ -55,7 +55,7 @@ describe("host monitoring", () => {
     expect(await hostLevel(c, active)).toBe(2);
     unlinkSync(join(disk, "a"));
     unlinkSync(join(disk, "b"));
-    await waitUntil("back to normal", async () => (await events(c, active)).some((e) => e.type === "host-disk" && e.severity === "info" && e.text.startsWith("back to normal")), { timeoutMs: 10_000 });
+    await waitUntil("back to normal", async () => (await events(c, active)).some((e) => e.type === "host-disk" && e.severity === "info" && e.node === active && e.text.startsWith("back to normal")), { timeoutMs: 10_000 });
     expect(await hostLevel(c, active)).toBe(0);
   });
 
@@ -81,5 +81,23 @@ describe("host monitoring", () => {
     c.cutLink("plant", false);
     await waitUntil("back to normal on both", async () => (await events(c, active)).filter((e) => e.type === "stale-heartbeat" && e.severity === "info" && e.text === `back to normal: heartbeats from ${e.node === active ? standby : active} on link plant`).length === 2, { timeoutMs: 10_000 });
     expect(await staleLevel(active)).toBe(0);
+  });
+
+  it("a service's output matching a site pattern: an alarm in the pair's events, from the node that ran it", async () => {
+    const c = await pair.start({
+      extra: () => `monitoring: { logs: { windowSeconds: 60, patterns: [ { name: smtp, match: "SMTP.*refused", count: 2 } ] } }
+services:
+  mailer:
+    command: /bin/sh
+    # the words are put together at run time: the service's start line (its command) must not match
+    args:
+      - -c
+      - 'w=fused; echo "SMTP 554: relay re$w" >&2; sleep 0.2; echo "SMTP 554: relay re$w" >&2; sleep 600'
+    placement: active`,
+    });
+    const { active } = await c.ready();
+    const e = await waitUntil("the pattern's alarm", async () => (await events(c, active)).find((x) => x.type === "log-pattern" && x.severity === "alarm"), { timeoutMs: 15_000 });
+    expect(e.text).toBe("2 log lines matching 'smtp' in the last 60 s (threshold 2)");
+    expect(e.node).toBe(active);
   });
 });
