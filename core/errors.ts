@@ -47,6 +47,7 @@ export const ERRORS = {
   TANDEM_ERR_NOT_REPLICATED: { status: 503, message: "write refused: %s" },
   TANDEM_ERR_SERVICE_UNKNOWN: { status: 404, message: "no service named '%s' (services here: %s)" },
   TANDEM_ERR_BUSY: { status: 409, message: "refused: %s" },
+  TANDEM_ERR_CONFIG_PUSH: { status: 409, message: "config push: %s" },
   TANDEM_ERR_BACKUP: { status: 500, message: "backup failed: %s" },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -206,6 +206,13 @@ export class PairRuntime extends EventEmitter<PairRuntimeEvents> {
     if (up !== this.s.servicesUp) this.dispatch({ type: "services", up });
   }
 
+  /** The pair-wide configurations of the two nodes differ (what differs) or match (null): automatic switchovers wait. */
+  setConfigMismatch(mismatch: string | null): void {
+    if (mismatch === this.s.configMismatch) return;
+    if (!this.started) this.s = { ...this.s, configMismatch: mismatch };
+    else this.dispatch({ type: "config", mismatch });
+  }
+
   /** Replication's word: the standby holds every write this node acknowledged (a switchover waits for it). */
   setDrained(drained: boolean): void {
     if (drained === this.s.drained) return;

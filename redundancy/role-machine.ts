@@ -62,6 +62,7 @@ export function initialState(p: RoleParams, epoch: number, now: number, context 
     noActiveSince: null,
     lowLevelSince: null,
     failbackSince: null,
+    configMismatch: null,
     awaitingOperator: false,
     reason: "starting: listening for the peer",
     context,
@@ -142,6 +143,9 @@ function handle(m: Ctx, ev: Event): void {
       return onServices(m, ev.up);
     case "drained":
       return onDrained(m, ev.drained);
+    case "config":
+      m.s.configMismatch = ev.mismatch;
+      return;
     case "context-seq":
       // what a handover says and what replication holds only ever move it on;
       // a reject starts it again from 0 (operator.ts)
@@ -246,8 +250,8 @@ function evalActive(m: Ctx): void {
   }
   if (s.switchoverOut) return;
   const visible = peerVisible(s.peer, now, p.timeoutMs);
-  // cause 4: the application forces a switchover (once both levels count)
-  if (visible && s.peer.state === "standby" && s.levelSettled && s.peer.levelSettled && s.peer.level - s.level >= p.serviceLevelMargin) {
+  // cause 4: the application forces a switchover (once both levels count); not to a node that runs another configuration
+  if (visible && s.configMismatch === null && s.peer.state === "standby" && s.levelSettled && s.peer.levelSettled && s.peer.level - s.level >= p.serviceLevelMargin) {
     s.lowLevelSince ??= now;
     if (now - s.lowLevelSince >= p.serviceLevelForMs && s.state === "active" && switchoverPossible(m) === null) {
       s.lowLevelSince = null;
@@ -256,7 +260,7 @@ function evalActive(m: Ctx): void {
     }
   } else s.lowLevelSince = null;
   // automatic failback to the preferred main
-  if (p.failback === "automatic" && p.role === "secondary" && visible && s.peer.role === "main" && s.peer.state === "standby" && s.peer.level >= 200 && s.peer.level >= s.level) {
+  if (p.failback === "automatic" && s.configMismatch === null && p.role === "secondary" && visible && s.peer.role === "main" && s.peer.state === "standby" && s.peer.level >= 200 && s.peer.level >= s.level) {
     s.failbackSince ??= now;
     if (now - s.failbackSince >= p.failbackHealthyForMs && s.state === "active" && switchoverPossible(m) === null) {
       s.failbackSince = null;

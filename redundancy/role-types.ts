@@ -82,6 +82,8 @@ export type Event =
   | { type: "services"; up: boolean }
   /** whether the standby holds every write this node acknowledged (replication) */
   | { type: "drained"; drained: boolean }
+  /** the pair-wide configurations of both nodes differ (what differs), or match (null) */
+  | { type: "config"; mismatch: string | null }
   /** the sequence number of the latest process-context write this node holds (replication) */
   | { type: "context-seq"; seq: number }
   | { type: "op"; id: number; action: OpAction; actor: Actor; to?: string; force?: boolean }
@@ -258,6 +260,11 @@ export interface RoleState {
    * then, so a planned move loses nothing
    */
   drained: boolean;
+  /**
+   * the two nodes run different pair-wide configurations (runtime/config/pair-config.ts):
+   * what differs, or null. Automatic failback and the service level's switchover wait while it is set.
+   */
+  configMismatch: string | null;
   /** a move to standby that waits for servicesUp to clear (the node says isolated meanwhile): its reason */
   standbyAfterServices: string | null;
   /** held-over counters */

@@ -1,8 +1,11 @@
-// `tandem backup [list | now]` and `tandem restore-test`: what the requests
-// are, and how their answers read in a terminal.
+// `tandem backup [list | now]`, `tandem restore-test` and `tandem config
+// [status | push]`: what the requests are, and how their answers read in a
+// terminal.
 import type { BackupsView } from "./backup/node-backups.js";
 import type { BackupListing, BackupSidecar, RestoreTestResult } from "./backup/backups.js";
 import type { ClientPlan } from "./cli-replication.js";
+import type { NodeStatus } from "./node-api.js";
+import type { PushAnswer } from "./node-config.js";
 
 const TIMEOUT_MS = 10_000;
 /** a backup or a restore test takes as long as the database is big */
@@ -70,5 +73,37 @@ export function formatBackups(v: BackupsView): string[] {
     out.push(`${v.copies.length} in ${v.copyTo}:`);
     out.push(...v.copies.map(listing));
   }
+  return out;
+}
+
+/** `tandem config [status | push]`: both nodes' pair-wide configuration versions; the active's pushed to the standby */
+export function configRequest(words: string[]): ClientPlan | string {
+  const [what = "status", ...rest] = words;
+  if (rest.length) return `unexpected argument '${rest[0]}'`;
+  if (what === "status") return { method: "GET", path: "/status", timeoutMs: TIMEOUT_MS, format: (j) => formatConfig(j as NodeStatus), missing: missing("a status", "GET", "/status") };
+  if (what !== "push") return `expected status or push, got '${what}'`;
+  return {
+    method: "POST",
+    path: "/config/push",
+    body: {},
+    timeoutMs: 30_000,
+    format: (j) => {
+      const r = j as PushAnswer;
+      return [
+        `configuration ${r.version} is now in ${r.node}'s config file (its previous one kept as ${r.kept})`,
+        `both nodes run ${r.running} until they are restarted: restart ${r.node}, switch over (tandem switchover --accept-config), then restart this node`,
+      ];
+    },
+    missing: missing("a configuration push", "POST", "/config/push"),
+  };
+}
+
+export function formatConfig(s: NodeStatus): string[] {
+  const c = s.config;
+  if (!c) return [`node ${s.nodeId} does not say its configuration version (an older Tandem)`];
+  const out = [`node ${s.nodeId} runs configuration ${c.version}${c.onDisk ? `; its config file holds ${c.onDisk} (runs from its next start)` : ""}`];
+  if (c.match === null) out.push(`  ${s.peer.nodeId}: not known yet (the peer has not said)`);
+  else if (c.match) out.push(`  ${s.peer.nodeId} runs the same`);
+  else out.push(`  ${s.peer.nodeId} runs ${c.peerVersion}: ${c.differs.join(", ")} differ`, "  automatic failback and switchover wait until both run the same (tandem switchover --accept-config moves the plant anyway)");
   return out;
 }

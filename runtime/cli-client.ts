@@ -1,7 +1,7 @@
 // The operator commands of the `tandem` CLI that talk to a running node over
 // its HTTP API: status, confirm, reject, switchover, promote, maintenance,
 // log-level, audit, services, replication, divergence, context, tags, events,
-// backup, restore-test; and `hash-password`, which prints a hash for the config.
+// backup, restore-test, config (`hash-password` is in cli-hash-password.ts).
 // Exit codes: 0 done, 1 the node refused or could not be reached, 2 usage.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -11,20 +11,19 @@ import { loadConfig } from "./config/load.js";
 import { httpsFetch, tlsTrustHint } from "./http/https-fetch.js";
 import { dataDirCertFile } from "./http/tls.js";
 import { activeAdvice } from "./active-hint.js";
-import { hashPassword } from "./auth/passwords.js";
 import type { AuditEntry, NodeStatus } from "./node-api.js";
 import { formatAudit, formatLevels, formatProbe, formatStatus } from "./status-lines.js";
 
 import { SERVICE_ACTION_TIMEOUT_MS, servicesRequest } from "./cli-services.js";
 import { divergenceRequest, replicationRequest, runPlan } from "./cli-replication.js";
 import { contextRequest } from "./cli-context.js";
-import { backupRequest, restoreTestRequest } from "./cli-backup.js";
+import { backupRequest, configRequest, restoreTestRequest } from "./cli-backup.js";
 import { eventsRequest, tagsRequest } from "./cli-history.js";
 export { formatDevices, formatStatus } from "./status-lines.js";
 
-export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence" | "context" | "tags" | "events" | "backup" | "restore-test";
+export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence" | "context" | "tags" | "events" | "backup" | "restore-test" | "config";
 
-export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence", "context", "tags", "events", "backup", "restore-test"];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence", "context", "tags", "events", "backup", "restore-test", "config"];
 
 export interface ClientIo {
   /** one line of output, without its newline */
@@ -45,7 +44,7 @@ const USAGE: Record<ClientCommand, string> = {
   status: "tandem status [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]; tandem status --probe --config FILE [--json]",
   confirm: "tandem confirm [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   reject: "tandem reject [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
-  switchover: "tandem switchover [--to NODE] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  switchover: "tandem switchover [--to NODE] [--accept-config] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   promote: "tandem promote --yes-the-active-is-down [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   maintenance: "tandem maintenance enter|leave [--force] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   "log-level": "tandem log-level [LEVEL] [--component NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
@@ -57,6 +56,7 @@ const USAGE: Record<ClientCommand, string> = {
   tags: "tandem tags [list | history NAME [--since 10m|ISO] [--until 1m|ISO] [--limit N]] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   events: "tandem events [--after SEQ] [--limit N] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   backup: "tandem backup [list | now] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  config: "tandem config [status | push] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   "restore-test": "tandem restore-test [NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
 };
 
@@ -89,7 +89,7 @@ const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
   status: { probe: { type: "boolean" } },
   confirm: {},
   reject: {},
-  switchover: { to: { type: "string", value: "NODE" } },
+  switchover: { to: { type: "string", value: "NODE" }, "accept-config": { type: "boolean" } },
   promote: { "yes-the-active-is-down": { type: "boolean" } },
   maintenance: { force: { type: "boolean" } },
   "log-level": { component: { type: "string", value: "NAME" } },
@@ -102,6 +102,7 @@ const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
   events: { after: { type: "string", value: "SEQ" }, limit: { type: "string", value: "N" } },
   backup: {},
   "restore-test": {},
+  config: {},
 };
 
 interface Parsed {
@@ -345,8 +346,9 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
       case "switchover": {
         noPositionals(p);
         const to = str(p, "to");
+        const body = { ...(to === undefined ? {} : { to }), ...(flag(p, "accept-config") ? { acceptConfig: true } : {}) };
         call = async () => {
-          const a = await request(f, base, auth, "POST", "/switchover", to === undefined ? {} : { to }, SWITCHOVER_TIMEOUT_MS);
+          const a = await request(f, base, auth, "POST", "/switchover", body, SWITCHOVER_TIMEOUT_MS);
           const r = a.json as { from: string; to: string; epoch: number; durationMs: number };
           print(a, () => [`switched over from ${r.from} to ${r.to}: epoch ${r.epoch}, ${r.durationMs} ms`]);
         };
@@ -433,7 +435,8 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
       case "divergence":
       case "context":
       case "backup":
-      case "restore-test": {
+      case "restore-test":
+      case "config": {
         const r =
           cmd === "replication"
             ? replicationRequest(p.positionals, flag(p, "from-active"))
@@ -443,7 +446,9 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
                 ? backupRequest(p.positionals)
                 : cmd === "restore-test"
                   ? restoreTestRequest(p.positionals)
-                  : contextRequest(p.positionals);
+                  : cmd === "config"
+                    ? configRequest(p.positionals)
+                    : contextRequest(p.positionals);
         if (typeof r === "string") throw new UsageError(r);
         call = () => runPlan(r, (method, path, body, ms) => request(f, base, auth, method, path, body, ms), out, json);
         break;
@@ -480,34 +485,4 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
   }
 }
 
-export interface HashPasswordIo {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  /** where the password is read from (one line); process.stdin by default */
-  stdin?: AsyncIterable<string | Buffer> & { isTTY?: boolean };
-}
-
-/** `tandem hash-password`: reads one line from stdin, prints the scrypt hash for the config file. */
-export async function runHashPassword(argv: string[], io?: HashPasswordIo): Promise<number> {
-  const out = io?.out ?? ((s: string) => process.stdout.write(s + "\n"));
-  const err = io?.err ?? ((s: string) => process.stderr.write(s + "\n"));
-  if (argv.length) {
-    err(`tandem hash-password: unexpected argument '${argv[0]}'; the password is read from standard input, never from the command line`);
-    err("usage: echo -n 'secret' | tandem hash-password   (or run it and type the password, then Enter)");
-    return 2;
-  }
-  const stdin = io?.stdin ?? process.stdin;
-  if (stdin.isTTY) err("password (shown as you type; pipe it in to keep it off the screen), then Enter:");
-  let text = "";
-  for await (const chunk of stdin) {
-    text += typeof chunk === "string" ? chunk : chunk.toString("utf8");
-    if (text.includes("\n") || text.length > 4096) break;
-  }
-  const line = text.split("\n")[0].replace(/\r$/, "");
-  if (line.length === 0) {
-    err("tandem hash-password: empty password; type one, or pipe it in");
-    return 2;
-  }
-  out(await hashPassword(line));
-  return 0;
-}
+export { runHashPassword, type HashPasswordIo } from "./cli-hash-password.js";

@@ -63,17 +63,18 @@ export class NodeActions {
     return { state: r.state as NodeState, epoch: r.epoch as number };
   }
 
-  async switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
+  async switchover(actor: Actor, to?: string, acceptConfig = false): Promise<SwitchoverResult> {
     const c = this.o.config;
     const t0 = performance.now();
-    const r = await this.audit.audited(actor, "switchover", to === undefined ? undefined : { to }, async () => {
+    const details = { ...(to === undefined ? {} : { to }), ...(acceptConfig ? { acceptConfig } : {}) };
+    const r = await this.audit.audited(actor, "switchover", Object.keys(details).length ? details : undefined, async () => {
       // a standby connected to the active it hears asks it to hand over (the role machine, which checks the same);
       // one that cannot ask points to the active, or says none is known
       this.runtime.refresh();
       const s = this.runtime.state;
       const canAsk = s.state === "standby" && s.peer.tcpUp && isActiveState(s.peer.state) && peerVisible(s.peer, this.runtime.now(), c.heartbeat.timeoutMs);
       if (!canAsk) this.requireActive("switchover");
-      return this.runtime.op("switchover", actor, { to });
+      return this.runtime.op("switchover", actor, { to, force: acceptConfig });
     });
     return {
       from: String(r.from ?? c.node.id),

@@ -1,5 +1,6 @@
 // What the HTTP API and the CLI see of a running node. The node runtime
 // (runtime/node.ts) implements it; the API layer only calls it.
+import type { PushAnswer } from "./node-config.js";
 import type { BackupsView } from "./backup/node-backups.js";
 import type { BackupSidecar, RestoreTestResult } from "./backup/backups.js";
 import type { AuditVerifyResult } from "./audit/chain.js";
@@ -44,6 +45,8 @@ export interface NodeStatus {
   devices?: { device: string; endpoint: string; connected: boolean; path?: string }[];
   /** the embedded MQTT broker, when the mqtt section is there: where it listens, whether it serves clients now, how many */
   mqtt?: { broker: "embedded" | "external"; listen: string; serving: boolean; clients: number };
+  /** this node's pair-wide configuration version and the peer's (runtime/config/pair-config.ts): match null until the peer has said */
+  config?: { version: string; peerVersion: string | null; match: boolean | null; differs: string[]; onDisk?: string | null };
   /** the standby lost the active on every link and has no witness: an operator decides */
   awaitingOperator: boolean;
   counters: Record<string, number>;
@@ -152,7 +155,8 @@ export interface NodeController {
   confirm(actor: Actor): Promise<{ state: NodeState; epoch: number }>;
   reject(actor: Actor): Promise<{ state: NodeState; epoch: number }>;
   /** On the active: hand over to the peer. On the standby: ask the active to hand over. */
-  switchover(actor: Actor, to?: string): Promise<SwitchoverResult>;
+  /** acceptConfig: although the nodes run different pair-wide configurations */
+  switchover(actor: Actor, to?: string, acceptConfig?: boolean): Promise<SwitchoverResult>;
   /**
    * On a standby that lost the active on every link without a witness: the
    * operator has checked that the active is down (manual fencing).
@@ -199,6 +203,8 @@ export interface NodeController {
   resyncReplication(actor: Actor): Promise<{ started: boolean }>;
   /** an operator has dealt with a divergent record (audited) */
   discardDivergent(actor: Actor, id: number): Promise<{ id: number; discarded: boolean }>;
+  /** sends the pair-wide part of this node's config file to the standby, which writes it into its own (admin, audited; on the active) */
+  pushConfig(actor: Actor): Promise<PushAnswer>;
   /** this node's backups, the last backup and restore test, the alarms (runtime/backup/) */
   backupsView(): BackupsView;
   /** a backup now (audited); throws TANDEM_ERR_BUSY while one runs, TANDEM_ERR_BACKUP when it fails */

@@ -2,6 +2,7 @@
 // (with the reasons it is below 255) and the status the API, the CLI and the
 // HMI show. Computed from the role machine's state and what the node's parts
 // report; the node (node.ts) calls these, they keep nothing.
+import type { ConfigView } from "./config/config-watch.js";
 import { linkStatus, peerVisible } from "../redundancy/failure-detector.js";
 import type { PairRuntime } from "../redundancy/pair-runtime.js";
 import type { RoleState } from "../redundancy/role-types.js";
@@ -67,6 +68,7 @@ export interface StatusParts {
   replication: NodeStatus["replication"];
   devices?: NodeStatus["devices"];
   mqtt?: MqttStatus;
+  config?: ConfigView & { onDisk: string | null };
 }
 
 /** the status, from a state just refreshed (runtime.refresh()) and the parts' figures taken after it */
@@ -109,6 +111,7 @@ export function nodeStatus(config: TandemConfig, runtime: PairRuntime, parts: St
     context: { held: s.state === "active-held", seq: s.context.seq, heldSince: iso(s.heldSince), autoConfirmAt: iso(s.autoConfirmAt) },
     replication: parts.replication,
     ...(parts.devices ? { devices: parts.devices } : {}),
+    ...(parts.config ? { config: parts.config } : {}),
     ...(parts.mqtt ? { mqtt: (({ broker, listen, serving, clients }) => ({ broker, listen, serving, clients }))(parts.mqtt) } : {}),
     awaitingOperator: s.awaitingOperator,
     counters: runtime.counters(),

@@ -30,6 +30,10 @@ import { NodeData } from "./node-data.js";
 import { NodeHistory, PEER_EVENTS_TOPIC } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
 import { startHostMonitoring, startLogWatch, startStaleMonitoring } from "./node-host.js";
+import { ConfigWatch, PEER_CONFIG_TOPIC } from "./config/config-watch.js";
+import { pairConfigVersion } from "./config/pair-config.js";
+import { PEER_PUSH_RESULT_TOPIC, PEER_PUSH_TOPIC } from "./config/config-push.js";
+import { NodeConfig, type PushAnswer } from "./node-config.js";
 import { startBackups } from "./node-backup.js";
 import type { BackupsView } from "./backup/node-backups.js";
 import type { BackupSidecar, RestoreTestResult } from "./backup/backups.js";
@@ -58,6 +62,10 @@ export class TandemNode implements NodeController {
   private backups: ReturnType<typeof startBackups> | null = null;
   private stale: ReturnType<typeof startStaleMonitoring> | null = null;
   private stopLogWatch: (() => void) | null = null;
+  /** both nodes' pair-wide configurations compared */
+  private readonly configWatch: ConfigWatch;
+  /** a new configuration from the active (config push) */
+  private readonly nodeConfig: NodeConfig;
   private readonly configFile: string | undefined;
   /** the embedded MQTT broker and what the active publishes on it (mqtt section) */
   mqtt: NodeMqtt | null = null;
@@ -130,8 +138,22 @@ export class TandemNode implements NodeController {
       this.supervisor.reconcile();
       this.data.onPairChange();
     });
+    const running = pairConfigVersion(c);
+    this.nodeConfig = new NodeConfig({ configFile: this.configFile, peerId: c.peer.id, running: running.version, runtime: this.runtime, env: process.env, log: this.logs.get("node") });
+    this.configWatch = new ConfigWatch({
+      nodeId: c.node.id,
+      peerId: c.peer.id,
+      mine: running,
+      send: (data) => this.runtime.sendPeerApp(PEER_CONFIG_TOPIC, data),
+      setMismatch: (why) => this.runtime.setConfigMismatch(why),
+      event: (severity, text) => this.history.events.record("config-mismatch", severity, text),
+      log: this.logs.get("node"),
+    });
     this.runtime.on("peer-app", (topic, data) => {
       if (topic === "services") this.supervisor.onPeerReport(data);
+      else if (topic === PEER_CONFIG_TOPIC) this.configWatch.onPeer(data);
+      else if (topic === PEER_PUSH_TOPIC) this.nodeConfig.onPush(data);
+      else if (topic === PEER_PUSH_RESULT_TOPIC) this.nodeConfig.onResult(data);
       else if (topic === PEER_EVENTS_TOPIC) this.history.acceptPeerEvents(data);
     });
     this.runtime.on("epoch", (epoch) => this.drivers?.setRole(isActiveState(this.runtime.state.state), epoch));
@@ -221,6 +243,7 @@ export class TandemNode implements NodeController {
     }
     this.runtime.setLevel(this.computeLevel().level, settled());
     await this.runtime.start();
+    this.configWatch.start();
     this.levelTimer = setInterval(() => {
       this.runtime.setLevel(this.computeLevel().level, settled());
       this.runtime.setDrained(this.data.drained());
@@ -271,6 +294,8 @@ export class TandemNode implements NodeController {
     this.host?.stop();
     this.stale?.stop();
     this.stopLogWatch?.();
+    this.configWatch.stop();
+    this.nodeConfig.stop();
     await stepOf("HTTP API", async () => this.http?.stop());
     this.http = null;
     await stepOf("MQTT broker", async () => this.mqtt?.stop());
@@ -306,6 +331,7 @@ export class TandemNode implements NodeController {
       replication: this.replicationStatus(),
       devices: this.drivers?.connections(),
       mqtt: this.mqtt?.status(),
+      config: { ...this.configWatch.view(), onDisk: this.nodeConfig.onDisk },
     });
   }
 
@@ -321,8 +347,8 @@ export class TandemNode implements NodeController {
     return this.actions.promote(actor);
   }
 
-  switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
-    return this.actions.switchover(actor, to);
+  switchover(actor: Actor, to?: string, acceptConfig = false): Promise<SwitchoverResult> {
+    return this.actions.switchover(actor, to, acceptConfig);
   }
 
   maintenance(actor: Actor, enter: boolean, force?: boolean): Promise<{ state: NodeState }> {
@@ -385,6 +411,11 @@ export class TandemNode implements NodeController {
 
   serviceEvents(name: string, count: number): { name: string; accepted: boolean } {
     return this.actions.serviceEvents(name, count);
+  }
+
+  /** the pair-wide part of this node's config file, to the standby (admin, audited; on the active) */
+  pushConfig(actor: Actor): Promise<PushAnswer> {
+    return this.auditTrail.audited(actor, "config-push", undefined, () => this.nodeConfig.push((what) => this.actions.notActive(what)));
   }
 
   // ------------------------------------------------------------ backups

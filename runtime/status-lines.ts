@@ -77,6 +77,13 @@ export function formatStatus(s: NodeStatus): string[] {
   lines.push(`  process context: seq ${c.seq}${c.held ? `, HELD${c.heldSince ? ` since ${c.heldSince}` : ""}${c.autoConfirmAt ? `, auto-confirm at ${c.autoConfirmAt}` : ""}` : ""}`);
   const r = s.replication;
   lines.push(`  replication: ${r.mode}${r.mode === "none" ? "" : `, ${r.lagRecords} behind, ${r.journalRecords} journalled`}`);
+  const cf = s.config;
+  if (cf) {
+    if (cf.match === false) {
+      lines.push(`  ! configuration ${cf.version}, but ${p.nodeId} runs ${cf.peerVersion}: ${cf.differs.join(", ")} differ`);
+      lines.push(`    automatic failback and switchover wait until both run the same (tandem switchover --accept-config moves the plant anyway)`);
+    } else lines.push(`  configuration ${cf.version}${cf.match ? `, the same on ${p.nodeId}` : `, ${p.nodeId}'s not known yet`}`);
+  }
   lines.push(...formatDevices(s.devices));
   return lines;
 }

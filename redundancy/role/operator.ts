@@ -33,7 +33,7 @@ export function onOp(m: Ctx, id: number, action: OpAction, actor: Actor, to?: st
     case "promote":
       return promote(m, id, actor, "promote");
     case "switchover":
-      return switchover(m, id, actor, to);
+      return switchover(m, id, actor, to, force === true);
     case "maintenance-enter": {
       if (s.state === "maintenance") return reply(m, id, { state: s.state });
       if (isActive(s.state)) {
@@ -77,11 +77,16 @@ export function onOp(m: Ctx, id: number, action: OpAction, actor: Actor, to?: st
   }
 }
 
-function switchover(m: Ctx, id: number, actor: Actor, to?: string): void {
+function switchover(m: Ctx, id: number, actor: Actor, to: string | undefined, acceptConfig: boolean): void {
   const { p, s, now } = m;
   if (to !== undefined && to !== p.nodeId && to !== p.peerId) {
     audit(m, "switchover", actor, "refused", { to });
     return fail(m, id, "TANDEM_ERR_SWITCHOVER", `unknown node '${to}' (this pair is ${p.nodeId} and ${p.peerId})`);
+  }
+  // the plant would move to a node that runs another configuration: only when the operator says so
+  if (s.configMismatch !== null && !acceptConfig && !(to !== undefined && (isActive(s.state) ? to === p.nodeId : to === p.peerId))) {
+    audit(m, "switchover", actor, "refused", { configMismatch: s.configMismatch });
+    return fail(m, id, "TANDEM_ERR_SWITCHOVER", `the nodes run different configurations: ${s.configMismatch}. Make them alike first, or move the plant anyway with tandem switchover --accept-config`);
   }
   if (isActive(s.state)) {
     if (to === p.nodeId) return fail(m, id, "TANDEM_ERR_SWITCHOVER", `${p.nodeId} is already active`);

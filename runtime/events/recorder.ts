@@ -48,6 +48,8 @@ export const MAX_TEXT = 4000;
 
 export class EventRecorder {
   private readonly queue = new BoundedBuffer<EventRow>(MAX_QUEUED);
+  /** events about this node alone that no active took yet: offered again each second, written here if this node becomes active */
+  private readonly own = new BoundedBuffer<EventRow>(MAX_QUEUED);
   private writing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -93,8 +95,9 @@ export class EventRecorder {
   recordOwn(type: string, severity: Severity, text: string): void {
     if (this.stopped) return;
     const row = this.make(type, severity, text);
-    if (this.enabled && !this.ports.acting() && this.ports.forward?.([row])) return;
-    this.queue_(row);
+    if (!this.enabled) return;
+    if (this.ports.acting() || !this.ports.forward) return this.queue_(row);
+    if (this.own.size || !this.ports.forward([row])) this.own.push(row);
   }
 
   /** An event the peer sent (recordOwn there): written here as the peer's, with its node and time. */
@@ -131,6 +134,10 @@ export class EventRecorder {
 
   /** writes what waits, when this node may; one write at a time */
   flush(): Promise<void> {
+    if (this.own.size) {
+      if (this.ports.acting()) this.queue.unshift(this.own.take(this.own.size));
+      else this.offerOwn();
+    }
     if (this.writing || !this.queue.size) return this.writing ?? Promise.resolve();
     if (!this.ports.acting()) {
       this.expire();
@@ -156,6 +163,15 @@ export class EventRecorder {
         this.writing = null;
       });
     return this.writing;
+  }
+
+  /** this node's own events to the active, in order, when one takes them; those too old to matter go */
+  private offerOwn(): void {
+    const rows = this.own.take(this.own.size);
+    const cut = this.ports.now() - KEEP_NOT_ACTIVE_MS;
+    const keep = rows.filter((e) => e.at >= cut);
+    this.expired += rows.length - keep.length;
+    if (keep.length && !this.ports.forward?.(keep)) this.own.unshift(keep);
   }
 
   private expire(): void {

@@ -58,6 +58,12 @@ function render(s) {
 
   renderElsewhere(s);
 
+  // The nodes' pair-wide configurations differ
+  const cf = s.config;
+  const differ = !!cf && cf.match === false;
+  show("config-banner", differ);
+  if (differ) text("config-detail", "This node (" + s.nodeId + ") runs " + cf.version + ", node " + p.nodeId + " runs " + cf.peerVersion + ": " + cf.differs.join(", ") + " differ.");
+
   // Held takeover
   const held = s.state === "active-held";
   show("held-banner", held);

@@ -34,6 +34,7 @@ import { registerHistoryRoutes } from "./history-routes.js";
 import { DEFAULT_EVENT_STREAM, EventStreamHub, type EventStreamOptions } from "./event-stream.js";
 import { registerServiceRoutes } from "./service-routes.js";
 import { registerBackupRoutes } from "./backup-routes.js";
+import { registerConfigRoutes } from "./config-routes.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -258,7 +259,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     controller.reject(actorOf(req)),
   );
 
-  app.post<{ Body: { to?: string } }>(
+  app.post<{ Body: { to?: string; acceptConfig?: boolean } }>(
     `${api}/switchover`,
     {
       config: { role: "admin", action: "switch over" },
@@ -266,11 +267,14 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         body: {
           type: "object",
           additionalProperties: false,
-          properties: { to: { type: "string", pattern: ID_PATTERN, description: "a node id (letters, digits, '_', '.', '-')" } },
+          properties: {
+            to: { type: "string", pattern: ID_PATTERN, description: "a node id (letters, digits, '_', '.', '-')" },
+            acceptConfig: { type: "boolean", description: "switch over although the nodes run different configurations" },
+          },
         },
       },
     },
-    async (req) => controller.switchover(actorOf(req), req.body.to),
+    async (req) => controller.switchover(actorOf(req), req.body.to, req.body.acceptConfig === true),
   );
 
   app.post<{ Body: { confirmActiveIsDown?: boolean } }>(
@@ -344,6 +348,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   registerServiceRoutes(app, api, controller, actorOf);
   registerBackupRoutes(app, api, controller, actorOf);
+  registerConfigRoutes(app, api, controller, actorOf);
   registerRecordRoutes(app, api, controller, actorOf);
   registerHistoryRoutes(app, api, controller);
   const stream = new EventStreamHub(controller, { ...DEFAULT_EVENT_STREAM, ...(opts.eventStream ?? {}), tls: tlsOn });

@@ -10,7 +10,7 @@ import type { BackupSidecar, RestoreTestResult } from "../../runtime/backup/back
 import type { Actor, AuditEntry, ContextView, DivergenceView, NodeController, NodeState, NodeStatus, RefusalRecord, ServiceView, ServicesView, StreamEvent, SwitchoverResult, TagView } from "../../runtime/node-api.js";
 
 export interface FakeCall {
-  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction" | "discardDivergent" | "verifyReplication" | "resyncReplication" | "backupNow" | "restoreTest";
+  method: "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "setLogLevel" | "writeTag" | "serviceAction" | "discardDivergent" | "verifyReplication" | "resyncReplication" | "backupNow" | "restoreTest" | "pushConfig";
   actor: Actor;
   args: unknown[];
 }
@@ -175,10 +175,10 @@ export class FakeController implements NodeController {
   /** a switchover that takes this long (tests of requests in flight) */
   switchoverDelayMs = 0;
 
-  async switchover(actor: Actor, to?: string): Promise<SwitchoverResult> {
+  async switchover(actor: Actor, to?: string, acceptConfig = false): Promise<SwitchoverResult> {
     if (this.switchoverDelayMs) await new Promise((r) => setTimeout(r, this.switchoverDelayMs));
     this.maybeFail("switchover");
-    this.record("switchover", actor, [to]);
+    this.record("switchover", actor, acceptConfig ? [to, true] : [to]);
     const peer = this.current.peer.nodeId;
     this.set({ state: "standby", epoch: this.current.epoch + 1 });
     return { from: this.current.nodeId, to: to ?? peer, epoch: this.current.epoch, durationMs: 120 };
@@ -410,5 +410,10 @@ export class FakeController implements NodeController {
   async restoreTest(actor: Actor, name?: string): Promise<RestoreTestResult> {
     this.record("restoreTest", actor, name === undefined ? [] : [name]);
     return structuredClone(this.restoreResult);
+  }
+
+  async pushConfig(actor: Actor) {
+    this.record("pushConfig", actor, []);
+    return { node: "b", version: "0123456789abcdef", kept: "/etc/tandem/b.yaml.before-push-2026-11-30T02-00-00-000Z", running: "fedcba9876543210" };
   }
 }

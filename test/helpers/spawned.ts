@@ -43,3 +43,24 @@ export async function until(cond: () => boolean, ms: number): Promise<boolean> {
   }
   return true;
 }
+
+/**
+ * The `tandem` CLI (dist) run to its end without blocking this process: a
+ * test's relays and fake PLCs live in this process, and a spawnSync would
+ * stop the pair's heartbeats for as long as the command runs.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<{ code: number; out: string; err: string }> {
+  const cli = new URL("../../dist/runtime/cli.js", import.meta.url).pathname;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString("utf8")));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, out, err });
+    });
+  });
+}

@@ -4,24 +4,22 @@
 // backup with a changed byte fails it with an alarm in the pair's events;
 // `tandem restore` gives back the rows the manifest counted, read by
 // Python's sqlite3 (a reader Tandem did not write).
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { useCluster } from "../helpers/use-cluster.js";
 import { waitUntil, type Cluster } from "../helpers/cluster.js";
+import { runCli } from "../helpers/spawned.js";
 import type { BackupsView } from "../../runtime/backup/node-backups.js";
 
-const CLI = new URL("../../dist/runtime/cli.js", import.meta.url).pathname;
 const pair = useCluster();
 const work = mkdtempSync(join(tmpdir(), "tandem-backup-it-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function cli(c: Cluster, args: string[], user = "operator") {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...c.env(), TANDEM_USER: user, TANDEM_PASSWORD: user }, encoding: "utf8", timeout: 120_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+// not spawnSync: the pair's relays run in this process
+const cli = (c: Cluster, args: string[], user = "operator") => runCli(args, { ...process.env, ...c.env(), TANDEM_USER: user, TANDEM_PASSWORD: user }, 120_000);
 
 /** live rows per table, counted by Python's sqlite3 */
 function pythonCounts(file: string): Record<string, number> {
@@ -72,7 +70,7 @@ backup:
     expect((await view(active)).backups.length).toBe(made);
 
     // a restore test on demand: passes, and the metrics say so
-    const t = cli(c, ["restore-test", "--node", c.nodes[standby].url]);
+    const t = await cli(c, ["restore-test", "--node", c.nodes[standby].url]);
     expect(t.err).toBe("");
     expect(t.code).toBe(0);
     expect(t.out).toMatch(/^restore test of tandem-it-\w-\d{8}-\d{6}\S* passed/);
@@ -85,7 +83,7 @@ backup:
     // a restore from the share into a new folder: the rows the manifest counted, read by another reader
     const newest = (await view(standby)).backups[0]!.name;
     const to = join(work, "restored");
-    const r = cli(c, ["restore", newest, "--dir", share, "--to", to]);
+    const r = await cli(c, ["restore", newest, "--dir", share, "--to", to]);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/checked/);
@@ -115,7 +113,7 @@ backup:
     const fd = openSync(archive, "r+");
     writeSync(fd, Buffer.from([0x00, 0xff, 0x00]), 0, 3, Math.floor(statSync(archive).size / 2));
     closeSync(fd);
-    const bad = cli(c, ["restore-test", pick, "--node", c.nodes[newStandby].url]);
+    const bad = await cli(c, ["restore-test", pick, "--node", c.nodes[newStandby].url]);
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(new RegExp(`^restore test of ${pick} FAILED`));
     expect(bad.out).toMatch(/has changed since it was made/);
@@ -149,23 +147,22 @@ backup:
     await write(0, 50);
     // a backup made while the active goes on writing: the copy is one consistent point of the order
     const writing = write(50, 100);
-    const made = cli(c, ["backup", "now", "--node", c.nodes[standby].url]);
-    await writing;
+    const [made] = await Promise.all([cli(c, ["backup", "now", "--node", c.nodes[standby].url]), writing]);
     expect(made.err).toBe("");
     expect(made.code).toBe(0);
     const name = /^backup (\S+) made/.exec(made.out)![1]!;
-    const t = cli(c, ["restore-test", name, "--node", c.nodes[standby].url]);
+    const t = await cli(c, ["restore-test", name, "--node", c.nodes[standby].url]);
     expect(t.code).toBe(0);
 
     const config = c.nodes[standby].config;
-    const refused = cli(c, ["restore", name, "--config", config, "--in-place"]);
+    const refused = await cli(c, ["restore", name, "--config", config, "--in-place"]);
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/refused: the node is running \(something listens on its http\.listen/);
 
     c.signal(standby, "SIGTERM");
     await c.exited(standby);
     await write(150, 30);
-    const r = cli(c, ["restore", name, "--config", config, "--in-place"]);
+    const r = await cli(c, ["restore", name, "--config", config, "--in-place"]);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/the one it had is kept as tandem\.db\.before-restore-/);

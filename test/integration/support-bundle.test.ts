@@ -3,22 +3,23 @@
 // the end of its log, its config without secrets, the versions and a listing
 // of its data dir; with the node down it is still made and says what is
 // missing.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { useCluster } from "../helpers/use-cluster.js";
 import { freePort, type Cluster } from "../helpers/cluster.js";
+import { runCli } from "../helpers/spawned.js";
 
-const CLI = new URL("../../dist/runtime/cli.js", import.meta.url).pathname;
 const pair = useCluster();
 const work = mkdtempSync(join(tmpdir(), "tandem-bundle-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function bundle(c: Cluster, config: string, out: string, login = true): { code: number; out: string; err: string; files: Map<string, string> } {
+async function bundle(c: Cluster, config: string, out: string, login = true): Promise<{ code: number; out: string; err: string; files: Map<string, string> }> {
   const env = { ...process.env, ...c.env(), ...(login ? { TANDEM_USER: "viewer", TANDEM_PASSWORD: "viewer" } : { TANDEM_USER: "", TANDEM_PASSWORD: "" }) };
-  const r = spawnSync(process.execPath, [CLI, "support-bundle", "--config", config, "--out", out], { env, encoding: "utf8", timeout: 60_000 });
+  // not spawnSync: the pair's relays run in this process
+  const r = await runCli(["support-bundle", "--config", config, "--out", out], env);
   const files = new Map<string, string>();
   if (existsSync(out)) {
     const dir = mkdtempSync(join(work, "x-"));
@@ -31,7 +32,7 @@ function bundle(c: Cluster, config: string, out: string, login = true): { code: 
     };
     walk(join(dir, "tandem-support"), "");
   }
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr, files };
+  return { code: r.code, out: r.out, err: r.err, files };
 }
 
 describe("tandem support-bundle", () => {
@@ -39,7 +40,7 @@ describe("tandem support-bundle", () => {
     const c = await pair.start();
     await c.ready();
     const out = join(work, "a.tar.gz");
-    const r = bundle(c, c.nodes.a.config, out);
+    const r = await bundle(c, c.nodes.a.config, out);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^wrote .*a\.tar\.gz \(\d+ files\)$/m);
@@ -70,7 +71,7 @@ describe("tandem support-bundle", () => {
     // node b's config with its API on a port nothing listens on: the node as the bundle finds it when it is down
     const down = join(c.dir, "b-down.yaml");
     writeFileSync(down, readFileSync(c.nodes.b.config, "utf8").replace(/(http:\n {2}listen: 127\.0\.0\.1:)\d+/, `$1${await freePort()}`));
-    const r = bundle(c, down, join(work, "b.tar.gz"));
+    const r = await bundle(c, down, join(work, "b.tar.gz"));
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     expect(r.files.get("api/not-answered.txt")).toMatch(/^status: .*cannot reach node at http:\/\/127\.0\.0\.1:\d+/m);
@@ -79,14 +80,14 @@ describe("tandem support-bundle", () => {
     expect(r.files.has("config.yaml")).toBe(true);
   });
 
-  it("refuses to run without a config (exit 2)", () => {
-    const r = spawnSync(process.execPath, [CLI, "support-bundle"], { encoding: "utf8" });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--config FILE/);
+  it("refuses to run without a config (exit 2)", async () => {
+    const r = await runCli(["support-bundle"], process.env);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--config FILE/);
     const bad = join(work, "bad.yaml");
     writeFileSync(bad, "pair: {}\n");
-    const r2 = spawnSync(process.execPath, [CLI, "support-bundle", "--config", bad, "--out", join(work, "bad.tar.gz")], { encoding: "utf8" });
-    expect(r2.status).toBe(2);
+    const r2 = await runCli(["support-bundle", "--config", bad, "--out", join(work, "bad.tar.gz")], process.env);
+    expect(r2.code).toBe(2);
     expect(existsSync(join(work, "bad.tar.gz"))).toBe(false);
   });
 });

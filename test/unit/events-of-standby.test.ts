@@ -24,7 +24,7 @@ function node(id: "a" | "b", state: string, peerState: string, heardAgoMs = 50) 
   const h = new NodeHistory({ config, runtime: rt, records: () => null, drivers: () => null, log: nullLogger });
   const seen: EventRow[] = [];
   h.events.listeners.add((e) => seen.push(e));
-  return { h, sent, seen };
+  return { h, sent, seen, rt: rt as unknown as { state: { peer: { state: string; heardAt: number } } }, now };
 }
 
 describe("events of a standby", () => {
@@ -49,6 +49,20 @@ describe("events of a standby", () => {
     both.h.alarm("host-disk", "96% used");
     expect(away.sent).toEqual([]);
     expect(both.sent).toEqual([]);
+  });
+
+  it("one that waited is offered again, in order, once an active peer is heard", async () => {
+    const b = node("b", "standby", "active", 5000);
+    b.h.alarm("backup", "first");
+    b.h.alarm("backup", "second");
+    expect(b.sent).toEqual([]);
+    await b.h.events.flush();
+    expect(b.sent).toEqual([]);
+    b.rt.state.peer.heardAt = b.now - 10; // heard again
+    b.h.alarm("backup", "third");
+    expect(b.sent).toEqual([]); // behind the two that wait: order kept
+    await b.h.events.flush();
+    expect(b.sent.flatMap((x) => (x.data.rows as EventRow[]).map((r) => r.text))).toEqual(["first", "second", "third"]);
   });
 
   it("takes from the link only events of its peer as Tandem writes them; the rest is dropped and said", () => {
