@@ -2,6 +2,7 @@
 // hand-edited on one node (a service's command changed) is reported on both
 // nodes' status with the section that differs, raised as an alarm of the
 // pair, and holds an operator's switchover until it is accepted.
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { waitUntil, type Cluster } from "../helpers/cluster.js";
 import { useCluster } from "../helpers/use-cluster.js";
@@ -42,5 +43,37 @@ describe("configuration kept identical", () => {
     const { active } = await c.ready();
     const st = await c.waitFor(active, (s) => s.config?.match === true, 10_000, "the match seen");
     expect(st.config).toMatchObject({ match: true, differs: [], peerVersion: st.config!.version });
+  });
+
+  it("a change made in the active's config file reaches the standby's with tandem config push; restarted one by one around a switchover, both run it", async () => {
+    const c = await pair.start({ extra: () => `services:\n  agent: { command: /bin/sleep, args: ["600"], placement: both }` });
+    const { active, standby } = await c.ready();
+    const before = (await c.waitFor(active, (s) => s.config?.match === true, 10_000, "alike")).config!.version;
+    const file = c.nodes[active].config;
+    writeFileSync(file, readFileSync(file, "utf8").replace('args: ["600"]', 'args: ["700"]'));
+    const push = await cli(c, ["config", "push", "--node", c.nodes[active].url]);
+    expect(push.err).toBe("");
+    expect(push.code).toBe(0);
+    const version = new RegExp(`^configuration ([0-9a-f]{16}) is now in ${standby}'s config file`, "m").exec(push.out);
+    expect(version).not.toBeNull();
+    const next = version![1]!;
+    expect(next).not.toBe(before);
+    expect(readFileSync(c.nodes[standby].config, "utf8")).toMatch(/- "700"/);
+    expect((await c.status(standby))?.config).toMatchObject({ version: before, onDisk: next, match: true });
+    expect((await c.status(active))?.config).toMatchObject({ version: before, onDisk: next });
+
+    // the standby restarted runs it: the nodes differ until the other is restarted too
+    c.signal(standby, "SIGTERM");
+    await c.exited(standby);
+    c.startNode(standby);
+    await c.waitFor(active, (s) => s.config?.match === false && s.config.peerVersion === next, 20_000, "the standby runs the new version");
+    const sw = await cli(c, ["switchover", "--accept-config", "--node", c.nodes[active].url]);
+    expect(sw.code).toBe(0);
+    await c.waitFor(standby, (s) => s.state === "active", 10_000, "the restarted node active");
+    c.signal(active, "SIGTERM");
+    await c.exited(active);
+    c.startNode(active);
+    const done = await c.waitFor(standby, (s) => s.config?.match === true, 20_000, "both run the new version");
+    expect(done.config).toMatchObject({ version: next, peerVersion: next, onDisk: null });
   });
 });
