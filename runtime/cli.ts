@@ -63,6 +63,10 @@ const USAGE = `tandem — redundant plant-server runtime
   tandem restore BACKUP [--to DIR] [--config FILE | --dir BACKUPS] [--in-place]
                                     a backup restored on this host and checked against its manifest; --in-place
                                     replaces a stopped node's database
+  tandem upgrade PACKAGE [--root DIR] [--keep N]
+                                    install a built Tandem beside the running one and make it current (the node
+                                    runs it from its next start); tandem rollback returns to the previous one
+  tandem version                    this build's version
   tandem hash-password              read a password on stdin, print its hash for the config
   tandem support-bundle --config FILE [--out FILE]
                                     one archive for whoever helps the site: status, recent logs, the config
@@ -104,6 +108,13 @@ export async function main(argv: string[]): Promise<number> {
       return (await import("./install/service-cli.js")).runService(rest);
     case "restore":
       return (await import("./backup/restore-cli.js")).runRestore(rest);
+    case "upgrade":
+      return (await import("./upgrade/upgrade-cli.js")).runUpgrade(rest);
+    case "rollback":
+      return (await import("./upgrade/upgrade-cli.js")).runRollback(rest);
+    case "version":
+    case "--version":
+      return (await import("./upgrade/upgrade-cli.js")).runVersion(rest);
     case undefined:
     case "help":
     case "--help":

@@ -55,7 +55,6 @@ export interface DemoNodeSpec {
  */
 function demoServices(id: "a" | "b", ports: ReturnType<typeof demoPorts>, dir: string): string {
   const node = JSON.stringify(process.execPath);
-  const web = id === "a" ? ports.webA : ports.webB;
   const script = (name: string) => JSON.stringify(join(checkoutDir(), "config", "demo", name));
   return `# the plant's programs beside Tandem (docs/services.md): the job agent must never run twice
 services:
@@ -66,9 +65,11 @@ services:
     stopTimeoutMs: 3000
   web:
     command: ${node}
-    args: [${JSON.stringify(join(dirname(fileURLToPath(import.meta.url)), "demo-service.js"))}, "${web}"]
+    # each node's web tier listens on its own port (both run on this one machine): a value that
+    # differs between the nodes comes from each node's environment, so both files say the same
+    args: [${JSON.stringify(join(dirname(fileURLToPath(import.meta.url)), "demo-service.js"))}, "\${TANDEM_WEB_PORT}"]
     placement: both
-    health: { http: "http://127.0.0.1:${web}/health", intervalMs: 2000, startGraceMs: 5000 }
+    health: { http: "http://127.0.0.1:\${TANDEM_WEB_PORT}/health", intervalMs: 2000, startGraceMs: 5000 }
   worker:
     command: ${script("worker.sh")}
     placement: balanced
@@ -154,6 +155,8 @@ ${stringify({ drivers: demoDriversConfig("127.0.0.1", ports.modbus, ports.opcua)
 interface Proc {
   name: string;
   args: string[];
+  /** what this process's environment adds (a node's own values: its web tier's port) */
+  env?: Record<string, string>;
   child: ChildProcess | null;
   restarts: number;
   timer: NodeJS.Timeout | null;
@@ -205,8 +208,8 @@ export async function runDemo(argv: string[]): Promise<number> {
     { name: "sim", args: ["sim", "--base-port", String(base), "--data-dir", join(dir, "data", "sim")], child: null, restarts: 0, timer: null },
     // max lease 2 s (the nodes ask for 1 s): also the witness's quiet time after a restart
     { name: "witness", args: ["witness", "--listen", `127.0.0.1:${ports.witness}`, "--max-lease-ms", "2000"], child: null, restarts: 0, timer: null },
-    { name: "a", args: ["start", "--config", join(dir, "a.yaml")], child: null, restarts: 0, timer: null },
-    { name: "b", args: ["start", "--config", join(dir, "b.yaml")], child: null, restarts: 0, timer: null },
+    { name: "a", args: ["start", "--config", join(dir, "a.yaml")], env: { TANDEM_WEB_PORT: String(ports.webA) }, child: null, restarts: 0, timer: null },
+    { name: "b", args: ["start", "--config", join(dir, "b.yaml")], env: { TANDEM_WEB_PORT: String(ports.webB) }, child: null, restarts: 0, timer: null },
   ];
   let stopping = false;
   const say = (line: string) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
@@ -218,7 +221,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     // pino; their console carries only libraries' chatter and fatal errors)
     const out = openSync(consoleFile(p), "a", PRIVATE_FILE);
     // own process group: Ctrl-C reaches only the demo, which stops them in order
-    const child = spawn(process.execPath, [cliPath(), ...p.args], { cwd: dir, env, stdio: ["ignore", out, out], detached: true });
+    const child = spawn(process.execPath, [cliPath(), ...p.args], { cwd: dir, env: { ...env, ...p.env }, stdio: ["ignore", out, out], detached: true });
     if (typeof out === "number") closeSync(out);
     p.child = child;
     // the commands the demo suggests find the current process here (it changes when one is restarted)

@@ -46,7 +46,7 @@ export interface NodeStatus {
   /** the embedded MQTT broker, when the mqtt section is there: where it listens, whether it serves clients now, how many */
   mqtt?: { broker: "embedded" | "external"; listen: string; serving: boolean; clients: number };
   /** this node's pair-wide configuration version and the peer's (runtime/config/pair-config.ts): match null until the peer has said */
-  config?: { version: string; peerVersion: string | null; match: boolean | null; differs: string[]; onDisk?: string | null };
+  config?: { tandem: string; peerTandem: string | null; version: string; peerVersion: string | null; match: boolean | null; differs: string[]; onDisk?: string | null };
   /** the standby lost the active on every link and has no witness: an operator decides */
   awaitingOperator: boolean;
   counters: Record<string, number>;

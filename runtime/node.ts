@@ -10,6 +10,7 @@
 // It is also the NodeController the API calls: one short method per operation,
 // handing over to the part that does it (node-actions.ts, node-audit.ts,
 // node-status.ts, node-stream.ts, node-data.ts, node-history.ts).
+import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { DriverManager } from "../drivers/manager.js";
 import { EpochStore } from "../redundancy/epoch-store.js";
@@ -31,7 +32,8 @@ import { NodeHistory, PEER_EVENTS_TOPIC } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
 import { startHostMonitoring, startLogWatch, startStaleMonitoring } from "./node-host.js";
 import { ConfigWatch, PEER_CONFIG_TOPIC } from "./config/config-watch.js";
-import { pairConfigVersion } from "./config/pair-config.js";
+import { pairConfigVersion, writtenSections } from "./config/pair-config.js";
+import { tandemVersion } from "./version.js";
 import { PEER_PUSH_RESULT_TOPIC, PEER_PUSH_TOPIC } from "./config/config-push.js";
 import { NodeConfig, type PushAnswer } from "./node-config.js";
 import { startBackups } from "./node-backup.js";
@@ -138,12 +140,14 @@ export class TandemNode implements NodeController {
       this.supervisor.reconcile();
       this.data.onPairChange();
     });
-    const running = pairConfigVersion(c);
+    // as written in its file (${VARIABLES} unexpanded); a config made in code: as loaded
+    const running = pairConfigVersion(c, this.configFile ? writtenSections(readFileSync(this.configFile, "utf8")) : null);
     this.nodeConfig = new NodeConfig({ configFile: this.configFile, peerId: c.peer.id, running: running.version, runtime: this.runtime, env: process.env, log: this.logs.get("node") });
     this.configWatch = new ConfigWatch({
       nodeId: c.node.id,
       peerId: c.peer.id,
       mine: running,
+      tandem: tandemVersion(),
       send: (data) => this.runtime.sendPeerApp(PEER_CONFIG_TOPIC, data),
       setMismatch: (why) => this.runtime.setConfigMismatch(why),
       event: (severity, text) => this.history.events.record("config-mismatch", severity, text),

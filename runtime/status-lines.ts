@@ -79,6 +79,7 @@ export function formatStatus(s: NodeStatus): string[] {
   lines.push(`  replication: ${r.mode}${r.mode === "none" ? "" : `, ${r.lagRecords} behind, ${r.journalRecords} journalled`}`);
   const cf = s.config;
   if (cf) {
+    lines.push(`  Tandem ${cf.tandem}${cf.peerTandem === null ? "" : cf.peerTandem === cf.tandem ? `, the same on ${p.nodeId}` : `; ${p.nodeId} runs ${cf.peerTandem} (an upgrade under way)`}`);
     if (cf.match === false) {
       lines.push(`  ! configuration ${cf.version}, but ${p.nodeId} runs ${cf.peerVersion}: ${cf.differs.join(", ")} differ`);
       lines.push(`    automatic failback and switchover wait until both run the same (tandem switchover --accept-config moves the plant anyway)`);

@@ -4,8 +4,7 @@
 // line and a metric; a failed backup or restore test is an alarm, and so is
 // none that succeeded for `maxAgeHours` on the node that makes them.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "../../core/logger.js";
@@ -13,6 +12,7 @@ import { TandemError } from "../../core/errors.js";
 import { BackupStore, type BackupListing, type BackupSidecar, type NodeFiles, type RestoreTestResult } from "./backups.js";
 import type { BackupConfig } from "./config-schema.js";
 import { runSqliteJob } from "./sqlite-copy.js";
+import { tandemVersion } from "../version.js";
 
 export interface BackupPorts {
   pair: string;
@@ -301,19 +301,4 @@ export class NodeBackups {
 
 function mb(bytes: number): string {
   return bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
-}
-
-let version: string | null = null;
-/** the version in Tandem's package.json, found above this file (dist/ or the sources) */
-function tandemVersion(): string {
-  if (version) return version;
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "tandem" && pkg.version) return (version = pkg.version);
-    } catch {
-      // not here
-    }
-    if (dirname(dir) === dir) return (version = "unknown");
-  }
 }

@@ -17,7 +17,7 @@ import { dirname, isAbsolute, normalize, relative, resolve, sep } from "node:pat
 import { isMap, parseDocument } from "yaml";
 import { ConfigError } from "../../core/errors.js";
 import { parseConfig } from "./load.js";
-import { pairConfigVersion, PAIR_WIDE } from "./pair-config.js";
+import { pairConfigVersion, PAIR_WIDE, writtenSections } from "./pair-config.js";
 
 export const PEER_PUSH_TOPIC = "config-push";
 export const PEER_PUSH_RESULT_TOPIC = "config-push-result";
@@ -69,7 +69,7 @@ export function buildPush(configFile: string, env: NodeJS.ProcessEnv, id: string
     if (isAbsolute(f)) throw new Error(`${f}: a pushed file must be named relative to the config file (the standby's may lie elsewhere)`);
     files.push({ path: f, base64: readFileSync(resolve(dir, f)).toString("base64") });
   }
-  const push: ConfigPush = { id, version: pairConfigVersion(config).version, sections, users, files };
+  const push: ConfigPush = { id, version: pairConfigVersion(config, raw).version, sections, users, files };
   const size = Buffer.byteLength(JSON.stringify(push));
   if (size > MAX_PUSH_BYTES) throw new Error(`the pair-wide configuration and its files are ${size} bytes: more than a push carries (${MAX_PUSH_BYTES}); copy them by hand`);
   return push;
@@ -125,7 +125,7 @@ export function applyPush(configFile: string, push: ConfigPush, env: NodeJS.Proc
   // the result checked before anything is written: as the node would read it at start, with the new files
   const staged = new Map(files.map((f) => [f.to, f.bytes]));
   const config = parseConfig(next, { file: configFile, env, baseDir: dir });
-  const version = pairConfigVersion(config, (f) => {
+  const version = pairConfigVersion(config, writtenSections(next), (f) => {
     const b = staged.get(resolve(f));
     return b ? createHash("sha256").update(b).digest("hex") : createHash("sha256").update(readFileSync(f)).digest("hex");
   }).version;

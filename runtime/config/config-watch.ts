@@ -12,6 +12,9 @@ const SEND_EVERY_MS = 2000;
 const HEX = /^[0-9a-f]{16}$/;
 
 export interface ConfigView {
+  /** the Tandem version this node runs, and the peer's as it last said (a rolling upgrade shows both) */
+  tandem: string;
+  peerTandem: string | null;
   version: string;
   /** the peer's, as it last said; null before it has */
   peerVersion: string | null;
@@ -24,12 +27,15 @@ export interface ConfigView {
 export class ConfigWatch {
   private timer: NodeJS.Timeout | null = null;
   private peer: { version: string; differs: string[] } | null = null;
+  private peerTandem: string | null = null;
 
   constructor(
     private readonly o: {
       nodeId: string;
       peerId: string;
       mine: PairConfigVersion;
+      /** the Tandem version this node runs */
+      tandem: string;
       send(data: Record<string, unknown>): boolean;
       setMismatch(why: string | null): void;
       event(severity: "info" | "alarm", text: string): void;
@@ -49,7 +55,7 @@ export class ConfigWatch {
   }
 
   private send(): void {
-    this.o.send({ version: this.o.mine.version, sections: this.o.mine.sections });
+    this.o.send({ version: this.o.mine.version, sections: this.o.mine.sections, tandem: this.o.tandem });
   }
 
   /** The peer's versions, as received. */
@@ -59,6 +65,7 @@ export class ConfigWatch {
       this.o.log.warn(`dropped the peer's configuration version: not one as Tandem sends it`);
       return;
     }
+    if (typeof data.tandem === "string" && /^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/.test(data.tandem)) this.peerTandem = data.tandem;
     const differs = differingSections(this.o.mine, { sections: s as Record<string, string> });
     const before = this.peer;
     this.peer = { version: data.version, differs };
@@ -80,7 +87,7 @@ export class ConfigWatch {
   }
 
   view(): ConfigView {
-    return { version: this.o.mine.version, peerVersion: this.peer?.version ?? null, match: this.peer ? this.peer.differs.length === 0 : null, differs: this.peer?.differs ?? [] };
+    return { tandem: this.o.tandem, peerTandem: this.peerTandem, version: this.o.mine.version, peerVersion: this.peer?.version ?? null, match: this.peer ? this.peer.differs.length === 0 : null, differs: this.peer?.differs ?? [] };
   }
 
   /** why the nodes differ, or null (a switchover refuses with it) */

@@ -100,6 +100,7 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
   if (opts.baseDir && mqttTls) for (const k of ["certFile", "keyFile"] as const) if (mqttTls[k] && !isAbsolute(mqttTls[k])) mqttTls[k] = resolve(opts.baseDir, mqttTls[k]);
   for (const s of Object.values(config.services)) if (opts.baseDir && s.cwd && !isAbsolute(s.cwd)) s.cwd = resolve(opts.baseDir, s.cwd);
   for (const p of Object.values(config.processes)) if (opts.baseDir && !isAbsolute(p.module)) p.module = resolve(opts.baseDir, p.module);
+  if (opts.baseDir && config.upgrade.root && !isAbsolute(config.upgrade.root)) config.upgrade.root = resolve(opts.baseDir, config.upgrade.root);
   const b = config.backup;
   if (opts.baseDir) {
     if (b.dir && !isAbsolute(b.dir)) b.dir = resolve(opts.baseDir, b.dir);

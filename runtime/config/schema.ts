@@ -82,11 +82,6 @@ const httpLimitsSchema = z
   })
   .prefault({});
 
-const notYet = (section: string, issue: string) =>
-  z.unknown().superRefine((_, ctx) => {
-    ctx.addIssue({ code: "custom", message: `the '${section}' section is not supported by this version of Tandem yet (${issue}); remove it` });
-  });
-
 export const configSchema = z
   .strictObject({
     pair: z.strictObject({
@@ -232,7 +227,15 @@ export const configSchema = z
     events: eventsSection,
     mqtt: mqttSection,
     backup: backupSection,
-    upgrade: notYet("upgrade", "rolling upgrades are not built yet").optional(),
+    /** where this node's Tandem versions are installed (tandem upgrade, tandem rollback) */
+    upgrade: z
+      .strictObject({
+        /** the install root (ROOT/versions/<version>, ROOT/current, ROOT/previous); default: the one the node runs from */
+        root: z.string().min(1).optional(),
+        /** versions kept in all, current and previous included */
+        keep: z.number().int().min(2).max(50).default(3),
+      })
+      .prefault({}),
     monitoring: monitoringSection,
   })
   .superRefine((c, ctx) => {

@@ -3,7 +3,8 @@
 // and how long a stop may take. One set of settings renders both the systemd
 // unit (systemd.ts) and the Windows service (windows.ts).
 import { realpathSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
+import { rootOfRunningBuild } from "../upgrade/versions.js";
 import type { TandemConfig } from "../config/schema.js";
 
 export interface NodeUnitSettings {
@@ -46,10 +47,15 @@ export const SERVICE_DEFAULT_MB = 512;
 /** seconds the service manager waits beyond node.stopTimeoutMs before it kills */
 export const STOP_MARGIN_SEC = 15;
 
-/** the program as it runs now: this node.js and this Tandem (a versioned install keeps its own path) */
+/**
+ * The program as it runs now: this node.js and this Tandem. Installed under
+ * an install root (tandem upgrade), through ROOT/current, so that the
+ * service runs whichever version is current after an upgrade or rollback.
+ */
 export function program(): { nodeExe: string; cliJs: string } {
-  const cli = new URL("../cli.js", import.meta.url);
-  return { nodeExe: process.execPath, cliJs: realpathSync(cli) };
+  const cli = realpathSync(new URL("../cli.js", import.meta.url));
+  const root = rootOfRunningBuild(cli.replace(/cli\.js$/, join("upgrade", "versions.js")));
+  return { nodeExe: process.execPath, cliJs: root ? join(root, "current", "dist", "runtime", "cli.js") : cli };
 }
 
 export function nodeUnitSettings(c: TandemConfig, configFile: string, dirOfConfig: string): NodeUnitSettings {

@@ -69,8 +69,8 @@ export function killAllChildren(): void {
   live.clear();
 }
 
-export function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+export function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; cli?: string } = {}): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [opts.cli ?? CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
   live.add(child);
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
@@ -182,6 +182,8 @@ export interface ClusterOptions {
   peer?: (id: "a" | "b") => string;
   /** extra top-level YAML per node (drivers, watchdog …) */
   extra?: (id: "a" | "b") => string;
+  /** the cli.js each node is started from (an installed build: the upgrade tests); this checkout's dist by default */
+  cli?: (id: "a" | "b") => string;
   /** name each node's peer's HTTP address (peer.api): a node that is not active then points clients to the active */
   peerApi?: boolean;
   /** keep relays out of the way (direct links) */
@@ -286,7 +288,7 @@ log: ${JSON.stringify({ level: "debug", file: `./${id}.log`, ...this.opts.log?.(
   }
 
   startNode(id: Id): void {
-    this.nodes[id].child = spawnCli(["start", "--config", this.nodes[id].config], { cwd: this.dir, env: this.env() });
+    this.nodes[id].child = spawnCli(["start", "--config", this.nodes[id].config], { cwd: this.dir, env: this.env(), cli: this.opts.cli?.(id) });
   }
 
   pid(id: Id): number {

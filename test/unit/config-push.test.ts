@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { applyPush, buildPush, checkPush } from "../../runtime/config/config-push.js";
 import { loadConfig } from "../../runtime/config/load.js";
-import { pairConfigVersion } from "../../runtime/config/pair-config.js";
+import { pairConfigVersion, writtenSections } from "../../runtime/config/pair-config.js";
 import { minimalConfig, TEST_KEY } from "../helpers/min-config.js";
 
 const root = mkdtempSync(join(tmpdir(), "tandem-push-"));
@@ -37,7 +37,7 @@ describe("a configuration push", () => {
     const active = node("a1", minimalConfig() + shared("700"), "export function start() { /* v2 */ }\n");
     const standby = node("b1", standbyText, "export function start() { /* v1 */ }\n");
     const push = buildPush(active, env, "p1");
-    expect(push.version).toBe(pairConfigVersion(loadConfig(active, env)).version);
+    expect(push.version).toBe(pairConfigVersion(loadConfig(active, env), writtenSections(readFileSync(active, "utf8"))).version);
     const r = applyPush(standby, checkPush(JSON.parse(JSON.stringify(push))) as never, env, new Date("2026-11-30T02:00:00Z"));
     expect(r.version).toBe(push.version);
     const text = readFileSync(standby, "utf8");
@@ -49,7 +49,7 @@ describe("a configuration push", () => {
     expect(readFileSync(r.kept, "utf8")).toBe(standbyText);
     expect(readdirSync(join(root, "b1", "modules")).some((f) => f.startsWith("batch.js.before-push-"))).toBe(true);
     // and it starts: the standby's version is now the active's
-    expect(pairConfigVersion(loadConfig(standby, env)).version).toBe(push.version);
+    expect(pairConfigVersion(loadConfig(standby, env), writtenSections(readFileSync(standby, "utf8"))).version).toBe(push.version);
     expect(loadConfig(standby, env).node.id).toBe("b");
   });
 
