@@ -3,8 +3,8 @@
 // component's count names to metric names, and the documentation of every
 // metric (docs/monitoring.md).
 import diagnostics from "node:diagnostics_channel";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { COUNT_CHANNELS, counterFor, countedFields, type CountChannel, type CountEvent } from "../../core/diagnostics.js";
@@ -125,10 +125,16 @@ describe("what each count becomes", () => {
   });
 });
 
+/** every source file under runtime/, relative to the checkout */
+const RUNTIME_FILES: string[] = (function walk(dir: string): string[] {
+  return readdirSync(resolve(ROOT, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
+})("runtime");
+
 describe("documentation", () => {
   it("docs/monitoring.md lists every metric a node serves, with its type", () => {
     const doc = read("docs/monitoring.md");
-    const gauges = [...read("runtime/metrics.ts").matchAll(/new Gauge\(\{ name: "(tandem_[a-z_]+)"/g)].map((m) => m[1]!);
+    // every gauge any part of the node registers (runtime/metrics.ts, monitoring/, backup/ …)
+    const gauges = RUNTIME_FILES.flatMap((f) => [...read(f).matchAll(/new Gauge\(\{ name: "(tandem_[a-z_]+)"/g)].map((m) => m[1]!));
     expect(gauges.length).toBeGreaterThan(5);
     const missing: string[] = [];
     // metrics made outside COUNTERS (the per-service restarts, read from the services' views)
