@@ -45,6 +45,7 @@ export function startBackups(o: {
     state: o.state,
     epoch: o.epoch,
     database: o.database,
+    ...(c.database.engine === "postgres" ? { postgres: { url: c.database.url, ...(c.database.schema ? { schema: c.database.schema } : {}) } } : {}),
     files: () => ({ paths: nodeFiles(c, o.configFile) }),
     // about this node alone: sent to the active when this node is the standby
     event: (type, severity, text) => o.events.recordOwn(type, severity, text),

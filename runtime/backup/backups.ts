@@ -14,6 +14,7 @@ import type { DatabaseFacts, InspectResult } from "./sqlite-copy.js";
 
 export const MANIFEST_FORMAT = "tandem-backup/1";
 export const DB_ENTRY = "db/tandem.db";
+export const PG_ENTRY = "db/tandem.pgdump";
 const NAME = /^tandem-[A-Za-z0-9_-]{1,64}-\d{8}-\d{6}(-\d{1,3})?$/;
 
 export interface BackupManifest {
@@ -73,8 +74,8 @@ export interface MakeOptions {
   nodeState: string;
   epoch: number;
   tandemVersion: string;
-  /** the live SQLite database */
-  dbFile: string;
+  /** the live database: a SQLite file, or a PostgreSQL database (dumped with pg_dump) */
+  database: { engine: "sqlite"; file: string } | { engine: "postgres"; where: string };
   files: NodeFiles;
   now: Date;
 }
@@ -82,6 +83,14 @@ export interface MakeOptions {
 /** copies the live database (a worker thread in the node) and says what the copy holds */
 export type CopyDb = (src: string, dest: string) => Promise<InspectResult>;
 export type InspectDb = (file: string) => Promise<InspectResult>;
+
+export interface BackupJobs {
+  copy: CopyDb;
+  inspect: InspectDb;
+  /** PostgreSQL: the node's database dumped to dest, and restored somewhere throwaway to be read (postgres-copy.ts) */
+  dumpPg?: (dest: string) => Promise<InspectResult>;
+  inspectPg?: (dump: string) => Promise<InspectResult>;
+}
 
 const MAX_FILES = 10_000;
 
@@ -141,7 +150,7 @@ export class BackupStore {
   constructor(
     /** the folder of this store */
     readonly dir: string,
-    private readonly jobs: { copy: CopyDb; inspect: InspectDb },
+    private readonly jobs: BackupJobs,
     /** "tandem-PAIR-NODE-": the backups this node made (a shared folder holds both nodes'); pruned and tested by default. Absent: all. */
     private readonly own: string | null = null,
   ) {}
@@ -172,11 +181,15 @@ export class BackupStore {
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true, mode: 0o700 });
     try {
-      const dbCopy = join(work, "tandem.db");
-      const copied = await this.jobs.copy(o.dbFile, dbCopy);
-      if (copied.integrity !== "ok" || !copied.facts) throw new Error(`the copy of the database ${o.dbFile} does not check: ${copied.error ?? copied.integrity}`);
+      const pgDb = o.database.engine === "postgres";
+      const dbCopy = join(work, pgDb ? "tandem.pgdump" : "tandem.db");
+      const from = o.database.engine === "sqlite" ? o.database.file : o.database.where;
+      if (pgDb && !this.jobs.dumpPg) throw new Error("no way to dump a PostgreSQL database was given");
+      const copied = pgDb ? await this.jobs.dumpPg!(dbCopy) : await this.jobs.copy(from, dbCopy);
+      if (copied.integrity !== "ok" || !copied.facts) throw new Error(`the copy of the database ${from} does not check: ${copied.error ?? copied.integrity}`);
       const { files, skipped } = collectFiles(o.files.paths);
-      const entries: (ArchiveEntry & { source?: string })[] = [{ name: DB_ENTRY, file: dbCopy }, ...files.map((f) => ({ name: fileEntryName(f), file: f, source: f }))];
+      const dbEntry = pgDb ? PG_ENTRY : DB_ENTRY;
+      const entries: (ArchiveEntry & { source?: string })[] = [{ name: dbEntry, file: dbCopy }, ...files.map((f) => ({ name: fileEntryName(f), file: f, source: f }))];
       const manifest: BackupManifest = {
         format: MANIFEST_FORMAT,
         name,
@@ -186,7 +199,7 @@ export class BackupStore {
         tandemVersion: o.tandemVersion,
         nodeState: o.nodeState,
         epoch: o.epoch,
-        database: { ...copied.facts, entry: DB_ENTRY },
+        database: { ...copied.facts, entry: dbEntry },
         files: [],
         skipped,
       };
@@ -348,11 +361,17 @@ export class BackupStore {
     }
     if (JSON.stringify(inner) !== JSON.stringify(side.manifest)) problems.push("the manifest inside the archive differs from the one beside it");
     const dbFile = join(into, side.manifest.database.entry);
-    const got = await this.jobs.inspect(dbFile);
-    if (got.integrity !== "ok") problems.push(`the restored database fails PRAGMA integrity_check: ${got.integrity}`);
+    const pgDump = side.manifest.database.engine === "postgres";
+    if (pgDump && !this.jobs.inspectPg) {
+      // a PostgreSQL dump needs a server to be restored into: a node's restore test has one
+      checks.push(`a PostgreSQL dump (${side.manifest.database.entry}): its rows are checked by a node's restore test; restore it with pg_restore --dbname=… ${dbFile}`);
+      return result(dbFile);
+    }
+    const got = pgDump ? await this.jobs.inspectPg!(dbFile) : await this.jobs.inspect(dbFile);
+    if (got.integrity !== "ok") problems.push(pgDump ? `the dump does not restore: ${got.integrity}` : `the restored database fails PRAGMA integrity_check: ${got.integrity}`);
     else if (!got.facts) problems.push(`the restored database does not read: ${got.error ?? "unknown"}`);
     else {
-      checks.push("PRAGMA integrity_check: ok");
+      checks.push(pgDump ? "pg_restore into a throwaway database: ok" : "PRAGMA integrity_check: ok");
       problems.push(...compareFacts(side.manifest.database, got.facts));
       if (!problems.length) checks.push(`${got.facts.rows} rows up to seq ${got.facts.lastSeq}, ${Object.keys(got.facts.tables).length} tables with the row counts and the checksum recorded`);
     }

@@ -12,6 +12,7 @@ import { TandemError } from "../../core/errors.js";
 import { BackupStore, type BackupListing, type BackupSidecar, type NodeFiles, type RestoreTestResult } from "./backups.js";
 import type { BackupConfig } from "./config-schema.js";
 import { runSqliteJob } from "./sqlite-copy.js";
+import { copyPostgres, inspectPostgresDump, type PgTarget } from "./postgres-copy.js";
 import { tandemVersion } from "../version.js";
 
 export interface BackupPorts {
@@ -20,8 +21,10 @@ export interface BackupPorts {
   dataDir: string;
   state(): string;
   epoch(): number;
-  /** the live database: its engine and file (SQLite) */
+  /** the live database: its engine and file (SQLite) or where it is (PostgreSQL, without the password) */
   database(): { engine: "sqlite" | "postgres"; where: string } | null;
+  /** PostgreSQL: how to reach it (the node's database.url and schema) */
+  postgres?: PgTarget;
   files(): NodeFiles;
   event(type: string, severity: "info" | "warning" | "alarm", text: string): void;
   log: Logger;
@@ -81,7 +84,8 @@ export class NodeBackups {
     private readonly c: BackupConfig,
     private readonly p: BackupPorts,
   ) {
-    const jobs = p.jobs ?? { copy: (src, dest) => runSqliteJob({ op: "copy", src, dest }), inspect: (file) => runSqliteJob({ op: "inspect", file }) };
+    const pgJobs = p.postgres ? { dumpPg: (dest: string) => copyPostgres(p.postgres!, dest), inspectPg: (dump: string) => inspectPostgresDump(p.postgres!, dump) } : {};
+    const jobs = p.jobs ?? { copy: (src, dest) => runSqliteJob({ op: "copy", src, dest }), inspect: (file) => runSqliteJob({ op: "inspect", file }), ...pgJobs };
     const own = `tandem-${p.pair}-${p.node}-`;
     this.store = new BackupStore(c.dir ?? join(p.dataDir, "backups"), jobs, own);
     this.copies = c.copyTo ? new BackupStore(c.copyTo, jobs, own) : null;
@@ -95,7 +99,6 @@ export class NodeBackups {
   }
 
   start(): void {
-    if (!this.engineBacked()) this.p.log.warn("backups: this node's database is PostgreSQL, which Tandem does not back up yet: back it up with pg_dump on the database server (docs/operations.md)");
     const opts = { name: `tandem-${this.p.node}`, noOverlap: true };
     if (this.c.schedule !== "off") this.tasks.push(schedule(this.c.schedule, () => this.scheduled("backup"), { ...opts, name: `${opts.name}-backup` }));
     if (this.c.restoreTest.schedule !== "off") this.tasks.push(schedule(this.c.restoreTest.schedule, () => this.scheduled("restore-test"), { ...opts, name: `${opts.name}-restore-test` }));
@@ -119,13 +122,7 @@ export class NodeBackups {
     return this.c.runOn === "active" ? ACTIVE.has(s) : s === "standby";
   }
 
-  /** PostgreSQL databases are left to pg_dump for now: no schedule runs and no age is judged for them */
-  private engineBacked(): boolean {
-    return this.p.database()?.engine !== "postgres";
-  }
-
   private async scheduled(what: "backup" | "restore-test"): Promise<void> {
-    if (!this.engineBacked()) return;
     if (!this.makesBackups()) {
       this.p.log.debug(`scheduled ${what} skipped: this node is ${this.p.state()}, backups run on the ${this.c.runOn}`);
       return;
@@ -155,14 +152,13 @@ export class NodeBackups {
       const db = this.p.database();
       try {
         if (!db) throw new Error("the database is not open");
-        if (db.engine !== "sqlite") throw new Error(`backups of a ${db.engine} database are not built yet: use the database's own tools (pg_dump) meanwhile`);
         const side = await this.store.make({
           pair: this.p.pair,
           node: this.p.node,
           nodeState: this.p.state(),
           epoch: this.p.epoch(),
           tandemVersion: tandemVersion(),
-          dbFile: db.where,
+          database: db.engine === "sqlite" ? { engine: "sqlite", file: db.where } : { engine: "postgres", where: db.where },
           files: this.p.files(),
           now: new Date(started),
         });
@@ -241,7 +237,7 @@ export class NodeBackups {
   /** On the node that makes them: none good for maxAgeHours is an alarm (counted from when this node took the duty). */
   checkAges(): void {
     const now = this.p.now();
-    if (!this.makesBackups() || !this.engineBacked()) {
+    if (!this.makesBackups()) {
       this.dutySince = null;
       for (const k of ["backup-stale", "restore-test-stale"]) this.clear(k, "this node no longer makes the backups");
       return;

@@ -43,7 +43,7 @@ afterEach(async () => {
 });
 
 const make = (store: BackupStore, at = "2026-11-30T02:00:00Z") =>
-  store.make({ pair: "line1", node: "b", nodeState: "standby", epoch: 2, tandemVersion: "0.1.0", dbFile: dbFile(), files: { paths: [join(dir, "node.yaml"), join(dir, "modules"), join(dir, "missing.pem")] }, now: new Date(at) });
+  store.make({ pair: "line1", node: "b", nodeState: "standby", epoch: 2, tandemVersion: "0.1.0", database: { engine: "sqlite", file: dbFile() }, files: { paths: [join(dir, "node.yaml"), join(dir, "modules"), join(dir, "missing.pem")] }, now: new Date(at) });
 
 describe("backups", () => {
   it("a backup's manifest says what the database held; a restore gives back the same rows per table, checked", async () => {

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { useCluster } from "../helpers/use-cluster.js";
+import { startPostgres } from "../helpers/postgres.js";
 import { waitUntil, type Cluster } from "../helpers/cluster.js";
 import { runCli } from "../helpers/spawned.js";
 import type { BackupsView } from "../../runtime/backup/node-backups.js";
@@ -175,5 +176,35 @@ backup:
     await c.waitFor(standby, (s) => s.state === "standby", 30_000, "the restored node standby again");
     await c.waitFor(active, (s) => s.replication.peer === "live" && s.replication.lagRecords === 0, 30_000, "the restored standby caught up");
     await waitUntil("every record on the restored standby's disk", () => pythonCounts(join(c.dir, `data-${standby}`, "tandem.db")).batch_log === 180, { timeoutMs: 10_000 });
+  });
+});
+
+describe("backups of a PostgreSQL node", () => {
+  // stopped after the pair (useCluster's afterEach stops the nodes first): a node that loses its database stops
+  let pgc: Awaited<ReturnType<typeof startPostgres>> | null = null;
+  afterAll(async () => {
+    await pgc?.stop();
+  });
+
+  it("tandem backup now dumps the node's own database, and tandem restore-test restores it into a throwaway one", async () => {
+    pgc = await startPostgres();
+    const urls = { a: await pgc.createDatabase("node_a"), b: await pgc.createDatabase("node_b") };
+    const c = await pair.start({
+      extra: (id) => `database: { engine: postgres, url: "${urls[id]}", poolSize: 2 }
+replication: { mode: sync, tables: { batch_log: {} } }
+backup: { schedule: "off", restoreTest: { schedule: "off" } }`,
+    });
+    const { active, standby } = await c.ready();
+    for (let i = 0; i < 30; i++) expect((await c.api(active, "POST", "/records/batch_log", { i }, "operator")).status).toBe(201);
+    await c.waitFor(active, (s) => s.replication.peer === "live" && s.replication.lagRecords === 0, 10_000, "in sync");
+    const made = await cli(c, ["backup", "now", "--node", c.nodes[standby].url]);
+    expect(made.err).toBe("");
+    expect(made.code).toBe(0);
+    expect(made.out).toMatch(/^backup tandem-it-\w-\d{8}-\d{6} made: \d+ rows/);
+    const v = (await c.api(standby, "GET", "/backups", undefined, "viewer")).json as BackupsView;
+    expect(v.backups).toHaveLength(1);
+    const t = await cli(c, ["restore-test", "--node", c.nodes[standby].url]);
+    expect(t.code).toBe(0);
+    expect(t.out).toMatch(/ok: pg_restore into a throwaway database: ok/);
   });
 });
