@@ -45,6 +45,11 @@ export interface NodeStatus {
   devices?: { device: string; endpoint: string; connected: boolean; path?: string }[];
   /** the embedded MQTT broker, when the mqtt section is there: where it listens, whether it serves clients now, how many */
   mqtt?: { broker: "embedded" | "external"; listen: string; serving: boolean; clients: number };
+  /** what on this node needs an operator's eye: its monitoring alarms and warnings, and its backups (runtime/node-attention.ts) */
+  attention?: {
+    alarms: { source: "host" | "silence" | "log" | "backup"; level: "warn" | "alarm"; text: string }[];
+    backups: { makesBackups: boolean; last: { name: string | null; ok: boolean; at: string; error?: string } | null; restoreTest: { ok: boolean; at: string; backup: string | null } | null; count: number } | null;
+  };
   /** this node's pair-wide configuration version and the peer's (runtime/config/pair-config.ts): match null until the peer has said */
   config?: { tandem: string; peerTandem: string | null; version: string; peerVersion: string | null; match: boolean | null; differs: string[]; onDisk?: string | null };
   /** the standby lost the active on every link and has no witness: an operator decides */

@@ -11,6 +11,7 @@ import { HostMonitor } from "./monitoring/host.js";
 import { hostMetrics, logWatchMetrics, staleMetrics } from "./monitoring/metrics.js";
 import { STALE_EVERY_MS, StaleMonitor } from "./monitoring/stale-monitor.js";
 import { LogWatch } from "./monitoring/log-watch.js";
+import type { Item } from "./monitoring/assess.js";
 import { isActiveState } from "../core/types.js";
 import type { DriverManager } from "../drivers/manager.js";
 import type { PairRuntime } from "../redundancy/pair-runtime.js";
@@ -99,7 +100,7 @@ export function startStaleMonitoring(o: {
  * per component and the site's patterns over a window, each change an event
  * (`log-errors`, `log-pattern`) and a metric. Returns its stop.
  */
-export function startLogWatch(o: { config: TandemConfig; events: EventRecorder; logs: LogManager; registry: Registry }): () => void {
+export function startLogWatch(o: { config: TandemConfig; events: EventRecorder; logs: LogManager; registry: Registry }): { stop(): void; items(): Item[] } {
   const log = o.logs.get("monitoring");
   const w = new LogWatch(o.config.monitoring.logs, Date.now);
   o.logs.setTap((level, line) => w.line(level, line));
@@ -117,8 +118,11 @@ export function startLogWatch(o: { config: TandemConfig; events: EventRecorder; 
   }, STALE_EVERY_MS);
   timer.unref();
   logWatchMetrics(o.registry, () => w.items());
-  return () => {
-    clearInterval(timer);
-    o.logs.setTap(null);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      o.logs.setTap(null);
+    },
+    items: () => w.items(),
   };
 }

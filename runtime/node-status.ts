@@ -69,6 +69,7 @@ export interface StatusParts {
   devices?: NodeStatus["devices"];
   mqtt?: MqttStatus;
   config?: ConfigView & { onDisk: string | null };
+  attention?: NodeStatus["attention"];
 }
 
 /** the status, from a state just refreshed (runtime.refresh()) and the parts' figures taken after it */
@@ -112,6 +113,7 @@ export function nodeStatus(config: TandemConfig, runtime: PairRuntime, parts: St
     replication: parts.replication,
     ...(parts.devices ? { devices: parts.devices } : {}),
     ...(parts.config ? { config: parts.config } : {}),
+    ...(parts.attention ? { attention: parts.attention } : {}),
     ...(parts.mqtt ? { mqtt: (({ broker, listen, serving, clients }) => ({ broker, listen, serving, clients }))(parts.mqtt) } : {}),
     awaitingOperator: s.awaitingOperator,
     counters: runtime.counters(),

@@ -31,6 +31,7 @@ import { NodeData } from "./node-data.js";
 import { NodeHistory, PEER_EVENTS_TOPIC } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
 import { startHostMonitoring, startLogWatch, startStaleMonitoring } from "./node-host.js";
+import { attentionOf } from "./node-attention.js";
 import { ConfigWatch, PEER_CONFIG_TOPIC } from "./config/config-watch.js";
 import { pairConfigVersion, writtenSections } from "./config/pair-config.js";
 import { tandemVersion } from "./version.js";
@@ -63,7 +64,7 @@ export class TandemNode implements NodeController {
   private host: ReturnType<typeof startHostMonitoring> | null = null;
   private backups: ReturnType<typeof startBackups> | null = null;
   private stale: ReturnType<typeof startStaleMonitoring> | null = null;
-  private stopLogWatch: (() => void) | null = null;
+  private logWatch: ReturnType<typeof startLogWatch> | null = null;
   /** both nodes' pair-wide configurations compared */
   private readonly configWatch: ConfigWatch;
   /** a new configuration from the active (config push) */
@@ -206,7 +207,7 @@ export class TandemNode implements NodeController {
     }
     this.history.start();
     this.host = startHostMonitoring({ config: c, events: this.history.events, logs: this.logs, registry: this.metricsOut.registry, addHealthSource: (s) => this.addHealthSource(s) });
-    this.stopLogWatch = startLogWatch({ config: c, events: this.history.events, logs: this.logs, registry: this.metricsOut.registry });
+    this.logWatch = startLogWatch({ config: c, events: this.history.events, logs: this.logs, registry: this.metricsOut.registry });
     this.stale = startStaleMonitoring({
       config: c,
       runtime: this.runtime,
@@ -297,7 +298,7 @@ export class TandemNode implements NodeController {
     this.levelTimer = null;
     this.host?.stop();
     this.stale?.stop();
-    this.stopLogWatch?.();
+    this.logWatch?.stop();
     this.configWatch.stop();
     this.nodeConfig.stop();
     await stepOf("HTTP API", async () => this.http?.stop());
@@ -336,6 +337,7 @@ export class TandemNode implements NodeController {
       devices: this.drivers?.connections(),
       mqtt: this.mqtt?.status(),
       config: { ...this.configWatch.view(), onDisk: this.nodeConfig.onDisk },
+      attention: attentionOf({ host: this.host?.items() ?? [], stale: this.stale?.items() ?? [], log: this.logWatch?.items() ?? [], backups: this.backups?.view() ?? null }),
     });
   }
 

@@ -65,6 +65,7 @@ export interface BackupsView {
 
 const TESTS_FILE = "restore-test.json";
 const CHECK_MS = 60_000;
+const LIST_MS = 5000;
 const ACTIVE = new Set(["active", "active-held"]);
 
 export class NodeBackups {
@@ -79,6 +80,7 @@ export class NodeBackups {
   private dutySince: number | null = null;
   private readonly raised = new Map<string, string>();
   private readonly started: number;
+  private listed: { at: number; backups: BackupListing[]; copies: BackupListing[] } | null = null;
 
   constructor(
     private readonly c: BackupConfig,
@@ -140,6 +142,7 @@ export class NodeBackups {
     if (this.running) throw new TandemError("TANDEM_ERR_BUSY", [`a ${this.running.what} is running; try again once it is done`]);
     const done = run().finally(() => {
       this.running = null;
+      this.listed = null;
     });
     this.running = { what, done };
     return done;
@@ -257,7 +260,15 @@ export class NodeBackups {
     else this.clear("restore-test-stale", "a recent restore test passed");
   }
 
+  /** the backups here and in copyTo, read at most every LIST_MS (the status asks each second) */
+  private listing(): { backups: BackupListing[]; copies: BackupListing[] } {
+    const now = this.p.now();
+    if (!this.listed || now - this.listed.at > LIST_MS || now < this.listed.at) this.listed = { at: now, backups: this.store.list(), copies: this.copies?.list() ?? [] };
+    return this.listed;
+  }
+
   view(): BackupsView {
+    const l = this.listing();
     return {
       dir: this.store.dir,
       copyTo: this.copies?.dir ?? null,
@@ -269,8 +280,8 @@ export class NodeBackups {
       last: this.last,
       lastRestoreTest: this.lastTest,
       alarms: [...this.raised.values()],
-      backups: this.store.list(),
-      copies: this.copies?.list() ?? [],
+      backups: l.backups,
+      copies: l.copies,
     };
   }
 

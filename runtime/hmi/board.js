@@ -19,6 +19,7 @@ function render(s) {
   text("level-why", why.join("; "));
   show("level-why", why.length > 0);
   renderDevices(s.devices || []);
+  renderAttention(s.attention);
   const acting = WORDS.actingStates.includes(s.state);
   text("lease", acting ? (s.leaseRemainingMs / 1000).toFixed(2) + " s" : "– (not active)");
   text("since", when(s.since));
@@ -130,4 +131,33 @@ function levelWords(n) {
 function stateLabel(state) {
   const w = WORDS.stateWords[state];
   return w ? w.label : String(state || "unknown").toUpperCase();
+}
+
+// What on this node needs an eye: its monitoring alarms and warnings (host,
+// silences, its log, backups), and where its backups stand.
+function renderAttention(a) {
+  show("attention-card", !!a);
+  if (!a) return;
+  const list = $("attention-list");
+  const items = (a.alarms || []).map((x) => {
+    const li = document.createElement("li");
+    li.className = x.level === "alarm" ? "bad-text" : "warn-text";
+    li.textContent = (x.level === "alarm" ? "ALARM (" : "Warning (") + x.source + "): " + x.text;
+    return li;
+  });
+  if (!items.length) {
+    const li = document.createElement("li");
+    li.className = "ok-text";
+    li.textContent = "Nothing needs attention on this node.";
+    items.push(li);
+  }
+  list.replaceChildren(...items);
+  const b = a.backups;
+  let line = "";
+  if (b) {
+    const last = b.last ? (b.last.ok ? "last backup " + when(b.last.at) : "last backup FAILED " + when(b.last.at) + (b.last.error ? ": " + b.last.error : "")) : "no backup yet";
+    const test = b.restoreTest ? (b.restoreTest.ok ? "restore test passed " : "restore test FAILED ") + when(b.restoreTest.at) : "no restore test yet";
+    line = "Backups: " + b.count + " kept, " + last + "; " + test + (b.makesBackups ? "." : ". This node makes no scheduled backups now (the other node does).");
+  }
+  text("backup-line", line);
 }

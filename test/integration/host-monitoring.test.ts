@@ -53,6 +53,8 @@ describe("host monitoring", () => {
     // the standby watches the same disk: its alarm reaches the pair's events through the active
     await waitUntil("the standby's alarm", async () => (await events(c, active)).some((e) => e.type === "host-disk" && e.severity === "alarm" && e.node === standby), { timeoutMs: 10_000 });
     expect(await hostLevel(c, active)).toBe(2);
+    // the node's status (and its HMI card) lists it among what needs attention
+    expect((await c.status(active))?.attention?.alarms.some((a) => a.source === "host" && a.level === "alarm" && a.text.includes(disk))).toBe(true);
     unlinkSync(join(disk, "a"));
     unlinkSync(join(disk, "b"));
     await waitUntil("back to normal", async () => (await events(c, active)).some((e) => e.type === "host-disk" && e.severity === "info" && e.node === active && e.text.startsWith("back to normal")), { timeoutMs: 10_000 });
