@@ -11,9 +11,9 @@
 // What comes over the link is checked as hostile: section names from the
 // list, files only by relative paths that stay in the standby's config
 // folder, bounded sizes; a result that does not check changes nothing.
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, normalize, relative, resolve, sep } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import { isMap, parseDocument } from "yaml";
 import { ConfigError } from "../../core/errors.js";
 import { parseConfig } from "./load.js";
@@ -122,13 +122,21 @@ export function applyPush(configFile: string, push: ConfigPush, env: NodeJS.Proc
     if (!to) throw new Error(`the push names a file outside this node's config folder: '${String(f.path).slice(0, 100)}'`);
     return { to, bytes: Buffer.from(f.base64, "base64") };
   });
-  // the result checked before anything is written: as the node would read it at start, with the new files
-  const staged = new Map(files.map((f) => [f.to, f.bytes]));
-  const config = parseConfig(next, { file: configFile, env, baseDir: dir });
-  const version = pairConfigVersion(config, writtenSections(next), (f) => {
-    const b = staged.get(resolve(f));
-    return b ? createHash("sha256").update(b).digest("hex") : createHash("sha256").update(readFileSync(f)).digest("hex");
-  }).version;
+  // the result checked before anything is written: as the node would read it at start, with the new
+  // files (its modules, its tag CSV files) in a staging folder laid out like the config folder
+  const stage = mkdtempSync(join(tmpdir(), "tandem-push-"));
+  let version: string;
+  try {
+    for (const f of files) {
+      const at = join(stage, relative(dir, f.to));
+      mkdirSync(dirname(at), { recursive: true });
+      writeFileSync(at, f.bytes);
+    }
+    const config = parseConfig(next, { file: configFile, env, baseDir: stage });
+    version = pairConfigVersion(config, writtenSections(next)).version;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
   const stamp = now.toISOString().replace(/[:.]/g, "-");
   for (const f of files) {
     mkdirSync(dirname(f.to), { recursive: true });

@@ -66,6 +66,28 @@ describe("a configuration push", () => {
     expect(existsSync(join(root, "etc"))).toBe(false);
   });
 
+  it("a tag CSV file is pushed with its section and checked as the new one: a bad one is refused and nothing changes", () => {
+    const drivers = `drivers:\n  devices: [{ name: plc1, driver: modbus, endpoints: ["127.0.0.1:502"] }]\n  tagFiles: [{ file: tags.csv, device: plc1 }]\n`;
+    const csv = (rows: string[]) => ["name,address,type", ...rows].join("\n") + "\n";
+    const standby = node("b3", standbyText + drivers, "x\n");
+    writeFileSync(join(root, "b3", "tags.csv"), csv(["line1.level,hr:0,INT"]));
+    const active = node("a3", minimalConfig() + shared("600") + drivers, "x\n");
+    writeFileSync(join(root, "a3", "tags.csv"), csv(["line1.level,hr:0,INT", "line1.temp,hr:1,INT"]));
+    const r = applyPush(standby, buildPush(active, env, "p3"), env, new Date());
+    expect(loadConfig(standby, env).drivers!.tags.map((t) => t.name)).toEqual(["line1.level", "line1.temp"]);
+    expect(r.version).toBe(pairConfigVersion(loadConfig(active, env), writtenSections(readFileSync(active, "utf8"))).version);
+    // a bad CSV: the active does not push what it would not start with itself ...
+    writeFileSync(join(root, "a3", "tags.csv"), csv(["line1.level,hr:0,INT", "line1.bad,hr:1,REALL"]));
+    expect(() => buildPush(active, env, "p4")).toThrow(/REALL/);
+    // ... and a standby sent one anyway (a hostile peer) checks the new file, refuses it and keeps what it has
+    writeFileSync(join(root, "a3", "tags.csv"), csv(["line1.level,hr:0,INT"]));
+    const push = buildPush(active, env, "p5");
+    push.files = push.files.map((f) => (f.path === "tags.csv" ? { ...f, base64: Buffer.from(csv(["line1.level,hr:0,INT", "line1.bad,hr:1,REALL"])).toString("base64") } : f));
+    const before = readFileSync(join(root, "b3", "tags.csv"), "utf8");
+    expect(() => applyPush(standby, push, env, new Date())).toThrow(/REALL/);
+    expect(readFileSync(join(root, "b3", "tags.csv"), "utf8")).toBe(before);
+  });
+
   it("checks what came over the link", () => {
     expect(checkPush({})).toBe("no id");
     expect(checkPush({ id: "x", version: "0123456789abcdef", sections: { pair: {} }, files: [] })).toBe("sections other than the pair-wide ones");
