@@ -3,7 +3,7 @@
 // and how long a stop may take. One set of settings renders both the systemd
 // unit (systemd.ts) and the Windows service (windows.ts).
 import { realpathSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { rootOfRunningBuild } from "../upgrade/versions.js";
 import type { TandemConfig } from "../config/schema.js";
 
@@ -20,6 +20,12 @@ export interface NodeUnitSettings {
   dataDir: string;
   /** where the log file goes (log.file), if anywhere but the journal */
   logDir: string | null;
+  /**
+   * where else the node writes: the config file's folder (a configuration
+   * pushed from the active is written there), the backup folder and its second
+   * location when outside the data dir (may be missing: a share not mounted)
+   */
+  alsoWrites: { path: string; mayBeMissing: boolean }[];
   user: string;
   memoryMaxMB: number;
   /** how memoryMaxMB was arrived at, for the unit's comment and the command's output */
@@ -78,6 +84,10 @@ export function nodeUnitSettings(c: TandemConfig, configFile: string, dirOfConfi
     configFile: resolve(configFile),
     dataDir: isAbsolute(c.node.dataDir) ? c.node.dataDir : resolve(dirOfConfig, c.node.dataDir),
     logDir: logFile ? resolve(dirOfConfig, logFile, "..") : null,
+    alsoWrites: [
+      { path: dirname(resolve(configFile)), mayBeMissing: false },
+      ...[c.backup.dir, c.backup.copyTo].filter((p): p is string => typeof p === "string").map((p) => ({ path: isAbsolute(p) ? p : resolve(dirOfConfig, p), mayBeMissing: true })),
+    ],
     user: c.node.serviceUser,
     memoryMaxMB: c.node.memoryMaxMB ?? computed,
     memoryWhy,

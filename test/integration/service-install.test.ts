@@ -7,7 +7,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../runtime/auth/passwords.js";
 
@@ -55,7 +55,8 @@ describe("tandem service install --dry-run", () => {
     expect(line(unit, "User")).toBe("tandem");
     expect(line(unit, "ExecStart")).toBe(`${process.execPath} ${CLI} start --config ${EXAMPLE}`);
     expect(line(unit, "ExecStartPre")).toBe(`${process.execPath} ${CLI} check-config ${EXAMPLE}`);
-    expect(line(unit, "ReadWritePaths")).toBe("/var/lib/tandem /var/log/tandem");
+    // the data dir, the log's folder, and the config's folder (a configuration pushed from the active is written there)
+    expect(line(unit, "ReadWritePaths")).toBe(`/var/lib/tandem /var/log/tandem ${dirname(EXAMPLE)}`);
     expect(line(unit, "KillSignal")).toBe("SIGTERM");
     expect(line(unit, "Restart")).toBe("always");
     expect(line(unit, "RestartPreventExitStatus")).toBe("2");
@@ -63,7 +64,7 @@ describe("tandem service install --dry-run", () => {
 
   it("takes node.memoryMaxMB, maxOpenFiles, serviceUser and stopTimeoutMs from the config", () => {
     const cfg = join(dir, "custom.yaml");
-    writeFileSync(cfg, readFileSync(EXAMPLE, "utf8").replace("  dataDir: /var/lib/tandem\n", "  dataDir: /srv/tandem data\n  memoryMaxMB: 4096\n  maxOpenFiles: 200000\n  serviceUser: plant_tandem\n  stopTimeoutMs: 90000\n"));
+    writeFileSync(cfg, readFileSync(EXAMPLE, "utf8").replace("  dataDir: /var/lib/tandem\n", "  dataDir: /srv/tandem data\n  memoryMaxMB: 4096\n  maxOpenFiles: 200000\n  serviceUser: plant_tandem\n  stopTimeoutMs: 90000\n") + "backup: { copyTo: /mnt/plant share/tandem }\n");
     const out = join(dir, "custom");
     expect(tandem("install", "--config", cfg, "--dry-run", "--out", out).code).toBe(0);
     const file = join(out, "tandem-line1-a.service");
@@ -73,7 +74,8 @@ describe("tandem service install --dry-run", () => {
     expect(line(unit, "User")).toBe("plant_tandem");
     expect(line(unit, "TimeoutStopSec")).toBe("105");
     // a path with a space is quoted, and still verifies
-    expect(line(unit, "ReadWritePaths")).toBe('"/srv/tandem data" /var/log/tandem');
+    // the backups' second location may be missing (a share not mounted): "-", so the node still starts
+    expect(line(unit, "ReadWritePaths")).toBe(`"/srv/tandem data" /var/log/tandem ${dir} "-/mnt/plant share/tandem"`);
     expect(verify(file).trim()).toBe("");
   });
 
