@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { ROOT } from "../helpers/cluster.js";
 
 function sources(dir: string): string[] {
@@ -40,6 +41,21 @@ describe("the Grafana dashboard", () => {
           expect(cells.has(`${x},${y}`), `panel ${p.id} overlaps at ${x},${y}`).toBe(false);
           cells.add(`${x},${y}`);
         }
+    }
+  });
+
+  it("the Prometheus alert rules ask only for metrics the node registers and the docs describe, and each says what to do", () => {
+    const code = ["runtime", "drivers", "redundancy"].flatMap((d) => sources(join(ROOT, d))).map((f) => readFileSync(f, "utf8")).join("\n");
+    const doc = readFileSync(join(ROOT, "docs/monitoring.md"), "utf8");
+    const rules = (parse(readFileSync(join(ROOT, "deploy/prometheus/tandem-alerts.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string; annotations: { summary: string; description: string } }[] }[] }).groups.flatMap((g) => g.rules);
+    expect(rules.length).toBeGreaterThan(5);
+    for (const r of rules) {
+      expect(r.annotations.summary.length, r.alert).toBeGreaterThan(10);
+      expect(r.annotations.description.length, r.alert).toBeGreaterThan(10);
+      for (const m of r.expr.match(/tandem_[a-z0-9_]+/g) ?? []) {
+        expect(code.includes(`"${m}"`), `${r.alert}: ${m} is registered by the node`).toBe(true);
+        expect(doc.includes(`\`${m}`), `${r.alert}: ${m} is described in docs/monitoring.md`).toBe(true);
+      }
     }
   });
 });
