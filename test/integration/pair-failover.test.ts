@@ -79,6 +79,8 @@ describe("takeover and handover between real processes", () => {
     expect(s.epoch).toBe(epoch + 1);
     expect(s.context.held).toBe(false);
     await cluster.waitFor(active, (x) => x.state === "standby" && x.peer.state === "active", 3000, "standby");
+    // the S1 sampler has seen this side of the swap (on a loaded machine a quick swap back could fall between its samples)
+    await sampledBoth(cluster, 2);
     // asked of the standby: it asks the active to hand over
     const back = await cluster.api(active, "POST", "/switchover", {});
     expect(back.status).toBe(200);
