@@ -1,7 +1,8 @@
-// The node's host monitoring and its watch for silences (runtime/monitoring/): started with the node,
-// each change of level recorded as an event of the pair (an alarm, a
-// warning, or back to normal) and logged; its metrics; and its health, which
-// lowers the service level while the data dir's disk is in alarm.
+// The node's watches (runtime/monitoring/) — its host, silences, its own log
+// — started with the node: each change of level logged and recorded as an
+// event about this node (an alarm, a warning, or back to normal); their
+// metrics; and the host's health, which lowers the service level while the
+// data dir's disk is in alarm.
 import { dirname, resolve } from "node:path";
 import type { Registry } from "prom-client";
 import type { LogManager } from "./logging.js";
@@ -11,11 +12,23 @@ import { HostMonitor } from "./monitoring/host.js";
 import { hostMetrics, logWatchMetrics, staleMetrics } from "./monitoring/metrics.js";
 import { STALE_EVERY_MS, StaleMonitor } from "./monitoring/stale-monitor.js";
 import { LogWatch } from "./monitoring/log-watch.js";
-import type { Item } from "./monitoring/assess.js";
+import type { Item, Level } from "./monitoring/assess.js";
+import type { Logger } from "../core/logger.js";
 import { isActiveState } from "../core/types.js";
 import type { DriverManager } from "../drivers/manager.js";
 import type { PairRuntime } from "../redundancy/pair-runtime.js";
 import type { HealthSource } from "./node-status.js";
+
+/** A watched item changed level: logged, and an event about this node (a warning, an alarm, or back to normal). */
+function reportChange(log: Logger, events: EventRecorder, type: string, item: Item, from: Level): void {
+  if (item.level === "ok") {
+    log.info({ item: item.name, from }, `back to normal: ${item.text}`);
+    events.recordOwn(type, "info", `back to normal: ${item.text}`);
+  } else {
+    log.warn({ item: item.name, from, level: item.level }, item.text);
+    events.recordOwn(type, item.level === "alarm" ? "alarm" : "warning", item.text);
+  }
+}
 
 export function startHostMonitoring(o: { config: TandemConfig; events: EventRecorder; logs: LogManager; registry: Registry; addHealthSource(s: HealthSource): void }): HostMonitor {
   const c = o.config;
@@ -26,16 +39,7 @@ export function startHostMonitoring(o: { config: TandemConfig; events: EventReco
     config: c.monitoring,
     paths,
     log,
-    onChange: (item, from) => {
-      const type = `host-${item.name.split(":")[0]}`;
-      if (item.level === "ok") {
-        log.info({ item: item.name, from }, `back to normal: ${item.text}`);
-        o.events.recordOwn(type, "info", `back to normal: ${item.text}`);
-      } else {
-        log.warn({ item: item.name, from, level: item.level }, item.text);
-        o.events.recordOwn(type, item.level === "alarm" ? "alarm" : "warning", item.text);
-      }
-    },
+    onChange: (item, from) => reportChange(log, o.events, `host-${item.name.split(":")[0]}`, item, from),
   });
   hostMetrics(o.registry, () => host.items());
   o.addHealthSource({ name: "host", health: () => host.health() });
@@ -79,16 +83,7 @@ export function startStaleMonitoring(o: {
         verify: verifies && isActiveState(s.state) ? { lastAt: o.lastVerifyAt() } : null,
       };
     },
-    onChange: (item, from) => {
-      const type = `stale-${item.name.split(":")[0]}`;
-      if (item.level === "ok") {
-        log.info({ item: item.name, from }, `back to normal: ${item.text}`);
-        o.events.recordOwn(type, "info", `back to normal: ${item.text}`);
-      } else {
-        log.warn({ item: item.name, level: item.level }, item.text);
-        o.events.recordOwn(type, "alarm", item.text);
-      }
-    },
+    onChange: (item, from) => reportChange(log, o.events, `stale-${item.name.split(":")[0]}`, item, from),
   });
   staleMetrics(o.registry, () => m.items());
   m.start();
@@ -105,16 +100,7 @@ export function startLogWatch(o: { config: TandemConfig; events: EventRecorder; 
   const w = new LogWatch(o.config.monitoring.logs, Date.now);
   o.logs.setTap((level, line) => w.line(level, line));
   const timer = setInterval(() => {
-    for (const { item, from } of w.assess()) {
-      const type = `log-${item.name.startsWith("errors:") ? "errors" : "pattern"}`;
-      if (item.level === "ok") {
-        log.info({ item: item.name, from }, `back to normal: ${item.text}`);
-        o.events.recordOwn(type, "info", `back to normal: ${item.text}`);
-      } else {
-        log.warn({ item: item.name }, item.text);
-        o.events.recordOwn(type, "alarm", item.text);
-      }
-    }
+    for (const { item, from } of w.assess()) reportChange(log, o.events, `log-${item.name.startsWith("errors:") ? "errors" : "pattern"}`, item, from);
   }, STALE_EVERY_MS);
   timer.unref();
   logWatchMetrics(o.registry, () => w.items());

@@ -34,13 +34,25 @@ export async function runVersion(_argv: string[], io: Io = stdio): Promise<numbe
   return 0;
 }
 
-function rootOf(given: string | undefined, configured: string | undefined): string | null {
-  return given ? resolve(given) : configured ? resolve(configured) : rootOfRunningBuild(fileURLToPath(import.meta.url));
-}
-
-/** the config's upgrade section, when --config is given */
-function upgradeSection(file: string | undefined): { root?: string; keep: number } | null {
-  return file ? loadConfig(file).upgrade : null;
+/**
+ * The install root and the config's keep: --root, else the config's
+ * upgrade.root, else the root this tandem runs from. A usage problem (the
+ * config does not load, no root) is said on `io` and returned as null.
+ */
+function target(cmd: string, values: { root?: string; config?: string }, io: Io): { root: string; keep: number | undefined } | null {
+  let section: { root?: string; keep: number } | null;
+  try {
+    section = values.config ? loadConfig(values.config).upgrade : null;
+  } catch (err) {
+    io.err(err instanceof ConfigError ? err.report() : (err as Error).message);
+    return null;
+  }
+  const root = values.root ? resolve(values.root) : section?.root ? resolve(section.root) : rootOfRunningBuild(fileURLToPath(import.meta.url));
+  if (!root) {
+    io.err(`tandem ${cmd}: this tandem does not run from an install root (ROOT/versions/<version>): give --root DIR or --config FILE (upgrade.root)\n${USAGE}`);
+    return null;
+  }
+  return { root, keep: section?.keep };
 }
 
 /** A .tar.gz unpacked into a new folder (entries checked: they stay inside); its single top folder if it has one. */
@@ -94,21 +106,12 @@ export async function runUpgrade(argv: string[], io: Io = stdio): Promise<number
     io.err(`tandem upgrade: ${positionals.length ? `unexpected '${positionals[1]}'` : "which PACKAGE?"}\n${USAGE}`);
     return 2;
   }
-  let section;
-  try {
-    section = upgradeSection(values.config);
-  } catch (err) {
-    io.err(err instanceof ConfigError ? err.report() : (err as Error).message);
-    return 2;
-  }
-  const keep = values.keep === undefined ? (section?.keep ?? 3) : Number(values.keep);
+  const t = target("upgrade", values, io);
+  if (!t) return 2;
+  const { root } = t;
+  const keep = values.keep === undefined ? (t.keep ?? 3) : Number(values.keep);
   if (!Number.isInteger(keep) || keep < 2 || keep > 50) {
     io.err(`tandem upgrade: --keep must be a whole number from 2 to 50, got '${values.keep}'\n${USAGE}`);
-    return 2;
-  }
-  const root = rootOf(values.root, section?.root);
-  if (!root) {
-    io.err(`tandem upgrade: this tandem does not run from an install root (ROOT/versions/<version>): give --root DIR\n${USAGE}`);
     return 2;
   }
   const pkg = resolve(positionals[0]!);
@@ -145,18 +148,9 @@ export async function runRollback(argv: string[], io: Io = stdio): Promise<numbe
     io.err(`tandem rollback: unexpected '${positionals[0]}'\n${USAGE}`);
     return 2;
   }
-  let section;
-  try {
-    section = upgradeSection(values.config);
-  } catch (err) {
-    io.err(err instanceof ConfigError ? err.report() : (err as Error).message);
-    return 2;
-  }
-  const root = rootOf(values.root, section?.root);
-  if (!root) {
-    io.err(`tandem rollback: this tandem does not run from an install root: give --root DIR\n${USAGE}`);
-    return 2;
-  }
+  const t = target("rollback", values, io);
+  if (!t) return 2;
+  const { root } = t;
   try {
     const r = rollback(root);
     io.out(`version ${r.to} is current again (${r.from} kept as previous); the node runs it from its next start: restart it`);
