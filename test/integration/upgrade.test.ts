@@ -5,6 +5,7 @@
 // plant switches over, the other node follows; `tandem rollback` returns
 // both the same way. Records are written all along: none acknowledged is
 // lost, and the process context carries on (its counter never goes back).
+import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +32,8 @@ function build(version: string): string {
   return dir;
 }
 
+/** a password hash as `tandem hash-password` writes it (of "x") */
+const HASH = "scrypt$16384$8$1$bYyWdL9FETWxnKh1c2CisA==$uev/FgCMmigem2zBmGLJrTWb55oALAoqQzvJ/gMgAik=";
 const cliOf = (root: string) => join(root, "current", "dist", "runtime", "cli.js");
 
 describe("rolling upgrade", () => {
@@ -128,5 +131,27 @@ processes:
     // the context carried on through every switchover
     for (let i = 1; i < counts.length; i++) expect(counts[i]!).toBeGreaterThanOrEqual(counts[i - 1]!);
     expect(counts.at(-1)!).toBeGreaterThan(counts[0]!);
+  });
+
+  it("a node installed as a service from an install root runs through ROOT/current: after an upgrade the unit starts the new version", async () => {
+    const root = join(work, "root-svc");
+    const v = build("0.1.0-it.9");
+    expect((await runCli(["upgrade", v, "--root", root], process.env)).code).toBe(0);
+    const example = join(ROOT, "config", "two-hosts", "a.yaml");
+    // `tandem service install` run by the installed tandem (through ROOT/current)
+    const fromRoot = await new Promise<{ code: number; out: string; err: string }>((res) => {
+      // the example's secrets, as its env file would give them
+      const env = { ...process.env, TANDEM_PAIR_KEY: "k".repeat(40), TANDEM_WITNESS_KEY: "w".repeat(40), TANDEM_VIEWER_HASH: HASH, TANDEM_OPERATOR_HASH: HASH, TANDEM_ADMIN_HASH: HASH };
+      const child = spawn(process.execPath, [cliOf(root), "service", "install", "--config", example, "--dry-run", "--out", join(work, "unit-root")], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let o = "";
+      let e = "";
+      child.stdout!.on("data", (d: Buffer) => (o += d));
+      child.stderr!.on("data", (d: Buffer) => (e += d));
+      child.on("close", (code) => res({ code: code ?? -1, out: o, err: e }));
+    });
+    expect(fromRoot.err).toBe("");
+    expect(fromRoot.code).toBe(0);
+    const unit = readFileSync(join(work, "unit-root", "tandem-line1-a.service"), "utf8");
+    expect(unit).toContain(`ExecStart=${process.execPath} ${join(root, "current", "dist", "runtime", "cli.js")} start --config ${example}`);
   });
 });
