@@ -1,7 +1,7 @@
 // The node's files are its own: the data dir 0700, files in it 0600, the log
 // file 0600, whatever the umask of whoever started the node. Config files
 // holding password hashes are written 0600 by the tools that make them.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, fdatasyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export const PRIVATE_DIR = 0o700;
@@ -42,9 +42,24 @@ export function makeParentDir(file: string): void {
   mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR });
 }
 
-/** Writes a private file whole or not at all: a temporary file beside it, then a rename. */
-export function writePrivateFile(file: string, text: string): void {
+/**
+ * Writes a private file whole or not at all: a temporary file beside it, then
+ * a rename. `durable`: the temporary file is on the disk before the rename
+ * (a backup's manifest must not be lost to a power cut once it is there).
+ */
+export function writePrivateFile(file: string, text: string, opts: { durable?: boolean } = {}): void {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, text, { mode: PRIVATE_FILE });
+  if (opts.durable) syncFile(tmp);
   renameSync(tmp, file);
+}
+
+/** Flushes a file's data to the disk (fdatasync). */
+export function syncFile(file: string): void {
+  const fd = openSync(file, "r");
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -7,8 +7,9 @@
 // end, a checksum of every row) so that a restore is checked against it, not
 // only opened.
 import { randomBytes } from "node:crypto";
-import { closeSync, copyFileSync, existsSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { syncFile, writePrivateFile } from "../private-files.js";
 import { ArchiveError, extractArchive, fileSha256, writeArchive, type ArchiveEntry, type WrittenEntry } from "./archive.js";
 import type { DatabaseFacts, InspectResult } from "./sqlite-copy.js";
 
@@ -97,22 +98,6 @@ const MAX_FILES = 10_000;
 function stamp(d: Date): string {
   const iso = d.toISOString();
   return `${iso.slice(0, 10).replace(/-/g, "")}-${iso.slice(11, 19).replace(/:/g, "")}`;
-}
-
-function durableWrite(file: string, text: string): void {
-  const tmp = `${file}.partial`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  fsyncFile(tmp);
-  renameSync(tmp, file);
-}
-
-function fsyncFile(file: string): void {
-  const fd = openSync(file, "r");
-  try {
-    fdatasyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** the files under the given paths (folders walked), each once, at most MAX_FILES; unreadable ones are skipped with why */
@@ -210,10 +195,10 @@ export class BackupStore {
         manifest.files = w.map((e) => (sources.get(e.name) ? { ...e, source: sources.get(e.name) } : e));
         return { name: "manifest.json", text: JSON.stringify(manifest, null, 2) + "\n" };
       });
-      fsyncFile(partial);
+      syncFile(partial);
       renameSync(partial, this.archive(name));
       const side: BackupSidecar = { manifest, archive: { file: basename(this.archive(name)), bytes: written.bytes, sha256: written.sha256 } };
-      durableWrite(this.sidecar(name), JSON.stringify(side, null, 2) + "\n");
+      writePrivateFile(this.sidecar(name), JSON.stringify(side, null, 2) + "\n", { durable: true });
       return side;
     } finally {
       rmSync(work, { recursive: true, force: true });
@@ -226,14 +211,14 @@ export class BackupStore {
     const side = from.read(name);
     const tmp = `${this.archive(name)}.partial`;
     copyFileSync(from.archive(name), tmp);
-    fsyncFile(tmp);
+    syncFile(tmp);
     const h = await fileSha256(tmp);
     if (h.sha256 !== side.archive.sha256 || h.bytes !== side.archive.bytes) {
       rmSync(tmp, { force: true });
       throw new Error(`the copy of ${name} in ${this.dir} differs from the original (${h.bytes} bytes, sha256 ${h.sha256.slice(0, 12)}…)`);
     }
     renameSync(tmp, this.archive(name));
-    durableWrite(this.sidecar(name), JSON.stringify(side, null, 2) + "\n");
+    writePrivateFile(this.sidecar(name), JSON.stringify(side, null, 2) + "\n", { durable: true });
   }
 
   /** A backup's sidecar, checked for shape; throws with why it cannot be used. */

@@ -3,7 +3,8 @@
 // now`, `tandem restore-test`). Each result is an event of the pair, a log
 // line and a metric; a failed backup or restore test is an alarm, and so is
 // none that succeeded for `maxAgeHours` on the node that makes them.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { writePrivateFile } from "../private-files.js";
 import { join } from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import { Gauge, type Registry } from "prom-client";
@@ -207,7 +208,7 @@ export class NodeBackups {
       this.lastTest = result;
       try {
         mkdirSync(this.store.dir, { recursive: true, mode: 0o700 });
-        writeFileSync(join(this.store.dir, TESTS_FILE), JSON.stringify(result, null, 2) + "\n", { mode: 0o600 });
+        writePrivateFile(join(this.store.dir, TESTS_FILE), JSON.stringify(result, null, 2) + "\n");
       } catch (err) {
         this.p.log.warn(`restore test: its result could not be kept in ${this.store.dir}: ${(err as Error).message}`);
       }
