@@ -147,8 +147,13 @@ export interface ServicesView {
   figures: { own: Record<string, unknown>; peer: Record<string, unknown> | null };
 }
 
-/** what GET /api/v1/events streams (runtime/http/event-stream.ts): a state change (the stream sends a fresh status), a tag's new value or quality, an event or alarm, an audit entry */
-export type StreamEvent = { type: "state"; data: { from: NodeState; to: NodeState; epoch: number; reason: string } } | { type: "tag"; data: TagView } | { type: "event"; data: { type: string; severity: string; text: string; node: string; at: number } } | { type: "audit"; data: AuditEntry };
+/** what GET /api/v1/events streams (runtime/http/event-stream.ts): a state change (the stream sends a fresh status), a tag's new value or quality, an event or alarm, an audit entry, the services' view (as it changes, and every few seconds for the figures) */
+export type StreamEvent =
+  | { type: "state"; data: { from: NodeState; to: NodeState; epoch: number; reason: string } }
+  | { type: "tag"; data: TagView }
+  | { type: "event"; data: { type: string; severity: string; text: string; node: string; at: number } }
+  | { type: "audit"; data: AuditEntry }
+  | { type: "services"; data: ServicesView };
 
 export interface NodeController {
   /** calls fn with each StreamEvent until the returned function is called */

@@ -390,7 +390,7 @@ export class TandemNode implements NodeController {
   }
 
   follow(fn: (e: StreamEvent) => void): () => void {
-    return followNode({ runtime: this.runtime, events: this.history.events, auditFollowers: this.auditTrail.followers, drivers: this.drivers, log: this.log }, fn);
+    return followNode({ runtime: this.runtime, events: this.history.events, auditFollowers: this.auditTrail.followers, drivers: this.drivers, services: this.supervisor.names().length ? () => this.services() : null, log: this.log }, fn);
   }
 
   tags(): TagView[] {

@@ -1,10 +1,11 @@
 // The board follows the node's event stream (GET /api/v1/events, server-sent
 // events) instead of polling: the status arrives at once, on every state
 // change and each second; tag values when they change; audit entries as they
-// are written. When the stream is lost the page says so at once, greys the
-// board (it shows what was known, and when) and the browser reconnects by
-// itself; the node's "retry" asks for one second. A stream that ends because
-// the session ended takes the page to the login form.
+// are written; the services' view as it changes. When the stream is lost the
+// page says so at once, greys the board (it shows what was known, and when)
+// and the browser reconnects by itself; the node's "retry" asks for one
+// second. A stream that ends because the session ended takes the page to the
+// login form.
 //
 // Tag ages ("read 0.4 s ago") are the node's own count (ageMs, from GET
 // /tags), so a steady value confirmed by every scan is not shown as growing
@@ -15,7 +16,8 @@
 // showLogin; board.js's render; tags.js's renderTags; audit.js's renderAudit).
 // Panels in scripts of their own follow the stream without this file knowing
 // them: each message is also dispatched on document as "tandem-<type>" (a
-// CustomEvent whose detail is the message's data).
+// CustomEvent whose detail is the message's data), and the stream's loss and
+// return as "tandem-stream" ({ up }).
 "use strict";
 
 const live = (() => {
@@ -44,6 +46,7 @@ const live = (() => {
     es.addEventListener("tag", (m) => onTag(JSON.parse(m.data)));
     es.addEventListener("audit", (m) => onAudit(JSON.parse(m.data)));
     es.addEventListener("event", (m) => relay("event", JSON.parse(m.data)));
+    es.addEventListener("services", (m) => relay("services", JSON.parse(m.data)));
   }
 
   function relay(type, data) {
@@ -66,6 +69,7 @@ const live = (() => {
     show("conn-error", false);
     $("board").classList.remove("stale");
     if (was) notice("Live updates are back (lost at " + clock(new Date(was)) + ").", "ok");
+    relay("stream", { up: true });
     // what happened while the stream was away: the whole tag list and the latest audit entries
     await Promise.all([loadAllTags(), loadLatestAudit()]);
     clearInterval(agesTimer);
@@ -86,6 +90,7 @@ const live = (() => {
     clearInterval(agesTimer);
     agesTimer = null;
     if (first) lostAt = Date.now();
+    if (first) relay("stream", { up: false });
     const since = lastOk ? " The board shows what was known at " + clock(new Date(lastOk)) + "." : "";
     text("conn-error", "Live updates from this node were lost at " + clock(new Date(lostAt)) + "; reconnecting…" + since);
     show("conn-error", true);

@@ -1,12 +1,17 @@
-// Tandem operator HMI: the services panel. Polls /api/v1/services every 2 s
-// while the board is shown and the page is visible, and lists every instance
-// under its service; operators start, stop and restart a service (by name,
-// all its instances) behind the same second confirmation as the other actions.
+// Tandem operator HMI: the services panel. It follows the node's event
+// stream (live.js relays its "services" messages as "tandem-services"): the
+// node sends the view when an instance changes and every few seconds for the
+// figures. The list is read with GET /api/v1/services when the board is
+// shown, after an action, when the stream comes back, and every 2 s while
+// there is no stream or a read failed. It lists every instance under its
+// service; operators start, stop and restart a service (by name, all its
+// instances) behind the same second confirmation as the other actions.
 // A plain script loaded after app.js: it uses app.js's api(), notice(), can(),
-// when(), show(), el(), say(), $() and `me`, actions.js's ask() and
-// session.js's refreshBoard(); session.js calls servicesPanel.start() and
-// .stop() as the board is shown and left. Every word a person reads comes
-// from /words.js (runtime/service-words.ts); this file holds none of its own.
+// when(), show(), el(), say(), $() and `me`, actions.js's ask(), live.js's
+// `live` and session.js's refreshBoard(); session.js calls
+// servicesPanel.start() and .stop() as the board is shown and left. Every
+// word a person reads comes from /words.js (runtime/service-words.ts); this
+// file holds none of its own.
 "use strict";
 
 const servicesPanel = (() => {
@@ -25,6 +30,7 @@ const servicesPanel = (() => {
   const pending = new Map(); // name → { action, at }
   let built = false;
   let lastOk = 0;
+  let lost = false; // the event stream was lost (not yet back)
 
 
 
@@ -61,7 +67,21 @@ const servicesPanel = (() => {
       if (document.hidden) halt();
       else refresh();
     });
+    document.addEventListener("tandem-services", (e) => {
+      if (!on || document.hidden) return;
+      // the node's own view, newer than any read in flight
+      halt();
+      shown(e.detail);
+    });
+    // the stream lost: read the list until it is back; back: read what changed meanwhile
+    document.addEventListener("tandem-stream", (e) => {
+      const back = e.detail.up && lost;
+      lost = !e.detail.up;
+      if (on && !document.hidden && (lost || back)) refresh();
+    });
   }
+
+  const streaming = () => typeof live === "object" && live.up;
 
   function halt() {
     clearTimeout(timer);
@@ -75,9 +95,7 @@ const servicesPanel = (() => {
     try {
       const view = await api("GET", "/services");
       if (mine !== gen) return;
-      lastOk = Date.now();
-      $("services-card").classList.remove("stale");
-      render(view);
+      shown(view);
     } catch (e) {
       if (mine !== gen) return;
       // a lost session: the status poll takes the page to the login form
@@ -88,7 +106,13 @@ const servicesPanel = (() => {
       text("services-error", say(P.unreadable, { message: sentence(e.message) }) + (lastOk ? " " + say(P.knownAt, { at: clock(new Date(lastOk)) }) : ""));
       show("services-error", true);
     }
-    if (on && mine === gen && !document.hidden) timer = setTimeout(refresh, POLL_MS);
+    if (on && mine === gen && !document.hidden && (!streaming() || $("services-card").classList.contains("stale"))) timer = setTimeout(refresh, POLL_MS);
+  }
+
+  function shown(view) {
+    lastOk = Date.now();
+    $("services-card").classList.remove("stale");
+    render(view);
   }
 
   // ---- rendering ----

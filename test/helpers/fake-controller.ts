@@ -273,7 +273,11 @@ export class FakeController implements NodeController {
   serviceFigures: ServicesView["figures"] | null = null;
   events: { name: string; count: number }[] = [];
 
+  /** GET /services answered or refused */
+  servicesReads = 0;
+
   services(): ServicesView {
+    this.servicesReads++;
     this.maybeFail("services");
     const s = this.current;
     const figures = this.serviceFigures ?? { own: { nodeId: s.nodeId }, peer: null };

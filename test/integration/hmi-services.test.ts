@@ -120,9 +120,13 @@ describe("HMI services panel", () => {
       expect(await page.locator("#services-table button").count()).toBe(0);
       expect(await page.locator("#services-viewer").isVisible()).toBe(true);
       await page.screenshot({ path: "/tmp/hmi-services-viewer.png", fullPage: true });
-      // the panel follows the node without a reload
+      // the panel follows the node's event stream, without a reload and without reading the list again
+      const reads = fake.servicesReads;
       fake.serviceList[0]!.state = "failed";
-      await waitUntil("historian shown failed", async () => ((await row("historian").getAttribute("class")) ?? "").includes("svc-row-failed"), { timeoutMs: 6000 });
+      fake.emit({ type: "services", data: fake.services() });
+      await waitUntil("historian shown failed", async () => ((await row("historian").getAttribute("class")) ?? "").includes("svc-row-failed"), { timeoutMs: 3000 });
+      await new Promise((r) => setTimeout(r, 2500)); // longer than the poll while there is no stream
+      expect(fake.servicesReads).toBe(reads + 1); // the fake.services() above: the page read nothing
       expect(problemsOf(page)).toEqual([]);
     } finally {
       await page.context().close();
@@ -214,15 +218,19 @@ describe("HMI services panel", () => {
     try {
       await shows(page, "#services-error", "Cannot read the services: The supervisor is starting.");
       expect(await page.locator("#services-viewer").isVisible()).toBe(false); // an operator, even before the first list
-      // the next poll reads them
+      // a failed read is tried again
       await page.locator("#services-error").waitFor({ state: "hidden", timeout: 6000 });
       expect(await page.locator("#services-card").getAttribute("class")).not.toContain("stale");
-      // a node that stops answering: the list stays, dimmed, with the time it was last read
+      // a node that stops answering the read after an action: the list stays, dimmed, with the time it was last read
       fake.failNext.set("services", new TandemError("TANDEM_ERR_UNAVAILABLE", ["the supervisor is stopping"]));
+      fake.serviceActionDelayMs = 2000;
+      await button(page, "reporter", "restart").click();
+      await page.locator("#ask-yes").click();
       await shows(page, "#services-error", (t) => /^Cannot read the services: The supervisor is stopping\. The list shows what was known at \S/.test(t), 6000);
       expect(await page.locator("#services-card").getAttribute("class")).toContain("stale");
       expect(await page.locator("#services-table tr.svc-row").count()).toBe(6);
       await page.locator("#services-error").waitFor({ state: "hidden", timeout: 6000 });
+      fake.serviceActionDelayMs = 0;
       await button(page, "mailer", "restart").waitFor({ state: "visible" });
       fake.failNext.set("serviceAction", new TandemError("TANDEM_ERR_AUDIT_UNAVAILABLE", ["disk full"]));
       const n = before();

@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readProcStat, isLive } from "../../runtime/services/proc.js";
 import type { Cluster } from "../helpers/cluster.js";
 import { sleep, waitUntil } from "../helpers/cluster.js";
+import { followEvents, type StreamMessage } from "../helpers/sse.js";
 import { useCluster } from "../helpers/use-cluster.js";
 import { SVC } from "../services/harness.js";
 
@@ -235,9 +236,14 @@ describe("operators and services", () => {
     await waitUntil("the agent writes", () => agentLines(out).length > 0, { timeoutMs: 10_000 });
     const viewer = await c.api(active, "POST", "/services/agent/stop", {}, "viewer");
     expect(viewer.status).toBe(403);
+    const stream = await followEvents(c.nodes[active].url);
     const stop = await c.api(active, "POST", "/services/agent/stop", {}, "operator");
     expect(stop.status, JSON.stringify(stop.json)).toBe(200);
     expect(serviceProcs(active, out)).toEqual([]);
+    // an HMI page following the node sees the stop in its stream, without reading the list
+    const stoppedView = (m: StreamMessage) => m.type === "services" && (m.data.services as { name: string; state: string; stoppedByOperator: unknown }[]).some((x) => x.name === "agent" && x.state === "stopped" && x.stoppedByOperator);
+    await waitUntil("the stop in the event stream", () => stream.messages.some(stoppedView), { timeoutMs: 2000 });
+    stream.close();
     // the standby learns it from the active's report before the active dies
     await waitUntil("the standby knows the stop", async () => {
       const v = (await c.api(standby, "GET", "/services", undefined, "viewer")).json.services as { name: string; stoppedByOperator: unknown }[];
