@@ -49,3 +49,47 @@ export function misdirectedAnswer(err: TandemError, url: string): MisdirectedAns
   const status = active !== null ? 421 : hint.activeNode !== null ? 409 : 503;
   return { status, location: locationOn(active, url), body: { error: { code: err.code, message: err.message, active, activeNode: hint.activeNode } } };
 }
+
+/** a request repeated this soon after its 421 is the Fetch standard's one retry (it comes at once, on a new connection) */
+export const REPEAT_WITHIN_MS = 2000;
+const REMEMBERED_AT_MOST = 256;
+
+/**
+ * The 421s answered lately, by who asked for what (user, address, method,
+ * path and query, body). Browsers and Node's fetch send a request answered
+ * 421 once more, by themselves, on a new connection: that repeat gets the
+ * same answer without reaching the node again, so the refusal is audited
+ * once. Only one repeat is answered so: an operator who sends it again
+ * after that is refused (and audited) again.
+ */
+export class MisdirectedRepeats {
+  private readonly recent = new Map<string, { at: number; answer: MisdirectedAnswer }>();
+
+  constructor(
+    private readonly withinMs = REPEAT_WITHIN_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  static keyOf(user: string, from: string, method: string, url: string, body: unknown): string {
+    return JSON.stringify([user, from, method, url, body ?? null]);
+  }
+
+  remember(key: string, answer: MisdirectedAnswer): void {
+    if (answer.status !== 421) return;
+    this.recent.delete(key);
+    this.recent.set(key, { at: this.now(), answer });
+    // the oldest go first: the map stays small whatever a client sends
+    for (const k of this.recent.keys()) {
+      if (this.recent.size <= REMEMBERED_AT_MOST) break;
+      this.recent.delete(k);
+    }
+  }
+
+  /** the answer a repeat gets, once; null when the request is not a repeat */
+  repeat(key: string): MisdirectedAnswer | null {
+    const r = this.recent.get(key);
+    if (!r) return null;
+    this.recent.delete(key);
+    return this.now() - r.at <= this.withinMs ? r.answer : null;
+  }
+}

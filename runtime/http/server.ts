@@ -23,7 +23,7 @@ import { HMI_HEADER, isSafeMethod } from "./origin-check.js";
 import type { RefusalAuditOptions } from "./refusal-audit.js";
 import { RequestGate } from "./gate.js";
 import { formatSchemaErrors, toTandemError } from "./error-mapping.js";
-import { misdirectedAnswer } from "./misdirected.js";
+import { MisdirectedRepeats, misdirectedAnswer, type MisdirectedAnswer } from "./misdirected.js";
 import { HMI_PATHS, loadHmi } from "./hmi-files.js";
 import { depthLimitedJsonParser } from "./json-body.js";
 import { ConnectionGuard, DEFAULT_HTTP_LIMITS, MAX_PARAM_LENGTH, nodeServerOptions, refusalLogGate, type HttpLimits } from "./limits.js";
@@ -187,6 +187,20 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     if ((req.method === "POST" || req.method === "PUT") && req.body === undefined) req.body = {};
   });
 
+  // the Fetch standard's one repeat of a request answered 421: the same answer, the node not asked (nor audited) again
+  const repeats = new MisdirectedRepeats();
+  const sendMisdirected = (reply: FastifyReply, m: MisdirectedAnswer) => {
+    counts.misdirected++;
+    if (m.location) reply.header("location", m.location);
+    return reply.code(m.status).type("application/json; charset=utf-8").send(m.body);
+  };
+  app.addHook("preHandler", async (req, reply) => {
+    const a = actors.get(req);
+    if (!a || isSafeMethod(req.method)) return;
+    const again = repeats.repeat(MisdirectedRepeats.keyOf(a.user, req.ip, req.method, req.url, req.body));
+    if (again) return sendMisdirected(reply, again);
+  });
+
   app.addHook("onSend", async (req, reply, payload) => {
     for (const [k, v] of securityHeaders(tlsOn)) reply.header(k, v);
     if (req.url.startsWith("/api/")) reply.header("cache-control", "no-store");
@@ -221,9 +235,9 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     // only the active does this: 421 with the active's address, or no active known (misdirected.ts)
     const elsewhere = misdirectedAnswer(te, req.url);
     if (elsewhere) {
-      counts.misdirected++;
-      if (elsewhere.location) reply.header("location", elsewhere.location);
-      return reply.code(elsewhere.status).type("application/json; charset=utf-8").send(elsewhere.body);
+      const a = actors.get(req);
+      if (a && !isSafeMethod(req.method)) repeats.remember(MisdirectedRepeats.keyOf(a.user, req.ip, req.method, req.url, req.body), elsewhere);
+      return sendMisdirected(reply, elsewhere);
     }
     return reply.code(te.status).type("application/json; charset=utf-8").send(te.toJSON());
   });

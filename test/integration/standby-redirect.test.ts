@@ -126,6 +126,12 @@ describe("a standby points clients to the active", () => {
       ["requested", undefined],
       ["refused", "TANDEM_ERR_NOT_ACTIVE"],
     ]);
+    // fetch (as the HMI and the CLI use it) sends a request answered 421 once more by itself: the standby answers
+    // the repeat the same, and audits the refusal once
+    const viaFetch = await fetch(`${c.nodes[standby].url}/api/v1/confirm`, { method: "POST", headers: { authorization: basic("operator"), "content-type": "application/json" }, body: "{}" });
+    expect([viaFetch.status, viaFetch.headers.get("location")]).toEqual([421, confirmAt]);
+    const audit2 = (await c.api(standby, "GET", "/audit?limit=50", undefined, "viewer")).json.entries as { action: string; result: string }[];
+    expect(audit2.filter((e) => e.action === "confirm").map((e) => e.result)).toEqual(["requested", "refused", "requested", "refused"]);
 
     // the CLI: the message and where to run the command instead
     const cli = spawnCli(["confirm", "--node", c.nodes[standby].url], { env: { TANDEM_USER: "operator", TANDEM_PASSWORD: "operator" } });

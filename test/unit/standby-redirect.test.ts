@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { TandemError } from "../../core/errors.js";
 import { activeAdvice, activeHint, apiBaseOf, notActiveError, originOf, type WhereNow } from "../../runtime/active-hint.js";
-import { hintOf, locationOn, misdirectedAnswer } from "../../runtime/http/misdirected.js";
+import { hintOf, locationOn, misdirectedAnswer, MisdirectedRepeats, REPEAT_WITHIN_MS } from "../../runtime/http/misdirected.js";
 
 const standbyOfA: WhereNow = { nodeId: "b", state: "standby", peerId: "a", peerState: "active", peerApi: "http://127.0.0.1:8080" };
 
@@ -108,5 +108,38 @@ describe("the CLI's advice line", () => {
     expect(activeAdvice("confirm", { status: 409, where: { active: null, activeNode: "a" } })).toBeNull();
     expect(activeAdvice("confirm", { status: 421, where: { active: "http://h:1/elsewhere", activeNode: "a" } })).toBeNull();
     expect(activeAdvice("confirm", { status: 421 })).toBeNull();
+  });
+});
+
+describe("the one repeat of a request answered 421 (browsers and fetch send it by themselves)", () => {
+  const answer = misdirectedAnswer(notActiveError("confirm", standbyOfA), "/api/v1/confirm")!;
+  const key = (body: unknown = {}, user = "otto", from = "127.0.0.1") => MisdirectedRepeats.keyOf(user, from, "POST", "/api/v1/confirm", body);
+
+  it("gets the same answer once, soon after; not a second time, nor late, nor another request", () => {
+    let now = 1000;
+    const r = new MisdirectedRepeats(REPEAT_WITHIN_MS, () => now);
+    expect(answer.status).toBe(421);
+    r.remember(key(), answer);
+    // another body, user or address is another request
+    expect(r.repeat(key({ x: 1 }))).toBeNull();
+    expect(r.repeat(key({}, "ada"))).toBeNull();
+    expect(r.repeat(key({}, "otto", "127.0.0.2"))).toBeNull();
+    now += 50;
+    expect(r.repeat(key())).toBe(answer);
+    expect(r.repeat(key())).toBeNull(); // an operator sending it again is refused (and audited) again
+    r.remember(key(), answer);
+    now += REPEAT_WITHIN_MS + 1;
+    expect(r.repeat(key())).toBeNull();
+  });
+
+  it("remembers only 421s, and only the newest few hundred, whatever a client sends", () => {
+    const r = new MisdirectedRepeats();
+    r.remember(key(), { ...answer, status: 503 });
+    expect(r.repeat(key())).toBeNull();
+    for (let i = 0; i < 1000; i++) r.remember(key({ i }), answer);
+    expect(r.repeat(key({ i: 0 }))).toBeNull();
+    expect(r.repeat(key({ i: 999 }))).toBe(answer);
+    expect(r.repeat(key({ i: 1000 - 256 }))).toBe(answer);
+    expect(r.repeat(key({ i: 1000 - 257 }))).toBeNull();
   });
 });
