@@ -243,7 +243,8 @@ export class DriverManager {
   /**
    * Writes a tag on the PLC. Order: the tag exists and is writable, the
    * value is finite and within the tag's engineering limits, the node's gate allows it (active; process writes not while held), the PLC
-   * fence (read fresh) does not hold a higher epoch, the gate again, then the
+   * fence (read fresh) does not hold a higher epoch (a lower one: this epoch's
+   * first write raises it first), the gate again, then the
    * driver, which converts the value and asks the gate once more at the
    * moment the request leaves, for the request's timeout (the request may
    * wait for a slot behind scan reads, or for a data-type lookup). Resolves
@@ -265,6 +266,15 @@ export class DriverManager {
       if (fence > this.epoch) throw new TandemError("TANDEM_ERR_FENCED", [fence, this.epoch]);
       // the gate again: the state may have changed while the fence was read
       this.gate.check(kind);
+      if (fence < this.epoch) {
+        // this epoch's first write: the fence holds it before the write leaves (an older active reading it then stops)
+        try {
+          await this.watchdog.raiseFence();
+        } catch (err) {
+          throw new TandemError("TANDEM_ERR_DEVICE_UNAVAILABLE", [this.watchdogCfg.device, `cannot raise the PLC fence to epoch ${this.epoch}, so no write leaves this node (${(err as Error).message})`]);
+        }
+        this.gate.check(kind);
+      }
     }
     const dev = this.devices.get(e.meta.device);
     if (!dev) throw new TandemError("TANDEM_ERR_DEVICE_UNAVAILABLE", [e.meta.device, "drivers not started"]);

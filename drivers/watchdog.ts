@@ -118,6 +118,18 @@ export class WatchdogLoop {
     return e;
   }
 
+  /**
+   * The first write of a new epoch: the fence takes this node's epoch before
+   * any write of it leaves, so an older active that reads the fence before
+   * its next write stops (the cycle would raise it only at its next turn).
+   */
+  async raiseFence(): Promise<void> {
+    if (!this.acting || !this.mayWrite()) throw new Error("this node may not write now");
+    const epoch = this.epoch;
+    await this.driver.writeWatchdogWord(this.cfg.epoch, 2, epoch);
+    this.state = { ...this.state, plcEpoch: epoch };
+  }
+
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.timer = this.clock.setTimeout(() => {

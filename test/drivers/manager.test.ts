@@ -109,6 +109,31 @@ describe("driver manager (pair against the simulator)", () => {
     await waitFor(() => !mb.watchdogView().counterStale, "counter moves again");
   });
 
+  it("S1: a new epoch's first write raises the fence before it leaves, not at the watchdog's next turn", async () => {
+    const c = { state: "starting" as NodeState };
+    const slow = watchdogSection.parse({ device: "sim-modbus", counter: "hr:900", epoch: "hr:902", intervalMs: 30_000, staleAfterMs: 60_000 });
+    const drivers = driversSection.parse(demoDriversConfig("127.0.0.1", sim.modbusPort, sim.opcuaPort));
+    const mc = new DriverManager({ drivers, watchdog: slow, dataDir: `${tmp.dir}/c`, logs: silentLogs(), gate: gate(c) });
+    managers.push(mc);
+    await mc.start();
+    await waitFor(() => mc.tag("line1.tank1.inletValve")?.quality === "good", "c reads the plant");
+    const fence = () => (sim.memory().registers[902]! << 16) | sim.memory().registers[903]!;
+    const before = fence();
+    c.state = "active";
+    mc.setRole(true, before + 5);
+    await mc.write("line1.tank1.inletValve", 33, "process");
+    expect(fence()).toBe(before + 5);
+    // the older active (a, at a lower epoch) is fenced from then on
+    await expect(ma.write("line1.tank1.inletValve", 34, "operator")).rejects.toMatchObject({ code: "TANDEM_ERR_FENCED" });
+    c.state = "standby";
+    mc.setRole(false, before + 5);
+    await mc.stop();
+    // the plant's fence back where it was, for the tests after this one (node a active at its epoch)
+    sim.memory().registers[902] = before >>> 16;
+    sim.memory().registers[903] = before & 0xffff;
+    await waitFor(() => !ma.watchdogView().fenced, "a no longer fenced");
+  });
+
   it("a PLC lost by the active only: tags bad at once, health penalty above the takeover margin, then recovery", async () => {
     await waitFor(() => ma.tags().every((t) => t.quality === "good"), "good");
     sim.faults.setModbusDown(true);
