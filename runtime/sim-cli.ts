@@ -9,7 +9,7 @@ import type { z } from "zod";
 import { runSimulator, simFile, type Simulator } from "../drivers/simulator/main.js";
 import { LogManager } from "./logging.js";
 
-const USAGE = "usage: tandem sim [--config FILE] [--modbus-port 5020] [--opcua-port 4840] [--base-port N] [--host 127.0.0.1] [--data-dir DIR]";
+const USAGE = "usage: tandem sim [--config FILE] [--modbus-port 5020] [--opcua-port 4840] [--base-port N] [--host 127.0.0.1] [--data-dir DIR] [--write-log FILE [--epoch-register 901]]";
 
 /** `tandem sim …`: runs until SIGTERM/SIGINT; returns the exit code. */
 export async function runSimCli(argv: string[]): Promise<number> {
@@ -18,7 +18,7 @@ export async function runSimCli(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { config: opt, "modbus-port": opt, "opcua-port": opt, "base-port": opt, host: opt, "data-dir": opt, help: { type: "boolean", short: "h" } },
+      options: { config: opt, "modbus-port": opt, "opcua-port": opt, "base-port": opt, host: opt, "data-dir": opt, "write-log": opt, "epoch-register": opt, help: { type: "boolean", short: "h" } },
       strict: true,
     }));
   } catch (err) {
@@ -65,16 +65,27 @@ export async function runSimCli(argv: string[]): Promise<number> {
       process.stderr.write(`tandem sim: ${typeof p === "string" ? p : `port ${p} out of range after --base-port`}\n`);
       return 2;
     }
+  const writeLogFile = args.get("write-log") ?? fileCfg.writeLog;
+  const reg = args.get("epoch-register");
+  const epochRegister = reg === undefined ? fileCfg.epochRegister : Number(reg);
+  if (reg !== undefined && (!/^\d+$/.test(reg) || epochRegister! > 65534)) {
+    process.stderr.write(`tandem sim: --epoch-register: expected a holding register 0–65534 (the epoch's high word), got '${reg}'\n`);
+    return 2;
+  }
+  if (reg !== undefined && !writeLogFile) {
+    process.stderr.write("tandem sim: --epoch-register needs --write-log FILE (it only says how writes are attributed in that log)\n");
+    return 2;
+  }
   const logs = new LogManager({ level: "info" }); // each component logger adds its own name
   const dataDir = args.get("data-dir") ?? fileCfg.dataDir ?? path.join(os.tmpdir(), "tandem-sim");
   let sim: Simulator;
   try {
-    sim = await runSimulator({ host: args.get("host") ?? fileCfg.host, modbusPort: modbusPort as number, opcuaPort: opcuaPort as number, dataDir, logs, benchItems: fileCfg.benchItems });
+    sim = await runSimulator({ host: args.get("host") ?? fileCfg.host, modbusPort: modbusPort as number, opcuaPort: opcuaPort as number, dataDir, logs, benchItems: fileCfg.benchItems, writeLog: writeLogFile ? { file: writeLogFile, epochRegister } : undefined });
   } catch (e) {
     process.stderr.write(`tandem sim: ${(e as Error).message}\n`);
     return 1;
   }
-  process.stdout.write(`plant simulator: Modbus TCP on ${sim.modbusPort}, OPC UA at ${sim.opcuaUrl} (Ctrl-C stops it)\n`);
+  process.stdout.write(`plant simulator: Modbus TCP on ${sim.modbusPort}, OPC UA at ${sim.opcuaUrl}${writeLogFile ? `, every write logged to ${writeLogFile}` : ""} (Ctrl-C stops it)\n`);
   await new Promise<void>((resolve) => {
     const done = () => {
       process.off("SIGINT", done);

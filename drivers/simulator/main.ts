@@ -2,11 +2,13 @@
 // server in one process showing the same small process (simulator/plant.ts),
 // with fault switches for tests and demos.
 import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { z } from "zod";
 import type { LogSource } from "../../core/logger.js";
 import { ModbusSim } from "./modbus-sim.js";
 import { OpcuaSim } from "./opcua-sim.js";
 import { command, initialPlant, step, type PlantCommand, type PlantState } from "./plant.js";
+import { DEFAULT_EPOCH_REGISTER, EpochAttribution, WriteLogFile, type WriteWitness } from "./write-log.js";
 
 export interface SimulatorFaults {
   /** drops every Modbus and OPC UA client connection once (clients reconnect) */
@@ -50,6 +52,13 @@ export interface SimulatorOptions {
   tickMs?: number;
   /** extra OPC UA variables ns=1;s=Plant.Bench.V<i> for benchmarks */
   benchItems?: number;
+  /**
+   * Append every write request received to `file`, one JSON line each, before
+   * it is applied (drivers/simulator/write-log.ts); the writer's epoch is
+   * attributed from its writes to the epoch register (hr:`epochRegister`–+1,
+   * uint32 high word first; default 901).
+   */
+  writeLog?: { file: string; epochRegister?: number };
 }
 
 export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
@@ -68,13 +77,14 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
       return null;
     },
   };
+  const witness = opts.writeLog ? openWriteLog(opts.writeLog, (e) => log.error({ err: e, file: opts.writeLog!.file }, "write log failed: every later write is refused")) : undefined;
   const tickMs = opts.tickMs ?? 100;
   const timer = setInterval(() => {
     if (!frozen) state = step(state, tickMs);
   }, tickMs);
   timer.unref();
-  const modbus = new ModbusSim(access);
-  const opcua = new OpcuaSim(access, { dataDir: opts.dataDir, benchItems: opts.benchItems });
+  const modbus = new ModbusSim(access, witness);
+  const opcua = new OpcuaSim(access, { dataDir: opts.dataDir, benchItems: opts.benchItems, witness });
   try {
     await modbus.start(host, opts.modbusPort);
     await opcua.start(host, opts.opcuaPort);
@@ -82,8 +92,10 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
     clearInterval(timer);
     await modbus.stop();
     await opcua.stop();
+    witness?.file.close();
     throw e;
   }
+  if (witness) log.info({ file: witness.file.file, epochRegister: witness.epochs.register }, "logging every write received");
   log.info({ modbus: `${host}:${opts.modbusPort}`, opcua: opcua.endpointUrl }, "plant simulator running");
   return {
     modbusPort: opts.modbusPort,
@@ -112,9 +124,17 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
       clearInterval(timer);
       await modbus.stop();
       await opcua.stop();
+      witness?.file.close(); // after the servers: no write arrives once it is closed
       log.info("plant simulator stopped");
     },
   };
+}
+
+function openWriteLog(o: NonNullable<SimulatorOptions["writeLog"]>, onFail: (e: Error) => void): WriteWitness {
+  const register = o.epochRegister ?? DEFAULT_EPOCH_REGISTER;
+  if (!Number.isInteger(register) || register < 0 || register > 65534) throw new Error(`writeLog.epochRegister: expected a holding register 0–65534, got ${register}`);
+  mkdirSync(path.dirname(path.resolve(o.file)), { recursive: true });
+  return { file: new WriteLogFile(o.file, onFail), epochs: new EpochAttribution(register) };
 }
 
 export const simFile = z.strictObject({
@@ -125,6 +145,10 @@ export const simFile = z.strictObject({
       opcuaPort: z.number().int().min(1).max(65535).default(4840),
       dataDir: z.string().optional(),
       benchItems: z.number().int().min(0).max(100_000).default(0),
+      /** append every write received to this file (JSON lines) */
+      writeLog: z.string().min(1).optional(),
+      /** the epoch register's first holding register (uint32, 2 registers) for the write log */
+      epochRegister: z.number().int().min(0).max(65534).optional(),
     })
     .prefault({}),
 });

@@ -14,6 +14,7 @@ import type net from "node:net";
 import M from "modbus-serial";
 import { decodeRegisters, encodeRegisters } from "../modbus-codec.js";
 import { command, type PlantCommand, type PlantState } from "./plant.js";
+import { parseModbusWrites, peerAddress, type WriteWitness } from "./write-log.js";
 
 const SIZE = 2000;
 
@@ -39,8 +40,13 @@ export class ModbusSim {
   private server: InstanceType<typeof M.ServerTCP> | null = null;
   /** coils 3–1999: free memory */
   readonly coilMem = new Uint8Array(SIZE);
+  /** accepted connections so far: the write log's `conn` */
+  private accepted = 0;
 
-  constructor(private readonly plant: PlantAccess) {}
+  constructor(
+    private readonly plant: PlantAccess,
+    private readonly witness?: WriteWitness,
+  ) {}
 
   /** The holding-register image of the plant, memory included. */
   private image(): Uint16Array {
@@ -69,7 +75,13 @@ export class ModbusSim {
     }
   }
 
+  /** with a write log that can no longer be written, no write may reach the plant unrecorded */
+  private checkWitness(): void {
+    if (this.witness?.file.failed) throw Object.assign(new Error("write log failed"), { modbusErrorCode: 4 });
+  }
+
   private writeRegs(addr: number, values: number[]): void {
+    this.checkWitness();
     this.check(addr, values.length);
     const img = this.image();
     values.forEach((v, i) => (img[addr + i] = v));
@@ -96,6 +108,7 @@ export class ModbusSim {
   }
 
   private setBit(addr: number, v: boolean): void {
+    this.checkWitness();
     if (addr >= SIZE) throw Object.assign(new Error("illegal address"), { modbusErrorCode: 2 });
     if (addr === 0) this.plant.apply({ kind: "pumpRun", value: v });
     else if (addr === 1) this.plant.apply({ kind: "heaterEnable", value: v });
@@ -152,6 +165,8 @@ export class ModbusSim {
       setCoil: (addr: number, v: boolean, _u: number, cb: Cb<void>) => (this.writes++, this.answer(cb, () => this.setBit(addr, v))),
     };
     const server = new M.ServerTCP(vector as never, { host, port, unitID: 255 });
+    const tcp = (server as unknown as { _server: net.Server })._server;
+    if (this.witness) this.logWrites(tcp, this.witness);
     await new Promise<void>((resolve, reject) => {
       server.once("initialized", () => resolve());
       server.once("serverError", (e: Error) => reject(e));
@@ -159,10 +174,37 @@ export class ModbusSim {
     server.on("socketError", () => {});
     server.on("error", () => {});
     // "down" refuses service: new sockets are destroyed as they arrive.
-    (server as unknown as { _server: net.Server })._server.prependListener("connection", (sock: net.Socket) => {
+    tcp.prependListener("connection", (sock: net.Socket) => {
       if (this.faults.down) sock.destroy();
     });
     this.server = server;
+  }
+
+  /**
+   * The write log: each socket's bytes are framed by our own parser (the
+   * library keeps its frames to itself) in a listener that runs before the
+   * library's. The library applies a frame one turn of the loop after its
+   * bytes arrive, so every line is written before its write is applied,
+   * refused writes included.
+   */
+  private logWrites(tcp: net.Server, w: WriteWitness): void {
+    tcp.prependListener("connection", (sock: net.Socket) => {
+      if (sock.destroyed) return; // refused while "down": never served
+      const conn = ++this.accepted;
+      const from = peerAddress(sock.remoteAddress);
+      const port = sock.remotePort ?? 0;
+      let pending: Uint8Array = new Uint8Array(0);
+      sock.prependListener("data", (data: Buffer) => {
+        const at = Date.now();
+        const { writes, rest } = parseModbusWrites(pending.length ? Buffer.concat([pending, data]) : data);
+        pending = rest.length ? Uint8Array.from(rest) : new Uint8Array(0); // a copy: do not keep the whole chunk alive
+        for (const q of writes) {
+          const epoch = w.epochs.onWrite(conn, from, q.table, q.addr, q.values);
+          w.file.append({ at, from, port, conn, fc: q.fc, table: q.table, addr: q.addr, values: q.values, epoch, proto: "modbus" });
+        }
+      });
+      sock.once("close", () => w.epochs.onClose(conn));
+    });
   }
 
   connections(): number {

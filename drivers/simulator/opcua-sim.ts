@@ -7,6 +7,7 @@
 import type net from "node:net";
 import path from "node:path";
 import {
+  AttributeIds,
   DataType,
   MessageSecurityMode,
   OPCUACertificateManager,
@@ -14,11 +15,15 @@ import {
   SecurityPolicy,
   StatusCodes,
   Variant,
+  WriteRequest,
   type UAVariable,
   type Namespace,
   type UAObject,
 } from "node-opcua";
 import type { PlantAccess } from "./modbus-sim.js";
+import { peerAddress, type WriteWitness } from "./write-log.js";
+
+const EPOCH_NODE = "ns=1;s=Plant.Watchdog.Epoch";
 
 export interface OpcuaFaults {
   /** the value of Server.ServiceLevel (0–255) */
@@ -41,7 +46,7 @@ export class OpcuaSim {
 
   constructor(
     private readonly plant: PlantAccess,
-    private readonly opts: { dataDir: string; benchItems?: number; users?: Record<string, string> },
+    private readonly opts: { dataDir: string; benchItems?: number; users?: Record<string, string>; witness?: WriteWitness },
   ) {}
 
   get endpointUrl(): string {
@@ -68,6 +73,8 @@ export class OpcuaSim {
       serverCapabilities: { maxSessions: 100 },
     } as ConstructorParameters<typeof OPCUAServer>[0] & { userCertificateManager: OPCUACertificateManager });
     await server.initialize();
+    const witness = this.opts.witness;
+    if (witness) server.on("request", (req, channel) => this.logWrites(witness, req, channel));
     const addressSpace = server.engine.addressSpace!;
     const ns = addressSpace.getOwnNamespace();
     const plantFolder = ns.addFolder(addressSpace.rootFolder.objects, { browseName: "Plant", nodeId: "s=Plant" });
@@ -123,6 +130,31 @@ export class OpcuaSim {
     }
   }
 
+  /**
+   * The write log, OPC UA side: node-opcua announces each request with its
+   * secure channel before handling it, so a write is logged before it is
+   * applied, refused ones included. The epoch comes from the address only
+   * (sessions outlive channels); the watchdog's epoch node sets it. Node ids
+   * are logged as the client sent them: a client using RegisterNodes would
+   * show its alias (Tandem's driver does not register nodes).
+   */
+  private logWrites(w: WriteWitness, req: unknown, channel: { remoteAddress: string; remotePort: number; channelId: number }): void {
+    if (!(req instanceof WriteRequest)) return;
+    const at = Date.now();
+    try {
+      const from = peerAddress(channel.remoteAddress);
+      for (const n of req.nodesToWrite ?? []) {
+        if (n.attributeId !== AttributeIds.Value) continue; // other attributes do not move the plant (and are refused here)
+        const node = n.nodeId.toString();
+        const value = n.value?.value?.value as unknown;
+        if (node === EPOCH_NODE && Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 0xffffffff) w.epochs.setForAddress(from, value as number);
+        w.file.append({ at, from, port: channel.remotePort, conn: channel.channelId, values: [plain(value)], epoch: w.epochs.forAddress(from), proto: "opcua", node });
+      }
+    } catch {
+      // a request this cannot read is the server's to refuse; the log must never break the server
+    }
+  }
+
   private setWord(at: number, v: number): string | null {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) return `expected UInt32, got ${v}`;
     const m = this.plant.get().memory;
@@ -146,6 +178,7 @@ export class OpcuaSim {
           ? {
               set: (variant: Variant) => {
                 this.writes++;
+                if (this.opts.witness?.file.failed) return StatusCodes.BadInternalError; // never a write the log did not record
                 const reason = s.set!(variant.value);
                 return reason ? StatusCodes.BadOutOfRange : StatusCodes.Good;
               },
@@ -170,4 +203,12 @@ export class OpcuaSim {
     this.server = null;
     if (s) await s.shutdown(0);
   }
+}
+
+/** a written value as JSON can carry it (64-bit integers and byte strings as text) */
+function plain(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "string") return v;
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return Array.from(v as ArrayLike<unknown>, plain);
+  return String(v);
 }
