@@ -98,12 +98,31 @@ export function makeContextApi(o: {
   const checkKey = (key: string) => {
     if (typeof key !== "string" || !/^[A-Za-z0-9_.:-]{1,100}$/.test(key)) throw new Error(`process ${name}: context key '${String(key)}' must be 1–100 letters, digits, '_', '.', ':' or '-'`);
   };
-  /** one replicated write of several keys (put) and removals (del), applied here once acknowledged */
+  /**
+   * One replicated write of several keys (put) and removals (del), applied
+   * here once acknowledged. A write the replication could not acknowledge
+   * (the peer away or catching up with whenPeerAway: refuse, the peer gone
+   * before it answered, this database refusing it) is tried again until it
+   * is, and the module waits where it is meanwhile — it does not die of a
+   * peer that will be back. Puts and removals by key: a repeat is the same.
+   */
   const commit = async (puts: Record<string, unknown>, dels: string[]): Promise<void> => {
     live();
     const keys = Object.keys(puts);
     keys.forEach(checkKey);
-    const rows = await ports.write([...keys.map((k) => putWrite(name, k, puts[k])), ...dels.map((k) => delWrite(name, k))]);
+    const writes = [...keys.map((k) => putWrite(name, k, puts[k])), ...dels.map((k) => delWrite(name, k))];
+    let rows: Row[];
+    for (let tries = 1; ; tries++) {
+      try {
+        rows = await ports.write(writes);
+        if (tries > 1) o.log.info(`process ${name} goes on: its context is written again`);
+        break;
+      } catch (err) {
+        if ((err as { code?: string })?.code !== "TANDEM_ERR_NOT_REPLICATED" || signal.aborted) throw err;
+        if (tries === 1) o.log.warn(`process ${name} waits: its context could not be written on both databases (${(err as Error).message}); it tries again until it can`);
+        await abortableSleep(Math.min(1000, 100 * tries), signal, name);
+      }
+    }
     rows.forEach((row, i) => {
       if (i < keys.length) c.entries.set(keys[i], { value: JSON.parse(row.body as string) as unknown, seq: row.seq, epoch: row.epoch, at: row.at });
       else c.entries.delete(dels[i - keys.length]);
