@@ -92,7 +92,9 @@ export interface SerialOptions {
   stopBits: 1 | 2;
 }
 
-type Cb = (err: (Error & { modbusCode?: number }) | null, data?: { data: unknown }) => void;
+/** a read's answer: the decoded values, and the data bytes as the answer's byte count gave them */
+type Answer = { data: unknown; buffer?: Buffer };
+type Cb = (err: (Error & { modbusCode?: number }) | null, data?: Answer) => void;
 
 /** The callback-style request functions of modbus-serial, with the unit id passed explicitly per request. */
 interface RawClient {
@@ -183,7 +185,8 @@ export class ModbusLink implements Link {
     });
   }
 
-  private call<T>(timeoutMs: number, send: (cb: Cb) => void): Promise<T> {
+  /** `problem` says why an answer is not one (then the request fails with it) */
+  private call<T>(timeoutMs: number, send: (cb: Cb) => void, problem?: (a: Answer | undefined) => string | null): Promise<T> {
     if (this.closedReason !== null) return Promise.reject(new LinkClosed(this.closedReason));
     return new Promise<T>((resolve, reject) => {
       let done = false;
@@ -204,7 +207,11 @@ export class ModbusLink implements Link {
             if (typeof err.modbusCode === "number") finish(new ModbusException(err.modbusCode));
             else if ((err as { errno?: string }).errno === "ECONNREFUSED" || /Port Not Open/.test(err.message)) finish(new LinkClosed(err.message));
             else finish(err);
-          } else finish(null, data?.data as T);
+          } else {
+            const why = problem?.(data) ?? null;
+            if (why) finish(new Error(why));
+            else finish(null, data?.data as T);
+          }
         });
       } catch (e) {
         finish(e as Error);
@@ -212,12 +219,24 @@ export class ModbusLink implements Link {
     });
   }
 
+  // modbus-serial checks an answer's length against the request but takes its byte count on
+  // trust: a byte count of 0 in an answer of the right length read as no data (a coil then
+  // read false, good). The byte count must be the one asked for, as MbapLink requires.
   readRegisters(table: "holding" | "input", unit: number, address: number, count: number, timeoutMs: number): Promise<number[]> {
-    return this.call(timeoutMs, (cb) => (table === "holding" ? this.raw.writeFC3(unit, address, count, cb) : this.raw.writeFC4(unit, address, count, cb)));
+    return this.call(
+      timeoutMs,
+      (cb) => (table === "holding" ? this.raw.writeFC3(unit, address, count, cb) : this.raw.writeFC4(unit, address, count, cb)),
+      (a) => byteCountProblem(a, count * 2, count, `${count} registers`),
+    );
   }
 
   readBits(table: "coil" | "discrete", unit: number, address: number, count: number, timeoutMs: number): Promise<boolean[]> {
-    return this.call(timeoutMs, (cb) => (table === "coil" ? this.raw.writeFC1(unit, address, count, cb) : this.raw.writeFC2(unit, address, count, cb)));
+    const bytes = Math.ceil(count / 8);
+    return this.call(
+      timeoutMs,
+      (cb) => (table === "coil" ? this.raw.writeFC1(unit, address, count, cb) : this.raw.writeFC2(unit, address, count, cb)),
+      (a) => byteCountProblem(a, bytes, bytes * 8, `${count} bits`),
+    );
   }
 
   writeRegister(unit: number, address: number, value: number, timeoutMs: number): Promise<void> {
@@ -235,4 +254,11 @@ export class ModbusLink implements Link {
   writeCoils(unit: number, address: number, values: boolean[], timeoutMs: number): Promise<void> {
     return this.call(timeoutMs, (cb) => this.raw.writeFC15(unit, address, values, cb));
   }
+}
+
+/** Why a read's answer does not carry `bytes` data bytes decoded into `values` values, or null. */
+function byteCountProblem(a: Answer | undefined, bytes: number, values: number, what: string): string | null {
+  const got = a?.buffer?.length ?? 0;
+  if (got === bytes && Array.isArray(a?.data) && a.data.length === values) return null;
+  return `expected ${what}, got ${got} bytes`;
 }

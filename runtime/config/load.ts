@@ -51,7 +51,14 @@ export function parseConfig(text: string, opts: { file?: string; env?: NodeJS.Pr
     const e = doc.errors[0]!;
     throw new ConfigError([{ path: "", message: `YAML ${e.linePos ? `line ${e.linePos[0].line} column ${e.linePos[0].col}` : ""}: ${e.message.split("\n")[0]}` }], opts.file);
   }
-  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // aliases are resolved here, not by parseDocument: an alias to no anchor, or too many
+    // of them (a "billion laughs"), throw a ReferenceError that must be a config error too
+    throw new ConfigError([{ path: "", message: `YAML: ${String((e as Error)?.message ?? e).split("\n")[0]}` }], opts.file);
+  }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError([{ path: "", message: "expected a YAML mapping with the sections pair, node, peer, http…" }], opts.file);
   }

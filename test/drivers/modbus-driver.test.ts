@@ -53,6 +53,46 @@ for (const client of ["modbus-serial", "tandem"]) describe(`tcpClient ${client}`
       await new Promise<void>((r) => silent.close(() => r()));
     }
   });
+
+  // found by test/unit/modbus-fuzz.test.ts: modbus-serial took an answer's byte count on
+  // trust, so a byte count one short in an answer of the right length read as no data (a
+  // coil turned good with the value false) or as a register read past the count (good)
+  it("an answer whose byte count is not the one asked for is refused: no tag turns good, the connection is dropped", async () => {
+    const bytesFor = (fcode: number, count: number) => (fcode <= 2 ? Math.ceil(count / 8) : count * 2);
+    let byteCount: "wrong" | "right" = "wrong";
+    const device = net.createServer((sock) =>
+      sock.on("data", (d) => {
+        const n = bytesFor(d[7]!, d.readUInt16BE(10));
+        const a = Buffer.alloc(9 + n, 0xff);
+        a.writeUInt16BE(d.readUInt16BE(0), 0);
+        a.writeUInt16BE(0, 2);
+        a.writeUInt16BE(3 + n, 4);
+        a[6] = d[6]!;
+        a[7] = d[7]!;
+        a[8] = byteCount === "wrong" ? n - 1 : n; // a coil's 0, a register's odd 1
+        sock.write(a);
+      }),
+    );
+    await new Promise<void>((r) => device.listen(0, "127.0.0.1", () => r()));
+    const port = (device.address() as net.AddressInfo).port;
+    const { driver, value } = setup({ endpoints: [`127.0.0.1:${port}`], timeoutMs: 200, retries: 0, reconnect: { initialMs: 50, maxMs: 100 } }, [
+      { name: "c", address: "co:0", scanMs: 50 },
+      { name: "h", address: "hr:0", scanMs: 50 },
+    ]);
+    drivers.push(driver);
+    try {
+      driver.setMode("read");
+      await waitFor(() => driver.status().lastError?.includes("expected 1"), "the byte count refused", 3000);
+      for (const t of ["c", "h"]) expect(value(t)?.quality, t).not.toBe("good");
+      byteCount = "right";
+      await waitFor(() => value("c")?.quality === "good" && value("h")?.quality === "good", "tags good once the answers are right", 3000);
+      expect([value("c")!.value, value("h")!.value]).toEqual([true, 0xffff]);
+    } finally {
+      await driver.stop(); // its connection open would hold the device's close
+      await new Promise<void>((r) => device.close(() => r()));
+    }
+  });
+
   describe(`modbus driver (${client}) against pymodbus`, () => {
     let py: Pymodbus;
     beforeAll(async () => {

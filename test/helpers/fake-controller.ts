@@ -318,7 +318,8 @@ export class FakeController implements NodeController {
   private recordSeq = 0;
 
   private recordTable(table: string) {
-    const t = this.recordTables[table];
+    // own tables only: "toString" or "constructor" is a table name the API lets through, as the node does (records.ts)
+    const t = Object.hasOwn(this.recordTables, table) ? this.recordTables[table] : undefined;
     if (!t) throw new TandemError("TANDEM_ERR_TABLE_UNKNOWN", [table, Object.keys(this.recordTables).join(", ")]);
     return t;
   }
@@ -352,7 +353,7 @@ export class FakeController implements NodeController {
 
   async tagHistory(name: string, q: HistoryQuery): Promise<TagHistoryView> {
     this.historyQueries.push({ name, q });
-    const all = this.history[name];
+    const all = Object.hasOwn(this.history, name) ? this.history[name] : undefined;
     if (!all) throw new TandemError("TANDEM_ERR_TAG_UNKNOWN", [name]);
     const inRange = all.filter((s) => Date.parse(s.timestamp) >= q.from && Date.parse(s.timestamp) <= q.to);
     if (q.order === "desc") inRange.reverse();

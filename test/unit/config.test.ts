@@ -75,6 +75,17 @@ describe("config", () => {
     expect(problems(minimal, { PAIR_KEY: "short" })[0]).toMatch(/^pair\.key: a key needs at least 32 characters/);
   });
 
+  // found by config-fuzz.test.ts: the yaml library resolves aliases only in toJS(), where
+  // these threw a ReferenceError instead of a config error (`tandem start` exited 1, not 2
+  // with "config error: …")
+  it("refuses an alias to no anchor, and too many aliases (a billion laughs), as config errors", () => {
+    expect(problems("*pair")).toEqual([": YAML: Unresolved alias (the anchor must be set before the alias): pair"]);
+    const laughs = `${minimal}l0: &l0 [x]\nl1: &l1 [*l0, *l0, *l0, *l0]\nl2: &l2 [*l1, *l1, *l1, *l1]\nl3: &l3 [*l2, *l2, *l2, *l2]\n`;
+    expect(problems(laughs)).toEqual([expect.stringMatching(/^: YAML: Excessive alias count/)]);
+    // a few aliases, as a real file uses them, are fine
+    expect(problems(`${minimal.replace("dataDir: ./data", "dataDir: &d ./data")}log: { file: *d }\n`)).toEqual([]);
+  });
+
   it("parses host:port forms", () => {
     expect(parseHostPort("[::1]:7400")).toEqual({ host: "::1", port: 7400 });
     expect(parseHostPort("plc.local:502")).toEqual({ host: "plc.local", port: 502 });
