@@ -88,7 +88,8 @@ class Buckets {
   private get(key: string, now: number): Bucket {
     let b = this.map.get(key);
     if (b) {
-      b.tokens = Math.min(this.burst, b.tokens + (now - b.at) / this.everyMs);
+      // a clock that went back (a wall clock stepped by NTP or an operator) refills nothing, and takes nothing either
+      b.tokens = Math.min(this.burst, b.tokens + Math.max(0, now - b.at) / this.everyMs);
       b.at = now;
       this.map.delete(key); // re-insert: Map order is least recently used first
     } else {
@@ -139,7 +140,8 @@ export class LoginLimits {
   constructor(
     opts: Partial<LoginLimitOptions>,
     users: string[],
-    private readonly now: () => number = Date.now,
+    /** a monotonic clock by default: a wall-clock step must neither lock the operators out nor open the door */
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.opts = { ...DEFAULT_LOGIN_LIMITS, ...opts };
     const o = this.opts;

@@ -67,7 +67,7 @@ export class MisdirectedRepeats {
 
   constructor(
     private readonly withinMs = REPEAT_WITHIN_MS,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   static keyOf(user: string, from: string, method: string, url: string, body: unknown): string {

@@ -46,6 +46,30 @@ describe("login limits", () => {
     expect(l.admit("10.0.2.1", "ada").ok).toBe(true);
   });
 
+  it("a clock stepped back (found by the fault-injection runs: NTP, an operator) neither locks the operator out nor refills an attacker", () => {
+    let t = 1_000_000;
+    const l = new LoginLimits(opts, ["ada"], () => t);
+    for (let i = 0; i < 3; i++) {
+      const a = l.admit("10.0.0.9", "ada");
+      if (a.ok) l.succeeded(a.ticket);
+    }
+    // ten minutes back: before, the buckets' refill went negative and every login was refused for those ten minutes
+    t -= 600_000;
+    for (let i = 0; i < 10; i++) {
+      const a = l.admit("10.0.0.9", "ada");
+      expect(a, `login ${i} after the step`).toMatchObject({ ok: true });
+      if (a.ok) l.succeeded(a.ticket);
+    }
+    // an attacker's spent tokens do not come back with a step either way
+    for (let i = 0; i < 3; i++) {
+      const a = l.admit("10.6.6.6", "ada");
+      if (a.ok) l.failed(a.ticket);
+    }
+    expect(l.admit("10.6.6.6", "ada").ok).toBe(false);
+    t -= 60_000;
+    expect(l.admit("10.6.6.6", "ada").ok).toBe(false);
+  });
+
   it("a success does not wipe the address's failures (no reset by interleaving a valid login)", () => {
     const l = new LoginLimits(opts, ["ada", "vera"], () => 0);
     for (let i = 0; i < 2; i++) {
