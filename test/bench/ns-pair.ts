@@ -56,6 +56,20 @@ export interface BenchPair {
 
 type Proc = ChildProcess & { output: () => string };
 
+/** What a test adds to the site (the failover bench uses none of it); `dir` is the site's directory. */
+export interface NsPairOptions {
+  /** YAML appended to both nodes' configs (replication, services, processes …) */
+  extra?: (dir: string) => string;
+  /** more arguments for `tandem sim` (a write log …) */
+  simArgs?: (dir: string) => string[];
+  /** more environment for one node's process (libfaketime …) */
+  nodeEnv?: (id: Id, dir: string) => NodeJS.ProcessEnv;
+  /** runs once the configs are written, before the nodes start (a tmpfs for a data directory …) */
+  beforeNodes?: (dir: string) => void;
+  /** runs at stop() once the nodes have exited, before the site's directory goes */
+  afterNodes?: (dir: string) => void;
+}
+
 export class NsPair implements BenchPair {
   readonly key = "test-pair-key-0123456789abcdef0123456789";
   readonly dir: string;
@@ -64,14 +78,14 @@ export class NsPair implements BenchPair {
   private readonly lab = new NetLab("tn");
   private readonly servers: net.Server[] = [];
 
-  private constructor() {
+  private constructor(private readonly opts: NsPairOptions) {
     this.dir = this.lab.tempDir("tandem-nsbench-");
   }
 
   /** `drivers(simHost, modbusPort, opcuaPort)` gives the nodes' drivers section. */
-  static async start(drivers: (host: string, modbus: number, opcua: number) => unknown): Promise<NsPair> {
+  static async start(drivers: (host: string, modbus: number, opcua: number) => unknown, opts: NsPairOptions = {}): Promise<NsPair> {
     removeStaleNamespaces();
-    const p = new NsPair();
+    const p = new NsPair(opts);
     try {
       await p.setup(drivers);
     } catch (err) {
@@ -85,11 +99,11 @@ export class NsPair implements BenchPair {
     return { ...process.env, TANDEM_PAIR_KEY: this.key, TANDEM_WITNESS_KEY: `it=${this.key}`, TANDEM_CHECK_HANDLES: "1" };
   }
 
-  private spawnIn(host: string, args: string[], opts: { ipc?: boolean; service?: boolean } = {}): Proc {
+  private spawnIn(host: string, args: string[], opts: { ipc?: boolean; service?: boolean; env?: NodeJS.ProcessEnv } = {}): Proc {
     // Tandem's own processes run at the priority their service units give them
     // (Nice=-10 in deploy/systemd/*.service); `nice` execs in place like `ip netns exec`
     const cmd = opts.service ? ["nice", "-n", String(SERVICE_NICE), ...args] : args;
-    const child = this.lab.spawn(host, cmd, { env: this.env(), cwd: this.dir, ipc: opts.ipc });
+    const child = this.lab.spawn(host, cmd, { env: { ...this.env(), ...opts.env }, cwd: this.dir, ipc: opts.ipc });
     let out = "";
     child.stdout!.on("data", (d) => (out += d));
     child.stderr!.on("data", (d) => (out += d));
@@ -112,10 +126,9 @@ export class NsPair implements BenchPair {
     lab.cable("sim", "plant", "plant", `${ADDR.sim}/24`);
     lab.cable("witness", "wit", "wit", `${ADDR.witness}/24`);
 
-    const sim = this.spawnIn("sim", [process.execPath, CLI, "sim", "--host", ADDR.sim, "--modbus-port", String(PORTS.modbus), "--opcua-port", String(PORTS.opcua), "--data-dir", join(this.dir, "sim")]);
-    const witness = this.spawnIn("witness", [process.execPath, CLI, "witness", "--listen", `${ADDR.witness}:${PORTS.witness}`, "--max-lease-ms", "2000"], { service: true });
+    const sim = this.spawnIn("sim", [process.execPath, CLI, "sim", "--host", ADDR.sim, "--modbus-port", String(PORTS.modbus), "--opcua-port", String(PORTS.opcua), "--data-dir", join(this.dir, "sim"), ...(this.opts.simArgs?.(this.dir) ?? [])]);
     await this.until(() => sim.output().includes("plant simulator:"), 60_000, `simulator started (${sim.output()})`);
-    await this.until(() => witness.output().includes("listening"), 60_000, `witness listening (${witness.output()})`);
+    await this.startWitness();
 
     const forwarder = this.spawnIn("client", [process.execPath, AGENT, "forward"], { ipc: true });
     const users = await Promise.all(["viewer", "operator", "admin"].map(async (n) => ({ n, h: await hashPassword(n) })));
@@ -158,17 +171,43 @@ http:
   users:
 ${users.map((u) => `    - { name: ${u.n}, role: ${u.n}, passwordHash: "${u.h}" }`).join("\n")}
 log: { level: debug, file: ./${id}.log }
-`;
+${this.opts.extra?.(this.dir) ?? ""}`;
       const config = join(this.dir, `${id}.yaml`);
       writeFileSync(config, yaml);
       this.nodes[id] = { url: `http://127.0.0.1:${port}`, config, child: null };
     }
+    this.opts.beforeNodes?.(this.dir);
     this.startNode("a");
     this.startNode("b");
   }
 
   startNode(id: Id): void {
-    this.nodes[id].child = this.spawnIn(id, [process.execPath, CLI, "start", "--config", this.nodes[id].config], { service: true });
+    this.nodes[id].child = this.spawnIn(id, [process.execPath, CLI, "start", "--config", this.nodes[id].config], { service: true, env: this.opts.nodeEnv?.(id, this.dir) });
+  }
+
+  /** the witness process (started again after a kill -9 by startWitness) */
+  witness: Proc | null = null;
+
+  async startWitness(): Promise<void> {
+    const w = this.spawnIn("witness", [process.execPath, CLI, "witness", "--listen", `${ADDR.witness}:${PORTS.witness}`, "--max-lease-ms", "2000"], { service: true });
+    this.witness = w;
+    await this.until(() => w.output().includes("listening"), 60_000, `witness listening (${w.output()})`);
+  }
+
+  /** the node's process id (`ip netns exec` execs the node in place), null when it is not running */
+  pid(id: Id): number | null {
+    const ch = this.nodes[id]?.child;
+    return ch && ch.exitCode === null && ch.signalCode === null ? (ch.pid ?? null) : null;
+  }
+
+  /** the node's data directory */
+  dataDir(id: Id): string {
+    return join(this.dir, `data-${id}`);
+  }
+
+  /** Runs a command to completion on a host of the site ("a", "b", "sim", "witness", "client"). */
+  run(host: string, cmd: string[], quiet = false): string {
+    return this.lab.run(host, cmd, quiet);
   }
 
   signal(id: Id, sig: NodeJS.Signals): void {
@@ -275,6 +314,7 @@ log: { level: debug, file: ./${id}.log }
       const ch = this.nodes[id]?.child;
       if (ch) await exited(ch).catch(() => ch.kill("SIGKILL"));
     }
+    this.opts.afterNodes?.(this.dir);
     await this.lab.close();
   }
 }

@@ -17,8 +17,8 @@ export interface PlantWrite {
   at: number;
   node: string;
   epoch: number;
-  /** a process module's write (held back while a takeover is held) or an operator's */
-  source: "process" | "operator";
+  /** a process module's write (held back while a takeover is held), an operator's, or the PLC watchdog's (counter and epoch: written while held too) */
+  source: "process" | "operator" | "watchdog";
   what?: string;
 }
 

@@ -25,8 +25,11 @@ export class RecordWriters {
   private target: "a" | "b" = "a";
 
   constructor(
-    private readonly c: Cluster,
+    /** a Cluster, or any site whose nodes answer at these URLs (test/soak's namespaces) */
+    private readonly c: { nodes: Record<"a" | "b", { url: string }> },
     private readonly table: string,
+    /** a pause after each acknowledged write (a steady stream rather than full speed) */
+    private readonly pauseMs = 0,
   ) {}
 
   start(n: number, maxRecords: number): void {
@@ -56,6 +59,7 @@ export class RecordWriters {
         const r = await this.post(node, key, { n: i, at: Date.now() });
         if (r && (r.status === 201 || r.status === 200)) {
           this.acked.set(key, { seq: r.json.seq, epoch: r.json.epoch });
+          if (this.pauseMs) await sleep(this.pauseMs);
           break;
         }
         this.retries++;
