@@ -8,7 +8,7 @@
 // whose owner is gone, and the next run removes exactly those. Everything is
 // removed on close(), on an exception, on Ctrl-C (SIGINT), SIGTERM and exit.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -33,6 +33,18 @@ function alive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** mount points at or below `dir`, deepest first (/proc/mounts escapes spaces as \040) */
+function mountsUnder(dir: string): string[] {
+  let text = "";
+  try {
+    text = readFileSync("/proc/mounts", "utf8");
+  } catch {
+    return [];
+  }
+  const points = text.split("\n").map((l) => (l.split(" ")[1] ?? "").replace(/\\040/g, " "));
+  return points.filter((p) => p === dir || p.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
 }
 
 /** Removes namespaces left by a bench run whose process no longer exists (and the processes still inside them). */
@@ -197,6 +209,11 @@ export class NetLab {
       }
       ip(["netns", "del", name], { quiet: true });
     }
-    if (!process.env.TANDEM_KEEP_TEST_DIRS) for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+    if (!process.env.TANDEM_KEEP_TEST_DIRS)
+      for (const d of this.dirs) {
+        // a file system a test mounted inside (a small tmpfs for a disk that fills) goes first, or the directory cannot
+        for (const m of mountsUnder(d)) execFileSync("umount", ["-l", m], { stdio: "ignore" });
+        rmSync(d, { recursive: true, force: true });
+      }
   }
 }

@@ -45,6 +45,8 @@ describe("faults on real test hosts, judged by the independent checker", () => {
     expect(r.verdict.counts.epochs, story).toBeGreaterThanOrEqual(3);
     expect(r.verdict.counts.serviceRuns).toBeGreaterThanOrEqual(4);
     expect(r.acked, story).toBeGreaterThan(50);
+    // the MQTT clients on the pair helper got tag values through it all
+    expect(r.mqtt.messages).toBeGreaterThan(0);
     // a kill -9 and a freeze beyond the lease move the role and are held until the run confirms; a planned switchover is not held
     const of = (k: string) => r.records.filter((x) => x.kind === k);
     for (const k of ["kill -9 of the active", "SIGSTOP of the active beyond its lease"])

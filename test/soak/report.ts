@@ -47,6 +47,11 @@ export function reliabilityReport(r: RunResult, cmd: string): string {
     `Evidence: ${v.counts.plantWrites.toLocaleString("en")} plant writes in ${v.counts.epochs} epochs, ${v.counts.serviceRuns} runs of the \`active\` service, ${r.acked.toLocaleString("en")} acknowledged writes (the writers retried ${r.writerRetries.toLocaleString("en")} times on the other node or after a refusal), ${r.strangers} writes from an address that is no node's.`,
     "",
   );
+  const m = r.mqtt;
+  lines.push(
+    `MQTT: ${m.clients} clients on Tandem's pair helper (both nodes listed, subscribed to the tag values) received ${m.messages.toLocaleString("en")} tag messages and found the active again ${m.reconnects} times; the longest a client went without a tag value: ${m.longestGapMs.map((g) => `${(g / 1000).toFixed(1)} s`).join(", ")}.`,
+    "",
+  );
   if (v.violations.length) {
     lines.push("Violations:", "");
     for (const x of v.violations.slice(0, 30)) lines.push(`- ${x.promise}: ${x.text}`);

@@ -1,8 +1,9 @@
 // One fault-injection run (issue 13), shared by the soak (soak.ts, `npm run
 // soak`) and the short selection in `npm test` (test/integration/
 // faults-netns.test.ts): the site of site.ts under load (the sample batch,
-// the PLC watchdog, a service placed `active`, two writers streaming sync
-// records through the API), then faults one after the other: each drawn by
+// the PLC watchdog and the drivers' polling, a service placed `active`, two
+// writers streaming sync records through the API, three MQTT clients
+// following the pair), then faults one after the other: each drawn by
 // weight (or taken from a fixed list), held for a while, ended, and the pair
 // waited for until it is steady again (one active, one standby following it;
 // a held takeover confirmed by the run as an operator would, after a short
@@ -20,6 +21,7 @@ import { RecordWriters } from "../helpers/kill-rounds.js";
 import { prng } from "../helpers/prng.js";
 import { checkerInput } from "./evidence.js";
 import { drawFault, FAULTS, other, type FaultKind } from "./faults.js";
+import { MqttLoad, type MqttFigures } from "./mqtt-load.js";
 import { FaultSite, TABLE, type Id } from "./site.js";
 
 /** a pair must be steady again this soon after a fault ends */
@@ -69,6 +71,8 @@ export interface RunResult {
   strangers: number;
   /** what the nodes logged at level error or fatal, by message, with counts */
   nodeErrors: { node: Id; msg: string; count: number }[];
+  /** the MQTT clients that followed the pair through the run */
+  mqtt: MqttFigures;
   /** a run that ended early: why */
   stoppedBy: string | null;
 }
@@ -119,6 +123,7 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
   const records: FaultRecord[] = [];
   let stoppedBy: string | null = null;
   let writers: RecordWriters | null = null;
+  let mqtt: MqttLoad | null = null;
   let faultAt = t0;
   /** both nodes as the run last saw them, for a pair that does not become steady */
   let lastSeen = "";
@@ -163,6 +168,7 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
     log(`site ready: ${first.active} active, ${first.standby} standby`);
     writers = new RecordWriters(site.ns, TABLE, 20);
     writers.start(2, Number.MAX_SAFE_INTEGER);
+    mqtt = new MqttLoad(site, 3);
     for (let i = 0; i < o.faults && Date.now() < deadline; i++) {
       const pair = await steady(SETTLE_MS);
       if (!pair) {
@@ -199,6 +205,8 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
       log(`${i}: ${kind.name}${detail} (${holdMs} ms) on ${pair.active} active: ${moved ? `role moved to ${after.active} in ${r.rtoMs} ms` : "role stayed"}${after.confirmed ? ", held and confirmed" : ""}; steady ${r.settleMs} ms after it ended; ${writers.acked.size} writes acknowledged`);
     }
     await writers.stop();
+    const mqttFigures = mqtt.figures();
+    await mqtt.stop();
     // both copies at the same head before the nodes stop: what the active acknowledged is on the standby's disk
     await steady(SETTLE_MS);
     for (const id of ["a", "b"] as const) site.ns.signal(id, "SIGTERM");
@@ -207,9 +215,10 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
     const verdict = check(input);
     const held = Object.values(input.survivors!).map((rows) => new Set(rows.map((r) => `${r.epoch}-${r.seq}`)));
     const lost = input.acked!.filter((a) => held.some((h) => !h.has(`${a.epoch}-${a.seq}`))).length;
-    return { seed: o.seed, startedAt, minutes: (Date.now() - t0) / 60_000, records, verdict, lost, acked: writers.acked.size, writerRetries: writers.retries, strangers, nodeErrors: errorsOf(site), stoppedBy };
+    return { seed: o.seed, startedAt, minutes: (Date.now() - t0) / 60_000, records, verdict, lost, acked: writers.acked.size, writerRetries: writers.retries, strangers, nodeErrors: errorsOf(site), mqtt: mqttFigures, stoppedBy };
   } finally {
     await writers?.stop();
+    await mqtt?.stop();
     await site.stop();
   }
 }
