@@ -344,18 +344,25 @@ export class ServiceInstance {
     const ls = readProcStat(this.pgid);
     const ss = this.pid === null ? null : readProcStat(this.pid);
     if (!ls) return;
-    writeRecord(this.d.runDir, {
-      key: this.d.key,
-      name: this.d.name,
-      instance: this.d.index,
-      launcherPid: this.pgid,
-      launcherStartTicks: ls.startTicks,
-      servicePid: this.pid,
-      serviceStartTicks: ss?.startTicks ?? null,
-      bootId: bootId(),
-      tmpDir: this.tmpDir,
-      startedAt: this.startedAtWall ?? new Date().toISOString(),
-    });
+    try {
+      writeRecord(this.d.runDir, {
+        key: this.d.key,
+        name: this.d.name,
+        instance: this.d.index,
+        launcherPid: this.pgid,
+        launcherStartTicks: ls.startTicks,
+        servicePid: this.pid,
+        serviceStartTicks: ss?.startTicks ?? null,
+        bootId: bootId(),
+        tmpDir: this.tmpDir,
+        startedAt: this.startedAtWall ?? new Date().toISOString(),
+      });
+    } catch (err) {
+      // a full disk must not take the node down with it (the fault-injection runs found this): the service runs
+      this.d.log.error(
+        `service ${this.d.key}: its processes could not be recorded in ${this.d.runDir} (${(err as Error).message}); it runs, but should this node crash before the record is written again, its next start cannot find them to clean them up`,
+      );
+    }
   }
 
   private scheduleHealth(ms: number): void {

@@ -74,12 +74,26 @@ export function writeRecord(dir: string, rec: ServiceRecord): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const target = join(dir, fileOf(rec.key));
   const temp = `${target}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
-  renameSync(temp, target);
+  try {
+    writeFileSync(temp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
+    renameSync(temp, target);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
 }
 
+/**
+ * Forgets a service's record. One that cannot be removed (a damaged run
+ * directory) is harmless: the next start finds its processes gone by their
+ * start times, and says so.
+ */
 export function removeRecord(dir: string, key: string): void {
-  rmSync(join(dir, fileOf(key)), { force: true });
+  try {
+    rmSync(join(dir, fileOf(key)), { force: true });
+  } catch {
+    /* see above */
+  }
 }
 
 function isRecord(v: unknown): v is ServiceRecord {

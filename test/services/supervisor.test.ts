@@ -1,7 +1,7 @@
 // The supervisor on real child processes: dependency order, restarts with
 // backoff up to failed, a hung service, a service that ignores SIGTERM, the
 // output and events of a service, and an operator's stop kept on disk.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { liveGroupMembers, readProcStat, isLive } from "../../runtime/services/proc.js";
@@ -32,6 +32,18 @@ describe("supervision", () => {
     for (const n of ["a", "b", "c"]) expect(h.view(n).state).toBe("stopped");
     // a clean stop leaves nothing in the system's temp dir
     expect(existsSync(tmpRoot)).toBe(false);
+  });
+
+  it("a service whose processes cannot be recorded (a full disk) still runs, and the node says so; nothing throws (found by the fault-injection runs)", async () => {
+    h = new Harness();
+    h.start({ agent: svc("normal") });
+    // the run directory becomes a file: every record written from now on fails, as on a full disk
+    const run = join(h.dir, "data", "services", "run");
+    rmSync(run, { recursive: true, force: true });
+    writeFileSync(run, "not a directory");
+    await h.until("running", () => h.view("agent").state === "running" && h.view("agent").pid !== null);
+    await h.until("the error said", () => h.lines.some((l) => l.level === "error" && /could not be recorded/.test(l.msg)));
+    expect(h.events().filter((e) => e[1] === "start").map((e) => e[2])).toEqual(["agent"]);
   });
 
   it("backs a crash loop off, then reports it failed with an alarm and a lower service level", async () => {
