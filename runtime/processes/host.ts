@@ -193,7 +193,11 @@ export class ProcessHost {
           s.state = "stopped";
         }
       } catch (err) {
-        if (abort.signal.aborted && (err instanceof AbortedError || (err as Error)?.name === "AbortError" || isGateRefusal(err))) return;
+        if (abort.signal.aborted) {
+          // asked to stop: what its last call threw on the way out (an aborted sleep, a refused or failed write) is part of stopping, not a failure
+          if (!(err instanceof AbortedError || (err as Error)?.name === "AbortError" || isGateRefusal(err))) log.info(`process ${s.name} stopped; its last call failed on the way out: ${(err as Error)?.message ?? String(err)}`);
+          return;
+        }
         this.fail(s, `it threw: ${(err as Error)?.stack ?? String(err)}`);
         abort.abort();
       } finally {
