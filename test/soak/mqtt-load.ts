@@ -12,33 +12,38 @@ export interface MqttFigures {
   messages: number;
   /** connections made after the first, over all clients */
   reconnects: number;
-  /** the longest stretch without a tag value, per client (ms) */
-  longestGapMs: number[];
+  /** each time a client lost its connection: ms until its next tag value */
+  holesMs: number[];
 }
 
 export class MqttLoad {
   private readonly clients: PairClient[] = [];
   private messages = 0;
   private connects = 0;
-  private readonly lastAt: number[] = [];
-  private readonly gaps: number[] = [];
+  /** when each client lost its connection, until its next tag value */
+  private readonly lostAt: (number | null)[] = [];
+  private readonly holes: number[] = [];
 
   constructor(site: FaultSite, n: number) {
     const servers = (["a", "b"] as const).map((id) => ({ host: "127.0.0.1", port: site.ns.mqttPorts[id] }));
     for (let i = 0; i < n; i++) {
       const c = connectPair({ servers, username: "viewer", password: "viewer", clientId: `soak-${i}`, reconnectPeriod: 200, connectTimeout: 2000, protocolVersion: 4 });
-      this.lastAt.push(0);
-      this.gaps.push(0);
+      this.lostAt.push(null);
       c.on("connect", () => {
         this.connects++;
         c.subscribe("tandem/it/tags/#", { qos: 0 });
       });
+      c.on("close", () => {
+        if (!this.stopping) this.lostAt[i] ??= Date.now();
+      });
       c.on("message", (topic) => {
         if (!topic.includes("/tags/")) return;
         this.messages++;
-        const now = Date.now();
-        if (this.lastAt[i]) this.gaps[i] = Math.max(this.gaps[i]!, now - this.lastAt[i]!);
-        this.lastAt[i] = now;
+        const lost = this.lostAt[i];
+        if (lost !== null && lost !== undefined) {
+          this.holes.push(Date.now() - lost);
+          this.lostAt[i] = null;
+        }
       });
       c.on("error", () => undefined);
       this.clients.push(c);
@@ -46,10 +51,13 @@ export class MqttLoad {
   }
 
   figures(): MqttFigures {
-    return { clients: this.clients.length, messages: this.messages, reconnects: Math.max(0, this.connects - this.clients.length), longestGapMs: [...this.gaps] };
+    return { clients: this.clients.length, messages: this.messages, reconnects: Math.max(0, this.connects - this.clients.length), holesMs: [...this.holes] };
   }
 
+  private stopping = false;
+
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.clients.map((c) => new Promise<void>((r) => c.end(true, {}, () => r()))));
   }
 }

@@ -5,10 +5,11 @@
 // writers streaming sync records through the API, three MQTT clients
 // following the pair), then faults one after the other: each drawn by
 // weight (or taken from a fixed list), held for a while, ended, and the pair
-// waited for until it is steady again (one active, one standby following it;
-// a held takeover confirmed by the run as an operator would, after a short
-// wait; replication live again). At the end the nodes stop gracefully and the checker judges the
-// outside evidence (evidence.ts).
+// waited for until it is steady again (one active, one standby following it,
+// replication live; a held takeover confirmed by the run as an operator
+// would, after a short wait). At the end the nodes stop gracefully (the
+// standby first: no handover) and the checker judges the outside evidence
+// (evidence.ts).
 //
 // Bounded: at most `faults` faults and `minutes` minutes; a pair that does
 // not become steady again within SETTLE_MS ends the run with that finding.
@@ -71,6 +72,8 @@ export interface RunResult {
   strangers: number;
   /** what the nodes logged at level error or fatal, by message, with counts */
   nodeErrors: { node: Id; msg: string; count: number }[];
+  /** nodes that ended by themselves (not killed by the run): when, and how */
+  selfEnded: string[];
   /** the MQTT clients that followed the pair through the run */
   mqtt: MqttFigures;
   /** a run that ended early: why */
@@ -127,6 +130,7 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
   let faultAt = t0;
   /** both nodes as the run last saw them, for a pair that does not become steady */
   let lastSeen = "";
+  const selfEnded: string[] = [];
   /** the run looks at both nodes until the pair is steady: one acting, the other standby following it, replication live; a held takeover is confirmed */
   const steady = async (within: number): Promise<{ active: Id; standby: Id; confirmed: boolean } | null> => {
     const end = Date.now() + within;
@@ -155,7 +159,9 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
       for (const id of ["a", "b"] as const) {
         const ch = site.ns.nodes[id].child;
         if (ch && (ch.exitCode !== null || ch.signalCode !== null) && s[id] === null) {
-          log(`node ${id} had ended by itself (${ch.exitCode ?? ch.signalCode}): started again`);
+          const what = `node ${id} had ended by itself (${ch.exitCode ?? ch.signalCode}) ${Math.round((Date.now() - t0) / 1000)} s into the run`;
+          selfEnded.push(what);
+          log(`${what}: started again`);
           site.ns.startNode(id);
         }
       }
@@ -207,15 +213,18 @@ export async function runFaults(o: RunOptions): Promise<RunResult> {
     await writers.stop();
     const mqttFigures = mqtt.figures();
     await mqtt.stop();
-    // both copies at the same head before the nodes stop: what the active acknowledged is on the standby's disk
-    await steady(SETTLE_MS);
-    for (const id of ["a", "b"] as const) site.ns.signal(id, "SIGTERM");
-    for (const id of ["a", "b"] as const) await site.ns.exited(id).catch(() => undefined);
+    // both copies at the same head before the nodes stop: what the active acknowledged is on the standby's disk;
+    // the standby stops first, so the active's own stop hands nothing over
+    const last = await steady(SETTLE_MS);
+    for (const id of last ? [last.standby, last.active] : (["a", "b"] as const)) {
+      site.ns.signal(id, "SIGTERM");
+      await site.ns.exited(id).catch(() => undefined);
+    }
     const { input, strangers } = checkerInput(site, writers.acked, holds);
     const verdict = check(input);
     const held = Object.values(input.survivors!).map((rows) => new Set(rows.map((r) => `${r.epoch}-${r.seq}`)));
     const lost = input.acked!.filter((a) => held.some((h) => !h.has(`${a.epoch}-${a.seq}`))).length;
-    return { seed: o.seed, startedAt, minutes: (Date.now() - t0) / 60_000, records, verdict, lost, acked: writers.acked.size, writerRetries: writers.retries, strangers, nodeErrors: errorsOf(site), mqtt: mqttFigures, stoppedBy };
+    return { seed: o.seed, startedAt, minutes: (Date.now() - t0) / 60_000, records, verdict, lost, acked: writers.acked.size, writerRetries: writers.retries, strangers, nodeErrors: errorsOf(site), selfEnded, mqtt: mqttFigures, stoppedBy };
   } finally {
     await writers?.stop();
     await mqtt?.stop();
