@@ -5,7 +5,7 @@
 // in this kernel, so loss is iptables' `statistic` match and delay is left to
 // the relay tests (test/helpers/chaos-relay.ts).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sleep } from "../helpers/cluster.js";
 import { writeClock, type FaultSite, type Id } from "./site.js";
@@ -86,6 +86,11 @@ function slowDisk(pid: number, dir: string, iops: number): () => Promise<void> {
       writeFileSync("/sys/fs/cgroup/blkio/cgroup.procs", `${pid}\n`);
     } catch {
       /* the process is gone */
+    }
+    try {
+      rmdirSync(group);
+    } catch {
+      /* still in use (the process's children follow it slowly): the next fault takes it again */
     }
   };
 }
