@@ -99,6 +99,8 @@ export interface DeviceDriver {
   write(tag: string, value: unknown, kind: WriteKind): Promise<unknown>;
   status(): DeviceStatus;
   stop(): Promise<void>;
+  /** The built-in type name (OPC UA: Double, UInt16 …) the device gave a tag's value, once it did; Modbus types come from the config */
+  sourceType?(tag: string): string | undefined;
   /** Raw integer read/write for the PLC watchdog and fence (holding register address or node id); writes pass the gate as operator writes. */
   readWatchdogWord(where: string, words: 1 | 2): Promise<number>;
   writeWatchdogWord(where: string, words: 1 | 2, value: number): Promise<void>;

@@ -224,6 +224,12 @@ export class DriverManager {
     }
   }
 
+  /** The built-in type the device gave a tag's value (OPC UA devices, once a value came), for the node's OPC UA server */
+  sourceType(name: string): string | undefined {
+    const dev = this.devices.get(this.tagDevice.get(name) ?? "");
+    return dev?.driver.sourceType?.(name);
+  }
+
   /** Every tag as the API shows it: the latest snapshot, when a read last confirmed it, and its age from then. */
   tags(): TagSnapshot[] {
     const now = this.clock.now();

@@ -188,6 +188,12 @@ export class OpcuaDriver implements DeviceDriver {
     this.paths.setMode(mode);
   }
 
+  sourceType(name: string): string | undefined {
+    const t = this.tags.get(name);
+    const dt = t && this.dataTypes.get(t.nodeId);
+    return dt === undefined ? undefined : DataType[dt];
+  }
+
   status(): DeviceStatus {
     return this.paths.status(this.stats, (e) => (this.serviceLevels.has(e) ? { serviceLevel: this.serviceLevels.get(e)! } : {}));
   }

@@ -30,6 +30,9 @@ export function demoPorts(base = DEMO_BASE_PORT) {
     mqttB: 1884 + o,
     witness: 7400 + o,
     opcua: 4840 + o,
+    /** each node's own OPC UA server (the simulator's is opcua) */
+    opcuaA: 4841 + o,
+    opcuaB: 4842 + o,
     modbus: 5020 + o,
     peerA: 7410 + o,
     peerB: 7411 + o,
@@ -141,6 +144,11 @@ history:
 # "server unavailable", so a client that lists both nodes lands on the active). The demo logins work here too.
 mqtt:
   listen: 127.0.0.1:${me ? ports.mqttA : ports.mqttB}
+# OPC UA: both nodes serve the tags (Objects/Tandem/<device>/<tag>) with the pair's redundancy information
+# (RedundancySupport Hot, both servers' URIs, a ServiceLevel ≥ 200 on the active only); writes on the active
+# (operator). The demo trusts any client's certificate (Sign, SignAndEncrypt): a real site keeps that off.
+opcua:
+  server: { listen: 127.0.0.1:${me ? ports.opcuaA : ports.opcuaB}, trustUnknownClientCertificates: true }
 http:
   listen: 127.0.0.1:${me ? ports.httpA : ports.httpB}
   users:
@@ -252,8 +260,8 @@ export async function runDemo(argv: string[]): Promise<number> {
   console.log(`
 Tandem demo — pair "line1" on this machine (files in ${dir})
 
-  node a (preferred main)  HMI ${urls.a}/    pid ${pidOf("a")}
-  node b (secondary)       HMI ${urls.b}/    pid ${pidOf("b")}
+  node a (preferred main)  HMI ${urls.a}/    OPC UA opc.tcp://127.0.0.1:${ports.opcuaA}    pid ${pidOf("a")}
+  node b (secondary)       HMI ${urls.b}/    OPC UA opc.tcp://127.0.0.1:${ports.opcuaB}    pid ${pidOf("b")}
   witness                  127.0.0.1:${ports.witness}    pid ${pidOf("witness")}
   plant simulator          OPC UA opc.tcp://127.0.0.1:${ports.opcua}  Modbus TCP 127.0.0.1:${ports.modbus}    pid ${pidOf("sim")}
 

@@ -45,6 +45,8 @@ export interface NodeStatus {
   devices?: { device: string; endpoint: string; connected: boolean; path?: string }[];
   /** the embedded MQTT broker, when the mqtt section is there: where it listens, whether it serves clients now, how many */
   mqtt?: { broker: "embedded" | "external"; listen: string; serving: boolean; clients: number };
+  /** the node's OPC UA server, when opcua.server is there: its endpoint, the ServiceLevel it serves now, its sessions */
+  opcua?: { endpoint: string; serviceLevel: number; sessions: number };
   /** what on this node needs an operator's eye: its monitoring alarms and warnings, and its backups (runtime/node-attention.ts) */
   attention?: {
     alarms: { source: "host" | "silence" | "log" | "backup"; level: "warn" | "alarm"; text: string }[];

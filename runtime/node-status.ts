@@ -68,6 +68,7 @@ export interface StatusParts {
   replication: NodeStatus["replication"];
   devices?: NodeStatus["devices"];
   mqtt?: MqttStatus;
+  opcua?: NodeStatus["opcua"];
   config?: ConfigView & { onDisk: string | null };
   attention?: NodeStatus["attention"];
 }
@@ -114,6 +115,7 @@ export function nodeStatus(config: TandemConfig, runtime: PairRuntime, parts: St
     ...(parts.devices ? { devices: parts.devices } : {}),
     ...(parts.config ? { config: parts.config } : {}),
     ...(parts.attention ? { attention: parts.attention } : {}),
+    ...(parts.opcua ? { opcua: parts.opcua } : {}),
     ...(parts.mqtt ? { mqtt: (({ broker, listen, serving, clients }) => ({ broker, listen, serving, clients }))(parts.mqtt) } : {}),
     awaitingOperator: s.awaitingOperator,
     counters: runtime.counters(),

@@ -30,6 +30,7 @@ import { NodeAudit } from "./node-audit.js";
 import { NodeData } from "./node-data.js";
 import { NodeHistory, PEER_EVENTS_TOPIC } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
+import type { NodeOpcuaServer } from "./node-opcua-server.js";
 import { startHostMonitoring, startLogWatch, startStaleMonitoring } from "./node-host.js";
 import { attentionOf } from "./node-attention.js";
 import { ConfigWatch, PEER_CONFIG_TOPIC } from "./config/config-watch.js";
@@ -72,6 +73,8 @@ export class TandemNode implements NodeController {
   private readonly configFile: string | undefined;
   /** the embedded MQTT broker and what the active publishes on it (mqtt section) */
   mqtt: NodeMqtt | null = null;
+  /** the node's OPC UA server (opcua.server), loaded on start only when configured: node-opcua is a large import */
+  opcua: NodeOpcuaServer | null = null;
   readonly supervisor: Supervisor;
   /** the PLC drivers, when the config has a drivers section (loaded on start: node-opcua is heavy) */
   drivers: DriverManager | null = null;
@@ -189,7 +192,8 @@ export class TandemNode implements NodeController {
     this.addHealthSource({ name: "replication", health: () => this.data.health() });
     // The drivers load and start before the node joins the pair: their start-up
     // work (node-opcua alone is a large import) must not stall heartbeats and
-    // lease renewals once this node may be active.
+    // lease renewals once this node may be active. The OPC UA server's address space loads before them (a second or more, the event loop held: their first reads would time out behind it).
+    if (c.opcua?.server) this.opcua = await (await import("./node-opcua-server.js")).prepareOpcuaServer({ config: c, runtime: this.runtime, drivers: () => this.drivers, writeTag: (actor, name, value) => this.writeTag(actor, name, value), log: this.logs.get("opcua") });
     if (c.drivers) {
       const { DriverManager } = await import("../drivers/manager.js");
       const drivers = new DriverManager({
@@ -246,6 +250,7 @@ export class TandemNode implements NodeController {
       this.mqtt = new NodeMqtt({ config: c, runtime: this.runtime, drivers: () => this.drivers, events: this.history.events, httpTls: tls, writeTag: (actor, name, value) => this.writeTag(actor, name, value), log: this.logs.get("mqtt") });
       await this.mqtt.start();
     }
+    await this.opcua?.listen(); // as the broker: before the node joins the pair (ServiceLevel "no data" until then; writes wait for the active)
     this.runtime.setLevel(this.computeLevel().level, settled());
     await this.runtime.start();
     this.configWatch.start();
@@ -305,6 +310,7 @@ export class TandemNode implements NodeController {
     this.http = null;
     await stepOf("MQTT broker", async () => this.mqtt?.stop());
     this.mqtt = null;
+    await stepOf("OPC UA server", async () => this.opcua?.stop());
     await stepOf("drivers", async () => this.drivers?.stop());
     await stepOf("peer link", () => this.runtime.stop());
     await stepOf("backups", async () => this.backups?.stop());
@@ -336,6 +342,7 @@ export class TandemNode implements NodeController {
       replication: this.replicationStatus(),
       devices: this.drivers?.connections(),
       mqtt: this.mqtt?.status(),
+      opcua: this.opcua?.status(),
       config: { ...this.configWatch.view(), onDisk: this.nodeConfig.onDisk },
       attention: attentionOf({ host: this.host?.items() ?? [], stale: this.stale?.items() ?? [], log: this.logWatch?.items() ?? [], backups: this.backups?.view() ?? null }),
     });

@@ -17,6 +17,7 @@ import { processesSection } from "../processes/config-schema.js";
 import { historySection } from "../history/config-schema.js";
 import { eventsSection } from "../events/config-schema.js";
 import { mqttSection } from "../mqtt/config-schema.js";
+import { opcuaSection } from "../opcua/config-schema.js";
 import { monitoringSection } from "../monitoring/config-schema.js";
 import { backupSection } from "../backup/config-schema.js";
 
@@ -226,6 +227,8 @@ export const configSchema = z
     history: historySection,
     events: eventsSection,
     mqtt: mqttSection,
+    /** the node's OPC UA server (docs/opcua-server.md); absent: none */
+    opcua: opcuaSection,
     backup: backupSection,
     /** where this node's Tandem versions are installed (tandem upgrade, tandem rollback) */
     upgrade: z
@@ -295,6 +298,13 @@ export function crossSectionIssues(c: Partial<TandemConfig>, ok?: ReadonlySet<st
     const t = c.mqtt.tls;
     if (t.enabled && c.mqtt.broker === "embedded" && !t.certFile && !c.http.tls.enabled)
       issue(["mqtt", "tls"], "give certFile and keyFile, or enable http.tls to use the node's HTTPS certificate");
+  }
+  if (has("opcua", "http", "mqtt") && c.opcua?.server && c.http) {
+    // two servers of this node on one address: the second would fail the node's start
+    const ua = c.opcua.server.listen;
+    const same = (a: HostPort | undefined) => a !== undefined && a.port === ua.port && (a.host === ua.host || ["0.0.0.0", "::"].includes(a.host) || ["0.0.0.0", "::"].includes(ua.host));
+    if (same(c.http.listen)) issue(["opcua", "server", "listen"], `port ${ua.port} is http.listen's`);
+    if (c.mqtt?.broker === "embedded" && same(c.mqtt.listen)) issue(["opcua", "server", "listen"], `port ${ua.port} is mqtt.listen's`);
   }
   if (has("http") && c.http) {
     const users = new Set<string>();
