@@ -41,6 +41,7 @@ describe("faults on real test hosts, judged by the independent checker", () => {
     expect(r.verdict.violations, story).toEqual([]);
     expect(r.lost, story).toBe(0);
     expect(r.strangers).toBe(0);
+    expect(r.selfEnded, story).toEqual([]);
     // the evidence is there to judge: writes from several epochs, several runs of the service, acknowledged records, held takeovers
     expect(r.verdict.counts.epochs, story).toBeGreaterThanOrEqual(3);
     expect(r.verdict.counts.serviceRuns).toBeGreaterThanOrEqual(4);
