@@ -29,6 +29,8 @@ import { ExternalBroker } from "./mqtt/external.js";
 import type { MqttCounters, MqttOutlet, MqttRequest } from "./mqtt/outlet.js";
 import { parseSetPayload, prefixOf, tagOfSetTopic, tagTopic } from "./mqtt/topics.js";
 import type { Actor } from "./node-api.js";
+import { sparkplugEdgeNode } from "./node-sparkplug.js";
+import type { SparkplugEdgeNode, SparkplugStatus } from "./sparkplug/edge-node.js";
 
 const STATE_EVERY_MS = 1000;
 /**
@@ -52,6 +54,8 @@ export interface NodeMqttOptions {
   httpTls?: { cert: string; key: string } | null;
   /** an operator's tag write, audited, through the pair's gate (the node's writeTag) */
   writeTag: (actor: Actor, name: string, value: unknown) => Promise<{ name: string; value: unknown }>;
+  /** the site view's fields added to state and status (HMI address, health, alarms), and how often they go out again unchanged (runtime/node-site.ts) */
+  site?: { fields(): { state: Record<string, unknown>; status: Record<string, unknown> }; refreshMs: number };
   log: Logger;
 }
 
@@ -62,6 +66,8 @@ export interface MqttStatus {
   serving: boolean;
   clients: number;
   counters: MqttCounters;
+  /** the pair's Sparkplug B edge node (mqtt.sparkplug) */
+  sparkplug?: SparkplugStatus;
 }
 
 /** the embedded broker's certificate: its own files, or the node's HTTPS one; null for plain MQTT */
@@ -91,6 +97,8 @@ export class NodeMqtt {
   private timer: NodeJS.Timeout | null = null;
   /** the state and status payloads last published (without their time): only changes go out */
   private lastState = "";
+  /** when state and status last went out: with a site broker they go out again every site.refreshMs, so that the site knows this node lives */
+  private stateAt = 0;
   /** the payload last published per tag topic: only changes go out */
   private readonly lastTag = new Map<string, string>();
 
@@ -99,6 +107,7 @@ export class NodeMqtt {
   private broker: MqttBroker | null = null;
   private shareTimer: NodeJS.Timeout | null = null;
   private shareSoon: NodeJS.Timeout | null = null;
+  private readonly sparkplug: SparkplugEdgeNode | null;
 
   constructor(private readonly o: NodeMqttOptions) {
     const c = o.config;
@@ -133,6 +142,7 @@ export class NodeMqtt {
       });
       this.outlet = this.broker;
     }
+    this.sparkplug = sparkplugEdgeNode(o);
   }
 
   private serving(): boolean {
@@ -167,6 +177,7 @@ export class NodeMqtt {
     // the pair's health moves between state changes too (the peer, the service level): published when it does
     this.timer = setInterval(() => this.publishState(), STATE_EVERY_MS);
     this.timer.unref();
+    this.sparkplug?.start();
     this.o.log.info(
       this.outlet.kind === "embedded"
         ? `MQTT broker listening on ${this.address} (topics under ${this.prefix}; clients are served while this node is active)`
@@ -180,12 +191,13 @@ export class NodeMqtt {
     if (this.shareSoon) clearTimeout(this.shareSoon);
     this.timer = this.shareTimer = this.shareSoon = null;
     for (const u of this.unsubscribe.splice(0)) u();
+    await this.sparkplug?.stop();
     await this.outlet.stop();
   }
 
   status(): MqttStatus {
     const f = this.outlet.figures();
-    return { broker: this.outlet.kind, listen: this.address, serving: this.serving(), clients: f.clients, counters: f.counters };
+    return { broker: this.outlet.kind, listen: this.address, serving: this.serving(), clients: f.clients, counters: f.counters, ...(this.sparkplug ? { sparkplug: this.sparkplug.status() } : {}) };
   }
 
   private shareLoginsSoon(): void {
@@ -230,11 +242,15 @@ export class NodeMqtt {
     const s = this.o.runtime.state;
     const serving = this.serving();
     if (!serving && this.outlet.kind === "embedded") return;
-    const state = serving ? { pairId: c.pair.id, active: c.node.id, epoch: s.epoch, state: s.state, held: s.state === "active-held", peer: { nodeId: c.peer.id, state: s.peer.state } } : null;
-    const status = { nodeId: c.node.id, state: s.state, epoch: s.epoch, serviceLevel: s.level };
+    // the site view's fields come first: they never replace one of the fields above (docs/mqtt.md)
+    const more = this.o.site?.fields() ?? { state: {}, status: {} };
+    const state = serving ? { ...more.state, pairId: c.pair.id, active: c.node.id, epoch: s.epoch, state: s.state, held: s.state === "active-held", peer: { nodeId: c.peer.id, state: s.peer.state } } : null;
+    const status = { ...more.status, nodeId: c.node.id, state: s.state, epoch: s.epoch, serviceLevel: s.level };
     const key = JSON.stringify([state, status]);
-    if (!force && key === this.lastState) return;
+    const due = !!this.o.site && this.outlet.kind === "external" && Date.now() - this.stateAt >= this.o.site.refreshMs;
+    if (!force && !due && key === this.lastState) return;
     this.lastState = key;
+    this.stateAt = Date.now();
     const at = new Date().toISOString();
     if (state) this.outlet.publish(`${this.prefix}state`, JSON.stringify({ ...state, at }), true);
     this.outlet.publish(`${this.prefix}node/${c.node.id}/status`, JSON.stringify({ ...status, at }), true);

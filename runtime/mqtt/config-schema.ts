@@ -12,6 +12,8 @@
 //   ACL decides who may publish them.
 import { z } from "zod";
 import { hostPort } from "../config/host-port.js";
+import { siteSection } from "../site/config-schema.js";
+import { sparkplugSection } from "../sparkplug/config-schema.js";
 
 const URL_FORM = /^(mqtt|mqtts|tcp|tls):\/\/[^\s/]+(:\d{1,5})?\/?$/;
 
@@ -57,6 +59,10 @@ export const mqttSection = z
     acceptWrites: z.boolean().default(false),
     /** external: wait this long between attempts to reach the site broker */
     reconnectMs: z.number().int().min(100).max(60_000).default(1000),
+    /** external: the site view, every pair on the site broker (runtime/site/config-schema.ts) */
+    site: siteSection.optional(),
+    /** the pair as a Sparkplug B edge node (runtime/sparkplug/, docs/sparkplug.md) */
+    sparkplug: sparkplugSection,
   })
   .superRefine((m, ctx) => {
     const only = (keys: (keyof typeof m)[], broker: string) => {
@@ -64,8 +70,10 @@ export const mqttSection = z
     };
     if (m.broker === "embedded" && !m.listen) ctx.addIssue({ code: "custom", path: ["listen"], message: "required with broker: embedded (where this node's broker listens, e.g. 0.0.0.0:1883)" });
     if (m.broker === "external" && !m.url) ctx.addIssue({ code: "custom", path: ["url"], message: "required with broker: external (the site broker, e.g. mqtt://broker.site:1883)" });
+    if (m.broker === "embedded" && m.sparkplug && !m.sparkplug.url)
+      ctx.addIssue({ code: "custom", path: ["sparkplug", "url"], message: "required with broker: embedded (the broker the Sparkplug host applications use, e.g. mqtt://broker.site:1883): the edge node's NDEATH will must outlive the active" });
     only(["listen"], "embedded");
-    only(["url", "username", "password"], "external");
+    only(["url", "username", "password", "site"], "external");
   })
   .optional();
 
