@@ -19,11 +19,12 @@ import { divergenceRequest, replicationRequest, runPlan } from "./cli-replicatio
 import { contextRequest } from "./cli-context.js";
 import { backupRequest, configRequest, restoreTestRequest } from "./cli-backup.js";
 import { eventsRequest, tagsRequest } from "./cli-history.js";
+import { siteRequest } from "./cli-site.js";
 export { formatDevices, formatStatus } from "./status-lines.js";
 
-export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence" | "context" | "tags" | "events" | "backup" | "restore-test" | "config";
+export type ClientCommand = "status" | "confirm" | "reject" | "switchover" | "promote" | "maintenance" | "log-level" | "audit" | "services" | "replication" | "divergence" | "context" | "tags" | "events" | "backup" | "restore-test" | "config" | "site";
 
-export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence", "context", "tags", "events", "backup", "restore-test", "config"];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ["status", "confirm", "reject", "switchover", "promote", "maintenance", "log-level", "audit", "services", "replication", "divergence", "context", "tags", "events", "backup", "restore-test", "config", "site"];
 
 export interface ClientIo {
   /** one line of output, without its newline */
@@ -58,6 +59,7 @@ const USAGE: Record<ClientCommand, string> = {
   backup: "tandem backup [list | now] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   config: "tandem config [status | push] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
   "restore-test": "tandem restore-test [NAME] [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
+  site: "tandem site [--node URL | --config FILE] [--user NAME] [--ca FILE] [--json]",
 };
 
 const CREDENTIALS_NOTE = "credentials: --user NAME or TANDEM_USER, and TANDEM_PASSWORD (never on the command line)";
@@ -103,6 +105,7 @@ const COMMAND_OPTIONS: Record<ClientCommand, OptionSpec> = {
   backup: {},
   "restore-test": {},
   config: {},
+  site: {},
 };
 
 interface Parsed {
@@ -436,9 +439,12 @@ export async function runClientCommand(cmd: ClientCommand, argv: string[], io?: 
       case "context":
       case "backup":
       case "restore-test":
-      case "config": {
+      case "config":
+      case "site": {
         const r =
-          cmd === "replication"
+          cmd === "site"
+            ? siteRequest(p.positionals)
+            : cmd === "replication"
             ? replicationRequest(p.positionals, flag(p, "from-active"))
             : cmd === "divergence"
               ? divergenceRequest(p.positionals)

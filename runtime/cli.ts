@@ -56,6 +56,8 @@ const USAGE = `tandem — redundant plant-server runtime
                                     the tags now; one tag's recorded values over a time range (the history section)
   tandem events [--after SEQ] [--limit N]
                                     the pair's stored events and alarms: takeovers, switchovers, confirms, failures
+  tandem site                       every pair of the site from the site broker: active node, epoch, health,
+                                    held takeovers, alarms, each node's HMI (viewer)
   tandem config [status | push]     both nodes' pair-wide configuration versions; push the active's config file's
                                     pair-wide part to the standby's (admin)
   tandem backup [list | now]        this node's backups, the last restore test and alarms; a backup now (operator)

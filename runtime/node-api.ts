@@ -9,6 +9,7 @@ import type { ProcessView } from "./processes/host.js";
 import type { VerifyResult } from "../redundancy/replication/verify.js";
 import type { Quality, TagSnapshot } from "../drivers/tag-model.js";
 import type { Actor, LogLevel, NodeState, Role } from "../core/types.js";
+import type { SiteView } from "./site/view.js";
 
 export type { Actor, NodeState, Role };
 
@@ -155,9 +156,12 @@ export type StreamEvent =
   | { type: "tag"; data: TagView }
   | { type: "event"; data: { type: string; severity: string; text: string; node: string; at: number } }
   | { type: "audit"; data: AuditEntry }
-  | { type: "services"; data: ServicesView };
+  | { type: "services"; data: ServicesView }
+  | { type: "site"; data: SiteView };
 
 export interface NodeController {
+  /** the site view (runtime/node-site.ts): every pair on the site broker; absent on a controller without one */
+  readonly site?: { view(): SiteView };
   /** calls fn with each StreamEvent until the returned function is called */
   follow(fn: (e: StreamEvent) => void): () => void;
   status(): NodeStatus;

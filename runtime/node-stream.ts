@@ -7,6 +7,7 @@ import type { DriverManager } from "../drivers/manager.js";
 import type { PairRuntime } from "../redundancy/pair-runtime.js";
 import type { EventRecorder, EventRow } from "./events/recorder.js";
 import type { AuditEntry, NodeState, ServicesView, ServiceView, StreamEvent } from "./node-api.js";
+import type { SiteView } from "./site/view.js";
 
 export interface StreamSources {
   runtime: PairRuntime;
@@ -15,6 +16,8 @@ export interface StreamSources {
   drivers: DriverManager | null;
   /** the supervised services, when the node has any */
   services: (() => ServicesView) | null;
+  /** the site view as it changes (runtime/node-site.ts), for the HMI's site page */
+  site?: { follow(fn: (v: SiteView) => void): () => void };
   log: Logger;
 }
 
@@ -47,12 +50,14 @@ export function followNode(src: StreamSources, fn: (e: StreamEvent) => void): ()
   src.auditFollowers.add(onAudit);
   const untag = src.drivers?.bus.subscribe((data) => call({ type: "tag", data })) ?? (() => undefined);
   const unservices = src.services ? followServices(src.services, call, src.log) : () => undefined;
+  const unsite = src.site?.follow((data) => call({ type: "site", data })) ?? (() => undefined);
   return () => {
     src.runtime.off("state", onState);
     src.events.listeners.delete(onEvent);
     src.auditFollowers.delete(onAudit);
     untag();
     unservices();
+    unsite();
   };
 }
 

@@ -30,6 +30,7 @@ import { NodeAudit } from "./node-audit.js";
 import { NodeData } from "./node-data.js";
 import { NodeHistory, PEER_EVENTS_TOPIC } from "./node-history.js";
 import { NodeMqtt } from "./node-mqtt.js";
+import { NodeSite } from "./node-site.js";
 import type { NodeOpcuaServer } from "./node-opcua-server.js";
 import { startHostMonitoring, startLogWatch, startStaleMonitoring } from "./node-host.js";
 import { attentionOf } from "./node-attention.js";
@@ -73,6 +74,7 @@ export class TandemNode implements NodeController {
   private readonly configFile: string | undefined;
   /** the embedded MQTT broker and what the active publishes on it (mqtt section) */
   mqtt: NodeMqtt | null = null;
+  readonly site = new NodeSite(this); // the site view: every pair on the site broker (node-site.ts)
   /** the node's OPC UA server (opcua.server), loaded on start only when configured: node-opcua is a large import */
   opcua: NodeOpcuaServer | null = null;
   readonly supervisor: Supervisor;
@@ -247,9 +249,10 @@ export class TandemNode implements NodeController {
     await this.http.prepare();
     // listening before the node joins the pair: a takeover finds it ready (it refuses clients until then)
     if (c.mqtt) {
-      this.mqtt = new NodeMqtt({ config: c, runtime: this.runtime, drivers: () => this.drivers, events: this.history.events, httpTls: tls, writeTag: (actor, name, value) => this.writeTag(actor, name, value), log: this.logs.get("mqtt") });
+      this.mqtt = new NodeMqtt({ config: c, runtime: this.runtime, drivers: () => this.drivers, events: this.history.events, httpTls: tls, writeTag: (actor, name, value) => this.writeTag(actor, name, value), site: this.site.mqttHooks(), log: this.logs.get("mqtt") });
       await this.mqtt.start();
     }
+    this.site.start();
     await this.opcua?.listen(); // as the broker: before the node joins the pair (ServiceLevel "no data" until then; writes wait for the active)
     this.runtime.setLevel(this.computeLevel().level, settled());
     await this.runtime.start();
@@ -301,14 +304,11 @@ export class TandemNode implements NodeController {
     });
     if (this.levelTimer) clearInterval(this.levelTimer);
     this.levelTimer = null;
-    this.host?.stop();
-    this.stale?.stop();
-    this.logWatch?.stop();
-    this.configWatch.stop();
-    this.nodeConfig.stop();
+    for (const part of [this.host, this.stale, this.logWatch, this.configWatch, this.nodeConfig]) part?.stop();
     await stepOf("HTTP API", async () => this.http?.stop());
     this.http = null;
     await stepOf("MQTT broker", async () => this.mqtt?.stop());
+    await stepOf("site view", () => this.site.stop());
     this.mqtt = null;
     await stepOf("OPC UA server", async () => this.opcua?.stop());
     await stepOf("drivers", async () => this.drivers?.stop());
@@ -397,7 +397,7 @@ export class TandemNode implements NodeController {
   }
 
   follow(fn: (e: StreamEvent) => void): () => void {
-    return followNode({ runtime: this.runtime, events: this.history.events, auditFollowers: this.auditTrail.followers, drivers: this.drivers, services: this.supervisor.names().length ? () => this.services() : null, log: this.log }, fn);
+    return followNode({ runtime: this.runtime, events: this.history.events, auditFollowers: this.auditTrail.followers, drivers: this.drivers, services: this.supervisor.names().length ? () => this.services() : null, site: this.site, log: this.log }, fn);
   }
 
   tags(): TagView[] {

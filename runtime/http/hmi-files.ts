@@ -31,6 +31,9 @@ export const HMI_FILES: Record<string, string> = {
   "plot-data.js": "text/javascript; charset=utf-8",
   "trend.js": "text/javascript; charset=utf-8",
   "timeline.js": "text/javascript; charset=utf-8",
+  "site.html": "text/html; charset=utf-8",
+  "site.js": "text/javascript; charset=utf-8",
+  "site.css": "text/css; charset=utf-8",
   "style.css": "text/css; charset=utf-8",
 };
 

@@ -35,6 +35,7 @@ import { DEFAULT_EVENT_STREAM, EventStreamHub, type EventStreamOptions } from ".
 import { registerServiceRoutes } from "./service-routes.js";
 import { registerBackupRoutes } from "./backup-routes.js";
 import { registerConfigRoutes } from "./config-routes.js";
+import { registerSiteRoutes } from "./site-routes.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -365,6 +366,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   registerConfigRoutes(app, api, controller, actorOf);
   registerRecordRoutes(app, api, controller, actorOf);
   registerHistoryRoutes(app, api, controller);
+  registerSiteRoutes(app, api, controller);
   const stream = new EventStreamHub(controller, { ...DEFAULT_EVENT_STREAM, ...(opts.eventStream ?? {}), tls: tlsOn });
   stream.register(app, api);
 
