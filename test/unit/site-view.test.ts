@@ -10,6 +10,10 @@ import { describe, expect, it } from "vitest";
 import { formatSite } from "../../runtime/cli-site.js";
 import { emptySite, MAX_NODES_PER_PAIR, siteStep, type SiteInput, type SiteModel } from "../../runtime/site/model.js";
 import { ownEntry, pairView, type LocalPair, type SiteView } from "../../runtime/site/view.js";
+import { parseConfig } from "../../runtime/config/load.js";
+import { silentLogs } from "../../runtime/logging.js";
+import { NodeSite } from "../../runtime/node-site.js";
+import { FakeController } from "../helpers/fake-controller.js";
 import { configProblems, minimalConfig } from "../helpers/min-config.js";
 
 const T0 = Date.parse("2026-12-01T10:00:00Z");
@@ -234,5 +238,31 @@ describe("tandem site's table", () => {
     expect(out.every((l) => !l.includes("\n"))).toBe(true);
     expect(out).toContain("  line2/b: standby, epoch 7, level 210, HMI http://10.0.0.2:8080/");
     expect(out.at(-1)).toMatch(/1 message from the site broker ignored \(badTopic 1\)/);
+  });
+});
+
+describe("NodeSite (runtime/node-site.ts) without a site broker", () => {
+  const host = (mqtt: string) => {
+    const config = parseConfig(minimalConfig().replace("http: { listen: 127.0.0.1:8080 }", `http: { listen: 127.0.0.1:8080 }\n${mqtt}`), { env: {} });
+    const fake = new FakeController();
+    return { config, logs: silentLogs(), httpAddress: { host: "127.0.0.1", port: 8080 }, status: () => fake.status() };
+  };
+  it("with the embedded broker: this pair alone, and says so; its state and status carry the HMI address and alarm counts", async () => {
+    const site = new NodeSite(host("mqtt: { listen: 127.0.0.1:1883 }"));
+    site.start();
+    const v = site.view();
+    expect(v.source).toBe("own-pair-only");
+    expect(v.note).toMatch(/embedded .* only this pair is shown/);
+    expect(v.pairs.map((p) => p.pairId)).toEqual(["line1"]);
+    expect(v.pairs[0]).toMatchObject({ self: true, active: "a", health: "good" });
+    const f = site.mqttHooks().fields();
+    expect(f.status).toMatchObject({ hmi: "http://127.0.0.1:8080/", alarms: 0, warnings: 0, health: "good" });
+    expect(f.state).toMatchObject({ hmi: "http://127.0.0.1:8080/", serviceLevel: 230, health: "good" });
+    await site.stop();
+  });
+  it("without an mqtt section: this pair alone", () => {
+    const v = new NodeSite(host("")).view();
+    expect([v.source, v.pairs.length, v.broker.url]).toEqual(["own-pair-only", 1, null]);
+    expect(v.note).toMatch(/no mqtt section/);
   });
 });
