@@ -1,7 +1,8 @@
 // The standby's side of replication: it applies the active's rows in order,
 // durably, and acknowledges what it holds. The active's live rows go to the
-// received-rows log first (received-log.ts): acknowledged once the log has
-// them, applied to the database right after, which is flushed within
+// received-rows log first (received-log.ts) as they arrive, even while
+// earlier rows are still being applied: acknowledged once the log has them,
+// applied to the database in their turn, which is flushed within
 // flushWrittenMs and before this node acts as active. It refuses rows from an active
 // whose epoch is below the one it knows (S1: a deposed active cannot write
 // into the pair's database), and answers a gap by saying what it holds.
@@ -10,10 +11,16 @@ import type { Hello, Probe, Resume, Resync, Rows } from "./protocol.js";
 import { markerOf } from "./verify.js";
 import type { Clock } from "../net.js";
 import type { ReplicatorDeps } from "./settings.js";
-import type { ReceivedLog } from "./received-log.js";
+import { replayReceived, type ReceivedLog } from "./received-log.js";
 
 /** the most rows applied in one transaction when queued messages are merged */
 const MERGE_ROWS = 50_000;
+/**
+ * The most rows logged and acknowledged ahead of the database: beyond it a
+ * message waits for its turn (a database slower than the active's writes
+ * holds the active back instead of falling ever further behind).
+ */
+const LOG_AHEAD_ROWS = 2000;
 
 export interface FollowerStatus {
   lastSeq: number;
@@ -41,9 +48,11 @@ export class Follower {
    * one (one fsync for many chunks of a catch-up). Any other message starts
    * a new generation, so rows never jump ahead of a resume or a resync.
    */
-  private readonly rowsQueue: { gen: number; m: Rows }[] = [];
+  private readonly rowsQueue: { gen: number; m: Rows; logged: boolean }[] = [];
   private gen = 0;
   private drainFor = -1;
+  /** a flush for a received-rows log past receivedFlushBytes is queued */
+  private sizeFlushQueued = false;
   /** syncAck written: the flush of what was acknowledged unflushed, pending */
   private flushTimer: ReturnType<Clock["setTimeout"]> | null = null;
 
@@ -57,20 +66,37 @@ export class Follower {
     this.lastSeq = (await this.d.storage.state()).lastSeq;
   }
 
-  /** stops applying; what was acknowledged unflushed is flushed before it resolves (the node may act as active next) */
+  /**
+   * Stops applying; what was acknowledged is in the database and on its disk
+   * before it resolves (the node may act as active next): rows logged and
+   * acknowledged but not yet applied are applied from the log.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.flushTimer !== null) this.d.clock.clearTimeout(this.flushTimer);
     this.flushTimer = null;
     await this.chain;
+    if (this.d.received && this.d.received.size > 0) {
+      try {
+        await replayReceived(this.d.storage, this.d.received, this.d.log);
+        return;
+      } catch (err) {
+        this.d.log.error(`replication: rows acknowledged from the received-rows log could not be applied to this node's database: ${(err as Error).message}`);
+      }
+    }
     await this.flush();
   }
 
-  /** the database on its disk; then the received-rows log is emptied (everything it held is in the database) */
-  private async flush(): Promise<void> {
+  /**
+   * The database on its disk; then the received-rows log drops what the
+   * database holds (`all`: everything, the database is about to be rebuilt
+   * from the active).
+   */
+  private async flush(all = false): Promise<void> {
     try {
+      const held = all ? Infinity : (await this.d.storage.state()).lastSeq;
       await this.d.storage.flush();
-      if (this.d.received && this.d.received.size > 0) this.d.received.reset();
+      if (this.d.received && this.d.received.size > 0) this.d.received.reset(held);
     } catch (err) {
       this.d.log.error(`replication: rows acknowledged as written could not be flushed to this node's disk: ${(err as Error).message}`);
     }
@@ -127,7 +153,7 @@ export class Follower {
       if (this.stopped) return;
       this.awaitingResume = false;
       if (r.diverged) {
-        await this.flush();
+        await this.flush(true);
         const moved = await this.d.storage.setAside(r.keep, r.epoch, (this.d.wallClock ?? Date.now)());
         this.setAsideTotal += moved;
         this.d.log.warn(
@@ -148,7 +174,7 @@ export class Follower {
     this.enqueue(async () => {
       if (this.stopped) return;
       this.d.log.warn(`the active (epoch ${r.epoch}) asked for a resync: this database is emptied and rebuilt from the active's`);
-      await this.flush();
+      await this.flush(true);
       await this.d.storage.truncate();
       this.lastSeq = 0;
       this.hello();
@@ -189,29 +215,57 @@ export class Follower {
 
   onRows(m: Rows): void {
     if (this.stale(m.epoch)) return;
-    this.rowsQueue.push({ gen: this.gen, m });
+    this.rowsQueue.push({ gen: this.gen, m, logged: this.logAhead(m) });
     if (this.drainFor === this.gen) return;
     const gen = this.gen;
     this.drainFor = gen;
     this.enqueue(() => this.drain(gen), true);
   }
 
+  /**
+   * A live message that follows what this node holds (its database and its
+   * log) goes to the received-rows log and is acknowledged now, without
+   * waiting for the rows before it to be applied: the log keeps the order.
+   * Returns whether it did.
+   */
+  private logAhead(m: Rows): boolean {
+    const received = this.d.received;
+    if (!received || m.live !== true || !m.rows.length || this.stopped || this.awaitingResume || m.after !== this.lastSeq) return false;
+    if (this.rowsQueue.reduce((n, q) => n + (q.logged ? q.m.rows.length : 0), 0) >= LOG_AHEAD_ROWS) return false;
+    try {
+      received.append({ epoch: m.epoch, after: m.after, rows: m.rows });
+    } catch (err) {
+      this.logFailed(err as Error);
+      return false;
+    }
+    this.acknowledge(m.rows[m.rows.length - 1].seq);
+    return true;
+  }
+
   /** applies the queued rows messages of one generation, those that follow each other in one transaction */
   private async drain(gen: number): Promise<void> {
     while (this.rowsQueue.length && this.rowsQueue[0].gen === gen) {
-      const first = (this.rowsQueue.shift() as { m: Rows }).m;
+      const head = this.rowsQueue.shift() as { m: Rows; logged: boolean };
+      const first = head.m;
       const after = first.after;
       const rows = [...first.rows];
       let last = rows.length ? rows[rows.length - 1].seq : after;
       let live = first.live === true;
-      while (rows.length < this.mergeRows() && this.rowsQueue.length && this.rowsQueue[0].gen === gen && this.rowsQueue[0].m.after === last) {
+      const logged = head.logged;
+      // logged messages merge only with logged ones (acknowledged already), the others with the others
+      while (rows.length < this.mergeRows() && this.rowsQueue.length && this.rowsQueue[0].gen === gen && this.rowsQueue[0].m.after === last && this.rowsQueue[0].logged === logged) {
         const next = (this.rowsQueue.shift() as { m: Rows }).m;
         rows.push(...next.rows);
         live &&= next.live === true;
         if (next.rows.length) last = next.rows[next.rows.length - 1].seq;
       }
+      // logged rows left unapplied here are applied from the log by stop() or at the next start
       if (this.stopped || this.awaitingResume) continue;
-      const done = live && this.d.received && rows.length && after === this.lastSeq ? await this.logAckApply(first.epoch, after, rows) : await this.applyAndAck(after, rows);
+      const done = logged
+        ? await this.applyLogged(after, rows)
+        : live && this.d.received && rows.length && after === this.lastSeq
+          ? await this.logAckApply(first.epoch, after, rows)
+          : await this.applyAndAck(after, rows);
       if (!done) {
         // a gap or a refusal: what is queued of this generation assumed the rows that did not go in
         while (this.rowsQueue.length && this.rowsQueue[0].gen === gen) this.rowsQueue.shift();
@@ -234,6 +288,12 @@ export class Follower {
       return this.applyAndAck(after, rows);
     }
     this.acknowledge(rows[rows.length - 1].seq);
+    return this.applyLogged(after, rows);
+  }
+
+  /** rows in the received-rows log and acknowledged: applied to the database without waiting for its flush */
+  private async applyLogged(after: number, rows: Row[]): Promise<boolean> {
+    const received = this.d.received as ReceivedLog;
     try {
       await this.applyRows(after, rows, false, after);
     } catch (err) {
@@ -250,7 +310,13 @@ export class Follower {
       return false;
     }
     this.d.onApplied?.(rows);
-    if (received.size > this.d.settings.receivedFlushBytes) this.enqueue(() => this.flush());
+    if (received.size > this.d.settings.receivedFlushBytes && !this.sizeFlushQueued) {
+      this.sizeFlushQueued = true;
+      this.enqueue(() => {
+        this.sizeFlushQueued = false;
+        return this.flush();
+      });
+    }
     return true;
   }
 

@@ -6,12 +6,18 @@
 // then costs one append and one fdatasync on a file whose blocks already
 // exist, not a whole database transaction.
 //
-// The log holds only what the database may not have on disk yet: it is
-// emptied (a new generation) each time the database is flushed. After a
-// crash the node replays it into the database before anything reads where
-// the database ends (replayReceived, at start).
+// The log holds only what the database may not have on disk yet: each time
+// the database is flushed, the entries it holds are dropped. Entries beyond
+// it (rows logged and acknowledged while earlier ones were being applied)
+// are kept: the header moves past the dropped ones, and when the kept ones
+// fit in front of where they are, they are copied to the front under a new
+// generation — each step flushed before the next, so a crash between any two
+// leaves a header that names entries still on the disk. After a crash the
+// node replays the log into the database before anything reads where the
+// database ends (replayReceived, at start).
 //
-// File: a 32-byte header (magic, generation), then entries, each a 20-byte
+// File: a 32-byte header (magic, generation, offset of the first entry; 0
+// means right after the header), then entries, each a 20-byte
 // header (magic, generation, payload length, 8 bytes of the payload's
 // SHA-256) and the payload (a `rows` message as JSON, as on the wire). The
 // file is written full of zeros up to its capacity once, so that an append
@@ -40,8 +46,12 @@ export interface ReceivedLog {
   append(e: ReceivedEntry): void;
   /** the entries of the current generation, in the order they were appended */
   entries(): ReceivedEntry[];
-  /** forgets every entry (the database holds them on its disk) */
-  reset(): void;
+  /**
+   * Forgets the entries whose rows the database holds on its disk: all of
+   * them, or those ending at or below `heldUpTo` (the others are kept, in
+   * their order).
+   */
+  reset(heldUpTo?: number): void;
   close(): void;
 }
 
@@ -61,7 +71,12 @@ function digest(buf: Buffer, start: number, end: number): Buffer {
 export class FileReceivedLog implements ReceivedLog {
   private fd: number;
   private gen = 0;
+  /** where this generation's first entry is */
+  private start = FILE_HEADER;
+  /** where the next entry goes */
   private pos = FILE_HEADER;
+  /** the entries from `start` as written: where, their bytes (header and payload), the last seq of their rows */
+  private written: { at: number; last: number; buf: Buffer }[] = [];
   /** null, or why the file's blocks were not written in advance (a full disk) */
   preallocated: string | null = null;
 
@@ -77,8 +92,10 @@ export class FileReceivedLog implements ReceivedLog {
     this.fd = openSync(where, "r+");
     const head = Buffer.alloc(FILE_HEADER);
     const n = readSync(this.fd, head, 0, FILE_HEADER, 0);
-    if (n === FILE_HEADER && head.subarray(0, 8).equals(FILE_MAGIC)) this.gen = head.readUInt32LE(8);
-    else this.writeHeader(1);
+    if (n === FILE_HEADER && head.subarray(0, 8).equals(FILE_MAGIC)) {
+      this.gen = head.readUInt32LE(8);
+      this.start = this.pos = head.readUInt32LE(12) || FILE_HEADER;
+    } else this.writeHeader(1, FILE_HEADER);
     // blocks that exist already: an append then changes no file size and no block map (a cheap fdatasync)
     const have = fstatSync(this.fd).size;
     try {
@@ -97,17 +114,28 @@ export class FileReceivedLog implements ReceivedLog {
   }
 
   get size(): number {
-    return this.pos - FILE_HEADER;
+    return this.pos - this.start;
   }
 
-  private writeHeader(gen: number): void {
+  /** the header, on the disk when it returns (one sector: written whole or not at all) */
+  private writeHeader(gen: number, start: number): void {
     const head = Buffer.alloc(FILE_HEADER);
     FILE_MAGIC.copy(head, 0);
     head.writeUInt32LE(gen >>> 0, 8);
+    head.writeUInt32LE(start, 12);
     writeSync(this.fd, head, 0, FILE_HEADER, 0);
     fdatasyncSync(this.fd);
     this.gen = gen >>> 0;
-    this.pos = FILE_HEADER;
+    this.start = start;
+  }
+
+  private writeAt(buf: Buffer, at: number): void {
+    let done = 0;
+    while (done < buf.length) {
+      const n = writeSync(this.fd, buf, done, buf.length - done, at + done);
+      if (n <= 0) throw new Error("ENOSPC: the received-rows log could not be written");
+      done += n;
+    }
   }
 
   append(e: ReceivedEntry): void {
@@ -119,13 +147,9 @@ export class FileReceivedLog implements ReceivedLog {
     buf.writeUInt32LE(this.gen, 4);
     buf.writeUInt32LE(len, 8);
     digest(buf, ENTRY_HEADER, ENTRY_HEADER + len).copy(buf, 12);
-    let done = 0;
-    while (done < buf.length) {
-      const n = writeSync(this.fd, buf, done, buf.length - done, this.pos + done);
-      if (n <= 0) throw new Error("ENOSPC: the received-rows log could not be written");
-      done += n;
-    }
+    this.writeAt(buf, this.pos);
     if (this.sync) fdatasyncSync(this.fd);
+    this.written.push({ at: this.pos, last: lastOf(e), buf });
     this.pos += buf.length;
   }
 
@@ -133,7 +157,8 @@ export class FileReceivedLog implements ReceivedLog {
     const out: ReceivedEntry[] = [];
     const size = fstatSync(this.fd).size;
     const head = Buffer.alloc(ENTRY_HEADER);
-    let at = FILE_HEADER;
+    this.written = [];
+    let at = this.start;
     while (at + ENTRY_HEADER <= size) {
       if (readSync(this.fd, head, 0, ENTRY_HEADER, at) < ENTRY_HEADER) break;
       if (head.readUInt32LE(0) !== ENTRY_MAGIC || head.readUInt32LE(4) !== this.gen) break;
@@ -149,20 +174,51 @@ export class FileReceivedLog implements ReceivedLog {
         break;
       }
       if (typeof m === "string" || m.t !== "rows") break;
-      out.push({ epoch: m.epoch, after: m.after, rows: m.rows });
+      const e = { epoch: m.epoch, after: m.after, rows: m.rows };
+      out.push(e);
+      this.written.push({ at, last: lastOf(e), buf: Buffer.concat([head, body]) });
       at += ENTRY_HEADER + len;
     }
     this.pos = at;
     return out;
   }
 
-  reset(): void {
-    this.writeHeader(this.gen + 1);
+  reset(heldUpTo = Infinity): void {
+    const first = this.written.findIndex((w) => w.last > heldUpTo);
+    if (first < 0) {
+      this.writeHeader(this.gen + 1, FILE_HEADER);
+      this.written = [];
+      this.pos = FILE_HEADER;
+      return;
+    }
+    const keep = this.written.slice(first);
+    const from = keep[0].at;
+    if (from === this.start) return;
+    // the entries the database holds are dropped: the header now names the first kept one
+    this.writeHeader(this.gen, from);
+    this.written = keep;
+    const bytes = this.pos - from;
+    if (FILE_HEADER + bytes > from) return; // they do not fit in front of themselves: they stay where they are until a later reset
+    // copied to the front under the next generation (not yet named by the header), flushed, then named
+    let at = FILE_HEADER;
+    for (const w of keep) {
+      w.buf.writeUInt32LE((this.gen + 1) >>> 0, 4);
+      this.writeAt(w.buf, at);
+      w.at = at;
+      at += w.buf.length;
+    }
+    fdatasyncSync(this.fd);
+    this.writeHeader(this.gen + 1, FILE_HEADER);
+    this.pos = at;
   }
 
   close(): void {
     closeSync(this.fd);
   }
+}
+
+function lastOf(e: ReceivedEntry): number {
+  return e.rows.length ? e.rows[e.rows.length - 1].seq : e.after;
 }
 
 /**

@@ -265,7 +265,9 @@ async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: n
       log(err.message);
     });
     const head = pair.leader.repl.status().lastSeq;
-    const st = await pair.peerState();
+    // the standby acknowledges from its received-rows log: its database has the last rows a moment later
+    let st = await pair.peerState();
+    for (const until = Date.now() + DRAIN_WITHIN_MS; drained && st.lastSeq !== head && Date.now() < until; st = await pair.peerState()) await new Promise((r) => setTimeout(r, 5));
     return {
       ...run,
       syncAck,

@@ -68,6 +68,34 @@ describe("the received-rows log file", () => {
     third.close();
   });
 
+  it("a reset up to what the database holds keeps the entries beyond it, across a reopen, whether or not they fit in front of themselves", () => {
+    const file = join(tempDir(), "received.log");
+    const log = new FileReceivedLog(file, true, 64 * 1024);
+    // held entries larger than the kept one: it is copied to the front under a new generation
+    log.append({ epoch: 1, after: 0, rows: rows(1, 20) });
+    log.append({ epoch: 1, after: 20, rows: rows(21, 20) });
+    log.append({ epoch: 1, after: 40, rows: rows(41, 2) });
+    log.reset(40);
+    log.close();
+    let again = new FileReceivedLog(file, true, 64 * 1024);
+    expect(again.entries().map((e) => [e.after, e.rows.map((r) => r.seq)])).toEqual([[40, [41, 42]]]);
+    // a held entry smaller than the kept ones: the header moves past it and they stay where they are
+    again.append({ epoch: 1, after: 42, rows: rows(43, 30) });
+    again.append({ epoch: 1, after: 72, rows: rows(73, 30) });
+    again.reset(42);
+    again.append({ epoch: 1, after: 102, rows: rows(103, 1) });
+    again.close();
+    again = new FileReceivedLog(file, true, 64 * 1024);
+    expect(again.entries().map((e) => e.after)).toEqual([42, 72, 102]);
+    // nothing beyond what the database holds: emptied
+    again.reset(103);
+    expect(again.size).toBe(0);
+    again.close();
+    again = new FileReceivedLog(file, true, 64 * 1024);
+    expect(again.entries()).toEqual([]);
+    again.close();
+  });
+
   it("stops at a torn or altered entry: what follows it is not replayed", () => {
     const file = join(tempDir(), "received.log");
     const log = new FileReceivedLog(file, true, 64 * 1024);
@@ -160,6 +188,7 @@ describe("S2: the standby acknowledges from its received-rows log", () => {
     log.close();
     const after = onDisk(bFile);
     for (const r of acked) expect(after.get(r.seq)).toBe(r.body);
+    frozen = false;
     release(new Error("the standby process died"));
   });
 
@@ -219,6 +248,48 @@ describe("S2: the standby acknowledges from its received-rows log", () => {
     await p.lead(p.b, 2);
     expect(p.b.received.size).toBe(0);
     expect(await p.b.storage.count("t")).toBe(1);
+  });
+
+  it("a live write is logged and acknowledged while the one before it is still being applied; stopping applies what was logged", async () => {
+    /** b's database holds its applies until released */
+    let gate: Promise<void> | null = null;
+    let open: () => void = () => undefined;
+    pair = new TestPair({ flushWrittenMs: 60_000 }, (id, dir) => {
+      const s = new SqliteStorage({ file: join(dir, `${id}.db`) });
+      if (id === "b") {
+        const apply = s.apply.bind(s);
+        s.apply = async (after, r, opts) => {
+          if (gate) await gate;
+          return apply(after, r, opts);
+        };
+      }
+      return s;
+    });
+    const { a, b } = pair;
+    await pair.open();
+    await pair.lead(a, 1);
+    await until("live", () => a.repl.status().peer === "live" && a.repl.status().lagRecords === 0);
+    gate = new Promise((r) => (open = r));
+    const first = await a.repl.write([rec("t", { n: 1 })]);
+    // the first write's apply is held on b: the second is acknowledged from b's log all the same
+    const second = await Promise.race([
+      a.repl.write([rec("t", { n: 2 }), rec("t", { n: 3 })]),
+      new Promise<null>((r) => setTimeout(() => r(null), 2000)),
+    ]);
+    expect(second).not.toBeNull();
+    expect(await b.storage.count("t")).toBe(0);
+    // b is to lead: it stops following while the first apply is still held, then the apply goes through;
+    // the second write, logged and acknowledged but never applied by the follower, is applied from the log
+    a.canWrite = false;
+    const leading = pair.lead(b, 2);
+    await new Promise((r) => setTimeout(r, 50));
+    gate = null;
+    open();
+    await leading;
+    const bFile = join(pair.dir, "b.db");
+    const held = onDisk(bFile);
+    for (const r of [...first, ...(second ?? [])]) expect(held.get(r.seq)).toBe(r.body);
+    expect(b.received.size).toBe(0);
   });
 
   it("catch-up rows are not logged: applied and flushed, then acknowledged", async () => {
