@@ -10,6 +10,7 @@ import type { VerifyResult } from "../redundancy/replication/verify.js";
 import type { Quality, TagSnapshot } from "../drivers/tag-model.js";
 import type { Actor, LogLevel, NodeState, Role } from "../core/types.js";
 import type { SiteView } from "./site/view.js";
+import type { SparkplugStatus } from "./sparkplug/edge-node.js";
 
 export type { Actor, NodeState, Role };
 
@@ -45,7 +46,7 @@ export interface NodeStatus {
   /** PLC connections per device and endpoint, when the node has drivers */
   devices?: { device: string; endpoint: string; connected: boolean; path?: string }[];
   /** the embedded MQTT broker, when the mqtt section is there: where it listens, whether it serves clients now, how many */
-  mqtt?: { broker: "embedded" | "external"; listen: string; serving: boolean; clients: number };
+  mqtt?: { broker: "embedded" | "external"; listen: string; serving: boolean; clients: number; sparkplug?: SparkplugStatus };
   /** the node's OPC UA server, when opcua.server is there: its endpoint, the ServiceLevel it serves now, its sessions */
   opcua?: { endpoint: string; serviceLevel: number; sessions: number };
   /** what on this node needs an operator's eye: its monitoring alarms and warnings, and its backups (runtime/node-attention.ts) */

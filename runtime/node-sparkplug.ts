@@ -7,7 +7,7 @@ import type { Logger } from "../core/logger.js";
 import type { DriverManager } from "../drivers/manager.js";
 import type { PairRuntime } from "../redundancy/pair-runtime.js";
 import type { TandemConfig } from "./config/schema.js";
-import type { Actor } from "./node-api.js";
+import type { Actor } from "../core/types.js";
 import { SparkplugEdgeNode } from "./sparkplug/edge-node.js";
 
 export interface NodeSparkplugOptions {

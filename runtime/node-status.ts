@@ -116,7 +116,7 @@ export function nodeStatus(config: TandemConfig, runtime: PairRuntime, parts: St
     ...(parts.config ? { config: parts.config } : {}),
     ...(parts.attention ? { attention: parts.attention } : {}),
     ...(parts.opcua ? { opcua: parts.opcua } : {}),
-    ...(parts.mqtt ? { mqtt: (({ broker, listen, serving, clients }) => ({ broker, listen, serving, clients }))(parts.mqtt) } : {}),
+    ...(parts.mqtt ? { mqtt: (({ broker, listen, serving, clients, sparkplug }) => ({ broker, listen, serving, clients, ...(sparkplug ? { sparkplug } : {}) }))(parts.mqtt) } : {}),
     awaitingOperator: s.awaitingOperator,
     counters: runtime.counters(),
   };

@@ -13,7 +13,7 @@ import { isActiveState, type NodeState } from "../../core/types.js";
 import type { DriverManager } from "../../drivers/manager.js";
 import type { TagSnapshot } from "../../drivers/tag-model.js";
 import type { PairRuntime } from "../../redundancy/pair-runtime.js";
-import type { Actor } from "../node-api.js";
+import type { Actor } from "../../core/types.js";
 import type { SparkplugConfig } from "./config-schema.js";
 import { commandOf, datatypeOf, nbirth, ndeath, nodeMetrics, parseCommand, parseHostState, payload, stateTopic, tagMetric, topicOf, type Datatype, type NodeFacts } from "./payloads.js";
 import { initialSession, step, type SessionEffect, type SessionEvent, type SessionState } from "./session.js";

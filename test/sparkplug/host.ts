@@ -1,0 +1,120 @@
+// A Sparkplug host application of the tests' own making: a real mqtt.js
+// client on the site broker that publishes its STATE (Sparkplug 3.0 JSON,
+// retained, with an offline will), subscribes to a group, and decodes what
+// edge nodes publish twice — with Eclipse Tahu's sparkplug-payload, and
+// independently with protobufjs and the vendored sparkplug_b.proto — and
+// tells if the two disagree. No Tandem code on this side.
+import { fileURLToPath } from "node:url";
+import mqtt, { type MqttClient } from "mqtt";
+import protobuf from "protobufjs";
+import sparkplug from "sparkplug-payload";
+
+const codec = sparkplug.get("spBv1.0")!;
+const root = protobuf.loadSync(fileURLToPath(new URL("../fixtures/sparkplug_b.proto", import.meta.url)));
+const PayloadType = root.lookupType("org.eclipse.tahu.protobuf.Payload");
+
+export interface HostMetric {
+  name?: string;
+  datatype: number;
+  isNull: boolean;
+  value: unknown;
+  timestamp?: number;
+  properties: Record<string, unknown>;
+}
+
+export interface Seen {
+  at: number;
+  topic: string;
+  kind: string;
+  edge: string;
+  device?: string;
+  seq?: number;
+  timestamp?: number;
+  metrics: HostMetric[];
+  /** the bdSeq metric (NBIRTH, NDEATH) */
+  bdSeq?: number;
+}
+
+const num = (v: unknown): number | undefined => (v === undefined || v === null ? undefined : Number(v));
+
+/** a payload decoded by protobufjs from the published schema alone */
+export function decodeIndependently(bytes: Uint8Array): { seq?: number; timestamp?: number; metrics: HostMetric[] } {
+  const msg = PayloadType.decode(bytes);
+  const o = PayloadType.toObject(msg, { longs: Number, defaults: false, oneofs: true }) as Record<string, any>;
+  const metrics: HostMetric[] = (o.metrics ?? []).map((m: Record<string, any>) => {
+    const properties: Record<string, unknown> = {};
+    const keys: string[] = m.properties?.keys ?? [];
+    keys.forEach((k, i) => {
+      const pv = m.properties.values[i];
+      properties[k] = pv[pv.value];
+    });
+    return { name: m.name, datatype: m.datatype, isNull: m.isNull === true, value: m.value ? m[m.value] : undefined, timestamp: num(m.timestamp), properties };
+  });
+  return { seq: num(o.seq), timestamp: num(o.timestamp), metrics };
+}
+
+export class TestHost {
+  readonly seen: Seen[] = [];
+  /** where the two decodings of one payload disagreed */
+  readonly disagreements: string[] = [];
+  private client: MqttClient | null = null;
+
+  constructor(private readonly url: string, private readonly group: string, readonly hostId = "scada") {}
+
+  get stateTopic(): string {
+    return `spBv1.0/STATE/${this.hostId}`;
+  }
+
+  /** connects with the offline will, subscribes to the group, and (unless told otherwise) says it is online */
+  async start(opts: { online?: boolean } = {}): Promise<void> {
+    const will = { topic: this.stateTopic, payload: Buffer.from(JSON.stringify({ online: false, timestamp: Date.now() })), qos: 1 as const, retain: true };
+    this.client = await mqtt.connectAsync(this.url, { clientId: `test-host-${this.hostId}-${process.pid}`, protocolVersion: 5, reconnectPeriod: 0, will });
+    this.client.on("message", (topic, bytes) => this.onMessage(topic, bytes));
+    await this.client.subscribeAsync(`spBv1.0/${this.group}/#`, { qos: 1 });
+    if (opts.online !== false) await this.state(true);
+  }
+
+  /** STATE as Sparkplug 3.0 has it: retained, QoS 1, JSON */
+  async state(online: boolean, timestamp = Date.now()): Promise<void> {
+    await this.client!.publishAsync(this.stateTopic, JSON.stringify({ online, timestamp }), { qos: 1, retain: true });
+  }
+
+  async command(topic: string, bytes: Uint8Array): Promise<void> {
+    await this.client!.publishAsync(topic, Buffer.from(bytes), { qos: 0 });
+  }
+
+  /** NCMD Node Control/Rebirth, encoded by the library */
+  async rebirth(edge: string): Promise<void> {
+    await this.command(`spBv1.0/${this.group}/NCMD/${edge}`, codec.encodePayload({ timestamp: Date.now(), metrics: [{ name: "Node Control/Rebirth", type: "Boolean", value: true }] }));
+  }
+
+  async write(edge: string, device: string, tag: string, value: number): Promise<void> {
+    await this.command(`spBv1.0/${this.group}/DCMD/${edge}/${device}`, codec.encodePayload({ timestamp: Date.now(), metrics: [{ name: tag, type: "Double", value }] }));
+  }
+
+  async clearState(): Promise<void> {
+    await this.client?.publishAsync(this.stateTopic, "", { qos: 1, retain: true });
+  }
+
+  async stop(): Promise<void> {
+    await this.client?.endAsync(true).catch(() => undefined);
+    this.client = null;
+  }
+
+  of(kind: string, device?: string): Seen[] {
+    return this.seen.filter((s) => s.kind === kind && (device === undefined || s.device === device));
+  }
+
+  private onMessage(topic: string, bytes: Buffer): void {
+    const p = topic.split("/");
+    if (p[2] === "NCMD" || p[2] === "DCMD" || p[1] === "STATE") return;
+    const lib = codec.decodePayload(bytes);
+    const ind = decodeIndependently(bytes);
+    const libMetrics = (lib.metrics ?? []).map((m) => ({ name: m.name, value: m.value === null ? null : typeof m.value === "object" ? Number(m.value) : m.value }));
+    const indMetrics = ind.metrics.map((m) => ({ name: m.name, value: m.isNull ? null : m.datatype === 8 ? Number(m.value) : m.value }));
+    if (JSON.stringify(libMetrics) !== JSON.stringify(indMetrics) || num(lib.seq) !== ind.seq)
+      this.disagreements.push(`${topic}: library ${JSON.stringify({ seq: num(lib.seq), libMetrics })} vs protobufjs ${JSON.stringify({ seq: ind.seq, indMetrics })}`);
+    const bd = ind.metrics.find((m) => m.name === "bdSeq");
+    this.seen.push({ at: Date.now(), topic, kind: p[2], edge: p[3], ...(p[4] !== undefined ? { device: p[4] } : {}), seq: ind.seq, timestamp: ind.timestamp, metrics: ind.metrics, ...(bd ? { bdSeq: Number(bd.value) } : {}) });
+  }
+}
