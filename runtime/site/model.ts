@@ -207,7 +207,8 @@ export function siteStep(m: SiteModel, e: SiteInput): SiteModel {
       alarms: d.alarms ?? null,
       warnings: d.warnings ?? null,
       reasons: (d.reasons ?? []).slice(0, MAX_REASONS),
-      hmi: d.hmi ?? null,
+      // an offline will says no address: the one the node said last stays (its HMI is where to look first)
+      hmi: d.hmi ?? entry.nodes.get(topic.nodeId)?.hmi ?? null,
       heardAt: heardAt(d.at, e.retained, e.now),
     };
     next = { ...entry, nodes: new Map(entry.nodes).set(topic.nodeId, status) };

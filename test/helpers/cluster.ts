@@ -190,6 +190,8 @@ export interface ClusterOptions {
   direct?: boolean;
   /** keys for a node's log section over the default (debug, ./<id>.log): another file, bufferBytes … */
   log?: (id: "a" | "b") => Record<string, string | number>;
+  /** the pair's id ("it" by default): two clusters on one site broker (the site view) */
+  pairId?: string;
 }
 
 export class Cluster {
@@ -236,7 +238,7 @@ export class Cluster {
       const p = this.ports[id];
       const direct = this.opts.direct;
       const to = (link: "lan" | "plant") => (direct ? this.ports[other][link] : this.relays.udp[other][link]!.port);
-      const yaml = `pair: { id: it, key: "\${TANDEM_PAIR_KEY}" }
+      const yaml = `pair: { id: ${this.opts.pairId ?? "it"}, key: "\${TANDEM_PAIR_KEY}" }
 node: { id: ${id}, role: ${id === "a" ? "main" : "secondary"}, dataDir: ./data-${id} }
 peer:
   id: ${other}
@@ -271,7 +273,7 @@ log: ${JSON.stringify({ level: "debug", file: `./${id}.log`, ...this.opts.log?.(
   }
 
   env(): NodeJS.ProcessEnv {
-    return { TANDEM_PAIR_KEY: this.key, TANDEM_WITNESS_KEY: `it=${this.key}`, TANDEM_CHECK_HANDLES: "1" };
+    return { TANDEM_PAIR_KEY: this.key, TANDEM_WITNESS_KEY: `${this.opts.pairId ?? "it"}=${this.key}`, TANDEM_CHECK_HANDLES: "1" };
   }
 
   async startWitness(): Promise<void> {

@@ -61,6 +61,7 @@ describe("site model and view", () => {
     const v = view(m, T0 + 200);
     expect(v.health).toBe("no-active");
     expect(v.problems[0]).toMatch(/the active a is offline/);
+    expect(v.nodes[0]).toMatchObject({ nodeId: "a", state: "offline", hmi: "http://10.0.0.1:8080/" }); // the address it said last
     const took = siteStep(m, msg("tandem/line2/node/b/status", { nodeId: "b", state: "active-held", epoch: 8, serviceLevel: 220, at: iso(T0 + 300) }, T0 + 300));
     const w = view(took, T0 + 400);
     expect(w).toMatchObject({ active: "b", epoch: 8, state: "active-held", held: true, health: "degraded" });
