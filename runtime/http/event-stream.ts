@@ -8,6 +8,7 @@
 //   audit    an audit entry the node writes
 //   services the services' view (GET /api/v1/services) when an instance
 //            changes, and every 5 s for the figures (nodes with services)
+//   site     the site view (GET /api/v1/site) as it changes and every 2 s
 // Each message has an id (per stream) and JSON data. A stream that falls
 // behind (its client reads slower than the node writes) is closed: the
 // browser's EventSource reconnects and starts from a fresh status, and the
