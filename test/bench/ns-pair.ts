@@ -281,6 +281,11 @@ ${this.opts.extra?.(this.dir) ?? ""}`;
     this.lab.run(id, ["ss", "-K", "-t", "dst", peer]);
   }
 
+  /** Starts a helper process on a host of the site; it is killed with the site at the latest. */
+  spawnOn(host: string, cmd: string[]): ChildProcess & { output: () => string } {
+    return this.spawnIn(host, cmd);
+  }
+
   /** Runs iptables on a node's host (its own namespace: nothing outside it changes). */
   iptables(id: Id, args: string[]): void {
     this.lab.run(id, ["iptables", ...args]);

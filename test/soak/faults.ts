@@ -2,11 +2,13 @@
 // network stacks, processes, disks and clocks of the site (site.ts): a fault
 // starts, and its start() returns how to end it. iptables rules go into the
 // faulty host's own namespace (nothing outside it changes); `tc netem` is not
-// in this kernel, so loss is iptables' `statistic` match and delay is left to
-// the relay tests (test/helpers/chaos-relay.ts).
+// in this kernel, so loss is iptables' `statistic` match and delay an NFQUEUE
+// that test/helpers/delay-queue.py holds packets in (the kernel's own
+// packets, addresses and ports: only their time changes).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { sleep } from "../helpers/cluster.js";
 import { writeClock, type FaultSite, type Id } from "./site.js";
 
@@ -92,6 +94,39 @@ function slowDisk(pid: number, dir: string, iops: number): () => Promise<void> {
     } catch {
       /* still in use (the process's children follow it slowly): the next fault takes it again */
     }
+  };
+}
+
+/** the delay handler, beside the sources (tsc does not copy it into dist/) */
+const DELAY_QUEUE = fileURLToPath(new URL(existsSync(new URL("../helpers/delay-queue.py", import.meta.url)) ? "../helpers/delay-queue.py" : "../../../test/helpers/delay-queue.py", import.meta.url));
+/** the NFQUEUE the delay uses (queues are per namespace: one number serves every host) */
+const DELAY_QUEUE_NUM = 7;
+
+/**
+ * Packets between `host` and these addresses, both ways, held `ms` (+ up to
+ * `jitterMs`) each way by delay-queue.py in the host's namespace. The handler
+ * is bound before the rules send anything to it (a queue without a reader
+ * drops); at the end the rules go first, then the handler releases what it
+ * still holds.
+ */
+export async function delayPackets(site: FaultSite, host: Id, addrs: string[], ms: number, jitterMs: number): Promise<() => Promise<void>> {
+  const q = site.ns.spawnOn(host, ["/usr/bin/python3", DELAY_QUEUE, "--queue", String(DELAY_QUEUE_NUM), "--delay-ms", String(ms), "--jitter-ms", String(jitterMs), "--max-seconds", "120"]);
+  const t0 = Date.now();
+  while (!q.output().includes("ready")) {
+    if (q.exitCode !== null || Date.now() - t0 > 10_000) {
+      q.kill("SIGKILL");
+      throw new Error(`delay-queue.py did not start on ${host}: ${q.output().trim() || `exit ${q.exitCode}`}`);
+    }
+    await sleep(10);
+  }
+  const nfq = ["-j", "NFQUEUE", "--queue-num", String(DELAY_QUEUE_NUM)];
+  const end = rules(site, host, addrs.flatMap((a) => [["-A", "INPUT", "-s", a, ...nfq], ["-A", "OUTPUT", "-d", a, ...nfq]]));
+  return async () => {
+    await end();
+    const gone = new Promise<void>((res) => (q.exitCode !== null ? res() : q.once("exit", () => res())));
+    q.kill("SIGTERM");
+    await Promise.race([gone, sleep(3000)]);
+    if (q.exitCode === null) q.kill("SIGKILL");
   };
 }
 
@@ -185,6 +220,30 @@ export const FAULTS: FaultKind[] = [
         await endA();
         await endB();
       };
+    },
+  },
+  {
+    name: "delay on both pair links, below the heartbeat timeout",
+    weight: 1,
+    takeover: false,
+    holdMs: [1000, 3000],
+    start: ({ site, active, standby, rnd, note }) => {
+      // heartbeats every 50 ms, timeout 500 ms: late, never missing
+      const ms = pick(rnd, [20, 100, 200, 300]);
+      note(`${ms} ms + up to ${ms / 4} ms each way`);
+      return delayPackets(site, active, site.ns.addresses(standby), ms, ms / 4);
+    },
+  },
+  {
+    name: "delay on both pair links, beyond the heartbeat timeout",
+    weight: 1,
+    takeover: false,
+    holdMs: [1500, 3000],
+    start: ({ site, active, standby, rnd, note }) => {
+      // each node hears the other over half a second late: the standby suspects the active, the witness decides
+      const ms = pick(rnd, [600, 800, 1200]);
+      note(`${ms} ms + up to ${ms / 4} ms each way`);
+      return delayPackets(site, active, site.ns.addresses(standby), ms, ms / 4);
     },
   },
   {
