@@ -7,7 +7,9 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AttributeIds, MessageSecurityMode, OPCUACertificateManager, OPCUAClient, SecurityPolicy, UserTokenType } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { demoPorts } from "../../runtime/demo.js";
 import { ROOT, exited, killAllChildren, spawnCli, waitUntil } from "../helpers/cluster.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-demo-it-"));
@@ -115,6 +117,45 @@ describe("tandem demo (npm start)", () => {
     expect(body.error.message).toMatch(/standby/);
     await waitUntil("the standby reads the value the active wrote", async () => (await tagsOf(standby)).find((t) => t.name === "line1.reactor.highLimit")?.value === 42, { timeoutMs: 5000 });
   }, 90_000);
+
+  it("each node serves OPC UA on its demo port (4841, 4842) with the pair's redundancy information: Hot, both servers named, the active's ServiceLevel above the standby's", async () => {
+    const ua = demoPorts(base);
+    const pki = new OPCUACertificateManager({ rootFolder: join(dir, "test-client-pki"), automaticallyAcceptUnknownCertificate: true });
+    await pki.initialize();
+    /** what a SCADA client reads from one node: ServiceLevel, RedundancySupport, ServerUriArray (node-opcua's own client) */
+    const look = async (port: number) => {
+      const client = OPCUAClient.create({ applicationName: "demo-scada", endpointMustExist: false, securityMode: MessageSecurityMode.None, securityPolicy: SecurityPolicy.None, clientCertificateManager: pki, connectionStrategy: { maxRetry: 2, initialDelay: 200, maxDelay: 500 }, defaultTransactionTimeout: 5000 });
+      await client.connect(`opc.tcp://127.0.0.1:${port}`);
+      try {
+        const session = await client.createSession({ type: UserTokenType.UserName, userName: "viewer", password: "viewer" });
+        const read = async (nodeId: string) => (await session.read({ nodeId, attributeId: AttributeIds.Value })).value.value as unknown;
+        const out = { level: (await read("i=2267")) as number, support: (await read("i=3709")) as number, uris: [...((await read("i=11314")) as string[])].sort() };
+        await session.close();
+        return out;
+      } finally {
+        await client.disconnect();
+      }
+    };
+    try {
+      const a = await waitUntil("OPC UA levels of an active and a standby", async () => {
+        const [la, lb] = [await look(ua.opcuaA), await look(ua.opcuaB)];
+        return Math.max(la.level, lb.level) >= 200 && Math.min(la.level, lb.level) < 200 ? { a: la, b: lb } : null;
+      }, { timeoutMs: 20_000 });
+      expect(ua.opcuaA - base).toBe(4841 - 8080);
+      expect(ua.opcuaB - base).toBe(4842 - 8080);
+      for (const id of ["a", "b"] as const) {
+        expect(a[id].support, `node ${id}: RedundancySupport Hot`).toBe(2);
+        expect(a[id].uris).toHaveLength(2);
+        expect(a[id].uris.map((u) => u.split(":").pop())).toEqual(["a", "b"]);
+      }
+      const active = (await health("a"))?.state === "active" ? "a" : "b";
+      const standby = active === "a" ? "b" : "a";
+      expect(a[active].level).toBeGreaterThanOrEqual(200);
+      expect(a[standby].level).toBeLessThan(200);
+    } finally {
+      await pki.dispose();
+    }
+  }, 60_000);
 
   it("every command under 'Things to try' works exactly as printed, in order: kill -9 and SIGSTOP of the active give a held takeover, the killed node comes back as standby (S1, S3)", async () => {
     const out = demo!.output();
