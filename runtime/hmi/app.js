@@ -4,14 +4,13 @@
 // go through the same API as the CLI, signed in with the session cookie. Every fetch carries
 // X-Tandem-Client: hmi (no browser Basic dialog; needed for cookie actions).
 // The HMI is plain scripts with no build step or module loader, sharing a few
-// globals. This one, loaded first (after words.js), holds them: the API call,
-// the page helpers the panels share, and start(); the board's parts are in
+// globals. This one, loaded first (after words.js and api.js, the API call),
+// holds the page helpers the panels share and start(); the board's parts are in
 // session.js (login, polling), board.js (the state card), tags.js, audit.js
 // and actions.js (confirmed actions, log levels), the panels in services.js,
 // replication.js, context.js, trend.js and timeline.js.
 "use strict";
 
-const API = "/api/v1";
 const POLL_MS = 1000;
 const AUDIT_EVERY = 3; // polls
 const RANK = { viewer: 1, operator: 2, admin: 3 };
@@ -30,48 +29,6 @@ let lastStatus = null;
 let busy = false;
 let gen = 0; // the newest poll loop; an older in-flight poll does not reschedule
 
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-async function api(method, path, body) {
-  const init = { method, headers: { "X-Tandem-Client": "hmi", Accept: "application/json" }, credentials: "same-origin", cache: "no-store" };
-  // the node takes a change only as JSON, even with nothing to say
-  if (body === undefined && method !== "GET") body = {};
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let res;
-  try {
-    res = await fetch(API + path, init);
-  } catch (e) {
-    throw new ApiError(0, "NETWORK", "Cannot reach this node. Check the network or whether the Tandem service is running.");
-  }
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
-  }
-  if (!res.ok) {
-    const err = data && data.error ? data.error : { code: "HTTP_" + res.status, message: "The node answered " + res.status + " " + res.statusText };
-    throw new ApiError(res.status, err.code, plainMessage(err));
-  }
-  return data;
-}
-
-// The API's messages are meant for people; drop the catalogue prefixes that
-// only make sense in a log ("request: ", "login required: ").
-function plainMessage(err) {
-  let m = String(err.message || err.code || "Unknown error");
-  m = m.replace(/^(request|login required|internal error|node unavailable|refused): /, "");
-  return m.charAt(0).toUpperCase() + m.slice(1);
-}
 
 function show(id, on) {
   $(id).hidden = !on;

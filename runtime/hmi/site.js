@@ -1,5 +1,6 @@
-// The HMI's site page (site.html): every pair of the site as this node sees
-// it (GET /api/v1/site, runtime/node-site.ts) — its active node, epoch,
+// The HMI's site page (site.html; its API call is api.js, as the board's):
+// every pair of the site as this node sees it (GET /api/v1/site,
+// runtime/node-site.ts) — its active node, epoch,
 // state, health, a held takeover, alarms, what is not right, and a link to
 // each node's HMI. Live: it follows the node's event stream (GET
 // /api/v1/events, its "site" messages: on a change and every two seconds);
@@ -12,7 +13,6 @@
 "use strict";
 
 (() => {
-  const API = "/api/v1";
   const EVERY_MS = 2000;
   const WORDS = globalThis.TANDEM_WORDS;
   // the words of runtime/site/view.ts HEALTH_WORDS
@@ -21,31 +21,6 @@
   let es = null;
   let pollTimer = null;
   let lostAt = 0;
-
-  class ApiError extends Error {
-    constructor(status, message) {
-      super(message);
-      this.status = status;
-    }
-  }
-
-  async function api(method, path, body) {
-    const init = { method, headers: { "X-Tandem-Client": "hmi", Accept: "application/json" }, credentials: "same-origin", cache: "no-store" };
-    if (body === undefined && method !== "GET") body = {};
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    let res;
-    try {
-      res = await fetch(API + path, init);
-    } catch {
-      throw new ApiError(0, "Cannot reach this node. Check the network or whether the Tandem service is running.");
-    }
-    const data = await res.json().catch(() => null);
-    if (!res.ok) throw new ApiError(res.status, (data && data.error && data.error.message) || "The node answered " + res.status);
-    return data;
-  }
 
   function el(tag, cls, content, title) {
     const e = document.createElement(tag);

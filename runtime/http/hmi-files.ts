@@ -18,6 +18,7 @@ export interface HmiFile {
 
 export const HMI_FILES: Record<string, string> = {
   "index.html": "text/html; charset=utf-8",
+  "api.js": "text/javascript; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
   "session.js": "text/javascript; charset=utf-8",
   "board.js": "text/javascript; charset=utf-8",

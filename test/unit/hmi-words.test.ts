@@ -49,8 +49,8 @@ function textLiterals(js: string, css: string): { literals: string[]; text: stri
   });
   return { literals, text };
 }
-/** app.js and the board's scripts split off it, in the order the page loads them */
-const BOARD_SCRIPTS = ["app.js", "session.js", "board.js", "tags.js", "audit.js", "actions.js"];
+/** api.js, app.js and the board's scripts split off it, in the order the page loads them */
+const BOARD_SCRIPTS = ["api.js", "app.js", "session.js", "board.js", "tags.js", "audit.js", "actions.js"];
 const boardJs = BOARD_SCRIPTS.map((file) => ({ file, js: readFileSync(join(hmiDir, file), "utf8") }));
 const indexHtml = readFileSync(join(hmiDir, "index.html"), "utf8");
 
