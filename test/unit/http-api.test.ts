@@ -241,7 +241,7 @@ describe("routes", () => {
     expect(js.headers.get("content-type")).toMatch(/^text\/javascript/);
     // every script the page loads is served, as JavaScript (a missing route answers JSON, which the browser refuses to run)
     const scripts = [...res.text.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]!);
-    expect(scripts).toEqual(["/words.js", "/app.js", "/session.js", "/board.js", "/tags.js", "/audit.js", "/actions.js", "/live.js", "/services.js", "/replication.js", "/context.js", "/vendor/uPlot.iife.min.js", "/plot-data.js", "/trend.js", "/timeline.js"]);
+    expect(scripts).toEqual(["/words.js", "/api.js", "/app.js", "/session.js", "/board.js", "/tags.js", "/audit.js", "/actions.js", "/live.js", "/services.js", "/replication.js", "/context.js", "/vendor/uPlot.iife.min.js", "/plot-data.js", "/trend.js", "/timeline.js"]);
     for (const src of scripts) {
       const r = await call("GET", src);
       expect(r.status, src).toBe(200);
