@@ -5,50 +5,38 @@
 // is marked offline by its last will; the new active publishes state and
 // values at once. A write request from an MQTT 5 client is answered to its
 // response topic with its correlation data, and reaches the PLC (S1, S5).
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPymodbus, type Pymodbus } from "../drivers/helpers.js";
-import { freePort, waitUntil } from "../helpers/cluster.js";
+import { waitUntil } from "../helpers/cluster.js";
+import { mosquittoSub, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 import { useCluster } from "../helpers/use-cluster.js";
 
 const run = promisify(execFile);
 const pair = useCluster();
 const dir = mkdtempSync(join(tmpdir(), "tandem-mqtt-ext-"));
 let plc: Pymodbus;
-let broker: ChildProcess;
+let broker: Mosquitto;
 let port = 0;
 
 beforeAll(async () => {
   plc = await startPymodbus();
-  port = await freePort();
-  writeFileSync(join(dir, "mosquitto.conf"), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`);
-  broker = spawn("/usr/sbin/mosquitto", ["-c", join(dir, "mosquitto.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  broker.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-  await waitUntil(`mosquitto listening on ${port} (${err.slice(-200)})`, async () => (await sub(["-t", "x/never", "-C", "1", "-W", "1"])).err === "", { timeoutMs: 10_000 });
+  broker = await startMosquitto(dir);
+  port = broker.port;
 });
 
 afterAll(async () => {
-  broker?.kill("SIGKILL");
+  broker?.stop();
   await plc?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
 /** mosquitto_sub -V 5 against the site broker; never throws */
-async function sub(args: string[], waitS = 8): Promise<{ out: string; err: string }> {
-  try {
-    const r = await run("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(port), "-V", "5", ...args], { timeout: (waitS + 5) * 1000 });
-    return { out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { stdout?: string; stderr?: string; code?: number };
-    // -W ran out: what came so far is the answer
-    return { out: x.stdout ?? "", err: x.code === 27 ? "" : (x.stderr ?? String(e)) };
-  }
-}
+const sub = (args: string[], waitS?: number) => mosquittoSub(port, args, waitS);
 
 const extra = () => `mqtt:
   broker: external

@@ -6,29 +6,27 @@
 // server. The servers: Debian's mosquitto (MQTT 5, a broker Tandem did not
 // write) and a minimal MQTT 5 server made with mqtt-packet that answers as
 // told. The helper on a real pair is in mqtt-pair.test.ts.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqttPacket from "mqtt-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectPair, parseServer, referenceTarget } from "../../runtime/mqtt/pair-client.js";
-import { freePort, waitUntil } from "../helpers/cluster.js";
+import { waitUntil } from "../helpers/cluster.js";
+import { startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-pair-client-"));
-let mosquitto: ChildProcess;
+let mosquitto: Mosquitto;
 let mosquittoPort = 0;
 
 beforeAll(async () => {
-  mosquittoPort = await freePort();
-  writeFileSync(join(dir, "m.conf"), `listener ${mosquittoPort} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-  mosquitto = spawn("/usr/sbin/mosquitto", ["-c", join(dir, "m.conf")], { stdio: "ignore" });
-  await waitUntil("mosquitto up", () => new Promise<boolean>((r) => net.connect(mosquittoPort, "127.0.0.1").on("connect", function (this: net.Socket) { this.destroy(); r(true); }).on("error", () => r(false))), { timeoutMs: 10_000 });
+  mosquitto = await startMosquitto(dir);
+  mosquittoPort = mosquitto.port;
 });
 
 afterAll(() => {
-  mosquitto?.kill("SIGKILL");
+  mosquitto?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

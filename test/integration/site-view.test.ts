@@ -9,48 +9,37 @@
 // reaches the page without a reload, a pair that falls silent turns stale,
 // an offline will turns "no active", and a stranger's text never becomes
 // markup (S5).
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SiteView } from "../../runtime/site/view.js";
-import { CLI, freePort, waitUntil } from "../helpers/cluster.js";
+import { CLI, waitUntil } from "../helpers/cluster.js";
+import { mosquittoSub, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 import { useCluster } from "../helpers/use-cluster.js";
 
 const run = promisify(execFile);
 const pair = useCluster();
 const dir = mkdtempSync(join(tmpdir(), "tandem-site-"));
-let broker: ChildProcess;
+let broker: Mosquitto;
 let port = 0;
 let browser: Browser | null = null;
 
 beforeAll(async () => {
-  port = await freePort();
-  writeFileSync(join(dir, "mosquitto.conf"), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`);
-  broker = spawn("/usr/sbin/mosquitto", ["-c", join(dir, "mosquitto.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  broker.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-  await waitUntil(`mosquitto listening on ${port} (${err.slice(-200)})`, async () => (await sub(["-t", "x/never", "-C", "1", "-W", "1"])).err === "", { timeoutMs: 10_000 });
+  broker = await startMosquitto(dir);
+  port = broker.port;
 });
 
 afterAll(async () => {
   await browser?.close();
-  broker?.kill("SIGKILL");
+  broker?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function sub(args: string[], waitS = 8): Promise<{ out: string; err: string }> {
-  try {
-    const r = await run("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(port), "-V", "5", ...args], { timeout: (waitS + 5) * 1000 });
-    return { out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { stdout?: string; stderr?: string; code?: number };
-    return { out: x.stdout ?? "", err: x.code === 27 ? "" : (x.stderr ?? String(e)) };
-  }
-}
+const sub = (args: string[], waitS?: number) => mosquittoSub(port, args, waitS);
 
 /** one message to the site broker, as mosquitto_pub sends it (retained unless said) */
 async function pub(topic: string, payload: string | object, retain = true): Promise<void> {

@@ -11,8 +11,7 @@
 // do), hostile NCMD/DCMD payloads changing nothing (S5), and after kill -9
 // of the active the will's NDEATH and an NBIRTH with the next bdSeq from
 // the new active; a node that stops publishes NDEATH (S1: one edge node).
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -21,6 +20,7 @@ import { runSimulator, type Simulator } from "../../drivers/simulator/main.js";
 import { readWriteLog } from "../../drivers/simulator/write-log.js";
 import { silentLogs } from "../../runtime/logging.js";
 import { freePort, holdsFor, sleep, waitUntil } from "../helpers/cluster.js";
+import { startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 import { useCluster } from "../helpers/use-cluster.js";
 import { TestHost, type Seen } from "../sparkplug/host.js";
 
@@ -29,26 +29,14 @@ const dir = mkdtempSync(join(tmpdir(), "tandem-spb-"));
 const writeLog = join(dir, "plant-writes.jsonl");
 const EDGE = "line1";
 let sim: Simulator;
-let broker: ChildProcess;
+let broker: Mosquitto;
 let port = 0;
 let host: TestHost;
 
 beforeAll(async () => {
   sim = await runSimulator({ modbusPort: await freePort(), opcuaPort: await freePort(), dataDir: join(dir, "sim"), logs: silentLogs(), writeLog: { file: writeLog } });
-  port = await freePort();
-  writeFileSync(join(dir, "mosquitto.conf"), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`);
-  broker = spawn("/usr/sbin/mosquitto", ["-c", join(dir, "mosquitto.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-  await waitUntil(`mosquitto listening on ${port}`, async () => {
-    const h = new TestHost(`mqtt://127.0.0.1:${port}`, "probe", "probe");
-    try {
-      await h.start({ online: false });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await h.stop();
-    }
-  }, { timeoutMs: 10_000 });
+  broker = await startMosquitto(dir);
+  port = broker.port;
 });
 
 afterEach(async () => {
@@ -57,7 +45,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  broker?.kill("SIGKILL");
+  broker?.stop();
   await sim?.stop();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -130,6 +130,21 @@ export async function delayPackets(site: FaultSite, host: Id, addrs: string[], m
   };
 }
 
+/** delay on both pair links, both ways, of one of `choices` ms (+ up to a quarter of it), between the active and the standby */
+function delayFault(name: string, holdMs: [number, number], choices: number[]): FaultKind {
+  return {
+    name,
+    weight: 1,
+    takeover: false,
+    holdMs,
+    start: ({ site, active, standby, rnd, note }) => {
+      const ms = pick(rnd, choices);
+      note(`${ms} ms + up to ${ms / 4} ms each way`);
+      return delayPackets(site, active, site.ns.addresses(standby), ms, ms / 4);
+    },
+  };
+}
+
 export const FAULTS: FaultKind[] = [
   {
     name: "kill -9 of the active",
@@ -222,30 +237,10 @@ export const FAULTS: FaultKind[] = [
       };
     },
   },
-  {
-    name: "delay on both pair links, below the heartbeat timeout",
-    weight: 1,
-    takeover: false,
-    holdMs: [1000, 3000],
-    start: ({ site, active, standby, rnd, note }) => {
-      // heartbeats every 50 ms, timeout 500 ms: late, never missing
-      const ms = pick(rnd, [20, 100, 200, 300]);
-      note(`${ms} ms + up to ${ms / 4} ms each way`);
-      return delayPackets(site, active, site.ns.addresses(standby), ms, ms / 4);
-    },
-  },
-  {
-    name: "delay on both pair links, beyond the heartbeat timeout",
-    weight: 1,
-    takeover: false,
-    holdMs: [1500, 3000],
-    start: ({ site, active, standby, rnd, note }) => {
-      // each node hears the other over half a second late: the standby suspects the active, the witness decides
-      const ms = pick(rnd, [600, 800, 1200]);
-      note(`${ms} ms + up to ${ms / 4} ms each way`);
-      return delayPackets(site, active, site.ns.addresses(standby), ms, ms / 4);
-    },
-  },
+  // heartbeats every 50 ms, timeout 500 ms: late, never missing
+  delayFault("delay on both pair links, below the heartbeat timeout", [1000, 3000], [20, 100, 200, 300]),
+  // each node hears the other over half a second late: the standby suspects the active, the witness decides
+  delayFault("delay on both pair links, beyond the heartbeat timeout", [1500, 3000], [600, 800, 1200]),
   {
     name: "a REJECT rule on the active's host against the standby",
     weight: 1,

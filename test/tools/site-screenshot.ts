@@ -5,19 +5,17 @@
 // -9 so that its standby takes over held, logs into line1's active HMI as
 // the viewer in Debian's chromium at 1280×720 and takes the site page once
 // it shows line2 held. Every wait is bounded; everything is stopped at the end.
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { Cluster, freePort, killAllChildren, ROOT, waitUntil } from "../helpers/cluster.js";
+import { Cluster, killAllChildren, ROOT, waitUntil } from "../helpers/cluster.js";
+import { startMosquitto } from "../helpers/mosquitto.js";
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "tandem-site-shot-"));
-  const port = await freePort();
-  writeFileSync(join(dir, "mosquitto.conf"), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-  const broker = spawn("/usr/sbin/mosquitto", ["-c", join(dir, "mosquitto.conf")], { stdio: "ignore" });
-  const extra = () => `mqtt:\n  broker: external\n  url: mqtt://127.0.0.1:${port}\n  reconnectMs: 200\n  site: { staleMs: 20000, refreshMs: 2000 }\n`;
+  const broker = await startMosquitto(dir);
+  const extra = () => `mqtt:\n  broker: external\n  url: ${broker.url}\n  reconnectMs: 200\n  site: { staleMs: 20000, refreshMs: 2000 }\n`;
   const pairs: Cluster[] = [];
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"], env: { ...process.env, XDG_CONFIG_HOME: join(dir, "xdg"), XDG_CACHE_HOME: join(dir, "xdg") } });
   try {
@@ -44,7 +42,7 @@ async function main(): Promise<void> {
     await browser.close();
     for (const c of pairs) await c.stop().catch(() => undefined);
     killAllChildren();
-    broker.kill("SIGKILL");
+    broker.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
