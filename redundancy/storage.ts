@@ -107,6 +107,13 @@ export interface ApplyOptions {
    * this process, not a power loss, until flush(). Default true.
    */
   flush?: boolean;
+  /**
+   * An adapter that applies in the caller's thread (SQLite) lets the event
+   * loop run after every this many rows; the transaction stays one. For
+   * rows already safe elsewhere (a standby's received-rows log), so that a
+   * long apply does not hold the node's sockets.
+   */
+  yieldEvery?: number;
 }
 
 /** Keys from `from` (included) to `to` (excluded), compared bytewise. */

@@ -8,7 +8,7 @@
 // synchronous NORMAL: in the WAL, in the OS, not yet on the disk; the next
 // FULL commit or flush() syncs the WAL and so everything before it.
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { TandemError } from "../../core/errors.js";
@@ -34,6 +34,12 @@ export class SqliteStorage implements Storage {
   /** the connection's synchronous setting now, and whether a commit since the last FULL one waits for the disk */
   private sync: "FULL" | "NORMAL" = "FULL";
   private unflushed = false;
+  /** commits so far (a flush knows whether one came during its sync) */
+  private commits = 0;
+  /** the WAL file, for flush() */
+  private walFd: number | null = null;
+  /** a sliced apply's transaction, open until it commits */
+  private txn: Promise<void> | null = null;
 
   constructor(private readonly opts: SqliteOptions) {
     this.where = opts.file;
@@ -88,51 +94,134 @@ export class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    while (this.txn) await this.txn;
+    this.closeWal();
     const db = this.db;
     this.db = null;
     db?.close();
   }
 
   async schemaVersion(): Promise<number> {
+    while (this.txn) await this.txn;
     return (this.conn.prepare("SELECT version FROM tandem_schema").get() as { version: number }).version;
   }
 
   async state(): Promise<StoreState> {
+    while (this.txn) await this.txn;
     this.conn;
     const epochs = this.stmts.epochs.all() as StoreState["epochs"];
     return { lastSeq: this.last.seq, lastEpoch: this.last.epoch, epochs };
   }
 
   async apply(afterSeq: number, rows: Row[], opts: ApplyOptions = {}): Promise<void> {
+    while (this.txn) await this.txn;
     const db = this.conn;
     if (afterSeq > this.last.seq) throw new StorageGapError(afterSeq, this.last.seq);
     this.setSync(opts.flush === false ? "NORMAL" : (this.opts.synchronous ?? "FULL"));
-    const s = this.stmts;
     const last = { ...this.last };
+    const slice = opts.yieldEvery && opts.yieldEvery > 0 && rows.length > opts.yieldEvery ? opts.yieldEvery : 0;
+    if (slice) return this.applySliced(rows, last, slice);
     db.transaction(() => {
-      for (const r of rows) {
-        if (r.seq <= last.seq) continue;
-        if (r.epoch < last.epoch) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `row ${r.seq} carries epoch ${r.epoch}, below epoch ${last.epoch} of row ${last.seq}`]);
-        if (r.epoch > last.epoch) s.addEpoch.run(r.epoch, r.seq);
-        applyRow(s, r);
-        last.seq = r.seq;
-        last.epoch = r.epoch;
-      }
-      s.setMeta.run(last.seq, last.epoch);
+      this.applyRows(rows, 0, rows.length, last);
+      this.stmts.setMeta.run(last.seq, last.epoch);
     }).immediate();
+    this.committed(last);
+  }
+
+  private committed(last: { seq: number; epoch: number }): void {
     this.last = last;
+    this.commits++;
     // a FULL commit synced the WAL, and with it every NORMAL commit before it
     this.unflushed = this.sync === "NORMAL";
   }
 
+  /** rows[from, to) applied after `last` (which moves with them), inside the caller's transaction */
+  private applyRows(rows: Row[], from: number, to: number, last: { seq: number; epoch: number }): void {
+    const s = this.stmts;
+    for (let i = from; i < to; i++) {
+      const r = rows[i];
+      if (r.seq <= last.seq) continue;
+      if (r.epoch < last.epoch) throw new TandemError("TANDEM_ERR_DATABASE", [this.where, `row ${r.seq} carries epoch ${r.epoch}, below epoch ${last.epoch} of row ${last.seq}`]);
+      if (r.epoch > last.epoch) s.addEpoch.run(r.epoch, r.seq);
+      applyRow(s, r);
+      last.seq = r.seq;
+      last.epoch = r.epoch;
+    }
+  }
+
+  /**
+   * One transaction, with a turn of the event loop every `slice` rows: the
+   * node's thread reads its sockets meanwhile (a standby logs and acknowledges
+   * the next batch while this one goes into its database). Every other call
+   * waits for the commit: each starts with `while (this.txn) await this.txn`,
+   * checked again in the same turn as its own work begins.
+   */
+  private async applySliced(rows: Row[], last: { seq: number; epoch: number }, slice: number): Promise<void> {
+    const db = this.conn;
+    let done!: () => void;
+    this.txn = new Promise<void>((r) => (done = r));
+    db.prepare("BEGIN IMMEDIATE").run();
+    try {
+      for (let i = 0; i < rows.length; i += slice) {
+        if (i > 0) await new Promise((r) => setImmediate(r));
+        this.applyRows(rows, i, Math.min(rows.length, i + slice), last);
+      }
+      this.stmts.setMeta.run(last.seq, last.epoch);
+      db.prepare("COMMIT").run();
+      // before the calls waiting for this commit run
+      this.committed(last);
+    } catch (err) {
+      if (db.inTransaction) db.prepare("ROLLBACK").run();
+      throw err;
+    } finally {
+      this.txn = null;
+      done();
+    }
+  }
+
   async flush(): Promise<void> {
+    while (this.txn) await this.txn;
     if (!this.unflushed) return;
+    // every commit so far is in the WAL file, in the operating system: its blocks to the disk, as a FULL
+    // commit's sync would do, but in libuv's pool while this thread goes on (a standby logs and acknowledges meanwhile)
+    const upTo = this.commits;
+    if (await this.syncWal()) {
+      if (this.commits === upTo) this.unflushed = false;
+      return;
+    }
     this.setSync(this.opts.synchronous ?? "FULL");
     // the WAL is synced by a commit; the state row written again is the smallest one
     const s = this.stmts;
     const last = this.last;
     this.conn.transaction(() => s.setMeta.run(last.seq, last.epoch)).immediate();
     this.unflushed = this.sync === "NORMAL";
+  }
+
+  /**
+   * fdatasync of the WAL file through a descriptor of its own (opened once;
+   * SQLite keeps the file while a connection is open). false when that cannot
+   * be done here: the caller syncs by a FULL commit instead.
+   */
+  private async syncWal(): Promise<boolean> {
+    try {
+      this.walFd ??= openSync(`${this.opts.file}-wal`, "r+");
+      const fd = this.walFd;
+      await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+      return true;
+    } catch {
+      this.closeWal();
+      return false;
+    }
+  }
+
+  private closeWal(): void {
+    if (this.walFd === null) return;
+    try {
+      closeSync(this.walFd);
+    } catch {
+      // already gone: nothing to release
+    }
+    this.walFd = null;
   }
 
   /** the changes outside apply() are always durable: their commit syncs the WAL, and every unflushed apply before it */
@@ -147,28 +236,34 @@ export class SqliteStorage implements Storage {
   }
 
   async rowsAfter(afterSeq: number, limit: number): Promise<Row[]> {
+    while (this.txn) await this.txn;
     return (this.stmts.after.all(afterSeq, limit) as RowRecord[]).map(toRow);
   }
 
   async read(table: string, opts: ReadOptions = {}): Promise<Row[]> {
+    while (this.txn) await this.txn;
     return (this.stmts.read.all(table, opts.afterSeq ?? 0, opts.limit ?? 1000) as RowRecord[]).map(toRow);
   }
 
   async readKeys(table: string, range: KeyRange): Promise<Row[]> {
+    while (this.txn) await this.txn;
     const stmt = range.descending ? this.stmts.keysDesc : this.stmts.keys;
     return (stmt.all(table, range.from, range.to, range.limit ?? 1000) as RowRecord[]).map(toRow);
   }
 
   async get(table: string, key: string): Promise<Row | null> {
+    while (this.txn) await this.txn;
     const r = this.stmts.get.get(table, key) as RowRecord | undefined;
     return r ? toRow(r) : null;
   }
 
   async count(table: string): Promise<number> {
+    while (this.txn) await this.txn;
     return (this.stmts.countTable.get(table) as { n: number }).n;
   }
 
   async checksums(fromSeq: number, toSeq: number, span: number): Promise<RangeSum[]> {
+    while (this.txn) await this.txn;
     return rangeSums(this.stmts.range, fromSeq, toSeq, span);
   }
 
@@ -177,6 +272,7 @@ export class SqliteStorage implements Storage {
    * sees the database as of its first read, whatever is committed after.
    */
   async snapshot(): Promise<StoreSnapshot> {
+    while (this.txn) await this.txn;
     this.conn;
     const db = new Database(this.opts.file, { readonly: true, fileMustExist: true });
     db.pragma("busy_timeout = 5000");
@@ -203,6 +299,7 @@ export class SqliteStorage implements Storage {
   }
 
   async setAside(afterSeq: number, activeEpoch: number, now: number): Promise<number> {
+    while (this.txn) await this.txn;
     this.durable();
     const s = this.stmts;
     let moved = 0;
@@ -220,6 +317,7 @@ export class SqliteStorage implements Storage {
   }
 
   async divergent(opts: ReadOptions = {}): Promise<DivergentRow[]> {
+    while (this.txn) await this.txn;
     return (this.stmts.divergent.all(opts.afterSeq ?? 0, opts.limit ?? 1000) as (RowRecord & { id: number; foundAt: number; activeEpoch: number })[]).map((r) => ({
       ...toRow(r),
       id: r.id,
@@ -229,6 +327,7 @@ export class SqliteStorage implements Storage {
   }
 
   async discardDivergent(id: number): Promise<boolean> {
+    while (this.txn) await this.txn;
     this.durable();
     const gone = this.stmts.discard.run(id).changes > 0;
     if (gone) this.unflushed = false;
@@ -236,6 +335,7 @@ export class SqliteStorage implements Storage {
   }
 
   async truncate(): Promise<void> {
+    while (this.txn) await this.txn;
     this.durable();
     this.conn.transaction(() => {
       this.conn.exec("DELETE FROM tandem_rows; DELETE FROM tandem_epochs; UPDATE tandem_state SET last_seq = 0, last_epoch = 0");
