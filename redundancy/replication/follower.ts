@@ -22,6 +22,13 @@ const MERGE_ROWS = 50_000;
  */
 const LOG_AHEAD_ROWS = 2000;
 
+/**
+ * Logged rows (acknowledged already) go into the database with a turn of the
+ * event loop every this many rows: the next batch from the active is logged
+ * and acknowledged meanwhile instead of waiting for the whole transaction.
+ */
+const APPLY_SLICE_ROWS = 25;
+
 export interface FollowerStatus {
   lastSeq: number;
   /** the active's catch-up or snapshot, as it announced it */
@@ -186,19 +193,20 @@ export class Follower {
    * the view frozen, and the rest applied after: the checksums are of the
    * same point of the order as the active's.
    */
-  private async applyRows(after: number, rows: Row[], flush: boolean, held: number): Promise<void> {
+  private async applyRows(after: number, rows: Row[], flush: boolean, held: number, yieldEvery?: number): Promise<void> {
+    const opts = yieldEvery ? { flush, yieldEvery } : { flush };
     // rows at or below what the database held (`held`) are a resend the store skips: no verify answer for those
     let from = 0;
     for (let i = 0; i < rows.length; i++) {
       const marker = markerOf(rows[i]);
       if (!marker || rows[i].seq <= held) continue;
-      await this.d.storage.apply(after, rows.slice(from, i + 1), { flush });
+      await this.d.storage.apply(after, rows.slice(from, i + 1), opts);
       after = rows[i].seq;
       from = i + 1;
       const snap = await this.d.storage.snapshot().catch(() => null);
       if (snap) void this.answerVerify(snap, marker.id, rows[i].seq, marker.span);
     }
-    if (from < rows.length || rows.length === 0) await this.d.storage.apply(after, rows.slice(from), { flush });
+    if (from < rows.length || rows.length === 0) await this.d.storage.apply(after, rows.slice(from), opts);
     if (!flush) this.flushSoon();
   }
 
@@ -295,7 +303,7 @@ export class Follower {
   private async applyLogged(after: number, rows: Row[]): Promise<boolean> {
     const received = this.d.received as ReceivedLog;
     try {
-      await this.applyRows(after, rows, false, after);
+      await this.applyRows(after, rows, false, after, APPLY_SLICE_ROWS);
     } catch (err) {
       // acknowledged and in the log, refused by the database: the log keeps them (replayed at the next start), the active resumes from what the database holds
       this.d.log.error(

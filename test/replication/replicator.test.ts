@@ -62,6 +62,8 @@ describe(`replication on ${name}`, () => {
 
   async function sums(p: TestPair) {
     const top = Math.max((await p.a.storage.state()).lastSeq, 1);
+    // acknowledged live rows are in the standby's received-rows log; its database applies them in their turn
+    await until("the standby's database holds what the active's does", async () => (await p.b.storage.state()).lastSeq >= top);
     return [await p.a.storage.checksums(1, top, 1000), await p.b.storage.checksums(1, top, 1000)];
   }
 
