@@ -160,8 +160,8 @@ export class SqliteStorage implements Storage {
     const db = this.conn;
     let done!: () => void;
     this.txn = new Promise<void>((r) => (done = r));
-    db.prepare("BEGIN IMMEDIATE").run();
     try {
+      db.prepare("BEGIN IMMEDIATE").run();
       for (let i = 0; i < rows.length; i += slice) {
         if (i > 0) await new Promise((r) => setImmediate(r));
         this.applyRows(rows, i, Math.min(rows.length, i + slice), last);
