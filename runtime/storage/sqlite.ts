@@ -4,9 +4,12 @@
 // acknowledgement and of the active's own copy. better-sqlite3 is
 // synchronous: a commit holds the event loop for its fsync (≈1 ms on an SSD),
 // which the replicator's group commit spreads over many rows. An apply asked
-// not to flush (a standby under replication.syncAck: written) commits with
-// synchronous NORMAL: in the WAL, in the OS, not yet on the disk; the next
-// FULL commit or flush() syncs the WAL and so everything before it.
+// not to flush (a standby's rows that its received-rows log holds already)
+// commits with synchronous NORMAL: in the WAL, in the OS, not yet on the
+// disk; the next FULL commit, or flush() (an fdatasync of the WAL file from
+// libuv's pool, the node's thread going on meanwhile), syncs the WAL and so
+// everything before it. Such an apply may also be sliced (yieldEvery): one
+// transaction, the event loop turning between its slices.
 import { createHash } from "node:crypto";
 import { closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
