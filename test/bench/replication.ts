@@ -18,7 +18,8 @@
 //   - catch-up: the standby stopped, N records written meanwhile, started
 //     again: from its connection up to "live, nothing left"; and the same
 //     for an empty joiner (a snapshot: the same mechanism from 0).
-//   npm run bench:replication [-- --engine sqlite|postgres|both --seconds S --records N --batches 100,1000 --only all|sync|async|catchup --out FILE --quick]
+//   npm run bench:replication [-- --engine sqlite|postgres|both --seconds S --records N --batches 100,1000 --only all|sync|async|catchup
+//                                 --sync-acks flushed,written --in-flight 1,4 --out FILE --quick]
 //
 // Size: one script, read top to bottom as the run goes (the measurements in
 // the order above, then the report); the pair, the load, the streaming
@@ -74,6 +75,9 @@ interface Opts {
   quick: boolean;
   /** which measurements run: all of them, or only the sync runs, the async lag or the catch-up */
   only: "all" | "sync" | "async" | "catchup";
+  /** the sync runs' syncAck settings and writes in flight (also the streaming reference's clients) */
+  syncAcks: ("flushed" | "written")[];
+  inFlight: number[];
 }
 
 // ------------------------------------------------------------ stores
@@ -533,8 +537,8 @@ async function runEngine(o: Opts, engine: Engine): Promise<EngineResult> {
       result.batches.push(br);
       log(`${engine}, batches of ${batch}: the local writer (before)`);
       br.local.before = await attempt(failures, `${engine} local writer ${batch} (before)`, () => localWriter(o, stores, batch));
-      for (const ack of ["flushed", "written"] as const) {
-        for (const k of [1, 4]) {
+      for (const ack of o.syncAcks) {
+        for (const k of o.inFlight) {
           log(`${engine}, batches of ${batch}: Tandem sync dual-write (syncAck ${ack}), ${k} in flight`);
           const r = await attempt(failures, `${engine} sync ${ack} ${batch}×${k}`, () => pairRun(o, stores, "sync", batch, k, ack));
           if (r) br.sync.push(r);
@@ -557,7 +561,7 @@ async function runEngine(o: Opts, engine: Engine): Promise<EngineResult> {
         }
         if (sp) {
           for (const sc of ["on", "remote_write", "local"] as const) {
-            for (const k of [1, 4]) {
+            for (const k of o.inFlight) {
               log(`postgres, batches of ${batch}: streaming replication, synchronous_commit ${sc}, ${k} client${k > 1 ? "s" : ""}`);
               const r = await attempt(failures, `streaming ${sc} ${batch}×${k}`, () => streamingRun(o, sp!, ++streamN, batch, k, sc));
               if (r) br.streaming.push(r);
@@ -614,6 +618,8 @@ function options(): Opts {
       "async-no-yield": { type: "boolean", default: false },
       "no-received-log": { type: "boolean", default: false },
       only: { type: "string", default: "all" },
+      "sync-acks": { type: "string", default: "flushed,written" },
+      "in-flight": { type: "string", default: "1,4" },
     },
   });
   const quick = values.quick;
@@ -625,11 +631,15 @@ function options(): Opts {
   if (!batches.every((b) => Number.isInteger(b) && b >= 1 && b <= 10_000)) throw new Error(`--batches: whole numbers 1–10,000, comma-separated, got '${values.batches}'`);
   const only = values.only;
   if (only !== "all" && only !== "sync" && only !== "async" && only !== "catchup") throw new Error(`--only: all, sync, async or catchup, got '${only}'`);
+  const syncAcks = values["sync-acks"].split(",");
+  if (!syncAcks.length || !syncAcks.every((a) => a === "flushed" || a === "written")) throw new Error(`--sync-acks: flushed, written or both, comma-separated, got '${values["sync-acks"]}'`);
+  const inFlight = values["in-flight"].split(",").map(Number);
+  if (!inFlight.length || !inFlight.every((k) => k === 1 || k === 4)) throw new Error(`--in-flight: 1, 4 or both, comma-separated (the report reads 1 and 4), got '${values["in-flight"]}'`);
   const e = values.engine;
   if (e !== "sqlite" && e !== "postgres" && e !== "both") throw new Error(`--engine: sqlite, postgres or both, got '${e}'`);
   const d = DEFAULT_REPLICATION;
   const transport: Transport = { probeBytes: 0, carried: false, batchMaxBytes: d.batchMaxBytes, catchUpChunk: d.catchUpChunk, catchUpWindow: d.catchUpWindow, workaround: values["no-workaround"] ? "off" : null };
-  return { engines: e === "both" ? ["sqlite", "postgres"] : [e], transport, asyncYield: !values["async-no-yield"], receivedLog: !values["no-received-log"], seconds, warmupS: round(Math.min(2, seconds / 5), 2), records, batches, out: values.out, quick, only };
+  return { engines: e === "both" ? ["sqlite", "postgres"] : [e], transport, asyncYield: !values["async-no-yield"], receivedLog: !values["no-received-log"], seconds, warmupS: round(Math.min(2, seconds / 5), 2), records, batches, out: values.out, quick, only, syncAcks: syncAcks as ("flushed" | "written")[], inFlight };
 }
 
 async function main(): Promise<void> {
