@@ -29,12 +29,8 @@ export const ID_FORM = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** what a node's status may say of it: one of the node states, or offline (its last will, or a clean stop) */
 export type SiteNodeState = NodeState | "offline" | "unknown";
 
-export interface PairStateMsg {
-  active: string;
-  epoch: number;
-  state: NodeState;
-  held: boolean;
-  peer: { nodeId: string; state: string } | null;
+/** what a pair's state and a node's status both report */
+interface Reported {
   serviceLevel: number | null;
   alarms: number | null;
   warnings: number | null;
@@ -44,15 +40,17 @@ export interface PairStateMsg {
   heardAt: number | null;
 }
 
-export interface NodeStatusMsg {
+export interface PairStateMsg extends Reported {
+  active: string;
+  epoch: number;
+  state: NodeState;
+  held: boolean;
+  peer: { nodeId: string; state: string } | null;
+}
+
+export interface NodeStatusMsg extends Reported {
   state: SiteNodeState;
   epoch: number | null;
-  serviceLevel: number | null;
-  alarms: number | null;
-  warnings: number | null;
-  reasons: string[];
-  hmi: string | null;
-  heardAt: number | null;
 }
 
 export interface PairEntry {
