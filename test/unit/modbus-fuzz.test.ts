@@ -71,7 +71,8 @@ function bytesFor(a: Answer, req: Request): Buffer | null {
     case "correct":
       return right(a.regs);
     case "wrong-tid":
-      return mbap(req.tid + 1 + (a.regs[0] ?? 0), req.unit, readPdu(req.fc, a.regs));
+      // an offset of 1..65535: never a whole turn of the 16-bit id, which would make it the right one
+      return mbap(req.tid + 1 + ((a.regs[0] ?? 0) % 0xffff), req.unit, readPdu(req.fc, a.regs));
     case "trailing":
       return Buffer.concat([right(a.regs), Buffer.from(a.junk ?? [])]);
     case "twice":
