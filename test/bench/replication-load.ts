@@ -44,6 +44,8 @@ export interface Run {
   latencyMs: Summary | null;
   errors: number;
   firstError: string | null;
+  /** the local writer only: the share of its timed part spent inside apply() (the rest is its loop, stamping the rows included) */
+  inApplyShare?: number;
 }
 
 /** `k` loops calling `once` back to back: a warm-up, then `seconds` timed (and at most MAX_RECORDS_PER_RUN records) */

@@ -19,6 +19,22 @@ const ACKS: Ack[] = ["flushed", "written"];
 /** the streaming reference that waits for what the same syncAck waits for */
 const LIKE: Record<Ack, "on" | "remote_write"> = { flushed: "on", written: "remote_write" };
 
+/**
+ * The local writer must spend at least this share of its run inside
+ * apply(): the rest is its own loop, and a reference that does work there
+ * (as an object spread per row did until 2026-12-01: a fifth of its time)
+ * flatters every ratio to it.
+ */
+export const REFERENCE_MIN_IN_APPLY = 0.9;
+
+/** the lower of the two local runs' shares inside apply(), against REFERENCE_MIN_IN_APPLY */
+function referenceCheck(runs: (Run | null)[]) {
+  const shares = runs.map((r) => r?.inApplyShare).filter((x): x is number => typeof x === "number");
+  if (!shares.length) return { inApplyShare: null, ok: null };
+  const inApplyShare = Math.min(...shares);
+  return { inApplyShare, ok: inApplyShare >= REFERENCE_MIN_IN_APPLY };
+}
+
 export function ratios(e: EngineResult) {
   return e.batches.map((b) => {
     const ref = b.local.meanRecordsPerS;
@@ -27,6 +43,7 @@ export function ratios(e: EngineResult) {
     const per = <T>(f: (ack: Ack) => T) => Object.fromEntries(ACKS.map((a) => [a, f(a)])) as Record<Ack, T>;
     return {
       batch: b.batch,
+      reference: referenceCheck([b.local.before, b.local.after]),
       tandemSyncToLocal: per((a) => ({ 1: ratio(sync(a, 1)?.recordsPerS, ref), 4: ratio(sync(a, 4)?.recordsPerS, ref) })),
       ...(e.engine === "postgres"
         ? {
@@ -48,10 +65,13 @@ export function tables(e: EngineResult): string {
   out.push(`| writer | batch | in flight | records/s | ÷ local writer | ms per write p50 / p99 | checks |`, `|---|---|---|---|---|---|---|`);
   for (const b of e.batches) {
     const ref = b.local.meanRecordsPerS;
-    const localRow = (what: string, r: Run | null) => r && out.push(`| ${what} | ${b.batch} | 1 | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${r.errors ? `${r.errors} errors` : ""} |`);
+    const inApply = (r: Run) => (r.inApplyShare === undefined ? "" : `${Math.round(r.inApplyShare * 100)}% of its time in apply()`);
+    const localRow = (what: string, r: Run | null) => r && out.push(`| ${what} | ${b.batch} | 1 | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${[inApply(r), r.errors ? `${r.errors} errors` : ""].filter(Boolean).join("; ")} |`);
     localRow("local writer (reference 1), before", b.local.before);
     localRow("local writer (reference 1), after", b.local.after);
-    out.push(`| **local writer, mean** | ${b.batch} | 1 | **${fmt(ref)}** | 1.00 | | |`);
+    const c = referenceCheck([b.local.before, b.local.after]);
+    const suspect = c.ok === false ? `**REFERENCE SUSPECT**: ${Math.round((c.inApplyShare ?? 0) * 100)}% of its time in apply(), under ${REFERENCE_MIN_IN_APPLY * 100}%: it does work outside the store, and every ratio to it is flattered` : "";
+    out.push(`| **local writer, mean** | ${b.batch} | 1 | **${fmt(ref)}** | 1.00 | | ${suspect} |`);
     for (const r of b.sync) {
       const tx = `transactions: active ${r.times.active.apply.calls} × ${r.times.active.apply.msPerCall ?? "—"} ms, standby ${r.times.standby.apply.calls} × ${r.times.standby.apply.msPerCall ?? "—"} ms`;
       const checks = [r.check.same ? "both stores at the same head" : `HEADS DIFFER (${r.check.head} / ${r.check.standbyLastSeq})`, tx, r.peerNotLive ? `peer not live in ${r.peerNotLive}/${r.samples} samples` : "", r.errors ? `${r.errors} refused (${r.firstError})` : ""].filter(Boolean).join("; ");

@@ -35,7 +35,7 @@ import { DEFAULT_REPLICATION, type ReplicationSettings } from "../../redundancy/
 import { POSTGRES_MIGRATIONS } from "../../runtime/storage/migrations.js";
 import { postgresBinDir, startPostgres, type PgCluster } from "../helpers/postgres.js";
 import { startStreamingPair, STANDBY_NAME, type ReplicationRow, type StreamingPair } from "./pg-streaming.js";
-import { EPOCH, openStore, PAIR_ID, RECONNECT_MS, REPLAY_WINDOW, type StoreSpec, type StoreTimes } from "./replication-node.js";
+import { EPOCH, openStore, timed, PAIR_ID, RECONNECT_MS, REPLAY_WINDOW, type StoreSpec, type StoreTimes } from "./replication-node.js";
 import { BenchPair, killPeers } from "./replication-pair.js";
 import { batchOf, body, MAX_SAMPLES, measure, round, stamped, TABLE, type Run } from "./replication-load.js";
 import { ratios, tables } from "./replication-report.js";
@@ -115,15 +115,24 @@ class Stores {
 
 async function localWriter(o: Opts, stores: Stores, batch: number): Promise<Run> {
   const spec = await stores.fresh("a");
-  const store = await openStore(spec);
+  // timed as the active's store is in the pair: the same wrapper, and the share of the run inside apply()
+  const { storage: store, times } = timed(await openStore(spec));
   try {
     const writes = batchOf(batch);
     let seq = 0;
-    return await measure(o, batch, 1, () => {
-      const after = seq;
-      seq += batch;
-      return store.apply(after, stamped(writes, after));
-    });
+    let applyMsAtStart = 0;
+    const run = await measure(
+      o,
+      batch,
+      1,
+      () => {
+        const after = seq;
+        seq += batch;
+        return store.apply(after, stamped(writes, after));
+      },
+      () => (applyMsAtStart = times.apply.ms),
+    );
+    return { ...run, inApplyShare: round((times.apply.ms - applyMsAtStart) / (run.seconds * 1000), 3) };
   } finally {
     await store.close();
     await stores.drop(spec);
