@@ -14,8 +14,8 @@ export const MAC_BYTES = 32;
 export const DEFAULT_MAX_BYTES = 65536;
 /** Longest id, channel or type, in UTF-16 code units (≤ 192 bytes of UTF-8). */
 export const MAX_ID_LENGTH = 64;
-/** Smallest JSON text that can be an envelope ("{}" is the floor). */
-const MIN_JSON_BYTES = 2;
+/** Smallest JSON text that can be an envelope ("{}" is the floor); a frame with less after its MAC is refused as too-short. */
+export const MIN_JSON_BYTES = 2;
 const HEADER_FIXED = MAGIC.length + 1;
 
 export interface Envelope<B = Record<string, unknown>> {
