@@ -1,6 +1,8 @@
 // The load the replication bench applies and how it times it: the records
 // (~100 bytes of JSON each, in batches), and `measure`, k writer loops back to
 // back for a warm-up and then a timed part.
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { Row, RowWrite } from "../../redundancy/storage.js";
 import { EPOCH } from "./replication-node.js";
@@ -46,6 +48,43 @@ export interface Run {
   firstError: string | null;
   /** the local writer only: the share of its timed part spent inside apply() (the rest is its loop, stamping the rows included) */
   inApplyShare?: number;
+  /** the whole machine's CPU over the timed part (every process and the kernel; Linux only) */
+  cpu?: MachineCpu;
+}
+
+/**
+ * What the whole machine's CPUs did over a run, from /proc/stat: the cores
+ * busy on average (of `cores`) and the busy CPU time per write. A run whose
+ * cores are all busy is bounded by the work it does per write: at
+ * `msPerWrite` it can make at most `cores × 1000 / msPerWrite` writes a
+ * second, however well its processes overlap.
+ */
+export interface MachineCpu {
+  cores: number;
+  busyCores: number;
+  msPerWrite: number;
+}
+
+/** busy and total jiffies of all CPUs (user, nice, system, irq, softirq, steal are busy; idle and iowait are not), or null off Linux */
+function cpuJiffies(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync("/proc/stat", "latin1").split("\n", 1)[0];
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return null;
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+    const busy = user + nice + system + irq + softirq + steal;
+    return { busy, total: busy + idle + iowait };
+  } catch {
+    return null;
+  }
+}
+
+function machineCpu(a: ReturnType<typeof cpuJiffies>, b: ReturnType<typeof cpuJiffies>, writes: number): MachineCpu | undefined {
+  if (!a || !b || b.total <= a.total || writes <= 0) return undefined;
+  const cores = cpus().length;
+  // jiffies are of USER_HZ, 100 a second on Linux; those of all CPUs add up to cores × the time
+  const busyMs = (b.busy - a.busy) * 10;
+  return { cores, busyCores: round(((b.busy - a.busy) / (b.total - a.total)) * cores, 2), msPerWrite: round(busyMs / writes, 3) };
 }
 
 /** `k` loops calling `once` back to back: a warm-up, then `seconds` timed (and at most MAX_RECORDS_PER_RUN records) */
@@ -64,6 +103,7 @@ export async function measure(o: { seconds: number; warmupS: number }, batch: nu
   let firstError: string | null = null;
   const maxBatches = Math.ceil(MAX_RECORDS_PER_RUN / batch);
   onTimed?.();
+  const cpu0 = cpuJiffies();
   const t0 = performance.now();
   const end = t0 + o.seconds * 1000;
   await Promise.all(
@@ -84,7 +124,8 @@ export async function measure(o: { seconds: number; warmupS: number }, batch: nu
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  return { batch, inFlight: k, records: done * batch, seconds: round(seconds, 3), recordsPerS: Math.round((done * batch) / seconds), latencyMs: summary(lat), errors, firstError };
+  const cpu = machineCpu(cpu0, cpuJiffies(), done);
+  return { batch, inFlight: k, records: done * batch, seconds: round(seconds, 3), recordsPerS: Math.round((done * batch) / seconds), latencyMs: summary(lat), errors, firstError, ...(cpu ? { cpu } : {}) };
 }
 
 export const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;

@@ -12,7 +12,7 @@ import { encode, REPL_TOPIC } from "../../redundancy/replication/protocol.js";
 import { Replicator } from "../../redundancy/replication/replicator.js";
 import type { ReceivedLog } from "../../redundancy/replication/received-log.js";
 import type { ReplicationSettings } from "../../redundancy/replication/settings.js";
-import type { ApplyOptions, Row, Storage } from "../../redundancy/storage.js";
+import { StorageGapError, type ApplyOptions, type Row, type Storage, type StoreState } from "../../redundancy/storage.js";
 import { keyFromSecret } from "../../redundancy/wire.js";
 import { SqliteStorage } from "../../runtime/storage/sqlite.js";
 import { PostgresStorage } from "../../runtime/storage/postgres.js";
@@ -71,6 +71,40 @@ export function timed(s: Storage): { storage: Storage; times: StoreTimes } {
     },
   });
   return { storage, times };
+}
+
+/**
+ * `s` as a standby that stores nothing: apply() only notes where the rows
+ * end (and the epochs they open), so the follower acknowledges each batch as
+ * soon as it has checked and parsed it. Not a setting of Tandem: the bench's
+ * ceiling for this host, what the active can make when its peer's work costs
+ * nothing but receiving (everything else passes through to `s`).
+ */
+export function hollow(s: Storage): Storage {
+  let last: { seq: number; epoch: number; epochs: { epoch: number; firstSeq: number }[] } | null = null;
+  return new Proxy(s, {
+    get(target, prop) {
+      if (prop === "apply")
+        return async (after: number, rows: Row[]) => {
+          let l = last;
+          if (!l) {
+            const st = await target.state();
+            l = last = { seq: st.lastSeq, epoch: st.lastEpoch, epochs: [...st.epochs] };
+          }
+          if (after > l.seq) throw new StorageGapError(after, l.seq);
+          for (const r of rows) {
+            if (r.seq <= l.seq) continue;
+            if (r.epoch > l.epoch) l.epochs.push({ epoch: r.epoch, firstSeq: r.seq });
+            l.seq = r.seq;
+            l.epoch = r.epoch;
+          }
+        };
+      if (prop === "state") return async (): Promise<StoreState> => (last ? { lastSeq: last.seq, lastEpoch: last.epoch, epochs: [...last.epochs] } : target.state());
+      if (prop === "flush") return async () => undefined;
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
 
 export interface NodePorts {

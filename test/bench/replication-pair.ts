@@ -48,12 +48,14 @@ export class BenchPair {
     readonly settings: ReplicationSettings,
     /** the pair's shared key material (the standby gets it in its environment, never on its command line) */
     private readonly secret: string,
+    /** the ceiling run: the standby stores nothing (replication-peer.ts) */
+    private readonly hollow = false,
   ) {
     this.leaderLog = leaderLog;
   }
 
   /** store A opened here and led in epoch 1; the standby started over store B (null: not yet) */
-  static async start(storeA: StoreSpec, storeB: StoreSpec | null, settings: ReplicationSettings, echo: (line: string) => void): Promise<BenchPair> {
+  static async start(storeA: StoreSpec, storeB: StoreSpec | null, settings: ReplicationSettings, echo: (line: string) => void, hollow = false): Promise<BenchPair> {
     const [aListen, aHb, bListen, bHb] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const ports = { a: { listen: aListen, hb: aHb, peerListen: bListen, peerHb: bHb }, b: { listen: bListen, hb: bHb, peerListen: aListen, peerHb: aHb } };
     const secret = randomBytes(24).toString("hex");
@@ -67,7 +69,7 @@ export class BenchPair {
       await store.close();
       throw err;
     }
-    const pair = new BenchPair(node, store, times, log, ports, settings, secret);
+    const pair = new BenchPair(node, store, times, log, ports, settings, secret, hollow);
     try {
       if (storeB) {
         await pair.startPeer(storeB);
@@ -84,7 +86,7 @@ export class BenchPair {
   /** starts the standby over `store`; resolves (performance.now()) once its link listens */
   async startPeer(store: StoreSpec): Promise<number> {
     if (this.child) throw new Error("the standby is already running");
-    const opts: PeerOptions = { store, settings: this.settings, ports: this.ports.b, incarnation: incarnation() };
+    const opts: PeerOptions = { store, settings: this.settings, ports: this.ports.b, incarnation: incarnation(), hollow: this.hollow };
     const child = spawn(process.execPath, [PEER_JS, JSON.stringify(opts)], { stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, TANDEM_BENCH_SECRET: this.secret } });
     peers.add(child);
     child.once("exit", () => peers.delete(child));

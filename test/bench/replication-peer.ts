@@ -11,13 +11,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileReceivedLog } from "../../redundancy/replication/received-log.js";
 import type { ReplicationSettings } from "../../redundancy/replication/settings.js";
-import { BenchLog, openStore, PROBE_TOPIC, startNode, timed, type BenchNode, type NodePorts, type StoreSpec, type StoreTimes } from "./replication-node.js";
+import { BenchLog, hollow, openStore, PROBE_TOPIC, startNode, timed, type BenchNode, type NodePorts, type StoreSpec, type StoreTimes } from "./replication-node.js";
 
 export interface PeerOptions {
   store: StoreSpec;
   settings: ReplicationSettings;
   ports: NodePorts;
   incarnation: number;
+  /** the ceiling run: a standby that stores nothing (replication-node.ts hollow), no received-rows log */
+  hollow?: boolean;
 }
 
 export type ToPeer = { t: "state"; sum?: number } | { t: "stop" };
@@ -49,13 +51,14 @@ async function main(): Promise<void> {
   // the bench gone (killed, crashed): nothing is left behind
   process.on("disconnect", () => process.exit(2));
   const blog = new BenchLog("standby", (l) => process.stderr.write(`[standby] ${l}\n`));
-  const { storage, times } = timed(await openStore(o.store));
+  const opened = await openStore(o.store);
+  const { storage, times } = timed(o.hollow ? hollow(opened) : opened);
   let probes = 0;
   const onApp = (topic: string) => {
     if (topic === PROBE_TOPIC) probes++;
   };
   // the received-rows log in a directory of its own beside the stores (--no-received-log: none, the database acknowledges)
-  const logDir = process.env.TANDEM_BENCH_NO_RECEIVED_LOG ? null : mkdtempSync(join(tmpdir(), "tandem-bench-received-"));
+  const logDir = process.env.TANDEM_BENCH_NO_RECEIVED_LOG || o.hollow ? null : mkdtempSync(join(tmpdir(), "tandem-bench-received-"));
   process.on("exit", () => logDir && rmSync(logDir, { recursive: true, force: true }));
   const received = logDir ? new FileReceivedLog(join(logDir, "received.log"), o.settings.syncAck !== "written") : undefined;
   const node = await startNode({ nodeId: "b", lead: false, storage, settings: o.settings, ports: o.ports, secret, incarnation: o.incarnation, log: blog.logger, onApp, received });

@@ -35,6 +35,12 @@ function referenceCheck(runs: (Run | null)[]) {
   return { inApplyShare, ok: inApplyShare >= REFERENCE_MIN_IN_APPLY };
 }
 
+/** records/s a run could reach at the machine CPU it spent per write, every core busy (null: not measured) */
+const cpuCeiling = (r: Run | null) => (r?.cpu && r.cpu.msPerWrite > 0 ? ((r.cpu.cores * 1000) / r.cpu.msPerWrite) * r.batch : null);
+
+/** "CPU 1.02 of 2 cores, 3.31 ms a write" */
+const cpuNote = (r: Run) => (r.cpu ? `machine CPU ${r.cpu.busyCores} of ${r.cpu.cores} cores, ${r.cpu.msPerWrite} ms a write` : "");
+
 export function ratios(e: EngineResult) {
   return e.batches.map((b) => {
     const ref = b.local.meanRecordsPerS;
@@ -45,6 +51,10 @@ export function ratios(e: EngineResult) {
       batch: b.batch,
       reference: referenceCheck([b.local.before, b.local.after]),
       tandemSyncToLocal: per((a) => ({ 1: ratio(sync(a, 1)?.recordsPerS, ref), 4: ratio(sync(a, 4)?.recordsPerS, ref) })),
+      // the most the pair could make with the machine CPU it spent per write, all cores busy: ÷ the local writer
+      cpuCeilingToLocal: per((a) => ({ 1: ratio(cpuCeiling(sync(a, 1)), ref), 4: ratio(cpuCeiling(sync(a, 4)), ref) })),
+      // the same pair with a standby that stores nothing (1 in flight, flushed): the most the active makes on this host
+      hollowStandbyToLocal: ratio(b.ceiling?.recordsPerS, ref),
       ...(e.engine === "postgres"
         ? {
             streamingToLocal: per((a) => ({ 1: ratio(str(LIKE[a], 1)?.recordsPerS, ref), 4: ratio(str(LIKE[a], 4)?.recordsPerS, ref) })),
@@ -66,7 +76,7 @@ export function tables(e: EngineResult): string {
   for (const b of e.batches) {
     const ref = b.local.meanRecordsPerS;
     const inApply = (r: Run) => (r.inApplyShare === undefined ? "" : `${Math.round(r.inApplyShare * 100)}% of its time in apply()`);
-    const localRow = (what: string, r: Run | null) => r && out.push(`| ${what} | ${b.batch} | 1 | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${[inApply(r), r.errors ? `${r.errors} errors` : ""].filter(Boolean).join("; ")} |`);
+    const localRow = (what: string, r: Run | null) => r && out.push(`| ${what} | ${b.batch} | 1 | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${[inApply(r), cpuNote(r), r.errors ? `${r.errors} errors` : ""].filter(Boolean).join("; ")} |`);
     localRow("local writer (reference 1), before", b.local.before);
     localRow("local writer (reference 1), after", b.local.after);
     const c = referenceCheck([b.local.before, b.local.after]);
@@ -74,25 +84,30 @@ export function tables(e: EngineResult): string {
     out.push(`| **local writer, mean** | ${b.batch} | 1 | **${fmt(ref)}** | 1.00 | | ${suspect} |`);
     for (const r of b.sync) {
       const tx = `transactions: active ${r.times.active.apply.calls} × ${r.times.active.apply.msPerCall ?? "—"} ms, standby ${r.times.standby.apply.calls} × ${r.times.standby.apply.msPerCall ?? "—"} ms`;
-      const checks = [r.check.same ? "both stores at the same head" : `HEADS DIFFER (${r.check.head} / ${r.check.standbyLastSeq})`, tx, r.peerNotLive ? `peer not live in ${r.peerNotLive}/${r.samples} samples` : "", r.errors ? `${r.errors} refused (${r.firstError})` : ""].filter(Boolean).join("; ");
+      const checks = [r.check.same ? "both stores at the same head" : `HEADS DIFFER (${r.check.head} / ${r.check.standbyLastSeq})`, tx, cpuNote(r), r.peerNotLive ? `peer not live in ${r.peerNotLive}/${r.samples} samples` : "", r.errors ? `${r.errors} refused (${r.firstError})` : ""].filter(Boolean).join("; ");
       out.push(`| **Tandem sync dual-write, syncAck ${r.syncAck}** | ${b.batch} | ${r.inFlight} | **${fmt(r.recordsPerS)}** | **${ratio(r.recordsPerS, ref) ?? "—"}** | ${lat(r)} | ${checks} |`);
+    }
+    const c0 = b.ceiling;
+    if (c0) {
+      const checks = [c0.check.same ? "the standby acknowledged every write" : `HEADS DIFFER (${c0.check.head} / ${c0.check.standbyLastSeq})`, cpuNote(c0), c0.errors ? `${c0.errors} refused (${c0.firstError})` : ""].filter(Boolean).join("; ");
+      out.push(`| ceiling on this host: the same pair, a standby that stores nothing | ${b.batch} | 1 | ${fmt(c0.recordsPerS)} | ${ratio(c0.recordsPerS, ref) ?? "—"} | ${lat(c0)} | ${checks} |`);
     }
     for (const r of b.streaming) {
       const sync = r.synchronousCommit !== "local";
       const ok = sync ? (r.before?.sync_state === "sync" && r.after?.sync_state === "sync" ? "standby sync_state = sync before and after" : `standby ${r.before?.sync_state} / ${r.after?.sync_state}`) : "";
-      out.push(`| PostgreSQL ${sync ? `synchronous streaming replication, synchronous_commit = ${r.synchronousCommit} (reference 2)` : "primary, synchronous_commit = local"} | ${b.batch} | ${r.inFlight} | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${[ok, r.errors ? `${r.errors} errors` : ""].filter(Boolean).join("; ")} |`);
+      out.push(`| PostgreSQL ${sync ? `synchronous streaming replication, synchronous_commit = ${r.synchronousCommit} (reference 2)` : "primary, synchronous_commit = local"} | ${b.batch} | ${r.inFlight} | ${fmt(r.recordsPerS)} | ${ratio(r.recordsPerS, ref) ?? "—"} | ${lat(r)} | ${[ok, cpuNote(r), r.errors ? `${r.errors} errors` : ""].filter(Boolean).join("; ")} |`);
     }
   }
   const rt = ratios(e);
   const pg = e.engine === "postgres";
-  out.push("", `| batch | syncAck | Tandem sync ÷ local writer (1 / 4 in flight) | target ≥ ${TARGET_RATIO} (1 in flight) |${pg ? " streaming (like for like) ÷ local writer (1 / 4) | streaming ÷ its own synchronous_commit local (1 / 4) | Tandem ÷ streaming (1 / 4) |" : ""}`);
-  out.push(`|---|---|---|---|${pg ? "---|---|---|" : ""}`);
+  out.push("", `| batch | syncAck | Tandem sync ÷ local writer (1 / 4 in flight) | target ≥ ${TARGET_RATIO} (1 in flight) | ceiling at the machine CPU it spent, ÷ local (1 / 4) | a standby that stores nothing ÷ local (1) |${pg ? " streaming (like for like) ÷ local writer (1 / 4) | streaming ÷ its own synchronous_commit local (1 / 4) | Tandem ÷ streaming (1 / 4) |" : ""}`);
+  out.push(`|---|---|---|---|---|---|${pg ? "---|---|---|" : ""}`);
   const pair = (x: Record<number, number | null> | undefined) => (x ? `${x[1] ?? "—"} / ${x[4] ?? "—"}` : "");
   for (const r of rt) {
     for (const ack of ACKS) {
       const met = r.target[ack].met;
       const like = pg ? ` ${pair(r.streamingToLocal?.[ack])} (${LIKE[ack]}) | ${pair(r.streamingToItsLocal?.[ack])} | ${pair(r.tandemToStreaming?.[ack])} |` : "";
-      out.push(`| ${r.batch} | ${ack} | ${pair(r.tandemSyncToLocal[ack])} | ${met === null ? "—" : met ? "met" : "**not met**"} |${like}`);
+      out.push(`| ${r.batch} | ${ack} | ${pair(r.tandemSyncToLocal[ack])} | ${met === null ? "—" : met ? "met" : "**not met**"} | ${pair(r.cpuCeilingToLocal[ack])} | ${ack === "flushed" ? (r.hollowStandbyToLocal ?? "—") : ""} |${like}`);
     }
   }
   const a = e.async;

@@ -78,6 +78,8 @@ interface Opts {
   /** the sync runs' syncAck settings and writes in flight (also the streaming reference's clients) */
   syncAcks: ("flushed" | "written")[];
   inFlight: number[];
+  /** the ceiling run per batch size (a standby that stores nothing), unless --no-ceiling */
+  ceiling: boolean;
 }
 
 // ------------------------------------------------------------ stores
@@ -219,11 +221,11 @@ function timesBetween(a: StoreTimes, b: StoreTimes) {
 export type TimesDelta = ReturnType<typeof timesBetween>;
 
 /** a fresh pair, the peer live, `k` writers of `batch`-record writes for --seconds; then both stores hold the same head */
-async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: number, k: number, syncAck: ReplicationSettings["syncAck"] = "flushed"): Promise<PairRun> {
+async function pairRun(o: Opts, stores: Stores, mode: "sync" | "async", batch: number, k: number, syncAck: ReplicationSettings["syncAck"] = "flushed", hollow = false): Promise<PairRun> {
   const [a, b] = [await stores.fresh("a"), await stores.fresh("b")];
   // sync: refuse, so nothing counted was acknowledged on one copy only; async: the default
   const settings = { ...settingsFor(o, mode, mode === "sync" ? "refuse" : "accept"), syncAck };
-  const pair = await BenchPair.start(a, b, settings, echo);
+  const pair = await BenchPair.start(a, b, settings, echo, hollow);
   try {
     await pair.until("the peer live", () => pair.caughtUp(), LIVE_WITHIN_MS, 10);
     const writes = batchOf(batch);
@@ -450,6 +452,13 @@ export interface BatchResult {
   /** reference 1 before and after the pair's runs of this batch size, and their mean (the ratios' denominator) */
   local: { before: Run | null; after: Run | null; meanRecordsPerS: number | null };
   sync: PairRun[];
+  /**
+   * The ceiling on this host: the same pair, 1 write in flight, syncAck
+   * flushed, with a standby that stores nothing (it checks, parses and
+   * acknowledges each batch; no received-rows log, no database): what the
+   * active can make when its peer's work costs only the receiving.
+   */
+  ceiling: PairRun | null;
   /** PostgreSQL only: its own synchronous streaming replication, and the same INSERTs with synchronous_commit = local */
   streaming: StreamingRun[];
 }
@@ -542,7 +551,7 @@ async function runEngine(o: Opts, engine: Engine): Promise<EngineResult> {
     const stores = new Stores(engine, dir, clusters);
     let streamN = 0;
     for (const batch of o.only === "all" || o.only === "sync" ? o.batches : []) {
-      const br: BatchResult = { batch, local: { before: null, after: null, meanRecordsPerS: null }, sync: [], streaming: [] };
+      const br: BatchResult = { batch, local: { before: null, after: null, meanRecordsPerS: null }, sync: [], ceiling: null, streaming: [] };
       result.batches.push(br);
       log(`${engine}, batches of ${batch}: the local writer (before)`);
       br.local.before = await attempt(failures, `${engine} local writer ${batch} (before)`, () => localWriter(o, stores, batch));
@@ -552,6 +561,10 @@ async function runEngine(o: Opts, engine: Engine): Promise<EngineResult> {
           const r = await attempt(failures, `${engine} sync ${ack} ${batch}×${k}`, () => pairRun(o, stores, "sync", batch, k, ack));
           if (r) br.sync.push(r);
         }
+      }
+      if (o.ceiling) {
+        log(`${engine}, batches of ${batch}: the ceiling, a standby that stores nothing, 1 in flight`);
+        br.ceiling = await attempt(failures, `${engine} ceiling ${batch}`, () => pairRun(o, stores, "sync", batch, 1, "flushed", true));
       }
       if (engine === "postgres") {
         if (!sp) {
@@ -629,6 +642,7 @@ function options(): Opts {
       only: { type: "string", default: "all" },
       "sync-acks": { type: "string", default: "flushed,written" },
       "in-flight": { type: "string", default: "1,4" },
+      "no-ceiling": { type: "boolean", default: false },
     },
   });
   const quick = values.quick;
@@ -648,7 +662,7 @@ function options(): Opts {
   if (e !== "sqlite" && e !== "postgres" && e !== "both") throw new Error(`--engine: sqlite, postgres or both, got '${e}'`);
   const d = DEFAULT_REPLICATION;
   const transport: Transport = { probeBytes: 0, carried: false, batchMaxBytes: d.batchMaxBytes, catchUpChunk: d.catchUpChunk, catchUpWindow: d.catchUpWindow, workaround: values["no-workaround"] ? "off" : null };
-  return { engines: e === "both" ? ["sqlite", "postgres"] : [e], transport, asyncYield: !values["async-no-yield"], receivedLog: !values["no-received-log"], seconds, warmupS: round(Math.min(2, seconds / 5), 2), records, batches, out: values.out, quick, only, syncAcks: syncAcks as ("flushed" | "written")[], inFlight };
+  return { engines: e === "both" ? ["sqlite", "postgres"] : [e], transport, asyncYield: !values["async-no-yield"], receivedLog: !values["no-received-log"], seconds, warmupS: round(Math.min(2, seconds / 5), 2), records, batches, out: values.out, quick, only, syncAcks: syncAcks as ("flushed" | "written")[], inFlight, ceiling: !values["no-ceiling"] };
 }
 
 async function main(): Promise<void> {
