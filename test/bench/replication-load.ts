@@ -65,15 +65,15 @@ export interface MachineCpu {
   msPerWrite: number;
 }
 
-/** busy and total jiffies of all CPUs (user, nice, system, irq, softirq, steal are busy; idle and iowait are not), or null off Linux */
+/** busy and total jiffies of all CPUs (user, nice, system, irq and softirq are busy; idle, iowait and steal, time the hypervisor gave to others, are not), or null off Linux */
 function cpuJiffies(): { busy: number; total: number } | null {
   try {
     const line = readFileSync("/proc/stat", "latin1").split("\n", 1)[0];
     const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
     if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return null;
     const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
-    const busy = user + nice + system + irq + softirq + steal;
-    return { busy, total: busy + idle + iowait };
+    const busy = user + nice + system + irq + softirq;
+    return { busy, total: busy + idle + iowait + steal };
   } catch {
     return null;
   }
