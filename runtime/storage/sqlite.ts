@@ -164,17 +164,17 @@ export class SqliteStorage implements Storage {
     let done!: () => void;
     this.txn = new Promise<void>((r) => (done = r));
     try {
-      db.prepare("BEGIN IMMEDIATE").run();
+      this.stmts.begin.run();
       for (let i = 0; i < rows.length; i += slice) {
         if (i > 0) await new Promise((r) => setImmediate(r));
         this.applyRows(rows, i, Math.min(rows.length, i + slice), last);
       }
       this.stmts.setMeta.run(last.seq, last.epoch);
-      db.prepare("COMMIT").run();
+      this.stmts.commit.run();
       // before the calls waiting for this commit run
       this.committed(last);
     } catch (err) {
-      if (db.inTransaction) db.prepare("ROLLBACK").run();
+      if (db.inTransaction) this.stmts.rollback.run();
       throw err;
     } finally {
       this.txn = null;
@@ -352,6 +352,10 @@ function prepareStatements(db: Database.Database) {
   return {
     meta: db.prepare("SELECT last_seq AS seq, last_epoch AS epoch FROM tandem_state"),
     setMeta: db.prepare("UPDATE tandem_state SET last_seq = ?, last_epoch = ?"),
+    // a sliced apply's own transaction (the others go through db.transaction())
+    begin: db.prepare("BEGIN IMMEDIATE"),
+    commit: db.prepare("COMMIT"),
+    rollback: db.prepare("ROLLBACK"),
     insert: db.prepare("INSERT INTO tandem_rows (seq, epoch, at, tbl, kind, key, body) VALUES (?, ?, ?, ?, ?, ?, ?)"),
     dropKey: db.prepare("DELETE FROM tandem_rows WHERE tbl = ? AND key = ?"),
     purge: db.prepare("DELETE FROM tandem_rows WHERE tbl = ? AND at < ? AND kind <> 'purge'"),
