@@ -5,28 +5,27 @@
 // hands over cleanly in 2 ms can still show "active, active" (one answer from
 // just before the old active stepped down, one from just after the new one
 // took over). This sampler asks in sequence X, Y, X (/status: state and
-// epoch, with a viewer session) and counts an overlap only when X answered acting in the
-// same epoch before and after Y answered acting: X acted throughout the span
-// in which Y's answer was made (a node that stops acting can only act again
-// in a new epoch). It alternates which node is X. A round every 20 ms.
-import { acting, login, stateOf } from "./serving.js";
+// epoch, with a viewer session), alternating which node is X, a round every
+// 20 ms, and counts only the overlaps its answers prove
+// (test/helpers/acting-overlaps.ts: e.g. X answered acting in the same epoch
+// before and after Y answered acting).
+import { type Answer, type Overlap, provenOverlaps } from "../helpers/acting-overlaps.js";
+import { login, stateOf } from "./serving.js";
 
-export interface Overlap {
-  t: string;
-  outer: string;
-  inner: string;
-  outerEpoch?: number;
-  innerState?: string;
-  innerEpoch?: number;
-}
+export type { Overlap };
 
 export class ActingSampler {
   rounds = 0;
-  readonly overlaps: Overlap[] = [];
+  private readonly answers: Answer[] = [];
   private running = false;
   private loop: Promise<void> | null = null;
 
   constructor(private readonly urls: Record<string, string>) {}
+
+  /** what the answers so far prove (test/helpers/acting-overlaps.ts) */
+  get overlaps(): Overlap[] {
+    return provenOverlaps(this.answers);
+  }
 
   start(): void {
     if (this.running) return;
@@ -39,16 +38,18 @@ export class ActingSampler {
     if (ids.length !== 2) throw new Error("ActingSampler: exactly two nodes");
     const cookies: Record<string, string> = {};
     for (const id of ids) cookies[id] = await login(this.urls[id]!);
-    const health = (id: string) => stateOf(this.urls[id]!, cookies[id]!);
+    // each question is its own round: asked once the one before it answered
+    let asked = 0;
+    const ask = async (node: string) => {
+      const h = await stateOf(this.urls[node]!, cookies[node]!);
+      this.answers.push({ round: asked++, node, state: h?.state, epoch: h?.epoch });
+    };
     while (this.running) {
       const [x, y] = this.rounds % 2 === 0 ? [ids[0]!, ids[1]!] : [ids[1]!, ids[0]!];
-      const x1 = await health(x);
-      const y1 = await health(y);
-      const x2 = await health(x);
+      await ask(x);
+      await ask(y);
+      await ask(x);
       this.rounds++;
-      if (x1 && x2 && y1 && acting(x1.state) && acting(x2.state) && x1.epoch === x2.epoch && acting(y1.state)) {
-        this.overlaps.push({ t: new Date().toISOString(), outer: x, inner: y, outerEpoch: x1.epoch, innerState: y1.state, innerEpoch: y1.epoch });
-      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }

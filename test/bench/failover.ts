@@ -301,7 +301,7 @@ async function main(): Promise<void> {
     }
     await sampler.stop();
     twoActives = { rounds: sampler.rounds, overlaps: sampler.overlaps };
-    for (const s of sampler.overlaps) log(`TWO ACTING: ${JSON.stringify(s)}`);
+    for (const s of twoActives.overlaps) log(`TWO ACTING: ${JSON.stringify(s)}`);
   } catch (err) {
     failure = err;
   } finally {

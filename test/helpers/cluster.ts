@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { hashPassword } from "../../runtime/auth/passwords.js";
 import type { NodeStatus } from "../../runtime/node-api.js";
+import { type Overlap, provenOverlaps } from "./acting-overlaps.js";
 import { TcpRelay, UdpRelay } from "./chaos-relay.js";
 
 /** The checkout (the folder with package.json), from sources or from dist/. */
@@ -390,7 +391,7 @@ log: ${JSON.stringify({ level: "debug", file: `./${id}.log`, ...this.opts.log?.(
     return ids;
   }
 
-  /** Poll both nodes every 20 ms, recording their states (for S1 checks). */
+  /** Poll both nodes every 20 ms, recording their states (for S1 checks); a round is asked once the one before it answered. */
   startSampling(): void {
     const tick = async () => {
       const [a, b] = await Promise.all([this.status("a"), this.status("b")]);
@@ -405,10 +406,13 @@ log: ${JSON.stringify({ level: "debug", file: `./${id}.log`, ...this.opts.log?.(
     this.sampler = null;
   }
 
-  /** Samples where both nodes reported an acting state at once. */
-  twoActives(): typeof this.samples {
-    const acting = (s?: string) => s === "active" || s === "active-held";
-    return this.samples.filter((s) => acting(s.a) && acting(s.b));
+  /**
+   * The moments the samples prove both nodes acted at once (S1). Two answers
+   * of one round saying "active" are not enough: a clean handover between
+   * them gives that too (test/helpers/acting-overlaps.ts says what is).
+   */
+  twoActives(): Overlap[] {
+    return provenOverlaps(this.samples.flatMap((s, round) => (["a", "b"] as const).map((node) => ({ round, node, state: s[node], epoch: s[`${node}Epoch`] }))));
   }
 
   /** Every line node `id` has logged so far. */
