@@ -29,7 +29,7 @@ export interface EdgeNodeOptions {
   pairId: string;
   nodeId: string;
   dataDir: string;
-  /** the drivers' devices (one Sparkplug device each) and their tags, from config */
+  /** the drivers' devices (one Sparkplug device each) and their tags, from config, with each tag's type when config tells it (an OPC UA built-in type name, or "array") */
   devices: { name: string; tags: string[]; types: Record<string, string | undefined> }[];
   runtime: PairRuntime;
   drivers: () => DriverManager | null;

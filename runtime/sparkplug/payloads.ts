@@ -21,7 +21,43 @@ export const QUALITY_GOOD = 192;
 export const QUALITY_STALE = 500;
 export const QUALITY_BAD = 0;
 
-export type Datatype = "Double" | "Boolean" | "String";
+/** the Sparkplug metric types a tag is sent as */
+export type Datatype = "Int8" | "Int16" | "Int32" | "Int64" | "UInt8" | "UInt16" | "UInt32" | "UInt64" | "Float" | "Double" | "Boolean" | "String" | "DateTime";
+
+/**
+ * A tag's type as Tandem knows it — an OPC UA built-in type name, the
+ * vocabulary runtime/opcua/mapping.ts gives Modbus types too (a scaled tag's
+ * is Double) — → its Sparkplug type. Arrays and the rest travel as String (JSON).
+ */
+const FROM_UA: Record<string, Datatype> = {
+  Boolean: "Boolean",
+  SByte: "Int8",
+  Byte: "UInt8",
+  Int16: "Int16",
+  UInt16: "UInt16",
+  Int32: "Int32",
+  UInt32: "UInt32",
+  Int64: "Int64",
+  UInt64: "UInt64",
+  Float: "Float",
+  Double: "Double",
+  String: "String",
+  DateTime: "DateTime",
+};
+
+/** the range of each integer type that a JS number carries (64-bit ones travel as decimal text: see fit) */
+const INT_RANGE: Partial<Record<Datatype, [number, number]>> = {
+  Int8: [-128, 127],
+  Int16: [-32768, 32767],
+  Int32: [-2147483648, 2147483647],
+  UInt8: [0, 255],
+  UInt16: [0, 65535],
+  UInt32: [0, 4294967295],
+};
+const INT64_RANGE: Partial<Record<Datatype, [bigint, bigint]>> = {
+  Int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  UInt64: [0n, 2n ** 64n - 1n],
+};
 
 export function topicOf(group: string, kind: Kind | "NCMD" | "DCMD", edge: string, device?: string): string {
   return `${NAMESPACE}/${group}/${kind}/${edge}${device === undefined ? "" : `/${device}`}`;
@@ -53,29 +89,67 @@ export function parseHostState(payload: Buffer): { online: boolean; timestamp: n
   return { online: o.online, timestamp: o.timestamp };
 }
 
-/** the metric type a tag is born with: from its value, else from what its config says */
-export function datatypeOf(value: unknown, hint?: string): Datatype {
+/**
+ * The metric type a tag is born with: the type Tandem knows for it (`known`,
+ * an OPC UA built-in type name; "array" for an array tag) when its value fits
+ * that type, else from its value: numbers Double, booleans Boolean, the rest
+ * String. A value that does not fit the known type (a source that changed)
+ * falls back to the type of its kind, so the tag is not born again and
+ * again.
+ */
+export function datatypeOf(value: unknown, known?: string): Datatype {
+  if (known === "array") return "String";
+  const typed = known === undefined ? undefined : FROM_UA[known];
+  if (typed && (value === null || value === undefined || fit(value, typed) !== undefined)) return typed;
   if (typeof value === "number") return "Double";
   if (typeof value === "boolean") return "Boolean";
   if (value !== null && value !== undefined) return "String";
-  const h = (hint ?? "").toLowerCase();
-  if (h === "bool" || h === "bit" || h === "boolean") return "Boolean";
-  if (h === "string" || h.endsWith("[]") || h === "localizedtext" || h === "bytestring") return "String";
   return "Double";
 }
 
-/** a value as a metric of `type`; undefined when it does not fit (the device is born again with the right type) */
-function fit(value: unknown, type: Datatype): number | boolean | string | undefined {
-  if (type === "Double") return typeof value === "number" ? value : undefined;
-  if (type === "Boolean") return typeof value === "boolean" ? value : undefined;
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean") return undefined;
-  if (typeof value === "bigint") return value.toString();
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return String(value);
+type Wire = number | boolean | string;
+
+/**
+ * A value as a metric of `type`; undefined when it does not fit (the device
+ * is born again with the type it has now). Integers must be whole and in
+ * their type's range; 64-bit ones come as decimal text (tag-model.ts
+ * jsonValue) and go out as such (protobufjs writes the 64-bit word, two's
+ * complement for Int64, as Sparkplug has it); non-finite numbers, which the
+ * tag model carries as text ("NaN", "Infinity"), go out as Float/Double;
+ * a DateTime as ms since 1970.
+ */
+function fit(value: unknown, type: Datatype): Wire | undefined {
+  switch (type) {
+    case "Boolean":
+      return typeof value === "boolean" ? value : undefined;
+    case "Float":
+    case "Double":
+      if (typeof value === "number") return value;
+      return typeof value === "string" && /^(-?Infinity|NaN)$/.test(value) ? Number(value) : undefined;
+    case "Int64":
+    case "UInt64": {
+      if (typeof value !== "string" && !(typeof value === "number" && Number.isSafeInteger(value))) return undefined;
+      if (typeof value === "string" && !/^-?\d{1,20}$/.test(value)) return undefined;
+      const [lo, hi] = INT64_RANGE[type]!;
+      const big = BigInt(value);
+      return big >= lo && big <= hi ? big.toString() : undefined;
+    }
+    case "DateTime": {
+      const t = typeof value === "string" ? Date.parse(value) : typeof value === "number" ? value : NaN;
+      return Number.isSafeInteger(t) && t >= 0 ? t : undefined;
+    }
+    case "String":
+      if (typeof value === "string") return value;
+      if (typeof value === "number" || typeof value === "boolean") return undefined;
+      if (typeof value === "bigint") return value.toString();
+      try {
+        return JSON.stringify(value);
+      } catch {
+        return String(value);
+      }
   }
+  const [lo, hi] = INT_RANGE[type]!;
+  return typeof value === "number" && Number.isInteger(value) && value >= lo && value <= hi ? value : undefined;
 }
 
 const ms = (iso: string | null): number | undefined => {
@@ -110,7 +184,7 @@ export interface NodeFacts {
 export function nodeMetrics(f: NodeFacts, at: number): UMetric[] {
   return [
     { name: "Tandem/Active Node", type: "String", value: f.activeNode, timestamp: at },
-    { name: "Tandem/Epoch", type: "Double", value: f.epoch, timestamp: at },
+    { name: "Tandem/Epoch", type: "UInt64", value: f.epoch, timestamp: at },
     { name: "Tandem/Held", type: "Boolean", value: f.held, timestamp: at },
   ];
 }
@@ -139,12 +213,20 @@ export interface Command {
   refused: string[];
 }
 
-const plain = (v: unknown): number | boolean | string | undefined => {
+/**
+ * A command metric's value as the node's tag write takes it. A 64-bit one
+ * (a Long) by its metric type — sparkplug-payload hands an Int64 back
+ * unsigned — as a number when a double holds it exactly, else as decimal
+ * text (how the tag model carries 64-bit integers).
+ */
+const plain = (v: unknown, type: unknown): number | boolean | string | undefined => {
   if (typeof v === "number" || typeof v === "boolean" || typeof v === "string") return v;
-  // a Long (Int64/UInt64 metrics): only what a double holds exactly
-  if (v !== null && typeof v === "object" && typeof (v as { toNumber?: unknown }).toNumber === "function") {
-    const n = (v as { toNumber(): number }).toNumber();
-    return Number.isSafeInteger(n) ? n : undefined;
+  if (v !== null && typeof v === "object" && typeof (v as { toString?: unknown }).toString === "function" && typeof (v as { high?: unknown }).high === "number" && typeof (v as { low?: unknown }).low === "number") {
+    const { high, low } = v as { high: number; low: number };
+    const bits = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+    const big = type === "Int64" ? BigInt.asIntN(64, bits) : bits;
+    const n = Number(big);
+    return Number.isSafeInteger(n) ? n : big.toString();
   }
   return undefined;
 };
@@ -173,7 +255,7 @@ export function parseCommand(bytes: Uint8Array, cmd: { kind: "NCMD" } | { kind: 
   }
   for (const m of metrics.slice(0, 100)) {
     const name = typeof m.name === "string" ? m.name : "";
-    const value = plain(m.value);
+    const value = plain(m.value, m.type);
     if (cmd.kind === "NCMD") {
       if (name === REBIRTH && value === true) out.rebirth = true;
       else out.refused.push(`NCMD metric '${name.slice(0, 80)}': only ${REBIRTH} = true is taken`);

@@ -94,7 +94,10 @@ describe("Sparkplug B edge node on a real pair", () => {
     expect(bd0).toBeGreaterThanOrEqual(0);
     const db = host.of("DBIRTH", "plc")[0];
     expect(db.seq).toBe(1);
-    expect(metric(db, "line.valve")).toMatchObject({ datatype: 10, isNull: false, properties: { Quality: 192, readOnly: false } });
+    // each tag born with its own type: uint16 → UInt16 (6), float32 → Float (9)
+    expect(metric(db, "line.valve")).toMatchObject({ datatype: 6, isNull: false, properties: { Quality: 192, readOnly: false } });
+    expect(metric(db, "line.level")).toMatchObject({ datatype: 9, properties: { readOnly: true } });
+    expect(metric(nb, "Tandem/Epoch")).toMatchObject({ datatype: 8, value: (await c.status(active))!.epoch });
     await waitUntil("line.missing bad: is_null with Quality 0", () => host.seen.some((s) => (s.kind === "DBIRTH" || s.kind === "DDATA") && metric(s, "line.missing")?.isNull === true && metric(s, "line.missing")?.properties.Quality === 0), { timeoutMs: 10_000 });
 
     // the plant moves: DDATA with good quality, seq one after another

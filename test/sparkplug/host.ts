@@ -37,20 +37,53 @@ export interface Seen {
 
 const num = (v: unknown): number | undefined => (v === undefined || v === null ? undefined : Number(v));
 
+/**
+ * A metric's value as Sparkplug 3.0 defines it for its datatype, from the
+ * raw protobuf field (64-bit words read as decimal text): Int8/16/32 are
+ * two's complement in a uint32, Int64 in a uint64; 64-bit values a double
+ * holds exactly as numbers, larger ones as decimal text.
+ */
+function sparkplugValue(datatype: number, raw: unknown): unknown {
+  if (raw === undefined || raw === null) return raw;
+  switch (datatype) {
+    case 1: // Int8
+    case 2: // Int16
+    case 3: // Int32
+      return Number(raw) | 0;
+    case 4: // Int64
+    case 7: // UInt32
+    case 8: // UInt64
+    case 13: {
+      // DateTime
+      const big = datatype === 4 ? BigInt.asIntN(64, BigInt(String(raw))) : BigInt(String(raw));
+      return Number.isSafeInteger(Number(big)) ? Number(big) : big.toString();
+    }
+  }
+  return raw;
+}
+
 /** a payload decoded by protobufjs from the published schema alone */
 export function decodeIndependently(bytes: Uint8Array): { seq?: number; timestamp?: number; metrics: HostMetric[] } {
   const msg = PayloadType.decode(bytes);
-  const o = PayloadType.toObject(msg, { longs: Number, defaults: false, oneofs: true }) as Record<string, any>;
+  const o = PayloadType.toObject(msg, { longs: String, defaults: false, oneofs: true }) as Record<string, any>;
   const metrics: HostMetric[] = (o.metrics ?? []).map((m: Record<string, any>) => {
     const properties: Record<string, unknown> = {};
     const keys: string[] = m.properties?.keys ?? [];
     keys.forEach((k, i) => {
       const pv = m.properties.values[i];
-      properties[k] = pv[pv.value];
+      properties[k] = sparkplugValue(pv.type, pv[pv.value]);
     });
-    return { name: m.name, datatype: m.datatype, isNull: m.isNull === true, value: m.value ? m[m.value] : undefined, timestamp: num(m.timestamp), properties };
+    return { name: m.name, datatype: m.datatype, isNull: m.isNull === true, value: m.value ? sparkplugValue(m.datatype, m[m.value]) : undefined, timestamp: num(m.timestamp), properties };
   });
   return { seq: num(o.seq), timestamp: num(o.timestamp), metrics };
+}
+
+/** what sparkplug-payload decoded, in the same terms (it hands Int64 back unsigned, as a Long) */
+function libraryValue(type: string | undefined, v: unknown): unknown {
+  if (v === null || typeof v !== "object") return v;
+  const big = BigInt(String(v));
+  const n = type === "Int64" ? BigInt.asIntN(64, big) : big;
+  return Number.isSafeInteger(Number(n)) ? Number(n) : n.toString();
 }
 
 export class TestHost {
@@ -110,8 +143,8 @@ export class TestHost {
     if (p[2] === "NCMD" || p[2] === "DCMD" || p[1] === "STATE") return;
     const lib = codec.decodePayload(bytes);
     const ind = decodeIndependently(bytes);
-    const libMetrics = (lib.metrics ?? []).map((m) => ({ name: m.name, value: m.value === null ? null : typeof m.value === "object" ? Number(m.value) : m.value }));
-    const indMetrics = ind.metrics.map((m) => ({ name: m.name, value: m.isNull ? null : m.datatype === 8 ? Number(m.value) : m.value }));
+    const libMetrics = (lib.metrics ?? []).map((m) => ({ name: m.name, value: m.value === null ? null : libraryValue(m.type, m.value) }));
+    const indMetrics = ind.metrics.map((m) => ({ name: m.name, value: m.isNull ? null : m.value }));
     if (JSON.stringify(libMetrics) !== JSON.stringify(indMetrics) || num(lib.seq) !== ind.seq)
       this.disagreements.push(`${topic}: library ${JSON.stringify({ seq: num(lib.seq), libMetrics })} vs protobufjs ${JSON.stringify({ seq: ind.seq, indMetrics })}`);
     const bd = ind.metrics.find((m) => m.name === "bdSeq");
