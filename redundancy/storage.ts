@@ -109,9 +109,9 @@ export interface ApplyOptions {
   flush?: boolean;
   /**
    * An adapter that applies in the caller's thread (SQLite) lets the event
-   * loop run after every this many rows; the transaction stays one. For
-   * rows already safe elsewhere (a standby's received-rows log), so that a
-   * long apply does not hold the node's sockets.
+   * loop run after every this many rows; the transaction stays one, so that
+   * a long apply (a standby's logged rows, a catch-up's merged chunks) does
+   * not hold the node's sockets.
    */
   yieldEvery?: number;
 }

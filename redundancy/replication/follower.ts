@@ -29,6 +29,16 @@ const LOG_AHEAD_ROWS = 2000;
  */
 const APPLY_SLICE_ROWS = 25;
 
+/**
+ * Catch-up and snapshot rows, merged up to mergeRows() in one transaction, go
+ * into the database with a turn of the event loop every this many rows (a
+ * few ms on SQLite): the node's heartbeats, its witness and its API are
+ * answered meanwhile instead of after the whole transaction (~50 ms for
+ * 16,000 rows). Still one transaction, committed (and flushed) before it is
+ * acknowledged.
+ */
+const CATCH_UP_SLICE_ROWS = 1000;
+
 export interface FollowerStatus {
   lastSeq: number;
   /** the active's catch-up or snapshot, as it announced it */
@@ -343,7 +353,7 @@ export class Follower {
 
   private async applyAndAck(after: number, rows: Row[]): Promise<boolean> {
     try {
-      await this.applyRows(after, rows, this.d.settings.syncAck !== "written", this.lastSeq);
+      await this.applyRows(after, rows, this.d.settings.syncAck !== "written", this.lastSeq, CATCH_UP_SLICE_ROWS);
     } catch (err) {
       if (err instanceof StorageGapError) {
         this.d.log.info(`replication: rows after ${err.expected} but this database holds up to ${err.have}: asking the active to resume`);

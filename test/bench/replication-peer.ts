@@ -7,6 +7,7 @@
 // holds (and, with `sum`, a checksum of rows 1..sum), and {t:"stop"} by
 // stopping and exiting. It exits at once when the bench goes away.
 import { mkdtempSync, rmSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileReceivedLog } from "../../redundancy/replication/received-log.js";
@@ -38,6 +39,8 @@ export type FromPeer =
       link: Record<string, number>;
       tcp: BenchNode["tcp"];
       log: { warnings: number; errors: number; kept: string[]; gaps: number };
+      /** how late this process's event loop ran its callbacks since its link listened (its heartbeats and sockets wait as long), ms */
+      loopDelay: { p50: number; p99: number; max: number };
     }
   | { t: "stopped" }
   | { t: "error"; message: string };
@@ -62,6 +65,9 @@ async function main(): Promise<void> {
   process.on("exit", () => logDir && rmSync(logDir, { recursive: true, force: true }));
   const received = logDir ? new FileReceivedLog(join(logDir, "received.log"), o.settings.syncAck !== "written") : undefined;
   const node = await startNode({ nodeId: "b", lead: false, storage, settings: o.settings, ports: o.ports, secret, incarnation: o.incarnation, log: blog.logger, onApp, received });
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const ms = (ns: number) => Math.round(ns / 1e4) / 100;
   process.on("message", (m: ToPeer) => {
     void (async () => {
       try {
@@ -79,6 +85,7 @@ async function main(): Promise<void> {
             link: node.link.counters(),
             tcp: node.tcp,
             log: { warnings: blog.warnings, errors: blog.errors, kept: blog.kept, gaps: blog.infos.filter((i) => i.msg.includes("asking the active to resume")).length },
+            loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
           });
         } else if (m.t === "stop") {
           await node.stop();

@@ -315,7 +315,8 @@ export interface CatchUp {
   check: { head: number; standbyLastSeq: number; same: boolean };
   /** the active's catch-up reads, the standby's transactions (its process started for this catch-up) */
   times: { active: TimesDelta; standby: TimesDelta };
-  standby: { gaps: number; warnings: number; link: Record<string, number> };
+  /** loopDelay: how late the standby's event loop ran over its life (started for this catch-up), ms */
+  standby: { gaps: number; warnings: number; link: Record<string, number>; loopDelay: { p50: number; p99: number; max: number } };
   active: { warnings: number; link: Record<string, number> };
 }
 
@@ -353,7 +354,7 @@ async function timeCatchUp(pair: BenchPair, store: StoreSpec, standbyHolds: numb
     fromReadyS: round((done - ready) / 1000, 3),
     check: { head: finalHead, standbyLastSeq: st.lastSeq, same: st.lastSeq === finalHead && st.hash === mine.hash },
     times: { active: timesBetween(activeBefore, activeAfter), standby: timesBetween({ apply: { calls: 0, rows: 0, ms: 0 }, rowsAfter: { calls: 0, rows: 0, ms: 0 } }, st.times) },
-    standby: { gaps: st.log.gaps, warnings: st.log.warnings, link: st.link },
+    standby: { gaps: st.log.gaps, warnings: st.log.warnings, link: st.link, loopDelay: st.loopDelay },
     active: { warnings: pair.leaderLog.warnings, link: pair.leader.link.counters() },
   };
 }
