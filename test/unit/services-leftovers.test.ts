@@ -40,7 +40,9 @@ function record(over: Partial<ServiceRecord> & { key: string }): ServiceRecord {
 async function liveGroup(): Promise<{ pgid: number; startTicks: number; members: number[] }> {
   const sh = kids.run("sh", ["-c", "sleep 30 & sleep 30 & wait"], { detached: true });
   const pgid = sh.pid!;
-  expect(await until(() => liveGroupMembers(pgid).length === 3, 2000)).toBe(true);
+  // the shell and its two forks, each fork once it has exec'd sleep (until then it is "sh")
+  const comms = () => liveGroupMembers(pgid).map((m) => m.comm).sort().join(",");
+  expect(await until(() => comms() === "sh,sleep,sleep", 2000), comms()).toBe(true);
   return { pgid, startTicks: readProcStat(pgid)!.startTicks, members: liveGroupMembers(pgid).map((m) => m.pid).sort() };
 }
 
