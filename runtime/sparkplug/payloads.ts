@@ -221,7 +221,8 @@ export interface Command {
  */
 const plain = (v: unknown, type: unknown): number | boolean | string | undefined => {
   if (typeof v === "number" || typeof v === "boolean" || typeof v === "string") return v;
-  if (v !== null && typeof v === "object" && typeof (v as { toString?: unknown }).toString === "function" && typeof (v as { high?: unknown }).high === "number" && typeof (v as { low?: unknown }).low === "number") {
+  // a Long: two 32-bit words
+  if (v !== null && typeof v === "object" && typeof (v as { high?: unknown }).high === "number" && typeof (v as { low?: unknown }).low === "number") {
     const { high, low } = v as { high: number; low: number };
     const bits = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
     const big = type === "Int64" ? BigInt.asIntN(64, bits) : bits;

@@ -205,6 +205,7 @@ export class Cluster {
   /** the real addresses each node binds */
   readonly ports = {} as Record<Id, { http: number; peer: number; lan: number; plant: number }>;
   private sampler: NodeJS.Timeout | null = null;
+  private samplerLoop = 0;
   readonly samples: { t: number; a?: string; b?: string; aEpoch?: number; bEpoch?: number }[] = [];
 
   private constructor(private readonly opts: ClusterOptions) {
@@ -393,8 +394,12 @@ log: ${JSON.stringify({ level: "debug", file: `./${id}.log`, ...this.opts.log?.(
 
   /** Poll both nodes every 20 ms, recording their states (for S1 checks); a round is asked once the one before it answered. */
   startSampling(): void {
+    if (this.sampler) return;
+    // one loop at a time: a round still out when sampling stops is dropped, and its loop ends there
+    const loop = ++this.samplerLoop;
     const tick = async () => {
       const [a, b] = await Promise.all([this.status("a"), this.status("b")]);
+      if (loop !== this.samplerLoop) return; // stopped (and perhaps started again) meanwhile: not a round of this loop
       this.samples.push({ t: Date.now(), a: a?.state, b: b?.state, aEpoch: a?.epoch, bEpoch: b?.epoch });
       if (this.sampler) this.sampler = setTimeout(tick, 20);
     };
@@ -404,6 +409,7 @@ log: ${JSON.stringify({ level: "debug", file: `./${id}.log`, ...this.opts.log?.(
   stopSampling(): void {
     if (this.sampler) clearTimeout(this.sampler);
     this.sampler = null;
+    this.samplerLoop++;
   }
 
   /**
